@@ -1,0 +1,574 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.c - the versioned key/value store (see store.h for the model).
+ *
+ * Open addressing with linear probing; a slot holds a pointer to an entry
+ * or NULL. The home slot is the top log2(cap) bits of the key hash, so the
+ * table is ordered by hash prefix and a Merkle leaf's entries sit in one run
+ * of slots. Removal (tombstone collection) uses backward-shift deletion, so
+ * no deleted-slot markers ever accumulate. The table doubles at 3/4 load.
+ *
+ * Every change that can fail (allocation, memory cap) is checked before
+ * anything is modified, so an error leaves the store exactly as it was.
+ */
+#include "store.h"
+
+/*
+ * Entry header: 40 bytes, then key bytes, then value bytes. The key hash is
+ * not stored: it is recomputed (XXH3 over at most 1 KiB) when the table
+ * grows or a walk needs it, which keeps the per-entry overhead under 64
+ * bytes at every load factor.
+ */
+struct gv_entry {
+	gv_version ver;
+	gv_version prev;
+	uint32_t klen;
+	uint32_t vlen_flags; /* value length, top bit = tombstone */
+	uint8_t data[];
+};
+
+#define TOMB_BIT 0x80000000u
+#define VLEN_MASK 0x7fffffffu
+
+_Static_assert(sizeof(struct gv_entry) == 40, "entry header is 40 bytes");
+
+static const char *const merge_names[GV_MERGE_NRESULTS] = {
+	"applied", "stale", "duplicate", "conflict-applied", "conflict-lost",
+};
+
+const char *
+gv_merge_result_name(int result)
+{
+	if (result < 0 || result >= GV_MERGE_NRESULTS)
+		return "error";
+	return merge_names[result];
+}
+
+size_t
+gv_store_entry_size(size_t klen, size_t vlen)
+{
+	return sizeof(struct gv_entry) + klen + vlen;
+}
+
+static inline bool
+entry_tomb(const struct gv_entry *e)
+{
+	return (e->vlen_flags & TOMB_BIT) != 0;
+}
+
+static inline size_t
+entry_vlen(const struct gv_entry *e)
+{
+	return e->vlen_flags & VLEN_MASK;
+}
+
+static inline size_t
+entry_size(const struct gv_entry *e)
+{
+	return gv_store_entry_size(e->klen, entry_vlen(e));
+}
+
+static inline uint64_t
+entry_hash(const struct gv_entry *e)
+{
+	return gv__key_hash(e->data, e->klen);
+}
+
+static void
+entry_view(const struct gv_entry *e, uint64_t hash, gv_record *r)
+{
+	r->key = e->data;
+	r->klen = e->klen;
+	r->val = e->data + e->klen;
+	r->vlen = entry_vlen(e);
+	r->ver = e->ver;
+	r->prev = e->prev;
+	r->tombstone = entry_tomb(e);
+	r->hash = hash;
+}
+
+static uint64_t
+entry_digest(const struct gv_entry *e, uint64_t hash)
+{
+	return gv_merkle_entry_digest(hash, &e->ver, entry_tomb(e));
+}
+
+static unsigned
+log2_pow2(size_t n)
+{
+	return (unsigned)__builtin_ctzll((unsigned long long)n);
+}
+
+static size_t
+pow2_at_least(size_t n)
+{
+	size_t c = GV_STORE_MIN_CAPACITY;
+	while (c < n)
+		c <<= 1;
+	return c;
+}
+
+int
+gv_store_init(gv_store *s, const gv_mem *mem, const gv_store_config *cfg)
+{
+	if (!s || !mem)
+		return GV_EINVAL;
+	gv_store_config def = {0};
+	if (!cfg)
+		cfg = &def;
+	if (cfg->max_value > VLEN_MASK ||
+	    cfg->initial_capacity > (SIZE_MAX / 2 / sizeof(void *)))
+		return GV_EINVAL;
+	/* Room for initial_capacity keys below the 3/4 load limit. */
+	size_t cap = pow2_at_least(cfg->initial_capacity +
+				   cfg->initial_capacity / 3 + 1);
+	size_t table = cap * sizeof(struct gv_entry *);
+	if (cfg->max_memory && table > cfg->max_memory)
+		return GV_EINVAL;
+	struct gv_entry **slots = gv__zalloc(mem, table);
+	if (!slots)
+		return GV_ENOMEM;
+	memset(s, 0, sizeof(*s));
+	s->mem = mem;
+	s->slots = slots;
+	s->cap = cap;
+	s->shift = 64 - log2_pow2(cap);
+	s->max_value = cfg->max_value ? cfg->max_value
+				      : GV_STORE_DEFAULT_MAX_VALUE;
+	s->max_memory = cfg->max_memory;
+	s->mem_used = table;
+	return 0;
+}
+
+void
+gv_store_fini(gv_store *s)
+{
+	if (!s || !s->slots)
+		return;
+	for (size_t i = 0; i < s->cap; i++)
+		if (s->slots[i])
+			gv__free(s->mem, s->slots[i], entry_size(s->slots[i]));
+	gv__free(s->mem, s->slots, s->cap * sizeof(struct gv_entry *));
+	s->slots = NULL;
+}
+
+static int
+fold_into_merkle(void *ud, const gv_record *r)
+{
+	gv_merkle_update(ud, r->hash,
+			 gv_merkle_entry_digest(r->hash, &r->ver, r->tombstone));
+	return 0;
+}
+
+void
+gv_store_set_merkle(gv_store *s, gv_merkle *m)
+{
+	s->merkle = m;
+	if (m)
+		gv_store_foreach(s, fold_into_merkle, m);
+}
+
+/* Slot index of key, or the empty slot where it would go (*found false). */
+static size_t
+find_slot(const gv_store *s, uint64_t hash, const void *key, size_t klen,
+	  bool *found)
+{
+	size_t mask = s->cap - 1;
+	size_t i = (size_t)(hash >> s->shift);
+	for (;;) {
+		const struct gv_entry *e = s->slots[i];
+		if (!e) {
+			*found = false;
+			return i;
+		}
+		if (e->klen == klen && memcmp(e->data, key, klen) == 0) {
+			*found = true;
+			return i;
+		}
+		i = (i + 1) & mask;
+	}
+}
+
+static bool
+over_cap(const gv_store *s, size_t add, size_t sub)
+{
+	if (!s->max_memory)
+		return false;
+	return s->mem_used - sub + add > s->max_memory;
+}
+
+/* Rehash into a table of new_cap slots, already allocated as `slots`. */
+static void
+rehash(gv_store *s, struct gv_entry **slots, size_t new_cap)
+{
+	unsigned shift = 64 - log2_pow2(new_cap);
+	size_t mask = new_cap - 1;
+	for (size_t i = 0; i < s->cap; i++) {
+		struct gv_entry *e = s->slots[i];
+		if (!e)
+			continue;
+		size_t j = (size_t)(entry_hash(e) >> shift);
+		while (slots[j])
+			j = (j + 1) & mask;
+		slots[j] = e;
+	}
+	gv__free(s->mem, s->slots, s->cap * sizeof(struct gv_entry *));
+	s->mem_used -= s->cap * sizeof(struct gv_entry *);
+	s->mem_used += new_cap * sizeof(struct gv_entry *);
+	s->slots = slots;
+	s->cap = new_cap;
+	s->shift = shift;
+}
+
+static struct gv_entry *
+entry_new(gv_store *s, const void *key, size_t klen,
+	  const void *val, size_t vlen, const gv_version *ver,
+	  const gv_version *prev, bool tomb)
+{
+	struct gv_entry *e = gv__alloc(s->mem, gv_store_entry_size(klen, vlen));
+	if (!e)
+		return NULL;
+	e->ver = *ver;
+	e->prev = *prev;
+	e->klen = (uint32_t)klen;
+	e->vlen_flags = (uint32_t)vlen | (tomb ? TOMB_BIT : 0);
+	if (klen)
+		memcpy(e->data, key, klen);
+	if (vlen)
+		memcpy(e->data + klen, val, vlen);
+	return e;
+}
+
+static void
+account_add(gv_store *s, const struct gv_entry *e)
+{
+	s->count++;
+	s->tombstones += entry_tomb(e);
+	s->mem_used += entry_size(e);
+	s->key_bytes += e->klen;
+	s->val_bytes += entry_vlen(e);
+}
+
+static void
+account_sub(gv_store *s, const struct gv_entry *e)
+{
+	s->count--;
+	s->tombstones -= entry_tomb(e);
+	s->mem_used -= entry_size(e);
+	s->key_bytes -= e->klen;
+	s->val_bytes -= entry_vlen(e);
+}
+
+/*
+ * Store a new entry for key at slot i (found: replace the entry there;
+ * else insert, growing the table first if needed). All checks happen
+ * before the first change. With replaced != NULL the replaced entry is
+ * handed back to the caller (who must free it) instead of being freed.
+ */
+static int
+install(gv_store *s, size_t i, bool found, uint64_t hash, const void *key,
+	size_t klen, const void *val, size_t vlen, const gv_version *ver,
+	const gv_version *prev, bool tomb, gv_record *out,
+	struct gv_entry **replaced)
+{
+	size_t need = gv_store_entry_size(klen, vlen);
+	struct gv_entry *old = found ? s->slots[i] : NULL;
+	size_t old_size = old ? entry_size(old) : 0;
+	size_t new_cap = s->cap;
+	if (!found && (s->count + 1) * 4 > s->cap * 3)
+		new_cap = s->cap * 2;
+	size_t table_add = (new_cap - s->cap) * sizeof(struct gv_entry *);
+	if (over_cap(s, need + table_add, old_size))
+		return GV_ENOSPC;
+
+	struct gv_entry *e =
+		entry_new(s, key, klen, val, vlen, ver, prev, tomb);
+	if (!e)
+		return GV_ENOMEM;
+	if (new_cap != s->cap) {
+		struct gv_entry **slots = gv__zalloc(
+			s->mem, new_cap * sizeof(struct gv_entry *));
+		if (!slots) {
+			gv__free(s->mem, e, need);
+			return GV_ENOMEM;
+		}
+		rehash(s, slots, new_cap);
+		i = find_slot(s, hash, key, klen, &found);
+	}
+
+	uint64_t delta = entry_digest(e, hash);
+	if (old) {
+		delta ^= entry_digest(old, hash);
+		account_sub(s, old);
+		if (replaced)
+			*replaced = old;
+		else
+			gv__free(s->mem, old, old_size);
+	}
+	s->slots[i] = e;
+	account_add(s, e);
+	if (s->merkle)
+		gv_merkle_update(s->merkle, hash, delta);
+	if (out)
+		entry_view(e, hash, out);
+	return 0;
+}
+
+static int
+check_key(const void *key, size_t klen)
+{
+	if (klen > GV_MAX_KEY)
+		return GV_EKEYSIZE;
+	if (klen && !key)
+		return GV_EINVAL;
+	return 0;
+}
+
+static int
+local_write(gv_store *s, const void *key, size_t klen, const void *val,
+	    size_t vlen, const gv_version *ver, bool tomb, gv_record *out)
+{
+	int rc = check_key(key, klen);
+	if (rc)
+		return rc;
+	if (!ver || gv_version_is_zero(ver) || (vlen && !val))
+		return GV_EINVAL;
+	if (vlen > s->max_value)
+		return GV_EVALSIZE;
+	uint64_t hash = gv__key_hash(key, klen);
+	bool found;
+	size_t i = find_slot(s, hash, key, klen, &found);
+	gv_version prev = {0, 0};
+	if (found) {
+		const struct gv_entry *cur = s->slots[i];
+		if (gv_version_cmp(ver, &cur->ver) <= 0)
+			return GV_ESTALE;
+		if (tomb && entry_tomb(cur))
+			return GV_ENOTFOUND;
+		prev = cur->ver;
+	} else if (tomb) {
+		return GV_ENOTFOUND;
+	}
+	return install(s, i, found, hash, key, klen, val, vlen, ver, &prev,
+		       tomb, out, NULL);
+}
+
+int
+gv_store_put(gv_store *s, const void *key, size_t klen, const void *val,
+	     size_t vlen, const gv_version *ver, gv_record *out)
+{
+	return local_write(s, key, klen, val, vlen, ver, false, out);
+}
+
+int
+gv_store_del(gv_store *s, const void *key, size_t klen, const gv_version *ver,
+	     gv_record *out)
+{
+	return local_write(s, key, klen, NULL, 0, ver, true, out);
+}
+
+/*
+ * The merge rule (see store.h): with local winner L and arriving write W,
+ *   W == L                     duplicate
+ *   W >  L, W.prev >= L        applied (W's writer held L or newer)
+ *   W >  L, W.prev <  L        conflict-applied
+ *   W <  L, L.prev >= W        stale (L's writer held W or newer)
+ *   W <  L, L.prev <  W        conflict-lost
+ */
+int
+gv_store_merge(gv_store *s, const gv_record *in, gv_conflict_fn on_conflict,
+	       void *ud)
+{
+	if (!in)
+		return GV_EINVAL;
+	int rc = check_key(in->key, in->klen);
+	if (rc)
+		return rc;
+	if (gv_version_is_zero(&in->ver) || (in->tombstone && in->vlen) ||
+	    (in->vlen && !in->val))
+		return GV_EINVAL;
+	if (in->vlen > s->max_value)
+		return GV_EVALSIZE;
+	uint64_t hash = gv__key_hash(in->key, in->klen);
+	bool found;
+	size_t i = find_slot(s, hash, in->key, in->klen, &found);
+	int result = GV_MERGE_APPLIED;
+	const struct gv_entry *cur = found ? s->slots[i] : NULL;
+	if (cur) {
+		int c = gv_version_cmp(&in->ver, &cur->ver);
+		if (c == 0)
+			result = GV_MERGE_DUPLICATE;
+		else if (c > 0 && gv_version_cmp(&in->prev, &cur->ver) < 0)
+			result = GV_MERGE_CONFLICT_APPLIED;
+		else if (c < 0)
+			result = gv_version_cmp(&cur->prev, &in->ver) >= 0
+					 ? GV_MERGE_STALE
+					 : GV_MERGE_CONFLICT_LOST;
+	}
+	gv_record remote = *in;
+	remote.hash = hash;
+	gv_record local;
+	if (result == GV_MERGE_CONFLICT_LOST && on_conflict) {
+		entry_view(cur, hash, &local);
+		on_conflict(ud, &local, &remote);
+	}
+	if (result == GV_MERGE_APPLIED || result == GV_MERGE_CONFLICT_APPLIED) {
+		struct gv_entry *old = NULL;
+		rc = install(s, i, found, hash, in->key, in->klen, in->val,
+			     in->vlen, &in->ver, &in->prev, in->tombstone, NULL,
+			     &old);
+		if (rc)
+			return rc;
+		/* Report the conflict only once it is applied, while the
+		 * loser's bytes are still allocated. */
+		if (old && result == GV_MERGE_CONFLICT_APPLIED && on_conflict) {
+			entry_view(old, hash, &local);
+			on_conflict(ud, &remote, &local);
+		}
+		if (old)
+			gv__free(s->mem, old, entry_size(old));
+	}
+	s->merges[result]++;
+	return result;
+}
+
+int
+gv_store_lookup(const gv_store *s, const void *key, size_t klen,
+		gv_record *out)
+{
+	if (check_key(key, klen))
+		return GV_ENOTFOUND;
+	bool found;
+	uint64_t hash = gv__key_hash(key, klen);
+	size_t i = find_slot(s, hash, key, klen, &found);
+	if (!found)
+		return GV_ENOTFOUND;
+	if (out)
+		entry_view(s->slots[i], hash, out);
+	return 0;
+}
+
+int
+gv_store_get(const gv_store *s, const void *key, size_t klen, gv_record *out)
+{
+	gv_record r;
+	int rc = gv_store_lookup(s, key, klen, &r);
+	if (rc)
+		return rc;
+	if (r.tombstone)
+		return GV_ENOTFOUND;
+	if (out)
+		*out = r;
+	return 0;
+}
+
+/* Backward-shift deletion of slot i (linear probing, no markers). */
+static void
+remove_slot(gv_store *s, size_t i)
+{
+	size_t mask = s->cap - 1;
+	size_t hole = i;
+	size_t j = i;
+	s->slots[hole] = NULL;
+	for (;;) {
+		j = (j + 1) & mask;
+		struct gv_entry *e = s->slots[j];
+		if (!e)
+			return;
+		size_t home = (size_t)(entry_hash(e) >> s->shift);
+		/* Move e into the hole unless its home lies in (hole, j]. */
+		bool home_after_hole = ((j - home) & mask) < ((j - hole) & mask);
+		if (home_after_hole)
+			continue;
+		s->slots[hole] = e;
+		s->slots[j] = NULL;
+		hole = j;
+	}
+}
+
+int
+gv_store_purge(gv_store *s, const void *key, size_t klen,
+	       const gv_version *ver)
+{
+	if (check_key(key, klen) || !ver)
+		return GV_ENOTFOUND;
+	uint64_t hash = gv__key_hash(key, klen);
+	bool found;
+	size_t i = find_slot(s, hash, key, klen, &found);
+	if (!found)
+		return GV_ENOTFOUND;
+	struct gv_entry *e = s->slots[i];
+	if (!entry_tomb(e) || gv_version_cmp(&e->ver, ver) != 0)
+		return GV_ENOTFOUND;
+	if (s->merkle)
+		gv_merkle_update(s->merkle, hash, entry_digest(e, hash));
+	account_sub(s, e);
+	remove_slot(s, i);
+	gv__free(s->mem, e, entry_size(e));
+	return 0;
+}
+
+int
+gv_store_foreach(const gv_store *s, gv_store_iter_fn fn, void *ud)
+{
+	gv_record r;
+	for (size_t i = 0; i < s->cap; i++) {
+		const struct gv_entry *e = s->slots[i];
+		if (!e)
+			continue;
+		entry_view(e, entry_hash(e), &r);
+		int rc = fn(ud, &r);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int
+gv_store_foreach_bucket(const gv_store *s, uint32_t bucket, unsigned bits,
+			gv_store_iter_fn fn, void *ud)
+{
+	if (bits == 0 || bits > 32 || (bits < 32 && bucket >> bits))
+		return GV_EINVAL;
+	unsigned lg = log2_pow2(s->cap);
+	size_t start, end;
+	if (lg >= bits) {
+		start = (size_t)bucket << (lg - bits);
+		end = (size_t)(bucket + 1ull) << (lg - bits);
+	} else {
+		start = (size_t)bucket >> (bits - lg);
+		end = start + 1;
+	}
+	/*
+	 * Every entry whose home slot lies in [start, end) sits in the run of
+	 * full slots that begins at its home, so scanning from start until
+	 * the first empty slot at or after end sees all of them.
+	 */
+	size_t mask = s->cap - 1;
+	gv_record r;
+	for (size_t j = start; j - start < s->cap; j++) {
+		const struct gv_entry *e = s->slots[j & mask];
+		if (!e) {
+			if (j >= end)
+				break;
+			continue;
+		}
+		uint64_t hash = entry_hash(e);
+		if ((uint32_t)(hash >> (64 - bits)) != bucket)
+			continue;
+		entry_view(e, hash, &r);
+		int rc = fn(ud, &r);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+double
+gv_store_overhead_per_entry(const gv_store *s)
+{
+	if (!s->count)
+		return 0.0;
+	return (double)(s->mem_used - s->key_bytes - s->val_bytes) /
+	       (double)s->count;
+}

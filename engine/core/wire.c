@@ -1,0 +1,681 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wire.c - the datagram encoder and its total decoder (layout in wire.h).
+ *
+ * The decoder reads bytes that came off the network, so it trusts nothing:
+ * every length is checked against what is left before anything is read,
+ * and a known record must use exactly the bytes its body length claims
+ * (no slack, no overrun), which makes random corruption that slipped past
+ * the checksum very unlikely to decode. A record that fails leaves the
+ * reader where it was, so every later call decodes the same bytes and
+ * fails the same way. Nothing allocates; decoded records point into the
+ * caller's buffer.
+ *
+ * The encoder validates a whole record before it writes a byte, so a
+ * failed put_* leaves both the writer and the buffer untouched.
+ */
+#include "wire.h"
+
+/* Body sizes of fixed records and fixed parts of variable ones. */
+#define PING_BODY 12         /* probe u32, target u64 */
+#define ACK_BODY 5           /* probe u32, flags u8 */
+#define PING_REQ_FIXED 12    /* probe u32, target u64; then addr */
+#define MEMBER_FIXED 13      /* state u8, node u64, incarnation u32 */
+#define MERKLE_REQ_FIXED 7   /* session u32, level u8, count u16 */
+#define MERKLE_RESP_FIXED 8  /* session u32, level u8, fan u8, count u16 */
+#define ENTRIES_REQ_FIXED 7  /* session u32, kind u8, count u16 */
+#define ENTRIES_RESP_BODY 7  /* session u32, flags u8, count u16 */
+#define PULL_DIGEST_FIXED 10 /* session u32, bucket u32, count u16 */
+#define PULL_ITEM 24         /* key_hash u64, hlc u64, origin u64 */
+#define ADDR_FIXED 3         /* family u8, port u16 */
+#define FAN_LOG2_MAX 8
+
+#define ACK_FLAGS_ALL GV_ACK_NACK
+#define ENTRIES_RESP_FLAGS_ALL GV_ENTRIES_LAST
+
+/* The checksum covers the first 32 header bytes (as the seed) and the
+ * records; the checksum field itself sits between the two. */
+#define CSUM_OFF 32
+
+static uint64_t
+wire_checksum(const uint8_t *buf, size_t len)
+{
+	uint64_t seed = XXH3_64bits(buf, CSUM_OFF);
+	return XXH3_64bits_withSeed(buf + GV_WIRE_HEADER_LEN,
+				    len - GV_WIRE_HEADER_LEN, seed);
+}
+
+/* Encoded size of an address, or 0 for an unknown family. */
+static size_t
+addr_size(uint8_t family)
+{
+	if (family == 4)
+		return ADDR_FIXED + 4;
+	if (family == 6)
+		return ADDR_FIXED + 16;
+	return 0;
+}
+
+size_t
+gv_wire_update_size(size_t klen, size_t vlen)
+{
+	return GV_WIRE_RECORD_HDR + GV_WIRE_UPDATE_FIXED + klen + vlen;
+}
+
+/* An unknown family is sized as IPv6: an upper bound for planning. */
+size_t
+gv_wire_member_size(const gv_wire_member *m)
+{
+	size_t a = addr_size(m->addr.family);
+	return GV_WIRE_RECORD_HDR + MEMBER_FIXED + (a ? a : ADDR_FIXED + 16) +
+	       1 + m->region_len + 1 + m->name_len;
+}
+
+/* ---------------------------------------------------------------- encoder */
+
+int
+gv_wire_begin(gv_wire_writer *w, uint8_t *buf, size_t cap,
+	      const gv_wire_header *h)
+{
+	if (!w || !buf || !h)
+		return GV_EINVAL;
+	if (cap > GV_WIRE_MAX_MTU)
+		cap = GV_WIRE_MAX_MTU;
+	if (cap < GV_WIRE_HEADER_LEN + GV_WIRE_RECORD_HDR)
+		return GV_EINVAL;
+	/* Sealing is not implemented yet: a datagram that claimed to be
+	 * sealed would be a lie, and gv_wire_open would reject it. */
+	if (h->flags != 0)
+		return GV_EINVAL;
+
+	gv__st16(buf + 0, GV_WIRE_MAGIC);
+	buf[2] = GV_WIRE_VERSION;
+	buf[3] = h->flags;
+	gv__st32(buf + 4, h->cluster);
+	gv__st16(buf + 8, h->shard);
+	gv__st16(buf + 10, 0);
+	gv__st64(buf + 12, h->sender);
+	gv__st32(buf + 20, h->incarnation);
+	gv__st64(buf + 24, h->seq);
+	gv__st64(buf + CSUM_OFF, 0);
+
+	w->buf = buf;
+	w->cap = cap;
+	w->len = GV_WIRE_HEADER_LEN;
+	w->records = 0;
+	return 0;
+}
+
+static bool
+writer_ok(const gv_wire_writer *w)
+{
+	return w && w->buf && w->len >= GV_WIRE_HEADER_LEN &&
+	       w->len <= w->cap && w->cap <= GV_WIRE_MAX_MTU;
+}
+
+/*
+ * Check that a record with a body of @body bytes can be appended and write
+ * its record header. Nothing is written on failure. The caller has already
+ * validated every field, so once this succeeds the record is committed.
+ */
+static int
+reserve(gv_wire_writer *w, uint8_t type, size_t body, uint8_t **out)
+{
+	if (body > UINT16_MAX)
+		return GV_EINVAL;
+	if (GV_WIRE_RECORD_HDR + body > w->cap - w->len)
+		return GV_ENOBUFS;
+	uint8_t *p = w->buf + w->len;
+	p[0] = type;
+	gv__st16(p + 1, (uint16_t)body);
+	*out = p + GV_WIRE_RECORD_HDR;
+	return 0;
+}
+
+static void
+commit(gv_wire_writer *w, size_t body)
+{
+	w->len += GV_WIRE_RECORD_HDR + body;
+	w->records++;
+}
+
+/* memcpy that tolerates (NULL, 0), which memcpy itself does not. */
+static uint8_t *
+put_bytes(uint8_t *p, const uint8_t *src, size_t n)
+{
+	if (n)
+		memcpy(p, src, n);
+	return p + n;
+}
+
+static uint8_t *
+put_addr(uint8_t *p, const gv_wire_addr *a)
+{
+	size_t n = addr_size(a->family) - ADDR_FIXED;
+	p[0] = a->family;
+	gv__st16(p + 1, a->port);
+	memcpy(p + ADDR_FIXED, a->addr, n);
+	return p + ADDR_FIXED + n;
+}
+
+int
+gv_wire_put_update(gv_wire_writer *w, const gv_wire_update *u)
+{
+	if (!writer_ok(w) || !u)
+		return GV_EINVAL;
+	if ((u->flags & ~GV_UPD_FLAGS_ALL) || u->priority > 3 ||
+	    u->klen > GV_MAX_KEY ||
+	    ((u->flags & GV_UPD_TOMBSTONE) && u->vlen != 0) ||
+	    (u->klen && !u->key) || (u->vlen && !u->val))
+		return GV_EINVAL;
+
+	size_t body = GV_WIRE_UPDATE_FIXED + (size_t)u->klen + u->vlen;
+	uint8_t *p;
+	int rc = reserve(w, GV_REC_UPDATE, body, &p);
+	if (rc)
+		return rc;
+	gv__st64(p + 0, u->ver.hlc);
+	gv__st64(p + 8, u->ver.origin);
+	gv__st64(p + 16, u->prev.hlc);
+	gv__st64(p + 24, u->prev.origin);
+	p[32] = u->flags;
+	p[33] = u->priority;
+	p[34] = u->hops;
+	gv__st16(p + 35, u->klen);
+	gv__st16(p + 37, u->vlen);
+	p = put_bytes(p + GV_WIRE_UPDATE_FIXED, u->key, u->klen);
+	put_bytes(p, u->val, u->vlen);
+	commit(w, body);
+	return 0;
+}
+
+int
+gv_wire_put_ping(gv_wire_writer *w, const gv_wire_ping *ping)
+{
+	if (!writer_ok(w) || !ping)
+		return GV_EINVAL;
+	uint8_t *p;
+	int rc = reserve(w, GV_REC_PING, PING_BODY, &p);
+	if (rc)
+		return rc;
+	gv__st32(p, ping->probe);
+	gv__st64(p + 4, ping->target);
+	commit(w, PING_BODY);
+	return 0;
+}
+
+int
+gv_wire_put_ack(gv_wire_writer *w, const gv_wire_ack *a)
+{
+	if (!writer_ok(w) || !a || (a->flags & ~ACK_FLAGS_ALL))
+		return GV_EINVAL;
+	uint8_t *p;
+	int rc = reserve(w, GV_REC_ACK, ACK_BODY, &p);
+	if (rc)
+		return rc;
+	gv__st32(p, a->probe);
+	p[4] = a->flags;
+	commit(w, ACK_BODY);
+	return 0;
+}
+
+int
+gv_wire_put_ping_req(gv_wire_writer *w, const gv_wire_ping_req *pr)
+{
+	if (!writer_ok(w) || !pr)
+		return GV_EINVAL;
+	size_t asz = addr_size(pr->addr.family);
+	if (!asz)
+		return GV_EINVAL;
+	size_t body = PING_REQ_FIXED + asz;
+	uint8_t *p;
+	int rc = reserve(w, GV_REC_PING_REQ, body, &p);
+	if (rc)
+		return rc;
+	gv__st32(p, pr->probe);
+	gv__st64(p + 4, pr->target);
+	put_addr(p + PING_REQ_FIXED, &pr->addr);
+	commit(w, body);
+	return 0;
+}
+
+int
+gv_wire_put_member(gv_wire_writer *w, const gv_wire_member *m)
+{
+	if (!writer_ok(w) || !m)
+		return GV_EINVAL;
+	size_t asz = addr_size(m->addr.family);
+	if (!asz || m->state > GV_MEMBER_LEFT ||
+	    m->region_len > GV_WIRE_MAX_REGION ||
+	    m->name_len > GV_WIRE_MAX_NAME || (m->region_len && !m->region) ||
+	    (m->name_len && !m->name))
+		return GV_EINVAL;
+
+	size_t body = MEMBER_FIXED + asz + 1 + m->region_len + 1 + m->name_len;
+	uint8_t *p;
+	int rc = reserve(w, GV_REC_MEMBER, body, &p);
+	if (rc)
+		return rc;
+	p[0] = m->state;
+	gv__st64(p + 1, m->node);
+	gv__st32(p + 9, m->incarnation);
+	p = put_addr(p + MEMBER_FIXED, &m->addr);
+	*p++ = m->region_len;
+	p = put_bytes(p, m->region, m->region_len);
+	*p++ = m->name_len;
+	put_bytes(p, m->name, m->name_len);
+	commit(w, body);
+	return 0;
+}
+
+int
+gv_wire_put_merkle_req(gv_wire_writer *w, uint32_t session, uint8_t level,
+		       const uint32_t *index, uint16_t count)
+{
+	if (!writer_ok(w) || (count && !index))
+		return GV_EINVAL;
+	size_t body = MERKLE_REQ_FIXED + 4 * (size_t)count;
+	uint8_t *p;
+	int rc = reserve(w, GV_REC_MERKLE_REQ, body, &p);
+	if (rc)
+		return rc;
+	gv__st32(p, session);
+	p[4] = level;
+	gv__st16(p + 5, count);
+	p += MERKLE_REQ_FIXED;
+	for (size_t i = 0; i < count; i++, p += 4)
+		gv__st32(p, index[i]);
+	commit(w, body);
+	return 0;
+}
+
+int
+gv_wire_put_merkle_resp(gv_wire_writer *w, uint32_t session, uint8_t level,
+			uint8_t fan_log2, const uint32_t *index,
+			const uint64_t *digests, uint16_t count)
+{
+	if (!writer_ok(w) || fan_log2 < 1 || fan_log2 > FAN_LOG2_MAX ||
+	    (count && (!index || !digests)))
+		return GV_EINVAL;
+	size_t fan = (size_t)1 << fan_log2;
+	size_t group = 4 + 8 * fan;
+	size_t body = MERKLE_RESP_FIXED + group * count;
+	uint8_t *p;
+	int rc = reserve(w, GV_REC_MERKLE_RESP, body, &p);
+	if (rc)
+		return rc;
+	gv__st32(p, session);
+	p[4] = level;
+	p[5] = fan_log2;
+	gv__st16(p + 6, count);
+	p += MERKLE_RESP_FIXED;
+	for (size_t i = 0; i < count; i++) {
+		gv__st32(p, index[i]);
+		p += 4;
+		for (size_t j = 0; j < fan; j++, p += 8)
+			gv__st64(p, digests[i * fan + j]);
+	}
+	commit(w, body);
+	return 0;
+}
+
+int
+gv_wire_put_entries_req(gv_wire_writer *w, uint32_t session, uint8_t kind,
+			const uint64_t *items, uint16_t count)
+{
+	if (!writer_ok(w) || kind > GV_ENTRIES_KEYS || (count && !items))
+		return GV_EINVAL;
+	size_t body = ENTRIES_REQ_FIXED + 8 * (size_t)count;
+	uint8_t *p;
+	int rc = reserve(w, GV_REC_ENTRIES_REQ, body, &p);
+	if (rc)
+		return rc;
+	gv__st32(p, session);
+	p[4] = kind;
+	gv__st16(p + 5, count);
+	p += ENTRIES_REQ_FIXED;
+	for (size_t i = 0; i < count; i++, p += 8)
+		gv__st64(p, items[i]);
+	commit(w, body);
+	return 0;
+}
+
+int
+gv_wire_put_entries_resp(gv_wire_writer *w, const gv_wire_entries_resp *r)
+{
+	if (!writer_ok(w) || !r || (r->flags & ~ENTRIES_RESP_FLAGS_ALL))
+		return GV_EINVAL;
+	uint8_t *p;
+	int rc = reserve(w, GV_REC_ENTRIES_RESP, ENTRIES_RESP_BODY, &p);
+	if (rc)
+		return rc;
+	gv__st32(p, r->session);
+	p[4] = r->flags;
+	gv__st16(p + 5, r->count);
+	commit(w, ENTRIES_RESP_BODY);
+	return 0;
+}
+
+int
+gv_wire_put_pull_digest(gv_wire_writer *w, uint32_t session, uint32_t bucket,
+			const uint64_t *items, uint16_t count)
+{
+	if (!writer_ok(w) || (count && !items))
+		return GV_EINVAL;
+	size_t body = PULL_DIGEST_FIXED + PULL_ITEM * (size_t)count;
+	uint8_t *p;
+	int rc = reserve(w, GV_REC_PULL_DIGEST, body, &p);
+	if (rc)
+		return rc;
+	gv__st32(p, session);
+	gv__st32(p + 4, bucket);
+	gv__st16(p + 8, count);
+	p += PULL_DIGEST_FIXED;
+	for (size_t i = 0; i < 3 * (size_t)count; i++, p += 8)
+		gv__st64(p, items[i]);
+	commit(w, body);
+	return 0;
+}
+
+ssize_t
+gv_wire_finish(gv_wire_writer *w)
+{
+	if (!writer_ok(w))
+		return GV_EINVAL;
+	gv__st64(w->buf + CSUM_OFF, wire_checksum(w->buf, w->len));
+	return (ssize_t)w->len;
+}
+
+/* ---------------------------------------------------------------- decoder */
+
+int
+gv_wire_open(gv_wire_reader *r, gv_wire_header *h, const uint8_t *buf,
+	     size_t len, uint32_t cluster)
+{
+	if (!r || (!buf && len))
+		return GV_EINVAL;
+	if (len < GV_WIRE_HEADER_LEN)
+		return GV_ETRUNCATED;
+	if (gv__ld16(buf) != GV_WIRE_MAGIC)
+		return GV_EBADMAGIC;
+	if (buf[2] != GV_WIRE_VERSION)
+		return GV_EVERSION;
+	/* Only the sealed bit is defined, and sealing (AEAD) is not
+	 * implemented yet: until it is, a sealed datagram is one we cannot
+	 * read, so it is rejected like any other unknown flag. */
+	if (buf[3] != 0)
+		return GV_EMALFORMED;
+	if (gv__ld16(buf + 10) != 0)
+		return GV_EMALFORMED;
+	if (len > GV_WIRE_MAX_MTU)
+		return GV_EMALFORMED;
+	if (gv__ld64(buf + CSUM_OFF) != wire_checksum(buf, len))
+		return GV_ECHECKSUM;
+	/* After the checksum, so a corrupted cluster id reads as corruption
+	 * rather than as a stranger. */
+	if (gv__ld32(buf + 4) != cluster)
+		return GV_ECLUSTER;
+
+	if (h) {
+		h->version = buf[2];
+		h->flags = buf[3];
+		h->cluster = gv__ld32(buf + 4);
+		h->shard = gv__ld16(buf + 8);
+		h->sender = gv__ld64(buf + 12);
+		h->incarnation = gv__ld32(buf + 20);
+		h->seq = gv__ld64(buf + 24);
+	}
+	r->buf = buf;
+	r->len = len;
+	r->off = GV_WIRE_HEADER_LEN;
+	return 0;
+}
+
+/*
+ * Each dec_* decodes one body of exactly @n bytes at @b (already known to
+ * lie inside the datagram). A field that runs past the body, or a body
+ * with bytes left over, is GV_EMALFORMED: the record disagrees with itself.
+ */
+
+static int
+dec_update(const uint8_t *b, size_t n, gv_wire_update *u)
+{
+	if (n < GV_WIRE_UPDATE_FIXED)
+		return GV_EMALFORMED;
+	u->ver.hlc = gv__ld64(b + 0);
+	u->ver.origin = gv__ld64(b + 8);
+	u->prev.hlc = gv__ld64(b + 16);
+	u->prev.origin = gv__ld64(b + 24);
+	u->flags = b[32];
+	u->priority = b[33];
+	u->hops = b[34];
+	u->klen = gv__ld16(b + 35);
+	u->vlen = gv__ld16(b + 37);
+	if ((u->flags & ~GV_UPD_FLAGS_ALL) || u->priority > 3 ||
+	    u->klen > GV_MAX_KEY ||
+	    ((u->flags & GV_UPD_TOMBSTONE) && u->vlen != 0))
+		return GV_EMALFORMED;
+	if ((size_t)u->klen + u->vlen != n - GV_WIRE_UPDATE_FIXED)
+		return GV_EMALFORMED;
+	u->key = b + GV_WIRE_UPDATE_FIXED;
+	u->val = u->key + u->klen;
+	return 0;
+}
+
+/* Decode an address at the start of @n bytes; returns its size or error. */
+static int
+dec_addr(const uint8_t *p, size_t n, gv_wire_addr *a)
+{
+	if (n < ADDR_FIXED)
+		return GV_EMALFORMED;
+	size_t sz = addr_size(p[0]);
+	if (!sz)
+		return GV_EMALFORMED;
+	if (sz > n)
+		return GV_EMALFORMED;
+	a->family = p[0];
+	a->port = gv__ld16(p + 1);
+	memset(a->addr, 0, sizeof(a->addr));
+	memcpy(a->addr, p + ADDR_FIXED, sz - ADDR_FIXED);
+	return (int)sz;
+}
+
+static int
+dec_ping_req(const uint8_t *b, size_t n, gv_wire_ping_req *pr)
+{
+	if (n < PING_REQ_FIXED)
+		return GV_EMALFORMED;
+	pr->probe = gv__ld32(b);
+	pr->target = gv__ld64(b + 4);
+	int sz = dec_addr(b + PING_REQ_FIXED, n - PING_REQ_FIXED, &pr->addr);
+	if (sz < 0)
+		return sz;
+	if (PING_REQ_FIXED + (size_t)sz != n)
+		return GV_EMALFORMED;
+	return 0;
+}
+
+/* A u8 length prefix and that many bytes, at most @max, within [*off, n). */
+static int
+dec_short_string(const uint8_t *b, size_t n, size_t *off, size_t max,
+		 const uint8_t **s, uint8_t *slen)
+{
+	if (*off >= n)
+		return GV_EMALFORMED;
+	uint8_t l = b[*off];
+	if (l > max || l > n - *off - 1)
+		return GV_EMALFORMED;
+	*s = b + *off + 1;
+	*slen = l;
+	*off += 1 + (size_t)l;
+	return 0;
+}
+
+static int
+dec_member(const uint8_t *b, size_t n, gv_wire_member *m)
+{
+	if (n < MEMBER_FIXED)
+		return GV_EMALFORMED;
+	m->state = b[0];
+	m->node = gv__ld64(b + 1);
+	m->incarnation = gv__ld32(b + 9);
+	if (m->state > GV_MEMBER_LEFT)
+		return GV_EMALFORMED;
+	size_t off = MEMBER_FIXED;
+	int sz = dec_addr(b + off, n - off, &m->addr);
+	if (sz < 0)
+		return sz;
+	off += (size_t)sz;
+	int rc = dec_short_string(b, n, &off, GV_WIRE_MAX_REGION, &m->region,
+				  &m->region_len);
+	if (rc)
+		return rc;
+	rc = dec_short_string(b, n, &off, GV_WIRE_MAX_NAME, &m->name,
+			      &m->name_len);
+	if (rc)
+		return rc;
+	return off == n ? 0 : GV_EMALFORMED;
+}
+
+static int
+dec_merkle_req(const uint8_t *b, size_t n, gv_wire_merkle_req *q)
+{
+	if (n < MERKLE_REQ_FIXED)
+		return GV_EMALFORMED;
+	q->session = gv__ld32(b);
+	q->level = b[4];
+	q->count = gv__ld16(b + 5);
+	if (4 * (size_t)q->count != n - MERKLE_REQ_FIXED)
+		return GV_EMALFORMED;
+	q->index = b + MERKLE_REQ_FIXED;
+	return 0;
+}
+
+static int
+dec_merkle_resp(const uint8_t *b, size_t n, gv_wire_merkle_resp *q)
+{
+	if (n < MERKLE_RESP_FIXED)
+		return GV_EMALFORMED;
+	q->session = gv__ld32(b);
+	q->level = b[4];
+	q->fan_log2 = b[5];
+	q->count = gv__ld16(b + 6);
+	if (q->fan_log2 < 1 || q->fan_log2 > FAN_LOG2_MAX)
+		return GV_EMALFORMED;
+	/* At most 65535 * (4 + 8 * 256): no overflow in size_t. */
+	size_t group = 4 + 8 * ((size_t)1 << q->fan_log2);
+	if (group * q->count != n - MERKLE_RESP_FIXED)
+		return GV_EMALFORMED;
+	q->groups = b + MERKLE_RESP_FIXED;
+	return 0;
+}
+
+static int
+dec_entries_req(const uint8_t *b, size_t n, gv_wire_entries_req *q)
+{
+	if (n < ENTRIES_REQ_FIXED)
+		return GV_EMALFORMED;
+	q->session = gv__ld32(b);
+	q->kind = b[4];
+	q->count = gv__ld16(b + 5);
+	if (q->kind > GV_ENTRIES_KEYS)
+		return GV_EMALFORMED;
+	if (8 * (size_t)q->count != n - ENTRIES_REQ_FIXED)
+		return GV_EMALFORMED;
+	q->items = b + ENTRIES_REQ_FIXED;
+	return 0;
+}
+
+static int
+dec_pull_digest(const uint8_t *b, size_t n, gv_wire_pull_digest *q)
+{
+	if (n < PULL_DIGEST_FIXED)
+		return GV_EMALFORMED;
+	q->session = gv__ld32(b);
+	q->bucket = gv__ld32(b + 4);
+	q->count = gv__ld16(b + 8);
+	if (PULL_ITEM * (size_t)q->count != n - PULL_DIGEST_FIXED)
+		return GV_EMALFORMED;
+	q->items = b + PULL_DIGEST_FIXED;
+	return 0;
+}
+
+/* Returns 0 with *rec filled, 1 for an unknown type, or an error. */
+static int
+dec_record(uint8_t type, const uint8_t *b, size_t n, gv_wire_record *rec)
+{
+	rec->type = type;
+	switch (type) {
+	case GV_REC_UPDATE:
+		return dec_update(b, n, &rec->u.update);
+	case GV_REC_PING:
+		if (n != PING_BODY)
+			return GV_EMALFORMED;
+		rec->u.ping.probe = gv__ld32(b);
+		rec->u.ping.target = gv__ld64(b + 4);
+		return 0;
+	case GV_REC_ACK:
+		if (n != ACK_BODY || (b[4] & ~ACK_FLAGS_ALL))
+			return GV_EMALFORMED;
+		rec->u.ack.probe = gv__ld32(b);
+		rec->u.ack.flags = b[4];
+		return 0;
+	case GV_REC_PING_REQ:
+		return dec_ping_req(b, n, &rec->u.ping_req);
+	case GV_REC_MEMBER:
+		return dec_member(b, n, &rec->u.member);
+	case GV_REC_MERKLE_REQ:
+		return dec_merkle_req(b, n, &rec->u.merkle_req);
+	case GV_REC_MERKLE_RESP:
+		return dec_merkle_resp(b, n, &rec->u.merkle_resp);
+	case GV_REC_ENTRIES_REQ:
+		return dec_entries_req(b, n, &rec->u.entries_req);
+	case GV_REC_ENTRIES_RESP:
+		if (n != ENTRIES_RESP_BODY ||
+		    (b[4] & ~ENTRIES_RESP_FLAGS_ALL))
+			return GV_EMALFORMED;
+		rec->u.entries_resp.session = gv__ld32(b);
+		rec->u.entries_resp.flags = b[4];
+		rec->u.entries_resp.count = gv__ld16(b + 5);
+		return 0;
+	case GV_REC_PULL_DIGEST:
+		return dec_pull_digest(b, n, &rec->u.pull_digest);
+	default:
+		return 1;
+	}
+}
+
+int
+gv_wire_next(gv_wire_reader *r, gv_wire_record *rec)
+{
+	if (!r || !rec || !r->buf || r->off > r->len)
+		return GV_EINVAL;
+
+	size_t off = r->off;
+	for (;;) {
+		if (off == r->len)
+			break;
+		size_t left = r->len - off;
+		if (left < GV_WIRE_RECORD_HDR)
+			return GV_ETRUNCATED;
+		const uint8_t *p = r->buf + off;
+		size_t blen = gv__ld16(p + 1);
+		if (blen > left - GV_WIRE_RECORD_HDR)
+			return GV_ETRUNCATED;
+
+		gv_wire_record tmp;
+		int rc = dec_record(p[0], p + GV_WIRE_RECORD_HDR, blen, &tmp);
+		if (rc < 0)
+			return rc;
+		/* Skipping unknown records moves the reader even if a later
+		 * record fails, so it stays at the bad record itself. */
+		off += GV_WIRE_RECORD_HDR + blen;
+		r->off = off;
+		if (rc == 0) {
+			*rec = tmp;
+			return 1;
+		}
+	}
+	r->off = off;
+	return 0;
+}

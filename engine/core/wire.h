@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wire.h - grapevine's datagram format: encoder and total decoder.
+ *
+ * A datagram is a fixed header followed by typed records. Everything is
+ * little-endian with explicit lengths, and a datagram is at most
+ * max_datagram bytes (default GV_WIRE_DEFAULT_MTU).
+ *
+ * Header (GV_WIRE_HEADER_LEN = 40 bytes):
+ *   off len field
+ *     0   2 magic        0x7667 ("gv" read as a little-endian u16)
+ *     2   1 version      GV_WIRE_VERSION
+ *     3   1 flags        bit 0: sealed (AEAD, later); others must be 0
+ *     4   4 cluster      cluster id; a mismatch is GV_ECLUSTER
+ *     8   2 shard        shard index of sender and receiver
+ *    10   2 reserved     must be 0
+ *    12   8 sender       sender node id
+ *    20   4 incarnation  sender incarnation
+ *    24   8 seq          sender's datagram sequence number
+ *    32   8 checksum     XXH3-64 of bytes [40, len) seeded with XXH3-64 of
+ *                        bytes [0, 32); detects truncation and corruption
+ *
+ * Record: type u8, body length u16, body. The decoder skips records of
+ * unknown type (forward compatibility) and rejects a body length that runs
+ * past the datagram. Bodies (all integers little-endian):
+ *
+ *   UPDATE      hlc u64, origin u64, prev_hlc u64, prev_origin u64,
+ *               flags u8 (GV_UPD_*), priority u8 (0..3), hops u8,
+ *               klen u16, vlen u16, key[klen], value[vlen]
+ *   PING        probe u32, target u64
+ *   ACK         probe u32, flags u8 (GV_ACK_NACK)
+ *   PING_REQ    probe u32, target u64, addr
+ *   MEMBER      state u8 (GV_MEMBER_*), node u64, incarnation u32, addr,
+ *               region_len u8, region[], name_len u8, name[]
+ *   MERKLE_REQ  session u32, level u8, count u16, index u32[count]
+ *               ("send me the children digests of these nodes")
+ *   MERKLE_RESP session u32, level u8, fan_log2 u8, count u16, then count
+ *               groups of (index u32, digest u64[1 << fan_log2]); level is
+ *               the parents' level, index the parent's index
+ *   ENTRIES_REQ session u32, kind u8 (GV_ENTRIES_*), count u16,
+ *               item u64[count] (leaf indices or key hashes)
+ *   ENTRIES_RESP session u32, flags u8 (GV_ENTRIES_LAST), count u16
+ *               (the entries travel as UPDATE records with GV_UPD_AE in the
+ *               same datagram; count says how many follow)
+ *   PULL_DIGEST session u32, bucket u32 (GV_PULL_RECENT: recent writes),
+ *               count u16, count items of (key_hash u64, hlc u64,
+ *               origin u64)
+ *
+ * addr: family u8 (4 or 6), port u16, then 4 or 16 address bytes (network
+ * byte order, as in sockaddr).
+ *
+ * Decoded records point into the datagram (zero copy): the decoder never
+ * allocates. Arrays inside records are exposed as a pointer to their first
+ * byte and a count; read their elements with gv_wire_u32_at() /
+ * gv_wire_u64_at(), since they may be unaligned.
+ */
+#ifndef GV_CORE_WIRE_H
+#define GV_CORE_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include <grapevine/grapevine.h>
+
+#define GV_WIRE_MAGIC 0x7667
+#define GV_WIRE_VERSION 1
+#define GV_WIRE_HEADER_LEN 40
+#define GV_WIRE_RECORD_HDR 3   /* type u8 + length u16 */
+#define GV_WIRE_DEFAULT_MTU 1400
+#define GV_WIRE_MIN_MTU 512
+#define GV_WIRE_MAX_MTU 65507 /* largest UDP payload over IPv4 */
+
+#define GV_WIRE_FLAG_SEALED 0x01
+
+/* Fixed part of an UPDATE body, before key and value. */
+#define GV_WIRE_UPDATE_FIXED 39
+#define GV_WIRE_MAX_REGION 63
+#define GV_WIRE_MAX_NAME 63
+
+enum gv_wire_type {
+	GV_REC_UPDATE = 1,
+	GV_REC_PING = 2,
+	GV_REC_ACK = 3,
+	GV_REC_PING_REQ = 4,
+	GV_REC_MEMBER = 5,
+	GV_REC_MERKLE_REQ = 6,
+	GV_REC_MERKLE_RESP = 7,
+	GV_REC_ENTRIES_REQ = 8,
+	GV_REC_ENTRIES_RESP = 9,
+	GV_REC_PULL_DIGEST = 10,
+};
+
+/* UPDATE flags */
+#define GV_UPD_TOMBSTONE 0x01 /* a delete: vlen must be 0 */
+#define GV_UPD_AE 0x02        /* sent by anti-entropy: apply, do not rumor */
+#define GV_UPD_FLAGS_ALL (GV_UPD_TOMBSTONE | GV_UPD_AE)
+
+/* ACK flags */
+#define GV_ACK_NACK 0x01 /* ping-req relay could not reach the target */
+
+/* Member states, in order of precedence at equal incarnation. */
+enum gv_member_state {
+	GV_MEMBER_ALIVE = 0,
+	GV_MEMBER_SUSPECT = 1,
+	GV_MEMBER_DEAD = 2,
+	GV_MEMBER_LEFT = 3,
+};
+
+/* ENTRIES_REQ kinds */
+#define GV_ENTRIES_LEAVES 0 /* items are Merkle leaf indices */
+#define GV_ENTRIES_KEYS 1   /* items are key hashes */
+/* ENTRIES_RESP flags */
+#define GV_ENTRIES_LAST 0x01
+
+#define GV_PULL_RECENT UINT32_MAX
+
+typedef struct gv_wire_header {
+	uint8_t version;
+	uint8_t flags;
+	uint32_t cluster;
+	uint16_t shard;
+	gv_node_id sender;
+	uint32_t incarnation;
+	uint64_t seq;
+} gv_wire_header;
+
+/* A network address as it travels on the wire. */
+typedef struct gv_wire_addr {
+	uint8_t family; /* 4 or 6 */
+	uint16_t port;  /* host byte order */
+	uint8_t addr[16]; /* network byte order; 4 bytes used for IPv4 */
+} gv_wire_addr;
+
+typedef struct gv_wire_update {
+	gv_version ver;
+	gv_version prev;
+	uint8_t flags;    /* GV_UPD_* */
+	uint8_t priority; /* 0 low, 1 normal, 2 high, 3 critical */
+	uint8_t hops;
+	const uint8_t *key;
+	uint16_t klen;
+	const uint8_t *val;
+	uint16_t vlen;
+} gv_wire_update;
+
+typedef struct gv_wire_ping {
+	uint32_t probe;
+	gv_node_id target;
+} gv_wire_ping;
+
+typedef struct gv_wire_ack {
+	uint32_t probe;
+	uint8_t flags;
+} gv_wire_ack;
+
+typedef struct gv_wire_ping_req {
+	uint32_t probe;
+	gv_node_id target;
+	gv_wire_addr addr;
+} gv_wire_ping_req;
+
+typedef struct gv_wire_member {
+	uint8_t state;
+	gv_node_id node;
+	uint32_t incarnation;
+	gv_wire_addr addr;
+	const uint8_t *region;
+	uint8_t region_len;
+	const uint8_t *name;
+	uint8_t name_len;
+} gv_wire_member;
+
+typedef struct gv_wire_merkle_req {
+	uint32_t session;
+	uint8_t level;
+	uint16_t count;
+	const uint8_t *index; /* count u32 */
+} gv_wire_merkle_req;
+
+typedef struct gv_wire_merkle_resp {
+	uint32_t session;
+	uint8_t level;
+	uint8_t fan_log2;
+	uint16_t count;
+	const uint8_t *groups; /* count x (u32 index, u64 digest[1<<fan_log2]) */
+} gv_wire_merkle_resp;
+
+typedef struct gv_wire_entries_req {
+	uint32_t session;
+	uint8_t kind;
+	uint16_t count;
+	const uint8_t *items; /* count u64 */
+} gv_wire_entries_req;
+
+typedef struct gv_wire_entries_resp {
+	uint32_t session;
+	uint8_t flags;
+	uint16_t count;
+} gv_wire_entries_resp;
+
+typedef struct gv_wire_pull_digest {
+	uint32_t session;
+	uint32_t bucket;
+	uint16_t count;
+	const uint8_t *items; /* count x (u64 key_hash, u64 hlc, u64 origin) */
+} gv_wire_pull_digest;
+
+typedef struct gv_wire_record {
+	uint8_t type; /* enum gv_wire_type */
+	union {
+		gv_wire_update update;
+		gv_wire_ping ping;
+		gv_wire_ack ack;
+		gv_wire_ping_req ping_req;
+		gv_wire_member member;
+		gv_wire_merkle_req merkle_req;
+		gv_wire_merkle_resp merkle_resp;
+		gv_wire_entries_req entries_req;
+		gv_wire_entries_resp entries_resp;
+		gv_wire_pull_digest pull_digest;
+	} u;
+} gv_wire_record;
+
+/* Unaligned element access for arrays inside decoded records. */
+static inline uint32_t
+gv_wire_u32_at(const uint8_t *p, size_t i)
+{
+	uint32_t v;
+	memcpy(&v, p + 4 * i, 4);
+	return v;
+}
+static inline uint64_t
+gv_wire_u64_at(const uint8_t *p, size_t i)
+{
+	uint64_t v;
+	memcpy(&v, p + 8 * i, 8);
+	return v;
+}
+
+/* Encoded size of records, for planning what fits in a datagram. */
+size_t gv_wire_update_size(size_t klen, size_t vlen);
+size_t gv_wire_member_size(const gv_wire_member *m);
+
+/* ---------------------------------------------------------------- encoder
+ *
+ * gv_wire_writer builds one datagram in a caller buffer. Each put_* either
+ * appends the whole record and returns 0, or returns GV_ENOBUFS and leaves
+ * the writer unchanged (so a caller can fill a datagram greedily and start
+ * the next one with the record that did not fit); GV_EINVAL for a record
+ * that could never be encoded (a field too long for its length prefix or a
+ * value the decoder would reject: klen > GV_MAX_KEY, body > 65535 bytes,
+ * region or name > 63, address family not 4 or 6, unknown flag bits or
+ * member state, priority > 3, tombstone with a value, fan_log2 outside
+ * 1..8, entries kind not GV_ENTRIES_*, a NULL array with a non-zero count)
+ * or an invalid writer. On error nothing is written, not even past len.
+ * GV_ENOBUFS from a writer that holds no record yet (records == 0) means
+ * the record is larger than this datagram size can ever carry.
+ */
+typedef struct gv_wire_writer {
+	uint8_t *buf;
+	size_t cap; /* min(buffer size, max_datagram) */
+	size_t len;
+	unsigned records;
+} gv_wire_writer;
+
+/*
+ * gv_wire_begin - start a datagram: write the header (checksum left zero).
+ * @cap: size of buf; clamped to GV_WIRE_MAX_MTU.
+ * h->version is ignored (GV_WIRE_VERSION is written). h->flags must be 0:
+ * GV_WIRE_FLAG_SEALED is refused until sealing is implemented.
+ * Returns 0, GV_EINVAL (NULL argument, cap < GV_WIRE_HEADER_LEN + a record
+ * header, or h->flags non-zero). On error *w is not written.
+ */
+int gv_wire_begin(gv_wire_writer *w, uint8_t *buf, size_t cap,
+		  const gv_wire_header *h);
+
+int gv_wire_put_update(gv_wire_writer *w, const gv_wire_update *u);
+int gv_wire_put_ping(gv_wire_writer *w, const gv_wire_ping *p);
+int gv_wire_put_ack(gv_wire_writer *w, const gv_wire_ack *a);
+int gv_wire_put_ping_req(gv_wire_writer *w, const gv_wire_ping_req *p);
+int gv_wire_put_member(gv_wire_writer *w, const gv_wire_member *m);
+/* index: count u32 values in host order (encoded little-endian). */
+int gv_wire_put_merkle_req(gv_wire_writer *w, uint32_t session, uint8_t level,
+			   const uint32_t *index, uint16_t count);
+/* groups: count indices, and count * (1 << fan_log2) digests, in order. */
+int gv_wire_put_merkle_resp(gv_wire_writer *w, uint32_t session,
+			    uint8_t level, uint8_t fan_log2,
+			    const uint32_t *index, const uint64_t *digests,
+			    uint16_t count);
+int gv_wire_put_entries_req(gv_wire_writer *w, uint32_t session, uint8_t kind,
+			    const uint64_t *items, uint16_t count);
+int gv_wire_put_entries_resp(gv_wire_writer *w,
+			     const gv_wire_entries_resp *r);
+/* items: count triples (key_hash, hlc, origin). */
+int gv_wire_put_pull_digest(gv_wire_writer *w, uint32_t session,
+			    uint32_t bucket, const uint64_t *items,
+			    uint16_t count);
+
+/*
+ * gv_wire_finish - complete the datagram: compute the checksum. May be
+ * called again after more records are put.
+ * Returns the datagram length (> 0), or GV_EINVAL for an invalid writer.
+ */
+ssize_t gv_wire_finish(gv_wire_writer *w);
+
+/* ---------------------------------------------------------------- decoder
+ *
+ * gv_wire_open checks the header and the checksum of a whole datagram;
+ * then gv_wire_next walks the records. Nothing is allocated; decoded
+ * records point into buf, which must outlive them.
+ */
+typedef struct gv_wire_reader {
+	const uint8_t *buf;
+	size_t len;
+	size_t off;
+} gv_wire_reader;
+
+/*
+ * gv_wire_open - validate a datagram and position the reader at its first
+ * record.
+ * @h: receives the header fields; may be NULL.
+ * @cluster: expected cluster id.
+ * Checks, in this order: length, magic, version, flags, reserved, maximum
+ * length, checksum, cluster.
+ * Returns 0; GV_EINVAL (r NULL, or buf NULL with len > 0), GV_ETRUNCATED
+ * (shorter than a header), GV_EBADMAGIC, GV_EVERSION, GV_EMALFORMED (any
+ * flag bit set -- sealed datagrams are refused until sealing is
+ * implemented -- reserved field non-zero, longer than GV_WIRE_MAX_MTU),
+ * GV_ECHECKSUM, GV_ECLUSTER. On error neither *r nor *h is written.
+ */
+int gv_wire_open(gv_wire_reader *r, gv_wire_header *h, const uint8_t *buf,
+		 size_t len, uint32_t cluster);
+
+/*
+ * gv_wire_next - decode the next record.
+ * Returns 1 with *rec filled, 0 at the end of the datagram, or a negative
+ * error: GV_EINVAL (NULL argument), GV_ETRUNCATED (a record header or body
+ * length runs past the end of the datagram), GV_EMALFORMED (a record that
+ * disagrees with itself or a field out of range: bad family, unknown member
+ * state, tombstone with a value, priority > 3, unknown update, ack or
+ * entries flags, unknown entries kind, counts or klen/vlen that disagree
+ * with the body length, fan_log2 out of 1..8, key longer than GV_MAX_KEY,
+ * region or name longer than 63; a known record's body must be exactly as
+ * long as its fields). Records of unknown type are skipped. After an error
+ * the reader stays at the bad record and every later call returns the same
+ * error; *rec is written only when 1 is returned.
+ */
+int gv_wire_next(gv_wire_reader *r, gv_wire_record *rec);
+
+#endif /* GV_CORE_WIRE_H */
