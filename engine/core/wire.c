@@ -631,8 +631,7 @@ dec_record(uint8_t type, const uint8_t *b, size_t n, gv_wire_record *rec)
 	case GV_REC_ENTRIES_REQ:
 		return dec_entries_req(b, n, &rec->u.entries_req);
 	case GV_REC_ENTRIES_RESP:
-		if (n != ENTRIES_RESP_BODY ||
-		    (b[4] & ~ENTRIES_RESP_FLAGS_ALL))
+		if (n != ENTRIES_RESP_BODY || (b[4] & ~ENTRIES_RESP_FLAGS_ALL))
 			return GV_EMALFORMED;
 		rec->u.entries_resp.session = gv__ld32(b);
 		rec->u.entries_resp.flags = b[4];

@@ -242,6 +242,7 @@ decode_all(const uint8_t *buf, size_t len, gv_wire_header *h,
 	while ((rc = gv_wire_next(&r, &recs[n < max ? n : max - 1])) == 1) {
 		check_record(buf, len, &recs[n < max ? n : max - 1]);
 		n++;
+		assert_true(n <= max && n <= len / GV_WIRE_RECORD_HDR);
 	}
 	assert_int_equal(rc, 0);
 	return n;
