@@ -27,6 +27,7 @@ gv_strerror(int err)
 	case GV_ENOBUFS: return "output buffer too small";
 	case GV_EFULL: return "table full";
 	case GV_ERANGE: return "value out of range";
+	case GV_EREADONLY: return "read-only while partitioned (minority side)";
 	default: break;
 	}
 	if (err < 0 && err > -4096)

@@ -128,11 +128,7 @@ typedef struct gv_wire_header {
 } gv_wire_header;
 
 /* A network address as it travels on the wire. */
-typedef struct gv_wire_addr {
-	uint8_t family; /* 4 or 6 */
-	uint16_t port;  /* host byte order */
-	uint8_t addr[16]; /* network byte order; 4 bytes used for IPv4 */
-} gv_wire_addr;
+typedef gv_addr gv_wire_addr;
 
 typedef struct gv_wire_update {
 	gv_version ver;

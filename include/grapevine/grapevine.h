@@ -55,6 +55,7 @@ enum gv_error {
 	GV_ENOBUFS = -10015,    /* output buffer too small */
 	GV_EFULL = -10016,      /* fixed-capacity table is full */
 	GV_ERANGE = -10017,     /* numeric argument out of range */
+	GV_EREADONLY = -10018,  /* partitioned and configured read-only */
 };
 
 /*
@@ -97,6 +98,33 @@ gv_version_is_zero(const gv_version *v)
 {
 	return v->hlc == 0 && v->origin == 0;
 }
+
+/*
+ * A network address as grapevine carries it (on the wire and between
+ * layers): IPv4 or IPv6 and a port. Compare with gv_addr_eq (padding bytes
+ * are not part of the value).
+ */
+typedef struct gv_addr {
+	uint8_t family;   /* 4 or 6 */
+	uint16_t port;    /* host byte order */
+	uint8_t addr[16]; /* network byte order; 4 bytes used for IPv4 */
+} gv_addr;
+
+static inline bool
+gv_addr_eq(const gv_addr *a, const gv_addr *b)
+{
+	if (a->family != b->family || a->port != b->port)
+		return false;
+	unsigned n = a->family == 6 ? 16 : 4;
+	for (unsigned i = 0; i < n; i++)
+		if (a->addr[i] != b->addr[i])
+			return false;
+	return true;
+}
+
+/* Time as the core sees it: microseconds on the caller's monotonic clock. */
+typedef uint64_t gv_time;
+#define GV_TIME_NEVER UINT64_MAX
 
 /* HLC timestamp layout helpers. */
 #define GV_HLC_LOGICAL_BITS 16

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * node.h - one grapevine node (one shard of one process): the gossip
+ * protocol as a sans-IO state machine, in the ngtcp2 style.
+ *
+ * Bytes in:   gv_node_recv(node, now, from, bytes, len)
+ * Bytes out:  gv_node_send(node, now, &to, buf, cap), repeatedly, until it
+ *             returns 0; call it after every other call, since a put, a
+ *             received datagram or an expiry may all produce datagrams.
+ * Time:       gv_node_next_expiry(node) says when to call
+ *             gv_node_handle_expiry(node, now).
+ * Randomness: a generator seeded from cfg.seed; nothing else.
+ *
+ * The node does dissemination (eager push of new writes to `fanout` peers,
+ * periodic push / pull / push-pull rounds, retransmit budget), Merkle
+ * anti-entropy, SWIM membership with Lifeguard's suspicion and local-health
+ * refinements, the partition signal, region-aware peer choice, conflict
+ * reporting and tombstone collection. Time is in microseconds (gv_time) on
+ * the caller's monotonic clock; the HLC's wall clock is now + wall_offset.
+ */
+#ifndef GV_CORE_NODE_H
+#define GV_CORE_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <grapevine/grapevine.h>
+
+#include "store.h"
+#include "wire.h"
+
+typedef struct gv_node gv_node;
+
+/* How updates spread between anti-entropy rounds. */
+enum gv_mode {
+	GV_MODE_EAGER = 0, /* push new updates at once, and in every round */
+	GV_MODE_PUSH,      /* push pending updates once per round only */
+	GV_MODE_PULL,      /* each round, send a digest; peers answer */
+	GV_MODE_PUSHPULL,  /* each round, push pending updates and a digest */
+};
+
+/* Per-update priority: scales the fanout by 0.5 / 1 / 1.5 / 2. */
+enum gv_priority {
+	GV_PRIO_LOW = 0,
+	GV_PRIO_NORMAL = 1,
+	GV_PRIO_HIGH = 2,
+	GV_PRIO_CRITICAL = 3,
+};
+
+/* A member as the callbacks and gv_node_members() show it. The string
+ * pointers are valid for the duration of the call only. */
+typedef struct gv_member_info {
+	gv_node_id id;
+	gv_addr addr;
+	uint32_t incarnation;
+	uint8_t state; /* enum gv_member_state */
+	const char *name;
+	const char *region;
+} gv_member_info;
+
+/* One entry of the recent-conflicts log. */
+typedef struct gv_conflict_info {
+	uint8_t key[64]; /* first bytes of the key */
+	size_t klen;     /* full key length */
+	gv_version winner, loser;
+	uint8_t winner_val[64], loser_val[64]; /* first bytes of the values */
+	size_t winner_vlen, loser_vlen;        /* full value lengths */
+	bool winner_tomb, loser_tomb;
+	gv_time at; /* when this node saw it */
+} gv_conflict_info;
+
+typedef struct gv_node_callbacks {
+	/* A write was stored here: result is GV_MERGE_APPLIED or
+	 * GV_MERGE_CONFLICT_APPLIED for remote writes, -1 for local ones. */
+	void (*on_update)(void *ud, const gv_record *rec, int result,
+			  gv_time now);
+	/* A member changed state (old_state is 255 for a new member). */
+	void (*on_member)(void *ud, const gv_member_info *m, int old_state,
+			  gv_time now);
+	/* Two concurrent writes met here (also recorded in the log). */
+	void (*on_conflict)(void *ud, const gv_record *winner,
+			    const gv_record *loser, gv_time now);
+	/* The reachable fraction crossed the quorum: partitioned or healed. */
+	void (*on_partition)(void *ud, bool partitioned, double reach,
+			     gv_time now);
+} gv_node_callbacks;
+
+typedef struct gv_node_config {
+	gv_node_id id;      /* non-zero */
+	gv_addr addr;       /* this node's advertised address */
+	char name[GV_WIRE_MAX_NAME + 1];
+	char region[GV_WIRE_MAX_REGION + 1];
+	uint32_t cluster;   /* cluster id carried in every datagram */
+	uint16_t shard;
+	uint64_t seed;      /* seeds the node's random generator */
+	int64_t wall_offset_ms; /* HLC wall clock = now / 1000 + this */
+	const gv_mem *mem;  /* NULL: gv_mem_libc() */
+
+	/* dissemination */
+	enum gv_mode mode;          /* GV_MODE_EAGER */
+	unsigned fanout;            /* 3 */
+	unsigned retransmit_mult;   /* 4: budget = mult * ceil(log10(N+1)) */
+	uint64_t interval_ms;       /* 100: gossip round */
+	size_t max_datagram;        /* 1400 */
+	unsigned pull_window_rounds; /* 10: a digest lists updates this recent */
+
+	/* anti-entropy */
+	uint64_t ae_interval_ms;    /* 1000; 0 disables periodic sessions */
+	unsigned ae_max_sessions;   /* 2 concurrent sessions we initiate */
+	uint64_t ae_bytes_per_sec;  /* 8 MiB/s of anti-entropy sends */
+	uint64_t ae_timeout_ms;     /* 500: idle session closes */
+	unsigned merkle_fan_log2;   /* 4 */
+	unsigned merkle_depth;      /* 4 */
+
+	/* membership / failure detection */
+	uint64_t probe_interval_ms; /* 1000 */
+	uint64_t probe_timeout_ms;  /* 500 */
+	unsigned indirect_checks;   /* 3 */
+	unsigned suspicion_mult;    /* 4: min timeout = mult*log10(N)*probe */
+	unsigned suspicion_max_mult; /* 6: max = this * min */
+	unsigned awareness_max;     /* 8: local-health score ceiling */
+	uint64_t reconnect_interval_ms; /* 1000: re-contact dead and seeds */
+	uint64_t dead_reap_ms;      /* 24 h: forget dead members after */
+
+	/* partitions and regions */
+	double quorum;              /* 0.51 */
+	bool read_only_in_minority; /* refuse local writes when partitioned */
+	double region_affinity;     /* 0.7 */
+	unsigned cross_region_fanout; /* 1 */
+
+	/* data */
+	gv_store_config store;
+	uint64_t tombstone_grace_ms; /* 24 h */
+	size_t dedup_per_gen;       /* 4096 ids per generation; 0: no set */
+	size_t conflict_log;        /* 128 recent conflicts kept */
+
+	gv_node_callbacks cb;
+	void *ud;
+} gv_node_config;
+
+/* Fill cfg with the defaults above (id, addr and seed left zero). */
+void gv_node_config_default(gv_node_config *cfg);
+
+/*
+ * A fixed peer list shared read-only by many nodes: for benchmarks of
+ * dissemination alone at sizes where every node holding a full SWIM
+ * membership would not fit in memory (10^4..10^5 simulated nodes). With
+ * static peers, membership and failure detection are off.
+ */
+typedef struct gv_static_peers {
+	size_t n;
+	const gv_node_id *id;
+	const gv_addr *addr;
+	const uint16_t *region; /* region index per peer, or NULL */
+} gv_static_peers;
+
+/*
+ * gv_node_new - create a node.
+ * Returns 0 and *out, or GV_EINVAL (zero id, bad address family, fanout 0,
+ * max_datagram out of range, quorum outside (0, 1], ...), GV_ENOMEM.
+ */
+int gv_node_new(gv_node **out, const gv_node_config *cfg, gv_time now);
+void gv_node_del(gv_node *n);
+
+/* Use a shared static peer list (see gv_static_peers); it must outlive the
+ * node. Call before any traffic. */
+int gv_node_set_static_peers(gv_node *n, const gv_static_peers *peers,
+			     uint16_t own_region);
+
+/*
+ * gv_node_join - contact seeds: announce ourselves, ask each for its
+ * membership, start anti-entropy with the first that answers. Seeds are
+ * re-contacted every reconnect interval while we know no live member.
+ * Returns 0, GV_EINVAL (no seeds), GV_ENOMEM.
+ */
+int gv_node_join(gv_node *n, gv_time now, const gv_addr *seeds,
+		 size_t nseeds);
+
+/* gv_node_leave - tell the cluster we are leaving (gossiped as LEFT).
+ * Keep calling send() for a little while to flush. */
+int gv_node_leave(gv_node *n, gv_time now);
+
+/*
+ * gv_node_recv - process one datagram from `from`.
+ * Returns 0, or the decoder's error (GV_EMALFORMED, GV_ETRUNCATED,
+ * GV_EBADMAGIC, GV_ECHECKSUM, GV_ECLUSTER, GV_EVERSION): the datagram was
+ * counted and dropped; state is unchanged by the bad part.
+ */
+int gv_node_recv(gv_node *n, gv_time now, const gv_addr *from,
+		 const uint8_t *buf, size_t len);
+
+/*
+ * gv_node_send - the next datagram to send, if any.
+ * Returns its length (> 0) with *to set, 0 when nothing is due,
+ * GV_ENOBUFS if cap is smaller than the configured max_datagram.
+ */
+ssize_t gv_node_send(gv_node *n, gv_time now, gv_addr *to, uint8_t *buf,
+		     size_t cap);
+
+/* When gv_node_handle_expiry should next be called (GV_TIME_NEVER: no
+ * timer pending). */
+gv_time gv_node_next_expiry(const gv_node *n);
+
+/* Run the timers due at now. Returns 0. */
+int gv_node_handle_expiry(gv_node *n, gv_time now);
+
+/*
+ * gv_node_put / gv_node_delete - a local write or delete, disseminated at
+ * once. priority: enum gv_priority.
+ * Returns 0; the store's errors (GV_EKEYSIZE, GV_EVALSIZE, GV_ENOSPC,
+ * GV_ENOMEM); GV_ENOTFOUND (delete of an absent key); GV_EREADONLY when
+ * partitioned with read_only_in_minority.
+ */
+int gv_node_put(gv_node *n, gv_time now, const void *key, size_t klen,
+		const void *val, size_t vlen, int priority);
+int gv_node_delete(gv_node *n, gv_time now, const void *key, size_t klen,
+		   int priority);
+
+/* gv_node_get - the live value of key. Returns 0 or GV_ENOTFOUND. */
+int gv_node_get(const gv_node *n, const void *key, size_t klen,
+		gv_record *out);
+
+/* The Merkle root of this node's data. */
+uint64_t gv_node_root(gv_node *n);
+
+/* The store (read-only use: iteration, counts). */
+const gv_store *gv_node_store(const gv_node *n);
+
+/* Members other than self; writes up to max, returns the total count. */
+size_t gv_node_members(const gv_node *n, gv_member_info *out, size_t max);
+
+/* Self as a member (incarnation, state). */
+void gv_node_self(const gv_node *n, gv_member_info *out);
+
+/* The most recent conflicts, newest first; returns how many were written. */
+size_t gv_node_conflicts(const gv_node *n, gv_conflict_info *out, size_t max);
+
+/* Fraction of the membership reachable (alive, self included). */
+double gv_node_reach(const gv_node *n);
+bool gv_node_partitioned(const gv_node *n);
+
+typedef struct gv_node_stats {
+	/* datagrams */
+	uint64_t dgrams_in, dgrams_out, bytes_in, bytes_out;
+	uint64_t dgrams_bad;        /* failed to decode: counted and dropped */
+	uint64_t dgrams_foreign;    /* other cluster or shard */
+	/* updates */
+	uint64_t updates_local;
+	uint64_t updates_in;        /* update records received */
+	uint64_t updates_out;       /* update records sent */
+	uint64_t merge[GV_MERGE_NRESULTS];
+	uint64_t updates_refused;   /* store refused (cap, limits): AE retries */
+	uint64_t dedup_hits;
+	uint64_t hlc_rejected;      /* update timestamps too far ahead */
+	/* anti-entropy */
+	uint64_t ae_sessions;       /* sessions initiated */
+	uint64_t ae_sessions_clean; /* ... that found the roots equal */
+	uint64_t ae_msgs_out, ae_bytes_out, ae_msgs_in, ae_bytes_in;
+	uint64_t ae_entries_sent;
+	/* membership */
+	uint64_t probes, probe_fails, ping_reqs, suspicions, refutes;
+	uint64_t members_alive, members_suspect, members_dead, members_left;
+	int awareness;
+	/* tombstones */
+	uint64_t tombstones_purged;
+	/* partitions */
+	uint64_t partitions, heals;
+	/* sends dropped because the outbox was full */
+	uint64_t outbox_drops;
+} gv_node_stats;
+
+const gv_node_stats *gv_node_get_stats(const gv_node *n);
+
+/* Name of a mode ("eager", ...); gv_mode_parse returns -1 if unknown. */
+const char *gv_mode_name(int mode);
+int gv_mode_parse(const char *s);
+
+#endif /* GV_CORE_NODE_H */
