@@ -27,6 +27,10 @@
 #define ENTRIES_RESP_BODY 7  /* session u32, flags u8, count u16 */
 #define PULL_DIGEST_FIXED 10 /* session u32, bucket u32, count u16 */
 #define PULL_ITEM 24         /* key_hash u64, hlc u64, origin u64 */
+#define SYNC_REQ_BODY 5      /* session u32, flags u8 */
+#define TOMB_ACK_FIXED 2     /* count u16 */
+#define TOMB_ITEM 24         /* key_hash u64, hlc u64, origin u64 */
+#define PURGE_FIXED 18       /* hlc u64, origin u64, klen u16 */
 #define ADDR_FIXED 3         /* family u8, port u16 */
 #define FAN_LOG2_MAX 8
 
@@ -71,6 +75,46 @@ gv_wire_member_size(const gv_wire_member *m)
 	       1 + m->region_len + 1 + m->name_len;
 }
 
+size_t
+gv_wire_merkle_req_size(uint16_t count)
+{
+	return GV_WIRE_RECORD_HDR + MERKLE_REQ_FIXED + 4 * (size_t)count;
+}
+
+size_t
+gv_wire_merkle_resp_size(uint8_t fan_log2, uint16_t count)
+{
+	if (fan_log2 < 1 || fan_log2 > FAN_LOG2_MAX)
+		return SIZE_MAX;
+	size_t group = 4 + 8 * ((size_t)1 << fan_log2);
+	return GV_WIRE_RECORD_HDR + MERKLE_RESP_FIXED + group * count;
+}
+
+size_t
+gv_wire_entries_req_size(uint16_t count)
+{
+	return GV_WIRE_RECORD_HDR + ENTRIES_REQ_FIXED + 8 * (size_t)count;
+}
+
+size_t
+gv_wire_pull_digest_size(uint16_t count)
+{
+	return GV_WIRE_RECORD_HDR + PULL_DIGEST_FIXED +
+	       PULL_ITEM * (size_t)count;
+}
+
+size_t
+gv_wire_tomb_ack_size(uint16_t count)
+{
+	return GV_WIRE_RECORD_HDR + TOMB_ACK_FIXED + TOMB_ITEM * (size_t)count;
+}
+
+size_t
+gv_wire_purge_size(size_t klen)
+{
+	return GV_WIRE_RECORD_HDR + PURGE_FIXED + klen;
+}
+
 /* ---------------------------------------------------------------- encoder */
 
 int
@@ -111,6 +155,12 @@ writer_ok(const gv_wire_writer *w)
 {
 	return w && w->buf && w->len >= GV_WIRE_HEADER_LEN &&
 	       w->len <= w->cap && w->cap <= GV_WIRE_MAX_MTU;
+}
+
+size_t
+gv_wire_room(const gv_wire_writer *w)
+{
+	return writer_ok(w) ? w->cap - w->len : 0;
 }
 
 /*
@@ -377,6 +427,60 @@ gv_wire_put_pull_digest(gv_wire_writer *w, uint32_t session, uint32_t bucket,
 	return 0;
 }
 
+int
+gv_wire_put_sync_req(gv_wire_writer *w, const gv_wire_sync_req *s)
+{
+	if (!writer_ok(w) || !s || (s->flags & ~GV_SYNC_FLAGS_ALL))
+		return GV_EINVAL;
+	uint8_t *p;
+	int rc = reserve(w, GV_REC_SYNC_REQ, SYNC_REQ_BODY, &p);
+	if (rc)
+		return rc;
+	gv__st32(p, s->session);
+	p[4] = s->flags;
+	commit(w, SYNC_REQ_BODY);
+	return 0;
+}
+
+int
+gv_wire_put_tomb_ack(gv_wire_writer *w, const uint64_t *items,
+		     uint16_t count)
+{
+	if (!writer_ok(w) || (count && !items))
+		return GV_EINVAL;
+	size_t body = TOMB_ACK_FIXED + TOMB_ITEM * (size_t)count;
+	uint8_t *p;
+	int rc = reserve(w, GV_REC_TOMB_ACK, body, &p);
+	if (rc)
+		return rc;
+	gv__st16(p, count);
+	p += TOMB_ACK_FIXED;
+	for (size_t i = 0; i < 3 * (size_t)count; i++, p += 8)
+		gv__st64(p, items[i]);
+	commit(w, body);
+	return 0;
+}
+
+int
+gv_wire_put_purge(gv_wire_writer *w, const gv_wire_purge *pg)
+{
+	if (!writer_ok(w) || !pg)
+		return GV_EINVAL;
+	if (pg->klen > GV_MAX_KEY || (pg->klen && !pg->key))
+		return GV_EINVAL;
+	size_t body = PURGE_FIXED + (size_t)pg->klen;
+	uint8_t *p;
+	int rc = reserve(w, GV_REC_PURGE, body, &p);
+	if (rc)
+		return rc;
+	gv__st64(p, pg->ver.hlc);
+	gv__st64(p + 8, pg->ver.origin);
+	gv__st16(p + 16, pg->klen);
+	put_bytes(p + PURGE_FIXED, pg->key, pg->klen);
+	commit(w, body);
+	return 0;
+}
+
 ssize_t
 gv_wire_finish(gv_wire_writer *w)
 {
@@ -600,6 +704,32 @@ dec_pull_digest(const uint8_t *b, size_t n, gv_wire_pull_digest *q)
 	return 0;
 }
 
+static int
+dec_tomb_ack(const uint8_t *b, size_t n, gv_wire_tomb_ack *q)
+{
+	if (n < TOMB_ACK_FIXED)
+		return GV_EMALFORMED;
+	q->count = gv__ld16(b);
+	if (TOMB_ITEM * (size_t)q->count != n - TOMB_ACK_FIXED)
+		return GV_EMALFORMED;
+	q->items = b + TOMB_ACK_FIXED;
+	return 0;
+}
+
+static int
+dec_purge(const uint8_t *b, size_t n, gv_wire_purge *q)
+{
+	if (n < PURGE_FIXED)
+		return GV_EMALFORMED;
+	q->ver.hlc = gv__ld64(b);
+	q->ver.origin = gv__ld64(b + 8);
+	q->klen = gv__ld16(b + 16);
+	if (q->klen > GV_MAX_KEY || q->klen != n - PURGE_FIXED)
+		return GV_EMALFORMED;
+	q->key = b + PURGE_FIXED;
+	return 0;
+}
+
 /* Returns 0 with *rec filled, 1 for an unknown type, or an error. */
 static int
 dec_record(uint8_t type, const uint8_t *b, size_t n, gv_wire_record *rec)
@@ -639,6 +769,16 @@ dec_record(uint8_t type, const uint8_t *b, size_t n, gv_wire_record *rec)
 		return 0;
 	case GV_REC_PULL_DIGEST:
 		return dec_pull_digest(b, n, &rec->u.pull_digest);
+	case GV_REC_SYNC_REQ:
+		if (n != SYNC_REQ_BODY || (b[4] & ~GV_SYNC_FLAGS_ALL))
+			return GV_EMALFORMED;
+		rec->u.sync_req.session = gv__ld32(b);
+		rec->u.sync_req.flags = b[4];
+		return 0;
+	case GV_REC_TOMB_ACK:
+		return dec_tomb_ack(b, n, &rec->u.tomb_ack);
+	case GV_REC_PURGE:
+		return dec_purge(b, n, &rec->u.purge);
 	default:
 		return 1;
 	}

@@ -45,6 +45,18 @@
  *   PULL_DIGEST session u32, bucket u32 (GV_PULL_RECENT: recent writes),
  *               count u16, count items of (key_hash u64, hlc u64,
  *               origin u64)
+ *   SYNC_REQ    session u32, flags u8 (GV_SYNC_*)
+ *               ("send me your full membership": the receiver answers
+ *               with its MEMBER records; GV_SYNC_REPLY marks a SYNC_REQ
+ *               that is such an answer, the sender's MEMBER records
+ *               following in the same or the next datagrams)
+ *   TOMB_ACK    count u16, count items of (key_hash u64, hlc u64,
+ *               origin u64)
+ *               ("I hold these tombstones": sent to a tombstone's origin,
+ *               which collects it once every member holds it)
+ *   PURGE       hlc u64, origin u64, klen u16, key[klen]
+ *               ("every member holds the tombstone of key at version
+ *               (hlc, origin): collect it")
  *
  * addr: family u8 (4 or 6), port u16, then 4 or 16 address bytes (network
  * byte order, as in sockaddr).
@@ -91,6 +103,9 @@ enum gv_wire_type {
 	GV_REC_ENTRIES_REQ = 8,
 	GV_REC_ENTRIES_RESP = 9,
 	GV_REC_PULL_DIGEST = 10,
+	GV_REC_SYNC_REQ = 11,
+	GV_REC_TOMB_ACK = 12,
+	GV_REC_PURGE = 13,
 };
 
 /* UPDATE flags */
@@ -116,6 +131,11 @@ enum gv_member_state {
 #define GV_ENTRIES_LAST 0x01
 
 #define GV_PULL_RECENT UINT32_MAX
+
+/* SYNC_REQ flags */
+#define GV_SYNC_JOIN 0x01  /* the sender is joining the cluster */
+#define GV_SYNC_REPLY 0x02 /* an answer: the sender's MEMBER records follow */
+#define GV_SYNC_FLAGS_ALL (GV_SYNC_JOIN | GV_SYNC_REPLY)
 
 typedef struct gv_wire_header {
 	uint8_t version;
@@ -204,6 +224,22 @@ typedef struct gv_wire_pull_digest {
 	const uint8_t *items; /* count x (u64 key_hash, u64 hlc, u64 origin) */
 } gv_wire_pull_digest;
 
+typedef struct gv_wire_sync_req {
+	uint32_t session;
+	uint8_t flags; /* GV_SYNC_* */
+} gv_wire_sync_req;
+
+typedef struct gv_wire_tomb_ack {
+	uint16_t count;
+	const uint8_t *items; /* count x (u64 key_hash, u64 hlc, u64 origin) */
+} gv_wire_tomb_ack;
+
+typedef struct gv_wire_purge {
+	gv_version ver; /* the tombstone's version */
+	const uint8_t *key;
+	uint16_t klen;
+} gv_wire_purge;
+
 typedef struct gv_wire_record {
 	uint8_t type; /* enum gv_wire_type */
 	union {
@@ -217,6 +253,9 @@ typedef struct gv_wire_record {
 		gv_wire_entries_req entries_req;
 		gv_wire_entries_resp entries_resp;
 		gv_wire_pull_digest pull_digest;
+		gv_wire_sync_req sync_req;
+		gv_wire_tomb_ack tomb_ack;
+		gv_wire_purge purge;
 	} u;
 } gv_wire_record;
 
@@ -236,9 +275,23 @@ gv_wire_u64_at(const uint8_t *p, size_t i)
 	return v;
 }
 
-/* Encoded size of records, for planning what fits in a datagram. */
+/*
+ * Encoded size of records, for planning what fits in a datagram: the whole
+ * record, its GV_WIRE_RECORD_HDR bytes included, exactly what the matching
+ * put_* appends (compare with gv_wire_room()). A size whose body would
+ * exceed 65535 bytes is still returned; such a record is GV_EINVAL to put.
+ * gv_wire_member_size() sizes an unknown address family as IPv6;
+ * gv_wire_merkle_resp_size() returns SIZE_MAX for fan_log2 outside 1..8
+ * (a record that never fits).
+ */
 size_t gv_wire_update_size(size_t klen, size_t vlen);
 size_t gv_wire_member_size(const gv_wire_member *m);
+size_t gv_wire_merkle_req_size(uint16_t count);
+size_t gv_wire_merkle_resp_size(uint8_t fan_log2, uint16_t count);
+size_t gv_wire_entries_req_size(uint16_t count);
+size_t gv_wire_pull_digest_size(uint16_t count);
+size_t gv_wire_tomb_ack_size(uint16_t count);
+size_t gv_wire_purge_size(size_t klen);
 
 /* ---------------------------------------------------------------- encoder
  *
@@ -250,10 +303,14 @@ size_t gv_wire_member_size(const gv_wire_member *m);
  * value the decoder would reject: klen > GV_MAX_KEY, body > 65535 bytes,
  * region or name > 63, address family not 4 or 6, unknown flag bits or
  * member state, priority > 3, tombstone with a value, fan_log2 outside
- * 1..8, entries kind not GV_ENTRIES_*, a NULL array with a non-zero count)
+ * 1..8, entries kind not GV_ENTRIES_*, a NULL array or key with a non-zero
+ * count or length)
  * or an invalid writer. On error nothing is written, not even past len.
  * GV_ENOBUFS from a writer that holds no record yet (records == 0) means
  * the record is larger than this datagram size can ever carry.
+ *
+ * A record with a body of B bytes needs GV_WIRE_RECORD_HDR + B bytes of
+ * gv_wire_room(); the gv_wire_*_size() helpers above give that sum.
  */
 typedef struct gv_wire_writer {
 	uint8_t *buf;
@@ -272,6 +329,13 @@ typedef struct gv_wire_writer {
  */
 int gv_wire_begin(gv_wire_writer *w, uint8_t *buf, size_t cap,
 		  const gv_wire_header *h);
+
+/*
+ * gv_wire_room - bytes left for records (cap - len): a record of size S
+ * (see gv_wire_*_size()) fits if and only if S <= gv_wire_room(w), unless
+ * it is GV_EINVAL. Returns 0 for a NULL or invalid writer.
+ */
+size_t gv_wire_room(const gv_wire_writer *w);
 
 int gv_wire_put_update(gv_wire_writer *w, const gv_wire_update *u);
 int gv_wire_put_ping(gv_wire_writer *w, const gv_wire_ping *p);
@@ -294,6 +358,13 @@ int gv_wire_put_entries_resp(gv_wire_writer *w,
 int gv_wire_put_pull_digest(gv_wire_writer *w, uint32_t session,
 			    uint32_t bucket, const uint64_t *items,
 			    uint16_t count);
+/* s->flags: GV_SYNC_* only. */
+int gv_wire_put_sync_req(gv_wire_writer *w, const gv_wire_sync_req *s);
+/* items: count triples (key_hash, hlc, origin) in host order. */
+int gv_wire_put_tomb_ack(gv_wire_writer *w, const uint64_t *items,
+			 uint16_t count);
+/* p->klen <= GV_MAX_KEY; p->key may be NULL only when klen is 0. */
+int gv_wire_put_purge(gv_wire_writer *w, const gv_wire_purge *p);
 
 /*
  * gv_wire_finish - complete the datagram: compute the checksum. May be
@@ -336,9 +407,10 @@ int gv_wire_open(gv_wire_reader *r, gv_wire_header *h, const uint8_t *buf,
  * error: GV_EINVAL (NULL argument), GV_ETRUNCATED (a record header or body
  * length runs past the end of the datagram), GV_EMALFORMED (a record that
  * disagrees with itself or a field out of range: bad family, unknown member
- * state, tombstone with a value, priority > 3, unknown update, ack or
- * entries flags, unknown entries kind, counts or klen/vlen that disagree
- * with the body length, fan_log2 out of 1..8, key longer than GV_MAX_KEY,
+ * state, tombstone with a value, priority > 3, unknown update, ack,
+ * entries or sync flags, unknown entries kind, counts or klen/vlen that
+ * disagree with the body length, fan_log2 out of 1..8, key longer than
+ * GV_MAX_KEY (in UPDATE or PURGE),
  * region or name longer than 63; a known record's body must be exactly as
  * long as its fields). Records of unknown type are skipped. After an error
  * the reader stays at the bad record and every later call returns the same

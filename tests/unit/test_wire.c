@@ -27,6 +27,9 @@
 #define CLUSTER 0xC0FFEE01u
 #define MTU GV_WIRE_DEFAULT_MTU
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* Known record types are 1..NTYPES; FIRST_UNKNOWN is the next free one. */
+#define NTYPES GV_REC_PURGE
+#define FIRST_UNKNOWN (NTYPES + 1)
 
 /* ------------------------------------------------------------- helpers */
 
@@ -175,6 +178,22 @@ check_record(const uint8_t *buf, size_t len, const gv_wire_record *rec)
 		check_span(buf, len, q->items, 24 * (size_t)q->count);
 		break;
 	}
+	case GV_REC_SYNC_REQ:
+		assert_int_equal(rec->u.sync_req.flags & ~GV_SYNC_FLAGS_ALL, 0);
+		break;
+	case GV_REC_TOMB_ACK: {
+		const gv_wire_tomb_ack *q = &rec->u.tomb_ack;
+		check_span(buf, len, q->items, 24 * (size_t)q->count);
+		for (size_t i = 0; i < 3 * (size_t)q->count; i++)
+			sink ^= (uint8_t)gv_wire_u64_at(q->items, i);
+		break;
+	}
+	case GV_REC_PURGE: {
+		const gv_wire_purge *q = &rec->u.purge;
+		assert_true(q->klen <= GV_MAX_KEY);
+		check_span(buf, len, q->key, q->klen);
+		break;
+	}
 	default:
 		fail_msg("decoder returned unknown record type %u", rec->type);
 	}
@@ -262,6 +281,8 @@ typedef struct spec {
 	gv_wire_ping_req preq;
 	gv_wire_member mem;
 	gv_wire_entries_resp eresp;
+	gv_wire_sync_req sync;
+	gv_wire_purge purge;
 	uint32_t session;
 	uint32_t bucket;
 	uint8_t level;
@@ -318,6 +339,12 @@ put_spec(gv_wire_writer *w, const spec *s)
 	case GV_REC_PULL_DIGEST:
 		return gv_wire_put_pull_digest(w, s->session, s->bucket,
 					       s->u64, s->count);
+	case GV_REC_SYNC_REQ:
+		return gv_wire_put_sync_req(w, &s->sync);
+	case GV_REC_TOMB_ACK:
+		return gv_wire_put_tomb_ack(w, s->u64, s->count);
+	case GV_REC_PURGE:
+		return gv_wire_put_purge(w, &s->purge);
 	}
 	fail();
 	return -1;
@@ -437,6 +464,25 @@ check_spec(const gv_wire_record *rec, const spec *s)
 			assert_true(gv_wire_u64_at(q->items, i) == s->u64[i]);
 		break;
 	}
+	case GV_REC_SYNC_REQ:
+		assert_int_equal(rec->u.sync_req.session, s->sync.session);
+		assert_int_equal(rec->u.sync_req.flags, s->sync.flags);
+		break;
+	case GV_REC_TOMB_ACK: {
+		const gv_wire_tomb_ack *q = &rec->u.tomb_ack;
+		assert_int_equal(q->count, s->count);
+		for (size_t i = 0; i < 3 * (size_t)s->count; i++)
+			assert_true(gv_wire_u64_at(q->items, i) == s->u64[i]);
+		break;
+	}
+	case GV_REC_PURGE: {
+		const gv_wire_purge *q = &rec->u.purge, *e = &s->purge;
+		assert_true(q->ver.hlc == e->ver.hlc);
+		assert_true(q->ver.origin == e->ver.origin);
+		assert_int_equal(q->klen, e->klen);
+		check_bytes(q->key, e->key, e->klen);
+		break;
+	}
 	default:
 		fail();
 	}
@@ -463,7 +509,7 @@ static void
 rand_spec(gv_rng *g, spec *s, uint8_t type)
 {
 	memset(s, 0, sizeof(*s));
-	s->type = type ? type : (uint8_t)(1 + gv_rng_below(g, 10));
+	s->type = type ? type : (uint8_t)(1 + gv_rng_below(g, NTYPES));
 	s->session = (uint32_t)gv_rng_next(g);
 	s->level = (uint8_t)gv_rng_next(g);
 	switch (s->type) {
@@ -534,7 +580,39 @@ rand_spec(gv_rng *g, spec *s, uint8_t type)
 		s->count = (uint16_t)gv_rng_below(g, 20);
 		s->u64 = u64_pool + gv_rng_below(g, 1024);
 		break;
+	case GV_REC_SYNC_REQ:
+		s->sync.session = s->session;
+		s->sync.flags = (uint8_t)gv_rng_below(g, 4);
+		break;
+	case GV_REC_TOMB_ACK:
+		s->count = (uint16_t)gv_rng_below(g, 20);
+		s->u64 = u64_pool + gv_rng_below(g, 1024);
+		break;
+	case GV_REC_PURGE: {
+		gv_wire_purge *q = &s->purge;
+		q->ver.hlc = gv_rng_next(g);
+		q->ver.origin = gv_rng_next(g);
+		q->klen = (uint16_t)(gv_rng_below(g, 8) ? gv_rng_below(g, 65)
+						      : gv_rng_below(g, 1025));
+		q->key = pool_bytes(g, q->klen);
+		break;
 	}
+	}
+}
+
+/*
+ * Shrink a random record so that one of each type fits in one datagram of
+ * MTU bytes: at most 180 (UPDATE) + 15 + 8 + 25 + 163 (MEMBER) + 22 +
+ * 407 (MERKLE_RESP, fan 16) + 34 + 10 + 85 + 8 + 77 + 60 (PURGE) = 1094
+ * bytes of records.
+ */
+static void
+shrink_spec(spec *s)
+{
+	s->upd.klen %= 40;
+	s->upd.vlen %= 100;
+	s->purge.klen %= 40;
+	s->count %= 4;
 }
 
 #define MAX_SPECS 256
@@ -661,6 +739,44 @@ test_wire_record_layout(void **state)
 	};
 	assert_int_equal(w.len - at, sizeof(want_pr));
 	assert_memory_equal(buf + at, want_pr, sizeof(want_pr));
+
+	at = w.len;
+	gv_wire_sync_req sr = {.session = 0x01020304,
+			       .flags = GV_SYNC_JOIN | GV_SYNC_REPLY};
+	assert_int_equal(gv_wire_put_sync_req(&w, &sr), 0);
+	static const uint8_t want_sr[] = {
+		GV_REC_SYNC_REQ, 5, 0, 0x04, 0x03, 0x02, 0x01, 0x03,
+	};
+	assert_int_equal(w.len - at, sizeof(want_sr));
+	assert_memory_equal(buf + at, want_sr, sizeof(want_sr));
+
+	at = w.len;
+	static const uint64_t items[3] = {0x0102, 0x0304, 0x0506};
+	assert_int_equal(gv_wire_put_tomb_ack(&w, items, 1), 0);
+	static const uint8_t want_ta[] = {
+		GV_REC_TOMB_ACK, 26, 0, 1, 0,
+		0x02, 0x01, 0, 0, 0, 0, 0, 0,
+		0x04, 0x03, 0, 0, 0, 0, 0, 0,
+		0x06, 0x05, 0, 0, 0, 0, 0, 0,
+	};
+	assert_int_equal(w.len - at, sizeof(want_ta));
+	assert_memory_equal(buf + at, want_ta, sizeof(want_ta));
+	assert_int_equal(w.len - at, gv_wire_tomb_ack_size(1));
+
+	at = w.len;
+	gv_wire_purge pg = {.ver = {0x0102, 0x0304},
+			    .key = (const uint8_t *)"ab",
+			    .klen = 2};
+	assert_int_equal(gv_wire_put_purge(&w, &pg), 0);
+	static const uint8_t want_pg[] = {
+		GV_REC_PURGE, 20, 0,
+		0x02, 0x01, 0, 0, 0, 0, 0, 0,
+		0x04, 0x03, 0, 0, 0, 0, 0, 0,
+		2, 0, 'a', 'b',
+	};
+	assert_int_equal(w.len - at, sizeof(want_pg));
+	assert_memory_equal(buf + at, want_pg, sizeof(want_pg));
+	assert_int_equal(w.len - at, gv_wire_purge_size(2));
 }
 
 static void
@@ -669,20 +785,18 @@ test_wire_roundtrip_each_type(void **state)
 	(void)state;
 	fill_pools();
 	uint8_t buf[MTU];
-	spec all[10];
+	spec all[NTYPES];
 	gv_rng g;
 	gv_rng_seed(&g, 1);
 	gv_wire_writer wall;
 	begin(&wall, buf, sizeof(buf));
-	for (uint8_t t = 1; t <= 10; t++) {
+	for (uint8_t t = 1; t <= NTYPES; t++) {
 		/* Alone in a datagram ... */
 		uint8_t one[MTU];
 		gv_wire_writer w;
 		spec s;
 		rand_spec(&g, &s, t);
-		s.upd.klen %= 40; /* so that all ten fit in one datagram */
-		s.upd.vlen %= 100;
-		s.count %= 8;
+		shrink_spec(&s);
 		begin(&w, one, sizeof(one));
 		assert_int_equal(put_spec(&w, &s), 0);
 		size_t len = finish(&w);
@@ -690,15 +804,15 @@ test_wire_roundtrip_each_type(void **state)
 		gv_wire_header h;
 		assert_int_equal(decode_all(one, len, &h, rec, 2), 1);
 		check_spec(&rec[0], &s);
-		/* ... and all ten together. */
+		/* ... and all of them together. */
 		all[t - 1] = s;
 		assert_int_equal(put_spec(&wall, &s), 0);
 	}
 	size_t len = finish(&wall);
-	gv_wire_record rec[11];
+	gv_wire_record rec[NTYPES + 1];
 	gv_wire_header h;
-	assert_int_equal(decode_all(buf, len, &h, rec, 11), 10);
-	for (size_t i = 0; i < 10; i++)
+	assert_int_equal(decode_all(buf, len, &h, rec, NTYPES + 1), NTYPES);
+	for (size_t i = 0; i < NTYPES; i++)
 		check_spec(&rec[i], &all[i]);
 }
 
@@ -726,7 +840,7 @@ test_wire_roundtrip_extremes(void **state)
 		.seq = UINT64_MAX,
 	};
 	assert_int_equal(gv_wire_begin(&w, buf, sizeof(buf), &hdr), 0);
-	spec s[8];
+	spec s[13];
 	memset(s, 0, sizeof(s));
 	/* Longest key, a tombstone. */
 	s[0].type = GV_REC_UPDATE;
@@ -773,15 +887,31 @@ test_wire_roundtrip_extremes(void **state)
 	s[6].kind = GV_ENTRIES_KEYS;
 	s[7].type = GV_REC_PULL_DIGEST;
 	s[7].bucket = GV_PULL_RECENT;
-	for (size_t i = 0; i < 8; i++)
+	s[8].type = GV_REC_TOMB_ACK;
+	/* Every flag, extreme session. */
+	s[9].type = GV_REC_SYNC_REQ;
+	s[9].sync = (gv_wire_sync_req){.session = UINT32_MAX,
+				       .flags = GV_SYNC_FLAGS_ALL};
+	/* Longest purge key, and an empty one. */
+	s[10].type = GV_REC_PURGE;
+	s[10].purge = (gv_wire_purge){.ver = {UINT64_MAX, UINT64_MAX - 1},
+				      .key = key,
+				      .klen = GV_MAX_KEY};
+	s[11].type = GV_REC_PURGE;
+	/* A long tomb ack. */
+	s[12].type = GV_REC_TOMB_ACK;
+	s[12].count = 800;
+	s[12].u64 = dig;
+	for (size_t i = 0; i < ARRAY_LEN(s); i++)
 		assert_int_equal(put_spec(&w, &s[i]), 0);
 	size_t len = finish(&w);
-	assert_true(len > 40000);
+	assert_true(len > 60000);
 
-	gv_wire_record rec[9];
+	gv_wire_record rec[ARRAY_LEN(s) + 1];
 	gv_wire_header h;
-	assert_int_equal(decode_all(buf, len, &h, rec, 9), 8);
-	for (size_t i = 0; i < 8; i++)
+	assert_int_equal(decode_all(buf, len, &h, rec, ARRAY_LEN(rec)),
+			 ARRAY_LEN(s));
+	for (size_t i = 0; i < ARRAY_LEN(s); i++)
 		check_spec(&rec[i], &s[i]);
 	assert_int_equal(h.version, GV_WIRE_VERSION);
 	assert_int_equal(h.flags, 0);
@@ -880,6 +1010,55 @@ test_wire_roundtrip_max_fit(void **state)
 	s.upd = (gv_wire_update){.key = (const uint8_t *)"k", .klen = 1,
 				 .val = (const uint8_t *)"v", .vlen = 1};
 	fill_max(&s, gv_wire_update_size(1, 1));
+	s.type = GV_REC_SYNC_REQ;
+	s.sync = (gv_wire_sync_req){.session = 7, .flags = GV_SYNC_JOIN};
+	fill_max(&s, 8); /* 170 records, exactly 1400 bytes */
+	s.type = GV_REC_TOMB_ACK;
+	fill_max(&s, gv_wire_tomb_ack_size(0));
+	s.type = GV_REC_PURGE;
+	s.purge = (gv_wire_purge){.ver = {1, 2}};
+	fill_max(&s, gv_wire_purge_size(0));
+	s.purge = (gv_wire_purge){.ver = {1, 2},
+				  .key = (const uint8_t *)"key",
+				  .klen = 3};
+	fill_max(&s, gv_wire_purge_size(3));
+}
+
+/* The encoded size of a record: the wire.h helpers where there is one,
+ * otherwise the layout of wire.h counted by hand. */
+static size_t
+spec_size(const spec *s)
+{
+	switch (s->type) {
+	case GV_REC_UPDATE:
+		return gv_wire_update_size(s->upd.klen, s->upd.vlen);
+	case GV_REC_PING:
+		return 3 + 12;
+	case GV_REC_ACK:
+		return 3 + 5;
+	case GV_REC_PING_REQ:
+		return 3 + 12 + 3 + (s->preq.addr.family == 4 ? 4 : 16);
+	case GV_REC_MEMBER:
+		return gv_wire_member_size(&s->mem);
+	case GV_REC_MERKLE_REQ:
+		return gv_wire_merkle_req_size(s->count);
+	case GV_REC_MERKLE_RESP:
+		return gv_wire_merkle_resp_size(s->fan_log2, s->count);
+	case GV_REC_ENTRIES_REQ:
+		return gv_wire_entries_req_size(s->count);
+	case GV_REC_ENTRIES_RESP:
+		return 3 + 7;
+	case GV_REC_PULL_DIGEST:
+		return gv_wire_pull_digest_size(s->count);
+	case GV_REC_SYNC_REQ:
+		return 3 + 5;
+	case GV_REC_TOMB_ACK:
+		return gv_wire_tomb_ack_size(s->count);
+	case GV_REC_PURGE:
+		return gv_wire_purge_size(s->purge.klen);
+	}
+	fail();
+	return 0;
 }
 
 static void
@@ -887,23 +1066,142 @@ test_wire_sizes(void **state)
 {
 	(void)state;
 	fill_pools();
+
+	/* The helpers against the layout in wire.h, counted by hand. */
+	for (unsigned c = 0; c <= UINT16_MAX; c += 1 + c / 3) {
+		uint16_t n = (uint16_t)c;
+		assert_int_equal(gv_wire_merkle_req_size(n), 3 + 7 + 4 * c);
+		assert_int_equal(gv_wire_entries_req_size(n), 3 + 7 + 8 * c);
+		assert_int_equal(gv_wire_pull_digest_size(n),
+				 3 + 10 + 24 * c);
+		assert_int_equal(gv_wire_tomb_ack_size(n), 3 + 2 + 24 * c);
+		for (uint8_t f = 1; f <= 8; f++)
+			assert_int_equal(gv_wire_merkle_resp_size(f, n),
+					 3 + 8 + c * (4 + 8 * (1u << f)));
+		assert_int_equal(gv_wire_merkle_resp_size(0, n), SIZE_MAX);
+		assert_int_equal(gv_wire_merkle_resp_size(9, n), SIZE_MAX);
+		assert_int_equal(gv_wire_merkle_resp_size(255, n), SIZE_MAX);
+	}
+	assert_int_equal(gv_wire_tomb_ack_size(UINT16_MAX), 5 + 24 * 65535u);
+	assert_int_equal(gv_wire_purge_size(0), 3 + 18);
+	assert_int_equal(gv_wire_purge_size(GV_MAX_KEY), 3 + 18 + GV_MAX_KEY);
+
+	/*
+	 * Every type, against what the encoder writes. Each record also goes
+	 * into a writer with exactly its size of room (it fits, leaving 0)
+	 * and one byte less (GV_ENOBUFS, writer and buffer untouched).
+	 */
 	gv_rng g;
 	gv_rng_seed(&g, 3);
-	uint8_t buf[MTU];
-	for (int i = 0; i < 500; i++) {
+	static uint8_t buf[GV_WIRE_MAX_MTU], snap[GV_WIRE_MAX_MTU];
+	unsigned seen[NTYPES + 1] = {0};
+	for (int i = 0; i < 6000; i++) {
 		spec s;
-		gv_wire_writer w;
-		begin(&w, buf, sizeof(buf));
-		rand_spec(&g, &s, gv_rng_below(&g, 2) ? GV_REC_UPDATE
-						       : GV_REC_MEMBER);
-		if (put_spec(&w, &s) == GV_ENOBUFS)
-			continue;
-		size_t want = s.type == GV_REC_UPDATE
-				      ? gv_wire_update_size(s.upd.klen,
-							    s.upd.vlen)
-				      : gv_wire_member_size(&s.mem);
-		assert_int_equal(w.len - GV_WIRE_HEADER_LEN, want);
+		gv_wire_writer w, w0;
+		rand_spec(&g, &s, 0);
+		size_t want = spec_size(&s);
+		begin(&w, buf, MTU);
+		assert_int_equal(gv_wire_room(&w), MTU - GV_WIRE_HEADER_LEN);
+		int rc = put_spec(&w, &s);
+		if (rc == GV_ENOBUFS) {
+			assert_true(want > MTU - GV_WIRE_HEADER_LEN);
+		} else {
+			assert_int_equal(rc, 0);
+			assert_int_equal(w.len - GV_WIRE_HEADER_LEN, want);
+			assert_int_equal(gv_wire_room(&w),
+					 MTU - GV_WIRE_HEADER_LEN - want);
+		}
+
+		begin(&w, buf, GV_WIRE_HEADER_LEN + want);
+		assert_int_equal(put_spec(&w, &s), 0);
+		assert_int_equal(gv_wire_room(&w), 0);
+		assert_int_equal(walk(buf, finish(&w), NULL), 0);
+
+		memset(buf, 0xa5, GV_WIRE_HEADER_LEN + want);
+		begin(&w, buf, GV_WIRE_HEADER_LEN + want - 1);
+		w0 = w;
+		memcpy(snap, buf, GV_WIRE_HEADER_LEN + want);
+		assert_int_equal(put_spec(&w, &s), GV_ENOBUFS);
+		assert_memory_equal(&w, &w0, sizeof(w));
+		assert_memory_equal(buf, snap, GV_WIRE_HEADER_LEN + want);
+		seen[s.type]++;
 	}
+	for (size_t t = 1; t <= NTYPES; t++)
+		assert_true(seen[t] > 100);
+}
+
+/*
+ * Chunking as the protocol does it: with some room left, the largest
+ * count whose size fits is accepted and leaves exactly room - size; one
+ * more item is GV_ENOBUFS and changes nothing.
+ */
+static void
+test_wire_room_chunking(void **state)
+{
+	(void)state;
+	fill_pools();
+	static const uint8_t types[] = {
+		GV_REC_MERKLE_REQ, GV_REC_MERKLE_RESP, GV_REC_ENTRIES_REQ,
+		GV_REC_PULL_DIGEST, GV_REC_TOMB_ACK,
+	};
+	gv_rng g;
+	gv_rng_seed(&g, 8);
+	uint8_t buf[MTU], snap[MTU];
+	for (int trial = 0; trial < 2000; trial++) {
+		gv_wire_writer w, w0;
+		size_t cap = GV_WIRE_MIN_MTU + gv_rng_below(&g, MTU - 511);
+		begin(&w, buf, cap);
+		gv_wire_ping ping = {.probe = 1};
+		for (size_t k = gv_rng_below(&g, 40); k > 0; k--)
+			if (gv_wire_put_ping(&w, &ping) != 0)
+				break;
+		size_t room = gv_wire_room(&w);
+		assert_int_equal(room, w.cap - w.len);
+
+		spec s;
+		memset(&s, 0, sizeof(s));
+		s.type = types[gv_rng_below(&g, ARRAY_LEN(types))];
+		s.session = (uint32_t)gv_rng_next(&g);
+		s.kind = GV_ENTRIES_KEYS;
+		s.fan_log2 = (uint8_t)(1 + gv_rng_below(&g, 8));
+		s.idx = u32_pool;
+		s.u64 = u64_pool;
+		s.count = 0;
+		if (spec_size(&s) > room) {
+			assert_int_equal(put_spec(&w, &s), GV_ENOBUFS);
+			continue;
+		}
+		for (;;) {
+			s.count++;
+			if (spec_size(&s) > room)
+				break;
+		}
+		/* One item too many. */
+		w0 = w;
+		memcpy(snap, buf, sizeof(buf));
+		assert_int_equal(put_spec(&w, &s), GV_ENOBUFS);
+		assert_memory_equal(&w, &w0, sizeof(w));
+		assert_memory_equal(buf, snap, sizeof(buf));
+		/* The largest that fits. */
+		s.count--;
+		size_t size = spec_size(&s);
+		assert_int_equal(put_spec(&w, &s), 0);
+		assert_int_equal(gv_wire_room(&w), room - size);
+		size_t len = finish(&w);
+		static gv_wire_record recs[MTU / 3];
+		gv_wire_header h;
+		size_t n = decode_all(buf, len, &h, recs, MTU / 3);
+		assert_int_equal(n, w.records);
+		check_spec(&recs[n - 1], &s);
+	}
+
+	/* Invalid writers have no room. */
+	gv_wire_writer z = {0};
+	assert_int_equal(gv_wire_room(NULL), 0);
+	assert_int_equal(gv_wire_room(&z), 0);
+	begin(&z, buf, sizeof(buf));
+	z.len = z.cap + 1;
+	assert_int_equal(gv_wire_room(&z), 0);
 }
 
 /* Insert a raw record of @type with a @blen-byte body at @at. */
@@ -939,7 +1237,7 @@ test_wire_unknown_record_skipped(void **state)
 	 * 255) and at the end, including one as long as a known record. */
 	len = insert_raw(buf, len, mid2, 200, 40);
 	len = insert_raw(buf, len, mid2, 0, 0);
-	len = insert_raw(buf, len, mid, 11, 5);
+	len = insert_raw(buf, len, mid, FIRST_UNKNOWN, 5);
 	len = insert_raw(buf, len, mid, 255, 300);
 	len = insert_raw(buf, len, len, 77, 1);
 
@@ -994,18 +1292,15 @@ sample(int which, uint8_t *buf, size_t *offs, size_t *n)
 	case 1: { /* every type once */
 		gv_wire_writer w;
 		begin(&w, buf, MTU);
-		for (uint8_t t = 1; t <= 10; t++) {
+		for (uint8_t t = 1; t <= NTYPES; t++) {
 			spec s;
 			rand_spec(&g, &s, t);
-			/* Keep all ten well inside one datagram. */
-			s.upd.klen %= 40;
-			s.upd.vlen %= 100;
-			s.count %= 8;
+			shrink_spec(&s);
 			offs[t - 1] = w.len;
 			assert_int_equal(put_spec(&w, &s), 0);
 		}
-		offs[10] = w.len;
-		*n = 10;
+		offs[NTYPES] = w.len;
+		*n = NTYPES;
 		return finish(&w);
 	}
 	default: /* random and full */
@@ -1124,7 +1419,7 @@ test_wire_flips_with_fixed_checksum(void **state)
 struct lay {
 	uint8_t buf[MTU];
 	size_t len;
-	size_t at[10]; /* record offset per type (index type - 1) */
+	size_t at[NTYPES]; /* record offset per type (index type - 1) */
 };
 
 static void
@@ -1146,6 +1441,10 @@ layout(struct lay *l)
 			    .name = (const uint8_t *)"n1",
 			    .name_len = 2};
 	gv_wire_entries_resp er = {.session = 9, .count = 1};
+	gv_wire_sync_req sr = {.session = 10, .flags = GV_SYNC_JOIN};
+	gv_wire_purge pg = {.ver = {11, 12},
+			    .key = (const uint8_t *)"key",
+			    .klen = 3};
 	l->at[0] = w.len;
 	assert_int_equal(gv_wire_put_update(&w, &upd), 0);
 	l->at[1] = w.len;
@@ -1167,6 +1466,12 @@ layout(struct lay *l)
 	assert_int_equal(gv_wire_put_entries_resp(&w, &er), 0);
 	l->at[9] = w.len;
 	assert_int_equal(gv_wire_put_pull_digest(&w, 1, 2, u64, 2), 0);
+	l->at[10] = w.len;
+	assert_int_equal(gv_wire_put_sync_req(&w, &sr), 0);
+	l->at[11] = w.len;
+	assert_int_equal(gv_wire_put_tomb_ack(&w, u64, 2), 0);
+	l->at[12] = w.len;
+	assert_int_equal(gv_wire_put_purge(&w, &pg), 0);
 	l->len = finish(&w);
 	assert_int_equal(walk(l->buf, l->len, NULL), 0);
 }
@@ -1197,7 +1502,7 @@ expect_slack(uint8_t type, size_t delta)
 	struct lay l;
 	layout(&l);
 	size_t at = l.at[type - 1];
-	size_t end = type < 10 ? l.at[type] : l.len;
+	size_t end = type < NTYPES ? l.at[type] : l.len;
 	memmove(l.buf + end + delta, l.buf + end, l.len - end);
 	memset(l.buf + end, 0, delta);
 	st16(l.buf + at + 1, (uint16_t)(ld16(l.buf + at + 1) + delta));
@@ -1216,12 +1521,12 @@ test_wire_bad_lengths(void **state)
 	layout(&l);
 
 	/* Record length past the end of the datagram. */
-	uint8_t *last = l.buf + l.at[9];
+	uint8_t *last = l.buf + l.at[NTYPES - 1];
 	st16(last + 1, (uint16_t)(ld16(last + 1) + 1));
 	fix_checksum(l.buf, l.len);
 	size_t n;
 	assert_int_equal(walk(l.buf, l.len, &n), GV_ETRUNCATED);
-	assert_int_equal(n, 9);
+	assert_int_equal(n, NTYPES - 1);
 	st16(last + 1, 0xffff);
 	fix_checksum(l.buf, l.len);
 	assert_int_equal(walk(l.buf, l.len, &n), GV_ETRUNCATED);
@@ -1231,7 +1536,7 @@ test_wire_bad_lengths(void **state)
 	l.buf[l.len + 1] = 0;
 	fix_checksum(l.buf, l.len + 2);
 	assert_int_equal(walk(l.buf, l.len + 2, &n), GV_ETRUNCATED);
-	assert_int_equal(n, 10);
+	assert_int_equal(n, NTYPES);
 	/* An earlier record's length running into the next record. */
 	layout(&l);
 	st16(l.buf + l.at[1] + 1, 13);
@@ -1256,6 +1561,15 @@ test_wire_bad_lengths(void **state)
 	expect_bad(GV_REC_ENTRIES_REQ, 5, 0xffff, 2, GV_EMALFORMED);
 	expect_bad(GV_REC_PULL_DIGEST, 8, 3, 2, GV_EMALFORMED);
 	expect_bad(GV_REC_PULL_DIGEST, 8, 0xffff, 2, GV_EMALFORMED);
+	expect_bad(GV_REC_TOMB_ACK, 0, 3, 2, GV_EMALFORMED);
+	expect_bad(GV_REC_TOMB_ACK, 0, 1, 2, GV_EMALFORMED);
+	expect_bad(GV_REC_TOMB_ACK, 0, 0, 2, GV_EMALFORMED);
+	expect_bad(GV_REC_TOMB_ACK, 0, 0xffff, 2, GV_EMALFORMED);
+	/* PURGE klen past the body, or short of it. */
+	expect_bad(GV_REC_PURGE, 16, 4, 2, GV_EMALFORMED);
+	expect_bad(GV_REC_PURGE, 16, 2, 2, GV_EMALFORMED);
+	expect_bad(GV_REC_PURGE, 16, 0, 2, GV_EMALFORMED);
+	expect_bad(GV_REC_PURGE, 16, 0xffff, 2, GV_EMALFORMED);
 	/* Region / name lengths running past the body. */
 	expect_bad(GV_REC_MEMBER, 13 + 19, 3, 1, GV_EMALFORMED);
 	expect_bad(GV_REC_MEMBER, 13 + 19 + 3, 3, 1, GV_EMALFORMED);
@@ -1263,7 +1577,7 @@ test_wire_bad_lengths(void **state)
 	expect_bad(GV_REC_MEMBER, 13, 4, 1, GV_EMALFORMED);
 	expect_bad(GV_REC_PING_REQ, 12, 6, 1, GV_EMALFORMED);
 	/* Bodies longer than their fields, for every known type. */
-	for (uint8_t t = 1; t <= 10; t++) {
+	for (uint8_t t = 1; t <= NTYPES; t++) {
 		expect_slack(t, 1);
 		expect_slack(t, 8);
 	}
@@ -1294,6 +1608,10 @@ test_wire_bad_fields(void **state)
 	expect_bad(GV_REC_ACK, 4, 2, 1, GV_EMALFORMED);
 	expect_bad(GV_REC_ENTRIES_REQ, 4, 2, 1, GV_EMALFORMED);
 	expect_bad(GV_REC_ENTRIES_RESP, 4, 2, 1, GV_EMALFORMED);
+	/* Unknown sync flags. */
+	expect_bad(GV_REC_SYNC_REQ, 4, 0x04, 1, GV_EMALFORMED);
+	expect_bad(GV_REC_SYNC_REQ, 4, 0x80, 1, GV_EMALFORMED);
+	expect_bad(GV_REC_SYNC_REQ, 4, 0xff, 1, GV_EMALFORMED);
 
 	/* A key longer than GV_MAX_KEY, its lengths otherwise consistent. */
 	static uint8_t buf[4096];
@@ -1329,6 +1647,20 @@ test_wire_bad_fields(void **state)
 		body[rl + 1 + first] = (uint8_t)(126 - first);
 		fix_checksum(buf, len);
 		assert_int_equal(walk(buf, len, NULL), GV_EMALFORMED);
+	}
+
+	/* A PURGE key of GV_MAX_KEY + 1 bytes, klen agreeing with the body;
+	 * the same record one byte shorter decodes. */
+	for (size_t klen = GV_MAX_KEY + 1; klen >= GV_MAX_KEY; klen--) {
+		begin(&w, buf, sizeof(buf));
+		len = insert_raw(buf, finish(&w), GV_WIRE_HEADER_LEN,
+				 GV_REC_PURGE, 18 + klen);
+		st16(buf + GV_WIRE_HEADER_LEN + 3 + 16, (uint16_t)klen);
+		fix_checksum(buf, len);
+		size_t n;
+		assert_int_equal(walk(buf, len, &n),
+				 klen > GV_MAX_KEY ? GV_EMALFORMED : 0);
+		assert_int_equal(n, klen > GV_MAX_KEY ? 0 : 1);
 	}
 }
 
@@ -1586,16 +1918,54 @@ test_wire_encoder_einval(void **state)
 	EXPECT_EINVAL(gv_wire_put_pull_digest(&w, 1, 2, u64, 2731));
 	assert_int_equal(gv_wire_put_pull_digest(&w, 1, 2, u64, 2730),
 			 GV_ENOBUFS);
-	/* Empty arrays may be NULL. */
+
+	/* SYNC_REQ, TOMB_ACK, PURGE */
+	gv_wire_sync_req sr = {.flags = 0x04};
+	EXPECT_EINVAL(gv_wire_put_sync_req(&w, &sr));
+	sr.flags = 0x80 | GV_SYNC_JOIN;
+	EXPECT_EINVAL(gv_wire_put_sync_req(&w, &sr));
+	EXPECT_EINVAL(gv_wire_put_sync_req(&w, NULL));
+	EXPECT_EINVAL(gv_wire_put_tomb_ack(&w, NULL, 1));
+	EXPECT_EINVAL(gv_wire_put_tomb_ack(&w, u64, 2731));
+	EXPECT_EINVAL(gv_wire_put_tomb_ack(&w, u64, UINT16_MAX));
+	assert_int_equal(gv_wire_put_tomb_ack(&w, u64, 2730), GV_ENOBUFS);
+	gv_wire_purge pg = {.key = val, .klen = GV_MAX_KEY + 1};
+	EXPECT_EINVAL(gv_wire_put_purge(&w, &pg));
+	pg = (gv_wire_purge){.key = val, .klen = UINT16_MAX};
+	EXPECT_EINVAL(gv_wire_put_purge(&w, &pg));
+	pg = (gv_wire_purge){.klen = 1};
+	EXPECT_EINVAL(gv_wire_put_purge(&w, &pg));
+	EXPECT_EINVAL(gv_wire_put_purge(&w, NULL));
+	/* Validation comes before the space check. */
+	gv_wire_writer full;
+	uint8_t small[GV_WIRE_HEADER_LEN + 3];
+	begin(&full, small, sizeof(small));
+	sr.flags = 0x04;
+	assert_int_equal(gv_wire_put_sync_req(&full, &sr), GV_EINVAL);
+	assert_int_equal(gv_wire_put_tomb_ack(&full, NULL, 1), GV_EINVAL);
+	pg = (gv_wire_purge){.key = val, .klen = GV_MAX_KEY + 1};
+	assert_int_equal(gv_wire_put_purge(&full, &pg), GV_EINVAL);
+	sr.flags = GV_SYNC_REPLY;
+	assert_int_equal(gv_wire_put_sync_req(&full, &sr), GV_ENOBUFS);
+	assert_int_equal(gv_wire_put_tomb_ack(&full, NULL, 0), GV_ENOBUFS);
+	pg.klen = 0;
+	assert_int_equal(gv_wire_put_purge(&full, &pg), GV_ENOBUFS);
+	assert_int_equal(full.len, GV_WIRE_HEADER_LEN);
+	assert_int_equal(full.records, 0);
+
+	/* Empty arrays and keys may be NULL. */
 	assert_int_equal(gv_wire_put_merkle_req(&w, 1, 0, NULL, 0), 0);
 	assert_int_equal(gv_wire_put_entries_req(&w, 1, 0, NULL, 0), 0);
 	assert_int_equal(gv_wire_put_pull_digest(&w, 1, 0, NULL, 0), 0);
 	assert_int_equal(gv_wire_put_merkle_resp(&w, 1, 0, 1, NULL, NULL, 0),
 			 0);
+	assert_int_equal(gv_wire_put_tomb_ack(&w, NULL, 0), 0);
+	pg = (gv_wire_purge){.klen = 0};
+	assert_int_equal(gv_wire_put_purge(&w, &pg), 0);
 	size_t len = finish(&w);
 	size_t n;
 	assert_int_equal(walk(buf, len, &n), 0);
-	assert_int_equal(n, 6);
+	assert_int_equal(n, 8);
 
 	/* Invalid writers. */
 	assert_int_equal(gv_wire_put_ping(NULL, &ping), GV_EINVAL);
@@ -1651,7 +2021,7 @@ random_records(gv_rng *g, uint8_t *buf, size_t cap)
 			size_t blen = gv_rng_below(g, 4)
 					      ? gv_rng_below(g, left - 2)
 					      : gv_rng_below(g, 80);
-			buf[len] = (uint8_t)gv_rng_below(g, 13);
+			buf[len] = (uint8_t)gv_rng_below(g, NTYPES + 3);
 			st16(buf + len + 1, (uint16_t)blen);
 			len += 3;
 			for (size_t i = 0; i < blen && len < end; i++)
@@ -1709,6 +2079,7 @@ main(void)
 		cmocka_unit_test(test_wire_empty_datagram),
 		cmocka_unit_test(test_wire_roundtrip_max_fit),
 		cmocka_unit_test(test_wire_sizes),
+		cmocka_unit_test(test_wire_room_chunking),
 		cmocka_unit_test(test_wire_unknown_record_skipped),
 		cmocka_unit_test(test_wire_truncation_every_offset),
 		cmocka_unit_test(test_wire_flips_caught_by_checksum),
