@@ -163,6 +163,14 @@ typedef struct gv_static_peers {
 int gv_node_new(gv_node **out, const gv_node_config *cfg, gv_time now);
 void gv_node_del(gv_node *n);
 
+/*
+ * gv_node_add_member - learn a member without gossip (pre-populated
+ * membership: static configuration, or a simulator's fast start). The
+ * member is alive with the given incarnation; nothing is broadcast.
+ * Returns 0 (also if already known), GV_EINVAL, GV_ENOMEM.
+ */
+int gv_node_add_member(gv_node *n, gv_time now, const gv_member_info *info);
+
 /* Use a shared static peer list (see gv_static_peers); it must outlive the
  * node. Call before any traffic. */
 int gv_node_set_static_peers(gv_node *n, const gv_static_peers *peers,

@@ -1,0 +1,619 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dissem.c - dissemination: rumors with a transmit budget.
+ *
+ * A write that is new here (local, or remote and applied) becomes a rumor.
+ * In eager mode it is pushed at once to `fanout` random peers (scaled by
+ * its priority); in every mode but pull, periodic rounds put pending
+ * rumors, fewest-sent first, into datagrams to `fanout` random peers, until
+ * each rumor has been sent retransmit_mult * ceil(log10(N + 1)) times
+ * (memberlist's rule). Membership rumors ride in every datagram that has
+ * room, ahead of data. Pull and push-pull rounds also send a digest of the
+ * updates seen in the last pull_window_rounds rounds; the peer answers
+ * with the recent updates the digest lacks.
+ *
+ * Rumors hold the key, not the value: the value is read from the store
+ * when the rumor is encoded, so a rumor overtaken by a newer write of the
+ * same key is noticed and retired instead of spreading an old value.
+ */
+#include "node_int.h"
+
+#define RECENT_MAX 4096
+#define DIGEST_MAX 256
+#define PULL_REPLY_DATAGRAMS 4
+
+/* ---------------------------------------------------------- queues */
+
+void
+gv__bq_push(struct bqueue *q, struct rumor *r)
+{
+	unsigned b = r->transmits < GV_BQ_BUCKETS ? r->transmits
+						  : GV_BQ_BUCKETS - 1;
+	r->qnext = NULL;
+	r->qprev = q->tail[b];
+	if (q->tail[b])
+		q->tail[b]->qnext = r;
+	else
+		q->head[b] = r;
+	q->tail[b] = r;
+	r->in_queue = true;
+	q->count++;
+}
+
+void
+gv__bq_remove(struct bqueue *q, struct rumor *r)
+{
+	unsigned b = r->transmits < GV_BQ_BUCKETS ? r->transmits
+						  : GV_BQ_BUCKETS - 1;
+	if (r->qprev)
+		r->qprev->qnext = r->qnext;
+	else
+		q->head[b] = r->qnext;
+	if (r->qnext)
+		r->qnext->qprev = r->qprev;
+	else
+		q->tail[b] = r->qprev;
+	r->qprev = r->qnext = NULL;
+	r->in_queue = false;
+	q->count--;
+}
+
+struct rumor *
+gv__rumor_new(gv_node *n, uint8_t kind, const void *key, size_t klen,
+	      const gv_version *ver)
+{
+	struct rumor *r = gv__zalloc(n->mem, sizeof(*r) + klen);
+	if (!r)
+		return NULL;
+	r->kind = kind;
+	r->klen = (uint16_t)klen;
+	if (klen)
+		memcpy(r->key, key, klen);
+	if (ver)
+		r->ver = *ver;
+	r->key_hash = gv__key_hash(key, klen);
+	r->limit = gv__rumor_limit(n);
+	r->created = n->now;
+	r->priority = GV_PRIO_NORMAL;
+	return r;
+}
+
+static void
+rumor_free(gv_node *n, struct rumor *r)
+{
+	gv__free(n->mem, r, sizeof(*r) + r->klen);
+}
+
+void
+gv__rumor_release(gv_node *n, struct rumor *r)
+{
+	if (!r->in_queue && !r->in_recent && r->refs == 0)
+		rumor_free(n, r);
+}
+
+/* ceil(log10(x)) for x >= 1, in integers. */
+static uint32_t
+ceil_log10(uint64_t x)
+{
+	uint32_t k = 0;
+	for (uint64_t p = 1; p < x; p *= 10)
+		k++;
+	return k;
+}
+
+uint32_t
+gv__rumor_limit(const gv_node *n)
+{
+	uint64_t N = gv__cluster_size(n);
+	uint32_t lim = n->cfg.retransmit_mult * ceil_log10(N + 1);
+	if (lim < 1)
+		lim = 1;
+	if (lim > GV_BQ_BUCKETS - 1)
+		lim = GV_BQ_BUCKETS - 1;
+	return lim;
+}
+
+/* Priority scales the fanout by 0.5 / 1 / 1.5 / 2, rounding up. */
+static size_t
+scaled_fanout(const gv_node *n, int priority)
+{
+	size_t f = ((size_t)n->cfg.fanout * (size_t)(priority + 1) + 1) / 2;
+	return f ? f : 1;
+}
+
+static void
+recent_add(gv_node *n, struct rumor *r)
+{
+	if (n->nrecent >= RECENT_MAX) {
+		struct rumor *old = n->recent_head;
+		n->recent_head = old->rnext;
+		if (n->recent_head)
+			n->recent_head->rprev = NULL;
+		else
+			n->recent_tail = NULL;
+		old->in_recent = false;
+		n->nrecent--;
+		gv__rumor_release(n, old);
+	}
+	r->rnext = NULL;
+	r->rprev = n->recent_tail;
+	if (n->recent_tail)
+		n->recent_tail->rnext = r;
+	else
+		n->recent_head = r;
+	n->recent_tail = r;
+	r->in_recent = true;
+	n->nrecent++;
+}
+
+void
+gv__recent_expire(gv_node *n, gv_time now)
+{
+	gv_time window = (gv_time)n->cfg.pull_window_rounds *
+			 n->cfg.interval_ms * MS;
+	while (n->recent_head && now - n->recent_head->created > window) {
+		struct rumor *r = n->recent_head;
+		n->recent_head = r->rnext;
+		if (n->recent_head)
+			n->recent_head->rprev = NULL;
+		else
+			n->recent_tail = NULL;
+		r->in_recent = false;
+		n->nrecent--;
+		gv__rumor_release(n, r);
+	}
+}
+
+/* Retire a rumor from its broadcast queue (budget spent). */
+static void
+retire(gv_node *n, struct bqueue *q, struct rumor *r)
+{
+	gv__bq_remove(q, r);
+	if (r->kind == RUMOR_MEMBER) {
+		if (r->member == n->self) {
+			n->self_rumor = NULL;
+		} else {
+			struct member *m = gv__member_find(n, r->member);
+			if (m && m->rumor == r)
+				m->rumor = NULL;
+		}
+	}
+	gv__rumor_release(n, r);
+}
+
+/* Count one transmission: move up a bucket, or retire. */
+static void
+transmitted(gv_node *n, struct bqueue *q, struct rumor *r)
+{
+	if (!r->in_queue) {
+		r->transmits++;
+		return;
+	}
+	gv__bq_remove(q, r);
+	r->transmits++;
+	if (r->transmits >= r->limit) {
+		r->in_queue = true; /* retire() removes from the queue */
+		q->count++;
+		unsigned b = r->transmits < GV_BQ_BUCKETS ? r->transmits
+							  : GV_BQ_BUCKETS - 1;
+		/* put it back where retire() will look for it */
+		r->qprev = q->tail[b];
+		r->qnext = NULL;
+		if (q->tail[b])
+			q->tail[b]->qnext = r;
+		else
+			q->head[b] = r;
+		q->tail[b] = r;
+		retire(n, q, r);
+		return;
+	}
+	gv__bq_push(q, r);
+}
+
+/* ---------------------------------------------------------- spreading */
+
+void
+gv__spread_update(gv_node *n, gv_time now, const gv_record *rec,
+		  int priority, gv_node_id from)
+{
+	struct rumor *r =
+		gv__rumor_new(n, RUMOR_UPDATE, rec->key, rec->klen, &rec->ver);
+	if (!r)
+		return; /* anti-entropy will carry it */
+	r->priority = (uint8_t)priority;
+	r->created = now;
+	gv__bq_push(&n->updates, r);
+	recent_add(n, r);
+	if (n->cfg.mode != GV_MODE_EAGER)
+		return;
+	/*
+	 * Eager: spend the budget at once. One push to `fanout` peers misses
+	 * a node with probability about e^-fanout (5% at fanout 3), and the
+	 * missed would wait a whole round; sending all `limit` copies now
+	 * (the same total a round-based push sends over several rounds)
+	 * makes a miss e^-limit rare, so a write reaches every node in a few
+	 * network hops. Priority still scales the push.
+	 */
+	size_t k0 = scaled_fanout(n, priority);
+	size_t budget = r->limit * (size_t)(priority + 1) / 2;
+	if (budget < k0)
+		budget = k0;
+	gv_addr to[64];
+	size_t k = gv__pick_peers(n, budget, from, to);
+	for (size_t i = 0; i < k; i++) {
+		struct item it = {.kind = IT_RUMOR};
+		it.u.r = r;
+		gv__node_item(n, &to[i], &it);
+	}
+}
+
+void
+gv__spread_member(gv_node *n, gv_node_id id)
+{
+	struct rumor **slot;
+	if (id == n->self) {
+		slot = &n->self_rumor;
+	} else {
+		struct member *m = gv__member_find(n, id);
+		if (!m)
+			return;
+		slot = &m->rumor;
+	}
+	if (*slot) {
+		/* news about the same member: the budget starts again */
+		if ((*slot)->in_queue)
+			gv__bq_remove(&n->mrumors, *slot);
+		(*slot)->transmits = 0;
+		(*slot)->limit = gv__rumor_limit(n);
+		gv__bq_push(&n->mrumors, *slot);
+		return;
+	}
+	struct rumor *r = gv__rumor_new(n, RUMOR_MEMBER, NULL, 0, NULL);
+	if (!r)
+		return;
+	r->member = id;
+	gv__bq_push(&n->mrumors, r);
+	*slot = r;
+}
+
+void
+gv__spread_purge(gv_node *n, const void *key, size_t klen,
+		 const gv_version *ver)
+{
+	struct rumor *r = gv__rumor_new(n, RUMOR_PURGE, key, klen, ver);
+	if (!r)
+		return;
+	gv__bq_push(&n->mrumors, r);
+}
+
+/* ---------------------------------------------------------- encoding */
+
+int
+gv__put_update_rumor(gv_node *n, gv_wire_writer *w, struct rumor *r)
+{
+	gv_record rec;
+	if (gv_store_lookup(&n->store, r->key, r->klen, &rec) ||
+	    gv_version_cmp(&rec.ver, &r->ver) != 0)
+		return GV_ENOTFOUND; /* overtaken: a newer rumor carries it */
+	if (rec.vlen > UINT16_MAX)
+		return GV_EINVAL;
+	gv_wire_update u = {
+		.ver = rec.ver,
+		.prev = rec.prev,
+		.flags = rec.tombstone ? GV_UPD_TOMBSTONE : 0,
+		.priority = r->priority,
+		.key = rec.key,
+		.klen = (uint16_t)rec.klen,
+		.val = rec.val,
+		.vlen = (uint16_t)rec.vlen,
+	};
+	int rc = gv_wire_put_update(w, &u);
+	if (rc)
+		return rc;
+	n->st.updates_out++;
+	transmitted(n, &n->updates, r);
+	return 0;
+}
+
+static int
+put_member_rumor(gv_node *n, gv_wire_writer *w, struct rumor *r)
+{
+	if (r->kind == RUMOR_PURGE) {
+		gv_wire_purge p = {r->ver, r->key, r->klen};
+		return gv_wire_put_purge(w, &p);
+	}
+	gv_wire_member m;
+	if (r->member == n->self) {
+		gv__encode_self(n, &m);
+	} else {
+		struct member *mb = gv__member_find(n, r->member);
+		if (!mb)
+			return GV_ENOTFOUND;
+		gv__encode_member(n, mb, 255, &m);
+	}
+	return gv_wire_put_member(w, &m);
+}
+
+/* Fill w from queue q, fewest-sent first. */
+static void
+fill_from(gv_node *n, gv_wire_writer *w, struct bqueue *q, bool updates)
+{
+	struct rumor *sent[256];
+	size_t nsent = 0;
+	struct rumor *dead[256];
+	size_t ndead = 0;
+	for (unsigned b = 0; b < GV_BQ_BUCKETS && nsent < 256; b++) {
+		for (struct rumor *r = q->head[b]; r && nsent < 256;
+		     r = r->qnext) {
+			int rc;
+			if (updates) {
+				/* encode without counting; count below */
+				gv_record rec;
+				if (gv_store_lookup(&n->store, r->key, r->klen,
+						    &rec) ||
+				    gv_version_cmp(&rec.ver, &r->ver) != 0) {
+					if (ndead < 256)
+						dead[ndead++] = r;
+					continue;
+				}
+				gv_wire_update u = {
+					.ver = rec.ver,
+					.prev = rec.prev,
+					.flags = rec.tombstone
+							 ? GV_UPD_TOMBSTONE
+							 : 0,
+					.priority = r->priority,
+					.key = rec.key,
+					.klen = (uint16_t)rec.klen,
+					.val = rec.val,
+					.vlen = (uint16_t)rec.vlen,
+				};
+				rc = rec.vlen > UINT16_MAX
+					     ? GV_EINVAL
+					     : gv_wire_put_update(w, &u);
+				if (rc == 0)
+					n->st.updates_out++;
+			} else {
+				rc = put_member_rumor(n, w, r);
+				if (rc == GV_ENOTFOUND && ndead < 256) {
+					dead[ndead++] = r;
+					continue;
+				}
+			}
+			if (rc == GV_ENOBUFS)
+				goto done; /* datagram full */
+			if (rc == 0)
+				sent[nsent++] = r;
+			else if (ndead < 256)
+				dead[ndead++] = r;
+		}
+	}
+done:
+	for (size_t i = 0; i < ndead; i++)
+		retire(n, q, dead[i]);
+	for (size_t i = 0; i < nsent; i++)
+		transmitted(n, q, sent[i]);
+}
+
+void
+gv__piggyback(gv_node *n, gv_wire_writer *w, bool updates)
+{
+	if (n->mrumors.count)
+		fill_from(n, w, &n->mrumors, false);
+	if (updates && n->updates.count && n->cfg.mode != GV_MODE_PULL)
+		fill_from(n, w, &n->updates, true);
+}
+
+void
+gv__put_pull_digest(gv_node *n, gv_wire_writer *w)
+{
+	size_t room = gv_wire_room(w);
+	size_t fixed = GV_WIRE_RECORD_HDR + 10;
+	if (room < fixed)
+		return;
+	size_t max = (room - fixed) / 24;
+	if (max > DIGEST_MAX)
+		max = DIGEST_MAX;
+	uint64_t items[DIGEST_MAX * 3];
+	size_t k = 0;
+	for (struct rumor *r = n->recent_tail; r && k < max; r = r->rprev) {
+		items[3 * k] = r->key_hash;
+		items[3 * k + 1] = r->ver.hlc;
+		items[3 * k + 2] = r->ver.origin;
+		k++;
+	}
+	gv_wire_put_pull_digest(w, 0, GV_PULL_RECENT, items, (uint16_t)k);
+}
+
+/* ---------------------------------------------------------- intake */
+
+static uint64_t
+update_id(uint64_t key_hash, const gv_version *v)
+{
+	uint64_t buf[3] = {key_hash, v->hlc, v->origin};
+	return XXH3_64bits(buf, sizeof(buf));
+}
+
+static void
+conflict_cb(void *ud, const gv_record *winner, const gv_record *loser)
+{
+	gv__record_conflict(ud, winner, loser);
+}
+
+void
+gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
+	      const gv_wire_update *u)
+{
+	n->st.updates_in++;
+	uint64_t kh = gv__key_hash(u->key, u->klen);
+	uint64_t id = update_id(kh, &u->ver);
+	if (n->dedup_on && gv_dedup_contains(&n->dedup, id)) {
+		n->st.dedup_hits++;
+		if ((u->flags & GV_UPD_TOMBSTONE) && sender == u->ver.origin) {
+			/* the origin retransmits until it hears from us */
+			gv_record rec = {.key = u->key, .klen = u->klen,
+					 .ver = u->ver, .tombstone = true,
+					 .hash = kh};
+			gv__tomb_stored(n, now, &rec);
+		}
+		return;
+	}
+	bool tomb = (u->flags & GV_UPD_TOMBSTONE) != 0;
+	if (tomb && gv__tomb_purged_recently(n, kh, &u->ver))
+		return; /* collected already: do not bring it back */
+	if (gv_hlc_observe(&n->hlc, u->ver.hlc, gv__wall_ms(n, now)))
+		return; /* too far in the future: counted, not adopted */
+	gv_record in = {
+		.key = u->key,
+		.klen = u->klen,
+		.val = u->val,
+		.vlen = u->vlen,
+		.ver = u->ver,
+		.prev = u->prev,
+		.tombstone = tomb,
+	};
+	int res = gv_store_merge(&n->store, &in, conflict_cb, n);
+	if (res < 0) {
+		n->st.updates_refused++;
+		return; /* not recorded as seen: anti-entropy retries */
+	}
+	if (n->dedup_on)
+		gv_dedup_insert(&n->dedup, id);
+	if (res == GV_MERGE_APPLIED || res == GV_MERGE_CONFLICT_APPLIED) {
+		gv_record rec;
+		if (gv_store_lookup(&n->store, u->key, u->klen, &rec))
+			return;
+		if (n->cfg.cb.on_update)
+			n->cfg.cb.on_update(n->cfg.ud, &rec, res, now);
+		if (tomb)
+			gv__tomb_stored(n, now, &rec);
+		gv__spread_update(n, now, &rec, u->priority, sender);
+	} else if (res == GV_MERGE_DUPLICATE && tomb &&
+		   sender == u->ver.origin) {
+		gv_record rec = {.key = u->key, .klen = u->klen,
+				 .ver = u->ver, .tombstone = true, .hash = kh};
+		gv__tomb_stored(n, now, &rec);
+	}
+}
+
+/* Recent updates the requester's digest lacks go back to it. */
+void
+gv__on_pull_recent(gv_node *n, gv_time now, const gv_addr *from,
+		   const gv_wire_pull_digest *d)
+{
+	/* the digest as a small hash set: key_hash -> index */
+	enum { SET = 1024 };
+	int16_t set[SET];
+	memset(set, 0xff, sizeof(set));
+	size_t cnt = d->count < DIGEST_MAX ? d->count : DIGEST_MAX;
+	for (size_t i = 0; i < cnt; i++) {
+		uint64_t kh = gv_wire_u64_at(d->items, 3 * i);
+		size_t j = (size_t)(kh & (SET - 1));
+		while (set[j] >= 0)
+			j = (j + 1) & (SET - 1);
+		set[j] = (int16_t)i;
+	}
+	struct bulk b;
+	gv__bulk_init(&b, n, from, false);
+	for (struct rumor *r = n->recent_tail; r && !b.err; r = r->rprev) {
+		if (r->kind != RUMOR_UPDATE)
+			continue;
+		bool have = false;
+		size_t j = (size_t)(r->key_hash & (SET - 1));
+		while (set[j] >= 0) {
+			size_t i = (size_t)set[j];
+			if (gv_wire_u64_at(d->items, 3 * i) == r->key_hash) {
+				gv_version v = {
+					gv_wire_u64_at(d->items, 3 * i + 1),
+					gv_wire_u64_at(d->items, 3 * i + 2)};
+				if (gv_version_cmp(&v, &r->ver) >= 0)
+					have = true;
+			}
+			j = (j + 1) & (SET - 1);
+		}
+		if (have)
+			continue;
+		gv_record rec;
+		if (gv_store_lookup(&n->store, r->key, r->klen, &rec) ||
+		    gv_version_cmp(&rec.ver, &r->ver) != 0 ||
+		    rec.vlen > UINT16_MAX)
+			continue;
+		gv_wire_writer *w =
+			gv__bulk_room(&b, gv_wire_update_size(rec.klen,
+							      rec.vlen));
+		if (!w)
+			break;
+		if (b.datagrams >= PULL_REPLY_DATAGRAMS)
+			break;
+		gv_wire_update u = {
+			.ver = rec.ver,
+			.prev = rec.prev,
+			.flags = rec.tombstone ? GV_UPD_TOMBSTONE : 0,
+			.priority = r->priority,
+			.key = rec.key,
+			.klen = (uint16_t)rec.klen,
+			.val = rec.val,
+			.vlen = (uint16_t)rec.vlen,
+		};
+		if (gv_wire_put_update(w, &u) == 0)
+			n->st.updates_out++;
+	}
+	gv__bulk_finish(&b);
+}
+
+/* ---------------------------------------------------------- rounds */
+
+void
+gv__round_tick(gv_node *n, gv_time now)
+{
+	bool pull = n->cfg.mode == GV_MODE_PULL ||
+		    n->cfg.mode == GV_MODE_PUSHPULL;
+	bool push = n->cfg.mode != GV_MODE_PULL && n->updates.count;
+	if (!pull && !push && !n->mrumors.count)
+		return;
+	gv_addr to[64];
+	size_t k = gv__pick_peers(n, n->cfg.fanout, 0, to);
+	for (size_t i = 0; i < k; i++) {
+		struct item it = {.kind = IT_GOSSIP};
+		gv__node_item(n, &to[i], &it);
+		if (pull) {
+			struct item p = {.kind = IT_PULL};
+			gv__node_item(n, &to[i], &p);
+		}
+	}
+}
+
+static void
+free_queue(gv_node *n, struct bqueue *q)
+{
+	for (unsigned b = 0; b < GV_BQ_BUCKETS; b++) {
+		struct rumor *r = q->head[b];
+		while (r) {
+			struct rumor *next = r->qnext;
+			r->in_queue = false;
+			gv__rumor_release(n, r);
+			r = next;
+		}
+		q->head[b] = q->tail[b] = NULL;
+	}
+	q->count = 0;
+}
+
+void
+gv__dissem_fini(gv_node *n)
+{
+	for (struct member *m = n->members; m < n->members + n->nmembers; m++)
+		m->rumor = NULL;
+	n->self_rumor = NULL;
+	free_queue(n, &n->updates);
+	free_queue(n, &n->mrumors);
+	struct rumor *r = n->recent_head;
+	while (r) {
+		struct rumor *next = r->rnext;
+		r->in_recent = false;
+		gv__rumor_release(n, r);
+		r = next;
+	}
+	n->recent_head = n->recent_tail = NULL;
+	n->nrecent = 0;
+}

@@ -1,0 +1,1011 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * members.c - membership and failure detection: SWIM with Lifeguard's
+ * refinements, the partition signal, and peer choice.
+ *
+ * Probing: one member per probe period, in a shuffled round robin. A ping
+ * unanswered within probe_timeout sends ping-req through indirect_checks
+ * other members; no ack by the end of the period makes the target suspect.
+ * Suspicion: a suspect member is declared dead when its suspicion timeout
+ * runs out; the timeout starts at suspicion_max_mult times the minimum
+ * (suspicion_mult * log10(N) probe periods) and shrinks towards the minimum
+ * as independent members confirm the suspicion (Lifeguard). A member
+ * refutes a suspicion about itself by raising its incarnation.
+ * Local health (Lifeguard): a score raised by failed probes that got no
+ * nack from the relays either and by refutations, lowered by successful
+ * probes, stretches this node's probe period and timeouts, so a node that
+ * is itself slow does not accuse healthy peers.
+ * Re-contact: every reconnect period the node pings one dead member (with
+ * its record as we see it, so a live one refutes and comes back) or, while
+ * it knows no live member, its seeds: a healed partition merges by itself.
+ * Partition signal: reach = (1 + alive) / (1 + alive + suspect + dead);
+ * below quorum the node raises a partition event, above it a heal event
+ * and an immediate anti-entropy round.
+ */
+#include "node_int.h"
+
+#include <math.h>
+
+/* ------------------------------------------------------------ table */
+
+static uint64_t
+id_mix(gv_node_id id)
+{
+	return id * UINT64_C(0x9E3779B97F4A7C15);
+}
+
+static int
+mindex_rebuild(gv_node *n, size_t cap)
+{
+	uint32_t *t = gv__alloc(n->mem, cap * sizeof(uint32_t));
+	if (!t)
+		return GV_ENOMEM;
+	memset(t, 0xff, cap * sizeof(uint32_t));
+	for (size_t i = 0; i < n->nmembers; i++) {
+		size_t j = (size_t)(id_mix(n->members[i].id) & (cap - 1));
+		while (t[j] != GV_NO_MEMBER)
+			j = (j + 1) & (cap - 1);
+		t[j] = (uint32_t)i;
+	}
+	gv__free(n->mem, n->mindex, n->mindex_cap * sizeof(uint32_t));
+	n->mindex = t;
+	n->mindex_cap = cap;
+	return 0;
+}
+
+int
+gv__members_init(gv_node *n)
+{
+	return mindex_rebuild(n, 64);
+}
+
+void
+gv__members_fini(gv_node *n)
+{
+	gv__free(n->mem, n->members, n->members_cap * sizeof(struct member));
+	gv__free(n->mem, n->mindex, n->mindex_cap * sizeof(uint32_t));
+	gv__free(n->mem, n->probe_order, n->probe_cap * sizeof(uint32_t));
+	gv__free(n->mem, n->seeds, n->nseeds * sizeof(gv_addr));
+	if (n->statics)
+		gv__free(n->mem, n->static_region,
+			 n->statics->n * sizeof(uint16_t));
+}
+
+struct member *
+gv__member_find(const gv_node *n, gv_node_id id)
+{
+	size_t mask = n->mindex_cap - 1;
+	size_t j = (size_t)(id_mix(id) & mask);
+	for (;;) {
+		uint32_t i = n->mindex[j];
+		if (i == GV_NO_MEMBER)
+			return NULL;
+		if (n->members[i].id == id)
+			return &n->members[i];
+		j = (j + 1) & mask;
+	}
+}
+
+static struct member *
+member_add(gv_node *n, gv_node_id id)
+{
+	if (n->nmembers == n->members_cap) {
+		size_t cap = n->members_cap ? n->members_cap * 2 : 16;
+		struct member *m = gv__alloc(n->mem, cap * sizeof(*m));
+		if (!m)
+			return NULL;
+		if (n->nmembers)
+			memcpy(m, n->members, n->nmembers * sizeof(*m));
+		gv__free(n->mem, n->members,
+			 n->members_cap * sizeof(struct member));
+		n->members = m;
+		n->members_cap = cap;
+	}
+	if ((n->nmembers + 1) * 2 > n->mindex_cap &&
+	    mindex_rebuild(n, n->mindex_cap * 2))
+		return NULL;
+	struct member *m = &n->members[n->nmembers];
+	memset(m, 0, sizeof(*m));
+	m->id = id;
+	size_t mask = n->mindex_cap - 1;
+	size_t j = (size_t)(id_mix(id) & mask);
+	while (n->mindex[j] != GV_NO_MEMBER)
+		j = (j + 1) & mask;
+	n->mindex[j] = (uint32_t)n->nmembers;
+	n->nmembers++;
+	return m;
+}
+
+uint16_t
+gv__region_intern(gv_node *n, const uint8_t *name, size_t len)
+{
+	if (len > GV_WIRE_MAX_REGION)
+		len = GV_WIRE_MAX_REGION;
+	for (unsigned i = 0; i < n->nregions; i++)
+		if (strlen(n->regions[i]) == len &&
+		    memcmp(n->regions[i], name, len) == 0)
+			return (uint16_t)i;
+	if (n->nregions == GV_MAX_REGIONS)
+		return GV_MAX_REGIONS - 1; /* overflow: share the last */
+	memcpy(n->regions[n->nregions], name, len);
+	n->regions[n->nregions][len] = 0;
+	n->multi_region = true;
+	return (uint16_t)n->nregions++;
+}
+
+size_t
+gv__member_count_live(const gv_node *n)
+{
+	return (size_t)(n->st.members_alive + n->st.members_suspect);
+}
+
+size_t
+gv__cluster_size(const gv_node *n)
+{
+	if (n->statics)
+		return n->statics->n;
+	return 1 + gv__member_count_live(n);
+}
+
+static void
+count_state(gv_node *n, uint8_t state, int delta)
+{
+	uint64_t *c = state == GV_MEMBER_ALIVE	   ? &n->st.members_alive
+		      : state == GV_MEMBER_SUSPECT ? &n->st.members_suspect
+		      : state == GV_MEMBER_DEAD	   ? &n->st.members_dead
+						   : &n->st.members_left;
+	*c += (uint64_t)(int64_t)delta;
+}
+
+void
+gv__member_info(const gv_node *n, const struct member *m, gv_member_info *out)
+{
+	out->id = m->id;
+	out->addr = m->addr;
+	out->incarnation = m->incarnation;
+	out->state = m->state;
+	out->name = m->name;
+	out->region = n->regions[m->region];
+}
+
+size_t
+gv_node_members(const gv_node *n, gv_member_info *out, size_t max)
+{
+	for (size_t i = 0; i < n->nmembers && i < max; i++)
+		gv__member_info(n, &n->members[i], &out[i]);
+	return n->nmembers;
+}
+
+void
+gv_node_self(const gv_node *n, gv_member_info *out)
+{
+	out->id = n->self;
+	out->addr = n->cfg.addr;
+	out->incarnation = n->incarnation;
+	out->state = n->leaving ? GV_MEMBER_LEFT : GV_MEMBER_ALIVE;
+	out->name = n->cfg.name;
+	out->region = n->cfg.region;
+}
+
+void
+gv__encode_member(const gv_node *n, const struct member *m,
+		  uint8_t state_override, gv_wire_member *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->state = state_override != 255 ? state_override : m->state;
+	out->node = m->id;
+	out->incarnation = m->incarnation;
+	out->addr = m->addr;
+	out->region = (const uint8_t *)n->regions[m->region];
+	out->region_len = (uint8_t)strlen(n->regions[m->region]);
+	out->name = (const uint8_t *)m->name;
+	out->name_len = (uint8_t)strlen(m->name);
+}
+
+void
+gv__encode_self(const gv_node *n, gv_wire_member *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->state = n->leaving ? GV_MEMBER_LEFT : GV_MEMBER_ALIVE;
+	out->node = n->self;
+	out->incarnation = n->incarnation;
+	out->addr = n->cfg.addr;
+	out->region = (const uint8_t *)n->cfg.region;
+	out->region_len = (uint8_t)strlen(n->cfg.region);
+	out->name = (const uint8_t *)n->cfg.name;
+	out->name_len = (uint8_t)strlen(n->cfg.name);
+}
+
+/* ------------------------------------------------------ state changes */
+
+static void
+notify(gv_node *n, struct member *m, int old_state, gv_time now)
+{
+	if (n->cfg.cb.on_member) {
+		gv_member_info info;
+		gv__member_info(n, m, &info);
+		n->cfg.cb.on_member(n->cfg.ud, &info, old_state, now);
+	}
+}
+
+static void
+set_state(gv_node *n, struct member *m, uint8_t state, gv_time now)
+{
+	int old = m->state;
+	if (old == state)
+		return;
+	count_state(n, m->state, -1);
+	count_state(n, state, +1);
+	m->state = state;
+	m->since = now;
+	if (state != GV_MEMBER_SUSPECT) {
+		m->nconfirm = 0;
+		m->suspect_deadline = GV_TIME_NEVER;
+	}
+	notify(n, m, old, now);
+	/* A member that comes back: reconcile with it at once. */
+	if (state == GV_MEMBER_ALIVE &&
+	    (old == GV_MEMBER_DEAD || old == GV_MEMBER_LEFT)) {
+		gv__ae_start(n, now, m->id, &m->addr);
+	}
+	gv__update_reach(n, now);
+}
+
+/* Lifeguard's suspicion timeout with c independent confirmations. */
+static gv_time
+suspicion_timeout(const gv_node *n, unsigned c)
+{
+	double N = (double)gv__cluster_size(n);
+	double lg = log10(N > 10 ? N : 10);
+	double min = (double)n->cfg.suspicion_mult * lg *
+		     (double)n->cfg.probe_interval_ms;
+	double max = (double)n->cfg.suspicion_max_mult * min;
+	double k = (double)(n->cfg.indirect_checks ? n->cfg.indirect_checks
+						   : 1);
+	double t = max - (max - min) * log((double)c + 1) / log(k + 1);
+	if (t < min)
+		t = min;
+	return (gv_time)(t * (double)MS);
+}
+
+static bool
+add_confirmation(struct member *m, gv_node_id from)
+{
+	for (unsigned i = 0; i < m->nconfirm; i++)
+		if (m->confirm[i] == from)
+			return false;
+	if (m->nconfirm == GV_MAX_CONFIRM)
+		return false;
+	m->confirm[m->nconfirm++] = from;
+	return true;
+}
+
+static void
+suspect(gv_node *n, struct member *m, uint32_t inc, gv_node_id from,
+	gv_time now)
+{
+	if (m->state == GV_MEMBER_SUSPECT) {
+		if (inc > m->incarnation) {
+			m->incarnation = inc;
+			m->nconfirm = 0;
+		}
+		if (from && add_confirmation(m, from)) {
+			unsigned c = m->nconfirm > 0 ? m->nconfirm - 1 : 0;
+			m->suspect_deadline =
+				m->suspect_start + suspicion_timeout(n, c);
+			gv__spread_member(n, m->id);
+		}
+		return;
+	}
+	m->incarnation = inc;
+	m->suspect_start = now;
+	m->nconfirm = 0;
+	if (from)
+		add_confirmation(m, from);
+	m->suspect_deadline = now + suspicion_timeout(n, 0);
+	n->st.suspicions++;
+	set_state(n, m, GV_MEMBER_SUSPECT, now);
+	gv__spread_member(n, m->id);
+}
+
+/* Someone says something about us: refute if it is not alive. */
+static void
+about_self(gv_node *n, const gv_wire_member *w, gv_time now)
+{
+	if (n->leaving)
+		return;
+	if (w->state == GV_MEMBER_ALIVE)
+		return;
+	if (w->incarnation < n->incarnation)
+		return;
+	n->incarnation = w->incarnation + 1;
+	n->st.refutes++;
+	if (n->awareness < (int)n->cfg.awareness_max)
+		n->awareness++;
+	gv__spread_member(n, n->self);
+}
+
+void
+gv__on_member_record(gv_node *n, gv_time now, gv_node_id from,
+		     const gv_wire_member *w)
+{
+	if (n->statics)
+		return;
+	if (w->node == n->self) {
+		about_self(n, w, now);
+		return;
+	}
+	struct member *m = gv__member_find(n, w->node);
+	if (!m) {
+		/* Learn of new members only from alive (or suspect) news;
+		 * a death notice about a stranger tells us nothing useful. */
+		if (w->state != GV_MEMBER_ALIVE &&
+		    w->state != GV_MEMBER_SUSPECT)
+			return;
+		m = member_add(n, w->node);
+		if (!m)
+			return;
+		m->incarnation = w->incarnation;
+		m->addr = w->addr;
+		m->region = gv__region_intern(n, w->region, w->region_len);
+		memcpy(m->name, w->name, w->name_len);
+		m->name[w->name_len] = 0;
+		m->suspect_deadline = GV_TIME_NEVER;
+		m->state = GV_MEMBER_ALIVE;
+		count_state(n, GV_MEMBER_ALIVE, +1);
+		m->since = now;
+		int old = 255;
+		notify(n, m, old, now);
+		if (w->state == GV_MEMBER_SUSPECT)
+			suspect(n, m, w->incarnation, from, now);
+		gv__spread_member(n, m->id);
+		gv__update_reach(n, now);
+		return;
+	}
+	switch (w->state) {
+	case GV_MEMBER_ALIVE:
+		if (w->incarnation <= m->incarnation)
+			return;
+		m->incarnation = w->incarnation;
+		m->addr = w->addr;
+		m->region = gv__region_intern(n, w->region, w->region_len);
+		memcpy(m->name, w->name, w->name_len);
+		m->name[w->name_len] = 0;
+		set_state(n, m, GV_MEMBER_ALIVE, now);
+		gv__spread_member(n, m->id);
+		break;
+	case GV_MEMBER_SUSPECT:
+		if (w->incarnation < m->incarnation ||
+		    m->state == GV_MEMBER_DEAD || m->state == GV_MEMBER_LEFT)
+			return;
+		suspect(n, m, w->incarnation, from, now);
+		break;
+	case GV_MEMBER_DEAD:
+	case GV_MEMBER_LEFT:
+		if (w->incarnation < m->incarnation)
+			return;
+		if (m->state == w->state && w->incarnation == m->incarnation)
+			return;
+		if (m->state == GV_MEMBER_LEFT && w->state == GV_MEMBER_DEAD &&
+		    w->incarnation == m->incarnation)
+			return;
+		m->incarnation = w->incarnation;
+		set_state(n, m, w->state, now);
+		gv__spread_member(n, m->id);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---------------------------------------------------------- probing */
+
+static void
+send_ping(gv_node *n, const gv_addr *to, uint32_t probe, gv_node_id target)
+{
+	struct item it = {.kind = IT_PING};
+	it.u.ping.probe = probe;
+	it.u.ping.target = target;
+	gv__node_item(n, to, &it);
+}
+
+static void
+send_ack(gv_node *n, const gv_addr *to, uint32_t probe, uint8_t flags)
+{
+	struct item it = {.kind = IT_ACK};
+	it.u.ack.probe = probe;
+	it.u.ack.flags = flags;
+	gv__node_item(n, to, &it);
+}
+
+void
+gv__on_ping(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
+	    const gv_wire_ping *p)
+{
+	if (p->target && p->target != n->self)
+		return; /* meant for whoever had this address before */
+	send_ack(n, from, p->probe, 0);
+	/* a ping from a stranger (a joiner, or a member we thought dead)
+	 * gets our record back so it can learn about us */
+	if (!n->statics && sender && !gv__member_find(n, sender)) {
+		struct item it = {.kind = IT_MEMBER};
+		it.u.member.id = n->self;
+		gv__node_item(n, from, &it);
+	}
+}
+
+static void
+probe_success(gv_node *n)
+{
+	n->probe.active = false;
+	if (n->awareness > 0)
+		n->awareness--;
+}
+
+void
+gv__on_ack(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
+	   const gv_wire_ack *a)
+{
+	/* Our own probe? */
+	if (n->probe.active && a->probe == n->probe.seq) {
+		if (a->flags & GV_ACK_NACK) {
+			n->probe.nacks++;
+			return;
+		}
+		probe_success(n);
+		return;
+	}
+	/* A probe we relay for someone else? */
+	for (int i = 0; i < GV_MAX_RELAYS; i++) {
+		struct relay *r = &n->relays[i];
+		if (!r->used || r->our_probe != a->probe)
+			continue;
+		if (!(a->flags & GV_ACK_NACK))
+			send_ack(n, &r->requester, r->their_probe, 0);
+		r->used = false;
+		n->nrelays--;
+		return;
+	}
+}
+
+void
+gv__on_ping_req(gv_node *n, gv_time now, const gv_addr *from,
+		const gv_wire_ping_req *p)
+{
+	struct relay *slot = NULL;
+	for (int i = 0; i < GV_MAX_RELAYS; i++)
+		if (!n->relays[i].used) {
+			slot = &n->relays[i];
+			break;
+		}
+	if (!slot)
+		return; /* too many relays in flight: the requester times out */
+	slot->used = true;
+	n->nrelays++;
+	slot->our_probe = ++n->probe_seq;
+	slot->their_probe = p->probe;
+	slot->requester = *from;
+	slot->deadline =
+		now + n->cfg.probe_timeout_ms * MS * (uint64_t)(n->awareness + 1);
+	send_ping(n, &p->addr, slot->our_probe, p->target);
+	n->st.ping_reqs++;
+}
+
+static void
+probe_order_rebuild(gv_node *n)
+{
+	if (n->probe_cap < n->nmembers) {
+		size_t cap = n->nmembers * 2;
+		uint32_t *p = gv__alloc(n->mem, cap * sizeof(uint32_t));
+		if (!p)
+			return;
+		gv__free(n->mem, n->probe_order, n->probe_cap * sizeof(uint32_t));
+		n->probe_order = p;
+		n->probe_cap = cap;
+	}
+	n->probe_n = 0;
+	for (size_t i = 0; i < n->nmembers; i++) {
+		uint8_t s = n->members[i].state;
+		if (s == GV_MEMBER_ALIVE || s == GV_MEMBER_SUSPECT)
+			n->probe_order[n->probe_n++] = (uint32_t)i;
+	}
+	for (size_t i = n->probe_n; i > 1; i--) {
+		size_t j = gv_rng_below(&n->rng, i);
+		uint32_t t = n->probe_order[i - 1];
+		n->probe_order[i - 1] = n->probe_order[j];
+		n->probe_order[j] = t;
+	}
+	n->probe_pos = 0;
+}
+
+static struct member *
+next_probe_target(gv_node *n)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		while (n->probe_pos < n->probe_n) {
+			uint32_t i = n->probe_order[n->probe_pos++];
+			if (i >= n->nmembers)
+				continue;
+			struct member *m = &n->members[i];
+			if (m->state == GV_MEMBER_ALIVE ||
+			    m->state == GV_MEMBER_SUSPECT)
+				return m;
+		}
+		probe_order_rebuild(n);
+	}
+	return NULL;
+}
+
+static void
+probe_failed(gv_node *n, gv_time now)
+{
+	n->probe.active = false;
+	n->st.probe_fails++;
+	/* Lifeguard: relays that did not even nack point at us. */
+	if (n->probe.nacks < n->probe.nacks_expected &&
+	    n->awareness < (int)n->cfg.awareness_max)
+		n->awareness++;
+	struct member *m = gv__member_find(n, n->probe.target);
+	if (m && m->state == GV_MEMBER_ALIVE)
+		suspect(n, m, m->incarnation, n->self, now);
+}
+
+void
+gv__probe_tick(gv_node *n, gv_time now)
+{
+	if (n->probe.active)
+		probe_failed(n, now);
+	if (n->leaving)
+		return;
+	struct member *m = next_probe_target(n);
+	if (!m)
+		return;
+	uint64_t scale = (uint64_t)(n->awareness + 1);
+	n->probe.active = true;
+	n->probe.indirect_sent = false;
+	n->probe.seq = ++n->probe_seq;
+	n->probe.target = m->id;
+	n->probe.direct_deadline = now + n->cfg.probe_timeout_ms * MS * scale;
+	n->probe.end = now + n->cfg.probe_interval_ms * MS * scale;
+	n->probe.nacks = 0;
+	n->probe.nacks_expected = 0;
+	n->st.probes++;
+	send_ping(n, &m->addr, n->probe.seq, m->id);
+}
+
+static void
+probe_indirect(gv_node *n, gv_time now)
+{
+	n->probe.indirect_sent = true;
+	struct member *t = gv__member_find(n, n->probe.target);
+	if (!t)
+		return;
+	gv_addr addrs[GV_MAX_CONFIRM];
+	size_t k = 0;
+	/* indirect_checks distinct alive members other than the target */
+	for (int tries = 0; tries < 64 && k < n->cfg.indirect_checks &&
+			    n->nmembers > 1;
+	     tries++) {
+		struct member *r =
+			&n->members[gv_rng_below(&n->rng, n->nmembers)];
+		if (r->id == t->id || r->state != GV_MEMBER_ALIVE)
+			continue;
+		bool dup = false;
+		for (size_t i = 0; i < k; i++)
+			dup |= gv_addr_eq(&addrs[i], &r->addr);
+		if (dup)
+			continue;
+		addrs[k++] = r->addr;
+	}
+	for (size_t i = 0; i < k; i++) {
+		struct item it = {.kind = IT_PING_REQ};
+		it.u.ping.probe = n->probe.seq;
+		it.u.ping.target = t->id;
+		it.u.ping.taddr = t->addr;
+		gv__node_item(n, &addrs[i], &it);
+	}
+	n->probe.nacks_expected = (unsigned)k;
+}
+
+gv_time
+gv__members_next(const gv_node *n)
+{
+	gv_time t = GV_TIME_NEVER;
+	if (n->probe.active) {
+		gv_time p = n->probe.indirect_sent ? n->probe.end
+						   : n->probe.direct_deadline;
+		t = p < t ? p : t;
+	}
+	if (n->nrelays)
+		for (int i = 0; i < GV_MAX_RELAYS; i++)
+			if (n->relays[i].used && n->relays[i].deadline < t)
+				t = n->relays[i].deadline;
+	/* suspicion deadlines: only suspect members have one */
+	if (n->st.members_suspect)
+		for (size_t i = 0; i < n->nmembers; i++)
+			if (n->members[i].state == GV_MEMBER_SUSPECT &&
+			    n->members[i].suspect_deadline < t)
+				t = n->members[i].suspect_deadline;
+	return t;
+}
+
+void
+gv__members_timers(gv_node *n, gv_time now)
+{
+	if (n->probe.active && !n->probe.indirect_sent &&
+	    now >= n->probe.direct_deadline)
+		probe_indirect(n, now);
+	if (n->probe.active && n->probe.indirect_sent && now >= n->probe.end)
+		probe_failed(n, now);
+	for (int i = 0; i < GV_MAX_RELAYS && n->nrelays; i++) {
+		struct relay *r = &n->relays[i];
+		if (r->used && now >= r->deadline) {
+			send_ack(n, &r->requester, r->their_probe,
+				 GV_ACK_NACK);
+			r->used = false;
+			n->nrelays--;
+		}
+	}
+	if (n->st.members_suspect)
+		for (size_t i = 0; i < n->nmembers; i++) {
+			struct member *m = &n->members[i];
+			if (m->state == GV_MEMBER_SUSPECT &&
+			    now >= m->suspect_deadline) {
+				set_state(n, m, GV_MEMBER_DEAD, now);
+				gv__spread_member(n, m->id);
+			}
+		}
+}
+
+/* Forget members dead (or gone) for longer than dead_reap. Runs from the
+ * once-a-second sweep. */
+void
+gv__members_reap(gv_node *n, gv_time now)
+{
+	bool removed = false;
+	for (size_t i = 0; i < n->nmembers;) {
+		struct member *m = &n->members[i];
+		if ((m->state == GV_MEMBER_DEAD || m->state == GV_MEMBER_LEFT) &&
+		    now - m->since > n->cfg.dead_reap_ms * MS && !m->rumor) {
+			count_state(n, m->state, -1);
+			n->members[i] = n->members[n->nmembers - 1];
+			n->nmembers--;
+			removed = true;
+			continue;
+		}
+		i++;
+	}
+	if (removed)
+		mindex_rebuild(n, n->mindex_cap);
+}
+
+/* ------------------------------------------------- join and reconnect */
+
+static void
+send_join(gv_node *n, const gv_addr *to)
+{
+	struct item it = {.kind = IT_SYNC_REQ};
+	it.u.sync.session = gv__rand32(n);
+	it.u.sync.flags = GV_SYNC_JOIN;
+	gv__node_item(n, to, &it);
+	struct item me = {.kind = IT_MEMBER};
+	me.u.member.id = n->self;
+	gv__node_item(n, to, &me);
+}
+
+int
+gv_node_join(gv_node *n, gv_time now, const gv_addr *seeds, size_t nseeds)
+{
+	if (!n || !seeds || !nseeds)
+		return GV_EINVAL;
+	n->now = now;
+	gv_addr *copy = gv__alloc(n->mem, nseeds * sizeof(gv_addr));
+	if (!copy)
+		return GV_ENOMEM;
+	memcpy(copy, seeds, nseeds * sizeof(gv_addr));
+	gv__free(n->mem, n->seeds, n->nseeds * sizeof(gv_addr));
+	n->seeds = copy;
+	n->nseeds = nseeds;
+	for (size_t i = 0; i < nseeds; i++)
+		if (!gv_addr_eq(&seeds[i], &n->cfg.addr))
+			send_join(n, &seeds[i]);
+	return 0;
+}
+
+int
+gv_node_leave(gv_node *n, gv_time now)
+{
+	if (!n)
+		return GV_EINVAL;
+	n->now = now;
+	n->leaving = true;
+	n->incarnation++;
+	gv__spread_member(n, n->self);
+	/* tell a few members directly too, so the news does not depend on
+	 * the next round */
+	gv_addr to[8];
+	size_t k = gv__pick_peers(n, n->cfg.fanout, 0, to);
+	for (size_t i = 0; i < k; i++) {
+		struct item it = {.kind = IT_MEMBER};
+		it.u.member.id = n->self;
+		gv__node_item(n, &to[i], &it);
+	}
+	return 0;
+}
+
+void
+gv__on_sync_req(gv_node *n, gv_time now, const gv_addr *from,
+		gv_node_id sender, const gv_wire_sync_req *s)
+{
+	if (n->statics || (s->flags & GV_SYNC_REPLY))
+		return; /* a reply: its MEMBER records do the work */
+	/* Answer with our whole membership, ourselves first. */
+	struct bulk b;
+	gv__bulk_init(&b, n, from, false);
+	gv_wire_sync_req rep = {s->session, GV_SYNC_REPLY};
+	gv_wire_writer *w = gv__bulk_room(&b, GV_WIRE_RECORD_HDR + 5);
+	if (w)
+		gv_wire_put_sync_req(w, &rep);
+	gv_wire_member m;
+	gv__encode_self(n, &m);
+	w = gv__bulk_room(&b, gv_wire_member_size(&m));
+	if (w)
+		gv_wire_put_member(w, &m);
+	for (size_t i = 0; i < n->nmembers && !b.err; i++) {
+		if (n->members[i].state == GV_MEMBER_LEFT)
+			continue;
+		gv__encode_member(n, &n->members[i], 255, &m);
+		w = gv__bulk_room(&b, gv_wire_member_size(&m));
+		if (w)
+			gv_wire_put_member(w, &m);
+	}
+	gv__bulk_finish(&b);
+	/* a joiner gets our data too */
+	if ((s->flags & GV_SYNC_JOIN) && sender)
+		gv__ae_start(n, now, sender, from);
+}
+
+void
+gv__reconnect_tick(gv_node *n, gv_time now)
+{
+	if (n->leaving)
+		return;
+	/* Alone? Knock on the seeds' doors again. */
+	if (n->st.members_alive == 0) {
+		for (size_t i = 0; i < n->nseeds; i++)
+			if (!gv_addr_eq(&n->seeds[i], &n->cfg.addr))
+				send_join(n, &n->seeds[i]);
+	}
+	if (!n->st.members_dead)
+		return;
+	/* One random dead member: ping it with its record as we see it
+	 * (dead), and ours; if it lives it refutes and comes back. */
+	struct member *d = NULL;
+	for (int tries = 0; tries < 32 && !d; tries++) {
+		struct member *m =
+			&n->members[gv_rng_below(&n->rng, n->nmembers)];
+		if (m->state == GV_MEMBER_DEAD)
+			d = m;
+	}
+	if (!d)
+		for (size_t i = 0; i < n->nmembers && !d; i++)
+			if (n->members[i].state == GV_MEMBER_DEAD)
+				d = &n->members[i];
+	if (!d)
+		return;
+	struct item it = {.kind = IT_MEMBER};
+	it.u.member.id = d->id;
+	it.u.member.state_override = 255;
+	gv__node_item(n, &d->addr, &it);
+	struct item me = {.kind = IT_MEMBER};
+	me.u.member.id = n->self;
+	gv__node_item(n, &d->addr, &me);
+	send_ping(n, &d->addr, ++n->probe_seq, d->id);
+}
+
+/* ------------------------------------------------------ partition */
+
+void
+gv__update_reach(gv_node *n, gv_time now)
+{
+	if (n->statics)
+		return;
+	double alive = (double)n->st.members_alive;
+	double total = alive + (double)n->st.members_suspect +
+		       (double)n->st.members_dead;
+	n->reach = (1.0 + alive) / (1.0 + total);
+	bool part = n->reach < n->cfg.quorum;
+	if (part == n->partitioned)
+		return;
+	n->partitioned = part;
+	if (part)
+		n->st.partitions++;
+	else
+		n->st.heals++;
+	if (n->cfg.cb.on_partition)
+		n->cfg.cb.on_partition(n->cfg.ud, part, n->reach, now);
+	if (!part)
+		n->ae_kick = true; /* healed: reconcile now */
+}
+
+/* ------------------------------------------------------ peer choice */
+
+static bool
+member_gossipable(const struct member *m)
+{
+	return m->state == GV_MEMBER_ALIVE || m->state == GV_MEMBER_SUSPECT;
+}
+
+/* One random candidate index: from region class want_local (1: ours,
+ * 0: others, -1: any). Rejection sampling, then a scan. */
+static bool
+pick_index(gv_node *n, int want_local, gv_node_id exclude, size_t *out)
+{
+	size_t total = n->statics ? n->statics->n : n->nmembers;
+	if (!total)
+		return false;
+	for (int tries = 0; tries < 48; tries++) {
+		size_t i = gv_rng_below(&n->rng, total);
+		if (n->statics) {
+			if (i == n->static_self || n->statics->id[i] == exclude)
+				continue;
+			if (want_local >= 0 &&
+			    (n->static_region[i] == 0) != (want_local == 1))
+				continue;
+		} else {
+			struct member *m = &n->members[i];
+			if (!member_gossipable(m) || m->id == exclude)
+				continue;
+			if (want_local >= 0 &&
+			    (m->region == 0) != (want_local == 1))
+				continue;
+		}
+		*out = i;
+		return true;
+	}
+	size_t start = gv_rng_below(&n->rng, total);
+	for (size_t k = 0; k < total; k++) {
+		size_t i = (start + k) % total;
+		if (n->statics) {
+			if (i == n->static_self || n->statics->id[i] == exclude)
+				continue;
+			if (want_local >= 0 &&
+			    (n->static_region[i] == 0) != (want_local == 1))
+				continue;
+		} else {
+			struct member *m = &n->members[i];
+			if (!member_gossipable(m) || m->id == exclude)
+				continue;
+			if (want_local >= 0 &&
+			    (m->region == 0) != (want_local == 1))
+				continue;
+		}
+		*out = i;
+		return true;
+	}
+	return false;
+}
+
+static void
+index_peer(const gv_node *n, size_t i, gv_node_id *id, gv_addr *addr)
+{
+	if (n->statics) {
+		*id = n->statics->id[i];
+		*addr = n->statics->addr[i];
+	} else {
+		*id = n->members[i].id;
+		*addr = n->members[i].addr;
+	}
+}
+
+size_t
+gv__pick_peers(gv_node *n, size_t k, gv_node_id exclude, gv_addr *out)
+{
+	size_t got = 0;
+	unsigned remote = 0;
+	gv_node_id ids[64];
+	bool regions = n->multi_region;
+	if (k > 64)
+		k = 64;
+	for (size_t attempt = 0; got < k && attempt < k * 4; attempt++) {
+		int want = -1;
+		if (regions) {
+			bool local = gv_rng_double(&n->rng) <
+					     n->cfg.region_affinity ||
+				     remote >= n->cfg.cross_region_fanout;
+			want = local ? 1 : 0;
+		}
+		size_t i;
+		if (!pick_index(n, want, exclude, &i) &&
+		    !(regions && want == 0 &&
+		      pick_index(n, 1, exclude, &i)) &&
+		    !(regions && want == 1 &&
+		      remote < n->cfg.cross_region_fanout &&
+		      pick_index(n, 0, exclude, &i)))
+			break;
+		gv_node_id id;
+		gv_addr addr;
+		index_peer(n, i, &id, &addr);
+		bool dup = false;
+		for (size_t j = 0; j < got; j++)
+			dup |= ids[j] == id;
+		if (dup)
+			continue;
+		bool is_remote = n->statics ? n->static_region[i] != 0
+					    : n->members[i].region != 0;
+		if (regions && is_remote)
+			remote++;
+		ids[got] = id;
+		out[got++] = addr;
+	}
+	return got;
+}
+
+bool
+gv__pick_one(gv_node *n, gv_node_id exclude, gv_node_id *id, gv_addr *addr)
+{
+	size_t i;
+	if (!pick_index(n, -1, exclude, &i))
+		return false;
+	index_peer(n, i, id, addr);
+	return true;
+}
+
+int
+gv_node_set_static_peers(gv_node *n, const gv_static_peers *peers,
+			 uint16_t own_region)
+{
+	if (!n || !peers || !peers->n || !peers->id || !peers->addr)
+		return GV_EINVAL;
+	uint16_t *reg = gv__alloc(n->mem, peers->n * sizeof(uint16_t));
+	if (!reg)
+		return GV_ENOMEM;
+	for (size_t i = 0; i < peers->n; i++) {
+		/* region 0 is ours; others keep their distinct indices */
+		uint16_t r = peers->region ? peers->region[i] : own_region;
+		reg[i] = r == own_region ? 0 : (uint16_t)(r + 1);
+		if (peers->id[i] == n->self)
+			n->static_self = i;
+	}
+	if (n->statics)
+		gv__free(n->mem, n->static_region,
+			 n->statics->n * sizeof(uint16_t));
+	n->statics = peers;
+	n->static_region = reg;
+	for (size_t i = 0; i < peers->n; i++)
+		if (reg[i] != 0)
+			n->multi_region = true;
+	return 0;
+}
+
+int
+gv_node_add_member(gv_node *n, gv_time now, const gv_member_info *info)
+{
+	if (!n || !info || !info->id || info->id == n->self || n->statics)
+		return GV_EINVAL;
+	if (info->addr.family != 4 && info->addr.family != 6)
+		return GV_EINVAL;
+	if (gv__member_find(n, info->id))
+		return 0;
+	struct member *m = member_add(n, info->id);
+	if (!m)
+		return GV_ENOMEM;
+	m->addr = info->addr;
+	m->incarnation = info->incarnation;
+	const char *region = info->region ? info->region : "";
+	m->region = gv__region_intern(n, (const uint8_t *)region,
+				      strlen(region));
+	if (info->name) {
+		size_t l = strlen(info->name);
+		if (l > GV_WIRE_MAX_NAME)
+			l = GV_WIRE_MAX_NAME;
+		memcpy(m->name, info->name, l);
+		m->name[l] = 0;
+	}
+	m->suspect_deadline = GV_TIME_NEVER;
+	m->state = GV_MEMBER_ALIVE;
+	m->since = now;
+	count_state(n, GV_MEMBER_ALIVE, +1);
+	gv__update_reach(n, now);
+	return 0;
+}

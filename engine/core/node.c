@@ -1,0 +1,841 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * node.c - the node state machine's public face: configuration, creation,
+ * local reads and writes, datagram intake (decode, then dispatch each
+ * record to the part of the protocol that owns it), the send path (small
+ * items coalesced per destination with piggybacked rumors, then ready bulk
+ * datagrams paced by the anti-entropy budget), and the timers.
+ */
+#include "node_int.h"
+
+static const char *const mode_names[] = {"eager", "push", "pull", "pushpull"};
+
+const char *
+gv_mode_name(int mode)
+{
+	if (mode < 0 || mode > GV_MODE_PUSHPULL)
+		return "unknown";
+	return mode_names[mode];
+}
+
+int
+gv_mode_parse(const char *s)
+{
+	for (int i = 0; i <= GV_MODE_PUSHPULL; i++)
+		if (strcmp(s, mode_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+void
+gv_node_config_default(gv_node_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->mode = GV_MODE_EAGER;
+	c->fanout = 3;
+	c->retransmit_mult = 4;
+	c->interval_ms = 100;
+	c->max_datagram = GV_WIRE_DEFAULT_MTU;
+	c->pull_window_rounds = 10;
+	c->ae_interval_ms = 1000;
+	c->ae_max_sessions = 2;
+	c->ae_bytes_per_sec = 8u << 20;
+	c->ae_timeout_ms = 500;
+	c->merkle_fan_log2 = GV_MERKLE_DEFAULT_FAN_LOG2;
+	c->merkle_depth = GV_MERKLE_DEFAULT_DEPTH;
+	c->probe_interval_ms = 1000;
+	c->probe_timeout_ms = 500;
+	c->indirect_checks = 3;
+	c->suspicion_mult = 4;
+	c->suspicion_max_mult = 6;
+	c->awareness_max = 8;
+	c->reconnect_interval_ms = 1000;
+	c->dead_reap_ms = 24ull * 3600 * 1000;
+	c->quorum = 0.51;
+	c->region_affinity = 0.7;
+	c->cross_region_fanout = 1;
+	c->tombstone_grace_ms = 24ull * 3600 * 1000;
+	c->dedup_per_gen = 4096;
+	c->conflict_log = 128;
+}
+
+uint64_t
+gv__wall_ms(const gv_node *n, gv_time now)
+{
+	int64_t w = (int64_t)(now / MS) + n->cfg.wall_offset_ms;
+	return w < 0 ? 0 : (uint64_t)w;
+}
+
+uint32_t
+gv__rand32(gv_node *n)
+{
+	return (uint32_t)(gv_rng_next(&n->rng) >> 32);
+}
+
+/* A timer's first expiry: uniformly spread over one period, so nodes
+ * started together do not tick in lockstep. */
+static gv_time
+jitter_first(gv_node *n, gv_time now, uint64_t period_ms)
+{
+	if (!period_ms)
+		return GV_TIME_NEVER;
+	return now + 1 + gv_rng_below(&n->rng, period_ms * MS);
+}
+
+static int
+check_config(const gv_node_config *c)
+{
+	if (!c->id || (c->addr.family != 4 && c->addr.family != 6))
+		return GV_EINVAL;
+	if (c->fanout == 0 || c->fanout > 64 || c->retransmit_mult == 0 ||
+	    c->interval_ms == 0 || c->mode > GV_MODE_PUSHPULL)
+		return GV_EINVAL;
+	if (c->max_datagram < GV_WIRE_MIN_MTU ||
+	    c->max_datagram > GV_WIRE_MAX_MTU)
+		return GV_EINVAL;
+	if (!(c->quorum > 0.0 && c->quorum <= 1.0) ||
+	    c->region_affinity < 0.0 || c->region_affinity > 1.0)
+		return GV_EINVAL;
+	if (c->probe_interval_ms == 0 || c->probe_timeout_ms == 0 ||
+	    c->probe_timeout_ms > c->probe_interval_ms ||
+	    c->suspicion_mult == 0 || c->suspicion_max_mult == 0)
+		return GV_EINVAL;
+	if (c->ae_max_sessions > GV_MAX_AE_SESSIONS ||
+	    c->indirect_checks > GV_MAX_CONFIRM)
+		return GV_EINVAL;
+	if (memchr(c->name, 0, sizeof(c->name)) == NULL ||
+	    memchr(c->region, 0, sizeof(c->region)) == NULL)
+		return GV_EINVAL;
+	return 0;
+}
+
+int
+gv_node_new(gv_node **out, const gv_node_config *cfg, gv_time now)
+{
+	if (!out || !cfg)
+		return GV_EINVAL;
+	int rc = check_config(cfg);
+	if (rc)
+		return rc;
+	const gv_mem *mem = cfg->mem ? cfg->mem : gv_mem_libc();
+	gv_node *n = gv__zalloc(mem, sizeof(*n));
+	if (!n)
+		return GV_ENOMEM;
+	n->cfg = *cfg;
+	n->mem = mem;
+	n->self = cfg->id;
+	n->now = now;
+	n->reach = 1.0;
+	gv_rng_seed(&n->rng, cfg->seed ^ cfg->id);
+	gv_hlc_init(&n->hlc, 0);
+	n->nregions = 1;
+	memcpy(n->regions[0], cfg->region, sizeof(n->regions[0]));
+	n->static_self = SIZE_MAX;
+
+	rc = gv_store_init(&n->store, mem, &cfg->store);
+	if (rc)
+		goto fail_store;
+	rc = gv_merkle_init(&n->merkle, mem, cfg->merkle_fan_log2,
+			    cfg->merkle_depth);
+	if (rc)
+		goto fail_merkle;
+	gv_store_set_merkle(&n->store, &n->merkle);
+	if (cfg->dedup_per_gen) {
+		rc = gv_dedup_init(&n->dedup, mem, cfg->dedup_per_gen, 4);
+		if (rc)
+			goto fail_dedup;
+		n->dedup_on = true;
+	}
+	rc = gv_dedup_init(&n->purged, mem, 1024, 4);
+	if (rc)
+		goto fail_purged;
+	if (cfg->conflict_log) {
+		n->conflicts = gv__zalloc(
+			mem, cfg->conflict_log * sizeof(gv_conflict_info));
+		if (!n->conflicts) {
+			rc = GV_ENOMEM;
+			goto fail_conflicts;
+		}
+	}
+	rc = gv__members_init(n);
+	if (rc)
+		goto fail_members;
+
+	n->ae_tokens = (double)cfg->ae_bytes_per_sec;
+	n->ae_tokens_at = now;
+	n->next_round = jitter_first(n, now, cfg->interval_ms);
+	n->next_probe_tick = jitter_first(n, now, cfg->probe_interval_ms);
+	n->next_ae = jitter_first(n, now, cfg->ae_interval_ms);
+	n->next_reconnect = jitter_first(n, now, cfg->reconnect_interval_ms);
+	n->next_sweep = now + 1000 * MS;
+	n->next_dedup_advance = now + 1000 * MS;
+	*out = n;
+	return 0;
+
+fail_members:
+	gv__free(mem, n->conflicts,
+		 cfg->conflict_log * sizeof(gv_conflict_info));
+fail_conflicts:
+	gv_dedup_fini(&n->purged);
+fail_purged:
+	if (n->dedup_on)
+		gv_dedup_fini(&n->dedup);
+fail_dedup:
+	gv_merkle_fini(&n->merkle);
+fail_merkle:
+	gv_store_fini(&n->store);
+fail_store:
+	gv__free(mem, n, sizeof(*n));
+	return rc;
+}
+
+static void
+ready_free(gv_node *n, struct ready *r)
+{
+	gv__free(n->mem, r, sizeof(*r) + r->alloc);
+}
+
+void
+gv_node_del(gv_node *n)
+{
+	if (!n)
+		return;
+	const gv_mem *mem = n->mem;
+	for (size_t i = 0; i < n->nitems; i++)
+		if (n->items[i].kind == IT_RUMOR)
+			n->items[i].u.r->refs--;
+	n->nitems = 0;
+	gv__dissem_fini(n);
+	gv__tomb_fini(n);
+	while (n->ready_head) {
+		struct ready *r = n->ready_head;
+		n->ready_head = r->next;
+		ready_free(n, r);
+	}
+	gv__free(mem, n->items, n->items_cap * sizeof(struct item));
+	gv__members_fini(n);
+	gv__free(mem, n->conflicts,
+		 n->cfg.conflict_log * sizeof(gv_conflict_info));
+	gv_dedup_fini(&n->purged);
+	if (n->dedup_on)
+		gv_dedup_fini(&n->dedup);
+	gv_store_fini(&n->store);
+	gv_merkle_fini(&n->merkle);
+	gv__free(mem, n, sizeof(*n));
+}
+
+/* ------------------------------------------------------------- output */
+
+int
+gv__node_item(gv_node *n, const gv_addr *to, const struct item *it)
+{
+	if (n->nitems == n->items_cap) {
+		if (n->items_cap >= GV_MAX_ITEMS) {
+			n->st.outbox_drops++;
+			return GV_EFULL;
+		}
+		size_t cap = n->items_cap ? n->items_cap * 2 : 64;
+		struct item *p = gv__alloc(n->mem, cap * sizeof(*p));
+		if (!p) {
+			n->st.outbox_drops++;
+			return GV_ENOMEM;
+		}
+		if (n->nitems)
+			memcpy(p, n->items, n->nitems * sizeof(*p));
+		gv__free(n->mem, n->items, n->items_cap * sizeof(*p));
+		n->items = p;
+		n->items_cap = cap;
+	}
+	struct item *slot = &n->items[n->nitems++];
+	*slot = *it;
+	slot->to = *to;
+	if (it->kind == IT_RUMOR)
+		it->u.r->refs++;
+	return 0;
+}
+
+static void
+header_for(gv_node *n, gv_wire_header *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->cluster = n->cfg.cluster;
+	h->shard = n->cfg.shard;
+	h->sender = n->self;
+	h->incarnation = n->incarnation;
+	h->seq = ++n->seq;
+}
+
+struct ready *
+gv__ready_begin(gv_node *n, const gv_addr *to, bool ae, gv_wire_writer *w)
+{
+	size_t cap = n->cfg.max_datagram;
+	struct ready *r = gv__alloc(n->mem, sizeof(*r) + cap);
+	if (!r)
+		return NULL;
+	r->next = NULL;
+	r->to = *to;
+	r->ae = ae;
+	r->alloc = cap;
+	r->len = 0;
+	gv_wire_header h;
+	header_for(n, &h);
+	if (gv_wire_begin(w, r->data, cap, &h)) {
+		ready_free(n, r);
+		return NULL;
+	}
+	return r;
+}
+
+void
+gv__ready_commit(gv_node *n, struct ready *r, gv_wire_writer *w)
+{
+	if (!w->records) {
+		ready_free(n, r);
+		return;
+	}
+	r->len = (size_t)gv_wire_finish(w);
+	if (n->ready_tail)
+		n->ready_tail->next = r;
+	else
+		n->ready_head = r;
+	n->ready_tail = r;
+	n->nready++;
+}
+
+void
+gv__bulk_init(struct bulk *b, gv_node *n, const gv_addr *to, bool ae)
+{
+	memset(b, 0, sizeof(*b));
+	b->n = n;
+	b->to = *to;
+	b->ae = ae;
+}
+
+gv_wire_writer *
+gv__bulk_room(struct bulk *b, size_t size)
+{
+	if (b->err)
+		return NULL;
+	if (b->r && gv_wire_room(&b->w) >= size)
+		return &b->w;
+	if (b->r) {
+		gv__ready_commit(b->n, b->r, &b->w);
+		b->datagrams++;
+		b->r = NULL;
+	}
+	if (size > b->n->cfg.max_datagram - GV_WIRE_HEADER_LEN) {
+		b->err = GV_EINVAL;
+		return NULL;
+	}
+	b->r = gv__ready_begin(b->n, &b->to, b->ae, &b->w);
+	if (!b->r) {
+		b->err = GV_ENOMEM;
+		return NULL;
+	}
+	return &b->w;
+}
+
+void
+gv__bulk_finish(struct bulk *b)
+{
+	if (b->r) {
+		if (b->w.records)
+			b->datagrams++;
+		gv__ready_commit(b->n, b->r, &b->w);
+		b->r = NULL;
+	}
+}
+
+/* Remove items[i] keeping the order of the rest. */
+static void
+item_remove(gv_node *n, size_t i)
+{
+	memmove(&n->items[i], &n->items[i + 1],
+		(n->nitems - i - 1) * sizeof(struct item));
+	n->nitems--;
+}
+
+/* Encode one control item; returns 0, or GV_ENOBUFS if it did not fit
+ * (try the next datagram), or another error (drop the item). */
+static int
+put_item(gv_node *n, gv_wire_writer *w, struct item *it)
+{
+	switch (it->kind) {
+	case IT_PING: {
+		gv_wire_ping p = {it->u.ping.probe, it->u.ping.target};
+		return gv_wire_put_ping(w, &p);
+	}
+	case IT_ACK: {
+		gv_wire_ack a = {it->u.ack.probe, it->u.ack.flags};
+		return gv_wire_put_ack(w, &a);
+	}
+	case IT_PING_REQ: {
+		gv_wire_ping_req p = {it->u.ping.probe, it->u.ping.target,
+				      it->u.ping.taddr};
+		return gv_wire_put_ping_req(w, &p);
+	}
+	case IT_MEMBER: {
+		gv_wire_member m;
+		if (it->u.member.id == n->self) {
+			gv__encode_self(n, &m);
+		} else {
+			struct member *mb = gv__member_find(n, it->u.member.id);
+			if (!mb)
+				return GV_ENOTFOUND;
+			gv__encode_member(n, mb, it->u.member.state_override,
+					  &m);
+		}
+		return gv_wire_put_member(w, &m);
+	}
+	case IT_SYNC_REQ: {
+		gv_wire_sync_req s = {it->u.sync.session, it->u.sync.flags};
+		return gv_wire_put_sync_req(w, &s);
+	}
+	case IT_RUMOR:
+		return gv__put_update_rumor(n, w, it->u.r);
+	case IT_GOSSIP:
+		gv__piggyback(n, w, true);
+		return 0;
+	case IT_PULL:
+		gv__put_pull_digest(n, w);
+		return 0;
+	case IT_TOMB_ACK:
+		return gv_wire_put_tomb_ack(w, it->u.tack, 1);
+	default:
+		return GV_EINVAL;
+	}
+}
+
+static void
+item_done(gv_node *n, size_t i)
+{
+	struct item *it = &n->items[i];
+	if (it->kind == IT_RUMOR) {
+		struct rumor *r = it->u.r;
+		r->refs--;
+		gv__rumor_release(n, r);
+	}
+	item_remove(n, i);
+}
+
+/* Item classes, sent in this order when a datagram is full. */
+static int
+item_class(const struct item *it)
+{
+	switch (it->kind) {
+	case IT_PING:
+	case IT_ACK:
+	case IT_PING_REQ:
+	case IT_MEMBER:
+	case IT_SYNC_REQ:
+		return 0; /* membership and liveness first */
+	case IT_TOMB_ACK:
+	case IT_PULL:
+		return 1;
+	default:
+		return 2; /* data */
+	}
+}
+
+/* Build one datagram for the destination of the oldest item. */
+static ssize_t
+send_items(gv_node *n, gv_addr *to, uint8_t *buf, size_t cap)
+{
+	gv_addr dest = n->items[0].to;
+	gv_wire_writer w;
+	gv_wire_header h;
+	header_for(n, &h);
+	if (gv_wire_begin(&w, buf, cap, &h))
+		return GV_ENOBUFS;
+	bool gossip = false;
+	for (int cls = 0; cls <= 2; cls++) {
+		for (size_t i = 0; i < n->nitems;) {
+			struct item *it = &n->items[i];
+			if (item_class(it) != cls || !gv_addr_eq(&it->to, &dest)) {
+				i++;
+				continue;
+			}
+			if (it->kind == IT_GOSSIP) {
+				gossip = true;
+				item_done(n, i);
+				continue;
+			}
+			int rc = put_item(n, &w, it);
+			if (rc == GV_ENOBUFS && w.records) {
+				i++; /* next datagram */
+				continue;
+			}
+			item_done(n, i); /* sent, or impossible: drop */
+		}
+		if (cls == 0)
+			gv__piggyback(n, &w, false);
+	}
+	if (gossip)
+		gv__piggyback(n, &w, true);
+	if (!w.records)
+		return 0;
+	*to = dest;
+	return gv_wire_finish(&w);
+}
+
+static void
+ae_refill(gv_node *n, gv_time now)
+{
+	double rate = (double)n->cfg.ae_bytes_per_sec;
+	if (!rate)
+		return;
+	double dt = (double)(now - n->ae_tokens_at) / 1e6;
+	n->ae_tokens_at = now;
+	n->ae_tokens += dt * rate;
+	/* a burst of at most a quarter second of budget */
+	double burst = rate / 4 > 65536 ? rate / 4 : 65536;
+	if (n->ae_tokens > burst)
+		n->ae_tokens = burst;
+}
+
+ssize_t
+gv_node_send(gv_node *n, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
+{
+	if (!n || !to || !buf)
+		return GV_EINVAL;
+	if (cap < n->cfg.max_datagram)
+		return GV_ENOBUFS;
+	cap = n->cfg.max_datagram;
+	n->now = now;
+	while (n->nitems) {
+		ssize_t len = send_items(n, to, buf, cap);
+		if (len < 0)
+			return len;
+		if (len > 0) {
+			n->st.dgrams_out++;
+			n->st.bytes_out += (uint64_t)len;
+			return len;
+		}
+	}
+	struct ready *r = n->ready_head;
+	if (!r)
+		return 0;
+	if (r->ae && n->cfg.ae_bytes_per_sec) {
+		ae_refill(n, now);
+		if (n->ae_tokens < (double)r->len)
+			return 0; /* paced: next_expiry says when */
+		n->ae_tokens -= (double)r->len;
+		n->st.ae_msgs_out++;
+		n->st.ae_bytes_out += r->len;
+	}
+	n->ready_head = r->next;
+	if (!n->ready_head)
+		n->ready_tail = NULL;
+	n->nready--;
+	memcpy(buf, r->data, r->len);
+	*to = r->to;
+	ssize_t len = (ssize_t)r->len;
+	ready_free(n, r);
+	n->st.dgrams_out++;
+	n->st.bytes_out += (uint64_t)len;
+	return len;
+}
+
+/* ------------------------------------------------------------- intake */
+
+int
+gv_node_recv(gv_node *n, gv_time now, const gv_addr *from, const uint8_t *buf,
+	     size_t len)
+{
+	if (!n || !from || (!buf && len))
+		return GV_EINVAL;
+	n->now = now;
+	n->st.dgrams_in++;
+	n->st.bytes_in += len;
+	gv_wire_reader rd;
+	gv_wire_header h;
+	int rc = gv_wire_open(&rd, &h, buf, len, n->cfg.cluster);
+	if (rc) {
+		if (rc == GV_ECLUSTER)
+			n->st.dgrams_foreign++;
+		else
+			n->st.dgrams_bad++;
+		return rc;
+	}
+	if (h.shard != n->cfg.shard) {
+		n->st.dgrams_foreign++;
+		return GV_ECLUSTER;
+	}
+	if (h.sender == n->self)
+		return 0; /* our own datagram came back */
+	gv_wire_record rec;
+	bool ae_counted = false;
+	while ((rc = gv_wire_next(&rd, &rec)) == 1) {
+		switch (rec.type) {
+		case GV_REC_UPDATE:
+			gv__on_update(n, now, from, h.sender, &rec.u.update);
+			break;
+		case GV_REC_PING:
+			gv__on_ping(n, now, from, h.sender, &rec.u.ping);
+			break;
+		case GV_REC_ACK:
+			gv__on_ack(n, now, from, h.sender, &rec.u.ack);
+			break;
+		case GV_REC_PING_REQ:
+			gv__on_ping_req(n, now, from, &rec.u.ping_req);
+			break;
+		case GV_REC_MEMBER:
+			gv__on_member_record(n, now, h.sender, &rec.u.member);
+			break;
+		case GV_REC_SYNC_REQ:
+			gv__on_sync_req(n, now, from, h.sender,
+					&rec.u.sync_req);
+			break;
+		case GV_REC_MERKLE_REQ:
+			gv__on_merkle_req(n, now, from, &rec.u.merkle_req);
+			goto ae;
+		case GV_REC_MERKLE_RESP:
+			gv__on_merkle_resp(n, now, from, &rec.u.merkle_resp);
+			goto ae;
+		case GV_REC_ENTRIES_REQ:
+			gv__on_entries_req(n, now, from, &rec.u.entries_req);
+			goto ae;
+		case GV_REC_ENTRIES_RESP:
+			goto ae;
+		case GV_REC_PULL_DIGEST:
+			if (rec.u.pull_digest.bucket == GV_PULL_RECENT) {
+				gv__on_pull_recent(n, now, from,
+						   &rec.u.pull_digest);
+				break;
+			}
+			gv__on_leaf_digest(n, now, from, &rec.u.pull_digest);
+			goto ae;
+		case GV_REC_TOMB_ACK:
+			gv__on_tomb_ack(n, now, h.sender, &rec.u.tomb_ack);
+			break;
+		case GV_REC_PURGE:
+			gv__on_purge(n, now, &rec.u.purge);
+			break;
+		default:
+			break;
+		}
+		continue;
+	ae:
+		if (!ae_counted) {
+			ae_counted = true;
+			n->st.ae_msgs_in++;
+			n->st.ae_bytes_in += len;
+		}
+	}
+	if (rc < 0) {
+		n->st.dgrams_bad++;
+		return rc;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------- timers */
+
+static gv_time
+tmin(gv_time a, gv_time b)
+{
+	return a < b ? a : b;
+}
+
+gv_time
+gv_node_next_expiry(const gv_node *n)
+{
+	gv_time t = n->next_round;
+	t = tmin(t, n->next_ae);
+	t = tmin(t, n->next_sweep);
+	t = tmin(t, n->next_dedup_advance);
+	if (!n->statics) {
+		t = tmin(t, n->next_probe_tick);
+		t = tmin(t, n->next_reconnect);
+		t = tmin(t, gv__members_next(n));
+	}
+	t = tmin(t, gv__ae_next(n));
+	if (n->ae_kick)
+		t = tmin(t, n->now);
+	/* paced anti-entropy output waiting for budget */
+	if (!n->nitems && n->ready_head && n->ready_head->ae &&
+	    n->cfg.ae_bytes_per_sec) {
+		double need = (double)n->ready_head->len - n->ae_tokens;
+		gv_time wait = need <= 0 ? 0
+					 : (gv_time)(need * 1e6 /
+						     (double)n->cfg
+							     .ae_bytes_per_sec) +
+						   1;
+		t = tmin(t, n->ae_tokens_at + wait);
+	}
+	return t;
+}
+
+int
+gv_node_handle_expiry(gv_node *n, gv_time now)
+{
+	n->now = now;
+	if (now >= n->next_round) {
+		gv__round_tick(n, now);
+		n->next_round = now + n->cfg.interval_ms * MS;
+	}
+	if (!n->statics) {
+		if (now >= n->next_probe_tick) {
+			gv__probe_tick(n, now);
+			n->next_probe_tick =
+				now + n->cfg.probe_interval_ms * MS *
+					      (uint64_t)(n->awareness + 1);
+		}
+		gv__members_timers(n, now);
+		if (now >= n->next_reconnect) {
+			gv__reconnect_tick(n, now);
+			n->next_reconnect =
+				now + n->cfg.reconnect_interval_ms * MS;
+		}
+	}
+	bool periodic = now >= n->next_ae;
+	gv__ae_tick(n, now, periodic || n->ae_kick);
+	n->ae_kick = false;
+	if (periodic)
+		n->next_ae = n->cfg.ae_interval_ms
+				     ? now + n->cfg.ae_interval_ms * MS
+				     : GV_TIME_NEVER;
+	if (now >= n->next_sweep) {
+		gv__tomb_sweep(n, now);
+		if (!n->statics)
+			gv__members_reap(n, now);
+		n->next_sweep = now + 1000 * MS;
+	}
+	if (now >= n->next_dedup_advance) {
+		/* generations of about a second: the dedup window is ~4 s,
+		 * beyond any rumor's life; purged tombstones stay known for
+		 * ~4 anti-entropy intervals */
+		if (n->dedup_on)
+			gv_dedup_advance(&n->dedup);
+		gv_dedup_advance(&n->purged);
+		n->next_dedup_advance = now + 1000 * MS;
+	}
+	gv__recent_expire(n, now);
+	return 0;
+}
+
+/* ------------------------------------------------------------- data */
+
+void
+gv__record_conflict(gv_node *n, const gv_record *winner,
+		    const gv_record *loser)
+{
+	if (n->cfg.cb.on_conflict)
+		n->cfg.cb.on_conflict(n->cfg.ud, winner, loser, n->now);
+	if (!n->cfg.conflict_log)
+		return;
+	gv_conflict_info *c = &n->conflicts[n->conflict_pos];
+	n->conflict_pos = (n->conflict_pos + 1) % n->cfg.conflict_log;
+	if (n->nconflicts < n->cfg.conflict_log)
+		n->nconflicts++;
+	memset(c, 0, sizeof(*c));
+	c->klen = winner->klen;
+	memcpy(c->key, winner->key,
+	       winner->klen < sizeof(c->key) ? winner->klen : sizeof(c->key));
+	c->winner = winner->ver;
+	c->loser = loser->ver;
+	c->winner_vlen = winner->vlen;
+	c->loser_vlen = loser->vlen;
+	memcpy(c->winner_val, winner->val,
+	       winner->vlen < sizeof(c->winner_val) ? winner->vlen
+						    : sizeof(c->winner_val));
+	memcpy(c->loser_val, loser->val,
+	       loser->vlen < sizeof(c->loser_val) ? loser->vlen
+						  : sizeof(c->loser_val));
+	c->winner_tomb = winner->tombstone;
+	c->loser_tomb = loser->tombstone;
+	c->at = n->now;
+}
+
+size_t
+gv_node_conflicts(const gv_node *n, gv_conflict_info *out, size_t max)
+{
+	size_t k = 0;
+	size_t cap = n->cfg.conflict_log;
+	for (size_t i = 0; i < n->nconflicts && k < max; i++) {
+		size_t pos = (n->conflict_pos + cap - 1 - i) % cap;
+		out[k++] = n->conflicts[pos];
+	}
+	return k;
+}
+
+static int
+local_write(gv_node *n, gv_time now, const void *key, size_t klen,
+	    const void *val, size_t vlen, int priority, bool del)
+{
+	if (!n || (klen && !key) || (vlen && !val))
+		return GV_EINVAL;
+	if (priority < GV_PRIO_LOW || priority > GV_PRIO_CRITICAL)
+		return GV_EINVAL;
+	if (n->partitioned && n->cfg.read_only_in_minority)
+		return GV_EREADONLY;
+	n->now = now;
+	gv_version ver = {gv_hlc_now(&n->hlc, gv__wall_ms(n, now)), n->self};
+	gv_record rec;
+	int rc = del ? gv_store_del(&n->store, key, klen, &ver, &rec)
+		     : gv_store_put(&n->store, key, klen, val, vlen, &ver, &rec);
+	if (rc)
+		return rc;
+	n->st.updates_local++;
+	if (n->cfg.cb.on_update)
+		n->cfg.cb.on_update(n->cfg.ud, &rec, -1, now);
+	if (del)
+		gv__tomb_stored(n, now, &rec);
+	gv__spread_update(n, now, &rec, priority, 0);
+	return 0;
+}
+
+int
+gv_node_put(gv_node *n, gv_time now, const void *key, size_t klen,
+	    const void *val, size_t vlen, int priority)
+{
+	return local_write(n, now, key, klen, val, vlen, priority, false);
+}
+
+int
+gv_node_delete(gv_node *n, gv_time now, const void *key, size_t klen,
+	       int priority)
+{
+	return local_write(n, now, key, klen, NULL, 0, priority, true);
+}
+
+int
+gv_node_get(const gv_node *n, const void *key, size_t klen, gv_record *out)
+{
+	return gv_store_get(&n->store, key, klen, out);
+}
+
+uint64_t
+gv_node_root(gv_node *n)
+{
+	return gv_merkle_root(&n->merkle);
+}
+
+const gv_store *
+gv_node_store(const gv_node *n)
+{
+	return &n->store;
+}
+
+double
+gv_node_reach(const gv_node *n)
+{
+	return n->reach;
+}
+
+bool
+gv_node_partitioned(const gv_node *n)
+{
+	return n->partitioned;
+}
+
+const gv_node_stats *
+gv_node_get_stats(const gv_node *n)
+{
+	gv_node *m = (gv_node *)n;
+	m->st.awareness = n->awareness;
+	m->st.hlc_rejected = n->hlc.rejected;
+	for (int i = 0; i < GV_MERGE_NRESULTS; i++)
+		m->st.merge[i] = n->store.merges[i];
+	return &n->st;
+}

@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * node_int.h - the inside of a gv_node, shared by the files that make up
+ * the node state machine:
+ *
+ *   node.c     public API, datagram intake and dispatch, the send path,
+ *              timers
+ *   members.c  membership and failure detection (SWIM + Lifeguard),
+ *              partition signal, peer choice
+ *   dissem.c   rumors: dissemination of updates and membership events,
+ *              periodic rounds, pull digests
+ *   ae.c       Merkle anti-entropy
+ *   tomb.c     tombstone collection
+ *
+ * Output takes two paths. Small control items (pings, acks, rumors for one
+ * peer) wait in `items` and are encoded when send() is called, so that all
+ * that is due for one destination shares a datagram and membership rumors
+ * ride along (piggyback). Bulk answers (anti-entropy, membership sync, pull
+ * replies) are encoded at once into ready datagrams (`ready`), paced by
+ * the anti-entropy byte budget.
+ */
+#ifndef GV_CORE_NODE_INT_H
+#define GV_CORE_NODE_INT_H
+
+#include "dedup.h"
+#include "hlc.h"
+#include "merkle.h"
+#include "node.h"
+#include "rng.h"
+#include "store.h"
+#include "wire.h"
+
+#define MS 1000ull /* gv_time is in microseconds */
+#define GV_MAX_REGIONS 64
+#define GV_BQ_BUCKETS 64
+#define GV_MAX_CONFIRM 8
+#define GV_MAX_RELAYS 64
+#define GV_MAX_AE_SESSIONS 8
+#define GV_MAX_ITEMS 8192
+#define GV_NO_MEMBER UINT32_MAX
+
+enum rumor_kind {
+	RUMOR_UPDATE = 1,
+	RUMOR_MEMBER = 2,
+	RUMOR_PURGE = 3,
+};
+
+/*
+ * A rumor: something to spread with a transmit budget. Updates and purges
+ * carry their key (the value is read from the store at send time, so a
+ * superseded rumor is noticed and dropped); member rumors name the member
+ * and are encoded from its current record.
+ */
+struct rumor {
+	struct rumor *qprev, *qnext; /* broadcast queue bucket */
+	struct rumor *rprev, *rnext; /* recent list (pull digests) */
+	uint32_t transmits;
+	uint32_t limit;
+	uint32_t refs;    /* pending items naming this rumor */
+	uint8_t kind;
+	uint8_t priority;
+	bool in_queue;
+	bool in_recent;
+	gv_time created;
+	gv_version ver;
+	uint64_t key_hash;
+	gv_node_id member;
+	uint16_t klen;
+	uint8_t key[];
+};
+
+/* Rumors waiting to be sent, bucketed by transmits: fewest-sent first. */
+struct bqueue {
+	struct rumor *head[GV_BQ_BUCKETS];
+	struct rumor *tail[GV_BQ_BUCKETS];
+	size_t count;
+};
+
+struct member {
+	gv_node_id id;
+	gv_addr addr;
+	uint32_t incarnation;
+	uint8_t state;
+	uint16_t region;
+	char name[GV_WIRE_MAX_NAME + 1];
+	gv_time since; /* last state change */
+	/* suspicion (Lifeguard: timeout shrinks with confirmations) */
+	gv_time suspect_start;
+	gv_time suspect_deadline;
+	unsigned nconfirm;
+	gv_node_id confirm[GV_MAX_CONFIRM];
+	struct rumor *rumor; /* its pending member rumor, if any */
+};
+
+enum item_kind {
+	IT_PING = 1,
+	IT_ACK,
+	IT_PING_REQ,
+	IT_MEMBER,   /* one member's record (id; self if id == self) */
+	IT_SYNC_REQ,
+	IT_RUMOR,    /* one specific update rumor (eager push) */
+	IT_GOSSIP,   /* fill with pending update rumors */
+	IT_PULL,     /* a pull digest of recent updates */
+	IT_TOMB_ACK,
+};
+
+struct item {
+	gv_addr to;
+	uint8_t kind;
+	union {
+		struct {
+			uint32_t probe;
+			gv_node_id target;
+			gv_addr taddr;
+		} ping;
+		struct {
+			uint32_t probe;
+			uint8_t flags;
+		} ack;
+		struct {
+			gv_node_id id;
+			uint8_t state_override; /* 255: current state */
+		} member;
+		struct {
+			uint32_t session;
+			uint8_t flags;
+		} sync;
+		struct rumor *r;
+		uint64_t tack[3];
+	} u;
+};
+
+/* A fully encoded datagram waiting to be sent. */
+struct ready {
+	struct ready *next;
+	gv_addr to;
+	bool ae; /* counts against the anti-entropy byte budget */
+	size_t len;
+	size_t alloc;
+	uint8_t data[];
+};
+
+/* A probe relayed for another member (ping-req). */
+struct relay {
+	bool used;
+	uint32_t our_probe;
+	uint32_t their_probe;
+	gv_addr requester;
+	gv_time deadline;
+};
+
+/* The probe this node has in flight. */
+struct probe {
+	bool active;
+	bool indirect_sent;
+	uint32_t seq;
+	gv_node_id target;
+	gv_time direct_deadline;
+	gv_time end;
+	unsigned nacks_expected;
+	unsigned nacks;
+};
+
+/* An anti-entropy session this node initiated. */
+struct ae_session {
+	bool used;
+	uint32_t id;
+	gv_node_id peer;
+	gv_addr addr;
+	gv_time started;
+	gv_time last;
+	bool exchanged; /* entries moved: confirm with another session */
+	unsigned retries;
+};
+
+/* A tombstone this node originated, waiting for every member to hold it. */
+struct tomb {
+	struct tomb *next;
+	gv_version ver;
+	uint64_t key_hash;
+	gv_time created;
+	size_t nholders, cap;
+	gv_node_id *holders; /* sorted */
+	uint16_t klen;
+	uint8_t key[];
+};
+
+struct gv_node {
+	gv_node_config cfg;
+	const gv_mem *mem;
+	gv_node_id self;
+	uint32_t incarnation;
+	bool leaving;
+	gv_rng rng;
+	gv_hlc hlc;
+	gv_store store;
+	gv_merkle merkle;
+	bool dedup_on;
+	gv_dedup dedup;
+	gv_dedup purged; /* recently collected tombstones */
+	gv_node_stats st;
+	uint64_t seq; /* datagram sequence */
+
+	/* regions: interned names; 0 is ours */
+	unsigned nregions;
+	bool multi_region; /* peers in more than one region */
+	char regions[GV_MAX_REGIONS][GV_WIRE_MAX_REGION + 1];
+
+	/* membership */
+	struct member *members;
+	size_t nmembers, members_cap;
+	uint32_t *mindex; /* open addressing id -> member index */
+	size_t mindex_cap;
+	uint32_t *probe_order;
+	size_t probe_n, probe_pos, probe_cap;
+	struct probe probe;
+	uint32_t probe_seq;
+	struct relay relays[GV_MAX_RELAYS];
+	unsigned nrelays;
+	int awareness;
+	struct rumor *self_rumor;
+	gv_addr *seeds;
+	size_t nseeds;
+	bool partitioned;
+	double reach;
+	const gv_static_peers *statics;
+	uint16_t *static_region; /* region per static peer, interned */
+	size_t static_self; /* our index in statics, or SIZE_MAX */
+
+	/* dissemination */
+	struct bqueue updates;
+	struct bqueue mrumors;
+	struct rumor *recent_head, *recent_tail;
+	size_t nrecent;
+
+	/* output */
+	struct item *items;
+	size_t nitems, items_cap;
+	struct ready *ready_head, *ready_tail;
+	size_t nready;
+	double ae_tokens;
+	gv_time ae_tokens_at;
+
+	/* anti-entropy */
+	struct ae_session ae[GV_MAX_AE_SESSIONS];
+	bool ae_kick; /* start a session at the next expiry */
+
+	/* tombstones */
+	struct tomb *tombs;
+	size_t ntombs;
+	uint32_t sweep_bucket;
+
+	/* conflicts log (ring) */
+	gv_conflict_info *conflicts;
+	size_t nconflicts, conflict_pos;
+
+	/* timers */
+	gv_time next_round, next_probe_tick, next_ae, next_reconnect;
+	gv_time next_sweep, next_dedup_advance;
+	gv_time now; /* last time seen, for callbacks from the store */
+};
+
+/* ---- node.c */
+int gv__node_item(gv_node *n, const gv_addr *to, const struct item *it);
+struct ready *gv__ready_begin(gv_node *n, const gv_addr *to, bool ae,
+			      gv_wire_writer *w);
+void gv__ready_commit(gv_node *n, struct ready *r, gv_wire_writer *w);
+uint64_t gv__wall_ms(const gv_node *n, gv_time now);
+uint32_t gv__rand32(gv_node *n);
+void gv__record_conflict(gv_node *n, const gv_record *winner,
+			 const gv_record *loser);
+
+/* Writer helper for bulk answers: one record at a time, new datagram when
+ * full. */
+struct bulk {
+	gv_node *n;
+	gv_addr to;
+	bool ae;
+	struct ready *r;
+	gv_wire_writer w;
+	unsigned datagrams;
+	int err;
+};
+void gv__bulk_init(struct bulk *b, gv_node *n, const gv_addr *to, bool ae);
+/* Make room for a record of `size` bytes (starting a new datagram if
+ * needed). Returns the writer to put it with, or NULL on failure. */
+gv_wire_writer *gv__bulk_room(struct bulk *b, size_t size);
+void gv__bulk_finish(struct bulk *b);
+
+/* ---- members.c */
+int gv__members_init(gv_node *n);
+void gv__members_fini(gv_node *n);
+struct member *gv__member_find(const gv_node *n, gv_node_id id);
+uint16_t gv__region_intern(gv_node *n, const uint8_t *name, size_t len);
+size_t gv__member_count_live(const gv_node *n); /* alive + suspect */
+size_t gv__cluster_size(const gv_node *n);      /* N incl. self */
+void gv__on_member_record(gv_node *n, gv_time now, gv_node_id from,
+			  const gv_wire_member *m);
+void gv__on_ping(gv_node *n, gv_time now, const gv_addr *from,
+		 gv_node_id sender, const gv_wire_ping *p);
+void gv__on_ack(gv_node *n, gv_time now, const gv_addr *from,
+		gv_node_id sender, const gv_wire_ack *a);
+void gv__on_ping_req(gv_node *n, gv_time now, const gv_addr *from,
+		     const gv_wire_ping_req *p);
+void gv__on_sync_req(gv_node *n, gv_time now, const gv_addr *from,
+		     gv_node_id sender, const gv_wire_sync_req *s);
+void gv__probe_tick(gv_node *n, gv_time now);
+void gv__members_timers(gv_node *n, gv_time now);
+gv_time gv__members_next(const gv_node *n);
+void gv__reconnect_tick(gv_node *n, gv_time now);
+void gv__members_reap(gv_node *n, gv_time now);
+void gv__update_reach(gv_node *n, gv_time now);
+/* Choose up to k distinct random gossip targets (alive/suspect members or
+ * static peers), skipping `exclude`; with regions, prefer ours. Writes
+ * addresses; returns the count. */
+size_t gv__pick_peers(gv_node *n, size_t k, gv_node_id exclude,
+		      gv_addr *out);
+bool gv__pick_one(gv_node *n, gv_node_id exclude, gv_node_id *id,
+		  gv_addr *addr);
+void gv__member_info(const gv_node *n, const struct member *m,
+		     gv_member_info *out);
+void gv__encode_member(const gv_node *n, const struct member *m,
+		       uint8_t state_override, gv_wire_member *out);
+void gv__encode_self(const gv_node *n, gv_wire_member *out);
+
+/* ---- dissem.c */
+void gv__bq_push(struct bqueue *q, struct rumor *r);
+void gv__bq_remove(struct bqueue *q, struct rumor *r);
+struct rumor *gv__rumor_new(gv_node *n, uint8_t kind, const void *key,
+			    size_t klen, const gv_version *ver);
+void gv__rumor_release(gv_node *n, struct rumor *r);
+uint32_t gv__rumor_limit(const gv_node *n);
+void gv__spread_update(gv_node *n, gv_time now, const gv_record *rec,
+		       int priority, gv_node_id from);
+void gv__spread_member(gv_node *n, gv_node_id id);
+void gv__spread_purge(gv_node *n, const void *key, size_t klen,
+		      const gv_version *ver);
+void gv__on_update(gv_node *n, gv_time now, const gv_addr *from,
+		   gv_node_id sender, const gv_wire_update *u);
+void gv__on_pull_recent(gv_node *n, gv_time now, const gv_addr *from,
+			const gv_wire_pull_digest *d);
+void gv__round_tick(gv_node *n, gv_time now);
+void gv__recent_expire(gv_node *n, gv_time now);
+/* Put pending rumors into a datagram for `to`: member rumors always,
+ * update rumors when `updates`. */
+void gv__piggyback(gv_node *n, gv_wire_writer *w, bool updates);
+int gv__put_update_rumor(gv_node *n, gv_wire_writer *w, struct rumor *r);
+void gv__put_pull_digest(gv_node *n, gv_wire_writer *w);
+void gv__dissem_fini(gv_node *n);
+
+/* ---- ae.c */
+/* Close idle sessions; with start, begin one with a random peer. */
+void gv__ae_tick(gv_node *n, gv_time now, bool start);
+void gv__ae_start(gv_node *n, gv_time now, gv_node_id peer,
+		  const gv_addr *addr);
+void gv__on_merkle_resp(gv_node *n, gv_time now, const gv_addr *from,
+			const gv_wire_merkle_resp *m);
+void gv__on_merkle_req(gv_node *n, gv_time now, const gv_addr *from,
+		       const gv_wire_merkle_req *m);
+void gv__on_leaf_digest(gv_node *n, gv_time now, const gv_addr *from,
+			const gv_wire_pull_digest *d);
+void gv__on_entries_req(gv_node *n, gv_time now, const gv_addr *from,
+			const gv_wire_entries_req *e);
+void gv__ae_activity(gv_node *n, gv_time now, uint32_t session, bool data);
+gv_time gv__ae_next(const gv_node *n);
+
+/* ---- tomb.c */
+void gv__tomb_stored(gv_node *n, gv_time now, const gv_record *rec);
+void gv__on_tomb_ack(gv_node *n, gv_time now, gv_node_id sender,
+		     const gv_wire_tomb_ack *a);
+void gv__on_purge(gv_node *n, gv_time now, const gv_wire_purge *p);
+void gv__tomb_sweep(gv_node *n, gv_time now);
+void gv__tomb_fini(gv_node *n);
+bool gv__tomb_purged_recently(gv_node *n, uint64_t key_hash,
+			      const gv_version *ver);
+
+#endif /* GV_CORE_NODE_INT_H */
