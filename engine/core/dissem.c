@@ -405,6 +405,12 @@ gv__piggyback(gv_node *n, gv_wire_writer *w, bool updates)
 }
 
 void
+gv__fill_updates(gv_node *n, gv_wire_writer *w)
+{
+	fill_from(n, w, &n->updates, true);
+}
+
+void
 gv__put_pull_digest(gv_node *n, gv_wire_writer *w)
 {
 	size_t room = gv_wire_room(w);

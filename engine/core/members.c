@@ -310,14 +310,22 @@ suspect(gv_node *n, struct member *m, uint32_t inc, gv_node_id from,
 
 /* Someone says something about us: refute if it is not alive. */
 static void
-about_self(gv_node *n, const gv_wire_member *w, gv_time now)
+about_self(gv_node *n, const gv_addr *from, const gv_wire_member *w,
+	   gv_time now)
 {
 	if (n->leaving)
 		return;
 	if (w->state == GV_MEMBER_ALIVE)
 		return;
-	if (w->incarnation < n->incarnation)
+	if (w->incarnation < n->incarnation) {
+		/* old news: we refuted it already, but the sender missed
+		 * it (a lost rumor, or the far side of a partition). Tell it
+		 * directly. */
+		struct item it = {.kind = IT_MEMBER};
+		it.u.member.id = n->self;
+		gv__node_item(n, from, &it);
 		return;
+	}
 	n->incarnation = w->incarnation + 1;
 	n->st.refutes++;
 	if (n->awareness < (int)n->cfg.awareness_max)
@@ -326,13 +334,13 @@ about_self(gv_node *n, const gv_wire_member *w, gv_time now)
 }
 
 void
-gv__on_member_record(gv_node *n, gv_time now, gv_node_id from,
-		     const gv_wire_member *w)
+gv__on_member_record(gv_node *n, gv_time now, const gv_addr *addr,
+		     gv_node_id from, const gv_wire_member *w)
 {
 	if (n->statics)
 		return;
 	if (w->node == n->self) {
-		about_self(n, w, now);
+		about_self(n, addr, w, now);
 		return;
 	}
 	struct member *m = gv__member_find(n, w->node);

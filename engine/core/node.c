@@ -470,8 +470,8 @@ send_items(gv_node *n, gv_addr *to, uint8_t *buf, size_t cap)
 		if (cls == 0)
 			gv__piggyback(n, &w, false);
 	}
-	if (gossip)
-		gv__piggyback(n, &w, true);
+	if (gossip && n->updates.count && n->cfg.mode != GV_MODE_PULL)
+		gv__fill_updates(n, &w); /* member rumors went in above */
 	if (!w.records)
 		return 0;
 	*to = dest;
@@ -580,7 +580,8 @@ gv_node_recv(gv_node *n, gv_time now, const gv_addr *from, const uint8_t *buf,
 			gv__on_ping_req(n, now, from, &rec.u.ping_req);
 			break;
 		case GV_REC_MEMBER:
-			gv__on_member_record(n, now, h.sender, &rec.u.member);
+			gv__on_member_record(n, now, from, h.sender,
+					     &rec.u.member);
 			break;
 		case GV_REC_SYNC_REQ:
 			gv__on_sync_req(n, now, from, h.sender,
@@ -797,6 +798,32 @@ gv_node_delete(gv_node *n, gv_time now, const void *key, size_t klen,
 	       int priority)
 {
 	return local_write(n, now, key, klen, NULL, 0, priority, true);
+}
+
+int
+gv_node_import(gv_node *n, gv_time now, const gv_record *rec)
+{
+	if (!n || !rec)
+		return GV_EINVAL;
+	n->now = now;
+	gv_hlc_observe(&n->hlc, rec->ver.hlc, gv__wall_ms(n, now));
+	return gv_store_merge(&n->store, rec, NULL, NULL);
+}
+
+int
+gv_node_sync(gv_node *n, gv_time now, gv_node_id peer, const gv_addr *addr)
+{
+	if (!n || !addr)
+		return GV_EINVAL;
+	n->now = now;
+	unsigned before = 0;
+	for (int i = 0; i < GV_MAX_AE_SESSIONS; i++)
+		before += n->ae[i].used;
+	gv__ae_start(n, now, peer, addr);
+	unsigned after = 0;
+	for (int i = 0; i < GV_MAX_AE_SESSIONS; i++)
+		after += n->ae[i].used;
+	return after > before ? 0 : GV_EFULL;
 }
 
 int

@@ -225,6 +225,22 @@ int gv_node_put(gv_node *n, gv_time now, const void *key, size_t klen,
 int gv_node_delete(gv_node *n, gv_time now, const void *key, size_t klen,
 		   int priority);
 
+/*
+ * gv_node_import - merge a write into the store without spreading it (a
+ * snapshot being loaded, or a test setting up state); anti-entropy will
+ * reconcile it with the peers like any other difference.
+ * Returns a gv_merge_result (>= 0) or the store's error.
+ */
+int gv_node_import(gv_node *n, gv_time now, const gv_record *rec);
+
+/*
+ * gv_node_sync - start an anti-entropy session with the member at addr
+ * now (besides the periodic ones). Returns 0, or GV_EFULL when the session
+ * limit is reached.
+ */
+int gv_node_sync(gv_node *n, gv_time now, gv_node_id peer,
+		 const gv_addr *addr);
+
 /* gv_node_get - the live value of key. Returns 0 or GV_ENOTFOUND. */
 int gv_node_get(const gv_node *n, const void *key, size_t klen,
 		gv_record *out);

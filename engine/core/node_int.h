@@ -294,8 +294,8 @@ struct member *gv__member_find(const gv_node *n, gv_node_id id);
 uint16_t gv__region_intern(gv_node *n, const uint8_t *name, size_t len);
 size_t gv__member_count_live(const gv_node *n); /* alive + suspect */
 size_t gv__cluster_size(const gv_node *n);      /* N incl. self */
-void gv__on_member_record(gv_node *n, gv_time now, gv_node_id from,
-			  const gv_wire_member *m);
+void gv__on_member_record(gv_node *n, gv_time now, const gv_addr *from,
+			  gv_node_id sender, const gv_wire_member *m);
 void gv__on_ping(gv_node *n, gv_time now, const gv_addr *from,
 		 gv_node_id sender, const gv_wire_ping *p);
 void gv__on_ack(gv_node *n, gv_time now, const gv_addr *from,
@@ -344,6 +344,8 @@ void gv__recent_expire(gv_node *n, gv_time now);
 /* Put pending rumors into a datagram for `to`: member rumors always,
  * update rumors when `updates`. */
 void gv__piggyback(gv_node *n, gv_wire_writer *w, bool updates);
+/* Put pending update rumors only (fewest-sent first). */
+void gv__fill_updates(gv_node *n, gv_wire_writer *w);
 int gv__put_update_rumor(gv_node *n, gv_wire_writer *w, struct rumor *r);
 void gv__put_pull_digest(gv_node *n, gv_wire_writer *w);
 void gv__dissem_fini(gv_node *n);

@@ -69,6 +69,9 @@ gv_cluster_config_default(gv_cluster_config *cfg)
 	gv_node_config_default(&cfg->node);
 	gv_sim_config_default(&cfg->net);
 	cfg->membership = GV_CLUSTER_PREJOINED;
+	/* virtual time 0 is 2023-11-14 22:13:20 UTC on the nodes' HLC wall
+	 * clocks, so timestamps look like real ones */
+	cfg->node.wall_offset_ms = INT64_C(1700000000000);
 	cfg->region_lat_min_us = 20000;
 	cfg->region_lat_max_us = 40000;
 	cfg->max_tracks = 4096;
@@ -155,6 +158,8 @@ on_deliver(void *ud, gv_time now, int from, int to, const uint8_t *buf,
 	   size_t len)
 {
 	gv_cluster *c = ud;
+	if (c->cfg.observer)
+		c->cfg.observer(c->cfg.observer_ud, now, from, to, buf, len);
 	/* a payload message: a datagram with an UPDATE record */
 	gv_wire_reader r;
 	gv_wire_record rec;

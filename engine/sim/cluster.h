@@ -34,6 +34,9 @@ typedef struct gv_cluster_config {
 	gv_time region_lat_max_us;
 	int membership;      /* enum gv_cluster_membership */
 	size_t max_tracks;   /* tracked writes (default 4096) */
+	/* optional: also called for every datagram delivered */
+	gv_sim_deliver_fn observer;
+	void *observer_ud;
 } gv_cluster_config;
 
 /* Defaults: node defaults, simulator defaults, prejoined, no regions. */
