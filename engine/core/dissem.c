@@ -259,18 +259,28 @@ gv__spread_member(gv_node *n, gv_node_id id)
 			return;
 		slot = &m->rumor;
 	}
+	/*
+	 * Membership news gets twice the update budget: a refutation that
+	 * misses one node turns into a false death there (at e^-copies per
+	 * node, 12 copies still lose one node in ~10^5 receipts; 24 none in
+	 * practice), and membership rumors are few and small.
+	 */
+	uint32_t limit = 2 * gv__rumor_limit(n);
+	if (limit > GV_BQ_BUCKETS - 1)
+		limit = GV_BQ_BUCKETS - 1;
 	if (*slot) {
 		/* news about the same member: the budget starts again */
 		if ((*slot)->in_queue)
 			gv__bq_remove(&n->mrumors, *slot);
 		(*slot)->transmits = 0;
-		(*slot)->limit = gv__rumor_limit(n);
+		(*slot)->limit = limit;
 		gv__bq_push(&n->mrumors, *slot);
 		return;
 	}
 	struct rumor *r = gv__rumor_new(n, RUMOR_MEMBER, NULL, 0, NULL);
 	if (!r)
 		return;
+	r->limit = limit;
 	r->member = id;
 	gv__bq_push(&n->mrumors, r);
 	*slot = r;

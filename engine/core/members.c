@@ -195,6 +195,7 @@ gv__encode_member(const gv_node *n, const struct member *m,
 	out->state = state_override != 255 ? state_override : m->state;
 	out->node = m->id;
 	out->incarnation = m->incarnation;
+	out->accuser = m->accuser;
 	out->addr = m->addr;
 	out->region = (const uint8_t *)n->regions[m->region];
 	out->region_len = (uint8_t)strlen(n->regions[m->region]);
@@ -280,6 +281,11 @@ add_confirmation(struct member *m, gv_node_id from)
 	return true;
 }
 
+/*
+ * Suspect m at incarnation inc, on the word of `from` (the member that
+ * failed to reach it: the accuser named in the record, not whoever relayed
+ * the rumor, so that confirmations are independent as Lifeguard needs).
+ */
 static void
 suspect(gv_node *n, struct member *m, uint32_t inc, gv_node_id from,
 	gv_time now)
@@ -293,6 +299,8 @@ suspect(gv_node *n, struct member *m, uint32_t inc, gv_node_id from,
 			unsigned c = m->nconfirm > 0 ? m->nconfirm - 1 : 0;
 			m->suspect_deadline =
 				m->suspect_start + suspicion_timeout(n, c);
+			/* pass the new, independent accusation on */
+			m->accuser = from;
 			gv__spread_member(n, m->id);
 		}
 		return;
@@ -300,6 +308,7 @@ suspect(gv_node *n, struct member *m, uint32_t inc, gv_node_id from,
 	m->incarnation = inc;
 	m->suspect_start = now;
 	m->nconfirm = 0;
+	m->accuser = from;
 	if (from)
 		add_confirmation(m, from);
 	m->suspect_deadline = now + suspicion_timeout(n, 0);
@@ -365,7 +374,8 @@ gv__on_member_record(gv_node *n, gv_time now, const gv_addr *addr,
 		int old = 255;
 		notify(n, m, old, now);
 		if (w->state == GV_MEMBER_SUSPECT)
-			suspect(n, m, w->incarnation, from, now);
+			suspect(n, m, w->incarnation,
+				w->accuser ? w->accuser : from, now);
 		gv__spread_member(n, m->id);
 		gv__update_reach(n, now);
 		return;
@@ -386,7 +396,8 @@ gv__on_member_record(gv_node *n, gv_time now, const gv_addr *addr,
 		if (w->incarnation < m->incarnation ||
 		    m->state == GV_MEMBER_DEAD || m->state == GV_MEMBER_LEFT)
 			return;
-		suspect(n, m, w->incarnation, from, now);
+		suspect(n, m, w->incarnation, w->accuser ? w->accuser : from,
+			now);
 		break;
 	case GV_MEMBER_DEAD:
 	case GV_MEMBER_LEFT:
@@ -398,6 +409,7 @@ gv__on_member_record(gv_node *n, gv_time now, const gv_addr *addr,
 		    w->incarnation == m->incarnation)
 			return;
 		m->incarnation = w->incarnation;
+		m->accuser = w->accuser ? w->accuser : from;
 		set_state(n, m, w->state, now);
 		gv__spread_member(n, m->id);
 		break;
@@ -554,7 +566,8 @@ probe_failed(gv_node *n, gv_time now)
 	    n->awareness < (int)n->cfg.awareness_max)
 		n->awareness++;
 	struct member *m = gv__member_find(n, n->probe.target);
-	if (m && m->state == GV_MEMBER_ALIVE)
+	/* a new suspicion, or an independent confirmation of one */
+	if (m && (m->state == GV_MEMBER_ALIVE || m->state == GV_MEMBER_SUSPECT))
 		suspect(n, m, m->incarnation, n->self, now);
 }
 
@@ -659,6 +672,7 @@ gv__members_timers(gv_node *n, gv_time now)
 			struct member *m = &n->members[i];
 			if (m->state == GV_MEMBER_SUSPECT &&
 			    now >= m->suspect_deadline) {
+				m->accuser = n->self;
 				set_state(n, m, GV_MEMBER_DEAD, now);
 				gv__spread_member(n, m->id);
 			}

@@ -146,9 +146,6 @@ gv_node_new(gv_node **out, const gv_node_config *cfg, gv_time now)
 			goto fail_dedup;
 		n->dedup_on = true;
 	}
-	rc = gv_dedup_init(&n->purged, mem, 1024, 4);
-	if (rc)
-		goto fail_purged;
 	if (cfg->conflict_log) {
 		n->conflicts = gv__zalloc(
 			mem, cfg->conflict_log * sizeof(gv_conflict_info));
@@ -176,8 +173,6 @@ fail_members:
 	gv__free(mem, n->conflicts,
 		 cfg->conflict_log * sizeof(gv_conflict_info));
 fail_conflicts:
-	gv_dedup_fini(&n->purged);
-fail_purged:
 	if (n->dedup_on)
 		gv_dedup_fini(&n->dedup);
 fail_dedup:
@@ -216,7 +211,8 @@ gv_node_del(gv_node *n)
 	gv__members_fini(n);
 	gv__free(mem, n->conflicts,
 		 n->cfg.conflict_log * sizeof(gv_conflict_info));
-	gv_dedup_fini(&n->purged);
+	if (n->purged_on)
+		gv_dedup_fini(&n->purged);
 	if (n->dedup_on)
 		gv_dedup_fini(&n->dedup);
 	gv_store_fini(&n->store);
@@ -708,7 +704,8 @@ gv_node_handle_expiry(gv_node *n, gv_time now)
 		 * ~4 anti-entropy intervals */
 		if (n->dedup_on)
 			gv_dedup_advance(&n->dedup);
-		gv_dedup_advance(&n->purged);
+		if (n->purged_on)
+			gv_dedup_advance(&n->purged);
 		n->next_dedup_advance = now + 1000 * MS;
 	}
 	gv__recent_expire(n, now);

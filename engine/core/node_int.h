@@ -85,6 +85,7 @@ struct member {
 	char name[GV_WIRE_MAX_NAME + 1];
 	gv_time since; /* last state change */
 	/* suspicion (Lifeguard: timeout shrinks with confirmations) */
+	gv_node_id accuser; /* who suspected or declared it */
 	gv_time suspect_start;
 	gv_time suspect_deadline;
 	unsigned nconfirm;
@@ -197,6 +198,7 @@ struct gv_node {
 	gv_merkle merkle;
 	bool dedup_on;
 	gv_dedup dedup;
+	bool purged_on;  /* allocated at the first collection */
 	gv_dedup purged; /* recently collected tombstones */
 	gv_node_stats st;
 	uint64_t seq; /* datagram sequence */

@@ -32,7 +32,21 @@ purge_id(uint64_t key_hash, const gv_version *v)
 bool
 gv__tomb_purged_recently(gv_node *n, uint64_t key_hash, const gv_version *ver)
 {
-	return gv_dedup_contains(&n->purged, purge_id(key_hash, ver));
+	return n->purged_on &&
+	       gv_dedup_contains(&n->purged, purge_id(key_hash, ver));
+}
+
+/* Remember a collected tombstone for a few seconds (the set is made on
+ * first use: most nodes of a big simulation never collect one). */
+static void
+remember_purged(gv_node *n, uint64_t key_hash, const gv_version *ver)
+{
+	if (!n->purged_on) {
+		if (gv_dedup_init(&n->purged, n->mem, 1024, 4))
+			return;
+		n->purged_on = true;
+	}
+	gv_dedup_insert(&n->purged, purge_id(key_hash, ver));
 }
 
 static void
@@ -58,7 +72,7 @@ static bool
 purge_local(gv_node *n, const uint8_t *key, size_t klen, const gv_version *ver)
 {
 	uint64_t kh = gv__key_hash(key, klen);
-	gv_dedup_insert(&n->purged, purge_id(kh, ver));
+	remember_purged(n, kh, ver);
 	if (gv_store_purge(&n->store, key, klen, ver) != 0)
 		return false;
 	n->st.tombstones_purged++;

@@ -20,7 +20,7 @@
 #define PING_BODY 12         /* probe u32, target u64 */
 #define ACK_BODY 5           /* probe u32, flags u8 */
 #define PING_REQ_FIXED 12    /* probe u32, target u64; then addr */
-#define MEMBER_FIXED 13      /* state u8, node u64, incarnation u32 */
+#define MEMBER_FIXED 21      /* state, node, incarnation, accuser u64 */
 #define MERKLE_REQ_FIXED 7   /* session u32, level u8, count u16 */
 #define MERKLE_RESP_FIXED 8  /* session u32, level u8, fan u8, count u16 */
 #define ENTRIES_REQ_FIXED 7  /* session u32, kind u8, count u16 */
@@ -309,6 +309,7 @@ gv_wire_put_member(gv_wire_writer *w, const gv_wire_member *m)
 	p[0] = m->state;
 	gv__st64(p + 1, m->node);
 	gv__st32(p + 9, m->incarnation);
+	gv__st64(p + 13, m->accuser);
 	p = put_addr(p + MEMBER_FIXED, &m->addr);
 	*p++ = m->region_len;
 	p = put_bytes(p, m->region, m->region_len);
@@ -623,6 +624,7 @@ dec_member(const uint8_t *b, size_t n, gv_wire_member *m)
 	m->state = b[0];
 	m->node = gv__ld64(b + 1);
 	m->incarnation = gv__ld32(b + 9);
+	m->accuser = gv__ld64(b + 13);
 	if (m->state > GV_MEMBER_LEFT)
 		return GV_EMALFORMED;
 	size_t off = MEMBER_FIXED;

@@ -30,7 +30,8 @@
  *   PING        probe u32, target u64
  *   ACK         probe u32, flags u8 (GV_ACK_NACK)
  *   PING_REQ    probe u32, target u64, addr
- *   MEMBER      state u8 (GV_MEMBER_*), node u64, incarnation u32, addr,
+ *   MEMBER      state u8 (GV_MEMBER_*), node u64, incarnation u32,
+ *               accuser u64 (who suspected or declared it; 0 if none), addr,
  *               region_len u8, region[], name_len u8, name[]
  *   MERKLE_REQ  session u32, level u8, count u16, index u32[count]
  *               ("send me the children digests of these nodes")
@@ -182,6 +183,7 @@ typedef struct gv_wire_member {
 	uint8_t state;
 	gv_node_id node;
 	uint32_t incarnation;
+	gv_node_id accuser; /* who suspected or declared it (0: n/a) */
 	gv_wire_addr addr;
 	const uint8_t *region;
 	uint8_t region_len;

@@ -407,6 +407,7 @@ check_spec(const gv_wire_record *rec, const spec *s)
 		assert_int_equal(m->state, e->state);
 		assert_true(m->node == e->node);
 		assert_int_equal(m->incarnation, e->incarnation);
+		assert_true(m->accuser == e->accuser);
 		check_addr(&m->addr, &e->addr);
 		assert_int_equal(m->region_len, e->region_len);
 		assert_int_equal(m->name_len, e->name_len);
@@ -548,6 +549,7 @@ rand_spec(gv_rng *g, spec *s, uint8_t type)
 		s->mem.state = (uint8_t)gv_rng_below(g, 4);
 		s->mem.node = gv_rng_next(g);
 		s->mem.incarnation = (uint32_t)gv_rng_next(g);
+		s->mem.accuser = gv_rng_next(g);
 		rand_addr(g, &s->mem.addr);
 		s->mem.region_len = (uint8_t)gv_rng_below(g, 64);
 		s->mem.name_len = (uint8_t)gv_rng_below(g, 64);
@@ -861,6 +863,7 @@ test_wire_roundtrip_extremes(void **state)
 		.state = GV_MEMBER_LEFT,
 		.node = UINT64_MAX,
 		.incarnation = UINT32_MAX,
+		.accuser = UINT64_MAX - 1,
 		.addr = {.family = 6, .port = 65535,
 			 .addr = {0x20, 0x01, 0x0d, 0xb8, [15] = 1}},
 		.region = key,
@@ -1571,10 +1574,10 @@ test_wire_bad_lengths(void **state)
 	expect_bad(GV_REC_PURGE, 16, 0, 2, GV_EMALFORMED);
 	expect_bad(GV_REC_PURGE, 16, 0xffff, 2, GV_EMALFORMED);
 	/* Region / name lengths running past the body. */
-	expect_bad(GV_REC_MEMBER, 13 + 19, 3, 1, GV_EMALFORMED);
-	expect_bad(GV_REC_MEMBER, 13 + 19 + 3, 3, 1, GV_EMALFORMED);
+	expect_bad(GV_REC_MEMBER, 21 + 19, 3, 1, GV_EMALFORMED);
+	expect_bad(GV_REC_MEMBER, 21 + 19 + 3, 3, 1, GV_EMALFORMED);
 	/* IPv4 family on an IPv6-sized address leaves slack. */
-	expect_bad(GV_REC_MEMBER, 13, 4, 1, GV_EMALFORMED);
+	expect_bad(GV_REC_MEMBER, 21, 4, 1, GV_EMALFORMED);
 	expect_bad(GV_REC_PING_REQ, 12, 6, 1, GV_EMALFORMED);
 	/* Bodies longer than their fields, for every known type. */
 	for (uint8_t t = 1; t <= NTYPES; t++) {
@@ -1596,7 +1599,7 @@ test_wire_bad_fields(void **state)
 	/* Address families. */
 	expect_bad(GV_REC_PING_REQ, 12, 0, 1, GV_EMALFORMED);
 	expect_bad(GV_REC_PING_REQ, 12, 5, 1, GV_EMALFORMED);
-	expect_bad(GV_REC_MEMBER, 13, 2, 1, GV_EMALFORMED);
+	expect_bad(GV_REC_MEMBER, 21, 2, 1, GV_EMALFORMED);
 	/* Member state. */
 	expect_bad(GV_REC_MEMBER, 0, 4, 1, GV_EMALFORMED);
 	expect_bad(GV_REC_MEMBER, 0, 255, 1, GV_EMALFORMED);
@@ -1641,7 +1644,7 @@ test_wire_bad_fields(void **state)
 		/* Move one byte from one string to the other, so that the
 		 * lengths still add up and only the maximum is broken. */
 		uint8_t *body = buf + 43;
-		size_t rl = 13 + 7; /* region_len, after an IPv4 address */
+		size_t rl = 21 + 7; /* region_len, after an IPv4 address */
 		uint8_t first = which ? 62 : 64;
 		body[rl] = first;
 		body[rl + 1 + first] = (uint8_t)(126 - first);
