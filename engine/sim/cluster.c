@@ -33,6 +33,7 @@ struct gv_cluster {
 	size_t ntracks;
 	gv_cluster_events ev;
 	uint64_t payload_msgs;
+	size_t live; /* nodes up (kept by crash and restart) */
 };
 
 static int
@@ -283,6 +284,7 @@ gv_cluster_new(gv_cluster **out, const gv_cluster_config *cfg)
 			prejoin(c, i, 0);
 		gv_sim_attach(c->sim, (int)i, &node_ops, c->nodes[i]);
 	}
+	c->live = c->n;
 	if (cfg->membership == GV_CLUSTER_JOIN)
 		for (size_t i = 1; i < c->n; i++) {
 			gv_node_join(c->nodes[i], 0, &c->addrs[0], 1);
@@ -352,10 +354,7 @@ gv_cluster_up(const gv_cluster *c, size_t i)
 size_t
 gv_cluster_live(const gv_cluster *c)
 {
-	size_t k = 0;
-	for (size_t i = 0; i < c->n; i++)
-		k += gv_sim_is_up(c->sim, (int)i);
-	return k;
+	return c->live;
 }
 
 /* ------------------------------------------------------------ writes */
@@ -545,7 +544,11 @@ gv_cluster_crash(gv_cluster *c, size_t i)
 {
 	if (i >= c->n)
 		return GV_EINVAL;
-	return gv_sim_crash(c->sim, (int)i);
+	bool was = gv_sim_is_up(c->sim, (int)i);
+	int rc = gv_sim_crash(c->sim, (int)i);
+	if (rc == 0 && was && !gv_sim_is_up(c->sim, (int)i))
+		c->live--;
+	return rc;
 }
 
 int
@@ -584,7 +587,11 @@ gv_cluster_restart(gv_cluster *c, size_t i, bool keep_state)
 				}
 		}
 	}
-	return gv_sim_restart(c->sim, (int)i, now);
+	bool was = gv_sim_is_up(c->sim, (int)i);
+	int rc = gv_sim_restart(c->sim, (int)i, now);
+	if (rc == 0 && !was && gv_sim_is_up(c->sim, (int)i))
+		c->live++;
+	return rc;
 }
 
 const gv_cluster_events *
