@@ -185,17 +185,7 @@ send_entry(void *ud, const gv_record *r)
 		gv__bulk_room(c->b, gv_wire_update_size(r->klen, r->vlen));
 	if (!w)
 		return 1;
-	gv_wire_update u = {
-		.ver = r->ver,
-		.prev = r->prev,
-		.flags = GV_UPD_AE | (r->tombstone ? GV_UPD_TOMBSTONE : 0),
-		.priority = GV_PRIO_NORMAL,
-		.key = r->key,
-		.klen = (uint16_t)r->klen,
-		.val = r->val,
-		.vlen = (uint16_t)r->vlen,
-	};
-	if (gv_wire_put_update(w, &u) == 0)
+	if (gv__put_record(w, r, GV_PRIO_NORMAL, GV_UPD_AE) == 0)
 		c->n->st.ae_entries_sent++;
 	return 0;
 }

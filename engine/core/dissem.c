@@ -121,20 +121,26 @@ scaled_fanout(const gv_node *n, int priority)
 	return f ? f : 1;
 }
 
+/* Drop the oldest entry of the recent list. */
+static void
+recent_drop_oldest(gv_node *n)
+{
+	struct rumor *r = n->recent_head;
+	n->recent_head = r->rnext;
+	if (n->recent_head)
+		n->recent_head->rprev = NULL;
+	else
+		n->recent_tail = NULL;
+	r->in_recent = false;
+	n->nrecent--;
+	gv__rumor_release(n, r);
+}
+
 static void
 recent_add(gv_node *n, struct rumor *r)
 {
-	if (n->nrecent >= RECENT_MAX) {
-		struct rumor *old = n->recent_head;
-		n->recent_head = old->rnext;
-		if (n->recent_head)
-			n->recent_head->rprev = NULL;
-		else
-			n->recent_tail = NULL;
-		old->in_recent = false;
-		n->nrecent--;
-		gv__rumor_release(n, old);
-	}
+	if (n->nrecent >= RECENT_MAX)
+		recent_drop_oldest(n);
 	r->rnext = NULL;
 	r->rprev = n->recent_tail;
 	if (n->recent_tail)
@@ -151,17 +157,8 @@ gv__recent_expire(gv_node *n, gv_time now)
 {
 	gv_time window = (gv_time)n->cfg.pull_window_rounds *
 			 n->cfg.interval_ms * MS;
-	while (n->recent_head && now - n->recent_head->created > window) {
-		struct rumor *r = n->recent_head;
-		n->recent_head = r->rnext;
-		if (n->recent_head)
-			n->recent_head->rprev = NULL;
-		else
-			n->recent_tail = NULL;
-		r->in_recent = false;
-		n->nrecent--;
-		gv__rumor_release(n, r);
-	}
+	while (n->recent_head && now - n->recent_head->created > window)
+		recent_drop_oldest(n);
 }
 
 /* Retire a rumor from its broadcast queue (budget spent). */
@@ -299,25 +296,39 @@ gv__spread_purge(gv_node *n, const void *key, size_t klen,
 /* ---------------------------------------------------------- encoding */
 
 int
+gv__put_record(gv_wire_writer *w, const gv_record *rec, uint8_t priority,
+	       uint8_t flags)
+{
+	if (rec->vlen > UINT16_MAX)
+		return GV_EINVAL;
+	gv_wire_update u = {
+		.ver = rec->ver,
+		.prev = rec->prev,
+		.flags = flags | (rec->tombstone ? GV_UPD_TOMBSTONE : 0),
+		.priority = priority,
+		.key = rec->key,
+		.klen = (uint16_t)rec->klen,
+		.val = rec->val,
+		.vlen = (uint16_t)rec->vlen,
+	};
+	return gv_wire_put_update(w, &u);
+}
+
+/* The store's entry for r's key, if it is still r's version. */
+static bool
+rumor_current(const gv_node *n, const struct rumor *r, gv_record *rec)
+{
+	return gv_store_lookup(&n->store, r->key, r->klen, rec) == 0 &&
+	       gv_version_cmp(&rec->ver, &r->ver) == 0;
+}
+
+int
 gv__put_update_rumor(gv_node *n, gv_wire_writer *w, struct rumor *r)
 {
 	gv_record rec;
-	if (gv_store_lookup(&n->store, r->key, r->klen, &rec) ||
-	    gv_version_cmp(&rec.ver, &r->ver) != 0)
+	if (!rumor_current(n, r, &rec))
 		return GV_ENOTFOUND; /* overtaken: a newer rumor carries it */
-	if (rec.vlen > UINT16_MAX)
-		return GV_EINVAL;
-	gv_wire_update u = {
-		.ver = rec.ver,
-		.prev = rec.prev,
-		.flags = rec.tombstone ? GV_UPD_TOMBSTONE : 0,
-		.priority = r->priority,
-		.key = rec.key,
-		.klen = (uint16_t)rec.klen,
-		.val = rec.val,
-		.vlen = (uint16_t)rec.vlen,
-	};
-	int rc = gv_wire_put_update(w, &u);
+	int rc = gv__put_record(w, &rec, r->priority, 0);
 	if (rc)
 		return rc;
 	n->st.updates_out++;
@@ -357,30 +368,14 @@ fill_from(gv_node *n, gv_wire_writer *w, struct bqueue *q, bool updates)
 		     r = r->qnext) {
 			int rc;
 			if (updates) {
-				/* encode without counting; count below */
+				/* encode now, count the transmission below */
 				gv_record rec;
-				if (gv_store_lookup(&n->store, r->key, r->klen,
-						    &rec) ||
-				    gv_version_cmp(&rec.ver, &r->ver) != 0) {
+				if (!rumor_current(n, r, &rec)) {
 					if (ndead < 256)
 						dead[ndead++] = r;
 					continue;
 				}
-				gv_wire_update u = {
-					.ver = rec.ver,
-					.prev = rec.prev,
-					.flags = rec.tombstone
-							 ? GV_UPD_TOMBSTONE
-							 : 0,
-					.priority = r->priority,
-					.key = rec.key,
-					.klen = (uint16_t)rec.klen,
-					.val = rec.val,
-					.vlen = (uint16_t)rec.vlen,
-				};
-				rc = rec.vlen > UINT16_MAX
-					     ? GV_EINVAL
-					     : gv_wire_put_update(w, &u);
+				rc = gv__put_record(w, &rec, r->priority, 0);
 				if (rc == 0)
 					n->st.updates_out++;
 			} else {
@@ -550,28 +545,14 @@ gv__on_pull_recent(gv_node *n, gv_time now, const gv_addr *from,
 		if (have)
 			continue;
 		gv_record rec;
-		if (gv_store_lookup(&n->store, r->key, r->klen, &rec) ||
-		    gv_version_cmp(&rec.ver, &r->ver) != 0 ||
-		    rec.vlen > UINT16_MAX)
+		if (!rumor_current(n, r, &rec) || rec.vlen > UINT16_MAX)
 			continue;
 		gv_wire_writer *w =
 			gv__bulk_room(&b, gv_wire_update_size(rec.klen,
 							      rec.vlen));
-		if (!w)
+		if (!w || b.datagrams >= PULL_REPLY_DATAGRAMS)
 			break;
-		if (b.datagrams >= PULL_REPLY_DATAGRAMS)
-			break;
-		gv_wire_update u = {
-			.ver = rec.ver,
-			.prev = rec.prev,
-			.flags = rec.tombstone ? GV_UPD_TOMBSTONE : 0,
-			.priority = r->priority,
-			.key = rec.key,
-			.klen = (uint16_t)rec.klen,
-			.val = rec.val,
-			.vlen = (uint16_t)rec.vlen,
-		};
-		if (gv_wire_put_update(w, &u) == 0)
+		if (gv__put_record(w, &rec, r->priority, 0) == 0)
 			n->st.updates_out++;
 	}
 	gv__bulk_finish(&b);

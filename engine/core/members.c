@@ -66,9 +66,6 @@ gv__members_fini(gv_node *n)
 	gv__free(n->mem, n->mindex, n->mindex_cap * sizeof(uint32_t));
 	gv__free(n->mem, n->probe_order, n->probe_cap * sizeof(uint32_t));
 	gv__free(n->mem, n->seeds, n->nseeds * sizeof(gv_addr));
-	if (n->statics)
-		gv__free(n->mem, n->static_region,
-			 n->statics->n * sizeof(uint16_t));
 }
 
 struct member *
@@ -852,14 +849,41 @@ gv__update_reach(gv_node *n, gv_time now)
 
 /* ------------------------------------------------------ peer choice */
 
+/* Is static peer i in our region? */
+static inline bool
+static_local(const gv_node *n, size_t i)
+{
+	return !n->statics->region ||
+	       n->statics->region[i] == n->static_own_region;
+}
+
 static bool
 member_gossipable(const struct member *m)
 {
 	return m->state == GV_MEMBER_ALIVE || m->state == GV_MEMBER_SUSPECT;
 }
 
-/* One random candidate index: from region class want_local (1: ours,
- * 0: others, -1: any). Rejection sampling, then a scan. */
+/* May index i (a member, or a static peer) be chosen? want_local: 1 our
+ * region only, 0 other regions only, -1 any. */
+static bool
+candidate_ok(const gv_node *n, size_t i, int want_local, gv_node_id exclude)
+{
+	bool local;
+	if (n->statics) {
+		if (i == n->static_self || n->statics->id[i] == exclude)
+			return false;
+		local = static_local(n, i);
+	} else {
+		const struct member *m = &n->members[i];
+		if (!member_gossipable(m) || m->id == exclude)
+			return false;
+		local = m->region == 0;
+	}
+	return want_local < 0 || local == (want_local == 1);
+}
+
+/* One random candidate index of the wanted class: rejection sampling,
+ * then a scan from a random start (for sparse classes). */
 static bool
 pick_index(gv_node *n, int want_local, gv_node_id exclude, size_t *out)
 {
@@ -868,42 +892,18 @@ pick_index(gv_node *n, int want_local, gv_node_id exclude, size_t *out)
 		return false;
 	for (int tries = 0; tries < 48; tries++) {
 		size_t i = gv_rng_below(&n->rng, total);
-		if (n->statics) {
-			if (i == n->static_self || n->statics->id[i] == exclude)
-				continue;
-			if (want_local >= 0 &&
-			    (n->static_region[i] == 0) != (want_local == 1))
-				continue;
-		} else {
-			struct member *m = &n->members[i];
-			if (!member_gossipable(m) || m->id == exclude)
-				continue;
-			if (want_local >= 0 &&
-			    (m->region == 0) != (want_local == 1))
-				continue;
+		if (candidate_ok(n, i, want_local, exclude)) {
+			*out = i;
+			return true;
 		}
-		*out = i;
-		return true;
 	}
 	size_t start = gv_rng_below(&n->rng, total);
 	for (size_t k = 0; k < total; k++) {
 		size_t i = (start + k) % total;
-		if (n->statics) {
-			if (i == n->static_self || n->statics->id[i] == exclude)
-				continue;
-			if (want_local >= 0 &&
-			    (n->static_region[i] == 0) != (want_local == 1))
-				continue;
-		} else {
-			struct member *m = &n->members[i];
-			if (!member_gossipable(m) || m->id == exclude)
-				continue;
-			if (want_local >= 0 &&
-			    (m->region == 0) != (want_local == 1))
-				continue;
+		if (candidate_ok(n, i, want_local, exclude)) {
+			*out = i;
+			return true;
 		}
-		*out = i;
-		return true;
 	}
 	return false;
 }
@@ -953,7 +953,7 @@ gv__pick_peers(gv_node *n, size_t k, gv_node_id exclude, gv_addr *out)
 			dup |= ids[j] == id;
 		if (dup)
 			continue;
-		bool is_remote = n->statics ? n->static_region[i] != 0
+		bool is_remote = n->statics ? !static_local(n, i)
 					    : n->members[i].region != 0;
 		if (regions && is_remote)
 			remote++;
@@ -979,24 +979,17 @@ gv_node_set_static_peers(gv_node *n, const gv_static_peers *peers,
 {
 	if (!n || !peers || !peers->n || !peers->id || !peers->addr)
 		return GV_EINVAL;
-	uint16_t *reg = gv__alloc(n->mem, peers->n * sizeof(uint16_t));
-	if (!reg)
-		return GV_ENOMEM;
+	/* the list is shared by every node: nothing per peer is copied */
+	n->statics = peers;
+	n->static_own_region = own_region;
+	n->static_self = SIZE_MAX;
+	n->multi_region = false;
 	for (size_t i = 0; i < peers->n; i++) {
-		/* region 0 is ours; others keep their distinct indices */
-		uint16_t r = peers->region ? peers->region[i] : own_region;
-		reg[i] = r == own_region ? 0 : (uint16_t)(r + 1);
 		if (peers->id[i] == n->self)
 			n->static_self = i;
-	}
-	if (n->statics)
-		gv__free(n->mem, n->static_region,
-			 n->statics->n * sizeof(uint16_t));
-	n->statics = peers;
-	n->static_region = reg;
-	for (size_t i = 0; i < peers->n; i++)
-		if (reg[i] != 0)
+		if (peers->region && peers->region[i] != own_region)
 			n->multi_region = true;
+	}
 	return 0;
 }
 

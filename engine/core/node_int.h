@@ -226,7 +226,7 @@ struct gv_node {
 	bool partitioned;
 	double reach;
 	const gv_static_peers *statics;
-	uint16_t *static_region; /* region per static peer, interned */
+	uint16_t static_own_region; /* our region index in statics */
 	size_t static_self; /* our index in statics, or SIZE_MAX */
 
 	/* dissemination */
@@ -349,6 +349,9 @@ void gv__piggyback(gv_node *n, gv_wire_writer *w, bool updates);
 /* Put pending update rumors only (fewest-sent first). */
 void gv__fill_updates(gv_node *n, gv_wire_writer *w);
 int gv__put_update_rumor(gv_node *n, gv_wire_writer *w, struct rumor *r);
+/* Encode a store record as an UPDATE (flags: GV_UPD_AE or 0). */
+int gv__put_record(gv_wire_writer *w, const gv_record *rec, uint8_t priority,
+		   uint8_t flags);
 void gv__put_pull_digest(gv_node *n, gv_wire_writer *w);
 void gv__dissem_fini(gv_node *n);
 
