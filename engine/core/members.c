@@ -214,6 +214,16 @@ gv__encode_self(const gv_node *n, gv_wire_member *out)
 	out->name_len = (uint8_t)strlen(n->cfg.name);
 }
 
+/* A joiner we refused (shard count mismatch): ignore its records. */
+static bool
+refused(const gv_node *n, gv_node_id id)
+{
+	for (unsigned i = 0; i < GV_REFUSED_MAX; i++)
+		if (id && n->refused[i] == id)
+			return true;
+	return false;
+}
+
 /* ------------------------------------------------------ state changes */
 
 static void
@@ -343,7 +353,8 @@ void
 gv__on_member_record(gv_node *n, gv_time now, const gv_addr *addr,
 		     gv_node_id from, const gv_wire_member *w)
 {
-	if (n->statics)
+	if (n->statics || n->cfg.external_membership || refused(n, from) ||
+	    refused(n, w->node))
 		return;
 	if (w->node == n->self) {
 		about_self(n, addr, w, now);
@@ -715,7 +726,7 @@ send_join(gv_node *n, const gv_addr *to)
 int
 gv_node_join(gv_node *n, gv_time now, const gv_addr *seeds, size_t nseeds)
 {
-	if (!n || !seeds || !nseeds)
+	if (!n || !seeds || !nseeds || n->cfg.external_membership)
 		return GV_EINVAL;
 	n->now = now;
 	gv_addr *copy = gv__alloc(n->mem, nseeds * sizeof(gv_addr));
@@ -752,17 +763,46 @@ gv_node_leave(gv_node *n, gv_time now)
 	return 0;
 }
 
+static unsigned
+shards_of(unsigned k)
+{
+	return k ? k : 1;
+}
+
 void
 gv__on_sync_req(gv_node *n, gv_time now, const gv_addr *from,
 		gv_node_id sender, const gv_wire_sync_req *s)
 {
-	if (n->statics || (s->flags & GV_SYNC_REPLY))
-		return; /* a reply: its MEMBER records do the work */
-	/* Answer with our whole membership, ourselves first. */
+	if (n->statics || n->cfg.external_membership)
+		return;
+	if (s->flags & GV_SYNC_REPLY) {
+		if (s->flags & GV_SYNC_MISMATCH) {
+			n->st.joins_refused++;
+			if (n->cfg.cb.on_join_refused)
+				n->cfg.cb.on_join_refused(n->cfg.ud, from,
+							  s->shards, now);
+		}
+		return; /* an answer: its MEMBER records do the work */
+	}
 	struct bulk b;
 	gv__bulk_init(&b, n, from, false);
-	gv_wire_sync_req rep = {s->session, GV_SYNC_REPLY};
-	gv_wire_writer *w = gv__bulk_room(&b, GV_WIRE_RECORD_HDR + 5);
+	if (shards_of(s->shards) != shards_of(n->cfg.shards)) {
+		/* Refuse: a node with another shard count would gossip keys
+		 * to the wrong shards. Ignore its records from now on. */
+		n->st.joins_refused++;
+		n->refused[n->refused_pos++ % GV_REFUSED_MAX] = sender;
+		gv_wire_sync_req rep = {s->session,
+					GV_SYNC_REPLY | GV_SYNC_MISMATCH,
+					n->cfg.shards};
+		gv_wire_writer *w = gv__bulk_room(&b, GV_WIRE_RECORD_HDR + 7);
+		if (w)
+			gv_wire_put_sync_req(w, &rep);
+		gv__bulk_finish(&b);
+		return;
+	}
+	/* Answer with our whole membership, ourselves first. */
+	gv_wire_sync_req rep = {s->session, GV_SYNC_REPLY, n->cfg.shards};
+	gv_wire_writer *w = gv__bulk_room(&b, GV_WIRE_RECORD_HDR + 7);
 	if (w)
 		gv_wire_put_sync_req(w, &rep);
 	gv_wire_member m;
@@ -990,6 +1030,38 @@ gv_node_set_static_peers(gv_node *n, const gv_static_peers *peers,
 		if (peers->region && peers->region[i] != own_region)
 			n->multi_region = true;
 	}
+	return 0;
+}
+
+int
+gv_node_set_member(gv_node *n, gv_time now, const gv_member_info *info)
+{
+	if (!n || !info || !info->id || info->id == n->self || n->statics ||
+	    info->state > GV_MEMBER_LEFT)
+		return GV_EINVAL;
+	n->now = now;
+	struct member *m = gv__member_find(n, info->id);
+	if (!m) {
+		if (info->state != GV_MEMBER_ALIVE &&
+		    info->state != GV_MEMBER_SUSPECT)
+			return 0;
+		int rc = gv_node_add_member(n, now, info);
+		if (rc)
+			return rc;
+		m = gv__member_find(n, info->id);
+		if (!m)
+			return GV_ENOMEM;
+	}
+	m->addr = info->addr;
+	m->incarnation = info->incarnation;
+	if (info->state == GV_MEMBER_SUSPECT) {
+		/* the owning shard times the suspicion; keep it from expiring
+		 * here */
+		m->suspect_deadline = GV_TIME_NEVER;
+	}
+	set_state(n, m, info->state, now);
+	if (info->state == GV_MEMBER_SUSPECT)
+		m->suspect_deadline = GV_TIME_NEVER;
 	return 0;
 }
 

@@ -384,7 +384,8 @@ put_item(gv_node *n, gv_wire_writer *w, struct item *it)
 		return gv_wire_put_member(w, &m);
 	}
 	case IT_SYNC_REQ: {
-		gv_wire_sync_req s = {it->u.sync.session, it->u.sync.flags};
+		gv_wire_sync_req s = {it->u.sync.session, it->u.sync.flags,
+				      n->cfg.shards};
 		return gv_wire_put_sync_req(w, &s);
 	}
 	case IT_RUMOR:
@@ -641,7 +642,7 @@ gv_node_next_expiry(const gv_node *n)
 	t = tmin(t, n->next_ae);
 	t = tmin(t, n->next_sweep);
 	t = tmin(t, n->next_dedup_advance);
-	if (!n->statics) {
+	if (!n->statics && !n->cfg.external_membership) {
 		t = tmin(t, n->next_probe_tick);
 		t = tmin(t, n->next_reconnect);
 		t = tmin(t, gv__members_next(n));
@@ -671,7 +672,7 @@ gv_node_handle_expiry(gv_node *n, gv_time now)
 		gv__round_tick(n, now);
 		n->next_round = now + n->cfg.interval_ms * MS;
 	}
-	if (!n->statics) {
+	if (!n->statics && !n->cfg.external_membership) {
 		if (now >= n->next_probe_tick) {
 			gv__probe_tick(n, now);
 			n->next_probe_tick =

@@ -84,6 +84,9 @@ typedef struct gv_node_callbacks {
 	/* The reachable fraction crossed the quorum: partitioned or healed. */
 	void (*on_partition)(void *ud, bool partitioned, double reach,
 			     gv_time now);
+	/* A seed refused our join: its shard count differs from ours. */
+	void (*on_join_refused)(void *ud, const gv_addr *seed,
+				unsigned their_shards, gv_time now);
 } gv_node_callbacks;
 
 typedef struct gv_node_config {
@@ -92,7 +95,11 @@ typedef struct gv_node_config {
 	char name[GV_WIRE_MAX_NAME + 1];
 	char region[GV_WIRE_MAX_REGION + 1];
 	uint32_t cluster;   /* cluster id carried in every datagram */
-	uint16_t shard;
+	uint16_t shard;     /* this node's shard index */
+	uint16_t shards;    /* shards per process (0 or 1: unsharded); every
+			       node of a cluster must agree (checked at join) */
+	bool external_membership; /* no SWIM here: another shard of the same
+				     process feeds gv_node_set_member() */
 	uint64_t seed;      /* seeds the node's random generator */
 	int64_t wall_offset_ms; /* HLC wall clock = now / 1000 + this */
 	const gv_mem *mem;  /* NULL: gv_mem_libc() */
@@ -170,6 +177,15 @@ void gv_node_del(gv_node *n);
  * Returns 0 (also if already known), GV_EINVAL, GV_ENOMEM.
  */
 int gv_node_add_member(gv_node *n, gv_time now, const gv_member_info *info);
+
+/*
+ * gv_node_set_member - membership fed from outside (external_membership:
+ * the shard that runs SWIM tells the others). Adds the member or updates
+ * its address, incarnation and state; a member that comes back from dead
+ * starts anti-entropy as usual. Nothing is gossiped.
+ * Returns 0, GV_EINVAL, GV_ENOMEM.
+ */
+int gv_node_set_member(gv_node *n, gv_time now, const gv_member_info *info);
 
 /* Use a shared static peer list (see gv_static_peers); it must outlive the
  * node. Call before any traffic. */
@@ -292,6 +308,8 @@ typedef struct gv_node_stats {
 	uint64_t partitions, heals;
 	/* sends dropped because the outbox was full */
 	uint64_t outbox_drops;
+	/* joins refused: ours by a seed, or a joiner's by us (shard count) */
+	uint64_t joins_refused;
 } gv_node_stats;
 
 const gv_node_stats *gv_node_get_stats(const gv_node *n);

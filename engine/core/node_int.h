@@ -38,6 +38,7 @@
 #define GV_MAX_AE_SESSIONS 8
 #define GV_MAX_ITEMS 8192
 #define GV_NO_MEMBER UINT32_MAX
+#define GV_REFUSED_MAX 8
 
 enum rumor_kind {
 	RUMOR_UPDATE = 1,
@@ -225,6 +226,8 @@ struct gv_node {
 	size_t nseeds;
 	bool partitioned;
 	double reach;
+	gv_node_id refused[GV_REFUSED_MAX]; /* joiners refused (shards) */
+	unsigned refused_pos;
 	const gv_static_peers *statics;
 	uint16_t static_own_region; /* our region index in statics */
 	size_t static_self; /* our index in statics, or SIZE_MAX */

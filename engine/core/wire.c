@@ -27,7 +27,7 @@
 #define ENTRIES_RESP_BODY 7  /* session u32, flags u8, count u16 */
 #define PULL_DIGEST_FIXED 10 /* session u32, bucket u32, count u16 */
 #define PULL_ITEM 24         /* key_hash u64, hlc u64, origin u64 */
-#define SYNC_REQ_BODY 5      /* session u32, flags u8 */
+#define SYNC_REQ_BODY 7      /* session u32, flags u8, shards u16 */
 #define TOMB_ACK_FIXED 2     /* count u16 */
 #define TOMB_ITEM 24         /* key_hash u64, hlc u64, origin u64 */
 #define PURGE_FIXED 18       /* hlc u64, origin u64, klen u16 */
@@ -439,6 +439,7 @@ gv_wire_put_sync_req(gv_wire_writer *w, const gv_wire_sync_req *s)
 		return rc;
 	gv__st32(p, s->session);
 	p[4] = s->flags;
+	gv__st16(p + 5, s->shards);
 	commit(w, SYNC_REQ_BODY);
 	return 0;
 }
@@ -776,6 +777,7 @@ dec_record(uint8_t type, const uint8_t *b, size_t n, gv_wire_record *rec)
 			return GV_EMALFORMED;
 		rec->u.sync_req.session = gv__ld32(b);
 		rec->u.sync_req.flags = b[4];
+		rec->u.sync_req.shards = gv__ld16(b + 5);
 		return 0;
 	case GV_REC_TOMB_ACK:
 		return dec_tomb_ack(b, n, &rec->u.tomb_ack);

@@ -46,7 +46,9 @@
  *   PULL_DIGEST session u32, bucket u32 (GV_PULL_RECENT: recent writes),
  *               count u16, count items of (key_hash u64, hlc u64,
  *               origin u64)
- *   SYNC_REQ    session u32, flags u8 (GV_SYNC_*)
+ *   SYNC_REQ    session u32, flags u8 (GV_SYNC_*), shards u16 (the
+ *               sender's shard count: every node of a cluster must run the
+ *               same number; a mismatch is refused with GV_SYNC_MISMATCH)
  *               ("send me your full membership": the receiver answers
  *               with its MEMBER records; GV_SYNC_REPLY marks a SYNC_REQ
  *               that is such an answer, the sender's MEMBER records
@@ -136,7 +138,8 @@ enum gv_member_state {
 /* SYNC_REQ flags */
 #define GV_SYNC_JOIN 0x01  /* the sender is joining the cluster */
 #define GV_SYNC_REPLY 0x02 /* an answer: the sender's MEMBER records follow */
-#define GV_SYNC_FLAGS_ALL (GV_SYNC_JOIN | GV_SYNC_REPLY)
+#define GV_SYNC_MISMATCH 0x04 /* reply: refused, shard counts differ */
+#define GV_SYNC_FLAGS_ALL (GV_SYNC_JOIN | GV_SYNC_REPLY | GV_SYNC_MISMATCH)
 
 typedef struct gv_wire_header {
 	uint8_t version;
@@ -229,6 +232,7 @@ typedef struct gv_wire_pull_digest {
 typedef struct gv_wire_sync_req {
 	uint32_t session;
 	uint8_t flags; /* GV_SYNC_* */
+	uint16_t shards; /* the sender's shard count (0: not sharded) */
 } gv_wire_sync_req;
 
 typedef struct gv_wire_tomb_ack {

@@ -468,6 +468,7 @@ check_spec(const gv_wire_record *rec, const spec *s)
 	case GV_REC_SYNC_REQ:
 		assert_int_equal(rec->u.sync_req.session, s->sync.session);
 		assert_int_equal(rec->u.sync_req.flags, s->sync.flags);
+		assert_int_equal(rec->u.sync_req.shards, s->sync.shards);
 		break;
 	case GV_REC_TOMB_ACK: {
 		const gv_wire_tomb_ack *q = &rec->u.tomb_ack;
@@ -584,7 +585,8 @@ rand_spec(gv_rng *g, spec *s, uint8_t type)
 		break;
 	case GV_REC_SYNC_REQ:
 		s->sync.session = s->session;
-		s->sync.flags = (uint8_t)gv_rng_below(g, 4);
+		s->sync.flags = (uint8_t)gv_rng_below(g, 8);
+		s->sync.shards = (uint16_t)gv_rng_next(g);
 		break;
 	case GV_REC_TOMB_ACK:
 		s->count = (uint16_t)gv_rng_below(g, 20);
@@ -744,10 +746,11 @@ test_wire_record_layout(void **state)
 
 	at = w.len;
 	gv_wire_sync_req sr = {.session = 0x01020304,
-			       .flags = GV_SYNC_JOIN | GV_SYNC_REPLY};
+			       .flags = GV_SYNC_JOIN | GV_SYNC_REPLY,
+			       .shards = 0x0506};
 	assert_int_equal(gv_wire_put_sync_req(&w, &sr), 0);
 	static const uint8_t want_sr[] = {
-		GV_REC_SYNC_REQ, 5, 0, 0x04, 0x03, 0x02, 0x01, 0x03,
+		GV_REC_SYNC_REQ, 7, 0, 0x04, 0x03, 0x02, 0x01, 0x03, 0x06, 0x05,
 	};
 	assert_int_equal(w.len - at, sizeof(want_sr));
 	assert_memory_equal(buf + at, want_sr, sizeof(want_sr));
@@ -1015,7 +1018,7 @@ test_wire_roundtrip_max_fit(void **state)
 	fill_max(&s, gv_wire_update_size(1, 1));
 	s.type = GV_REC_SYNC_REQ;
 	s.sync = (gv_wire_sync_req){.session = 7, .flags = GV_SYNC_JOIN};
-	fill_max(&s, 8); /* 170 records, exactly 1400 bytes */
+	fill_max(&s, 10); /* 136 records */
 	s.type = GV_REC_TOMB_ACK;
 	fill_max(&s, gv_wire_tomb_ack_size(0));
 	s.type = GV_REC_PURGE;
@@ -1054,7 +1057,7 @@ spec_size(const spec *s)
 	case GV_REC_PULL_DIGEST:
 		return gv_wire_pull_digest_size(s->count);
 	case GV_REC_SYNC_REQ:
-		return 3 + 5;
+		return 3 + 7;
 	case GV_REC_TOMB_ACK:
 		return gv_wire_tomb_ack_size(s->count);
 	case GV_REC_PURGE:
@@ -1612,7 +1615,7 @@ test_wire_bad_fields(void **state)
 	expect_bad(GV_REC_ENTRIES_REQ, 4, 2, 1, GV_EMALFORMED);
 	expect_bad(GV_REC_ENTRIES_RESP, 4, 2, 1, GV_EMALFORMED);
 	/* Unknown sync flags. */
-	expect_bad(GV_REC_SYNC_REQ, 4, 0x04, 1, GV_EMALFORMED);
+	expect_bad(GV_REC_SYNC_REQ, 4, 0x08, 1, GV_EMALFORMED);
 	expect_bad(GV_REC_SYNC_REQ, 4, 0x80, 1, GV_EMALFORMED);
 	expect_bad(GV_REC_SYNC_REQ, 4, 0xff, 1, GV_EMALFORMED);
 
@@ -1923,7 +1926,7 @@ test_wire_encoder_einval(void **state)
 			 GV_ENOBUFS);
 
 	/* SYNC_REQ, TOMB_ACK, PURGE */
-	gv_wire_sync_req sr = {.flags = 0x04};
+	gv_wire_sync_req sr = {.flags = 0x08};
 	EXPECT_EINVAL(gv_wire_put_sync_req(&w, &sr));
 	sr.flags = 0x80 | GV_SYNC_JOIN;
 	EXPECT_EINVAL(gv_wire_put_sync_req(&w, &sr));
@@ -1943,7 +1946,7 @@ test_wire_encoder_einval(void **state)
 	gv_wire_writer full;
 	uint8_t small[GV_WIRE_HEADER_LEN + 3];
 	begin(&full, small, sizeof(small));
-	sr.flags = 0x04;
+	sr.flags = 0x08;
 	assert_int_equal(gv_wire_put_sync_req(&full, &sr), GV_EINVAL);
 	assert_int_equal(gv_wire_put_tomb_ack(&full, NULL, 1), GV_EINVAL);
 	pg = (gv_wire_purge){.key = val, .klen = GV_MAX_KEY + 1};
