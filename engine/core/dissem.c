@@ -355,9 +355,10 @@ put_member_rumor(gv_node *n, gv_wire_writer *w, struct rumor *r)
 	return gv_wire_put_member(w, &m);
 }
 
-/* Fill w from queue q, fewest-sent first. */
+/* Fill w (a datagram to dest) from queue q, fewest-sent first. */
 static void
-fill_from(gv_node *n, gv_wire_writer *w, struct bqueue *q, bool updates)
+fill_from(gv_node *n, gv_wire_writer *w, struct bqueue *q, bool updates,
+	  const gv_addr *dest)
 {
 	struct rumor *sent[256];
 	size_t nsent = 0;
@@ -378,6 +379,18 @@ fill_from(gv_node *n, gv_wire_writer *w, struct bqueue *q, bool updates)
 				rc = gv__put_record(w, &rec, r->priority, 0);
 				if (rc == 0)
 					n->st.updates_out++;
+				if (rc == GV_ENOBUFS &&
+				    GV_WIRE_HEADER_LEN +
+						    gv_wire_update_size(
+							    rec.klen, rec.vlen) >
+					    n->cfg.max_datagram) {
+					/* a big value: in a datagram of its
+					 * own (counted when it is sent) */
+					struct item it = {.kind = IT_RUMOR};
+					it.u.r = r;
+					gv__node_item(n, dest, &it);
+					continue;
+				}
 			} else {
 				rc = put_member_rumor(n, w, r);
 				if (rc == GV_ENOTFOUND && ndead < 256) {
@@ -401,18 +414,19 @@ done:
 }
 
 void
-gv__piggyback(gv_node *n, gv_wire_writer *w, bool updates)
+gv__piggyback(gv_node *n, gv_wire_writer *w, bool updates,
+	      const gv_addr *dest)
 {
 	if (n->mrumors.count)
-		fill_from(n, w, &n->mrumors, false);
+		fill_from(n, w, &n->mrumors, false, dest);
 	if (updates && n->updates.count && n->cfg.mode != GV_MODE_PULL)
-		fill_from(n, w, &n->updates, true);
+		fill_from(n, w, &n->updates, true, dest);
 }
 
 void
-gv__fill_updates(gv_node *n, gv_wire_writer *w)
+gv__fill_updates(gv_node *n, gv_wire_writer *w, const gv_addr *dest)
 {
-	fill_from(n, w, &n->updates, true);
+	fill_from(n, w, &n->updates, true, dest);
 }
 
 void

@@ -262,9 +262,9 @@ header_for(gv_node *n, gv_wire_header *h)
 }
 
 struct ready *
-gv__ready_begin(gv_node *n, const gv_addr *to, bool ae, gv_wire_writer *w)
+gv__ready_begin(gv_node *n, const gv_addr *to, bool ae, size_t cap,
+		gv_wire_writer *w)
 {
-	size_t cap = n->cfg.max_datagram;
 	struct ready *r = gv__alloc(n->mem, sizeof(*r) + cap);
 	if (!r)
 		return NULL;
@@ -319,11 +319,17 @@ gv__bulk_room(struct bulk *b, size_t size)
 		b->datagrams++;
 		b->r = NULL;
 	}
-	if (size > b->n->cfg.max_datagram - GV_WIRE_HEADER_LEN) {
-		b->err = GV_EINVAL;
-		return NULL;
+	/* A record larger than max_datagram (a big value) travels alone
+	 * in a datagram of its own, up to the largest UDP payload. */
+	size_t cap = b->n->cfg.max_datagram;
+	if (size > cap - GV_WIRE_HEADER_LEN) {
+		if (size > GV_WIRE_MAX_MTU - GV_WIRE_HEADER_LEN) {
+			b->err = GV_EINVAL;
+			return NULL;
+		}
+		cap = GV_WIRE_HEADER_LEN + size;
 	}
-	b->r = gv__ready_begin(b->n, &b->to, b->ae, &b->w);
+	b->r = gv__ready_begin(b->n, &b->to, b->ae, cap, &b->w);
 	if (!b->r) {
 		b->err = GV_ENOMEM;
 		return NULL;
@@ -391,7 +397,7 @@ put_item(gv_node *n, gv_wire_writer *w, struct item *it)
 	case IT_RUMOR:
 		return gv__put_update_rumor(n, w, it->u.r);
 	case IT_GOSSIP:
-		gv__piggyback(n, w, true);
+		gv__piggyback(n, w, true, &it->to);
 		return 0;
 	case IT_PULL:
 		gv__put_pull_digest(n, w);
@@ -442,7 +448,7 @@ send_items(gv_node *n, gv_addr *to, uint8_t *buf, size_t cap)
 	gv_wire_writer w;
 	gv_wire_header h;
 	header_for(n, &h);
-	if (gv_wire_begin(&w, buf, cap, &h))
+	if (gv_wire_begin(&w, buf, n->cfg.max_datagram, &h))
 		return GV_ENOBUFS;
 	bool gossip = false;
 	for (int cls = 0; cls <= 2; cls++) {
@@ -462,13 +468,25 @@ send_items(gv_node *n, gv_addr *to, uint8_t *buf, size_t cap)
 				i++; /* next datagram */
 				continue;
 			}
+			if (rc == GV_ENOBUFS && cap > w.cap) {
+				/* alone and still too big for max_datagram:
+				 * a big value goes in a datagram of its own */
+				header_for(n, &h);
+				if (gv_wire_begin(&w, buf, cap, &h) == 0 &&
+				    put_item(n, &w, it) == 0) {
+					item_done(n, i);
+					*to = dest;
+					return gv_wire_finish(&w);
+				}
+				n->st.outbox_drops++;
+			}
 			item_done(n, i); /* sent, or impossible: drop */
 		}
 		if (cls == 0)
-			gv__piggyback(n, &w, false);
+			gv__piggyback(n, &w, false, &dest);
 	}
 	if (gossip && n->updates.count && n->cfg.mode != GV_MODE_PULL)
-		gv__fill_updates(n, &w); /* member rumors went in above */
+		gv__fill_updates(n, &w, &dest); /* member rumors went in above */
 	if (!w.records)
 		return 0;
 	*to = dest;
@@ -497,7 +515,8 @@ gv_node_send(gv_node *n, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
 		return GV_EINVAL;
 	if (cap < n->cfg.max_datagram)
 		return GV_ENOBUFS;
-	cap = n->cfg.max_datagram;
+	if (cap > GV_WIRE_MAX_MTU)
+		cap = GV_WIRE_MAX_MTU;
 	n->now = now;
 	while (n->nitems) {
 		ssize_t len = send_items(n, to, buf, cap);
@@ -512,6 +531,16 @@ gv_node_send(gv_node *n, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
 	struct ready *r = n->ready_head;
 	if (!r)
 		return 0;
+	if (r->len > cap) {
+		/* a big-value datagram and a caller buffer too small for it */
+		n->ready_head = r->next;
+		if (!n->ready_head)
+			n->ready_tail = NULL;
+		n->nready--;
+		ready_free(n, r);
+		n->st.outbox_drops++;
+		return gv_node_send(n, now, to, buf, cap);
+	}
 	if (r->ae && n->cfg.ae_bytes_per_sec) {
 		ae_refill(n, now);
 		if (n->ae_tokens < (double)r->len)
@@ -768,6 +797,10 @@ local_write(gv_node *n, gv_time now, const void *key, size_t klen,
 		return GV_EINVAL;
 	if (n->partitioned && n->cfg.read_only_in_minority)
 		return GV_EREADONLY;
+	/* a write must fit in one datagram to replicate */
+	if (GV_WIRE_HEADER_LEN + gv_wire_update_size(klen, vlen) >
+	    GV_WIRE_MAX_MTU)
+		return klen > GV_MAX_KEY ? GV_EKEYSIZE : GV_EVALSIZE;
 	n->now = now;
 	gv_version ver = {gv_hlc_now(&n->hlc, gv__wall_ms(n, now)), n->self};
 	gv_record rec;

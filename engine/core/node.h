@@ -218,6 +218,11 @@ int gv_node_recv(gv_node *n, gv_time now, const gv_addr *from,
  * gv_node_send - the next datagram to send, if any.
  * Returns its length (> 0) with *to set, 0 when nothing is due,
  * GV_ENOBUFS if cap is smaller than the configured max_datagram.
+ * Datagrams are batched up to max_datagram; a single update too large for
+ * that (a big value) is sent alone in a datagram of up to GV_WIRE_MAX_MTU
+ * bytes, so give a buffer of GV_WIRE_MAX_MTU to replicate big values
+ * (with a smaller one they are counted in outbox_drops and left to
+ * anti-entropy, which has the same limit).
  */
 ssize_t gv_node_send(gv_node *n, gv_time now, gv_addr *to, uint8_t *buf,
 		     size_t cap);

@@ -268,7 +268,7 @@ struct gv_node {
 /* ---- node.c */
 int gv__node_item(gv_node *n, const gv_addr *to, const struct item *it);
 struct ready *gv__ready_begin(gv_node *n, const gv_addr *to, bool ae,
-			      gv_wire_writer *w);
+			      size_t cap, gv_wire_writer *w);
 void gv__ready_commit(gv_node *n, struct ready *r, gv_wire_writer *w);
 uint64_t gv__wall_ms(const gv_node *n, gv_time now);
 uint32_t gv__rand32(gv_node *n);
@@ -348,9 +348,10 @@ void gv__round_tick(gv_node *n, gv_time now);
 void gv__recent_expire(gv_node *n, gv_time now);
 /* Put pending rumors into a datagram for `to`: member rumors always,
  * update rumors when `updates`. */
-void gv__piggyback(gv_node *n, gv_wire_writer *w, bool updates);
+void gv__piggyback(gv_node *n, gv_wire_writer *w, bool updates,
+		   const gv_addr *dest);
 /* Put pending update rumors only (fewest-sent first). */
-void gv__fill_updates(gv_node *n, gv_wire_writer *w);
+void gv__fill_updates(gv_node *n, gv_wire_writer *w, const gv_addr *dest);
 int gv__put_update_rumor(gv_node *n, gv_wire_writer *w, struct rumor *r);
 /* Encode a store record as an UPDATE (flags: GV_UPD_AE or 0). */
 int gv__put_record(gv_wire_writer *w, const gv_record *rec, uint8_t priority,

@@ -268,6 +268,53 @@ test_sim_read_only_minority(void **state)
 	gv_cluster_del(c);
 }
 
+/* Values bigger than max_datagram travel alone in a datagram of their
+ * own (up to the largest UDP payload) in every mode, and through
+ * anti-entropy; a value that cannot fit any datagram is refused. */
+static void
+test_sim_big_values(void **state)
+{
+	static char big[40000];
+	memset(big, 'b', sizeof(big));
+	for (int mode = GV_MODE_EAGER; mode <= GV_MODE_PUSHPULL; mode++) {
+		gv_cluster *c = make(30, 95 + (uint64_t)mode, mode, 0);
+		assert_true(gv_cluster_put(c, 3, "big", 3, big, sizeof(big),
+					   GV_PRIO_NORMAL) >= 0);
+		assert_true(gv_cluster_put(c, 4, "small", 5, "s", 1,
+					   GV_PRIO_NORMAL) >= 0);
+		assert_true(gv_cluster_run_until_converged(
+			c, gv_cluster_now(c) + 30 * S));
+		gv_record r;
+		for (size_t i = 0; i < 30; i++) {
+			assert_int_equal(gv_node_get(gv_cluster_node(c, i),
+						     "big", 3, &r),
+					 0);
+			assert_int_equal(r.vlen, sizeof(big));
+		}
+		gv_cluster_del(c);
+	}
+	/* anti-entropy carries big values too */
+	gv_cluster_config cfg;
+	gv_cluster_config_default(&cfg);
+	cfg.nodes = 2;
+	cfg.seed = 99;
+	cfg.node.mode = GV_MODE_PULL;
+	gv_cluster *c;
+	assert_int_equal(gv_cluster_new(&c, &cfg), 0);
+	gv_record in = {.key = (const uint8_t *)"ae", .klen = 2,
+			.val = (const uint8_t *)big, .vlen = sizeof(big),
+			.ver = {gv_hlc_make(5, 0), 1}};
+	assert_true(gv_node_import(gv_cluster_node(c, 0), 0, &in) >= 0);
+	assert_true(gv_cluster_run_until_roots_equal(c, 10000, 10 * S) !=
+		    GV_TIME_NEVER);
+	static char huge[65536];
+	assert_int_equal(gv_node_put(gv_cluster_node(c, 0), gv_cluster_now(c),
+				     "h", 1, huge, sizeof(huge),
+				     GV_PRIO_NORMAL),
+			 GV_EVALSIZE);
+	gv_cluster_del(c);
+}
+
 int
 main(void)
 {
@@ -276,6 +323,7 @@ main(void)
 		cmocka_unit_test(test_sim_regions_prefer_local_and_converge),
 		cmocka_unit_test(test_sim_priority_scales_fanout),
 		cmocka_unit_test(test_sim_read_only_minority),
+		cmocka_unit_test(test_sim_big_values),
 		cmocka_unit_test(test_sim_sweep_random_faults),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
