@@ -891,7 +891,7 @@ const gv_node_stats *
 gv_node_get_stats(const gv_node *n)
 {
 	gv_node *m = (gv_node *)n;
-	m->st.awareness = n->awareness;
+	m->st.awareness = (uint64_t)n->awareness;
 	m->st.hlc_rejected = n->hlc.rejected;
 	for (int i = 0; i < GV_MERGE_NRESULTS; i++)
 		m->st.merge[i] = n->store.merges[i];

@@ -306,7 +306,7 @@ typedef struct gv_node_stats {
 	/* membership */
 	uint64_t probes, probe_fails, ping_reqs, suspicions, refutes;
 	uint64_t members_alive, members_suspect, members_dead, members_left;
-	int awareness;
+	uint64_t awareness;
 	/* tombstones */
 	uint64_t tombstones_purged;
 	/* partitions */

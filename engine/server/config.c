@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.c - grapevined's flags and config file. One table describes every
+ * option (name, kind, range, where it goes, help); the command line and the
+ * config file both go through it, so they cannot drift apart.
+ */
+#include "server/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/node.h"
+
+enum kind { K_ADDR, K_SEEDS, K_STR, K_UINT, K_SIZE, K_MODE, K_LEVEL, K_FLAG,
+	    K_IO, K_FILE };
+
+struct opt {
+	const char *name;
+	enum kind kind;
+	size_t off;   /* offset in gv_daemon_config */
+	size_t size;  /* for strings */
+	uint64_t min, max;
+	const char *arg;
+	const char *help;
+};
+
+#define OFF(f) offsetof(gv_daemon_config, f)
+#define SZ(f) sizeof(((gv_daemon_config *)0)->f)
+
+static const struct opt opts[] = {
+	{"bind", K_ADDR, OFF(bind), 0, 0, 0, "HOST:PORT",
+	 "gossip address; shard i uses PORT+i (default 127.0.0.1:7946)"},
+	{"join", K_SEEDS, 0, 0, 0, 0, "HOST:PORT,...",
+	 "seed nodes to join through"},
+	{"name", K_STR, OFF(name), SZ(name), 0, 0, "NAME",
+	 "member name (default HOST:PORT)"},
+	{"shards", K_UINT, OFF(shards), 0, 1, 64, "K",
+	 "shards (worker threads); all nodes must agree (default: cores)"},
+	{"resp", K_ADDR, OFF(resp), 0, 0, 0, "HOST:PORT",
+	 "Redis-protocol listener (default 127.0.0.1:6380)"},
+	{"metrics", K_ADDR, OFF(metrics), 0, 0, 0, "HOST:PORT",
+	 "Prometheus /metrics listener (default off)"},
+	{"interval-ms", K_UINT, OFF(interval_ms), 0, 1, 60000, "MS",
+	 "gossip round (default 100)"},
+	{"fanout", K_UINT, OFF(fanout), 0, 1, 64, "N",
+	 "peers per push and round (default 3)"},
+	{"mode", K_MODE, OFF(mode), 0, 0, 0, "MODE",
+	 "eager, push, pull or pushpull (default eager)"},
+	{"region", K_STR, OFF(region), SZ(region), 0, 0, "R",
+	 "region tag (default none)"},
+	{"max-memory", K_SIZE, OFF(max_memory), 0, 0, 0, "BYTES",
+	 "memory cap per node, k/m/g suffixes (default none)"},
+	{"max-value", K_SIZE, OFF(max_value), 0, 1, 60000, "BYTES",
+	 "largest value (default 60000: a write travels in one datagram)"},
+	{"on-event", K_STR, OFF(on_event), SZ(on_event), 0, 0, "SCRIPT",
+	 "run SCRIPT on member, partition and conflict events"},
+	{"log-level", K_LEVEL, OFF(log_level), 0, 0, 0, "LEVEL",
+	 "debug, info, warn or error (default info)"},
+	{"cluster", K_STR, OFF(cluster), SZ(cluster), 0, 0, "NAME",
+	 "cluster name; datagrams of other clusters are dropped"},
+	{"probe-interval-ms", K_UINT, OFF(probe_interval_ms), 0, 10, 60000,
+	 "MS", "failure-detector probe period (default 1000)"},
+	{"read-only-in-minority", K_FLAG, OFF(read_only_minority), 0, 0, 0,
+	 NULL, "refuse writes while partitioned in a minority"},
+	{"io", K_IO, OFF(io_backend), 0, 0, 0, "BACKEND",
+	 "auto, uring or mmsg (default auto)"},
+	{"pin", K_FLAG, OFF(pin), 0, 0, 0, NULL, "pin shard i to core i"},
+	{"config", K_FILE, OFF(config_file), SZ(config_file), 0, 0, "FILE",
+	 "read key = value settings (flag names) from FILE first"},
+};
+
+static void
+errf(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+void
+gv_daemon_config_default(gv_daemon_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->bind = (gv_addr){.family = 4, .port = 7946, .addr = {127, 0, 0, 1}};
+	c->resp = (gv_addr){.family = 4, .port = 6380, .addr = {127, 0, 0, 1}};
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	c->shards = cores > 0 && cores <= 64 ? (unsigned)cores : 1;
+	c->interval_ms = 100;
+	c->fanout = 3;
+	c->mode = GV_MODE_EAGER;
+	c->max_value = 60000;
+	c->log_level = GV_LOG_INFO;
+	snprintf(c->cluster, sizeof(c->cluster), "grapevine");
+	c->probe_interval_ms = 1000;
+}
+
+const char *
+gv_addr_str(const gv_addr *a, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	inet_ntop(a->family == 6 ? AF_INET6 : AF_INET, a->addr, host,
+		  sizeof(host));
+	if (a->family == 6)
+		snprintf(buf, len, "[%s]:%u", host, a->port);
+	else
+		snprintf(buf, len, "%s:%u", host, a->port);
+	return buf;
+}
+
+int
+gv_parse_hostport(const char *s, gv_addr *out, char *err, size_t errlen)
+{
+	char host[256];
+	const char *port;
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+		if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host))
+			goto bad;
+		memcpy(host, s + 1, (size_t)(end - s - 1));
+		host[end - s - 1] = 0;
+		port = end + 2;
+	} else {
+		const char *colon = strrchr(s, ':');
+		if (!colon || (size_t)(colon - s) >= sizeof(host) || colon == s)
+			goto bad;
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = 0;
+		port = colon + 1;
+	}
+	char *end;
+	errno = 0;
+	unsigned long p = strtoul(port, &end, 10);
+	if (errno || end == port || *end || p > 65535)
+		goto bad;
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *res = NULL;
+	int rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc || !res) {
+		errf(err, errlen, "cannot resolve '%s': %s", host,
+		     gai_strerror(rc));
+		return -1;
+	}
+	gv_addr a = {0};
+	if (res->ai_family == AF_INET) {
+		a.family = 4;
+		memcpy(a.addr, &((struct sockaddr_in *)res->ai_addr)->sin_addr,
+		       4);
+	} else {
+		a.family = 6;
+		memcpy(a.addr,
+		       &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, 16);
+	}
+	freeaddrinfo(res);
+	a.port = (uint16_t)p;
+	*out = a;
+	return 0;
+bad:
+	errf(err, errlen, "expected HOST:PORT, got '%s'", s);
+	return -1;
+}
+
+int
+gv_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || s[0] == '-')
+		return -1;
+	uint64_t mult = 1;
+	switch (tolower((unsigned char)*end)) {
+	case 0: break;
+	case 'k': mult = 1024; end++; break;
+	case 'm': mult = 1024 * 1024; end++; break;
+	case 'g': mult = 1024ull * 1024 * 1024; end++; break;
+	default: return -1;
+	}
+	if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end || (mult > 1 && v > UINT64_MAX / mult))
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+static int
+apply(gv_daemon_config *c, const struct opt *o, const char *v, char *err,
+      size_t errlen)
+{
+	char *base = (char *)c;
+	char m[256];
+	switch (o->kind) {
+	case K_ADDR:
+		if (gv_parse_hostport(v, (gv_addr *)(base + o->off), m,
+				      sizeof(m)))
+			goto fail;
+		if (o->off == OFF(metrics))
+			c->metrics_on = true;
+		return 0;
+	case K_SEEDS: {
+		char buf[4096];
+		snprintf(buf, sizeof(buf), "%s", v);
+		c->nseeds = 0;
+		for (char *save, *t = strtok_r(buf, ",", &save); t;
+		     t = strtok_r(NULL, ",", &save)) {
+			while (*t == ' ')
+				t++;
+			if (!*t)
+				continue;
+			if (c->nseeds == GV_MAX_SEEDS) {
+				snprintf(m, sizeof(m), "more than %d seeds",
+					 GV_MAX_SEEDS);
+				goto fail;
+			}
+			if (gv_parse_hostport(t, &c->seeds[c->nseeds], m,
+					      sizeof(m)))
+				goto fail;
+			c->nseeds++;
+		}
+		return 0;
+	}
+	case K_STR:
+	case K_FILE:
+		if (strlen(v) >= o->size) {
+			snprintf(m, sizeof(m), "longer than %zu bytes",
+				 o->size - 1);
+			goto fail;
+		}
+		memcpy(base + o->off, v, strlen(v) + 1);
+		return 0;
+	case K_UINT: {
+		char *end;
+		errno = 0;
+		unsigned long long x = strtoull(v, &end, 10);
+		if (errno || end == v || *end || v[0] == '-' || x < o->min ||
+		    x > o->max) {
+			snprintf(m, sizeof(m),
+				 "expected an integer in %llu..%llu, got '%s'",
+				 (unsigned long long)o->min,
+				 (unsigned long long)o->max, v);
+			goto fail;
+		}
+		*(unsigned *)(base + o->off) = (unsigned)x;
+		return 0;
+	}
+	case K_SIZE: {
+		uint64_t x;
+		if (gv_parse_size(v, &x) ||
+		    (o->max && (x < o->min || x > o->max))) {
+			if (o->max)
+				snprintf(m, sizeof(m),
+					 "expected a size in %llu..%llu "
+					 "bytes, got '%s'",
+					 (unsigned long long)o->min,
+					 (unsigned long long)o->max, v);
+			else
+				snprintf(m, sizeof(m),
+					 "expected a size like 512m, got '%s'",
+					 v);
+			goto fail;
+		}
+		if (o->off == OFF(max_value))
+			c->max_value = (size_t)x;
+		else
+			*(uint64_t *)(base + o->off) = x;
+		return 0;
+	}
+	case K_MODE: {
+		int mode = gv_mode_parse(v);
+		if (mode < 0) {
+			snprintf(m, sizeof(m),
+				 "expected eager, push, pull or pushpull, "
+				 "got '%s'",
+				 v);
+			goto fail;
+		}
+		c->mode = mode;
+		return 0;
+	}
+	case K_LEVEL: {
+		static const char *const names[] = {"debug", "info", "warn",
+						    "error"};
+		for (int i = 0; i < 4; i++)
+			if (strcmp(v, names[i]) == 0) {
+				c->log_level = i;
+				return 0;
+			}
+		snprintf(m, sizeof(m),
+			 "expected debug, info, warn or error, got '%s'", v);
+		goto fail;
+	}
+	case K_IO: {
+		static const char *const names[] = {"auto", "uring", "mmsg"};
+		for (int i = 0; i < 3; i++)
+			if (strcmp(v, names[i]) == 0) {
+				c->io_backend = i;
+				return 0;
+			}
+		snprintf(m, sizeof(m), "expected auto, uring or mmsg, got '%s'",
+			 v);
+		goto fail;
+	}
+	case K_FLAG:
+		if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes")) {
+			*(bool *)(base + o->off) = true;
+			return 0;
+		}
+		if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no")) {
+			*(bool *)(base + o->off) = false;
+			return 0;
+		}
+		snprintf(m, sizeof(m), "expected true or false, got '%s'", v);
+		goto fail;
+	}
+	return 0;
+fail:
+	errf(err, errlen, "--%s: %s", o->name, m);
+	return -1;
+}
+
+static const struct opt *
+find(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (strlen(opts[i].name) == len &&
+		    memcmp(opts[i].name, name, len) == 0)
+			return &opts[i];
+	return NULL;
+}
+
+static char *
+trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = 0;
+	return s;
+}
+
+static int
+read_file(gv_daemon_config *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		errf(err, errlen, "--config: cannot open %s: %s", path,
+		     strerror(errno));
+		return -1;
+	}
+	char line[4096];
+	int lineno = 0;
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		char *s = trim(line);
+		if (!*s || *s == '#')
+			continue;
+		char *eq = strchr(s, '=');
+		char *key = s, *val = NULL;
+		if (eq) {
+			*eq = 0;
+			val = trim(eq + 1);
+		}
+		key = trim(key);
+		const struct opt *o = find(key, strlen(key));
+		if (!o || o->kind == K_FILE) {
+			errf(err, errlen, "%s:%d: unknown setting '%s'", path,
+			     lineno, key);
+			fclose(f);
+			return -1;
+		}
+		if (!val) {
+			if (o->kind != K_FLAG) {
+				errf(err, errlen, "%s:%d: '%s' needs a value",
+				     path, lineno, key);
+				fclose(f);
+				return -1;
+			}
+			val = "true";
+		}
+		char sub[512];
+		if (apply(c, o, val, sub, sizeof(sub))) {
+			errf(err, errlen, "%s:%d: %s", path, lineno, sub);
+			fclose(f);
+			return -1;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+const char *
+gv_daemon_usage(void)
+{
+	static char buf[8192];
+	if (buf[0])
+		return buf;
+	size_t n = (size_t)snprintf(
+		buf, sizeof(buf),
+		"usage: grapevined [options]\n\n"
+		"grapevine's daemon: replicates a key/value map with its peers "
+		"over UDP\n(gossip, anti-entropy, SWIM) and serves it over the "
+		"Redis protocol.\n\noptions:\n");
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]) && n < sizeof(buf);
+	     i++) {
+		char left[64];
+		snprintf(left, sizeof(left), "--%s%s%s", opts[i].name,
+			 opts[i].arg ? " " : "", opts[i].arg ? opts[i].arg : "");
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "  %-28s %s\n",
+				      left, opts[i].help);
+	}
+	if (n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - n,
+			 "  %-28s %s\n  %-28s %s\n", "--help",
+			 "this text", "--version", "print the version");
+	return buf;
+}
+
+int
+gv_daemon_config_parse(gv_daemon_config *c, int argc, char **argv, char *err,
+		       size_t errlen, char *out, size_t outlen)
+{
+	/* --config first, so that flags override the file */
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--config") && i + 1 < argc) {
+			if (read_file(c, argv[i + 1], err, errlen))
+				return -1;
+		} else if (!strncmp(a, "--config=", 9)) {
+			if (read_file(c, a + 9, err, errlen))
+				return -1;
+		}
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			snprintf(out, outlen, "%s", gv_daemon_usage());
+			return 1;
+		}
+		if (!strcmp(a, "--version")) {
+			snprintf(out, outlen, "grapevined %s\n",
+				 GV_VERSION_STRING);
+			return 1;
+		}
+		if (strncmp(a, "--", 2) != 0) {
+			errf(err, errlen, "unexpected argument '%s'", a);
+			return -1;
+		}
+		const char *name = a + 2;
+		const char *eq = strchr(name, '=');
+		size_t len = eq ? (size_t)(eq - name) : strlen(name);
+		const struct opt *o = find(name, len);
+		if (!o) {
+			errf(err, errlen, "unknown option '%.*s'", (int)len + 2,
+			     a);
+			return -1;
+		}
+		const char *v;
+		if (eq) {
+			v = eq + 1;
+		} else if (o->kind == K_FLAG) {
+			v = "true";
+		} else if (i + 1 < argc) {
+			v = argv[++i];
+		} else {
+			errf(err, errlen, "--%s needs a value (%s)", o->name,
+			     o->arg);
+			return -1;
+		}
+		if (o->kind == K_FILE)
+			continue; /* read above */
+		if (apply(c, o, v, err, errlen))
+			return -1;
+	}
+	if (c->shards > 1 && (unsigned)c->bind.port + c->shards - 1 > 65535) {
+		errf(err, errlen, "--bind: port %u + %u shards exceeds 65535",
+		     c->bind.port, c->shards);
+		return -1;
+	}
+	if (!c->name[0])
+		gv_addr_str(&c->bind, c->name, sizeof(c->name));
+	return 0;
+}

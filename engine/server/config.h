@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.h - grapevined's configuration: defaults, command-line flags and
+ * a config file (`key = value` lines, the flags' names without dashes; the
+ * command line wins). Every bad value is a clear error naming the flag.
+ */
+#ifndef GV_SERVER_CONFIG_H
+#define GV_SERVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <grapevine/grapevine.h>
+
+#define GV_MAX_SEEDS 64
+
+enum gv_log_level {
+	GV_LOG_DEBUG = 0,
+	GV_LOG_INFO,
+	GV_LOG_WARN,
+	GV_LOG_ERROR,
+};
+
+typedef struct gv_daemon_config {
+	gv_addr bind;            /* --bind 127.0.0.1:7946 (shard i: port+i) */
+	gv_addr seeds[GV_MAX_SEEDS]; /* --join host:port,... */
+	size_t nseeds;
+	char name[64];           /* --name (default: host:port) */
+	unsigned shards;         /* --shards (default: number of cores) */
+	gv_addr resp;            /* --resp 127.0.0.1:6380 */
+	bool metrics_on;
+	gv_addr metrics;         /* --metrics 127.0.0.1:9464 (off if absent) */
+	unsigned interval_ms;    /* --interval-ms 100 */
+	unsigned fanout;         /* --fanout 3 */
+	int mode;                /* --mode eager */
+	char region[64];         /* --region */
+	uint64_t max_memory;     /* --max-memory BYTES (k/m/g suffixes); 0 none */
+	size_t max_value;        /* --max-value BYTES (default 1 MiB) */
+	char on_event[1024];     /* --on-event SCRIPT */
+	int log_level;           /* --log-level info */
+	char cluster[64];        /* --cluster NAME (default "grapevine") */
+	unsigned probe_interval_ms; /* --probe-interval-ms 1000 */
+	bool read_only_minority; /* --read-only-in-minority */
+	int io_backend;          /* --io auto|uring|mmsg */
+	bool pin;                /* --pin: pin shard i to core i % cores */
+	char config_file[1024];  /* --config FILE */
+} gv_daemon_config;
+
+/* Defaults (shards = number of online cores). */
+void gv_daemon_config_default(gv_daemon_config *cfg);
+
+/*
+ * gv_daemon_config_parse - apply argv (and a --config file, read first so
+ * flags override it). On error, writes a message to err and returns -1;
+ * returns 1 when --help or --version was asked (text written to out), 0 to
+ * run.
+ */
+int gv_daemon_config_parse(gv_daemon_config *cfg, int argc, char **argv,
+			   char *err, size_t errlen, char *out,
+			   size_t outlen);
+
+/* Parse "host:port" / "[v6]:port" (numeric or resolvable host). */
+int gv_parse_hostport(const char *s, gv_addr *out, char *err, size_t errlen);
+
+/* Format an address as "host:port" ("[::1]:7946" for IPv6). */
+const char *gv_addr_str(const gv_addr *a, char *buf, size_t len);
+
+/* Parse a size with optional k/m/g (powers of 1024) suffix. */
+int gv_parse_size(const char *s, uint64_t *out);
+
+/* The help text. */
+const char *gv_daemon_usage(void);
+
+#endif

@@ -1,0 +1,11 @@
+# SPDX-License-Identifier: MIT
+# Integration tests: real grapevined processes on loopback (python3).
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_Interpreter_FOUND)
+	add_test(NAME integration
+		COMMAND ${Python3_EXECUTABLE}
+			${CMAKE_CURRENT_SOURCE_DIR}/integration/cluster_test.py
+			$<TARGET_FILE:grapevined>)
+	set_tests_properties(integration PROPERTIES TIMEOUT 400
+		SKIP_RETURN_CODE 77 LABELS integration)
+endif()

@@ -1,0 +1,441 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Integration tests: real grapevined processes on loopback.
+
+usage: cluster_test.py GRAPEVINED [TEST ...]
+
+Each test starts its own daemons on free ports, bounds every wait, and
+kills what it started (also on failure). Prints one line per check and a
+closing 'N passed, N failed' line; exits non-zero on any failure, 77 when a
+needed tool (redis-cli, redis-benchmark) is missing.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = None
+PROCS = []
+PASSED = 0
+FAILED = 0
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def check(cond, what):
+    global PASSED, FAILED
+    if cond:
+        PASSED += 1
+        log(f"ok: {what}")
+    else:
+        FAILED += 1
+        log(f"FAIL: {what}")
+    return cond
+
+
+def free_port_block(n, udp=True):
+    """A base port such that base..base+n-1 are free (best effort)."""
+    for _ in range(200):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+        s.bind(("127.0.0.1", 0))
+        base = s.getsockname()[1]
+        s.close()
+        if base + n >= 65000:
+            continue
+        ok = True
+        for p in range(base, base + n):
+            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                t = socket.socket(socket.AF_INET, kind)
+                try:
+                    t.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+                finally:
+                    t.close()
+        if ok:
+            return base
+    raise RuntimeError("no free ports")
+
+
+# ------------------------------------------------------------- RESP client
+
+class Resp:
+    def __init__(self, port, timeout=5.0):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def close(self):
+        self.s.close()
+
+    def send_raw(self, data):
+        self.s.sendall(data)
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) < n + 2:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def reply(self):
+        line = self._line()
+        t, rest = line[:1], line[1:]
+        if t == b"+":
+            return rest.decode()
+        if t == b"-":
+            return Exception(rest.decode())
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exact(n)
+        if t == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.reply() for _ in range(n)]
+        raise ValueError(f"bad reply {line!r}")
+
+    def cmd(self, *args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.s.sendall(out)
+        return self.reply()
+
+
+def stats(port):
+    r = Resp(port)
+    try:
+        v = r.cmd("GV.STATS")
+    finally:
+        r.close()
+    return {v[i].decode(): v[i + 1] for i in range(0, len(v), 2)}
+
+
+# ------------------------------------------------------------- daemons
+
+class Node:
+    def __init__(self, gossip, resp, shards=2, seeds=None, extra=(), name=None):
+        self.gossip, self.resp, self.shards = gossip, resp, shards
+        self.seeds, self.extra = seeds, list(extra)
+        self.name = name or f"n{resp}"
+        self.proc = None
+        self.logf = tempfile.NamedTemporaryFile(prefix="gvd-", suffix=".log", delete=False)
+
+    def args(self):
+        a = [BIN, "--bind", f"127.0.0.1:{self.gossip}", "--resp", f"127.0.0.1:{self.resp}",
+             "--shards", str(self.shards), "--name", self.name,
+             "--probe-interval-ms", "200", "--log-level", "info"]
+        if self.seeds:
+            a += ["--join", ",".join(f"127.0.0.1:{p}" for p in self.seeds)]
+        return a + self.extra
+
+    def start(self):
+        self.proc = subprocess.Popen(self.args(), stdout=self.logf, stderr=subprocess.STDOUT)
+        PROCS.append(self.proc)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited {self.proc.returncode}: {self.log()}")
+            try:
+                r = Resp(self.resp, 1)
+                r.cmd("PING")
+                r.close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not start: {self.log()}")
+
+    def log(self):
+        try:
+            with open(self.logf.name) as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ""
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(5)
+
+    def term(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                return None
+        return self.proc.returncode if self.proc else None
+
+    def r(self):
+        return Resp(self.resp)
+
+
+def cluster(n, shards=2, extra=()):
+    base_g = free_port_block(n * 10)
+    base_r = free_port_block(n, udp=False)
+    nodes = []
+    for i in range(n):
+        seeds = [base_g] if i else None
+        nodes.append(Node(base_g + 10 * i, base_r + i, shards, seeds, extra, name=f"n{i}").start())
+    return nodes
+
+
+def wait_until(pred, timeout, step=0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if pred():
+                return True
+        except (OSError, ConnectionError):
+            pass
+        time.sleep(step)
+    return False
+
+
+def alive_members(node):
+    return stats(node.resp)["members_alive"]
+
+
+def stop_all(nodes):
+    for n in nodes:
+        n.term()
+
+
+# ------------------------------------------------------------- tests
+
+def test_replicate(io="auto"):
+    nodes = cluster(5, 2, extra=("--io", io))
+    try:
+        check(wait_until(lambda: all(alive_members(n) == 4 for n in nodes), 15),
+              f"[{io}] 5 daemons (2 shards each) see 4 alive members")
+        r0 = nodes[0].r()
+        check(r0.cmd("SET", "greeting", "hello") == "OK", f"[{io}] SET at node 0")
+        t0 = time.time()
+        ok = wait_until(lambda: all(n.r().cmd("GET", "greeting") == b"hello" for n in nodes), 1.0, 0.01)
+        check(ok, f"[{io}] GET at all 5 nodes within 1 s (took {time.time() - t0:.3f} s)")
+        # many keys through one node, then everywhere
+        for i in range(500):
+            r0.cmd("SET", f"k{i}", f"v{i}")
+        ok = wait_until(lambda: all(n.r().cmd("DBSIZE") == 501 for n in nodes), 10)
+        check(ok, f"[{io}] 500 SETs at node 0 reach all nodes (DBSIZE 501)")
+        r0.close()
+    finally:
+        stop_all(nodes)
+
+
+def test_commands():
+    nodes = cluster(2, 2)
+    try:
+        r = nodes[0].r()
+        check(r.cmd("PING") == "PONG", "PING")
+        check(r.cmd("PING", "hi") == b"hi", "PING msg")
+        check(r.cmd("ECHO", "x y") == b"x y", "ECHO")
+        check(r.cmd("SET", "a", "1") == "OK", "SET")
+        check(r.cmd("SET", "a", "2", "NX") is None, "SET NX on existing key")
+        check(r.cmd("SET", "b", "2", "XX") is None, "SET XX on missing key")
+        check(r.cmd("SET", "b", "2", "NX") == "OK", "SET NX on missing key")
+        check(isinstance(r.cmd("SET", "c", "1", "EX", "10"), Exception), "SET EX is a clear error")
+        check(r.cmd("GET", "a") == b"1", "GET")
+        check(r.cmd("GET", "nope") is None, "GET missing")
+        check(r.cmd("EXISTS", "a", "b", "nope") == 2, "EXISTS")
+        check(r.cmd("MSET", "x", "1", "y", "2", "z", "3") == "OK", "MSET")
+        check(r.cmd("MGET", "x", "nope", "z") == [b"1", None, b"3"], "MGET")
+        check(r.cmd("DEL", "x", "nope") == 1, "DEL")
+        check(r.cmd("DBSIZE") == 4, "DBSIZE")
+        keys, cursor = set(), "0"
+        for _ in range(100000):
+            cur, batch = r.cmd("SCAN", cursor, "COUNT", "100")
+            keys.update(batch)
+            cursor = cur.decode()
+            if cursor == "0":
+                break
+        check(keys == {b"a", b"b", b"y", b"z"}, f"SCAN sees every key ({sorted(keys)})")
+        matched, cursor = set(), "0"
+        for _ in range(100000):
+            cur, batch = r.cmd("SCAN", cursor, "MATCH", "y*", "COUNT", "1000")
+            matched.update(batch)
+            cursor = cur.decode()
+            if cursor == "0":
+                break
+        check(matched == {b"y"}, f"SCAN MATCH ({sorted(matched)})")
+        info = r.cmd("INFO")
+        check(b"members_alive" in info and b"# Server" in info, "INFO")
+        check(b"# Replication" in r.cmd("INFO", "replication"), "INFO replication")
+        check(isinstance(r.cmd("COMMAND"), list), "COMMAND")
+        mem = r.cmd("GV.MEMBERS")
+        check(isinstance(mem, list) and len(mem) == 2 and len(mem[0]) == 5, "GV.MEMBERS")
+        check(isinstance(r.cmd("GV.CONFLICTS"), list), "GV.CONFLICTS")
+        check(isinstance(r.cmd("GV.CONFLICTS", "5"), list), "GV.CONFLICTS n")
+        st = r.cmd("GV.STATS")
+        check(isinstance(st, list) and b"keys" in st, "GV.STATS")
+        check(isinstance(r.cmd("NOSUCH"), Exception), "unknown command is an error")
+        check(isinstance(r.cmd("GET"), Exception), "wrong arity is an error")
+        # pipelining: 1000 commands in one write, replies in order
+        data = b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\np%d\r\n$1\r\nv\r\n" % (len(str(i)) + 1, i) for i in range(1000))
+        data += b"".join(b"*2\r\n$3\r\nGET\r\n$%d\r\np%d\r\n" % (len(str(i)) + 1, i) for i in range(1000))
+        r.send_raw(data)
+        replies = [r.reply() for _ in range(2000)]
+        check(replies[:1000] == ["OK"] * 1000 and replies[1000:] == [b"v"] * 1000, "pipelining 2000 commands")
+        # redis-cli interop
+        if shutil.which("redis-cli"):
+            out = subprocess.run(["redis-cli", "-p", str(nodes[0].resp), "SET", "cli", "yes"],
+                                 capture_output=True, text=True, timeout=10).stdout.strip()
+            check(out == "OK", "redis-cli SET")
+            out = subprocess.run(["redis-cli", "-p", str(nodes[0].resp), "GET", "cli"],
+                                 capture_output=True, text=True, timeout=10).stdout.strip()
+            check(out == "yes", "redis-cli GET")
+            out = subprocess.run(["redis-cli", "-p", str(nodes[0].resp), "INFO", "server"],
+                                 capture_output=True, text=True, timeout=10).stdout
+            check("grapevine_version" in out, "redis-cli INFO")
+        r.close()
+        # malformed input: an error reply, the connection closes, others
+        # are served
+        s = socket.create_connection(("127.0.0.1", nodes[0].resp), timeout=5)
+        s.sendall(b"*2\r\n$3\r\nGET\r\n$-5\r\nxx\r\n")
+        got = s.recv(1000)
+        check(got.startswith(b"-ERR Protocol error"), f"malformed RESP gets an error ({got[:40]!r})")
+        s.close()
+        s = socket.create_connection(("127.0.0.1", nodes[0].resp), timeout=5)
+        s.sendall(os.urandom(4096))
+        s.close()
+        check(Resp(nodes[0].resp).cmd("PING") == "PONG", "server still serves after garbage")
+        # garbage datagrams to the gossip port are counted and dropped
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i in range(200):
+            u.sendto(os.urandom(1 + i * 7 % 1400), ("127.0.0.1", nodes[0].gossip))
+        u.close()
+        ok = wait_until(lambda: stats(nodes[0].resp)["datagrams_bad"] >= 200, 5)
+        check(ok, "garbage datagrams counted as bad")
+        check(Resp(nodes[0].resp).cmd("GET", "a") == b"1", "daemon keeps serving after garbage datagrams")
+    finally:
+        stop_all(nodes)
+
+
+def test_benchmark():
+    if not shutil.which("redis-benchmark"):
+        log("skip: redis-benchmark not installed")
+        return
+    nodes = cluster(3, 2)
+    try:
+        out = subprocess.run(["redis-benchmark", "-p", str(nodes[0].resp), "-t", "set", "-n", "10000",
+                              "-r", "1000000000", "-P", "16", "-q"],
+                             capture_output=True, text=True, timeout=120)
+        log("redis-benchmark: " + out.stdout.strip().replace("\r", " ")[-200:])
+        n0 = Resp(nodes[0].resp).cmd("DBSIZE")
+        check(n0 > 9000, f"redis-benchmark 10000 SETs accepted (DBSIZE {n0})")
+        ok = wait_until(lambda: all(Resp(n.resp).cmd("DBSIZE") == n0 for n in nodes), 20)
+        check(ok, "the benchmark's keys converge on all 3 nodes")
+    finally:
+        stop_all(nodes)
+
+
+def test_failure_and_rejoin():
+    nodes = cluster(4, 2)
+    try:
+        check(wait_until(lambda: all(alive_members(n) == 3 for n in nodes), 15), "4 daemons joined")
+        r0 = nodes[0].r()
+        for i in range(200):
+            r0.cmd("SET", f"f{i}", f"v{i}")
+        victim = nodes[3]
+        victim.kill9()
+        t0 = time.time()
+        ok = wait_until(lambda: all(stats(n.resp)["members_dead"] == 1 for n in nodes[:3]), 30, 0.1)
+        check(ok, f"kill -9: the others mark it failed ({time.time() - t0:.1f} s; bound 30 s with 200 ms probes)")
+        for i in range(200, 300):
+            r0.cmd("SET", f"f{i}", f"v{i}")
+        victim.start()  # empty state: a new process
+        t0 = time.time()
+        ok = wait_until(lambda: Resp(victim.resp).cmd("DBSIZE") == 300, 20, 0.1)
+        check(ok, f"restarted empty, it rejoins and holds every key ({time.time() - t0:.1f} s)")
+        r0.close()
+    finally:
+        stop_all(nodes)
+
+
+def test_errors():
+    p = subprocess.run([BIN, "--fanout", "zero"], capture_output=True, text=True, timeout=10)
+    check(p.returncode == 2 and "--fanout" in p.stderr, f"bad flag: exit 2 and a clear message ({p.stderr.strip()[:80]})")
+    p = subprocess.run([BIN, "--nosuch"], capture_output=True, text=True, timeout=10)
+    check(p.returncode == 2 and "unknown option" in p.stderr, "unknown flag: exit 2")
+    p = subprocess.run([BIN, "--help"], capture_output=True, text=True, timeout=10)
+    check(p.returncode == 0 and "--bind" in p.stdout, "--help")
+    nodes = cluster(1, 2)
+    try:
+        g = free_port_block(10)
+        rp = free_port_block(1, udp=False)
+        bad = Node(g, rp, 3, [nodes[0].gossip], name="bad")
+        bad.proc = subprocess.Popen(bad.args(), stdout=bad.logf, stderr=subprocess.STDOUT)
+        PROCS.append(bad.proc)
+        try:
+            rc = bad.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            rc = None
+            bad.proc.kill()
+        log_text = bad.log()
+        check(rc == 1 and "shard count mismatch" in log_text,
+              f"shard-count mismatch at join: a clear error and exit 1 (rc {rc})")
+        check(alive_members(nodes[0]) == 0, "the seed did not adopt the mismatched node")
+        # port in use
+        p = subprocess.run([BIN, "--bind", f"127.0.0.1:{nodes[0].gossip}", "--resp", f"127.0.0.1:{rp}",
+                            "--shards", "1"], capture_output=True, text=True, timeout=10)
+        check(p.returncode == 1 and "cannot bind" in p.stderr, "gossip port in use: clear error")
+        # SIGTERM: graceful leave, exit 0
+        rc = nodes[0].term()
+        check(rc == 0, f"SIGTERM: exit 0 (rc {rc})")
+    finally:
+        stop_all(nodes)
+
+
+TESTS = {
+    "replicate": lambda: test_replicate("auto"),
+    "replicate_uring": lambda: test_replicate("uring"),
+    "replicate_mmsg": lambda: test_replicate("mmsg"),
+    "commands": test_commands,
+    "benchmark": test_benchmark,
+    "failure": test_failure_and_rejoin,
+    "errors": test_errors,
+}
+
+
+def main():
+    global BIN
+    if len(sys.argv) < 2:
+        print(__doc__)
+        return 2
+    BIN = sys.argv[1]
+    names = sys.argv[2:] or list(TESTS)
+    try:
+        for name in names:
+            log(f"== {name}")
+            try:
+                TESTS[name]()
+            except Exception as e:  # a test that blew up is a failure
+                check(False, f"{name}: {type(e).__name__}: {e}")
+    finally:
+        for p in PROCS:
+            if p.poll() is None:
+                p.kill()
+    print(f"{PASSED} passed, {FAILED} failed")
+    return 1 if FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
