@@ -202,6 +202,7 @@ gv_node_del(gv_node *n)
 	n->nitems = 0;
 	gv__dissem_fini(n);
 	gv__tomb_fini(n);
+	gv__watch_fini(n);
 	while (n->ready_head) {
 		struct ready *r = n->ready_head;
 		n->ready_head = r->next;
@@ -625,6 +626,11 @@ gv_node_recv(gv_node *n, gv_time now, const gv_addr *from, const uint8_t *buf,
 		case GV_REC_ENTRIES_RESP:
 			goto ae;
 		case GV_REC_PULL_DIGEST:
+			if (rec.u.pull_digest.bucket == GV_PULL_QUERY ||
+			    rec.u.pull_digest.bucket == GV_PULL_ANSWER) {
+				gv__on_watch(n, now, from, &rec.u.pull_digest);
+				break;
+			}
 			if (rec.u.pull_digest.bucket == GV_PULL_RECENT) {
 				gv__on_pull_recent(n, now, from,
 						   &rec.u.pull_digest);

@@ -266,6 +266,23 @@ int gv_node_sync(gv_node *n, gv_time now, gv_node_id peer,
 int gv_node_get(const gv_node *n, const void *key, size_t klen,
 		gv_record *out);
 
+/*
+ * Convergence watch (gvctl watch): how many members hold the newest
+ * version of a key. gv_node_watch() asks every live member for its
+ * version of key (one datagram each) and returns the tally of the previous
+ * round for the same key (the answers take a round trip to arrive); the
+ * first call reports this node alone. One key is watched at a time.
+ */
+typedef struct gv_node_watch_result {
+	gv_version latest;   /* newest version seen (0,0: no such key) */
+	unsigned with_latest; /* members (this node included) holding it */
+	unsigned answered;    /* members that answered (this node included) */
+	unsigned total;       /* live members when the round started (+1) */
+} gv_node_watch_result;
+
+int gv_node_watch(gv_node *n, gv_time now, const void *key, size_t klen,
+		  gv_node_watch_result *out);
+
 /* The Merkle root of this node's data. */
 uint64_t gv_node_root(gv_node *n);
 

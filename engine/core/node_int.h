@@ -187,6 +187,17 @@ struct tomb {
 	uint8_t key[];
 };
 
+/* The operator's convergence watch (watch.c). */
+struct watch {
+	bool active;
+	uint32_t id;
+	uint64_t key_hash;
+	unsigned total;
+	unsigned nanswers;
+	size_t cap;
+	gv_version *answers; /* [0] is ours */
+};
+
 struct gv_node {
 	gv_node_config cfg;
 	const gv_mem *mem;
@@ -254,6 +265,8 @@ struct gv_node {
 	struct tomb *tombs;
 	size_t ntombs;
 	uint32_t sweep_bucket;
+
+	struct watch watch;
 
 	/* conflicts log (ring) */
 	gv_conflict_info *conflicts;
@@ -374,6 +387,11 @@ void gv__on_entries_req(gv_node *n, gv_time now, const gv_addr *from,
 			const gv_wire_entries_req *e);
 void gv__ae_activity(gv_node *n, gv_time now, uint32_t session, bool data);
 gv_time gv__ae_next(const gv_node *n);
+
+/* ---- watch.c */
+void gv__on_watch(gv_node *n, gv_time now, const gv_addr *from,
+		  const gv_wire_pull_digest *d);
+void gv__watch_fini(gv_node *n);
 
 /* ---- tomb.c */
 void gv__tomb_stored(gv_node *n, gv_time now, const gv_record *rec);

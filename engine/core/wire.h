@@ -134,6 +134,11 @@ enum gv_member_state {
 #define GV_ENTRIES_LAST 0x01
 
 #define GV_PULL_RECENT UINT32_MAX
+/* PULL_DIGEST buckets for the operator's version query (gv_node_watch):
+ * a QUERY lists key hashes (versions 0); the ANSWER gives the receiver's
+ * version of each (0, 0 when it holds none). */
+#define GV_PULL_QUERY (UINT32_MAX - 1)
+#define GV_PULL_ANSWER (UINT32_MAX - 2)
 
 /* SYNC_REQ flags */
 #define GV_SYNC_JOIN 0x01  /* the sender is joining the cluster */

@@ -541,11 +541,14 @@ apply_sub(struct shard *sh, struct sub *s, gv_time now)
 		s->cursor = leaf;
 		break;
 	}
-	case OP_WATCH:
-		if (gv_store_lookup(gv_node_store(n), s->key, s->klen, &r) ==
-		    0)
-			s->ver = r.ver;
+	case OP_WATCH: {
+		gv_node_watch_result w;
+		s->rc = gv_node_watch(n, now, s->key, s->klen, &w);
+		s->ver = w.latest;
+		s->ival = w.with_latest;
+		s->count = w.total;
 		break;
+	}
 	}
 }
 
@@ -1387,9 +1390,8 @@ finish_req(gv_daemon *d, struct client *c, struct req *r)
 		gv_resp_out_bulkf(o, "%llu.%llx",
 				  (unsigned long long)s->ver.hlc,
 				  (unsigned long long)s->ver.origin);
-		/* this node's own view: it holds the version it reports */
-		gv_resp_out_int(o, gv_version_is_zero(&s->ver) ? 0 : 1);
-		gv_resp_out_int(o, 1);
+		gv_resp_out_int(o, s->ival);
+		gv_resp_out_int(o, (int64_t)s->count);
 		break;
 	}
 	}

@@ -236,6 +236,13 @@ def test_replicate(io="auto"):
             r0.cmd("SET", f"k{i}", f"v{i}")
         ok = wait_until(lambda: all(n.r().cmd("DBSIZE") == 501 for n in nodes), 10)
         check(ok, f"[{io}] 500 SETs at node 0 reach all nodes (DBSIZE 501)")
+        w = nodes[2].r()
+        w.cmd("GV.WATCH", "greeting")
+        time.sleep(0.2)
+        v = w.cmd("GV.WATCH", "greeting")
+        check(isinstance(v, list) and v[1] == 5 and v[2] == 5,
+              f"[{io}] GV.WATCH: 5/5 members hold the latest version ({v})")
+        w.close()
         r0.close()
     finally:
         stop_all(nodes)

@@ -315,6 +315,42 @@ test_sim_big_values(void **state)
 	gv_cluster_del(c);
 }
 
+/* The convergence watch counts the members holding the newest version. */
+static void
+test_sim_watch(void **state)
+{
+	gv_cluster *c = make(10, 97, GV_MODE_PUSH, 0);
+	gv_node *w = gv_cluster_node(c, 7);
+	gv_node_watch_result r;
+	assert_int_equal(gv_node_watch(w, gv_cluster_now(c), "wk", 2, &r), 0);
+	gv_sim_poke(gv_cluster_sim(c), 7);
+	assert_true(gv_version_is_zero(&r.latest)); /* first round: local */
+	assert_true(gv_cluster_put(c, 2, "wk", 2, "v1", 2, GV_PRIO_NORMAL) >=
+		    0);
+	const gv_track *t = gv_cluster_track(c, 0);
+	/* before it spread: the next round sees it only at node 2 */
+	gv_cluster_run_for(c, 3000);
+	assert_int_equal(gv_node_watch(w, gv_cluster_now(c), "wk", 2, &r), 0);
+	gv_sim_poke(gv_cluster_sim(c), 7);
+	gv_cluster_run_for(c, 3000);
+	assert_int_equal(gv_node_watch(w, gv_cluster_now(c), "wk", 2, &r), 0);
+	gv_sim_poke(gv_cluster_sim(c), 7);
+	assert_int_equal(gv_version_cmp(&r.latest, &t->ver), 0);
+	assert_int_equal(r.total, 10);
+	assert_true(r.with_latest >= 1 && r.with_latest < 10);
+	assert_true(gv_cluster_run_until_converged(c, gv_cluster_now(c) +
+							      10 * S));
+	gv_cluster_run_for(c, 3000);
+	assert_int_equal(gv_node_watch(w, gv_cluster_now(c), "wk", 2, &r), 0);
+	gv_sim_poke(gv_cluster_sim(c), 7);
+	gv_cluster_run_for(c, 3000);
+	assert_int_equal(gv_node_watch(w, gv_cluster_now(c), "wk", 2, &r), 0);
+	gv_sim_poke(gv_cluster_sim(c), 7);
+	assert_int_equal(r.with_latest, 10);
+	assert_int_equal(r.answered, 10);
+	gv_cluster_del(c);
+}
+
 int
 main(void)
 {
@@ -324,6 +360,7 @@ main(void)
 		cmocka_unit_test(test_sim_priority_scales_fanout),
 		cmocka_unit_test(test_sim_read_only_minority),
 		cmocka_unit_test(test_sim_big_values),
+		cmocka_unit_test(test_sim_watch),
 		cmocka_unit_test(test_sim_sweep_random_faults),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
