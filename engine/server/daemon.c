@@ -188,6 +188,7 @@ struct gv_daemon {
 	uint64_t commands, connections;
 	unsigned nclients;
 	uint32_t cluster_id;
+	int64_t wall_offset_ms; /* Unix ms = monotonic ms + this */
 };
 
 /* ----------------------------------------------------------- helpers */
@@ -504,22 +505,30 @@ apply_sub(struct shard *sh, struct sub *s, gv_time now)
 					 c[i].klen < sizeof(c[i].key)
 						 ? c[i].klen
 						 : sizeof(c[i].key));
-			gv_resp_out_bulk(&b, c[i].winner_val,
-					 c[i].winner_vlen < 64
-						 ? c[i].winner_vlen
-						 : 64);
-			gv_resp_out_bulk(&b, c[i].loser_val,
-					 c[i].loser_vlen < 64 ? c[i].loser_vlen
-							      : 64);
-			gv_resp_out_bulkf(&b, "%llu.%llx",
+			if (c[i].winner_tomb)
+				gv_resp_out_null(&b);
+			else
+				gv_resp_out_bulk(&b, c[i].winner_val,
+						 c[i].winner_vlen < 64
+							 ? c[i].winner_vlen
+							 : 64);
+			if (c[i].loser_tomb)
+				gv_resp_out_null(&b);
+			else
+				gv_resp_out_bulk(&b, c[i].loser_val,
+						 c[i].loser_vlen < 64
+							 ? c[i].loser_vlen
+							 : 64);
+			gv_resp_out_bulkf(&b, "%llu@%016llx",
 					  (unsigned long long)c[i].winner.hlc,
 					  (unsigned long long)c[i]
 						  .winner.origin);
-			gv_resp_out_bulkf(&b, "%llu.%llx",
+			gv_resp_out_bulkf(&b, "%llu@%016llx",
 					  (unsigned long long)c[i].loser.hlc,
 					  (unsigned long long)c[i].loser.origin);
-			gv_resp_out_int(&b, (int64_t)gv_hlc_ms(
-						    c[i].winner.hlc));
+			/* when this node saw it, Unix milliseconds */
+			gv_resp_out_int(&b, (int64_t)(c[i].at / 1000) +
+						    sh->d->wall_offset_ms);
 		}
 		s->ival = (int64_t)k;
 		free(c);
@@ -706,6 +715,7 @@ shard_init(gv_daemon *d, unsigned i, char *err, size_t errlen)
 			    real.tv_nsec / 1000000 -
 			    ((int64_t)mono.tv_sec * 1000 +
 			     mono.tv_nsec / 1000000);
+	d->wall_offset_ms = nc.wall_offset_ms;
 	nc.mem = d->mem;
 	nc.cb.on_update = cb_update;
 	nc.cb.on_conflict = cb_conflict;
@@ -1237,11 +1247,11 @@ command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 	} else if (!strcmp(name, "gv.conflicts")) {
 		uint64_t n = 10;
 		if (ac > 2 || (ac == 2 && (!arg_u64(&av[1], &n) || n == 0 ||
-					   n > 10000))) {
+					   n > 100000))) {
 			if ((r = ready(c)))
 				gv_resp_out_error(&r->reply,
 						  "ERR usage: GV.CONFLICTS "
-						  "[count 1..10000]");
+						  "[count 1..100000]");
 			return;
 		}
 		if ((r = req_new(c, C_RAW, d->k))) {
@@ -1387,9 +1397,12 @@ finish_req(gv_daemon *d, struct client *c, struct req *r)
 	case C_WATCH: {
 		struct sub *s = &r->subs[0];
 		gv_resp_out_array(o, 3);
-		gv_resp_out_bulkf(o, "%llu.%llx",
-				  (unsigned long long)s->ver.hlc,
-				  (unsigned long long)s->ver.origin);
+		if (gv_version_is_zero(&s->ver))
+			gv_resp_out_null(o);
+		else
+			gv_resp_out_bulkf(o, "%llu@%016llx",
+					  (unsigned long long)s->ver.hlc,
+					  (unsigned long long)s->ver.origin);
 		gv_resp_out_int(o, s->ival);
 		gv_resp_out_int(o, (int64_t)s->count);
 		break;
