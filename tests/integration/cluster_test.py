@@ -411,7 +411,34 @@ def test_errors():
         stop_all(nodes)
 
 
+def test_hooks():
+    d = tempfile.mkdtemp(prefix="gvhook-")
+    out = os.path.join(d, "events")
+    script = os.path.join(d, "hook.sh")
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\necho \"$GV_EVENT $GV_MEMBER_NAME $GV_MEMBER_STATE\" >> %s\n" % out)
+    os.chmod(script, 0o755)
+    g = free_port_block(20)
+    rp = free_port_block(2, udp=False)
+    a = Node(g, rp, 1, None, ("--on-event", script), name="a").start()
+    b = Node(g + 10, rp + 1, 1, [g], name="b").start()
+    try:
+        def events():
+            try:
+                with open(out) as f:
+                    return f.read()
+            except OSError:
+                return ""
+        check(wait_until(lambda: "member-join b alive" in events(), 10), "hook: member-join with member env vars")
+        b.kill9()
+        check(wait_until(lambda: "member-failed b dead" in events(), 30), "hook: member-failed after kill -9")
+    finally:
+        stop_all([a, b])
+        shutil.rmtree(d, ignore_errors=True)
+
+
 TESTS = {
+    "hooks": test_hooks,
     "replicate": lambda: test_replicate("auto"),
     "replicate_uring": lambda: test_replicate("uring"),
     "replicate_mmsg": lambda: test_replicate("mmsg"),
