@@ -1587,6 +1587,7 @@ sum_stats(gv_daemon *d, struct pub *t, struct pub *per)
 {
 	memset(t, 0, sizeof(*t));
 	struct pub first;
+	memset(&first, 0, sizeof(first));
 	for (unsigned i = 0; i < d->k; i++) {
 		struct shard *sh = &d->shards[i];
 		pthread_mutex_lock(&sh->pub_mu);
