@@ -13,8 +13,11 @@
  * socket by mistake.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "core/gv_core.h" /* gv__alloc, gv__free (already force-included) */
 #include "server/resp.h"
 
 /* Longest '*', '$' or ':' header line we look at, CRLF excluded. */

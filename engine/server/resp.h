@@ -144,7 +144,7 @@ int gv_resp_out_ok(gv_resp_buf *b);
  */
 int gv_resp_out_error(gv_resp_buf *b, const char *msg);
 
-/* gv_resp_out_error() with a printf format. */
+/* gv_resp_out_error() with a printf format; GV_EINVAL if it fails. */
 int gv_resp_out_errorf(gv_resp_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -157,7 +157,7 @@ int gv_resp_out_bulk(gv_resp_buf *b, const void *p, size_t n);
 /* A bulk string from a C string. */
 int gv_resp_out_bulk_str(gv_resp_buf *b, const char *s);
 
-/* A bulk string from a printf format. */
+/* A bulk string from a printf format; GV_EINVAL if it fails. */
 int gv_resp_out_bulkf(gv_resp_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
