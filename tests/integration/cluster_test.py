@@ -301,17 +301,36 @@ def test_commands():
         r.send_raw(data)
         replies = [r.reply() for _ in range(2000)]
         check(replies[:1000] == ["OK"] * 1000 and replies[1000:] == [b"v"] * 1000, "pipelining 2000 commands")
-        # redis-cli interop
+        # redis-cli interop: every command through a real client
         if shutil.which("redis-cli"):
-            out = subprocess.run(["redis-cli", "-p", str(nodes[0].resp), "SET", "cli", "yes"],
-                                 capture_output=True, text=True, timeout=10).stdout.strip()
-            check(out == "OK", "redis-cli SET")
-            out = subprocess.run(["redis-cli", "-p", str(nodes[0].resp), "GET", "cli"],
-                                 capture_output=True, text=True, timeout=10).stdout.strip()
-            check(out == "yes", "redis-cli GET")
-            out = subprocess.run(["redis-cli", "-p", str(nodes[0].resp), "INFO", "server"],
-                                 capture_output=True, text=True, timeout=10).stdout
-            check("grapevine_version" in out, "redis-cli INFO")
+            def cli(*a):
+                return subprocess.run(["redis-cli", "-p", str(nodes[0].resp), *a],
+                                      capture_output=True, text=True, timeout=10).stdout.strip()
+            cases = [
+                (("PING",), lambda o: o == "PONG"),
+                (("ECHO", "hi"), lambda o: o == "hi"),
+                (("SET", "cli", "yes"), lambda o: o == "OK"),
+                (("SET", "cli", "no", "NX"), lambda o: o == ""),
+                (("SET", "cli", "yes2", "XX"), lambda o: o == "OK"),
+                (("GET", "cli"), lambda o: o == "yes2"),
+                (("EXISTS", "cli", "nope"), lambda o: o == "1"),
+                (("MSET", "c1", "1", "c2", "2"), lambda o: o == "OK"),
+                (("MGET", "c1", "c2", "nope"), lambda o: o.split("\n")[:2] == ["1", "2"]),
+                (("DEL", "c1", "nope"), lambda o: o == "1"),
+                (("DBSIZE",), lambda o: int(o) > 0),
+                (("SCAN", "0", "COUNT", "1000"), lambda o: len(o.split("\n")) >= 2),
+                (("INFO", "server"), lambda o: "grapevine_version" in o),
+                (("INFO", "replication"), lambda o: "members_alive" in o),
+                (("COMMAND",), lambda o: True),
+                (("GV.MEMBERS",), lambda o: "alive" in o),
+                (("GV.CONFLICTS", "3"), lambda o: True),
+                (("GV.STATS",), lambda o: "datagrams_in" in o),
+                (("GV.WATCH", "cli"), lambda o: "@" in o),
+                (("QUIT",), lambda o: o == "OK"),
+            ]
+            for args, ok in cases:
+                o = cli(*args)
+                check(ok(o), f"redis-cli {' '.join(args)} -> {o[:60]!r}")
         r.close()
         # malformed input: an error reply, the connection closes, others
         # are served
@@ -340,8 +359,9 @@ def test_benchmark():
     if not shutil.which("redis-benchmark"):
         log("skip: redis-benchmark not installed")
         return
-    nodes = cluster(3, 2)
+    nodes = cluster(5, 2)
     try:
+        check(wait_until(lambda: all(alive_members(n) == 4 for n in nodes), 15), "5 daemons joined")
         out = subprocess.run(["redis-benchmark", "-p", str(nodes[0].resp), "-t", "set", "-n", "10000",
                               "-r", "1000000000", "-P", "16", "-q"],
                              capture_output=True, text=True, timeout=120)
@@ -349,7 +369,7 @@ def test_benchmark():
         n0 = Resp(nodes[0].resp).cmd("DBSIZE")
         check(n0 > 9000, f"redis-benchmark 10000 SETs accepted (DBSIZE {n0})")
         ok = wait_until(lambda: all(Resp(n.resp).cmd("DBSIZE") == n0 for n in nodes), 20)
-        check(ok, "the benchmark's keys converge on all 3 nodes")
+        check(ok, "the benchmark's keys converge on all 5 nodes")
     finally:
         stop_all(nodes)
 
