@@ -748,6 +748,36 @@ gv_node_handle_expiry(gv_node *n, gv_time now)
 	return 0;
 }
 
+/* ------------------------------------------------------------- endpoint */
+
+static int
+ep_recv(void *ep, gv_time now, const gv_addr *from, const uint8_t *buf,
+	size_t len)
+{
+	return gv_node_recv(ep, now, from, buf, len);
+}
+
+static ssize_t
+ep_send(void *ep, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
+{
+	return gv_node_send(ep, now, to, buf, cap);
+}
+
+static gv_time
+ep_next(void *ep)
+{
+	return gv_node_next_expiry(ep);
+}
+
+static int
+ep_expiry(void *ep, gv_time now)
+{
+	return gv_node_handle_expiry(ep, now);
+}
+
+/* Positional: the field names are poisoned identifiers in the core. */
+const gv_endpoint_ops gv_node_ops = {ep_recv, ep_send, ep_next, ep_expiry};
+
 /* ------------------------------------------------------------- data */
 
 void

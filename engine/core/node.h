@@ -146,6 +146,10 @@ typedef struct gv_node_config {
 	void *ud;
 } gv_node_config;
 
+/* The gv_node as an endpoint for a transport or the simulator (ep is the
+ * gv_node *). */
+extern const gv_endpoint_ops gv_node_ops;
+
 /* Fill cfg with the defaults above (id, addr and seed left zero). */
 void gv_node_config_default(gv_node_config *cfg);
 

@@ -57,14 +57,7 @@ typedef struct gv_io gv_io;
  *                at or before now means "now".
  * handle_expiry: run the timers due at now. Negative returns are counted.
  */
-typedef struct gv_io_ops {
-	int (*recv)(void *ep, gv_time now, const gv_addr *from,
-	            const uint8_t *buf, size_t len);
-	ssize_t (*send)(void *ep, gv_time now, gv_addr *to, uint8_t *buf,
-	                size_t cap);
-	gv_time (*next_expiry)(void *ep);
-	int (*handle_expiry)(void *ep, gv_time now);
-} gv_io_ops;
+typedef gv_endpoint_ops gv_io_ops;
 
 /* Which backend gv_io_new() sets up. */
 enum gv_io_backend {

@@ -348,32 +348,6 @@ cb_join_refused(void *ud, const gv_addr *seed, unsigned their, gv_time now)
 
 /* ------------------------------------------------------------ shards */
 
-static int
-ep_recv(void *ep, gv_time now, const gv_addr *from, const uint8_t *buf,
-	size_t len)
-{
-	return gv_node_recv(ep, now, from, buf, len);
-}
-
-static ssize_t
-ep_send(void *ep, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
-{
-	return gv_node_send(ep, now, to, buf, cap);
-}
-
-static gv_time
-ep_next(void *ep)
-{
-	return gv_node_next_expiry(ep);
-}
-
-static int
-ep_expiry(void *ep, gv_time now)
-{
-	return gv_node_handle_expiry(ep, now);
-}
-
-static const gv_io_ops node_ops = {ep_recv, ep_send, ep_next, ep_expiry};
 
 struct scan_ctx {
 	struct sub *s;
@@ -748,7 +722,7 @@ shard_init(gv_daemon *d, unsigned i, char *err, size_t errlen)
 		return -1;
 	}
 	gv_addr bound;
-	rc = gv_io_add(sh->io, &sh->addr, &node_ops, sh->node, &bound);
+	rc = gv_io_add(sh->io, &sh->addr, &gv_node_ops, sh->node, &bound);
 	if (rc < 0) {
 		char a[64];
 		snprintf(err, errlen, "cannot bind gossip port %s: %s",

@@ -36,32 +36,6 @@ struct gv_cluster {
 	size_t live; /* nodes up (kept by crash and restart) */
 };
 
-static int
-ep_recv(void *ep, gv_time now, const gv_addr *from, const uint8_t *buf,
-	size_t len)
-{
-	return gv_node_recv(ep, now, from, buf, len);
-}
-
-static ssize_t
-ep_send(void *ep, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
-{
-	return gv_node_send(ep, now, to, buf, cap);
-}
-
-static gv_time
-ep_next(void *ep)
-{
-	return gv_node_next_expiry(ep);
-}
-
-static int
-ep_expiry(void *ep, gv_time now)
-{
-	return gv_node_handle_expiry(ep, now);
-}
-
-static const gv_sim_ops node_ops = {ep_recv, ep_send, ep_next, ep_expiry};
 
 void
 gv_cluster_config_default(gv_cluster_config *cfg)
@@ -282,7 +256,7 @@ gv_cluster_new(gv_cluster **out, const gv_cluster_config *cfg)
 	for (size_t i = 0; i < c->n; i++) {
 		if (cfg->membership == GV_CLUSTER_PREJOINED)
 			prejoin(c, i, 0);
-		gv_sim_attach(c->sim, (int)i, &node_ops, c->nodes[i]);
+		gv_sim_attach(c->sim, (int)i, &gv_node_ops, c->nodes[i]);
 	}
 	c->live = c->n;
 	if (cfg->membership == GV_CLUSTER_JOIN)
@@ -562,7 +536,7 @@ gv_cluster_restart(gv_cluster *c, size_t i, bool keep_state)
 		int rc = make_node(c, i, now, &fresh);
 		if (rc)
 			return rc;
-		rc = gv_sim_attach(c->sim, (int)i, &node_ops, fresh);
+		rc = gv_sim_attach(c->sim, (int)i, &gv_node_ops, fresh);
 		if (rc) {
 			gv_node_del(fresh);
 			return rc;

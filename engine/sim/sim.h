@@ -57,14 +57,7 @@ typedef struct gv_sim gv_sim;
  *                at or before now means "now".
  * handle_expiry: run the timers due at now. Negative returns are counted.
  */
-typedef struct gv_sim_ops {
-	int (*recv)(void *ep, gv_time now, const gv_addr *from,
-	            const uint8_t *buf, size_t len);
-	ssize_t (*send)(void *ep, gv_time now, gv_addr *to, uint8_t *buf,
-	                size_t cap);
-	gv_time (*next_expiry)(void *ep);
-	int (*handle_expiry)(void *ep, gv_time now);
-} gv_sim_ops;
+typedef gv_endpoint_ops gv_sim_ops;
 
 /* Largest simulated population (addresses 127.0.0.1 .. 127.255.255.254). */
 #define GV_SIM_MAX_ENDPOINTS ((1u << 24) - 2)

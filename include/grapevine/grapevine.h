@@ -126,6 +126,22 @@ gv_addr_eq(const gv_addr *a, const gv_addr *b)
 typedef uint64_t gv_time;
 #define GV_TIME_NEVER UINT64_MAX
 
+/*
+ * A sans-IO endpoint as a transport or a simulator drives it (nng-style
+ * ops table). After every call into the endpoint the driver calls send()
+ * until it returns 0 (it returns a datagram's length and its destination),
+ * and re-reads next_expiry(). gv_node_ops (core/node.h) is the table for a
+ * gv_node.
+ */
+typedef struct gv_endpoint_ops {
+	int (*recv)(void *ep, gv_time now, const gv_addr *from,
+		    const uint8_t *buf, size_t len);
+	ssize_t (*send)(void *ep, gv_time now, gv_addr *to, uint8_t *buf,
+			size_t cap);
+	gv_time (*next_expiry)(void *ep);
+	int (*handle_expiry)(void *ep, gv_time now);
+} gv_endpoint_ops;
+
 /* HLC timestamp layout helpers. */
 #define GV_HLC_LOGICAL_BITS 16
 #define GV_HLC_MS_MAX ((UINT64_C(1) << 48) - 1)

@@ -16,32 +16,6 @@
 #include "core/node.h"
 #include "sim/sim.h"
 
-static int
-ep_recv(void *ep, gv_time now, const gv_addr *from, const uint8_t *buf,
-	size_t len)
-{
-	return gv_node_recv(ep, now, from, buf, len);
-}
-
-static ssize_t
-ep_send(void *ep, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
-{
-	return gv_node_send(ep, now, to, buf, cap);
-}
-
-static gv_time
-ep_next(void *ep)
-{
-	return gv_node_next_expiry(ep);
-}
-
-static int
-ep_expiry(void *ep, gv_time now)
-{
-	return gv_node_handle_expiry(ep, now);
-}
-
-static const gv_sim_ops ops = {ep_recv, ep_send, ep_next, ep_expiry};
 
 struct refusal {
 	int count;
@@ -71,7 +45,7 @@ node(gv_sim *sim, int i, unsigned shards, bool external, void *ud)
 	cfg.wall_offset_ms = INT64_C(1700000000000);
 	gv_node *n;
 	assert_int_equal(gv_node_new(&n, &cfg, 0), 0);
-	assert_int_equal(gv_sim_attach(sim, i, &ops, n), 0);
+	assert_int_equal(gv_sim_attach(sim, i, &gv_node_ops, n), 0);
 	return n;
 }
 

@@ -33,37 +33,6 @@
 static const int backend_uring = GV_IO_URING;
 static const int backend_mmsg = GV_IO_MMSG;
 
-static int
-node_recv(void *ep, gv_time now, const gv_addr *from, const uint8_t *buf,
-          size_t len)
-{
-	return gv_node_recv(ep, now, from, buf, len);
-}
-
-static ssize_t
-node_send(void *ep, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
-{
-	return gv_node_send(ep, now, to, buf, cap);
-}
-
-static gv_time
-node_next_expiry(void *ep)
-{
-	return gv_node_next_expiry(ep);
-}
-
-static int
-node_handle_expiry(void *ep, gv_time now)
-{
-	return gv_node_handle_expiry(ep, now);
-}
-
-static const gv_io_ops node_ops = {
-        .recv = node_recv,
-        .send = node_send,
-        .next_expiry = node_next_expiry,
-        .handle_expiry = node_handle_expiry,
-};
 
 static bool
 has(gv_node *n, const char *key, const char *val)
@@ -131,7 +100,7 @@ test_io_nodes_converge(void **state)
 			assert_int_equal(
 			        gv_node_add_member(n[i], gv_io_now(), &m), 0);
 		}
-		assert_int_equal(gv_io_attach(io, idx[i], &node_ops, n[i]), 0);
+		assert_int_equal(gv_io_attach(io, idx[i], &gv_node_ops, n[i]), 0);
 	}
 
 	/* one write at node 0 */
