@@ -39,6 +39,7 @@
 #define GV_MAX_ITEMS 8192
 #define GV_NO_MEMBER UINT32_MAX
 #define GV_REFUSED_MAX 8
+#define GV_SYNC_EVERY 30 /* reconnect ticks between membership push-pulls */
 
 enum rumor_kind {
 	RUMOR_UPDATE = 1,
@@ -238,6 +239,8 @@ struct gv_node {
 	bool partitioned;
 	double reach;
 	gv_node_id refused[GV_REFUSED_MAX]; /* joiners refused (shards) */
+	bool synced;         /* a full membership has reached us */
+	unsigned sync_ticks; /* reconnect ticks since the last push-pull */
 	unsigned refused_pos;
 	const gv_static_peers *statics;
 	uint16_t static_own_region; /* our region index in statics */

@@ -151,10 +151,15 @@ add_holder(gv_node *n, struct tomb *t, gv_node_id id)
 	t->nholders++;
 }
 
-/* Does every member that has not left hold t? */
+/* Does every member that has not left hold t? Only a node that has
+ * received a full membership can tell (a joiner whose sync was lost does
+ * not know every member yet; its tombstones wait for the grace period or
+ * for the sync). */
 static bool
 complete(const gv_node *n, const struct tomb *t)
 {
+	if (!n->synced && !n->statics && !n->cfg.external_membership)
+		return false;
 	for (size_t i = 0; i < n->nmembers; i++) {
 		const struct member *m = &n->members[i];
 		if (m->state != GV_MEMBER_LEFT && !holds(t, m->id))
