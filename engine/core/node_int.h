@@ -39,6 +39,7 @@
 #define GV_MAX_ITEMS 8192
 #define GV_NO_MEMBER UINT32_MAX
 #define GV_REFUSED_MAX 8
+#define GV_MAX_PROBES 6 /* probes per period while many are unreachable */
 #define GV_SYNC_EVERY 30 /* reconnect ticks between membership push-pulls */
 
 enum rumor_kind {
@@ -228,7 +229,7 @@ struct gv_node {
 	size_t mindex_cap;
 	uint32_t *probe_order;
 	size_t probe_n, probe_pos, probe_cap;
-	struct probe probe;
+	struct probe probes[GV_MAX_PROBES]; /* usually one in flight */
 	uint32_t probe_seq;
 	struct relay relays[GV_MAX_RELAYS];
 	unsigned nrelays;
