@@ -869,14 +869,24 @@ listen_tcp(const gv_addr *a, char *err, size_t errlen, const char *what)
 	return fd;
 }
 
+static void req_free(struct req *r);
+static bool req_done(const struct req *r);
+
 static void
 client_close(gv_daemon *d, struct client *c)
 {
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
-	/* reqs still at the shards finish without a client */
-	for (struct req *r = c->head; r; r = r->next)
-		r->cl = NULL;
+	/* finished reqs go now; reqs still at the shards finish without a
+	 * client (drain_shards frees them) */
+	for (struct req *r = c->head, *next; r; r = next) {
+		next = r->next;
+		r->next = NULL;
+		if (req_done(r))
+			req_free(r);
+		else
+			r->cl = NULL;
+	}
 	free(c->in);
 	gv_resp_req_fini(&c->parser);
 	gv_resp_buf_fini(&c->out);
