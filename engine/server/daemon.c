@@ -51,6 +51,7 @@
 #define OUT_LIMIT (64u << 20) /* client output cap before disconnect */
 #define IN_LIMIT (70u << 20)  /* client input cap (a max value + slack) */
 #define PUB_EVERY_US 100000 /* stats snapshot period */
+#define GV_ECANCELED_SHUTDOWN GV_EFULL /* a request caught by shutdown */
 
 enum op {
 	OP_GET,
@@ -114,6 +115,7 @@ struct req {
 };
 
 struct client {
+	struct client *prev, *next; /* all clients, for shutdown */
 	int fd;
 	char *in;
 	size_t inlen, incap;
@@ -187,6 +189,7 @@ struct gv_daemon {
 	time_t started;
 	uint64_t commands, connections;
 	unsigned nclients;
+	struct client *clients;
 	uint32_t cluster_id;
 	int64_t wall_offset_ms; /* Unix ms = monotonic ms + this */
 };
@@ -877,6 +880,12 @@ client_close(gv_daemon *d, struct client *c)
 {
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		d->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
 	/* finished reqs go now; reqs still at the shards finish without a
 	 * client (drain_shards frees them) */
 	for (struct req *r = c->head, *next; r; r = next) {
@@ -1532,6 +1541,10 @@ accept_clients(gv_daemon *d)
 			free(c);
 			continue;
 		}
+		c->next = d->clients;
+		if (d->clients)
+			d->clients->prev = c;
+		d->clients = c;
 		d->nclients++;
 		d->connections++;
 	}
@@ -1543,7 +1556,7 @@ drain_shards(gv_daemon *d)
 {
 	for (unsigned i = 0; i < d->k; i++) {
 		struct sub *s;
-		while (gv_spsc_pop(&d->shards[i].outq, &s)) {
+		while (d->shards[i].rings && gv_spsc_pop(&d->shards[i].outq, &s)) {
 			struct req *r = s->parent;
 			r->done++;
 			if (!req_done(r))
@@ -2010,6 +2023,20 @@ gv_daemon_del(gv_daemon *d)
 		atomic_store(&d->hook_stop, 1);
 		pthread_join(d->hook_th, NULL);
 	}
+	/* the shards are stopped: collect what came back, and what never
+	 * left their queues, then the clients with their replies */
+	drain_shards(d);
+	for (unsigned i = 0; i < d->k; i++) {
+		struct sub *sb;
+		while (d->shards[i].rings && gv_spsc_pop(&d->shards[i].inq, &sb)) {
+			struct req *r = sb->parent;
+			sb->rc = GV_ECANCELED_SHUTDOWN;
+			if (++r->done == r->nsubs && !r->cl)
+				req_free(r);
+		}
+	}
+	while (d->clients)
+		client_close(d, d->clients);
 	for (unsigned i = 0; i < d->k; i++)
 		shard_fini(&d->shards[i]);
 	if (d->lfd >= 0)
