@@ -12,12 +12,12 @@ set -euo pipefail
 # mimalloc, cmocka, libsodium (authenticated gossip). Tools: hyperfine and
 # gnuplot (benchmarks), redis-tools (RESP interop tests), iproute2 and
 # nftables (network-namespace tests), clang + compiler-rt (libFuzzer),
-# valgrind (instruction counts where perf counters are missing).
+# valgrind and linux-perf (profiles, instruction counts).
 PACKAGES=(
 	gcc make libc6-dev cmake pkg-config
 	liburing-dev libxxhash-dev libmimalloc-dev libcmocka-dev libsodium-dev
 	hyperfine gnuplot-nox redis-tools iproute2 nftables
-	clang libclang-rt-14-dev valgrind
+	clang libclang-rt-14-dev valgrind linux-perf
 )
 
 check_only=0
