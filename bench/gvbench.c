@@ -7,8 +7,10 @@
  * and records how long and how many gossip rounds each takes to reach every
  * node, and how many datagrams that cost. Everything but the wall clock is
  * a function of the seed, so two runs with the same flags print the same
- * numbers. The real-socket subcommands (converge, throughput, partition,
- * churn, ceiling) slot into `subcmds` below when they arrive.
+ * numbers. `converge` measures the same on real UDP sockets through the io
+ * workers (bench/netcluster.h), on the machine's monotonic clock. The other
+ * real-socket subcommands (throughput, partition, churn) slot into
+ * `subcmds` below when they arrive. Shared helpers: bench_util.h.
  *
  * Conventions: results for humans go to stdout, progress to stderr (only
  * when it is a terminal), one JSON object per run and line to --json FILE
@@ -24,228 +26,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <grapevine/grapevine.h>
 
+#include "bench_util.h"
+#include "ceiling.h"
 #include "core/node.h"
 #include "core/rng.h"
+#include "io/io.h"
+#include "netcluster.h"
 #include "sim/cluster.h"
 
-#define EXIT_USAGE 2
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* ------------------------------------------------------------ options */
-
-/*
- * A subcommand describes its options as a table; parse_opts() fills the
- * destinations, checks ranges and prints the error. Both "--name value" and
- * "--name=value" are accepted.
- */
-enum opt_kind {
-	OPT_FLAG, /* bool */
-	OPT_U64,  /* uint64_t in [umin, umax] */
-	OPT_F64,  /* finite double in [fmin, fmax], or [fmin, fmax) */
-	OPT_STR,  /* const char * */
-	OPT_MODE, /* int: enum gv_mode, by name */
-};
-
-struct opt {
-	const char *name;
-	enum opt_kind kind;
-	void *dst;
-	uint64_t umin, umax;
-	double fmin, fmax;
-	bool fmax_open; /* fmax itself excluded */
-	bool seen;
-};
-
-static int
-parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9') /* strtoull would take "-1" */
-		return -1;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int
-parse_f64(const char *s, double *out)
-{
-	char *end;
-
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v))
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int
-set_opt(const char *cmd, struct opt *o, const char *val)
-{
-	uint64_t u;
-	double f;
-	int m;
-
-	switch (o->kind) {
-	case OPT_FLAG:
-		*(bool *)o->dst = true;
-		break;
-	case OPT_U64:
-		if (parse_u64(val, &u) || u < o->umin || u > o->umax) {
-			fprintf(stderr,
-			        "gvbench %s: %s: '%s' is not an integer in "
-			        "[%" PRIu64 ", %" PRIu64 "]\n",
-			        cmd, o->name, val, o->umin, o->umax);
-			return -1;
-		}
-		*(uint64_t *)o->dst = u;
-		break;
-	case OPT_F64:
-		if (parse_f64(val, &f) || f < o->fmin || f > o->fmax ||
-		    (o->fmax_open && f == o->fmax)) {
-			fprintf(stderr,
-			        "gvbench %s: %s: '%s' is not a number in "
-			        "[%g, %g%c\n",
-			        cmd, o->name, val, o->fmin, o->fmax,
-			        o->fmax_open ? ')' : ']');
-			return -1;
-		}
-		*(double *)o->dst = f;
-		break;
-	case OPT_STR:
-		if (!*val) {
-			fprintf(stderr, "gvbench %s: %s: empty value\n", cmd,
-			        o->name);
-			return -1;
-		}
-		*(const char **)o->dst = val;
-		break;
-	case OPT_MODE:
-		m = gv_mode_parse(val);
-		if (m < 0) {
-			fprintf(stderr,
-			        "gvbench %s: %s: unknown mode '%s' (push, "
-			        "pull, pushpull or eager)\n",
-			        cmd, o->name, val);
-			return -1;
-		}
-		*(int *)o->dst = m;
-		break;
-	}
-	o->seen = true;
-	return 0;
-}
-
-/* Returns 0, 1 if --help was asked (usage printed), or EXIT_USAGE. */
-static int
-parse_opts(const char *cmd, const char *usage, struct opt *opts, size_t n,
-           int argc, char **argv)
-{
-	for (int i = 0; i < argc; i++) {
-		const char *arg = argv[i];
-		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-			fputs(usage, stdout);
-			return 1;
-		}
-		const char *eq = strchr(arg, '=');
-		size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
-		struct opt *o = NULL;
-		for (size_t k = 0; k < n; k++)
-			if (strlen(opts[k].name) == len &&
-			    !strncmp(opts[k].name, arg, len))
-				o = &opts[k];
-		if (!o) {
-			fprintf(stderr,
-			        "gvbench %s: unknown option '%s' (see gvbench "
-			        "%s --help)\n",
-			        cmd, arg, cmd);
-			return EXIT_USAGE;
-		}
-		const char *val = NULL;
-		if (o->kind == OPT_FLAG) {
-			if (eq) {
-				fprintf(stderr,
-				        "gvbench %s: %s takes no value\n", cmd,
-				        o->name);
-				return EXIT_USAGE;
-			}
-		} else if (eq) {
-			val = eq + 1;
-		} else if (i + 1 < argc) {
-			val = argv[++i];
-		} else {
-			fprintf(stderr, "gvbench %s: %s needs a value\n", cmd,
-			        o->name);
-			return EXIT_USAGE;
-		}
-		if (set_opt(cmd, o, val))
-			return EXIT_USAGE;
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------ output */
-
-struct machine {
-	long cores;
-	char kernel[sizeof(((struct utsname *)0)->release)];
-};
-
+/* Progress line on stderr (callers pass on = isatty(stderr)). */
 static void
-machine_get(struct machine *m)
+progress(bool on, const char *cmd, size_t nodes, int mode, uint64_t u,
+         uint64_t updates)
 {
-	struct utsname u;
-
-	m->cores = sysconf(_SC_NPROCESSORS_ONLN);
-	if (uname(&u) == 0)
-		snprintf(m->kernel, sizeof(m->kernel), "%s", u.release);
+	if (!on)
+		return;
+	if (u < updates)
+		fprintf(stderr,
+		        "\rgvbench %s: N=%zu %s update %" PRIu64 "/%" PRIu64
+		        "   ",
+		        cmd, nodes, gv_mode_name(mode), u + 1, updates);
 	else
-		snprintf(m->kernel, sizeof(m->kernel), "unknown");
-}
-
-static void
-json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
-/* A number, or null when there is none (JSON has no NaN). */
-static void
-json_num(FILE *f, double v, bool valid)
-{
-	if (valid && isfinite(v))
-		fprintf(f, "%.6g", v);
-	else
-		fputs("null", f);
+		fprintf(stderr, "\r%60s\r", "");
 }
 
 /* ------------------------------------------------------------ sim */
@@ -306,62 +113,11 @@ struct sim_result {
 	bool is_static;
 	bool ae;      /* anti-entropy on */
 	bool reduced; /* per-node memory reduced (N > SIM_PREJOINED_MAX) */
-	uint64_t converged;
-	double rounds_mean;
-	uint64_t rounds_p50, rounds_p99, rounds_max;
-	double conv_p50, conv_p95, conv_p99, conv_max; /* ms */
-	double t50_ms, t90_ms, t100_ms;                /* p50 across updates */
-	bool have_t50, have_t90;
+	struct conv_summary s;
 	uint64_t payload, sent;
 	double messages_per_node, messages_per_node_per_update, rmr;
 	double wall_s, virtual_s;
 };
-
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return (x > y) - (x < y);
-}
-
-/* Nearest rank: the smallest value with at least p% of them at or below
- * it. v sorted, n > 0. */
-static uint64_t
-pct(const uint64_t *v, size_t n, unsigned p)
-{
-	size_t rank = ((size_t)p * n + 99) / 100;
-	return v[rank ? rank - 1 : 0];
-}
-
-/* Sort the n valid entries of v (GV_TIME_NEVER = none), return their
- * median in ms; *ok false when there are none. */
-static double
-median_ms(uint64_t *v, size_t n, bool *ok)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (v[i] != GV_TIME_NEVER)
-			v[k++] = v[i];
-	*ok = k > 0;
-	if (!k)
-		return 0;
-	qsort(v, k, sizeof(*v), cmp_u64);
-	return (double)pct(v, k, 50) / 1000.0;
-}
-
-static void
-progress(const struct sim_params *p, uint64_t u)
-{
-	if (!p->progress)
-		return;
-	if (u < p->updates)
-		fprintf(stderr,
-		        "\rgvbench sim: N=%zu %s update %" PRIu64 "/%" PRIu64
-		        "   ",
-		        p->nodes, gv_mode_name(p->mode), u + 1, p->updates);
-	else
-		fprintf(stderr, "\r%60s\r", "");
-}
 
 /*
  * The condition gv_cluster_run_until_converged() checks, for the one track
@@ -421,8 +177,7 @@ sim_run(const struct sim_params *p, struct sim_result *r)
 	uint64_t *conv = calloc(p->updates, sizeof(*conv));
 	uint64_t *t50 = calloc(p->updates, sizeof(*t50));
 	uint64_t *t90 = calloc(p->updates, sizeof(*t90));
-	uint64_t *rounds = calloc(p->updates, sizeof(*rounds));
-	if (!conv || !t50 || !t90 || !rounds) {
+	if (!conv || !t50 || !t90) {
 		fprintf(stderr, "gvbench sim: out of memory\n");
 		rc = GV_ENOMEM;
 		goto out;
@@ -445,7 +200,7 @@ sim_run(const struct sim_params *p, struct sim_result *r)
 			uint64_t x = gv_rng_next(&rng);
 			memcpy(val + i, &x, 8);
 		}
-		progress(p, u);
+		progress(p->progress, "sim", p->nodes, p->mode, u, p->updates);
 		int t = gv_cluster_put(c, at, key, (size_t)klen, val,
 		                       sizeof(val), GV_PRIO_NORMAL);
 		if (t < 0) {
@@ -462,12 +217,8 @@ sim_run(const struct sim_params *p, struct sim_result *r)
 		t90[u] = tr->t90 == GV_TIME_NEVER ? GV_TIME_NEVER
 		                                  : tr->t90 - tr->injected;
 		conv[u] = GV_TIME_NEVER;
-		if (tr->t100 != GV_TIME_NEVER && gv_cluster_track_done(c, t)) {
+		if (tr->t100 != GV_TIME_NEVER && gv_cluster_track_done(c, t))
 			conv[u] = tr->t100 - tr->injected;
-			rounds[r->converged] =
-			        (conv[u] + interval - 1) / interval;
-			r->converged++;
-		}
 		/* the per-node bitsets cost N/8 bytes a track, and every
 		 * apply scans the tracks: keep one */
 		gv_cluster_clear_tracks(c);
@@ -484,36 +235,14 @@ sim_run(const struct sim_params *p, struct sim_result *r)
 	         1.0;
 	r->virtual_s = (double)gv_cluster_now(c) / 1e6;
 
-	if (r->converged) {
-		size_t k = 0;
-		for (uint64_t u = 0; u < p->updates; u++)
-			if (conv[u] != GV_TIME_NEVER)
-				conv[k++] = conv[u];
-		qsort(conv, k, sizeof(*conv), cmp_u64);
-		r->conv_p50 = (double)pct(conv, k, 50) / 1000.0;
-		r->conv_p95 = (double)pct(conv, k, 95) / 1000.0;
-		r->conv_p99 = (double)pct(conv, k, 99) / 1000.0;
-		r->conv_max = (double)conv[k - 1] / 1000.0;
-		r->t100_ms = r->conv_p50;
-		double sum = 0;
-		for (size_t i = 0; i < k; i++)
-			sum += (double)rounds[i];
-		r->rounds_mean = sum / (double)k;
-		qsort(rounds, k, sizeof(*rounds), cmp_u64);
-		r->rounds_p50 = pct(rounds, k, 50);
-		r->rounds_p99 = pct(rounds, k, 99);
-		r->rounds_max = rounds[k - 1];
-	}
-	r->t50_ms = median_ms(t50, p->updates, &r->have_t50);
-	r->t90_ms = median_ms(t90, p->updates, &r->have_t90);
+	conv_summarize(&r->s, conv, t50, t90, p->updates, interval);
 	r->wall_s = now_s() - w0;
 	rc = 0;
 out:
-	progress(p, p->updates);
+	progress(p->progress, "sim", p->nodes, p->mode, p->updates, p->updates);
 	free(conv);
 	free(t50);
 	free(t90);
-	free(rounds);
 	gv_cluster_del(c);
 	return rc;
 }
@@ -532,7 +261,6 @@ static void
 sim_print(FILE *f, const struct sim_result *r)
 {
 	const struct sim_params *p = &r->p;
-	bool any = r->converged > 0;
 
 	fprintf(f,
 	        "sim: mode=%s nodes=%zu fanout=%u interval=%" PRIu64
@@ -541,42 +269,7 @@ sim_print(FILE *f, const struct sim_result *r)
 	        gv_mode_name(p->mode), p->nodes, p->fanout, p->interval_ms,
 	        p->loss, p->updates, p->seed,
 	        r->is_static ? "static" : "prejoined", ae_text(r));
-	if (any) {
-		fprintf(f,
-		        "  convergence_ms   p50 %9.1f  p95 %9.1f  p99 %9.1f  "
-		        "max %9.1f\n",
-		        r->conv_p50, r->conv_p95, r->conv_p99, r->conv_max);
-		fprintf(f,
-		        "  rounds           mean %7.2f  p50 %5" PRIu64
-		        "  p99 %5" PRIu64 "  max %5" PRIu64 "%s\n",
-		        r->rounds_mean, r->rounds_p50, r->rounds_p99,
-		        r->rounds_max,
-		        p->mode == GV_MODE_EAGER
-		                ? "  (eager: pushes at once, rounds not "
-		                  "meaningful)"
-		                : "");
-	} else {
-		fprintf(f, "  convergence_ms   -  (no update converged)\n");
-		fprintf(f, "  rounds           -\n");
-	}
-	fprintf(f, "  time to 50%%      ");
-	if (r->have_t50)
-		fprintf(f, "%.1f ms (p50)\n", r->t50_ms);
-	else
-		fprintf(f, "-\n");
-	fprintf(f, "  time to 90%%      ");
-	if (r->have_t90)
-		fprintf(f, "%.1f ms (p50)\n", r->t90_ms);
-	else
-		fprintf(f, "-\n");
-	fprintf(f, "  time to 100%%     ");
-	if (any)
-		fprintf(f, "%.1f ms (p50)\n", r->t100_ms);
-	else
-		fprintf(f, "-\n");
-	fprintf(f, "  converged        %" PRIu64 "/%" PRIu64 "%s\n",
-	        r->converged, p->updates,
-	        r->converged < p->updates ? "  (NOT ALL CONVERGED)" : "");
+	conv_print(f, &r->s, p->mode == GV_MODE_EAGER);
 	fprintf(f,
 	        "  messages_per_node %.1f (%.2f per update; %" PRIu64
 	        " datagrams, %" PRIu64 " with payload)\n",
@@ -591,7 +284,6 @@ static void
 sim_json(FILE *f, const struct sim_result *r, const struct machine *m)
 {
 	const struct sim_params *p = &r->p;
-	bool any = r->converged > 0;
 
 	fprintf(f, "{\"bench\":\"sim\",\"version\":");
 	json_str(f, GV_VERSION_STRING);
@@ -601,35 +293,11 @@ sim_json(FILE *f, const struct sim_result *r, const struct machine *m)
 	        ",\"nodes\":%zu,\"fanout\":%u,\"interval_ms\":%" PRIu64
 	        ",\"loss\":%.6g,\"updates\":%" PRIu64 ",\"seed\":%" PRIu64
 	        ",\"membership\":\"%s\",\"anti_entropy\":%s"
-	        ",\"reduced_memory\":%s,\"converged\":%" PRIu64,
+	        ",\"reduced_memory\":%s",
 	        p->nodes, p->fanout, p->interval_ms, p->loss, p->updates,
 	        p->seed, r->is_static ? "static" : "prejoined",
-	        r->ae ? "true" : "false", r->reduced ? "true" : "false",
-	        r->converged);
-	fprintf(f, ",\"rounds\":{\"mean\":");
-	json_num(f, r->rounds_mean, any);
-	fprintf(f, ",\"p50\":");
-	json_num(f, (double)r->rounds_p50, any);
-	fprintf(f, ",\"p99\":");
-	json_num(f, (double)r->rounds_p99, any);
-	fprintf(f, ",\"max\":");
-	json_num(f, (double)r->rounds_max, any);
-	fprintf(f, "},\"rounds_meaningful\":%s",
-	        p->mode == GV_MODE_EAGER ? "false" : "true");
-	fprintf(f, ",\"convergence_ms\":{\"p50\":");
-	json_num(f, r->conv_p50, any);
-	fprintf(f, ",\"p95\":");
-	json_num(f, r->conv_p95, any);
-	fprintf(f, ",\"p99\":");
-	json_num(f, r->conv_p99, any);
-	fprintf(f, ",\"max\":");
-	json_num(f, r->conv_max, any);
-	fprintf(f, "},\"t50_ms\":");
-	json_num(f, r->t50_ms, r->have_t50);
-	fprintf(f, ",\"t90_ms\":");
-	json_num(f, r->t90_ms, r->have_t90);
-	fprintf(f, ",\"t100_ms\":");
-	json_num(f, r->t100_ms, any);
+	        r->ae ? "true" : "false", r->reduced ? "true" : "false");
+	conv_json(f, &r->s, p->mode == GV_MODE_EAGER);
 	fprintf(f,
 	        ",\"datagrams_sent\":%" PRIu64 ",\"payload_msgs\":%" PRIu64
 	        ",\"messages_per_node\":",
@@ -654,14 +322,9 @@ static int
 json_write(FILE *jf, const char *path, const struct sim_result *r,
            const struct machine *m)
 {
-	if (!jf)
-		return 0;
-	sim_json(jf, r, m);
-	if (fflush(jf) || ferror(jf)) {
-		fprintf(stderr, "gvbench sim: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	if (jf)
+		sim_json(jf, r, m);
+	return json_flush("sim", path, jf);
 }
 
 static void
@@ -682,14 +345,14 @@ table_row(FILE *f, const struct sim_result *r)
 {
 	char conv[32];
 
-	snprintf(conv, sizeof(conv), "%" PRIu64 "/%" PRIu64, r->converged,
+	snprintf(conv, sizeof(conv), "%" PRIu64 "/%" PRIu64, r->s.converged,
 	         r->p.updates);
 	fprintf(f, "%8zu %-9s %9s ", r->p.nodes,
 	        r->is_static ? "static" : "prejoined", conv);
-	if (r->converged)
+	if (r->s.converged)
 		fprintf(f, "%6" PRIu64 " %6" PRIu64 " %6" PRIu64 " %10.1f ",
-		        r->rounds_p50, r->rounds_p99, r->rounds_max,
-		        r->conv_p99);
+		        r->s.rounds_p50, r->s.rounds_p99, r->s.rounds_max,
+		        r->s.conv_p99);
 	else
 		fprintf(f, "%6s %6s %6s %10s ", "-", "-", "-", "-");
 	fprintf(f, "%7.3f %10.2f %8.2f\n", r->rmr,
@@ -780,14 +443,8 @@ cmd_sim(int argc, char **argv)
 	struct machine m;
 	machine_get(&m);
 	FILE *jf = NULL;
-	if (json) {
-		jf = fopen(json, "a");
-		if (!jf) {
-			fprintf(stderr, "gvbench sim: %s: %s\n", json,
-			        strerror(errno));
-			return 1;
-		}
-	}
+	if (json && json_open("sim", json, &jf))
+		return 1;
 	struct sim_params p = {
 	        .nodes = nodes,
 	        .fanout = (unsigned)fanout,
@@ -839,6 +496,558 @@ cmd_sim(int argc, char **argv)
 	return rc;
 }
 
+/* ------------------------------------------------------------ converge */
+
+#define CONVERGE_USAGE                                                         \
+	"usage: gvbench converge --nodes N [options]\n"                        \
+	"\n"                                                                   \
+	"Convergence on real UDP sockets: N single-shard nodes on\n"           \
+	"127.0.0.1, one socket each, prejoined, hosted by --workers io\n"      \
+	"threads (io_uring, else recvmmsg). After a warm-up, --updates\n"      \
+	"writes are injected one at a time at random nodes (optionally\n"      \
+	"over --background-ups load); each is followed until every node\n"     \
+	"applied it (or --deadline-ms), then 2 intervals more. Every apply\n"  \
+	"at every node is timestamped on one clock (CLOCK_MONOTONIC).\n"       \
+	"\n"                                                                   \
+	"  --nodes N            cluster size (2 .. 4096)\n"                    \
+	"  --workers W          io threads (default: online cores)\n"          \
+	"  --fanout F           peers per round (default 3)\n"                 \
+	"  --mode M             eager, push, pull or pushpull (default\n"      \
+	"                       eager)\n"                                      \
+	"  --interval-ms MS     gossip round (default 100)\n"                  \
+	"  --updates K          tracked writes (default 200)\n"                \
+	"  --background-ups R   untracked writes per second at random\n"       \
+	"                       nodes (default 0; keys bg:0..4095)\n"          \
+	"  --loss P             drop outgoing datagrams with probability P\n"  \
+	"                       in [0, 1) (default 0); with loss > 0,\n"       \
+	"                       anti-entropy stays on\n"                       \
+	"  --value-size B       value bytes (default 32)\n"                    \
+	"  --seed S             node ids and write placement (default 1)\n"    \
+	"  --deadline-ms MS     give up on a write after this (default\n"      \
+	"                       10000)\n"                                      \
+	"  --warmup-ms MS       run before the first write (default 1000)\n"   \
+	"  --io B               auto, uring or mmsg (default auto)\n"          \
+	"  --json FILE          append one JSON object per run (one line)\n"   \
+	"\n"                                                                   \
+	"Percentiles are nearest-rank over the updates that converged.\n"      \
+	"rounds = ceil(convergence time / interval) (not meaningful for "      \
+	"eager).\n"                                                            \
+	"rmr = update records sent / (updates * (N - 1)) - 1, without "        \
+	"background\n"                                                         \
+	"load only.\n"
+
+#define CV_POLL_US 200
+#define CV_SNAP_TIMEOUT_US ((uint64_t)10000000)
+#define CV_BG_KEYS 4096
+#define CV_MISSED_SHOWN 10 /* updates that did not converge, on stderr */
+
+struct cv_params {
+	size_t nodes;
+	unsigned workers; /* 0: online cores */
+	unsigned fanout;
+	int mode;
+	uint64_t interval_ms;
+	uint64_t updates;
+	uint64_t bg_ups;
+	double loss;
+	size_t value_size;
+	uint64_t seed;
+	uint64_t deadline_ms;
+	uint64_t warmup_ms;
+	int backend;
+	bool progress;
+};
+
+struct cv_result {
+	struct cv_params p;
+	struct conv_summary s;
+	unsigned workers;
+	char backend[16];
+	bool ae;
+	netcluster_stats d;   /* counters over the measured window */
+	netcluster_stats end; /* at its end (member views) */
+	double messages_per_node, messages_per_node_per_update;
+	double rmr;
+	bool have_rmr;
+	double bg_achieved;  /* background writes/s done in the window */
+	uint64_t bg_dropped; /* not queued: a worker's ring was full */
+	double window_s, wall_s;
+};
+
+static void
+sleep_us(long us)
+{
+	struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Background load: rate writes/s in total, at random nodes and keys,
+ * queued in small batches as time passes. */
+struct pacer {
+	netcluster *c;
+	uint64_t rate;
+	gv_time start;
+	uint64_t sent; /* writes due so far (queued or dropped) */
+	uint64_t dropped;
+	gv_rng rng;
+};
+
+static void
+pace(struct pacer *pc)
+{
+	if (!pc->rate)
+		return;
+	gv_time now = gv_io_now();
+	uint64_t due = (now - pc->start) * pc->rate / 1000000;
+	size_t n = netcluster_size(pc->c);
+
+	/* after a stall (the driver descheduled), do not burst: what is
+	 * more than 100 ms late is skipped and counted */
+	if (due - pc->sent > pc->rate / 10 + 1) {
+		pc->dropped += due - pc->sent - (pc->rate / 10 + 1);
+		pc->sent = due - (pc->rate / 10 + 1);
+	}
+	for (; pc->sent < due; pc->sent++) {
+		size_t at = (size_t)gv_rng_below(&pc->rng, n);
+		if (netcluster_put_bg(pc->c, at, gv_rng_next(&pc->rng)))
+			pc->dropped++;
+	}
+	netcluster_flush(pc->c);
+}
+
+/* Keep the background going until t. */
+static void
+pace_until(struct pacer *pc, gv_time t)
+{
+	gv_time now;
+
+	while ((now = gv_io_now()) < t) {
+		pace(pc);
+		sleep_us(t - now < CV_POLL_US ? (long)(t - now) : CV_POLL_US);
+	}
+}
+
+static uint64_t
+since(gv_time at, gv_time inj, uint64_t deadline_us)
+{
+	if (at == GV_TIME_NEVER)
+		return GV_TIME_NEVER;
+	at = at > inj ? at - inj : 0;
+	return at <= deadline_us ? at : GV_TIME_NEVER;
+}
+
+/*
+ * From track t's apply times (applied[n], scratch, reordered) the times
+ * since injection to 50%, 90% and 100% of the nodes (GV_TIME_NEVER: not
+ * within the deadline), as the simulator counts them: the k-th apply with
+ * k the smallest count that is at least half, nine tenths, all of n.
+ */
+static void
+track_times(netcluster *c, size_t t, gv_time *applied, uint64_t deadline_us,
+            uint64_t *conv, uint64_t *t50, uint64_t *t90)
+{
+	size_t n = netcluster_size(c);
+	gv_time inj;
+
+	*conv = *t50 = *t90 = GV_TIME_NEVER;
+	if (!netcluster_track(c, t, &inj, applied))
+		return;
+	qsort(applied, n, sizeof(*applied), cmp_u64);
+	*t50 = since(applied[(n + 1) / 2 - 1], inj, deadline_us);
+	*t90 = since(applied[(9 * n + 9) / 10 - 1], inj, deadline_us);
+	*conv = since(applied[n - 1], inj, deadline_us);
+}
+
+static int
+cv_run(const struct cv_params *p, struct cv_result *r)
+{
+	netcluster_config cfg;
+	netcluster *c = NULL;
+	netcluster_stats s0, s1;
+	struct pacer pc;
+	char err[256];
+	double w0 = now_s(), win0;
+	gv_time interval = (gv_time)p->interval_ms * 1000;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->p = *p;
+	netcluster_config_default(&cfg);
+	cfg.nodes = p->nodes;
+	cfg.workers = p->workers;
+	cfg.seed = p->seed;
+	cfg.backend = p->backend;
+	cfg.loss = p->loss;
+	cfg.tracks = p->updates;
+	cfg.value_size = p->value_size;
+	cfg.bg_keys = CV_BG_KEYS;
+	cfg.node.mode = p->mode;
+	cfg.node.fanout = p->fanout;
+	cfg.node.interval_ms = p->interval_ms;
+	cfg.node.mem = gv_mem_default();
+	/* as in sim: measure dissemination, not repair, unless loss makes
+	 * repair part of reaching everyone */
+	r->ae = p->loss > 0;
+	if (!r->ae)
+		cfg.node.ae_interval_ms = 0;
+
+	uint64_t *conv = calloc(p->updates, sizeof(*conv));
+	uint64_t *t50 = calloc(p->updates, sizeof(*t50));
+	uint64_t *t90 = calloc(p->updates, sizeof(*t90));
+	gv_time *applied = calloc(p->nodes, sizeof(*applied));
+	if (!conv || !t50 || !t90 || !applied) {
+		fprintf(stderr, "gvbench converge: out of memory\n");
+		rc = GV_ENOMEM;
+		goto out;
+	}
+	rc = netcluster_new(&c, &cfg, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "gvbench converge: N=%zu: %s\n", p->nodes,
+		        err[0] ? err : gv_strerror(rc));
+		goto out;
+	}
+	r->workers = netcluster_workers(c);
+	snprintf(r->backend, sizeof(r->backend), "%s", netcluster_backend(c));
+
+	/* the nodes start at t0; nothing goes to them before */
+	gv_time t0 = netcluster_t0(c), now = gv_io_now();
+	if (now < t0)
+		sleep_us((long)(t0 - now));
+	memset(&pc, 0, sizeof(pc));
+	pc.c = c;
+	pc.rate = p->bg_ups;
+	pc.start = t0;
+	gv_rng_seed(&pc.rng, p->seed ^ UINT64_C(0x62672d6c6f6164)); /* bg */
+	gv_rng rng;
+	gv_rng_seed(&rng, p->seed ^ UINT64_C(0x6776626e6368)); /* "gvbnch" */
+
+	pace_until(&pc, pc.start + p->warmup_ms * 1000);
+	rc = netcluster_snapshot(c, &s0, CV_SNAP_TIMEOUT_US);
+	if (rc)
+		goto snap_failed;
+	win0 = now_s();
+	uint64_t dropped0 = pc.dropped;
+	unsigned missed = 0;
+
+	for (uint64_t u = 0; u < p->updates; u++) {
+		size_t at = (size_t)gv_rng_below(&rng, p->nodes);
+		gv_time deadline;
+
+		progress(p->progress, "converge", p->nodes, p->mode, u,
+		         p->updates);
+		while (netcluster_put(c, at, (size_t)u) == GV_EFULL) {
+			pace(&pc);
+			sleep_us(CV_POLL_US);
+		}
+		deadline = gv_io_now() + p->deadline_ms * 1000;
+		for (;;) {
+			pace(&pc);
+			if (netcluster_reached(c, (size_t)u) >= p->nodes)
+				break;
+			rc = netcluster_put_error(c, (size_t)u);
+			if (rc) {
+				fprintf(stderr,
+				        "gvbench converge: put at node %zu: "
+				        "%s\n",
+				        at, gv_strerror(rc));
+				goto out;
+			}
+			if (gv_io_now() >= deadline)
+				break;
+			sleep_us(CV_POLL_US);
+		}
+		track_times(c, (size_t)u, applied, p->deadline_ms * 1000,
+		            &conv[u], &t50[u], &t90[u]);
+		if (conv[u] == GV_TIME_NEVER && ++missed <= CV_MISSED_SHOWN)
+			fprintf(stderr,
+			        "%sgvbench converge: update %" PRIu64
+			        " (written at node %zu) reached %zu/%zu nodes "
+			        "in %" PRIu64 " ms%s\n",
+			        p->progress ? "\n" : "", u, at,
+			        netcluster_reached(c, (size_t)u), p->nodes,
+			        p->deadline_ms,
+			        missed == CV_MISSED_SHOWN ? " (further ones "
+			                                    "not shown)"
+			                                  : "");
+		pace_until(&pc, gv_io_now() + 2 * interval);
+	}
+
+	rc = netcluster_snapshot(c, &s1, CV_SNAP_TIMEOUT_US);
+	if (rc)
+		goto snap_failed;
+	r->window_s = now_s() - win0;
+	r->bg_dropped = pc.dropped - dropped0;
+	netcluster_stats_diff(&r->d, &s0, &s1);
+	r->end = s1;
+	if (r->d.put_errors) {
+		fprintf(stderr,
+		        "gvbench converge: %" PRIu64 " writes refused by "
+		        "the nodes\n",
+		        r->d.put_errors);
+		rc = GV_EINVAL;
+		goto out;
+	}
+	r->messages_per_node = (double)r->d.dgrams_out / (double)p->nodes;
+	r->messages_per_node_per_update =
+	        r->messages_per_node / (double)p->updates;
+	r->have_rmr = p->bg_ups == 0;
+	r->rmr = (double)r->d.updates_out /
+	                 ((double)p->updates * (double)(p->nodes - 1)) -
+	         1.0;
+	r->bg_achieved = (double)r->d.bg_puts / r->window_s;
+	conv_summarize(&r->s, conv, t50, t90, p->updates, interval);
+	rc = 0;
+	goto out;
+snap_failed:
+	fprintf(stderr, "gvbench converge: worker counters: %s\n",
+	        gv_strerror(rc));
+out:
+	progress(p->progress, "converge", p->nodes, p->mode, p->updates,
+	         p->updates);
+	netcluster_del(c);
+	r->wall_s = now_s() - w0;
+	free(conv);
+	free(t50);
+	free(t90);
+	free(applied);
+	return rc;
+}
+
+static void
+cv_print(FILE *f, const struct cv_result *r)
+{
+	const struct cv_params *p = &r->p;
+	const netcluster_stats *d = &r->d;
+
+	fprintf(f,
+	        "converge: mode=%s nodes=%zu fanout=%u interval=%" PRIu64
+	        "ms loss=%g updates=%" PRIu64 " background=%" PRIu64
+	        "/s value=%zuB seed=%" PRIu64 " workers=%u io=%s "
+	        "anti-entropy=%s\n",
+	        gv_mode_name(p->mode), p->nodes, p->fanout, p->interval_ms,
+	        p->loss, p->updates, p->bg_ups, p->value_size, p->seed,
+	        r->workers, r->backend,
+	        r->ae ? "on (loss > 0)" : "off (dissemination alone)");
+	conv_print(f, &r->s, p->mode == GV_MODE_EAGER);
+	fprintf(f,
+	        "  messages_per_node %.1f (%.2f per update; %" PRIu64
+	        " datagrams, %" PRIu64 " update records)\n",
+	        r->messages_per_node, r->messages_per_node_per_update,
+	        d->dgrams_out, d->updates_out);
+	if (r->have_rmr)
+		fprintf(f, "  rmr              %.3f (update records)\n",
+		        r->rmr);
+	else
+		fprintf(f, "  rmr              -  (background load)\n");
+	if (p->bg_ups)
+		fprintf(f,
+		        "  background       %.0f writes/s done (%" PRIu64
+		        " not queued)\n",
+		        r->bg_achieved, r->bg_dropped);
+	fprintf(f,
+	        "  io               kernel drops %" PRIu64
+	        ", send errors %" PRIu64 ", loss drops %" PRIu64
+	        ", buffer ring dry %" PRIu64 ", send pool dry %" PRIu64 "\n",
+	        d->io_kernel_drops, d->io_send_errors, d->io_filtered_out,
+	        d->io_buf_exhausted, d->io_pool_exhausted);
+	fprintf(f,
+	        "  members          %" PRIu64 " suspect / %" PRIu64
+	        " dead events; %" PRIu64 " suspect, %" PRIu64
+	        " dead in views at the end\n",
+	        d->ev_suspect, d->ev_dead, r->end.members_suspect,
+	        r->end.members_dead);
+	fprintf(f, "  wall             %.2f s  (measured %.2f s)\n", r->wall_s,
+	        r->window_s);
+}
+
+static void
+cv_json(FILE *f, const struct cv_result *r, const struct machine *m)
+{
+	const struct cv_params *p = &r->p;
+	const netcluster_stats *d = &r->d;
+
+	fprintf(f, "{\"bench\":\"converge\",\"version\":");
+	json_str(f, GV_VERSION_STRING);
+	fprintf(f, ",\"mode\":");
+	json_str(f, gv_mode_name(p->mode));
+	fprintf(f,
+	        ",\"nodes\":%zu,\"fanout\":%u,\"interval_ms\":%" PRIu64
+	        ",\"loss\":%.6g,\"updates\":%" PRIu64
+	        ",\"background_ups\":%" PRIu64 ",\"value_size\":%zu"
+	        ",\"seed\":%" PRIu64 ",\"workers\":%u,\"io_backend\":",
+	        p->nodes, p->fanout, p->interval_ms, p->loss, p->updates,
+	        p->bg_ups, p->value_size, p->seed, r->workers);
+	json_str(f, r->backend);
+	fprintf(f,
+	        ",\"membership\":\"prejoined\",\"anti_entropy\":%s"
+	        ",\"deadline_ms\":%" PRIu64,
+	        r->ae ? "true" : "false", p->deadline_ms);
+	conv_json(f, &r->s, p->mode == GV_MODE_EAGER);
+	fprintf(f,
+	        ",\"datagrams_sent\":%" PRIu64 ",\"update_records\":%" PRIu64
+	        ",\"messages_per_node\":",
+	        d->dgrams_out, d->updates_out);
+	json_num(f, r->messages_per_node, true);
+	fprintf(f, ",\"messages_per_node_per_update\":");
+	json_num(f, r->messages_per_node_per_update, true);
+	fprintf(f, ",\"rmr\":");
+	json_num(f, r->rmr, r->have_rmr);
+	fprintf(f, ",\"rmr_basis\":\"update_records\""
+	           ",\"background_ups_achieved\":");
+	json_num(f, r->bg_achieved, true);
+	fprintf(f,
+	        ",\"io\":{\"kernel_drops\":%" PRIu64 ",\"send_errors\":%" PRIu64
+	        ",\"loss_drops\":%" PRIu64 ",\"buf_exhausted\":%" PRIu64
+	        ",\"pool_exhausted\":%" PRIu64 "}",
+	        d->io_kernel_drops, d->io_send_errors, d->io_filtered_out,
+	        d->io_buf_exhausted, d->io_pool_exhausted);
+	fprintf(f,
+	        ",\"member_events\":{\"suspect\":%" PRIu64 ",\"dead\":%" PRIu64
+	        "}",
+	        d->ev_suspect, d->ev_dead);
+	fprintf(f, ",\"wall_s\":");
+	json_num(f, r->wall_s, true);
+	fprintf(f, ",\"measured_s\":");
+	json_num(f, r->window_s, true);
+	fprintf(f, ",\"allocator\":");
+	json_str(f, gv_mem_default_name());
+	fprintf(f, ",\"machine\":{\"cores\":%ld,\"kernel\":", m->cores);
+	json_str(f, m->kernel);
+	fprintf(f, "}}\n");
+}
+
+static int
+cmd_converge(int argc, char **argv)
+{
+	uint64_t nodes = 0, workers = 0, fanout = 3, interval = 100;
+	uint64_t updates = 200, bg = 0, vsize = 32, seed = 1;
+	uint64_t deadline = 10000, warmup = 1000;
+	double loss = 0;
+	int mode = GV_MODE_EAGER;
+	const char *json = NULL, *io = "auto";
+	struct opt opts[] = {
+	        {.name = "--nodes",
+	         .kind = OPT_U64,
+	         .dst = &nodes,
+	         .umin = 2,
+	         .umax = 4096},
+	        {.name = "--workers",
+	         .kind = OPT_U64,
+	         .dst = &workers,
+	         .umin = 1,
+	         .umax = 1024},
+	        {.name = "--fanout",
+	         .kind = OPT_U64,
+	         .dst = &fanout,
+	         .umin = 1,
+	         .umax = 1000},
+	        {.name = "--mode", .kind = OPT_MODE, .dst = &mode},
+	        {.name = "--interval-ms",
+	         .kind = OPT_U64,
+	         .dst = &interval,
+	         .umin = 1,
+	         .umax = 3600000},
+	        {.name = "--updates",
+	         .kind = OPT_U64,
+	         .dst = &updates,
+	         .umin = 1,
+	         .umax = 1000000},
+	        {.name = "--background-ups",
+	         .kind = OPT_U64,
+	         .dst = &bg,
+	         .umax = 10000000},
+	        {.name = "--loss",
+	         .kind = OPT_F64,
+	         .dst = &loss,
+	         .fmax = 1,
+	         .fmax_open = true},
+	        {.name = "--value-size",
+	         .kind = OPT_U64,
+	         .dst = &vsize,
+	         .umin = 1,
+	         .umax = 1024},
+	        {.name = "--seed",
+	         .kind = OPT_U64,
+	         .dst = &seed,
+	         .umax = UINT64_MAX},
+	        {.name = "--deadline-ms",
+	         .kind = OPT_U64,
+	         .dst = &deadline,
+	         .umin = 1,
+	         .umax = 3600000},
+	        {.name = "--warmup-ms",
+	         .kind = OPT_U64,
+	         .dst = &warmup,
+	         .umax = 3600000},
+	        {.name = "--io", .kind = OPT_STR, .dst = &io},
+	        {.name = "--json", .kind = OPT_STR, .dst = &json},
+	};
+	enum { O_NODES };
+	int rc = parse_opts("converge", CONVERGE_USAGE, opts,
+	                    sizeof(opts) / sizeof(opts[0]), argc, argv);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	if (!opts[O_NODES].seen) {
+		fprintf(stderr, "gvbench converge: --nodes N is required (see "
+		                "gvbench converge --help)\n");
+		return EXIT_USAGE;
+	}
+	int backend;
+	if (!strcmp(io, "auto"))
+		backend = GV_IO_AUTO;
+	else if (!strcmp(io, "uring"))
+		backend = GV_IO_URING;
+	else if (!strcmp(io, "mmsg"))
+		backend = GV_IO_MMSG;
+	else {
+		fprintf(stderr,
+		        "gvbench converge: --io: unknown backend '%s' (auto, "
+		        "uring or mmsg)\n",
+		        io);
+		return EXIT_USAGE;
+	}
+
+	struct machine m;
+	machine_get(&m);
+	FILE *jf = NULL;
+	if (json && json_open("converge", json, &jf))
+		return 1;
+	struct cv_params p = {
+	        .nodes = nodes,
+	        .workers = (unsigned)workers,
+	        .fanout = (unsigned)fanout,
+	        .mode = mode,
+	        .interval_ms = interval,
+	        .updates = updates,
+	        .bg_ups = bg,
+	        .loss = loss,
+	        .value_size = vsize,
+	        .seed = seed,
+	        .deadline_ms = deadline,
+	        .warmup_ms = warmup,
+	        .backend = backend,
+	        .progress = isatty(STDERR_FILENO),
+	};
+	struct cv_result r;
+	rc = 0;
+	if (cv_run(&p, &r)) {
+		rc = 1;
+	} else {
+		cv_print(stdout, &r);
+		if (jf)
+			cv_json(jf, &r, &m);
+		if (json_flush("converge", json, jf))
+			rc = 1;
+	}
+	if (jf && fclose(jf) && !rc) {
+		fprintf(stderr, "gvbench converge: %s: %s\n", json,
+		        strerror(errno));
+		rc = 1;
+	}
+	return rc;
+}
+
 /* ------------------------------------------------------------ main */
 
 static const struct subcmd {
@@ -847,6 +1056,10 @@ static const struct subcmd {
 	const char *summary;
 } subcmds[] = {
         {"sim", cmd_sim, "dissemination on the simulated network"},
+        {"converge", cmd_converge,
+         "convergence of N nodes on real UDP sockets"},
+        {"ceiling", gvbench_ceiling,
+         "loopback UDP ceiling of this machine through gv_io"},
 };
 
 static void
@@ -856,8 +1069,8 @@ usage(FILE *f)
 	           "       gvbench <subcommand> --help\n\nsubcommands:\n");
 	for (size_t i = 0; i < sizeof(subcmds) / sizeof(subcmds[0]); i++)
 		fprintf(f, "  %-12s %s\n", subcmds[i].name, subcmds[i].summary);
-	fprintf(f, "\n(the real-socket benchmarks converge, throughput, "
-	           "partition, churn and ceiling arrive later)\n");
+	fprintf(f, "\n(the real-socket benchmarks throughput, partition "
+	           "and churn arrive later)\n");
 }
 
 int

@@ -135,11 +135,15 @@ gv__ae_tick(gv_node *n, gv_time now, bool start)
 		struct ae_session *s = &n->ae[i];
 		if (!s->used || now - s->last < n->cfg.ae_timeout_ms * MS)
 			continue;
+		/* copy first: start_session may reuse (and clear) this slot */
+		gv_node_id peer = s->peer;
+		gv_addr addr = s->addr;
+		unsigned retries = s->retries;
+		bool again = s->exchanged && retries < 2;
 		s->used = false;
 		/* entries moved (or datagrams were lost): confirm at once */
-		if (s->exchanged && s->retries < 2)
-			start_session(n, now, s->peer, &s->addr,
-				      s->retries + 1);
+		if (again)
+			start_session(n, now, peer, &addr, retries + 1);
 	}
 	if (!start || active_sessions(n) >= n->cfg.ae_max_sessions)
 		return;

@@ -699,13 +699,30 @@ gv_node_next_expiry(const gv_node *n)
 	return t;
 }
 
+/*
+ * The next tick of a periodic timer: one period after the tick that was
+ * due, not after `now`. A caller that runs timers late (a busy loop
+ * serving many nodes) would otherwise pull every late node onto the same
+ * instant, and nodes meant to tick at random phases drift into lockstep
+ * for good. Periods missed entirely are skipped.
+ */
+static gv_time
+rearm(gv_time due, gv_time period, gv_time now)
+{
+	gv_time next = due + period;
+	if (next <= now)
+		next = now + period - (now - due) % period;
+	return next;
+}
+
 int
 gv_node_handle_expiry(gv_node *n, gv_time now)
 {
 	n->now = now;
 	if (now >= n->next_round) {
 		gv__round_tick(n, now);
-		n->next_round = now + n->cfg.interval_ms * MS;
+		n->next_round = rearm(n->next_round, n->cfg.interval_ms * MS,
+				      now);
 	}
 	if (!n->statics && !n->cfg.external_membership) {
 		if (now >= n->next_probe_tick) {
@@ -717,8 +734,10 @@ gv_node_handle_expiry(gv_node *n, gv_time now)
 		gv__members_timers(n, now);
 		if (now >= n->next_reconnect) {
 			gv__reconnect_tick(n, now);
-			n->next_reconnect =
-				now + n->cfg.reconnect_interval_ms * MS;
+			n->next_reconnect = rearm(n->next_reconnect,
+						  n->cfg.reconnect_interval_ms *
+							  MS,
+						  now);
 		}
 	}
 	bool periodic = now >= n->next_ae;
@@ -726,7 +745,8 @@ gv_node_handle_expiry(gv_node *n, gv_time now)
 	n->ae_kick = false;
 	if (periodic)
 		n->next_ae = n->cfg.ae_interval_ms
-				     ? now + n->cfg.ae_interval_ms * MS
+				     ? rearm(n->next_ae,
+					     n->cfg.ae_interval_ms * MS, now)
 				     : GV_TIME_NEVER;
 	if (now >= n->next_sweep) {
 		gv__tomb_sweep(n, now);
