@@ -3,9 +3,10 @@
 # tools/run.sh - set up, build in Release and run the main job.
 #
 # The main job: `gvbench sim --table` (dissemination on the simulated
-# network, N = 10 .. 10000), then the core micro-benchmarks (bench_core).
-# The real-socket cluster benchmark (gvbench converge, throughput, ...)
-# arrives later. With arguments, runs `gvbench "$@"` instead.
+# network, N = 10 .. 10000), the loopback UDP ceiling and 150 nodes
+# converging on real sockets (gvbench ceiling, converge), then the core
+# micro-benchmarks (bench_core); about 45 s. gvbench throughput, partition
+# and churn arrive later. With arguments, runs `gvbench "$@"` instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,9 +26,17 @@ sim=results/sim_table.jsonl
 "$bin/bench/gvbench" sim --table --json "$sim"
 echo "run.sh: JSON lines written to $sim"
 
-echo "run.sh: the real-socket cluster benchmark (gvbench converge, throughput,"
-echo "run.sh: partition, churn, ceiling) arrives later; running the core"
-echo "run.sh: micro-benchmarks (bench_core)."
+# Real sockets: the loopback ceiling, then 150 nodes converging through
+# io_uring, eager and pushpull.
+real=results/real.jsonl
+: >"$real"
+"$bin/bench/gvbench" ceiling --seconds 1 --json "$real"
+"$bin/bench/gvbench" converge --nodes 150 --mode eager --updates 50 --json "$real"
+"$bin/bench/gvbench" converge --nodes 150 --mode pushpull --updates 20 --json "$real"
+echo "run.sh: JSON lines written to $real"
+echo "run.sh: (gvbench throughput, partition and churn arrive later)"
+
+echo "run.sh: core micro-benchmarks (bench_core)"
 out=results/bench_core.jsonl
 : >"$out"
 for b in store dedup; do
