@@ -41,9 +41,9 @@
 
 #include "io/io.h"
 
+#include "bench_util.h"
 #include "ceiling.h"
 
-#define EXIT_USAGE 2
 
 #define HDR_MAGIC UINT32_C(0x6c637667) /* "gvcl" little-endian */
 #define DEF_SECONDS 3.0
@@ -524,118 +524,7 @@ gv_bench_ceiling_measure(const struct ceiling_opts *opts,
  * A reduced copy of gvbench.c's option table (its parser is static there):
  * "--name value" and "--name=value", ranges checked, errors printed.
  */
-enum opt_kind { OPT_U64, OPT_F64, OPT_STR };
-
-struct opt {
-	const char *name;
-	enum opt_kind kind;
-	void *dst;
-	uint64_t umin, umax;
-	double fmin, fmax;
-};
-
-static int
-set_opt(const struct opt *o, const char *val)
-{
-	char *end;
-
-	errno = 0;
-	switch (o->kind) {
-	case OPT_U64: {
-		unsigned long long v = strtoull(val, &end, 10);
-		if (*val < '0' || *val > '9' || errno || *end || v < o->umin ||
-		    v > o->umax) {
-			fprintf(stderr,
-			        "gvbench ceiling: %s: '%s' is not an integer "
-			        "in [%" PRIu64 ", %" PRIu64 "]\n",
-			        o->name, val, o->umin, o->umax);
-			return -1;
-		}
-		*(uint64_t *)o->dst = v;
-		return 0;
-	}
-	case OPT_F64: {
-		double v = strtod(val, &end);
-		if (errno || end == val || *end || !isfinite(v) ||
-		    v < o->fmin || v > o->fmax) {
-			fprintf(stderr,
-			        "gvbench ceiling: %s: '%s' is not a number in "
-			        "[%g, %g]\n",
-			        o->name, val, o->fmin, o->fmax);
-			return -1;
-		}
-		*(double *)o->dst = v;
-		return 0;
-	}
-	case OPT_STR:
-		if (!*val) {
-			fprintf(stderr, "gvbench ceiling: %s: empty value\n",
-			        o->name);
-			return -1;
-		}
-		*(const char **)o->dst = val;
-		return 0;
-	}
-	return -1;
-}
-
-/* Returns 0, 1 if --help was asked (usage printed), or EXIT_USAGE. */
-static int
-parse_opts(const char *usage, const struct opt *opts, size_t n, int argc,
-           char **argv)
-{
-	for (int i = 0; i < argc; i++) {
-		const char *arg = argv[i], *eq = strchr(arg, '='), *val;
-		size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
-		const struct opt *o = NULL;
-
-		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-			fputs(usage, stdout);
-			return 1;
-		}
-		for (size_t j = 0; j < n; j++)
-			if (strlen(opts[j].name) == len &&
-			    !strncmp(opts[j].name, arg, len))
-				o = &opts[j];
-		if (!o) {
-			fprintf(stderr,
-			        "gvbench ceiling: unknown option '%s' (see "
-			        "gvbench ceiling --help)\n",
-			        arg);
-			return EXIT_USAGE;
-		}
-		if (eq) {
-			val = eq + 1;
-		} else if (i + 1 < argc) {
-			val = argv[++i];
-		} else {
-			fprintf(stderr, "gvbench ceiling: %s needs a value\n",
-			        o->name);
-			return EXIT_USAGE;
-		}
-		if (set_opt(o, val))
-			return EXIT_USAGE;
-	}
-	return 0;
-}
-
 /* ------------------------------------------------------------ output */
-
-static void
-json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
 
 static const char *
 cpus_text(const struct ceiling_run *u, char *buf, size_t cap)
@@ -769,14 +658,12 @@ gvbench_ceiling(int argc, char **argv)
 	struct ceiling_result r;
 	uint64_t payload = CEILING_DEF_PAYLOAD, threads = 0, batch = 0;
 	const char *json = NULL, *backend = "auto";
-	struct utsname u;
-	char kernel[sizeof(u.release)];
-	long cores;
+	struct machine m;
 	FILE *jf = NULL;
 	int rc;
 
 	gv_bench_ceiling_opts_default(&o);
-	const struct opt opts[] = {
+	struct opt opts[] = {
 	        {.name = "--seconds",
 	         .kind = OPT_F64,
 	         .dst = &o.seconds,
@@ -804,8 +691,8 @@ gvbench_ceiling(int argc, char **argv)
 	         .umax = 65536},
 	        {.name = "--json", .kind = OPT_STR, .dst = &json},
 	};
-	rc = parse_opts(CEILING_USAGE, opts, sizeof(opts) / sizeof(opts[0]),
-	                argc, argv);
+	rc = parse_opts("ceiling", CEILING_USAGE, opts,
+	                sizeof(opts) / sizeof(opts[0]), argc, argv);
 	if (rc)
 		return rc == 1 ? 0 : rc;
 	if (!strcmp(backend, "auto"))
@@ -842,17 +729,9 @@ gvbench_ceiling(int argc, char **argv)
 		}
 		gv_io_del(probe);
 	}
-	cores = sysconf(_SC_NPROCESSORS_ONLN);
-	snprintf(kernel, sizeof(kernel), "%s",
-	         uname(&u) == 0 ? u.release : "unknown");
-	if (json) {
-		jf = fopen(json, "a");
-		if (!jf) {
-			fprintf(stderr, "gvbench ceiling: %s: %s\n", json,
-			        strerror(errno));
-			return 1;
-		}
-	}
+	machine_get(&m);
+	if (json && json_open("ceiling", json, &jf))
+		return 1;
 	if (isatty(STDERR_FILENO))
 		fprintf(stderr, "gvbench ceiling: measuring (%.0f s)...\r",
 		        (o.threads ? 1 : 2) * (o.warmup_s + o.seconds + 0.1));
@@ -865,19 +744,12 @@ gvbench_ceiling(int argc, char **argv)
 			fclose(jf);
 		return 1;
 	}
-	ceiling_print(stdout, &r, cores, kernel);
+	ceiling_print(stdout, &r, m.cores, m.kernel);
 	if (jf) {
-		ceiling_json(jf, &r, cores, kernel);
-		if (fflush(jf) || ferror(jf)) {
-			fprintf(stderr, "gvbench ceiling: %s: %s\n", json,
-			        strerror(errno));
+		ceiling_json(jf, &r, m.cores, m.kernel);
+		if (json_flush("ceiling", json, jf))
 			rc = 1;
-		}
-		if (fclose(jf) && !rc) {
-			fprintf(stderr, "gvbench ceiling: %s: %s\n", json,
-			        strerror(errno));
-			rc = 1;
-		}
+		fclose(jf);
 	}
 	return rc;
 }
