@@ -67,13 +67,10 @@ command -v hyperfine >/dev/null || {
 	echo "perf/hyperfine.sh: hyperfine not found (apt-get install hyperfine, or tools/bootstrap.sh)" >&2
 	exit 1
 }
-bin=${GVBENCH:-build/release/bench/gvbench}
-if [ ! -x "$bin" ]; then
-	[ -z "${GVBENCH:-}" ] || { echo "perf/hyperfine.sh: GVBENCH=$bin is not executable" >&2; exit 1; }
-	command -v cmake >/dev/null || { echo "perf/hyperfine.sh: $bin missing and cmake not found" >&2; exit 1; }
-	echo "perf/hyperfine.sh: $bin missing: building the release preset" >&2
-	cmake --preset release >&2 && cmake --build --preset release -j2 >&2
-fi
+me=perf/hyperfine.sh
+# shellcheck source=perf/lib.sh
+. perf/lib.sh
+gvbench_bin
 
 args=()
 names=()

@@ -31,7 +31,9 @@ NAME.callgrind.txt. gvbench is built with the release preset when missing
 EOF
 }
 
-die() { echo "perf/stat.sh: $*" >&2; exit 1; }
+me=perf/stat.sh
+# shellcheck source=perf/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 cd "$(dirname "$0")/.."
 repeat=5 force_cg=0 scenario=
@@ -47,29 +49,8 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$scenario" ] || { usage >&2; exit 2; }
 
-bin=${GVBENCH:-build/release/bench/gvbench}
-if [ ! -x "$bin" ]; then
-	[ -z "${GVBENCH:-}" ] || die "GVBENCH=$bin is not executable"
-	command -v cmake >/dev/null || die "$bin missing and cmake not found"
-	echo "perf/stat.sh: $bin missing: building the release preset" >&2
-	cmake --preset release >&2 && cmake --build --preset release -j2 >&2
-fi
-
-# A table name, else a gvbench command line (a leading "gvbench" or path to
-# it dropped).
-cmd=$(perf/hyperfine.sh --list | awk -F'\t' -v n="$scenario" '$1 == n { print $3 }')
-if [ -n "$cmd" ]; then
-	name=$scenario
-else
-	read -r -a words <<<"$scenario"
-	case "${words[0]}" in gvbench | */gvbench) words=("${words[@]:1}") ;; esac
-	[ ${#words[@]} -gt 0 ] || die "empty command line"
-	cmd="${words[*]}"
-	name=$(tr -cs 'A-Za-z0-9.' '_' <<<"$cmd" | sed 's/^_*//; s/_*$//' | cut -c1-60)
-fi
-read -r -a argv <<<"$cmd"
-"$bin" "${argv[0]}" --help >/dev/null 2>&1 ||
-	die "'$scenario' is neither a scenario (perf/hyperfine.sh --list) nor a gvbench subcommand"
+gvbench_bin
+resolve_scenario "$scenario"
 
 out=results/perf
 mkdir -p "$out"
