@@ -20,6 +20,7 @@ gvbench_bin() {
 # resolve_scenario SCENARIO: a name from perf/hyperfine.sh's table, else a
 # gvbench command line (a leading "gvbench" or path to it dropped). Sets
 # $cmd (gvbench arguments), $name (for file names) and the array $argv.
+# shellcheck disable=SC2034 # name and argv are for the caller
 resolve_scenario() {
 	local scenario=$1
 	cmd=$(perf/hyperfine.sh --list | awk -F'\t' -v n="$scenario" '$1 == n { print $3 }')

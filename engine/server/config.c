@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/node.h"
+#include "io/io.h"
 
 enum kind { K_ADDR, K_SEEDS, K_STR, K_UINT, K_SIZE, K_MODE, K_LEVEL, K_FLAG,
 	    K_IO, K_FILE };
@@ -105,13 +106,7 @@ gv_daemon_config_default(gv_daemon_config *c)
 const char *
 gv_addr_str(const gv_addr *a, char *buf, size_t len)
 {
-	char host[INET6_ADDRSTRLEN] = "?";
-	inet_ntop(a->family == 6 ? AF_INET6 : AF_INET, a->addr, host,
-		  sizeof(host));
-	if (a->family == 6)
-		snprintf(buf, len, "[%s]:%u", host, a->port);
-	else
-		snprintf(buf, len, "%s:%u", host, a->port);
+	gv_io_addr_format(a, buf, len);
 	return buf;
 }
 

@@ -390,6 +390,25 @@ scan_visit(void *ud, const gv_record *r)
 	return 0;
 }
 
+/* A version as gvctl reads it: "<hlc>@<origin, 16 hex digits>". */
+static void
+out_version(gv_resp_buf *b, const gv_version *v)
+{
+	gv_resp_out_bulkf(b, "%llu@%016llx", (unsigned long long)v->hlc,
+			  (unsigned long long)v->origin);
+}
+
+/* A conflict side's value: nil for a delete, else its first bytes. */
+static void
+out_value(gv_resp_buf *b, bool tomb, const uint8_t *val, size_t vlen,
+	  size_t kept)
+{
+	if (tomb)
+		gv_resp_out_null(b);
+	else
+		gv_resp_out_bulk(b, val, vlen < kept ? vlen : kept);
+}
+
 /* Encode a fragment with gv_resp_buf, then hand its bytes to the sub. */
 static void
 take_buf(struct sub *s, gv_resp_buf *b)
@@ -482,27 +501,12 @@ apply_sub(struct shard *sh, struct sub *s, gv_time now)
 					 c[i].klen < sizeof(c[i].key)
 						 ? c[i].klen
 						 : sizeof(c[i].key));
-			if (c[i].winner_tomb)
-				gv_resp_out_null(&b);
-			else
-				gv_resp_out_bulk(&b, c[i].winner_val,
-						 c[i].winner_vlen < 64
-							 ? c[i].winner_vlen
-							 : 64);
-			if (c[i].loser_tomb)
-				gv_resp_out_null(&b);
-			else
-				gv_resp_out_bulk(&b, c[i].loser_val,
-						 c[i].loser_vlen < 64
-							 ? c[i].loser_vlen
-							 : 64);
-			gv_resp_out_bulkf(&b, "%llu@%016llx",
-					  (unsigned long long)c[i].winner.hlc,
-					  (unsigned long long)c[i]
-						  .winner.origin);
-			gv_resp_out_bulkf(&b, "%llu@%016llx",
-					  (unsigned long long)c[i].loser.hlc,
-					  (unsigned long long)c[i].loser.origin);
+			out_value(&b, c[i].winner_tomb, c[i].winner_val,
+				  c[i].winner_vlen, sizeof(c[i].winner_val));
+			out_value(&b, c[i].loser_tomb, c[i].loser_val,
+				  c[i].loser_vlen, sizeof(c[i].loser_val));
+			out_version(&b, &c[i].winner);
+			out_version(&b, &c[i].loser);
 			/* when this node saw it, Unix milliseconds */
 			gv_resp_out_int(&b, (int64_t)(c[i].at / 1000) +
 						    sh->d->wall_offset_ms);
@@ -1393,9 +1397,7 @@ finish_req(gv_daemon *d, struct client *c, struct req *r)
 		if (gv_version_is_zero(&s->ver))
 			gv_resp_out_null(o);
 		else
-			gv_resp_out_bulkf(o, "%llu@%016llx",
-					  (unsigned long long)s->ver.hlc,
-					  (unsigned long long)s->ver.origin);
+			out_version(o, &s->ver);
 		gv_resp_out_int(o, s->ival);
 		gv_resp_out_int(o, (int64_t)s->count);
 		break;
