@@ -87,7 +87,7 @@ rumor_free(gv_node *n, struct rumor *r)
 void
 gv__rumor_release(gv_node *n, struct rumor *r)
 {
-	if (!r->in_queue && !r->in_recent && r->refs == 0)
+	if (!r->in_queue && !r->in_recent && !r->in_flood && r->refs == 0)
 		rumor_free(n, r);
 }
 
@@ -209,9 +209,333 @@ transmitted(gv_node *n, struct bqueue *q, struct rumor *r)
 
 /* ---------------------------------------------------------- spreading */
 
+/* ---------------------------------------------------------- flooding */
+
+static bool rumor_current(const gv_node *n, const struct rumor *r,
+			  gv_record *rec);
+
+/*
+ * Eager mode floods new writes over d successor cycles. Cycle j orders the
+ * members by a hash of (id, j); every node forwards a write it has just
+ * applied to its successor in cycles 0 .. d-1 (d = fanout scaled by
+ * priority; the origin uses 2d, which saves about a hop). The union of d
+ * random cycles is an expander: every node has d independent
+ * predecessors, a write reaches all N nodes in about log_d(N) + 2 hops,
+ * and each node receives it about d times (rmr ~ d - 1), where random
+ * push needs ~ln(N) + ln(1/p) copies per node (12 and more) for every node
+ * to get it with probability 1 - p. Because the destinations are the same
+ * few successors for every write, everything a node must forward at one
+ * send() (all that arrived in the batch the io loop handed it) shares one
+ * datagram per successor: the datagram count per update falls as load
+ * rises. With regions, the cycles visit each region's members together,
+ * so only d edges per cycle cross a region border.
+ *
+ * Small clusters (at most GV_DIRECT_MAX peers) skip the relays: the origin
+ * sends to every live member itself and flags the record GV_UPD_DIRECT,
+ * and receivers do not forward it (one copy per node, one hop).
+ *
+ * A pass sends every rumor queued so far to each destination in turn
+ * (several datagrams each if needed); rumors queued during a pass wait
+ * for the next. Writes lost on the way (a crashed successor before it is
+ * suspected, kernel drops) are repaired by anti-entropy.
+ */
+
+static uint64_t
+cycle_mix(uint64_t id, unsigned j)
+{
+	uint64_t x = id ^ (0x9e3779b97f4a7c15ull * (j + 1));
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x;
+}
+
+/* Position of a node in cycle j: region first, when there are several. */
+static uint64_t
+cycle_key(gv_node_id id, uint16_t tag, unsigned j, bool regions)
+{
+	uint64_t h = cycle_mix(id, j);
+	return regions ? ((uint64_t)tag << 48) | (h >> 16) : h;
+}
+
+static uint16_t
+region_tag_name(const char *name)
+{
+	return (uint16_t)(XXH3_64bits(name, strlen(name)) >> 48);
+}
+
+/* Recompute the successors in the first k cycles when membership changed
+ * (or more cycles are wanted than were computed). */
+static void
+succ_refresh(gv_node *n, unsigned k)
+{
+	struct flood *f = &n->flood;
+	if (k > GV_FLOOD_CYCLES)
+		k = GV_FLOOD_CYCLES;
+	if (f->valid && f->epoch == n->members_epoch && f->nsucc >= k)
+		return;
+	bool regions = n->multi_region;
+	uint16_t tags[GV_MAX_REGIONS];
+	uint16_t own = 0;
+	if (regions && !n->statics) {
+		for (unsigned i = 0; i < n->nregions; i++)
+			tags[i] = region_tag_name(n->regions[i]);
+		own = tags[0];
+	} else if (regions) {
+		own = (uint16_t)(cycle_mix(n->static_own_region, 99) >> 48);
+	}
+	size_t total = n->statics ? n->statics->n : n->nmembers;
+	f->nsucc = 0;
+	for (unsigned j = 0; j < k; j++) {
+		uint64_t self = cycle_key(n->self, own, j, regions);
+		bool above = false, any = false;
+		uint64_t best_above = 0, best_min = 0;
+		size_t ia = 0, im = 0;
+		for (size_t i = 0; i < total; i++) {
+			gv_node_id id;
+			uint16_t tag = 0;
+			if (n->statics) {
+				if (i == n->static_self)
+					continue;
+				id = n->statics->id[i];
+				if (regions && n->statics->region)
+					tag = (uint16_t)(cycle_mix(
+						n->statics->region[i], 99) >> 48);
+			} else {
+				const struct member *m = &n->members[i];
+				if (m->state != GV_MEMBER_ALIVE)
+					continue;
+				id = m->id;
+				if (regions)
+					tag = tags[m->region];
+			}
+			uint64_t key = cycle_key(id, tag, j, regions);
+			if (key > self && (!above || key < best_above)) {
+				above = true;
+				best_above = key;
+				ia = i;
+			}
+			if (!any || key < best_min) {
+				any = true;
+				best_min = key;
+				im = i;
+			}
+		}
+		if (!any)
+			break;
+		size_t i = above ? ia : im;
+		f->succ_idx[j] = (uint32_t)i;
+		f->succ[j] = n->statics ? n->statics->id[i] : n->members[i].id;
+		f->nsucc = j + 1;
+	}
+	f->valid = true;
+	f->epoch = n->members_epoch;
+}
+
+static bool
+flood_has_dest(const struct flood *f, gv_node_id id)
+{
+	for (unsigned i = 0; i < f->ndest; i++)
+		if (f->dest[i] == id)
+			return true;
+	return false;
+}
+
+static void
+flood_add_dest(struct flood *f, gv_node_id id, const gv_addr *a,
+	       uint8_t cycle)
+{
+	if (f->ndest >= GV_MAX_FLOOD_DESTS || flood_has_dest(f, id))
+		return;
+	f->dest[f->ndest] = id;
+	f->dest_addr[f->ndest] = *a;
+	f->dest_cycle[f->ndest] = cycle;
+	f->ndest++;
+}
+
+/* Start a pass over the rumors queued so far. */
+static bool
+flood_begin(gv_node *n)
+{
+	struct flood *f = &n->flood;
+	if (!f->head)
+		return false;
+	unsigned maxc = 0;
+	bool direct = false;
+	for (struct rumor *r = f->head; r; r = r->fnext) {
+		if (r->fcycles > maxc)
+			maxc = r->fcycles;
+		direct |= r->direct;
+	}
+	succ_refresh(n, maxc);
+	f->ndest = 0;
+	for (unsigned j = 0; j < f->nsucc && j < maxc; j++) {
+		if (n->statics) {
+			flood_add_dest(f, f->succ[j],
+				       &n->statics->addr[f->succ_idx[j]],
+				       (uint8_t)j);
+			continue;
+		}
+		const struct member *m = gv__member_find(n, f->succ[j]);
+		if (m && m->state == GV_MEMBER_ALIVE)
+			flood_add_dest(f, m->id, &m->addr, (uint8_t)j);
+	}
+	if (direct) {
+		/* every live member (suspects too: only the origin will
+		 * send it to them) */
+		size_t total = n->statics ? n->statics->n : n->nmembers;
+		for (size_t i = 0; i < total; i++) {
+			if (n->statics) {
+				if (i != n->static_self)
+					flood_add_dest(f, n->statics->id[i],
+						       &n->statics->addr[i],
+						       255);
+				continue;
+			}
+			const struct member *m = &n->members[i];
+			if (m->state == GV_MEMBER_ALIVE ||
+			    m->state == GV_MEMBER_SUSPECT)
+				flood_add_dest(f, m->id, &m->addr, 255);
+		}
+	}
+	f->cur = 0;
+	f->pos = f->head;
+	f->end = f->tail;
+	f->active = true;
+	return true;
+}
+
+/* The pass is over: its rumors leave the flood list. */
+static void
+flood_end(gv_node *n)
+{
+	struct flood *f = &n->flood;
+	struct rumor *stop = f->end->fnext;
+	struct rumor *r = f->head;
+	while (r != stop) {
+		struct rumor *next = r->fnext;
+		r->fnext = NULL;
+		r->in_flood = false;
+		gv__rumor_release(n, r);
+		r = next;
+	}
+	f->head = stop;
+	if (!stop)
+		f->tail = NULL;
+	f->active = false;
+}
+
+static bool
+flood_wants(const struct rumor *r, gv_node_id dest, uint8_t cycle)
+{
+	if (dest == r->ffrom)
+		return false;
+	return r->direct || cycle < r->fcycles;
+}
+
+/* Encode r into w; GV_ENOBUFS when it does not fit. */
+static int
+flood_put(gv_node *n, gv_wire_writer *w, struct rumor *r, bool *skip)
+{
+	gv_record rec;
+	*skip = false;
+	if (!rumor_current(n, r, &rec)) {
+		*skip = true; /* overtaken: the newer write floods */
+		return 0;
+	}
+	int rc = gv__put_record(w, &rec, r->priority,
+				r->direct ? GV_UPD_DIRECT : 0);
+	if (rc == 0)
+		n->st.updates_out++;
+	return rc;
+}
+
+ssize_t
+gv__flood_send(gv_node *n, gv_addr *to, uint8_t *buf, size_t cap)
+{
+	struct flood *f = &n->flood;
+	for (;;) {
+		if (!f->active && !flood_begin(n))
+			return 0;
+		while (f->cur < f->ndest) {
+			unsigned c = f->cur;
+			gv_wire_header h;
+			gv_wire_writer w;
+			gv__header_for(n, &h);
+			if (gv_wire_begin(&w, buf, n->cfg.max_datagram, &h))
+				return GV_ENOBUFS;
+			struct rumor *r = f->pos;
+			bool done = false;
+			for (;;) {
+				bool skip;
+				if (flood_wants(r, f->dest[c], f->dest_cycle[c]) &&
+				    flood_put(n, &w, r, &skip) == GV_ENOBUFS) {
+					if (w.records)
+						break; /* first in the next one */
+					/* alone and too big for max_datagram:
+					 * a datagram of its own */
+					gv__header_for(n, &h);
+					if (cap > w.cap &&
+					    gv_wire_begin(&w, buf, cap, &h) == 0 &&
+					    flood_put(n, &w, r, &skip) == 0 &&
+					    w.records) {
+						done = r == f->end;
+						r = r->fnext;
+						break;
+					}
+					n->st.outbox_drops++;
+					gv__header_for(n, &h);
+					gv_wire_begin(&w, buf,
+						      n->cfg.max_datagram, &h);
+				}
+				if (r == f->end) {
+					done = true;
+					break;
+				}
+				r = r->fnext;
+			}
+			if (done) {
+				f->cur++;
+				f->pos = f->head;
+			} else {
+				f->pos = r;
+			}
+			if (w.records) {
+				*to = f->dest_addr[c];
+				return gv_wire_finish(&w);
+			}
+		}
+		flood_end(n);
+	}
+}
+
+static void
+flood_add(gv_node *n, struct rumor *r, int priority, gv_node_id from)
+{
+	size_t k = scaled_fanout(n, priority);
+	if (!from)
+		k *= 2; /* the origin: a hop's worth at once */
+	if (k > GV_FLOOD_CYCLES)
+		k = GV_FLOOD_CYCLES;
+	r->fcycles = (uint8_t)k;
+	r->ffrom = from;
+	r->direct = !from && gv__cluster_size(n) - 1 <= GV_DIRECT_MAX;
+	r->fnext = NULL;
+	r->in_flood = true;
+	if (n->flood.tail)
+		n->flood.tail->fnext = r;
+	else
+		n->flood.head = r;
+	n->flood.tail = r;
+}
+
+/* ---------------------------------------------------------- spreading */
+
 void
 gv__spread_update(gv_node *n, gv_time now, const gv_record *rec,
-		  int priority, gv_node_id from)
+		  int priority, gv_node_id from, bool forward)
 {
 	struct rumor *r =
 		gv__rumor_new(n, RUMOR_UPDATE, rec->key, rec->klen, &rec->ver);
@@ -219,29 +543,13 @@ gv__spread_update(gv_node *n, gv_time now, const gv_record *rec,
 		return; /* anti-entropy will carry it */
 	r->priority = (uint8_t)priority;
 	r->created = now;
-	gv__bq_push(&n->updates, r);
 	recent_add(n, r);
-	if (n->cfg.mode != GV_MODE_EAGER)
+	if (n->cfg.mode != GV_MODE_EAGER) {
+		gv__bq_push(&n->updates, r);
 		return;
-	/*
-	 * Eager: spend the budget at once. One push to `fanout` peers misses
-	 * a node with probability about e^-fanout (5% at fanout 3), and the
-	 * missed would wait a whole round; sending all `limit` copies now
-	 * (the same total a round-based push sends over several rounds)
-	 * makes a miss e^-limit rare, so a write reaches every node in a few
-	 * network hops. Priority still scales the push.
-	 */
-	size_t k0 = scaled_fanout(n, priority);
-	size_t budget = r->limit * (size_t)(priority + 1) / 2;
-	if (budget < k0)
-		budget = k0;
-	gv_addr to[64];
-	size_t k = gv__pick_peers(n, budget, from, to);
-	for (size_t i = 0; i < k; i++) {
-		struct item it = {.kind = IT_RUMOR};
-		it.u.r = r;
-		gv__node_item(n, &to[i], &it);
 	}
+	if (forward)
+		flood_add(n, r, priority, from);
 }
 
 void
@@ -512,7 +820,8 @@ gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 			n->cfg.cb.on_update(n->cfg.ud, &rec, res, now);
 		if (tomb)
 			gv__tomb_stored(n, now, &rec);
-		gv__spread_update(n, now, &rec, u->priority, sender);
+		gv__spread_update(n, now, &rec, u->priority, sender,
+				  !(u->flags & GV_UPD_DIRECT));
 	} else if (res == GV_MERGE_DUPLICATE && tomb &&
 		   sender == u->ver.origin) {
 		gv_record rec = {.key = u->key, .klen = u->klen,
@@ -627,4 +936,13 @@ gv__dissem_fini(gv_node *n)
 	}
 	n->recent_head = n->recent_tail = NULL;
 	n->nrecent = 0;
+	r = n->flood.head;
+	while (r) {
+		struct rumor *next = r->fnext;
+		r->in_flood = false;
+		gv__rumor_release(n, r);
+		r = next;
+	}
+	n->flood.head = n->flood.tail = NULL;
+	n->flood.active = false;
 }

@@ -152,6 +152,7 @@ count_state(gv_node *n, uint8_t state, int delta)
 		      : state == GV_MEMBER_DEAD	   ? &n->st.members_dead
 						   : &n->st.members_left;
 	*c += (uint64_t)(int64_t)delta;
+	n->members_epoch++; /* eager flooding recomputes its successors */
 }
 
 void

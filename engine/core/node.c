@@ -251,8 +251,8 @@ gv__node_item(gv_node *n, const gv_addr *to, const struct item *it)
 	return 0;
 }
 
-static void
-header_for(gv_node *n, gv_wire_header *h)
+void
+gv__header_for(gv_node *n, gv_wire_header *h)
 {
 	memset(h, 0, sizeof(*h));
 	h->cluster = n->cfg.cluster;
@@ -275,7 +275,7 @@ gv__ready_begin(gv_node *n, const gv_addr *to, bool ae, size_t cap,
 	r->alloc = cap;
 	r->len = 0;
 	gv_wire_header h;
-	header_for(n, &h);
+	gv__header_for(n, &h);
 	if (gv_wire_begin(w, r->data, cap, &h)) {
 		ready_free(n, r);
 		return NULL;
@@ -448,7 +448,7 @@ send_items(gv_node *n, gv_addr *to, uint8_t *buf, size_t cap)
 	gv_addr dest = n->items[0].to;
 	gv_wire_writer w;
 	gv_wire_header h;
-	header_for(n, &h);
+	gv__header_for(n, &h);
 	if (gv_wire_begin(&w, buf, n->cfg.max_datagram, &h))
 		return GV_ENOBUFS;
 	bool gossip = false;
@@ -472,7 +472,7 @@ send_items(gv_node *n, gv_addr *to, uint8_t *buf, size_t cap)
 			if (rc == GV_ENOBUFS && cap > w.cap) {
 				/* alone and still too big for max_datagram:
 				 * a big value goes in a datagram of its own */
-				header_for(n, &h);
+				gv__header_for(n, &h);
 				if (gv_wire_begin(&w, buf, cap, &h) == 0 &&
 				    put_item(n, &w, it) == 0) {
 					item_done(n, i);
@@ -529,6 +529,13 @@ gv_node_send(gv_node *n, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
 			return len;
 		}
 	}
+	ssize_t flen = gv__flood_send(n, to, buf, cap);
+	if (flen > 0) {
+		n->st.dgrams_out++;
+		n->st.bytes_out += (uint64_t)flen;
+	}
+	if (flen)
+		return flen;
 	struct ready *r = n->ready_head;
 	if (!r)
 		return 0;
@@ -869,7 +876,7 @@ local_write(gv_node *n, gv_time now, const void *key, size_t klen,
 		n->cfg.cb.on_update(n->cfg.ud, &rec, -1, now);
 	if (del)
 		gv__tomb_stored(n, now, &rec);
-	gv__spread_update(n, now, &rec, priority, 0);
+	gv__spread_update(n, now, &rec, priority, 0, true);
 	return 0;
 }
 

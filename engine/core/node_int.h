@@ -41,6 +41,10 @@
 #define GV_REFUSED_MAX 8
 #define GV_MAX_PROBES 6 /* probes per period while many are unreachable */
 #define GV_SYNC_EVERY 30 /* reconnect ticks between membership push-pulls */
+#define GV_FLOOD_CYCLES 16 /* eager flooding: successor cycles at most */
+#define GV_DIRECT_MAX 16   /* eager: up to this many peers, the origin
+                            * sends to each itself */
+#define GV_MAX_FLOOD_DESTS (GV_FLOOD_CYCLES + GV_DIRECT_MAX)
 
 enum rumor_kind {
 	RUMOR_UPDATE = 1,
@@ -57,6 +61,7 @@ enum rumor_kind {
 struct rumor {
 	struct rumor *qprev, *qnext; /* broadcast queue bucket */
 	struct rumor *rprev, *rnext; /* recent list (pull digests) */
+	struct rumor *fnext;         /* eager flood list */
 	uint32_t transmits;
 	uint32_t limit;
 	uint32_t refs;    /* pending items naming this rumor */
@@ -64,6 +69,10 @@ struct rumor {
 	uint8_t priority;
 	bool in_queue;
 	bool in_recent;
+	bool in_flood;
+	bool direct;     /* flood: to every live member, flagged DIRECT */
+	uint8_t fcycles; /* flood: successors in cycles 0 .. fcycles-1 */
+	gv_node_id ffrom; /* flood: the peer it came from (not sent back) */
 	gv_time created;
 	gv_version ver;
 	uint64_t key_hash;
@@ -252,6 +261,24 @@ struct gv_node {
 	struct bqueue mrumors;
 	struct rumor *recent_head, *recent_tail;
 	size_t nrecent;
+	struct flood {
+		struct rumor *head, *tail; /* rumors to flood, in order */
+		/* the pass in progress: destinations, the one being filled,
+		 * the next rumor for it, the last rumor of the pass */
+		bool active;
+		unsigned ndest, cur;
+		gv_node_id dest[GV_MAX_FLOOD_DESTS];
+		gv_addr dest_addr[GV_MAX_FLOOD_DESTS];
+		uint8_t dest_cycle[GV_MAX_FLOOD_DESTS]; /* 255: direct only */
+		struct rumor *pos, *end;
+		/* successors of this node, one per cycle (see dissem.c) */
+		uint64_t epoch; /* members_epoch they were computed at */
+		bool valid;
+		unsigned nsucc;
+		gv_node_id succ[GV_FLOOD_CYCLES];
+		uint32_t succ_idx[GV_FLOOD_CYCLES]; /* static peers: index */
+	} flood;
+	uint64_t members_epoch; /* bumped by every membership change */
 
 	/* output */
 	struct item *items;
@@ -287,6 +314,7 @@ int gv__node_item(gv_node *n, const gv_addr *to, const struct item *it);
 struct ready *gv__ready_begin(gv_node *n, const gv_addr *to, bool ae,
 			      size_t cap, gv_wire_writer *w);
 void gv__ready_commit(gv_node *n, struct ready *r, gv_wire_writer *w);
+void gv__header_for(gv_node *n, gv_wire_header *h);
 uint64_t gv__wall_ms(const gv_node *n, gv_time now);
 uint32_t gv__rand32(gv_node *n);
 void gv__record_conflict(gv_node *n, const gv_record *winner,
@@ -352,8 +380,12 @@ struct rumor *gv__rumor_new(gv_node *n, uint8_t kind, const void *key,
 			    size_t klen, const gv_version *ver);
 void gv__rumor_release(gv_node *n, struct rumor *r);
 uint32_t gv__rumor_limit(const gv_node *n);
+/* A write new here becomes a rumor; from: the peer it came from (0:
+ * local); forward false: the origin sent it to everyone (GV_UPD_DIRECT). */
 void gv__spread_update(gv_node *n, gv_time now, const gv_record *rec,
-		       int priority, gv_node_id from);
+		       int priority, gv_node_id from, bool forward);
+/* The next eager flooding datagram (0: none due), see dissem.c. */
+ssize_t gv__flood_send(gv_node *n, gv_addr *to, uint8_t *buf, size_t cap);
 void gv__spread_member(gv_node *n, gv_node_id id);
 void gv__spread_purge(gv_node *n, const void *key, size_t klen,
 		      const gv_version *ver);

@@ -114,7 +114,9 @@ enum gv_wire_type {
 /* UPDATE flags */
 #define GV_UPD_TOMBSTONE 0x01 /* a delete: vlen must be 0 */
 #define GV_UPD_AE 0x02        /* sent by anti-entropy: apply, do not rumor */
-#define GV_UPD_FLAGS_ALL (GV_UPD_TOMBSTONE | GV_UPD_AE)
+#define GV_UPD_DIRECT 0x04    /* the origin sent it to every live member
+                               * itself: apply, do not forward */
+#define GV_UPD_FLAGS_ALL (GV_UPD_TOMBSTONE | GV_UPD_AE | GV_UPD_DIRECT)
 
 /* ACK flags */
 #define GV_ACK_NACK 0x01 /* ping-req relay could not reach the target */

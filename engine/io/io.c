@@ -5,8 +5,9 @@
  * pool, and the iteration itself.
  *
  * The loop keeps the sans-IO contract: after every call into an endpoint
- * (a datagram delivered, a timer run, an attach or a poke) it drains the
- * endpoint's send() until it returns 0, each datagram written straight
+ * (a timer run, an attach or a poke; for received datagrams, once per
+ * batch, see gv__io_mark) it drains the endpoint's send() until it
+ * returns 0, each datagram written straight
  * into a free send slot, and re-reads next_expiry() into a binary
  * min-heap of endpoints, so finding the next timer is O(1) and updating
  * one is O(log n) whatever the number of endpoints. A slot filled is
@@ -388,6 +389,37 @@ gv__io_after_call(gv_io *io, unsigned epi)
 	heap_set(io, epi, e->ops.next_expiry(e->ep));
 }
 
+/*
+ * Received datagrams: an endpoint given datagrams is drained once, after
+ * the whole batch the kernel handed over, not after each one. A node that
+ * forwards what it receives (eager flooding) then puts everything that
+ * arrived for it in this batch into one datagram per peer: under load the
+ * batches grow and the datagram count per update shrinks, instead of the
+ * node answering each datagram with datagrams of its own.
+ */
+void
+gv__io_mark(gv_io *io, unsigned epi)
+{
+	struct gv__io_ep *e = &io->eps[epi];
+
+	if (e->dirty)
+		return;
+	e->dirty = true;
+	io->dirty[io->ndirty++] = epi;
+}
+
+void
+gv__io_drain_marked(gv_io *io)
+{
+	/* A drain may mark no one (it only sends), so this ends. */
+	while (io->ndirty) {
+		unsigned epi = io->dirty[--io->ndirty];
+
+		io->eps[epi].dirty = false;
+		gv__io_after_call(io, epi);
+	}
+}
+
 /* ------------------------------------------------------------ receive path */
 
 void
@@ -496,10 +528,11 @@ gv_io_new(gv_io **out, const gv_io_config *cfg)
 	io->eps = calloc(cfg->max_endpoints, sizeof(*io->eps));
 	io->heap = calloc(cfg->max_endpoints, sizeof(*io->heap));
 	io->due = calloc(cfg->max_endpoints, sizeof(*io->due));
+	io->dirty = calloc(cfg->max_endpoints, sizeof(*io->dirty));
 	io->slots = calloc(cfg->send_slots, sizeof(*io->slots));
 	io->free_slots = calloc(cfg->send_slots, sizeof(*io->free_slots));
 	io->slot_mem = map((size_t)cfg->send_slots * cfg->buf_size);
-	if (!io->eps || !io->heap || !io->due || !io->slots ||
+	if (!io->eps || !io->heap || !io->due || !io->dirty || !io->slots ||
 	    !io->free_slots || !io->slot_mem) {
 		gv_io_del(io);
 		return GV_ENOMEM;
@@ -574,6 +607,7 @@ gv_io_del(gv_io *io)
 	free(io->eps);
 	free(io->heap);
 	free(io->due);
+	free(io->dirty);
 	free(io->slots);
 	free(io->free_slots);
 	free(io);

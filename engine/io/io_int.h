@@ -59,6 +59,7 @@ struct gv__io_ep {
 	uint32_t drops_raw; /* the kernel's last sk_drops value seen */
 	uint64_t drops;     /* accumulated from drops_raw */
 	int rcvbuf, sndbuf; /* granted */
+	bool dirty;         /* on io->dirty: drain at the end of the batch */
 	struct msghdr rmsg; /* io_uring: the multishot recvmsg's template */
 };
 
@@ -120,6 +121,8 @@ struct gv_io {
 	unsigned *heap; /* endpoint indices, min-heap on expiry */
 	unsigned nheap;
 	unsigned *due; /* scratch: endpoints whose timers are due */
+	unsigned *dirty; /* endpoints given datagrams, not drained yet */
+	unsigned ndirty;
 
 	struct gv__io_slot *slots;
 	uint8_t *slot_mem;
@@ -153,6 +156,8 @@ void gv__io_log(gv_io *io, int level, const char *fmt, ...)
 bool gv__io_deliver(gv_io *io, unsigned epi, const void *name,
                     socklen_t namelen, const uint8_t *buf, size_t len);
 void gv__io_after_call(gv_io *io, unsigned epi);
+void gv__io_mark(gv_io *io, unsigned epi);
+void gv__io_drain_marked(gv_io *io);
 void gv__io_note_drops(gv_io *io, struct gv__io_ep *e, uint32_t raw);
 static inline void
 gv__io_slot_put(gv_io *io, unsigned s)

@@ -256,7 +256,7 @@ recv_socket(gv_io *io, unsigned epi)
 			if (gv__io_deliver(io, epi, h->msg_name, h->msg_namelen,
 			                   m->riov[i].iov_base,
 			                   m->rm[i].msg_len))
-				gv__io_after_call(io, epi);
+				gv__io_mark(io, epi);
 		}
 		budget -= (unsigned)n;
 		if ((unsigned)n < want)
@@ -315,5 +315,6 @@ gv__io_mmsg_wait(gv_io *io, gv_time wait_us)
 		}
 		recv_socket(io, (unsigned)m->evs[i].data.u64);
 	}
+	gv__io_drain_marked(io);
 	return 0;
 }

@@ -302,7 +302,7 @@ out:
 	 * the drain, which may wait for the kernel. */
 	return_buf(io, p->bid);
 	if (called)
-		gv__io_after_call(io, p->ep);
+		gv__io_mark(io, p->ep);
 }
 
 static void
@@ -388,6 +388,14 @@ gv__io_uring_wait(gv_io *io, gv_time wait_us)
 			return r;
 		io->now = gv_io_now();
 		reap(io);
+		deliver_pending(io);
+	}
+	/* Drain the endpoints given datagrams; a drain that waits for send
+	 * slots may reap more datagrams: deliver and drain those too. */
+	for (;;) {
+		gv__io_drain_marked(io);
+		if (u->pend_head == u->pend_tail)
+			break;
 		deliver_pending(io);
 	}
 	return 0;

@@ -1594,7 +1594,7 @@ test_wire_bad_fields(void **state)
 {
 	(void)state;
 	/* Unknown update flags, priority > 3, tombstone with a value. */
-	expect_bad(GV_REC_UPDATE, 32, 0x04, 1, GV_EMALFORMED);
+	expect_bad(GV_REC_UPDATE, 32, 0x08, 1, GV_EMALFORMED);
 	expect_bad(GV_REC_UPDATE, 32, 0x80, 1, GV_EMALFORMED);
 	expect_bad(GV_REC_UPDATE, 33, 4, 1, GV_EMALFORMED);
 	expect_bad(GV_REC_UPDATE, 33, 255, 1, GV_EMALFORMED);
@@ -1864,7 +1864,7 @@ test_wire_encoder_einval(void **state)
 	/* UPDATE */
 	gv_wire_update u = {.key = val, .klen = GV_MAX_KEY + 1};
 	EXPECT_EINVAL(gv_wire_put_update(&w, &u));
-	u = (gv_wire_update){.flags = 0x04};
+	u = (gv_wire_update){.flags = 0x08};
 	EXPECT_EINVAL(gv_wire_put_update(&w, &u));
 	u = (gv_wire_update){.priority = 4};
 	EXPECT_EINVAL(gv_wire_put_update(&w, &u));
