@@ -104,6 +104,7 @@ struct pt_result {
 	size_t conflicts, conflict_nodes, unexpected_conflicts;
 	size_t keys, writes, lost, stale_nodes;
 	netcluster_stats during, after; /* cut..heal, heal..end */
+	netcluster_stats end;           /* member views at the end */
 	double wall_s;
 };
 
@@ -338,6 +339,7 @@ pt_run(const struct pt_params *p, struct pt_result *r)
 		goto failed;
 	netcluster_stats_diff(&r->during, &s0, &s1);
 	netcluster_stats_diff(&r->after, &s1, &s2);
+	r->end = s2;
 
 	/* detection, from the partition events recorded since the cut */
 	size_t nd = 0;
@@ -479,6 +481,11 @@ pt_print(FILE *f, const struct pt_result *r)
 	        " clean), %" PRIu64 " ae entries sent\n",
 	        a->refutes, a->heals, a->ae_sessions, a->ae_sessions_clean,
 	        a->ae_entries_sent);
+	fprintf(f,
+	        "  at the end       %zu of %zu partitioned nodes healed; "
+	        "views hold %" PRIu64 " suspect, %" PRIu64 " dead\n",
+	        r->healed, r->raised_total, r->end.members_suspect,
+	        r->end.members_dead);
 	fprintf(f, "  wall             %.2f s\n", r->wall_s);
 }
 
@@ -543,6 +550,9 @@ pt_json(FILE *f, const struct pt_result *r, const struct machine *m)
 	        "}",
 	        a->refutes, a->heals, a->ae_sessions, a->ae_sessions_clean,
 	        a->ae_entries_sent, a->ev_conflict);
+	fprintf(f,
+	        ",\"end_views\":{\"suspect\":%" PRIu64 ",\"dead\":%" PRIu64 "}",
+	        r->end.members_suspect, r->end.members_dead);
 	fprintf(f, ",\"wall_s\":");
 	json_num(f, r->wall_s, true);
 	fprintf(f, ",\"allocator\":");
