@@ -100,6 +100,8 @@ struct ch_result {
 	struct delays suspect, dead, pair_dead, catchup;
 	size_t detected, caught_up, restarted;
 	size_t false_suspect, false_dead;
+	gv_time false_first; /* first false suspicion, µs from the crash */
+	gv_time restart_at;  /* restarts issued, µs from the crash */
 	gv_time roots_equal; /* µs after the load stopped */
 	uint64_t bg_queued, bg_skipped;
 	netcluster_stats d; /* crash .. end of window */
@@ -279,6 +281,7 @@ ch_run(const struct ch_params *p, struct ch_result *r)
 			nap_us(100);
 	if (rc)
 		goto failed;
+	r->restart_at = GV_TIME_NEVER;
 	gv_time end = crash + p->seconds * 1000000;
 	gv_time restart_by = crash + p->seconds * 1000000 / 2;
 	bool restarted = false, all_dead = false;
@@ -314,6 +317,7 @@ ch_run(const struct ch_params *p, struct ch_result *r)
 			if (rc)
 				goto failed;
 			restarted = true;
+			r->restart_at = gv_io_now() - crash;
 			/* what the live nodes hold now: the catch-up target */
 			rc = netcluster_read(c, roots, up, NETCLUSTER_BG,
 			                     p->keys, vals, READ_TIMEOUT_US);
@@ -389,6 +393,7 @@ ch_run(const struct ch_params *p, struct ch_result *r)
 		}
 	}
 	delays_of(&r->pair_dead, tmp, np);
+	r->false_first = GV_TIME_NEVER;
 	for (size_t t = 0; t < n; t++) {
 		bool sus = false, dead = false;
 		gv_time s, d;
@@ -398,6 +403,10 @@ ch_run(const struct ch_params *p, struct ch_result *r)
 			netcluster_seen(c, t, o, &s, &d);
 			sus |= s != GV_TIME_NEVER;
 			dead |= d != GV_TIME_NEVER;
+			if (s != GV_TIME_NEVER &&
+			    (r->false_first == GV_TIME_NEVER ||
+			     s - crash < r->false_first))
+				r->false_first = s > crash ? s - crash : 0;
 		}
 		r->false_suspect += sus;
 		r->false_dead += dead;
@@ -507,8 +516,12 @@ ch_print(FILE *f, const struct ch_result *r)
 	}
 	fprintf(f,
 	        "  false positives  %zu live nodes suspected (%zu declared "
-	        "dead)\n",
+	        "dead); first at ",
 	        r->false_suspect, r->false_dead);
+	ms_or_dash(f, r->false_first);
+	fprintf(f, " ms, restarts at ");
+	ms_or_dash(f, r->restart_at);
+	fprintf(f, " ms after the crash\n");
 	fprintf(f, "  roots equal      ");
 	ms_or_dash(f, r->roots_equal);
 	fprintf(f, " ms after the load stopped\n");
@@ -561,6 +574,10 @@ ch_json(FILE *f, const struct ch_result *r, const struct machine *m)
 	        ",\"false_positives\":%zu,\"false_dead\":%zu"
 	        ",\"restarted\":%zu,\"caught_up\":%zu",
 	        r->false_suspect, r->false_dead, r->restarted, r->caught_up);
+	fprintf(f, ",\"false_first_ms\":");
+	json_ms(f, r->false_first, 0);
+	fprintf(f, ",\"restart_at_ms\":");
+	json_ms(f, r->restart_at, 0);
 	delays_json(f, "catchup_ms", &r->catchup);
 	fprintf(f, ",\"roots_equal_ms\":");
 	json_ms(f, r->roots_equal, 0);

@@ -477,10 +477,11 @@ pt_print(FILE *f, const struct pt_result *r)
 	        d->io_filtered_out, d->io_filtered_in);
 	fprintf(f,
 	        "  after heal       %" PRIu64 " refutations, %" PRIu64
-	        " heal events, %" PRIu64 " ae sessions (%" PRIu64
-	        " clean), %" PRIu64 " ae entries sent\n",
-	        a->refutes, a->heals, a->ae_sessions, a->ae_sessions_clean,
-	        a->ae_entries_sent);
+	        " heal / %" PRIu64 " partition events, %" PRIu64
+	        " ae sessions (%" PRIu64 " clean), %" PRIu64
+	        " ae entries sent\n",
+	        a->refutes, a->heals, a->partitions, a->ae_sessions,
+	        a->ae_sessions_clean, a->ae_entries_sent);
 	fprintf(f,
 	        "  at the end       %zu of %zu partitioned nodes healed; "
 	        "views hold %" PRIu64 " suspect, %" PRIu64 " dead\n",
@@ -545,11 +546,12 @@ pt_json(FILE *f, const struct pt_result *r, const struct machine *m)
 	        d->io_filtered_out, d->io_filtered_in);
 	fprintf(f,
 	        ",\"after\":{\"refutes\":%" PRIu64 ",\"heal_events\":%" PRIu64
-	        ",\"ae_sessions\":%" PRIu64 ",\"ae_sessions_clean\":%" PRIu64
+	        ",\"partition_events\":%" PRIu64 ",\"ae_sessions\":%" PRIu64
+	        ",\"ae_sessions_clean\":%" PRIu64
 	        ",\"ae_entries_sent\":%" PRIu64 ",\"conflict_events\":%" PRIu64
 	        "}",
-	        a->refutes, a->heals, a->ae_sessions, a->ae_sessions_clean,
-	        a->ae_entries_sent, a->ev_conflict);
+	        a->refutes, a->heals, a->partitions, a->ae_sessions,
+	        a->ae_sessions_clean, a->ae_entries_sent, a->ev_conflict);
 	fprintf(f,
 	        ",\"end_views\":{\"suspect\":%" PRIu64 ",\"dead\":%" PRIu64 "}",
 	        r->end.members_suspect, r->end.members_dead);
