@@ -33,6 +33,7 @@
 
 #include "bench_util.h"
 #include "ceiling.h"
+#include "cmds_net.h"
 #include "core/node.h"
 #include "core/rng.h"
 #include "io/io.h"
@@ -1060,6 +1061,10 @@ static const struct subcmd {
          "convergence of N nodes on real UDP sockets"},
         {"ceiling", gvbench_ceiling,
          "loopback UDP ceiling of this machine through gv_io"},
+        {"partition", cmd_partition,
+         "partition with conflicting writes, detection and heal"},
+        {"churn", cmd_churn,
+         "crashed nodes: failure detection, restart and catch-up"},
 };
 
 static void
@@ -1069,8 +1074,8 @@ usage(FILE *f)
 	           "       gvbench <subcommand> --help\n\nsubcommands:\n");
 	for (size_t i = 0; i < sizeof(subcmds) / sizeof(subcmds[0]); i++)
 		fprintf(f, "  %-12s %s\n", subcmds[i].name, subcmds[i].summary);
-	fprintf(f, "\n(the real-socket benchmarks throughput, partition "
-	           "and churn arrive later)\n");
+	fprintf(f, "\n(the real-socket benchmark throughput arrives "
+	           "later)\n");
 }
 
 int

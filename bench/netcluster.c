@@ -51,6 +51,10 @@ enum cmd_kind {
 	CMD_PUT = 1, /* tracked write: arg = track */
 	CMD_BG,      /* background write: arg = key number */
 	CMD_SNAP,    /* publish counters: arg = sequence number */
+	CMD_WRITE,   /* logged write: arg = write number */
+	CMD_READ,    /* publish roots and values: arg = sequence number */
+	CMD_KILL,    /* crash the node */
+	CMD_RESTART, /* start it again empty: arg = seed node */
 };
 
 /* One slot of a worker's command ring (copied in and out). */
@@ -74,6 +78,7 @@ struct worker {
 	uint8_t *val;    /* value scratch, value_size bytes */
 	/* worker thread only; published through snap */
 	uint64_t ev_suspect, ev_dead, bg_puts, put_errors;
+	uint64_t ev_conflict, down_puts;
 	netcluster_stats snap; /* written before snap_seq is published */
 	/*
 	 * Release by the worker after it wrote snap, acquire by the driver
@@ -81,6 +86,9 @@ struct worker {
 	 * snapshot. The driver asks for the next one only after reading.
 	 */
 	_Atomic uint64_t snap_seq;
+	/* As snap_seq, for the answer to a CMD_READ (netcluster_read's
+	 * output arrays, written before it is published). */
+	_Atomic uint64_t rd_seq;
 	/* Set by the worker when gv_io_run failed (the loop ended). */
 	_Atomic int failed;
 	bool dirty; /* driver only: background puts queued since flush */
@@ -104,6 +112,22 @@ struct track {
 	_Atomic size_t reached;
 };
 
+/* A logged write (netcluster_write). node and key are written by the
+ * driver before the command is pushed (the ring orders them); ver and rc
+ * by the worker before its release store of done. */
+struct wslot {
+	size_t node, key;
+	gv_version ver;
+	int rc;
+	_Atomic bool done;
+};
+
+/* Original node ids, sorted, for the member watch's lookups. */
+struct byid {
+	gv_node_id id;
+	size_t idx;
+};
+
 struct netcluster {
 	netcluster_config cfg;
 	size_t n;
@@ -122,6 +146,56 @@ struct netcluster {
 	_Atomic gv_time *applied;
 	uint64_t snap_seq; /* driver only */
 	gv_time t0;        /* the nodes' creation time (see the top) */
+	int64_t wall;      /* the nodes' wall_offset_ms */
+
+	/* ---- faults (cfg.faults) */
+	int32_t *port_node; /* [65536]: the node bound to a loopback port,
+	                     * -1: none; read-only once the workers run */
+	/*
+	 * group[i] is written by the driver, relaxed, before its release
+	 * store of cut; a filter that acquires cut == true reads the groups
+	 * of that cut. They change only while cut is false.
+	 */
+	_Atomic unsigned *group;
+	_Atomic bool cut;
+	/* Partition (heal) events at or after these times are recorded in
+	 * part_at (heal_at): first one per node. Relaxed: the times order
+	 * nothing else, and a callback that misses a new value by an
+	 * instant only records an event from just before the cut. */
+	_Atomic gv_time cut_from, heal_from;
+	_Atomic gv_time *part_at, *heal_at;
+	/* kill / restart: the node's worker only */
+	bool *is_down;
+	gv_node **old; /* the last node replaced by a restart, kept for its
+	                * counters (snapshot) until netcluster_del */
+	uint64_t *restarts;
+	/* Published by the worker after a kill / restart: relaxed times
+	 * (the driver only waits for them to appear, no other data). */
+	_Atomic gv_time *down_at, *up_at;
+	_Atomic int *restart_err;
+	struct byid *byid; /* n entries, sorted by id */
+
+	/* ---- member watch (cfg.watch_members): [target * n + observer],
+	 * written by the observer's worker only, read relaxed by the driver
+	 * (a time, nothing else hangs on it) */
+	_Atomic gv_time watch_from;
+	_Atomic gv_time *seen_s, *seen_d;
+
+	/* ---- logged writes and reads */
+	struct wslot *wl;
+	/* kseen[k * n + i]: node i reported a conflict on logged key k
+	 * (node i's worker only); kconf[k] counts them (relaxed) */
+	uint8_t *kseen;
+	_Atomic uint32_t *kconf;
+	/* CMD_READ's request and output, set by the driver before the
+	 * commands are pushed (the ring orders them), written by each
+	 * worker for its nodes before its release store of rd_seq */
+	uint64_t *rd_roots;
+	bool *rd_up;
+	netcluster_entry *rd_vals;
+	int rd_space;
+	size_t rd_nkeys;
+	uint64_t rd_seq; /* driver only */
 };
 
 void
@@ -177,15 +251,116 @@ cb_update(void *ud, const gv_record *rec, int result, gv_time now)
 	                          memory_order_release);
 }
 
+static int
+cmp_byid(const void *a, const void *b)
+{
+	gv_node_id x = ((const struct byid *)a)->id;
+	gv_node_id y = ((const struct byid *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The node an original id belongs to, or SIZE_MAX. */
+static size_t
+node_of_id(const netcluster *c, gv_node_id id)
+{
+	struct byid key = {id, 0};
+	const struct byid *hit =
+	        bsearch(&key, c->byid, c->n, sizeof(*c->byid), cmp_byid);
+
+	return hit ? hit->idx : SIZE_MAX;
+}
+
+/* Store t in *slot unless it already holds a time at or after from: the
+ * first event since `from` (one writer per slot). */
+static void
+first_since(_Atomic gv_time *slot, gv_time from, gv_time t)
+{
+	gv_time cur = atomic_load_explicit(slot, memory_order_relaxed);
+
+	if (!cur || cur < from)
+		atomic_store_explicit(slot, t, memory_order_relaxed);
+}
+
 static void
 cb_member(void *ud, const gv_member_info *m, int old, gv_time now)
 {
-	struct worker *w = ((struct nodectx *)ud)->w;
+	struct nodectx *x = ud;
+	struct worker *w = x->w;
+	netcluster *c = x->c;
 
 	if (m->state == GV_MEMBER_SUSPECT)
 		w->ev_suspect++;
 	else if (m->state == GV_MEMBER_DEAD)
 		w->ev_dead++;
+	else
+		return;
+	if (!c->seen_s)
+		return;
+	size_t target = node_of_id(c, m->id);
+	if (target == SIZE_MAX)
+		return; /* a restarted node's new id */
+	gv_time from =
+	        atomic_load_explicit(&c->watch_from, memory_order_relaxed);
+	/* the loop's now is that of a whole batch: read the clock */
+	gv_time at = gv_io_now();
+	if (!from || at < from)
+		return;
+	size_t slot = target * c->n + x->idx;
+	/* seen dead without a suspect phase: suspect then too */
+	first_since(&c->seen_s[slot], from, at);
+	if (m->state == GV_MEMBER_DEAD)
+		first_since(&c->seen_d[slot], from, at);
+}
+
+static void
+cb_partition(void *ud, bool partitioned, double reach, gv_time now)
+{
+	struct nodectx *x = ud;
+	netcluster *c = x->c;
+	_Atomic gv_time *from = partitioned ? &c->cut_from : &c->heal_from;
+	_Atomic gv_time *slot =
+	        partitioned ? &c->part_at[x->idx] : &c->heal_at[x->idx];
+	gv_time f = atomic_load_explicit(from, memory_order_relaxed);
+	gv_time at = gv_io_now();
+
+	if (f && at >= f)
+		first_since(slot, f, at);
+}
+
+/* Logged key number of a "kw:<k>" key, or false. */
+static bool
+wkey_of(const netcluster *c, const uint8_t *key, size_t klen, size_t *k)
+{
+	uint64_t v = 0;
+
+	if (klen < 4 || klen > 3 + 19 || memcmp(key, "kw:", 3) != 0)
+		return false;
+	for (size_t i = 3; i < klen; i++) {
+		if (key[i] < '0' || key[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(key[i] - '0');
+	}
+	if (v >= c->cfg.wkeys)
+		return false;
+	*k = (size_t)v;
+	return true;
+}
+
+static void
+cb_conflict(void *ud, const gv_record *winner, const gv_record *loser,
+            gv_time now)
+{
+	struct nodectx *x = ud;
+	netcluster *c = x->c;
+	size_t k;
+
+	x->w->ev_conflict++;
+	if (!wkey_of(c, winner->key, winner->klen, &k) ||
+	    c->kseen[k * c->n + x->idx])
+		return;
+	c->kseen[k * c->n + x->idx] = 1;
+	atomic_fetch_add_explicit(&c->kconf[k], 1, memory_order_relaxed);
 }
 
 /* Drops outgoing datagrams with probability cfg.loss (worker thread). */
@@ -195,6 +370,30 @@ loss_filter(void *ud, int ep, const gv_addr *peer, bool outgoing)
 	struct worker *w = ud;
 
 	return !outgoing || gv_rng_double(&w->loss_rng) >= w->c->cfg.loss;
+}
+
+/*
+ * cfg.faults: the loss draw, then, while the network is cut, drops every
+ * datagram to or from a node of another group (worker thread). The peer
+ * of a datagram between nodes is a loopback port of port_node.
+ */
+static bool
+fault_filter(void *ud, int ep, const gv_addr *peer, bool outgoing)
+{
+	struct worker *w = ud;
+	netcluster *c = w->c;
+
+	if (c->cfg.loss > 0 && !loss_filter(ud, ep, peer, outgoing))
+		return false;
+	/* acquire: the groups of this cut (see struct netcluster) */
+	if (!atomic_load_explicit(&c->cut, memory_order_acquire))
+		return true;
+	int32_t other = c->port_node[peer->port];
+	if (other < 0)
+		return true;
+	size_t self = w->idx + (size_t)ep * c->nw;
+	return atomic_load_explicit(&c->group[self], memory_order_relaxed) ==
+	       atomic_load_explicit(&c->group[other], memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------ worker */
@@ -208,6 +407,36 @@ fill_value(uint8_t *val, size_t len, uint64_t seed)
 	}
 }
 
+/* Add one node's counters to s; its member views only if it is live. */
+static void
+add_node_stats(netcluster_stats *s, const gv_node *node, bool views)
+{
+	const gv_node_stats *ns = gv_node_get_stats(node);
+
+	s->dgrams_out += ns->dgrams_out;
+	s->bytes_out += ns->bytes_out;
+	s->dgrams_in += ns->dgrams_in;
+	s->updates_out += ns->updates_out;
+	s->updates_refused += ns->updates_refused;
+	s->outbox_drops += ns->outbox_drops;
+	s->hlc_rejected += ns->hlc_rejected;
+	s->ae_sessions += ns->ae_sessions;
+	s->ae_msgs_out += ns->ae_msgs_out;
+	if (views) {
+		s->members_suspect += ns->members_suspect;
+		s->members_dead += ns->members_dead;
+	}
+	s->probes += ns->probes;
+	s->probe_fails += ns->probe_fails;
+	s->ping_reqs += ns->ping_reqs;
+	s->suspicions += ns->suspicions;
+	s->refutes += ns->refutes;
+	s->ae_sessions_clean += ns->ae_sessions_clean;
+	s->ae_entries_sent += ns->ae_entries_sent;
+	s->partitions += ns->partitions;
+	s->heals += ns->heals;
+}
+
 static void
 snapshot(struct worker *w, uint64_t seq)
 {
@@ -217,20 +446,14 @@ snapshot(struct worker *w, uint64_t seq)
 
 	memset(s, 0, sizeof(*s));
 	for (size_t i = w->idx; i < c->n; i += c->nw) {
-		const gv_node_stats *ns = gv_node_get_stats(c->nodes[i]);
-
-		s->dgrams_out += ns->dgrams_out;
-		s->bytes_out += ns->bytes_out;
-		s->dgrams_in += ns->dgrams_in;
-		s->updates_out += ns->updates_out;
-		s->updates_refused += ns->updates_refused;
-		s->outbox_drops += ns->outbox_drops;
-		s->hlc_rejected += ns->hlc_rejected;
-		s->ae_sessions += ns->ae_sessions;
-		s->ae_msgs_out += ns->ae_msgs_out;
-		s->members_suspect += ns->members_suspect;
-		s->members_dead += ns->members_dead;
+		add_node_stats(s, c->nodes[i], !c->is_down[i]);
+		/* a node a restart replaced keeps its counters in the sums,
+		 * so differences between snapshots stay right */
+		if (c->old[i])
+			add_node_stats(s, c->old[i], false);
 	}
+	s->ev_conflict = w->ev_conflict;
+	s->down_puts = w->down_puts;
 	s->ev_suspect = w->ev_suspect;
 	s->ev_dead = w->ev_dead;
 	s->bg_puts = w->bg_puts;
@@ -244,7 +467,147 @@ snapshot(struct worker *w, uint64_t seq)
 	s->io_pool_exhausted = io.pool_exhausted;
 	s->io_truncated = io.truncated;
 	s->io_recv_errors = io.recv_errors;
+	s->io_filtered_in = io.filtered_in;
 	atomic_store_explicit(&w->snap_seq, seq, memory_order_release);
+}
+
+static int make_node(netcluster *c, size_t i, gv_node_id id, uint64_t seed,
+                     gv_time now, gv_node **out);
+
+/* Logged write: the value's first 8 bytes name it (netcluster_read). */
+static void
+do_write(struct worker *w, size_t node, size_t wid)
+{
+	netcluster *c = w->c;
+	struct wslot *ws = &c->wl[wid];
+	char key[KEY_MAX];
+	uint64_t tag = (uint64_t)wid;
+	gv_record r;
+	int klen, rc;
+
+	klen = snprintf(key, sizeof(key), "kw:%zu", ws->key);
+	fill_value(w->val, c->cfg.value_size, c->cfg.seed ^ ~tag);
+	memcpy(w->val, &tag, sizeof(tag));
+	w->put_now = gv_io_now();
+	rc = gv_node_put(c->nodes[node], w->put_now, key, (size_t)klen, w->val,
+	                 c->cfg.value_size, GV_PRIO_NORMAL);
+	if (rc == 0) {
+		/* the version the write got: it is the live value now */
+		rc = gv_node_get(c->nodes[node], key, (size_t)klen, &r);
+		if (rc == 0)
+			ws->ver = r.ver;
+	}
+	if (rc)
+		w->put_errors++;
+	ws->rc = rc;
+	/* release: ver and rc before done */
+	atomic_store_explicit(&ws->done, true, memory_order_release);
+	gv_io_poke(w->io, (int)(node / c->nw));
+}
+
+static void
+do_read(struct worker *w, uint64_t seq)
+{
+	netcluster *c = w->c;
+	size_t nk = c->rd_nkeys;
+	char key[KEY_MAX];
+	gv_record r;
+	int klen;
+
+	for (size_t i = w->idx; i < c->n; i += c->nw) {
+		bool up = !c->is_down[i];
+
+		c->rd_roots[i] = up ? gv_node_root(c->nodes[i]) : 0;
+		if (c->rd_up)
+			c->rd_up[i] = up;
+		for (size_t k = 0; k < nk; k++) {
+			netcluster_entry *e = &c->rd_vals[i * nk + k];
+
+			memset(e, 0, sizeof(*e));
+			e->wid = UINT64_MAX;
+			klen = snprintf(
+			        key, sizeof(key), "%s:%zu",
+			        c->rd_space == NETCLUSTER_BG ? "bg" : "kw", k);
+			if (!up ||
+			    gv_node_get(c->nodes[i], key, (size_t)klen, &r))
+				continue;
+			e->present = true;
+			e->ver = r.ver;
+			if (c->rd_space == NETCLUSTER_LOGGED &&
+			    r.vlen == c->cfg.value_size)
+				memcpy(&e->wid, r.val, sizeof(e->wid));
+		}
+	}
+	/* release: the outputs before the sequence number */
+	atomic_store_explicit(&w->rd_seq, seq, memory_order_release);
+}
+
+static void
+do_kill(struct worker *w, size_t node)
+{
+	netcluster *c = w->c;
+
+	if (c->is_down[node])
+		return;
+	/* cannot fail: the endpoint is attached and we are outside any
+	 * endpoint call */
+	gv_io_detach(w->io, (int)(node / c->nw));
+	c->is_down[node] = true;
+	atomic_store_explicit(&c->down_at[node], gv_io_now(),
+	                      memory_order_relaxed);
+}
+
+/*
+ * A new id for node i's restart number r: from a splitmix64 stream of the
+ * run's seed, node and restart; never zero nor an original id, which the
+ * member watch would take for the old incarnation.
+ */
+static gv_node_id
+restart_id(const netcluster *c, size_t i, uint64_t r)
+{
+	uint64_t s = c->cfg.seed ^ (UINT64_C(0x7265737461727421) + i * 7919 +
+	                            r * UINT64_C(0x100000001b3));
+	gv_node_id id;
+
+	do
+		id = gv_splitmix64(&s);
+	while (id == 0 || node_of_id(c, id) != SIZE_MAX);
+	return id;
+}
+
+static void
+do_restart(struct worker *w, size_t node, size_t seed)
+{
+	netcluster *c = w->c;
+	uint64_t r = ++c->restarts[node];
+	gv_time now = gv_io_now();
+	gv_node *fresh;
+	int rc;
+
+	if (!c->is_down[node])
+		return;
+	rc = make_node(c, node, restart_id(c, node, r),
+	               c->cfg.seed * 1000003u + node + r * UINT64_C(0x9e37),
+	               now, &fresh);
+	if (rc == 0)
+		rc = gv_node_join(fresh, now, &c->addrs[seed], 1);
+	if (rc == 0)
+		rc = gv_io_attach(w->io, (int)(node / c->nw), &gv_node_ops,
+		                  fresh);
+	if (rc) {
+		if (fresh)
+			gv_node_del(fresh);
+		atomic_store_explicit(&c->restart_err[node], rc,
+		                      memory_order_relaxed);
+		return;
+	}
+	if (c->old[node])
+		gv_node_del(c->old[node]);
+	c->old[node] = c->nodes[node];
+	c->nodes[node] = fresh;
+	c->is_down[node] = false;
+	atomic_store_explicit(&c->up_at[node], gv_io_now(),
+	                      memory_order_relaxed);
 }
 
 static void
@@ -255,6 +618,17 @@ run_cmd(struct worker *w, const struct cmd *cmd)
 	char key[KEY_MAX];
 	int klen, rc;
 
+	/* a killed node takes no writes: a crashed process answers none */
+	if (c->is_down[node] && (cmd->kind == CMD_PUT || cmd->kind == CMD_BG ||
+	                         cmd->kind == CMD_WRITE)) {
+		w->down_puts++;
+		if (cmd->kind == CMD_WRITE) {
+			c->wl[cmd->arg].rc = GV_EINVAL;
+			atomic_store_explicit(&c->wl[cmd->arg].done, true,
+			                      memory_order_release);
+		}
+		return;
+	}
 	switch (cmd->kind) {
 	case CMD_PUT: {
 		struct track *tr = &c->tracks[cmd->arg];
@@ -289,6 +663,18 @@ run_cmd(struct worker *w, const struct cmd *cmd)
 		break;
 	case CMD_SNAP:
 		snapshot(w, cmd->arg);
+		break;
+	case CMD_WRITE:
+		do_write(w, node, (size_t)cmd->arg);
+		break;
+	case CMD_READ:
+		do_read(w, cmd->arg);
+		break;
+	case CMD_KILL:
+		do_kill(w, node);
+		break;
+	case CMD_RESTART:
+		do_restart(w, node, (size_t)cmd->arg);
 		break;
 	}
 }
@@ -394,7 +780,10 @@ worker_init(netcluster *c, struct worker *w, unsigned idx, size_t neps,
 	ic.send_slots = 2048;
 	ic.on_iter = worker_iter;
 	ic.iter_ud = w;
-	if (c->cfg.loss > 0) {
+	if (c->cfg.faults) {
+		ic.filter = fault_filter;
+		ic.filter_ud = w;
+	} else if (c->cfg.loss > 0) {
 		ic.filter = loss_filter;
 		ic.filter_ud = w;
 	}
@@ -437,6 +826,27 @@ wall_offset_ms(void)
 	       ((int64_t)mono.tv_sec * 1000 + mono.tv_nsec / 1000000);
 }
 
+/* Node i (or its restart) from the template; *out NULL on failure. */
+static int
+make_node(netcluster *c, size_t i, gv_node_id id, uint64_t seed, gv_time now,
+          gv_node **out)
+{
+	gv_node_config nc = c->cfg.node;
+
+	*out = NULL;
+	nc.id = id;
+	nc.addr = c->addrs[i];
+	nc.seed = seed;
+	nc.wall_offset_ms = c->wall;
+	snprintf(nc.name, sizeof(nc.name), "n%zu", i);
+	nc.cb.on_update = cb_update;
+	nc.cb.on_member = cb_member;
+	nc.cb.on_conflict = cb_conflict;
+	nc.cb.on_partition = cb_partition;
+	nc.ud = &c->ctx[i];
+	return gv_node_new(out, &nc, now);
+}
+
 static int
 build(netcluster *c, char *err, size_t errlen)
 {
@@ -456,10 +866,42 @@ build(netcluster *c, char *err, size_t errlen)
 	c->tracks = calloc(cfg->tracks ? cfg->tracks : 1, sizeof(*c->tracks));
 	c->applied = calloc(cfg->tracks ? cfg->tracks * c->n : 1,
 	                    sizeof(*c->applied));
+	c->is_down = calloc(c->n, sizeof(*c->is_down));
+	c->old = calloc(c->n, sizeof(*c->old));
+	c->restarts = calloc(c->n, sizeof(*c->restarts));
+	c->down_at = calloc(c->n, sizeof(*c->down_at));
+	c->up_at = calloc(c->n, sizeof(*c->up_at));
+	c->restart_err = calloc(c->n, sizeof(*c->restart_err));
+	c->part_at = calloc(c->n, sizeof(*c->part_at));
+	c->heal_at = calloc(c->n, sizeof(*c->heal_at));
+	c->group = calloc(c->n, sizeof(*c->group));
+	c->byid = calloc(c->n, sizeof(*c->byid));
+	c->wl = calloc(cfg->wlog ? cfg->wlog : 1, sizeof(*c->wl));
+	c->kseen = calloc(cfg->wkeys ? cfg->wkeys * c->n : 1, 1);
+	c->kconf = calloc(cfg->wkeys ? cfg->wkeys : 1, sizeof(*c->kconf));
 	if (!c->w || !c->nodes || !c->ctx || !c->ids || !c->addrs ||
-	    !c->tracks || !c->applied) {
+	    !c->tracks || !c->applied || !c->is_down || !c->old ||
+	    !c->restarts || !c->down_at || !c->up_at || !c->restart_err ||
+	    !c->part_at || !c->heal_at || !c->group || !c->byid || !c->wl ||
+	    !c->kseen || !c->kconf) {
 		snprintf(err, errlen, "out of memory");
 		return GV_ENOMEM;
+	}
+	if (cfg->faults) {
+		c->port_node = malloc(65536 * sizeof(*c->port_node));
+		if (!c->port_node) {
+			snprintf(err, errlen, "out of memory");
+			return GV_ENOMEM;
+		}
+		memset(c->port_node, 0xff, 65536 * sizeof(*c->port_node));
+	}
+	if (cfg->watch_members) {
+		c->seen_s = calloc(c->n * c->n, sizeof(*c->seen_s));
+		c->seen_d = calloc(c->n * c->n, sizeof(*c->seen_d));
+		if (!c->seen_s || !c->seen_d) {
+			snprintf(err, errlen, "out of memory");
+			return GV_ENOMEM;
+		}
 	}
 	for (unsigned k = 0; k < c->nw; k++) {
 		rc = worker_init(c, &c->w[k], k, per, err, errlen);
@@ -487,6 +929,8 @@ build(netcluster *c, char *err, size_t errlen)
 			         rc);
 			return GV_EINVAL;
 		}
+		if (c->port_node)
+			c->port_node[c->addrs[i].port] = (int32_t)i;
 	}
 
 	/* Ids: consecutive splitmix64 outputs are distinct (a bijection
@@ -496,25 +940,19 @@ build(netcluster *c, char *err, size_t errlen)
 		do
 			c->ids[i] = gv_splitmix64(&s);
 		while (c->ids[i] == 0);
+		c->byid[i] = (struct byid){c->ids[i], i};
 	}
+	qsort(c->byid, c->n, sizeof(*c->byid), cmp_byid);
 	int64_t wall = wall_offset_ms();
 	/* a budget for the rest of the set-up: node creation, then N^2
 	 * member insertions */
 	c->t0 = gv_io_now() + 100000 + 1000 * (gv_time)c->n +
 	        (gv_time)c->n * c->n / 4;
+	c->wall = wall;
 	for (size_t i = 0; i < c->n; i++) {
-		gv_node_config nc = cfg->node;
-
-		nc.id = c->ids[i];
-		nc.addr = c->addrs[i];
-		nc.seed = cfg->seed * 1000003u + i;
-		nc.wall_offset_ms = wall;
-		snprintf(nc.name, sizeof(nc.name), "n%zu", i);
 		c->ctx[i] = (struct nodectx){c, &c->w[i % c->nw], i};
-		nc.cb.on_update = cb_update;
-		nc.cb.on_member = cb_member;
-		nc.ud = &c->ctx[i];
-		rc = gv_node_new(&c->nodes[i], &nc, c->t0);
+		rc = make_node(c, i, c->ids[i], cfg->seed * 1000003u + i, c->t0,
+		               &c->nodes[i]);
 		if (rc) {
 			snprintf(err, errlen, "node %zu: %s", i,
 			         gv_strerror(rc));
@@ -563,6 +1001,9 @@ netcluster_new(netcluster **out, const netcluster_config *cfg, char *err,
 	if (!out || !cfg || cfg->nodes < 2 || cfg->nodes > 65536 ||
 	    !(cfg->loss >= 0 && cfg->loss < 1) || cfg->value_size == 0 ||
 	    cfg->bg_keys == 0 ||
+	    (cfg->wlog && cfg->value_size < sizeof(uint64_t)) ||
+	    (cfg->wkeys && cfg->nodes > SIZE_MAX / cfg->wkeys) ||
+	    (cfg->watch_members && cfg->nodes > NETCLUSTER_WATCH_MAX) ||
 	    (cfg->tracks && cfg->nodes > SIZE_MAX / 8 / cfg->tracks)) {
 		snprintf(err, errlen, "invalid configuration");
 		return GV_EINVAL;
@@ -618,6 +1059,25 @@ netcluster_del(netcluster *c)
 	for (size_t i = 0; c->nodes && i < c->n; i++)
 		if (c->nodes[i])
 			gv_node_del(c->nodes[i]);
+	for (size_t i = 0; c->old && i < c->n; i++)
+		if (c->old[i])
+			gv_node_del(c->old[i]);
+	free(c->old);
+	free(c->is_down);
+	free(c->restarts);
+	free(c->down_at);
+	free(c->up_at);
+	free(c->restart_err);
+	free(c->part_at);
+	free(c->heal_at);
+	free(c->group);
+	free(c->byid);
+	free(c->wl);
+	free(c->kseen);
+	free(c->kconf);
+	free(c->port_node);
+	free(c->seen_s);
+	free(c->seen_d);
 	free(c->w);
 	free(c->nodes);
 	free(c->ctx);
@@ -790,4 +1250,198 @@ netcluster_stats_diff(netcluster_stats *out, const netcluster_stats *a,
 
 	for (size_t f = 0; f < NCOUNTERS; f++)
 		d[f] = y[f] - x[f];
+}
+
+/* ------------------------------------------------------------ faults */
+
+int
+netcluster_partition(netcluster *c, const unsigned *group_of, gv_time *at)
+{
+	if (!c->cfg.faults || !group_of ||
+	    atomic_load_explicit(&c->cut, memory_order_relaxed))
+		return GV_EINVAL;
+	for (size_t i = 0; i < c->n; i++)
+		atomic_store_explicit(&c->group[i], group_of[i],
+		                      memory_order_relaxed);
+	gv_time now = gv_io_now();
+	atomic_store_explicit(&c->cut_from, now, memory_order_relaxed);
+	/* release: the groups before the cut (see struct netcluster) */
+	atomic_store_explicit(&c->cut, true, memory_order_release);
+	if (at)
+		*at = now;
+	return 0;
+}
+
+gv_time
+netcluster_heal(netcluster *c)
+{
+	gv_time now = gv_io_now();
+
+	atomic_store_explicit(&c->heal_from, now, memory_order_relaxed);
+	atomic_store_explicit(&c->cut, false, memory_order_release);
+	return now;
+}
+
+void
+netcluster_part_times(const netcluster *c, gv_time *raised, gv_time *healed)
+{
+	gv_time cf = atomic_load_explicit(&c->cut_from, memory_order_relaxed);
+	gv_time hf = atomic_load_explicit(&c->heal_from, memory_order_relaxed);
+
+	for (size_t i = 0; i < c->n; i++) {
+		gv_time p = atomic_load_explicit(&c->part_at[i],
+		                                 memory_order_relaxed);
+		gv_time h = atomic_load_explicit(&c->heal_at[i],
+		                                 memory_order_relaxed);
+		if (raised)
+			raised[i] = cf && p >= cf ? p : GV_TIME_NEVER;
+		if (healed)
+			healed[i] = hf && h >= hf ? h : GV_TIME_NEVER;
+	}
+}
+
+int
+netcluster_kill(netcluster *c, size_t node)
+{
+	int rc = push(c, node, CMD_KILL, 0);
+
+	if (rc == 0)
+		gv_io_wake(c->w[node % c->nw].io);
+	return rc;
+}
+
+int
+netcluster_restart(netcluster *c, size_t node, size_t seed)
+{
+	if (seed >= c->n || seed == node)
+		return GV_EINVAL;
+	int rc = push(c, node, CMD_RESTART, seed);
+	if (rc == 0)
+		gv_io_wake(c->w[node % c->nw].io);
+	return rc;
+}
+
+gv_time
+netcluster_down_at(const netcluster *c, size_t node)
+{
+	return node < c->n ? atomic_load_explicit(&c->down_at[node],
+	                                          memory_order_relaxed)
+	                   : 0;
+}
+
+gv_time
+netcluster_up_at(const netcluster *c, size_t node)
+{
+	return node < c->n ? atomic_load_explicit(&c->up_at[node],
+	                                          memory_order_relaxed)
+	                   : 0;
+}
+
+int
+netcluster_restart_error(const netcluster *c, size_t node)
+{
+	return node < c->n ? atomic_load_explicit(&c->restart_err[node],
+	                                          memory_order_relaxed)
+	                   : GV_EINVAL;
+}
+
+void
+netcluster_watch_from(netcluster *c, gv_time t)
+{
+	atomic_store_explicit(&c->watch_from, t, memory_order_relaxed);
+}
+
+void
+netcluster_seen(const netcluster *c, size_t target, size_t observer,
+                gv_time *suspect, gv_time *dead)
+{
+	gv_time from =
+	        atomic_load_explicit(&c->watch_from, memory_order_relaxed);
+	gv_time s = 0, d = 0;
+
+	if (c->seen_s && target < c->n && observer < c->n) {
+		s = atomic_load_explicit(&c->seen_s[target * c->n + observer],
+		                         memory_order_relaxed);
+		d = atomic_load_explicit(&c->seen_d[target * c->n + observer],
+		                         memory_order_relaxed);
+	}
+	*suspect = from && s >= from ? s : GV_TIME_NEVER;
+	*dead = from && d >= from ? d : GV_TIME_NEVER;
+}
+
+/* ------------------------------------------------------------ logged writes */
+
+int
+netcluster_write(netcluster *c, size_t node, size_t w, size_t key)
+{
+	if (w >= c->cfg.wlog || key >= c->cfg.wkeys || node >= c->n)
+		return GV_EINVAL;
+	/* the worker reads these after popping the command */
+	c->wl[w].node = node;
+	c->wl[w].key = key;
+	int rc = push(c, node, CMD_WRITE, w);
+	if (rc == 0)
+		gv_io_wake(c->w[node % c->nw].io);
+	return rc;
+}
+
+bool
+netcluster_write_result(const netcluster *c, size_t w, gv_version *ver, int *rc)
+{
+	if (w >= c->cfg.wlog ||
+	    !atomic_load_explicit(&c->wl[w].done, memory_order_acquire))
+		return false;
+	*ver = c->wl[w].ver;
+	*rc = c->wl[w].rc;
+	return true;
+}
+
+int
+netcluster_read(netcluster *c, uint64_t *roots, bool *up, int space,
+                size_t nkeys, netcluster_entry *vals, uint64_t timeout_us)
+{
+	size_t limit = space == NETCLUSTER_BG ? c->cfg.bg_keys : c->cfg.wkeys;
+	gv_time deadline = gv_io_now() + timeout_us;
+	uint64_t seq = ++c->rd_seq;
+
+	if (!roots || (nkeys && !vals) || nkeys > limit ||
+	    (space != NETCLUSTER_BG && space != NETCLUSTER_LOGGED))
+		return GV_EINVAL;
+	c->rd_roots = roots;
+	c->rd_up = up;
+	c->rd_vals = vals;
+	c->rd_space = space;
+	c->rd_nkeys = nkeys;
+	for (unsigned k = 0; k < c->nw; k++) {
+		struct worker *w = &c->w[k];
+		struct cmd cmd = {CMD_READ, 0, seq};
+
+		while (gv_spsc_push(&w->ring, &cmd)) {
+			if (gv_io_now() > deadline)
+				return GV_EFULL;
+			gv_io_wake(w->io);
+			pause_us(100);
+		}
+		gv_io_wake(w->io);
+	}
+	for (unsigned k = 0; k < c->nw; k++) {
+		struct worker *w = &c->w[k];
+
+		/* acquire: the worker's outputs (see do_read) */
+		while (atomic_load_explicit(&w->rd_seq, memory_order_acquire) !=
+		       seq) {
+			if (atomic_load(&w->failed) || gv_io_now() > deadline)
+				return -ETIMEDOUT;
+			pause_us(50);
+		}
+	}
+	return 0;
+}
+
+size_t
+netcluster_conflicts(const netcluster *c, size_t k)
+{
+	return k < c->cfg.wkeys ? atomic_load_explicit(&c->kconf[k],
+	                                               memory_order_relaxed)
+	                        : 0;
 }

@@ -13,8 +13,9 @@
  * Threads. The driver is the thread that calls these functions; once
  * netcluster_new() returns, each gv_node is touched only by its worker.
  * The driver reaches the nodes through one SPSC command ring per worker
- * (puts, background puts, stats snapshots); workers publish through
- * atomics (apply times, reach counters, snapshot sequence numbers).
+ * (puts, background puts, stats snapshots, logged writes, reads of roots
+ * and values, kills and restarts); workers publish through atomics (apply
+ * times, reach counters, snapshot sequence numbers, event times).
  */
 #ifndef GV_BENCH_NETCLUSTER_H
 #define GV_BENCH_NETCLUSTER_H
@@ -39,7 +40,22 @@ typedef struct netcluster_config {
 	size_t tracks;       /* tracked writes: keys "cv:<t>", t < tracks */
 	size_t value_size;   /* bytes per value (tracked and background) */
 	size_t bg_keys;      /* background keyspace: "bg:<k>", k < bg_keys */
+	/*
+	 * Faults and state queries (`partition`, `churn`): with faults set
+	 * the drop filter is installed on every worker from the start, so
+	 * netcluster_partition() can cut the network at run time;
+	 * netcluster_kill() / netcluster_restart() work either way.
+	 */
+	bool faults;
+	size_t wlog;  /* logged writes: netcluster_write() slots */
+	size_t wkeys; /* logged keyspace: "kw:<k>", k < wkeys */
+	/* record, for every (target, observer) pair, when the observer
+	 * first saw the target suspect and dead (n * n times each: for
+	 * churn; nodes <= NETCLUSTER_WATCH_MAX) */
+	bool watch_members;
 } netcluster_config;
+
+#define NETCLUSTER_WATCH_MAX 2048
 
 /* Defaults: node defaults, auto backend, seed 1, 32-byte values. */
 void netcluster_config_default(netcluster_config *cfg);
@@ -123,6 +139,14 @@ typedef struct netcluster_stats {
 	uint64_t io_dgrams_out, io_send_errors, io_kernel_drops;
 	uint64_t io_filtered_out, io_buf_exhausted, io_pool_exhausted;
 	uint64_t io_truncated, io_recv_errors;
+	/* failure detection and repair (gv_node_stats), for `partition`
+	 * and `churn` to say where the time went */
+	uint64_t probes, probe_fails, ping_reqs, suspicions, refutes;
+	uint64_t ae_sessions_clean, ae_entries_sent;
+	uint64_t partitions, heals; /* node partition / heal events */
+	uint64_t ev_conflict;       /* conflicts seen by the callbacks */
+	uint64_t io_filtered_in;    /* incoming datagrams the filter dropped */
+	uint64_t down_puts;         /* writes sent to a killed node: skipped */
 } netcluster_stats;
 
 /*
@@ -136,5 +160,111 @@ int netcluster_snapshot(netcluster *c, netcluster_stats *out,
 /* out = b - a, counter by counter (b taken after a). */
 void netcluster_stats_diff(netcluster_stats *out, const netcluster_stats *a,
                            const netcluster_stats *b);
+
+/* ------------------------------------------------------------ faults */
+
+/*
+ * netcluster_partition - cut the network into groups: from now on the
+ * drop filter discards every datagram between nodes of different groups,
+ * both directions (outgoing at the sender, incoming at the receiver), and
+ * every node's partition events from now on are recorded (see
+ * netcluster_part_times). group_of[i] for every node. *at (may be NULL)
+ * receives the time of the cut: the filters see the groups from then on.
+ * Returns 0, GV_EINVAL (cfg.faults not set, or already cut: heal first).
+ */
+int netcluster_partition(netcluster *c, const unsigned *group_of, gv_time *at);
+
+/* Let every datagram through again; returns the time of the heal. */
+gv_time netcluster_heal(netcluster *c);
+
+/*
+ * netcluster_part_times - node i's first partition event at or after the
+ * last cut (raised[i]) and first heal event at or after the last heal
+ * (healed[i]); GV_TIME_NEVER when none. Either array may be NULL.
+ */
+void netcluster_part_times(const netcluster *c, gv_time *raised,
+                           gv_time *healed);
+
+/*
+ * netcluster_kill - crash node `node` as a host crash looks from the
+ * network: its worker detaches it (gv_io_detach: its timers stop, it
+ * is never called again, datagrams arriving at its socket are dropped);
+ * the socket stays open, silent, for a restart. Runs on the worker
+ * (woken now); netcluster_down_at() tells when it happened.
+ * Returns 0, GV_EINVAL (bad node), GV_EFULL (ring full: retry).
+ */
+int netcluster_kill(netcluster *c, size_t node);
+
+/*
+ * netcluster_restart - start a killed node again empty, as the daemon
+ * restarts: a fresh gv_node with a new id, on the same socket (address),
+ * joining through node `seed`'s address. Runs on the worker (woken now);
+ * netcluster_up_at() tells when. Its ids for the member watch stay the
+ * old one (the restarted node is a new member).
+ * Returns 0, GV_EINVAL (bad node or seed, seed == node), GV_EFULL.
+ */
+int netcluster_restart(netcluster *c, size_t node, size_t seed);
+
+/* When node's last kill / restart ran (0: not yet). */
+gv_time netcluster_down_at(const netcluster *c, size_t node);
+gv_time netcluster_up_at(const netcluster *c, size_t node);
+/* The restart failed at the worker: its error, else 0. */
+int netcluster_restart_error(const netcluster *c, size_t node);
+
+/*
+ * Member watch (cfg.watch_members): from netcluster_watch_from(c, t) on,
+ * the first time at or after t at which `observer` saw `target` (by the
+ * target's original id) suspect, and dead (GV_TIME_NEVER: not yet). A
+ * node seen dead at once, without a suspect phase, has suspect == dead.
+ */
+void netcluster_watch_from(netcluster *c, gv_time t);
+void netcluster_seen(const netcluster *c, size_t target, size_t observer,
+                     gv_time *suspect, gv_time *dead);
+
+/* ------------------------------------------------------------ logged writes */
+
+/*
+ * netcluster_write - logged write w (w < cfg.wlog) of key "kw:<key>"
+ * (key < cfg.wkeys) at node `node`; its value names w (netcluster_read
+ * reports it). The worker records the version the write got. Woken now.
+ * Returns 0, GV_EINVAL, GV_EFULL.
+ */
+int netcluster_write(netcluster *c, size_t node, size_t w, size_t key);
+
+/*
+ * netcluster_write_result - logged write w's outcome once it ran: true
+ * with *ver (the version it got) and *rc (the node's error, 0: done).
+ */
+bool netcluster_write_result(const netcluster *c, size_t w, gv_version *ver,
+                             int *rc);
+
+/* One key as a node holds it (netcluster_read). */
+typedef struct netcluster_entry {
+	bool present;   /* a live value (a tombstone reads as absent) */
+	gv_version ver; /* when present */
+	uint64_t wid;   /* logged keys: the write whose value it is
+	                 * (UINT64_MAX: not a logged write's value) */
+} netcluster_entry;
+
+enum netcluster_space {
+	NETCLUSTER_LOGGED = 0, /* "kw:<k>", k < cfg.wkeys */
+	NETCLUSTER_BG,         /* "bg:<k>", k < cfg.bg_keys */
+};
+
+/*
+ * netcluster_read - ask every worker for the Merkle root of each of its
+ * live nodes (roots[i]; up[i] false for a killed node) and, if nkeys > 0,
+ * node i's view of the first nkeys keys of `space` (vals[i * nkeys + k]),
+ * and wait for the answers (at most timeout_us). up and vals may be NULL
+ * (vals only with nkeys 0).
+ * Returns 0, GV_EINVAL (nkeys beyond the space), GV_EFULL, -ETIMEDOUT.
+ * After a failure a worker may still write the arrays: keep them until
+ * netcluster_del() and read nothing more.
+ */
+int netcluster_read(netcluster *c, uint64_t *roots, bool *up, int space,
+                    size_t nkeys, netcluster_entry *vals, uint64_t timeout_us);
+
+/* Nodes that reported a conflict on logged key k so far. */
+size_t netcluster_conflicts(const netcluster *c, size_t k);
 
 #endif /* GV_BENCH_NETCLUSTER_H */
