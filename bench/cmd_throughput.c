@@ -626,6 +626,10 @@ tp_print(FILE *f, const struct tp_result *r)
 	        " ms after the load; %" PRIu64 " refused by the nodes)\n",
 	        st->lost, p->drain_ms, st->refused);
 	fprintf(f,
+	        "  overtaken        %" PRIu64 " (write, node) pairs reached "
+	        "through a newer write of the key\n",
+	        d->tp_overtaken);
+	fprintf(f,
 	        "  datagrams        %.0f/s; %.1f bytes sent per write; %zu "
 	        "update records fit a datagram\n",
 	        st->datagrams_per_s, st->bytes_per_update, r->upd_per_dgram);
@@ -724,8 +728,9 @@ tp_json(FILE *f, const struct tp_result *r, const struct machine *m)
 	json_num(f, st->queue_p99, st->have_queue);
 	fprintf(f,
 	        "},\"lost\":%" PRIu64 ",\"refused\":%" PRIu64
-	        ",\"datagrams_sent\":%" PRIu64 ",\"datagrams_per_s\":",
-	        st->lost, st->refused, d->dgrams_out);
+	        ",\"overtaken\":%" PRIu64 ",\"datagrams_sent\":%" PRIu64
+	        ",\"datagrams_per_s\":",
+	        st->lost, st->refused, d->tp_overtaken, d->dgrams_out);
 	json_num(f, st->datagrams_per_s, true);
 	fprintf(f, ",\"bytes_per_update\":");
 	json_num(f, st->bytes_per_update, st->offered > 0);

@@ -75,7 +75,7 @@ struct worker {
 	gv_time put_now; /* time of the put being executed */
 	uint8_t *val;    /* value scratch, value_size bytes */
 	/* worker thread only; published through snap */
-	uint64_t ev_suspect, ev_dead, bg_puts, put_errors;
+	uint64_t ev_suspect, ev_dead, bg_puts, put_errors, tp_overtaken;
 	netcluster_stats snap; /* written before snap_seq is published */
 	/*
 	 * Release by the worker after it wrote snap, acquire by the driver
@@ -206,7 +206,7 @@ track_of(const netcluster *c, const uint8_t *key, size_t klen, size_t *t)
  * apply, 0 to read the clock if a write completes.
  */
 static void
-tp_hold(netcluster *c, size_t node, uint64_t s, gv_time at)
+tp_hold(netcluster *c, struct worker *w, size_t node, uint64_t s, gv_time at)
 {
 	uint64_t *row = c->tp_held + node * c->tp_words;
 
@@ -219,6 +219,8 @@ tp_hold(netcluster *c, size_t node, uint64_t s, gv_time at)
 		if (row[i >> 6] & bit)
 			break; /* held, and so are the ones before it */
 		row[i >> 6] |= bit;
+		if (i != s)
+			w->tp_overtaken++;
 		if (atomic_fetch_add_explicit(&sl->reached, 1,
 		                              memory_order_acq_rel) +
 		            1 ==
@@ -261,7 +263,7 @@ cb_update(void *ud, const gv_record *rec, int result, gv_time now)
 
 	if (tp_of(c, rec, &s)) {
 		/* the writer's own apply is the injection */
-		tp_hold(c, x->idx, s, result < 0 ? x->w->put_now : 0);
+		tp_hold(c, x->w, x->idx, s, result < 0 ? x->w->put_now : 0);
 		return;
 	}
 	if (!track_of(c, rec->key, rec->klen, &t))
@@ -335,6 +337,7 @@ snapshot(struct worker *w, uint64_t seq)
 	s->ev_dead = w->ev_dead;
 	s->bg_puts = w->bg_puts;
 	s->put_errors = w->put_errors;
+	s->tp_overtaken = w->tp_overtaken;
 	gv_io_get_stats(w->io, &io);
 	s->io_dgrams_out = io.dgrams_out;
 	s->io_send_errors = io.send_errors;

@@ -175,8 +175,10 @@ typedef struct netcluster_stats {
 	/* member events seen by the callbacks */
 	uint64_t ev_suspect, ev_dead;
 	/* workers */
-	uint64_t bg_puts;    /* background puts done */
-	uint64_t put_errors; /* puts refused by a node */
+	uint64_t bg_puts;      /* background puts done */
+	uint64_t put_errors;   /* puts refused by a node */
+	uint64_t tp_overtaken; /* throughput writes that reached a node
+	                        * through a newer write of their key */
 	/* io (gv_io_stats) */
 	uint64_t io_dgrams_out, io_send_errors, io_kernel_drops;
 	uint64_t io_filtered_out, io_buf_exhausted, io_pool_exhausted;
