@@ -42,36 +42,45 @@
 	"usage: gvbench throughput --nodes N (--rate R | --max) [options]\n"   \
 	"\n"                                                                   \
 	"Sustained writes on real UDP sockets: N single-shard nodes on\n"      \
-	"127.0.0.1 (as in `gvbench converge`), prejoined, anti-entropy off\n"  \
-	"(dissemination alone). After a warm-up the driver offers R "          \
-	"writes/s\n"                                                           \
-	"for --seconds, spread over the writer nodes, keys drawn uniformly\n"  \
-	"from the key space, then drains. Every write is followed at every\n"  \
-	"node; it has converged when all N hold it or a newer write of its\n"  \
-	"key (each key has a single writer node, so newer is well defined).\n" \
-	"The loopback UDP ceiling is measured first, in the same run.\n"       \
+	"127.0.0.1 (as in `gvbench converge`), prejoined, anti-entropy at "    \
+	"the\n"                                                                \
+	"node default. After a warm-up the driver offers R writes/s for\n"     \
+	"--seconds, spread over the writer nodes, keys drawn uniformly from\n" \
+	"the key space, then drains. Every write is followed at every node;\n" \
+	"it has converged when all N hold it or a newer write of its key\n"    \
+	"(each key has a single writer node, so newer is well defined). The\n" \
+	"loopback UDP ceiling is measured first, in the same run.\n"           \
 	"\n"                                                                   \
 	"  --nodes N            cluster size (2 .. 4096)\n"                    \
 	"  --rate R             offer R writes/s\n"                            \
-	"  --max                search for the highest rate at which 99.9%\n"  \
-	"                       of the writes converge within 1 s: steps of\n" \
-	"                       --seconds on a fresh cluster, the rate\n"      \
-	"                       doubled from --start-rate until a step\n"      \
-	"                       fails (halved while the first ones fail),\n"   \
-	"                       then bisected until the bounds are within\n"   \
-	"                       5%, or the next step would end past\n"         \
-	"                       --budget-s (the ceiling included)\n"           \
-	"  --seconds S          load per run or step (default 5 with\n"        \
-	"                       --rate, 1 with --max)\n"                       \
-	"  --value-size B       value bytes, 8 .. 1024 (default 32; the\n"     \
-	"                       first 8 carry the write's number)\n"           \
+	"  --max                search for the highest rate at which 99.9% "   \
+	"of\n"                                                                 \
+	"                       the writes converge within 1 s: steps of\n"    \
+	"                       --seconds on a fresh cluster, the rate "       \
+	"doubled\n"                                                            \
+	"                       from --start-rate until a step fails "         \
+	"(halved\n"                                                            \
+	"                       while the first ones fail), then bisected\n"   \
+	"                       until the bounds are within 5%, or until "     \
+	"the\n"                                                                \
+	"                       next step would end past --budget-s (the\n"    \
+	"                       ceiling included)\n"                           \
+	"  --seconds S          load per run or step (default 5 with "         \
+	"--rate,\n"                                                            \
+	"                       1 with --max)\n"                               \
+	"  --value-size B       value bytes, 8 .. 1024 (default 32; the "      \
+	"first\n"                                                              \
+	"                       8 carry the write's number)\n"                 \
 	"  --key-space K        keys tp:0 .. tp:K-1 (default 10000)\n"         \
 	"  --writers W          writer nodes 0 .. W-1; key k is written by\n"  \
-	"                       node k %% W (default: all nodes)\n"            \
-	"  --mode M             eager, push, pull or pushpull (default\n"      \
-	"                       eager)\n"                                      \
+	"                       node k mod W (default: all nodes)\n"           \
+	"  --mode M             eager, push, pull or pushpull (default "       \
+	"eager)\n"                                                             \
 	"  --fanout F           peers per round (default 3)\n"                 \
 	"  --interval-ms MS     gossip round (default 100)\n"                  \
+	"  --anti-entropy-ms MS anti-entropy period (default: the node's,\n"   \
+	"                       1000); 0: off, dissemination alone (as\n"      \
+	"                       `gvbench converge` measures it)\n"             \
 	"  --workers W          io threads (default: online cores)\n"          \
 	"  --seed S             node ids and keys (default 1)\n"               \
 	"  --warmup-ms MS       run before the load (default 300)\n"           \
@@ -81,24 +90,32 @@
 	"                       --rate, 1000 with --max: the window)\n"        \
 	"  --ceiling-seconds S  ceiling window (default 1; 0: skip it, no\n"   \
 	"                       efficiency)\n"                                 \
-	"  --start-rate R       --max: first step (default 1000)\n"            \
+	"  --start-rate R       --max: the first step (default 1000)\n"        \
 	"  --budget-s S         --max: time for the whole run (default 30)\n"  \
 	"  --io B               auto, uring or mmsg (default auto)\n"          \
 	"  --json FILE          append one JSON object per run (one line)\n"   \
-	"  --plot FILE.png      draw with gnuplot: the CDF of convergence\n"   \
-	"                       times (--rate), or converged writes/s and\n"   \
-	"                       p99 against the offered rate (--max); if\n"    \
-	"                       gnuplot (package gnuplot-nox) is missing or\n" \
-	"                       fails, the error is printed and the results\n" \
-	"                       stand (exit status 0)\n"                       \
+	"  --plot FILE.png      draw with gnuplot: the CDF of convergence "    \
+	"times\n"                                                              \
+	"                       (--rate), or converged writes/s and p99 "      \
+	"against\n"                                                            \
+	"                       the offered rate (--max); if gnuplot "         \
+	"(package\n"                                                           \
+	"                       gnuplot-nox) is missing or fails, the error "  \
+	"is\n"                                                                 \
+	"                       printed and the results stand (exit status "   \
+	"0)\n"                                                                 \
 	"\n"                                                                   \
-	"Convergence time: from the driver queueing the write to its node\n"   \
-	"to the last node holding it. converged_ups: writes converged "        \
-	"within\n"                                                             \
-	"1 s per second of load; frac_converged = those / writes due at the\n" \
-	"rate (not offered ones included: a full queue fails a step). lost:\n" \
-	"offered writes not converged at the end of the drain.\n"              \
-	"efficiency = converged_ups * (N - 1) / (ceiling_dps * update\n"       \
+	"Convergence time: from the driver queueing the write to its node "    \
+	"to\n"                                                                 \
+	"the last node holding it. converged_ups: writes converged within 1 "  \
+	"s,\n"                                                                 \
+	"per second of load. frac_converged: those / the writes due at the\n"  \
+	"rate (a write not queued because its node's ring was full counts "    \
+	"as\n"                                                                 \
+	"not converged). lost: queued writes not converged at the end of "     \
+	"the\n"                                                                \
+	"drain. efficiency = converged_ups * (N - 1) / (ceiling_dps * "        \
+	"update\n"                                                             \
 	"records per max_datagram). Percentiles are nearest-rank over the\n"   \
 	"writes that converged. A progress bar goes to stderr when it is a\n"  \
 	"terminal.\n"
@@ -125,6 +142,7 @@ struct tp_params {
 	int backend;
 	double seconds;
 	uint64_t warmup_ms, drain_ms;
+	uint64_t ae_ms; /* anti-entropy period; 0: off */
 	bool progress;
 };
 
@@ -136,8 +154,10 @@ struct tp_step {
 	double setup_s;       /* cluster creation, warm-up and teardown */
 	uint64_t due;         /* writes due at the rate in the window */
 	uint64_t offered;     /* queued to their node */
-	uint64_t not_offered; /* due but not queued: a full ring, or the
-	                       * driver more than 100 ms late */
+	uint64_t not_offered; /* due but not queued: the node's ring was
+	                       * full (its worker is behind) */
+	double driver_lag_ms; /* the most the driver queued a write after it
+	                       * was due (descheduled on a busy machine) */
 	uint64_t refused;     /* the node refused the put */
 	uint64_t conv_window; /* converged within TP_WINDOW_US */
 	uint64_t conv_total;  /* converged by the end of the drain */
@@ -242,7 +262,7 @@ offer(netcluster *c, const struct tp_params *p, struct tp_step *st, gv_rng *rng,
 {
 	uint64_t rate = st->target_ups;
 	gv_time end = start + (gv_time)(p->seconds * 1e6);
-	uint64_t issued = 0, slack = rate / 10 + 1;
+	uint64_t issued = 0;
 	char label[64];
 
 	step_label(label, sizeof(label), idx, max, rate, "load");
@@ -254,11 +274,17 @@ offer(netcluster *c, const struct tp_params *p, struct tp_step *st, gv_rng *rng,
 			now = end;
 		uint64_t due =
 		        (uint64_t)((double)(now - start) * (double)rate / 1e6);
-		/* after a stall (the driver descheduled), do not burst: what
-		 * is more than 100 ms late is not offered, and counted */
-		if (due - issued > slack) {
-			st->not_offered += due - issued - slack;
-			issued = due - slack;
+		/*
+		 * After a stall (the driver descheduled) the writes due are
+		 * queued at once: the cluster sees the burst the clients
+		 * would have made. Their convergence counts from now (the
+		 * nodes had no part in the delay), which is reported.
+		 */
+		if (due > issued + 1) {
+			double lag = (double)(now - start) / 1e3 -
+			             (double)issued * 1e3 / (double)rate;
+			if (lag > st->driver_lag_ms)
+				st->driver_lag_ms = lag;
 		}
 		for (; issued < due; issued++) {
 			uint64_t seq;
@@ -390,7 +416,7 @@ step_run(const struct tp_params *p, struct tp_step *st, size_t idx, bool max,
 	netcluster *c = NULL;
 	netcluster_stats s0, s1;
 	char err[256];
-	double w0 = now_s(), cpu0;
+	double w0 = now_s(), cpu0, setup = 0;
 	int rc;
 
 	netcluster_config_default(&cfg);
@@ -406,8 +432,7 @@ step_run(const struct tp_params *p, struct tp_step *st, size_t idx, bool max,
 	cfg.node.fanout = p->fanout;
 	cfg.node.interval_ms = p->interval_ms;
 	cfg.node.mem = gv_mem_default();
-	/* as in converge: measure dissemination, not repair */
-	cfg.node.ae_interval_ms = 0;
+	cfg.node.ae_interval_ms = p->ae_ms;
 
 	rc = netcluster_new(&c, &cfg, err, sizeof(err));
 	if (rc) {
@@ -432,7 +457,7 @@ step_run(const struct tp_params *p, struct tp_step *st, size_t idx, bool max,
 		goto snap_failed;
 	cpu0 = cpu_seconds();
 	gv_time start = gv_io_now();
-	double setup = now_s() - w0;
+	setup = now_s() - w0;
 
 	rc = offer(c, p, st, &rng, start, idx, max);
 	if (rc)
@@ -591,10 +616,10 @@ tp_print(FILE *f, const struct tp_result *r)
 	fprintf(f,
 	        "throughput: mode=%s nodes=%zu fanout=%u interval=%" PRIu64
 	        "ms value=%zuB keys=%zu writers=%zu seed=%" PRIu64
-	        " workers=%u io=%s anti-entropy=off\n",
+	        " workers=%u io=%s anti-entropy=%s\n",
 	        gv_mode_name(p->mode), p->nodes, p->fanout, p->interval_ms,
 	        p->value_size, p->key_space, p->writers, p->seed, st->workers,
-	        st->backend);
+	        st->backend, p->ae_ms ? "on" : "off");
 	if (r->max)
 		fprintf(f,
 		        "  search           %zu steps of %g s, stopped by "
@@ -605,8 +630,10 @@ tp_print(FILE *f, const struct tp_result *r)
 		                : "NO STEP PASSED; the lowest rate tried:");
 	fprintf(f,
 	        "  offered          %.0f writes/s (target %" PRIu64 ", %" PRIu64
-	        " not offered)\n",
-	        st->offered_ups, st->target_ups, st->not_offered);
+	        " not offered: ring full; driver late by up "
+	        "to %.1f ms)\n",
+	        st->offered_ups, st->target_ups, st->not_offered,
+	        st->driver_lag_ms);
 	fprintf(f,
 	        "  converged        %.0f writes/s within %" PRIu64
 	        " ms (%.3f%% of the writes due; target %.1f%%)\n",
@@ -695,8 +722,10 @@ tp_json(FILE *f, const struct tp_result *r, const struct machine *m)
 	        p->nodes, p->fanout, p->interval_ms, p->value_size,
 	        p->key_space, p->writers, p->seed, st->workers);
 	json_str(f, st->backend);
-	fprintf(f, ",\"membership\":\"prejoined\",\"anti_entropy\":false"
-	           ",\"seconds\":");
+	fprintf(f,
+	        ",\"membership\":\"prejoined\",\"anti_entropy\":%s"
+	        ",\"ae_interval_ms\":%" PRIu64 ",\"seconds\":",
+	        p->ae_ms ? "true" : "false", p->ae_ms);
 	json_num(f, p->seconds, true);
 	fprintf(f,
 	        ",\"warmup_ms\":%" PRIu64 ",\"drain_ms\":%" PRIu64
@@ -708,8 +737,10 @@ tp_json(FILE *f, const struct tp_result *r, const struct machine *m)
 	json_num(f, st->offered_ups, true);
 	fprintf(f,
 	        ",\"updates\":%" PRIu64 ",\"not_offered\":%" PRIu64
+	        ",\"driver_lag_ms\":%.3f"
 	        ",\"converged\":%" PRIu64 ",\"converged_ups\":",
-	        st->offered, st->not_offered, st->conv_window);
+	        st->offered, st->not_offered, st->driver_lag_ms,
+	        st->conv_window);
 	json_num(f, st->converged_ups, true);
 	fprintf(f, ",\"frac_converged\":");
 	json_num(f, st->frac, true);
@@ -905,11 +936,15 @@ cmd_throughput(int argc, char **argv)
 {
 	uint64_t nodes = 0, rate = 0, vsize = 32, keys = 10000, writers = 0;
 	uint64_t fanout = 3, interval = 100, workers = 0, seed = 1;
-	uint64_t warmup = 300, drain_ms = 2000, start = 1000;
+	uint64_t warmup = 300, drain_ms = 2000, start = 1000, ae_ms;
 	double seconds = 5, ceil_s = 1, budget = 30;
 	int mode = GV_MODE_EAGER;
 	bool max = false;
 	const char *json = NULL, *io = "auto", *plot = NULL;
+	gv_node_config nc;
+
+	gv_node_config_default(&nc);
+	ae_ms = nc.ae_interval_ms;
 	struct opt opts[] = {
 	        {.name = "--nodes",
 	         .kind = OPT_U64,
@@ -984,6 +1019,10 @@ cmd_throughput(int argc, char **argv)
 	         .kind = OPT_F64,
 	         .dst = &ceil_s,
 	         .fmax = 60},
+	        {.name = "--anti-entropy-ms",
+	         .kind = OPT_U64,
+	         .dst = &ae_ms,
+	         .umax = 3600000},
 	        {.name = "--io", .kind = OPT_STR, .dst = &io},
 	        {.name = "--json", .kind = OPT_STR, .dst = &json},
 	        {.name = "--plot", .kind = OPT_STR, .dst = &plot},
@@ -1071,11 +1110,10 @@ cmd_throughput(int argc, char **argv)
 	        .seconds = seconds,
 	        .warmup_ms = warmup,
 	        .drain_ms = drain_ms,
+	        .ae_ms = ae_ms,
 	        .progress = isatty(STDERR_FILENO),
 	};
 	r->max = max;
-	gv_node_config nc;
-	gv_node_config_default(&nc);
 	r->upd_per_dgram = updates_per_datagram(keys, vsize, nc.max_datagram);
 
 	struct machine m;

@@ -42,9 +42,9 @@ cat "$tmp/rate.txt"
 cat "$tmp/overtaken.txt"
 plot_args=()
 [ $have_gnuplot -eq 1 ] && plot_args=(--plot "$tmp/max.png")
-"$bin" throughput --nodes 4 --max --seconds 0.3 --start-rate 500 --warmup-ms 100 \
-	--budget-s 6 --workers 2 --ceiling-seconds 0.2 --json "$json" \
-	"${plot_args[@]}" >"$tmp/max.txt"
+"$bin" throughput --nodes 4 --max --seconds 0.3 --start-rate 500 \
+	--warmup-ms 100 --budget-s 6 --workers 2 --ceiling-seconds 0.2 \
+	--json "$json" "${plot_args[@]}" >"$tmp/max.txt"
 cat "$tmp/max.txt"
 
 # --plot without gnuplot: the error names the package, the results stand.
@@ -126,7 +126,8 @@ for n, line in enumerate(lines, 1):
             "interval_ms", "value_size", "key_space", "writers", "seed",
             "workers", "io_backend", "anti_entropy", "seconds", "drain_ms",
             "window_ms", "target_frac", "target_ups", "offered_ups",
-            "updates", "not_offered", "converged", "converged_ups",
+            "updates", "not_offered", "driver_lag_ms", "converged",
+            "converged_ups", "ae_interval_ms",
             "frac_converged", "passed", "convergence_ms", "queue_ms", "lost",
             "refused", "overtaken", "datagrams_sent", "datagrams_per_s",
             "bytes_per_update", "updates_per_datagram", "cpu_s",
@@ -141,6 +142,8 @@ for n, line in enumerate(lines, 1):
     check(r["nodes"] == 4 and r["workers"] == 2, "nodes/workers")
     check(r["writers"] == 4, "writers defaults to all nodes")
     check(r["io_backend"] in ("io_uring", "recvmmsg"), "io_backend")
+    check(r["anti_entropy"] is (r["ae_interval_ms"] > 0), "anti_entropy")
+    check(r["driver_lag_ms"] >= 0, "driver_lag_ms")
     check(r["window_ms"] == 1000 and r["target_frac"] == 0.999,
           "window_ms / target_frac")
     check_step(check, r, "top level")
