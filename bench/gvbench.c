@@ -8,9 +8,10 @@
  * node, and how many datagrams that cost. Everything but the wall clock is
  * a function of the seed, so two runs with the same flags print the same
  * numbers. `converge` measures the same on real UDP sockets through the io
- * workers (bench/netcluster.h), on the machine's monotonic clock. The other
- * real-socket subcommands (throughput, partition, churn) slot into
- * `subcmds` below when they arrive. Shared helpers: bench_util.h.
+ * workers (bench/netcluster.h), on the machine's monotonic clock.
+ * `throughput` lives in cmd_throughput.c (cmds.h); the other real-socket
+ * subcommands (partition, churn) slot into `subcmds` below when they
+ * arrive. Shared helpers: bench_util.h; --plot: plot.h.
  *
  * Conventions: results for humans go to stdout, progress to stderr (only
  * when it is a terminal), one JSON object per run and line to --json FILE
