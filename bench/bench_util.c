@@ -224,6 +224,40 @@ json_flush(const char *cmd, const char *path, FILE *jf)
 	return 0;
 }
 
+#define PROGRESS_WIDTH 30     /* characters of the bar */
+#define PROGRESS_EVERY_S 0.05 /* redraw at most this often */
+
+void
+progress_bar(bool on, const char *cmd, const char *label, double frac)
+{
+	/* the driver's thread only: one bar at a time */
+	static double last;
+	char bar[PROGRESS_WIDTH + 1];
+	double t = now_s();
+
+	if (!on || t - last < PROGRESS_EVERY_S)
+		return;
+	last = t;
+	if (!(frac > 0))
+		frac = 0;
+	if (frac > 1)
+		frac = 1;
+	int fill = (int)(frac * PROGRESS_WIDTH);
+	for (int i = 0; i < PROGRESS_WIDTH; i++)
+		bar[i] = i < fill ? '#' : ' ';
+	bar[PROGRESS_WIDTH] = 0;
+	/* \033[K: erase what a longer previous line left */
+	fprintf(stderr, "\rgvbench %s: %s [%s] %3d%%\033[K", cmd, label, bar,
+	        (int)(frac * 100));
+}
+
+void
+progress_clear(bool on)
+{
+	if (on)
+		fprintf(stderr, "\r\033[K");
+}
+
 /* ------------------------------------------------------------ statistics */
 
 int

@@ -78,6 +78,15 @@ int json_open(const char *cmd, const char *path, FILE **out);
  * (no --json) is a no-op. */
 int json_flush(const char *cmd, const char *path, FILE *jf);
 
+/*
+ * progress_bar - redraw "gvbench CMD: LABEL [#####     ]  42%" in place on
+ * stderr, at most every 50 ms; nothing unless on (callers pass
+ * isatty(STDERR_FILENO): a log file gets no progress). frac is clamped to
+ * [0, 1]. progress_clear() erases the line before results are printed.
+ */
+void progress_bar(bool on, const char *cmd, const char *label, double frac);
+void progress_clear(bool on);
+
 /* ------------------------------------------------------------ statistics */
 
 int cmp_u64(const void *a, const void *b);

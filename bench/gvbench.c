@@ -8,9 +8,10 @@
  * node, and how many datagrams that cost. Everything but the wall clock is
  * a function of the seed, so two runs with the same flags print the same
  * numbers. `converge` measures the same on real UDP sockets through the io
- * workers (bench/netcluster.h), on the machine's monotonic clock. The other
- * real-socket subcommands (throughput, partition, churn) slot into
- * `subcmds` below when they arrive. Shared helpers: bench_util.h.
+ * workers (bench/netcluster.h), on the machine's monotonic clock.
+ * `throughput` lives in cmd_throughput.c (cmds.h); the other real-socket
+ * subcommands (partition, churn) slot into `subcmds` below when they
+ * arrive. Shared helpers: bench_util.h; --plot: plot.h.
  *
  * Conventions: results for humans go to stdout, progress to stderr (only
  * when it is a terminal), one JSON object per run and line to --json FILE
@@ -34,26 +35,31 @@
 #include "bench_util.h"
 #include "ceiling.h"
 #include "cmds_net.h"
+#include "cmds.h"
 #include "core/node.h"
 #include "core/rng.h"
 #include "io/io.h"
 #include "netcluster.h"
+#include "plot.h"
 #include "sim/cluster.h"
 
-/* Progress line on stderr (callers pass on = isatty(stderr)). */
+/* Progress bar on stderr (callers pass on = isatty(stderr)); u ==
+ * updates erases it. */
 static void
 progress(bool on, const char *cmd, size_t nodes, int mode, uint64_t u,
          uint64_t updates)
 {
+	char label[64];
+
 	if (!on)
 		return;
-	if (u < updates)
-		fprintf(stderr,
-		        "\rgvbench %s: N=%zu %s update %" PRIu64 "/%" PRIu64
-		        "   ",
-		        cmd, nodes, gv_mode_name(mode), u + 1, updates);
-	else
-		fprintf(stderr, "\r%60s\r", "");
+	if (u >= updates) {
+		progress_clear(on);
+		return;
+	}
+	snprintf(label, sizeof(label), "N=%zu %s update %" PRIu64 "/%" PRIu64,
+	         nodes, gv_mode_name(mode), u + 1, updates);
+	progress_bar(on, cmd, label, (double)u / (double)updates);
 }
 
 /* ------------------------------------------------------------ sim */
@@ -529,7 +535,13 @@ cmd_sim(int argc, char **argv)
 	"  --warmup-ms MS       run before the first write (default 1000)\n"   \
 	"  --io B               auto, uring or mmsg (default auto)\n"          \
 	"  --json FILE          append one JSON object per run (one line)\n"   \
+	"  --plot FILE.png      draw with gnuplot the fraction of nodes\n"     \
+	"                       holding the p50/p90/p99 update against the\n"  \
+	"                       time since injection; if gnuplot (package\n"   \
+	"                       gnuplot-nox) is missing or fails, the error\n" \
+	"                       is printed and the results stand (exit 0)\n"   \
 	"\n"                                                                   \
+	"A progress bar goes to stderr when it is a terminal.\n"               \
 	"Percentiles are nearest-rank over the updates that converged.\n"      \
 	"rounds = ceil(convergence time / interval) (not meaningful for "      \
 	"eager).\n"                                                            \
@@ -557,6 +569,7 @@ struct cv_params {
 	uint64_t warmup_ms;
 	int backend;
 	bool progress;
+	bool plot; /* collect reach times for --plot */
 };
 
 struct cv_result {
@@ -573,6 +586,7 @@ struct cv_result {
 	double bg_achieved;  /* background writes/s done in the window */
 	uint64_t bg_dropped; /* not queued: a worker's ring was full */
 	double window_s, wall_s;
+	struct plot_reach reach; /* with p.plot; the caller finis it */
 };
 
 static void
@@ -697,7 +711,8 @@ cv_run(const struct cv_params *p, struct cv_result *r)
 	uint64_t *t50 = calloc(p->updates, sizeof(*t50));
 	uint64_t *t90 = calloc(p->updates, sizeof(*t90));
 	gv_time *applied = calloc(p->nodes, sizeof(*applied));
-	if (!conv || !t50 || !t90 || !applied) {
+	if (!conv || !t50 || !t90 || !applied ||
+	    (p->plot && plot_reach_init(&r->reach, p->nodes, p->updates))) {
 		fprintf(stderr, "gvbench converge: out of memory\n");
 		rc = GV_ENOMEM;
 		goto out;
@@ -760,6 +775,9 @@ cv_run(const struct cv_params *p, struct cv_result *r)
 		}
 		track_times(c, (size_t)u, applied, p->deadline_ms * 1000,
 		            &conv[u], &t50[u], &t90[u]);
+		gv_time inj;
+		if (p->plot && netcluster_track(c, (size_t)u, &inj, applied))
+			plot_reach_add(&r->reach, applied, inj);
 		if (conv[u] == GV_TIME_NEVER && ++missed <= CV_MISSED_SHOWN)
 			fprintf(stderr,
 			        "%sgvbench converge: update %" PRIu64
@@ -919,6 +937,17 @@ cv_json(FILE *f, const struct cv_result *r, const struct machine *m)
 }
 
 static int
+cv_plot(const char *png, const struct cv_result *r)
+{
+	char title[160];
+
+	snprintf(title, sizeof(title),
+	         "gvbench converge: %zu nodes, %s, %" PRIu64 " updates",
+	         r->p.nodes, gv_mode_name(r->p.mode), r->reach.count);
+	return plot_reach_png("converge", png, title, &r->reach);
+}
+
+static int
 cmd_converge(int argc, char **argv)
 {
 	uint64_t nodes = 0, workers = 0, fanout = 3, interval = 100;
@@ -926,7 +955,7 @@ cmd_converge(int argc, char **argv)
 	uint64_t deadline = 10000, warmup = 1000;
 	double loss = 0;
 	int mode = GV_MODE_EAGER;
-	const char *json = NULL, *io = "auto";
+	const char *json = NULL, *io = "auto", *plot = NULL;
 	struct opt opts[] = {
 	        {.name = "--nodes",
 	         .kind = OPT_U64,
@@ -983,6 +1012,7 @@ cmd_converge(int argc, char **argv)
 	         .umax = 3600000},
 	        {.name = "--io", .kind = OPT_STR, .dst = &io},
 	        {.name = "--json", .kind = OPT_STR, .dst = &json},
+	        {.name = "--plot", .kind = OPT_STR, .dst = &plot},
 	};
 	enum { O_NODES };
 	int rc = parse_opts("converge", CONVERGE_USAGE, opts,
@@ -1029,6 +1059,7 @@ cmd_converge(int argc, char **argv)
 	        .warmup_ms = warmup,
 	        .backend = backend,
 	        .progress = isatty(STDERR_FILENO),
+	        .plot = plot != NULL,
 	};
 	struct cv_result r;
 	rc = 0;
@@ -1040,7 +1071,11 @@ cmd_converge(int argc, char **argv)
 			cv_json(jf, &r, &m);
 		if (json_flush("converge", json, jf))
 			rc = 1;
+		/* a plot that fails leaves the results standing (exit 0) */
+		if (plot && cv_plot(plot, &r) == 0)
+			printf("plot: %s\n", plot);
 	}
+	plot_reach_fini(&r.reach);
 	if (jf && fclose(jf) && !rc) {
 		fprintf(stderr, "gvbench converge: %s: %s\n", json,
 		        strerror(errno));
@@ -1065,6 +1100,8 @@ static const struct subcmd {
          "partition with conflicting writes, detection and heal"},
         {"churn", cmd_churn,
          "crashed nodes: failure detection, restart and catch-up"},
+        {"throughput", cmd_throughput,
+         "sustained writes/s converging on real UDP sockets (--max)"},
 };
 
 static void
@@ -1074,8 +1111,6 @@ usage(FILE *f)
 	           "       gvbench <subcommand> --help\n\nsubcommands:\n");
 	for (size_t i = 0; i < sizeof(subcmds) / sizeof(subcmds[0]); i++)
 		fprintf(f, "  %-12s %s\n", subcmds[i].name, subcmds[i].summary);
-	fprintf(f, "\n(the real-socket benchmark throughput arrives "
-	           "later)\n");
 }
 
 int

@@ -22,6 +22,7 @@
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "netcluster.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -55,6 +56,7 @@ enum cmd_kind {
 	CMD_READ,    /* publish roots and values: arg = sequence number */
 	CMD_KILL,    /* crash the node */
 	CMD_RESTART, /* start it again empty: arg = seed node */
+	CMD_TP,      /* throughput write: arg = its sequence number */
 };
 
 /* One slot of a worker's command ring (copied in and out). */
@@ -77,7 +79,7 @@ struct worker {
 	gv_time put_now; /* time of the put being executed */
 	uint8_t *val;    /* value scratch, value_size bytes */
 	/* worker thread only; published through snap */
-	uint64_t ev_suspect, ev_dead, bg_puts, put_errors;
+	uint64_t ev_suspect, ev_dead, bg_puts, put_errors, tp_overtaken;
 	uint64_t ev_conflict, down_puts;
 	netcluster_stats snap; /* written before snap_seq is published */
 	/*
@@ -126,6 +128,36 @@ struct wslot {
 struct byid {
 	gv_node_id id;
 	size_t idx;
+};
+
+/* One throughput write (see netcluster.h for the rule it implements). */
+struct tp_slot {
+	gv_time offered; /* driver only */
+	uint32_t key;    /* written by the driver before it queues the put,
+	                  * read by the writer's worker after it pops it: the
+	                  * ring orders the two */
+	/*
+	 * The previous write of the same key, plus one (0: none). Written by
+	 * the driver before the put is queued; read by the workers that
+	 * apply this write or a later one of the key, which they can only
+	 * have received after this one was queued (the socket orders that,
+	 * outside C11's view): relaxed, atomic only so that no access races.
+	 */
+	_Atomic uint32_t prev;
+	/* Written once by the writer's worker before its first increment of
+	 * reached (below), so it is ordered before done; relaxed. */
+	_Atomic gv_time injected;
+	_Atomic int error;
+	/*
+	 * Nodes holding this write or a newer one of its key. acq_rel: the
+	 * worker whose increment reaches N has synchronized with every
+	 * earlier incrementer (the RMWs form a release sequence), the writer
+	 * included, and so stamps done after they all wrote.
+	 */
+	_Atomic uint32_t reached;
+	/* Release by that worker after the count reached N, acquire by the
+	 * driver: a driver that sees done also sees injected. */
+	_Atomic gv_time done;
 };
 
 struct netcluster {
@@ -196,6 +228,18 @@ struct netcluster {
 	int rd_space;
 	size_t rd_nkeys;
 	uint64_t rd_seq; /* driver only */
+	/* throughput writes (tp_updates > 0) */
+	struct tp_slot *tp;
+	/*
+	 * tp_held[i * tp_words + s / 64], bit s % 64: node i holds write s or
+	 * a newer one of its key. Row i is read and written by node i's
+	 * worker only, so it needs no atomics.
+	 */
+	uint64_t *tp_held;
+	size_t tp_words;
+	uint32_t *tp_last; /* driver only: per key, its last write plus one */
+	uint64_t tp_next;  /* driver only: the next sequence number */
+	size_t tp_writers; /* cfg.tp_writers, 0 resolved to n */
 };
 
 void
@@ -230,6 +274,58 @@ track_of(const netcluster *c, const uint8_t *key, size_t klen, size_t *t)
 	return true;
 }
 
+/*
+ * Node x now holds throughput write s: mark it and the earlier writes of
+ * its key this node did not hold yet (worker thread). at: the time of the
+ * apply, 0 to read the clock if a write completes.
+ */
+static void
+tp_hold(netcluster *c, struct worker *w, size_t node, uint64_t s, gv_time at)
+{
+	uint64_t *row = c->tp_held + node * c->tp_words;
+
+	uint64_t cur = s + 1; /* a write plus one; 0: the chain's end */
+
+	while (cur) {
+		uint64_t i = cur - 1, bit = UINT64_C(1) << (i & 63);
+		struct tp_slot *sl = &c->tp[i];
+
+		if (row[i >> 6] & bit)
+			break; /* held, and so are the ones before it */
+		row[i >> 6] |= bit;
+		if (i != s)
+			w->tp_overtaken++;
+		if (atomic_fetch_add_explicit(&sl->reached, 1,
+		                              memory_order_acq_rel) +
+		            1 ==
+		    c->n) {
+			if (!at)
+				at = gv_io_now();
+			atomic_store_explicit(&sl->done, at,
+			                      memory_order_release);
+		}
+		cur = atomic_load_explicit(&sl->prev, memory_order_relaxed);
+	}
+}
+
+/* A "tp:" write's sequence number, from its value; false if it is not
+ * one (or not one of this cluster's). */
+static bool
+tp_of(const netcluster *c, const gv_record *rec, uint64_t *s)
+{
+	uint64_t v;
+
+	if (!c->tp || rec->klen < 4 || memcmp(rec->key, "tp:", 3) != 0 ||
+	    rec->vlen < 8)
+		return false;
+	memcpy(&v, rec->val, 8);
+	v = le64toh(v);
+	if (v >= c->cfg.tp_updates)
+		return false;
+	*s = v;
+	return true;
+}
+
 /* Runs on the node's worker thread. */
 static void
 cb_update(void *ud, const gv_record *rec, int result, gv_time now)
@@ -237,7 +333,13 @@ cb_update(void *ud, const gv_record *rec, int result, gv_time now)
 	struct nodectx *x = ud;
 	netcluster *c = x->c;
 	size_t t;
+	uint64_t s;
 
+	if (tp_of(c, rec, &s)) {
+		/* the writer's own apply is the injection */
+		tp_hold(c, x->w, x->idx, s, result < 0 ? x->w->put_now : 0);
+		return;
+	}
 	if (!track_of(c, rec->key, rec->klen, &t))
 		return;
 	_Atomic gv_time *slot = &c->applied[t * c->n + x->idx];
@@ -458,6 +560,7 @@ snapshot(struct worker *w, uint64_t seq)
 	s->ev_dead = w->ev_dead;
 	s->bg_puts = w->bg_puts;
 	s->put_errors = w->put_errors;
+	s->tp_overtaken = w->tp_overtaken;
 	gv_io_get_stats(w->io, &io);
 	s->io_dgrams_out = io.dgrams_out;
 	s->io_send_errors = io.send_errors;
@@ -676,6 +779,26 @@ run_cmd(struct worker *w, const struct cmd *cmd)
 	case CMD_RESTART:
 		do_restart(w, node, (size_t)cmd->arg);
 		break;
+	case CMD_TP: {
+		struct tp_slot *sl = &c->tp[cmd->arg];
+		uint64_t le = htole64(cmd->arg);
+
+		klen = snprintf(key, sizeof(key), "tp:%" PRIu32, sl->key);
+		/* the value carries the write's number */
+		memcpy(w->val, &le, 8);
+		w->put_now = gv_io_now();
+		atomic_store_explicit(&sl->injected, w->put_now,
+		                      memory_order_relaxed);
+		rc = gv_node_put(c->nodes[node], w->put_now, key, (size_t)klen,
+		                 w->val, c->cfg.value_size, GV_PRIO_NORMAL);
+		if (rc) {
+			w->put_errors++;
+			atomic_store_explicit(&sl->error, rc,
+			                      memory_order_relaxed);
+		}
+		gv_io_poke(w->io, (int)cmd->ep);
+		break;
+	}
 	}
 }
 
@@ -903,6 +1026,20 @@ build(netcluster *c, char *err, size_t errlen)
 			return GV_ENOMEM;
 		}
 	}
+	if (cfg->tp_updates) {
+		/* calloc: the pages of writes never made stay untouched */
+		c->tp_words = (cfg->tp_updates + 63) / 64;
+		c->tp = calloc(cfg->tp_updates, sizeof(*c->tp));
+		c->tp_held = calloc(c->n * c->tp_words, sizeof(*c->tp_held));
+		c->tp_last = calloc(cfg->tp_keys, sizeof(*c->tp_last));
+		c->tp_writers = cfg->tp_writers ? cfg->tp_writers : c->n;
+		if (!c->tp || !c->tp_held || !c->tp_last) {
+			snprintf(err, errlen,
+			         "out of memory for %zu tracked writes",
+			         cfg->tp_updates);
+			return GV_ENOMEM;
+		}
+	}
 	for (unsigned k = 0; k < c->nw; k++) {
 		rc = worker_init(c, &c->w[k], k, per, err, errlen);
 		if (rc) {
@@ -1004,7 +1141,11 @@ netcluster_new(netcluster **out, const netcluster_config *cfg, char *err,
 	    (cfg->wlog && cfg->value_size < sizeof(uint64_t)) ||
 	    (cfg->wkeys && cfg->nodes > SIZE_MAX / cfg->wkeys) ||
 	    (cfg->watch_members && cfg->nodes > NETCLUSTER_WATCH_MAX) ||
-	    (cfg->tracks && cfg->nodes > SIZE_MAX / 8 / cfg->tracks)) {
+	    (cfg->tracks && cfg->nodes > SIZE_MAX / 8 / cfg->tracks) ||
+	    (cfg->tp_updates &&
+	     (cfg->value_size < 8 || cfg->tp_keys == 0 ||
+	      cfg->tp_keys > UINT32_MAX || cfg->tp_updates >= UINT32_MAX ||
+	      cfg->tp_writers > cfg->nodes))) {
 		snprintf(err, errlen, "invalid configuration");
 		return GV_EINVAL;
 	}
@@ -1085,6 +1226,9 @@ netcluster_del(netcluster *c)
 	free(c->addrs);
 	free(c->tracks);
 	free(c->applied);
+	free(c->tp);
+	free(c->tp_held);
+	free(c->tp_last);
 	free(c);
 }
 
@@ -1155,6 +1299,58 @@ netcluster_flush(netcluster *c)
 			c->w[k].dirty = false;
 			gv_io_wake(c->w[k].io);
 		}
+}
+
+int
+netcluster_tp_put(netcluster *c, uint64_t key, gv_time offered, uint64_t *seq)
+{
+	if (!c->tp || key >= c->cfg.tp_keys)
+		return GV_EINVAL;
+	if (c->tp_next >= c->cfg.tp_updates)
+		return GV_ENOSPC;
+
+	uint64_t s = c->tp_next;
+	size_t node = (size_t)(key % c->tp_writers);
+	struct tp_slot *sl = &c->tp[s];
+
+	/* filled before the push, which publishes it to the worker; a
+	 * refused push leaves a slot nobody reads and the next put reuses */
+	sl->offered = offered;
+	sl->key = (uint32_t)key;
+	atomic_store_explicit(&sl->prev, c->tp_last[key], memory_order_relaxed);
+	int rc = push(c, node, CMD_TP, s);
+	if (rc)
+		return rc;
+	c->tp_last[key] = (uint32_t)(s + 1);
+	c->tp_next = s + 1;
+	c->w[node % c->nw].dirty = true;
+	*seq = s;
+	return 0;
+}
+
+uint64_t
+netcluster_tp_count(const netcluster *c)
+{
+	return c->tp_next;
+}
+
+int
+netcluster_tp_get(const netcluster *c, uint64_t seq, netcluster_tp_info *out)
+{
+	if (seq >= c->tp_next)
+		return GV_EINVAL;
+
+	const struct tp_slot *sl = &c->tp[seq];
+	/* acquire: done, then the injection time written before it */
+	gv_time done = atomic_load_explicit(&sl->done, memory_order_acquire);
+
+	out->offered = sl->offered;
+	out->done = done;
+	out->injected =
+	        atomic_load_explicit(&sl->injected, memory_order_relaxed);
+	out->reached = atomic_load_explicit(&sl->reached, memory_order_relaxed);
+	out->error = atomic_load_explicit(&sl->error, memory_order_relaxed);
+	return 0;
 }
 
 size_t

@@ -53,6 +53,12 @@ typedef struct netcluster_config {
 	 * first saw the target suspect and dead (n * n times each: for
 	 * churn; nodes <= NETCLUSTER_WATCH_MAX) */
 	bool watch_members;
+	/* throughput writes (netcluster_tp_put), all counted: */
+	size_t tp_updates; /* capacity: sequence numbers 0 .. tp_updates - 1
+	                    * (0: none); needs value_size >= 8 */
+	size_t tp_keys;    /* keyspace: "tp:<k>", k < tp_keys */
+	size_t tp_writers; /* key k is written by node k % tp_writers only
+	                    * (0: all nodes) */
 } netcluster_config;
 
 #define NETCLUSTER_WATCH_MAX 2048
@@ -122,6 +128,58 @@ int netcluster_put_error(const netcluster *c, size_t t);
 bool netcluster_track(const netcluster *c, size_t t, gv_time *injected,
                       gv_time *applied);
 
+/*
+ * Throughput writes. Every one is counted at every node, without
+ * allocating: write s (a sequence number given in order by
+ * netcluster_tp_put) carries s in the first 8 bytes of its value, and
+ * each node keeps one bit per write saying whether it holds that write
+ * or a newer one of the same key. The convergence rule:
+ *
+ *   write s has reached node i when node i applied s, or any later write
+ *   of the same key (which overtook s: under last-write-wins s may then
+ *   never be applied there); it has converged when it reached all N.
+ *
+ * "Later" is exact because each key has one writer (key k is written by
+ * node k % tp_writers only): a node's hybrid clock grows with every local
+ * write and its worker runs its puts in queue order, so the writes of one
+ * key are ordered the same way by sequence number and by version. When a
+ * node applies s it marks s and walks back the key's earlier writes (a
+ * chain of sequence numbers) until one it already holds, so each (write,
+ * node) pair costs O(1) amortized. The worker whose mark completes the
+ * count stamps the convergence time. Memory: 40 bytes per write plus N
+ * bits per write, and 4 bytes per key on the driver.
+ */
+
+/*
+ * netcluster_tp_put - queue the next throughput write, of key `key`
+ * (< tp_keys), at node key % tp_writers; the worker runs it after the
+ * next netcluster_flush() wakes it. `offered` is stored with it (the
+ * driver's time; netcluster_tp_get returns it). *seq is its sequence
+ * number (0, 1, 2, ...).
+ * Returns 0 and *seq; GV_EINVAL (no tracking, key out of range);
+ * GV_ENOSPC (tp_updates writes queued already); GV_EFULL (the worker's
+ * ring is full; nothing was queued, no sequence number used).
+ */
+int netcluster_tp_put(netcluster *c, uint64_t key, gv_time offered,
+                      uint64_t *seq);
+
+/* Throughput writes queued so far (the next sequence number). */
+uint64_t netcluster_tp_count(const netcluster *c);
+
+/* One throughput write as seen now. */
+typedef struct netcluster_tp_info {
+	gv_time offered;  /* as given to netcluster_tp_put */
+	gv_time injected; /* its node ran the put; 0: not yet */
+	gv_time done;     /* reached every node (see the rule above); 0:
+	                   * not yet */
+	size_t reached;   /* nodes it reached so far */
+	int error;        /* the node refused the put: its error, else 0 */
+} netcluster_tp_info;
+
+/* Write seq (< netcluster_tp_count()) as seen now. Returns 0, GV_EINVAL. */
+int netcluster_tp_get(const netcluster *c, uint64_t seq,
+                      netcluster_tp_info *out);
+
 /* Counters summed over nodes and workers since the start. */
 typedef struct netcluster_stats {
 	/* node stats (gv_node_stats) */
@@ -133,8 +191,10 @@ typedef struct netcluster_stats {
 	/* member events seen by the callbacks */
 	uint64_t ev_suspect, ev_dead;
 	/* workers */
-	uint64_t bg_puts;    /* background puts done */
-	uint64_t put_errors; /* puts refused by a node */
+	uint64_t bg_puts;      /* background puts done */
+	uint64_t put_errors;   /* puts refused by a node */
+	uint64_t tp_overtaken; /* throughput writes that reached a node
+	                        * through a newer write of their key */
 	/* io (gv_io_stats) */
 	uint64_t io_dgrams_out, io_send_errors, io_kernel_drops;
 	uint64_t io_filtered_out, io_buf_exhausted, io_pool_exhausted;
