@@ -78,6 +78,12 @@ struct worker {
 	gv_rng loss_rng; /* worker thread only */
 	gv_time put_now; /* time of the put being executed */
 	uint8_t *val;    /* value scratch, value_size bytes */
+	/* endpoints given writes by this batch of commands: each is drained
+	 * once after the batch (as the io loop drains a batch of received
+	 * datagrams), so writes queued together share datagrams */
+	bool *touched;
+	unsigned *tlist;
+	size_t ntouched;
 	/* worker thread only; published through snap */
 	uint64_t ev_suspect, ev_dead, bg_puts, put_errors, tp_overtaken;
 	uint64_t ev_conflict, down_puts;
@@ -578,6 +584,16 @@ static int make_node(netcluster *c, size_t i, gv_node_id id, uint64_t seed,
                      gv_time now, gv_node **out);
 
 /* Logged write: the value's first 8 bytes name it (netcluster_read). */
+/* Drain endpoint ep after this batch of commands (worker thread). */
+static void
+touch(struct worker *w, unsigned ep)
+{
+	if (w->touched[ep])
+		return;
+	w->touched[ep] = true;
+	w->tlist[w->ntouched++] = ep;
+}
+
 static void
 do_write(struct worker *w, size_t node, size_t wid)
 {
@@ -605,7 +621,7 @@ do_write(struct worker *w, size_t node, size_t wid)
 	ws->rc = rc;
 	/* release: ver and rc before done */
 	atomic_store_explicit(&ws->done, true, memory_order_release);
-	gv_io_poke(w->io, (int)(node / c->nw));
+	touch(w, (unsigned)(node / c->nw));
 }
 
 static void
@@ -749,7 +765,7 @@ run_cmd(struct worker *w, const struct cmd *cmd)
 			atomic_store_explicit(&tr->error, rc,
 			                      memory_order_relaxed);
 		}
-		gv_io_poke(w->io, (int)cmd->ep);
+		touch(w, cmd->ep);
 		break;
 	}
 	case CMD_BG:
@@ -762,7 +778,7 @@ run_cmd(struct worker *w, const struct cmd *cmd)
 			w->put_errors++;
 		else
 			w->bg_puts++;
-		gv_io_poke(w->io, (int)cmd->ep);
+		touch(w, cmd->ep);
 		break;
 	case CMD_SNAP:
 		snapshot(w, cmd->arg);
@@ -796,7 +812,7 @@ run_cmd(struct worker *w, const struct cmd *cmd)
 			atomic_store_explicit(&sl->error, rc,
 			                      memory_order_relaxed);
 		}
-		gv_io_poke(w->io, (int)cmd->ep);
+		touch(w, cmd->ep);
 		break;
 	}
 	}
@@ -813,6 +829,11 @@ worker_iter(void *ud)
 	while ((k = gv_spsc_pop_n(&w->ring, batch, 64)) > 0)
 		for (size_t i = 0; i < k; i++)
 			run_cmd(w, &batch[i]);
+	while (w->ntouched) {
+		unsigned ep = w->tlist[--w->ntouched];
+		w->touched[ep] = false;
+		gv_io_poke(w->io, (int)ep);
+	}
 }
 
 static void *
@@ -879,6 +900,10 @@ worker_init(netcluster *c, struct worker *w, unsigned idx, size_t neps,
 	gv_rng_seed(&w->loss_rng,
 	            c->cfg.seed * UINT64_C(0x9e3779b97f4a7c15) + idx + 1);
 	w->val = calloc(1, c->cfg.value_size);
+	w->touched = calloc(neps, sizeof(*w->touched));
+	w->tlist = calloc(neps, sizeof(*w->tlist));
+	if (!w->touched || !w->tlist)
+		return GV_ENOMEM;
 	if (!w->val)
 		return GV_ENOMEM;
 	fill_value(w->val, c->cfg.value_size, c->cfg.seed + idx);
@@ -1196,6 +1221,8 @@ netcluster_del(netcluster *c)
 		if (w->ring_ok)
 			gv_spsc_fini(&w->ring);
 		free(w->val);
+		free(w->touched);
+		free(w->tlist);
 	}
 	for (size_t i = 0; c->nodes && i < c->n; i++)
 		if (c->nodes[i])
