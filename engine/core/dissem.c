@@ -537,19 +537,20 @@ void
 gv__spread_update(gv_node *n, gv_time now, const gv_record *rec,
 		  int priority, gv_node_id from, bool forward)
 {
+	if (n->cfg.mode == GV_MODE_EAGER && !forward)
+		return; /* its origin sent it to every node */
 	struct rumor *r =
 		gv__rumor_new(n, RUMOR_UPDATE, rec->key, rec->klen, &rec->ver);
 	if (!r)
 		return; /* anti-entropy will carry it */
 	r->priority = (uint8_t)priority;
 	r->created = now;
-	recent_add(n, r);
 	if (n->cfg.mode != GV_MODE_EAGER) {
+		recent_add(n, r); /* for pull digests */
 		gv__bq_push(&n->updates, r);
 		return;
 	}
-	if (forward)
-		flood_add(n, r, priority, from);
+	flood_add(n, r, priority, from);
 }
 
 void

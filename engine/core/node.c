@@ -55,7 +55,7 @@ gv_node_config_default(gv_node_config *c)
 	c->region_affinity = 0.7;
 	c->cross_region_fanout = 1;
 	c->tombstone_grace_ms = 24ull * 3600 * 1000;
-	c->dedup_per_gen = 4096;
+	c->dedup_per_gen = 0;
 	c->conflict_log = 128;
 }
 

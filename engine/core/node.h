@@ -139,7 +139,11 @@ typedef struct gv_node_config {
 	/* data */
 	gv_store_config store;
 	uint64_t tombstone_grace_ms; /* 24 h */
-	size_t dedup_per_gen;       /* 4096 ids per generation; 0: no set */
+	/* ids per generation of a recently-seen set consulted before the
+	 * store (0, the default: none; the store's versions are the
+	 * duplicate check, as cheap as the set's lookup, and the set cost
+	 * ~11% of the CPU at 300,000 writes/s on 8 nodes) */
+	size_t dedup_per_gen;
 	size_t conflict_log;        /* 128 recent conflicts kept */
 
 	gv_node_callbacks cb;
