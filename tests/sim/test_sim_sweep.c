@@ -261,6 +261,60 @@ test_sim_priority_scales_fanout(void **state)
 	assert_true(msgs[1] > msgs[0]);
 }
 
+/* Update records sent by every node so far. */
+static uint64_t
+updates_out(gv_cluster *c, size_t n)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < n; i++)
+		sum += gv_node_get_stats(gv_cluster_node(c, i))->updates_out;
+	return sum;
+}
+
+/*
+ * Eager flooding over successor cycles: 150 nodes, 50 writes at random
+ * nodes, all reach every node with about fanout copies per node (random
+ * push of the whole budget sent ~12); and a cluster of at most
+ * GV_DIRECT_MAX peers gets each write straight from its origin, one copy
+ * per node, not forwarded.
+ */
+static void
+test_sim_eager_flood_copies(void **state)
+{
+	(void)state;
+	gv_cluster *c = make(150, 83, GV_MODE_EAGER, 0);
+	uint64_t before = updates_out(c, 150);
+	char key[16];
+	for (int k = 0; k < 50; k++) {
+		snprintf(key, sizeof(key), "f%d", k);
+		assert_true(gv_cluster_put(c, (size_t)(k * 7) % 150, key,
+					   strlen(key), "v", 1,
+					   GV_PRIO_NORMAL) >= 0);
+		gv_cluster_run_for(c, 20000);
+	}
+	assert_true(gv_cluster_run_until_converged(c, gv_cluster_now(c) +
+							      10 * S));
+	double per = (double)(updates_out(c, 150) - before) / (50.0 * 149);
+	printf("# eager 150 nodes: %.2f update records per node per write\n",
+	       per);
+	/* relays send fanout (3) copies, the origin 6: ~3.0 */
+	assert_true(per > 2.5 && per < 3.5);
+	gv_cluster_del(c);
+
+	c = make(12, 84, GV_MODE_EAGER, 0);
+	before = updates_out(c, 12);
+	for (int k = 0; k < 20; k++) {
+		snprintf(key, sizeof(key), "d%d", k);
+		assert_true(gv_cluster_put(c, (size_t)k % 12, key, strlen(key),
+					   "v", 1, GV_PRIO_NORMAL) >= 0);
+		gv_cluster_run_for(c, 20000);
+	}
+	assert_true(gv_cluster_run_until_converged(c, gv_cluster_now(c) +
+							      10 * S));
+	assert_int_equal(updates_out(c, 12) - before, 20 * 11);
+	gv_cluster_del(c);
+}
+
 /* The minority side refuses local writes when configured read-only. */
 static void
 test_sim_read_only_minority(void **state)
@@ -389,6 +443,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sim_modes_converge),
 		cmocka_unit_test(test_sim_regions_prefer_local_and_converge),
+		cmocka_unit_test(test_sim_eager_flood_copies),
 		cmocka_unit_test(test_sim_priority_scales_fanout),
 		cmocka_unit_test(test_sim_read_only_minority),
 		cmocka_unit_test(test_sim_big_values),
