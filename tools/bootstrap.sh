@@ -10,13 +10,14 @@ set -euo pipefail
 
 # Build: C toolchain, cmake, pkg-config. Libraries: io_uring, xxHash,
 # mimalloc, cmocka, libsodium (authenticated gossip). Tools: hyperfine and
-# gnuplot (benchmarks), redis-tools (RESP interop tests), iproute2 and
+# gnuplot (benchmarks), python3 (summary table, integration tests),
+# redis-tools (RESP interop tests), iproute2 and
 # nftables (network-namespace tests), clang + compiler-rt (libFuzzer),
 # valgrind and linux-perf (profiles, instruction counts).
 PACKAGES=(
 	gcc make libc6-dev cmake pkg-config
 	liburing-dev libxxhash-dev libmimalloc-dev libcmocka-dev libsodium-dev
-	hyperfine gnuplot-nox redis-tools iproute2 nftables
+	hyperfine gnuplot-nox redis-tools iproute2 nftables python3
 	clang libclang-rt-14-dev valgrind linux-perf
 )
 

@@ -2,11 +2,18 @@
 # SPDX-License-Identifier: MIT
 # tools/run.sh - set up, build in Release and run the main job.
 #
-# The main job: `gvbench sim --table` (dissemination on the simulated
-# network, N = 10 .. 10000), the loopback UDP ceiling and 150 nodes
-# converging on real sockets (gvbench ceiling, converge), then the core
-# micro-benchmarks (bench_core); about 45 s. gvbench throughput, partition
-# and churn arrive later. With arguments, runs `gvbench "$@"` instead.
+# The main job, about a minute on a 2-core machine, all on real loopback
+# UDP sockets through io_uring (the default suite of issue 5):
+#   gvbench converge   --nodes 150 (eager, then pushpull with 100 ms rounds)
+#   gvbench throughput --nodes 8 --max (measures the loopback ceiling first)
+#   gvbench partition  --nodes 150 (50/100 split, 100 ms probes)
+# then prints the summary table (tools/summary.py). JSON lines and PNGs go
+# to results/ (git-ignored): results/suite.jsonl, results/*.png.
+#
+#   tools/run.sh          the main job
+#   tools/run.sh --all    also `gvbench sim --table`, `gvbench churn` and
+#                         the core micro-benchmarks (bench_core), ~2 min more
+#   tools/run.sh ARGS...  run `gvbench ARGS...` instead (after the build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,29 +24,41 @@ cmake --build --preset release -j "$jobs"
 
 mkdir -p results
 bin=build/release
+all=0
+if [ "${1:-}" = "--all" ]; then
+	all=1
+	shift
+fi
 if [ "$#" -gt 0 ]; then
 	exec "$bin/bench/gvbench" "$@"
 fi
 
-sim=results/sim_table.jsonl
-: >"$sim"
-"$bin/bench/gvbench" sim --table --json "$sim"
-echo "run.sh: JSON lines written to $sim"
-
-# Real sockets: the loopback ceiling, then 150 nodes converging through
-# io_uring, eager and pushpull.
-real=results/real.jsonl
-: >"$real"
-"$bin/bench/gvbench" ceiling --seconds 1 --json "$real"
-"$bin/bench/gvbench" converge --nodes 150 --mode eager --updates 50 --json "$real"
-"$bin/bench/gvbench" converge --nodes 150 --mode pushpull --updates 20 --json "$real"
-echo "run.sh: JSON lines written to $real"
-echo "run.sh: (gvbench throughput, partition and churn arrive later)"
-
-echo "run.sh: core micro-benchmarks (bench_core)"
-out=results/bench_core.jsonl
+gvb="$bin/bench/gvbench"
+out=results/suite.jsonl
 : >"$out"
-for b in store dedup; do
-	"$bin/bench/bench_core" "$b" | tee -a "$out"
-done
-echo "run.sh: JSON lines written to $out"
+echo "run.sh: gvbench converge --nodes 150 (eager, pushpull)"
+"$gvb" converge --nodes 150 --mode eager --updates 100 --json "$out" \
+	--plot results/converge_eager.png
+"$gvb" converge --nodes 150 --mode pushpull --interval-ms 100 --updates 20 \
+	--json "$out" --plot results/converge_pushpull.png
+echo "run.sh: gvbench throughput --nodes 8 --max"
+"$gvb" throughput --nodes 8 --max --budget-s 25 --json "$out" \
+	--plot results/throughput.png
+echo "run.sh: gvbench partition --nodes 150"
+"$gvb" partition --nodes 150 --json "$out"
+
+if [ "$all" = 1 ]; then
+	echo "run.sh: gvbench churn --nodes 50 --kill 5 --restart"
+	"$gvb" churn --nodes 50 --kill 5 --restart --json "$out"
+	echo "run.sh: gvbench sim --table"
+	"$gvb" sim --table --json results/sim_table.jsonl
+	echo "run.sh: core micro-benchmarks (bench_core)"
+	: >results/bench_core.jsonl
+	for b in store dedup; do
+		"$bin/bench/bench_core" "$b" | tee -a results/bench_core.jsonl
+	done
+fi
+
+echo
+python3 tools/summary.py "$out"
+echo "run.sh: JSON lines in $out, plots in results/*.png"
