@@ -305,7 +305,8 @@ succ_refresh(gv_node *n, unsigned k)
 						n->statics->region[i], 99) >> 48);
 			} else {
 				const struct member *m = &n->members[i];
-				if (m->state != GV_MEMBER_ALIVE)
+				if (m->state != GV_MEMBER_ALIVE &&
+				    m->state != GV_MEMBER_SUSPECT)
 					continue;
 				id = m->id;
 				if (regions)
@@ -379,7 +380,8 @@ flood_begin(gv_node *n)
 			continue;
 		}
 		const struct member *m = gv__member_find(n, f->succ[j]);
-		if (m && m->state == GV_MEMBER_ALIVE)
+		if (m && (m->state == GV_MEMBER_ALIVE ||
+			  m->state == GV_MEMBER_SUSPECT))
 			flood_add_dest(f, m->id, &m->addr, (uint8_t)j);
 	}
 	if (direct) {
@@ -774,6 +776,32 @@ conflict_cb(void *ud, const gv_record *winner, const gv_record *loser)
 	gv__record_conflict(ud, winner, loser);
 }
 
+/* The seen-cache slot of update id (NULL: no cache). */
+static uint64_t *
+seen_slot(gv_node *n, uint64_t id)
+{
+	if (!n->cfg.seen_cache)
+		return NULL;
+	if (!n->seen) {
+		n->seen = gv__zalloc(n->mem, n->cfg.seen_cache * sizeof(uint64_t));
+		if (!n->seen)
+			return NULL; /* the store alone catches duplicates */
+	}
+	return &n->seen[id & (n->cfg.seen_cache - 1)];
+}
+
+/* A tombstone its origin sent again: it retransmits until we ack. */
+static void
+tomb_from_origin(gv_node *n, gv_time now, gv_node_id sender,
+		 const gv_wire_update *u, uint64_t kh)
+{
+	if (!(u->flags & GV_UPD_TOMBSTONE) || sender != u->ver.origin)
+		return;
+	gv_record rec = {.key = u->key, .klen = u->klen, .ver = u->ver,
+			 .tombstone = true, .hash = kh};
+	gv__tomb_stored(n, now, &rec);
+}
+
 void
 gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 	      const gv_wire_update *u)
@@ -781,15 +809,17 @@ gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 	n->st.updates_in++;
 	uint64_t kh = gv__key_hash(u->key, u->klen);
 	uint64_t id = update_id(kh, &u->ver);
-	if (n->dedup_on && gv_dedup_contains(&n->dedup, id)) {
+	/*
+	 * Anti-entropy's entries always go to the store: they come because
+	 * the trees differ, and the cache must never stand between a node
+	 * and the repair (after a tombstone is collected, the store may lack
+	 * what the cache remembers).
+	 */
+	uint64_t *seen = seen_slot(n, id);
+	if ((seen && *seen == id && !(u->flags & GV_UPD_AE)) ||
+	    (n->dedup_on && gv_dedup_contains(&n->dedup, id))) {
 		n->st.dedup_hits++;
-		if ((u->flags & GV_UPD_TOMBSTONE) && sender == u->ver.origin) {
-			/* the origin retransmits until it hears from us */
-			gv_record rec = {.key = u->key, .klen = u->klen,
-					 .ver = u->ver, .tombstone = true,
-					 .hash = kh};
-			gv__tomb_stored(n, now, &rec);
-		}
+		tomb_from_origin(n, now, sender, u, kh);
 		return;
 	}
 	bool tomb = (u->flags & GV_UPD_TOMBSTONE) != 0;
@@ -811,6 +841,8 @@ gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 		n->st.updates_refused++;
 		return; /* not recorded as seen: anti-entropy retries */
 	}
+	if (seen)
+		*seen = id;
 	if (n->dedup_on)
 		gv_dedup_insert(&n->dedup, id);
 	if (res == GV_MERGE_APPLIED || res == GV_MERGE_CONFLICT_APPLIED) {
@@ -823,11 +855,8 @@ gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 			gv__tomb_stored(n, now, &rec);
 		gv__spread_update(n, now, &rec, u->priority, sender,
 				  !(u->flags & GV_UPD_DIRECT));
-	} else if (res == GV_MERGE_DUPLICATE && tomb &&
-		   sender == u->ver.origin) {
-		gv_record rec = {.key = u->key, .klen = u->klen,
-				 .ver = u->ver, .tombstone = true, .hash = kh};
-		gv__tomb_stored(n, now, &rec);
+	} else if (res == GV_MERGE_DUPLICATE) {
+		tomb_from_origin(n, now, sender, u, kh);
 	}
 }
 

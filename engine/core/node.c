@@ -56,6 +56,7 @@ gv_node_config_default(gv_node_config *c)
 	c->cross_region_fanout = 1;
 	c->tombstone_grace_ms = 24ull * 3600 * 1000;
 	c->dedup_per_gen = 0;
+	c->seen_cache = 1024;
 	c->conflict_log = 128;
 }
 
@@ -99,6 +100,8 @@ check_config(const gv_node_config *c)
 	if (c->probe_interval_ms == 0 || c->probe_timeout_ms == 0 ||
 	    c->probe_timeout_ms > c->probe_interval_ms ||
 	    c->suspicion_mult == 0 || c->suspicion_max_mult == 0)
+		return GV_EINVAL;
+	if (c->seen_cache & (c->seen_cache - 1) || c->seen_cache > (1u << 20))
 		return GV_EINVAL;
 	if (c->ae_max_sessions > GV_MAX_AE_SESSIONS ||
 	    c->indirect_checks > GV_MAX_CONFIRM)
@@ -216,6 +219,8 @@ gv_node_del(gv_node *n)
 		gv_dedup_fini(&n->purged);
 	if (n->dedup_on)
 		gv_dedup_fini(&n->dedup);
+	gv__free(mem, n->seen, n->seen ? n->cfg.seen_cache * sizeof(uint64_t)
+				       : 0);
 	gv_store_fini(&n->store);
 	gv_merkle_fini(&n->merkle);
 	gv__free(mem, n, sizeof(*n));

@@ -221,6 +221,7 @@ struct gv_node {
 	gv_merkle merkle;
 	bool dedup_on;
 	gv_dedup dedup;
+	uint64_t *seen; /* cfg.seen_cache update ids, direct-mapped */
 	bool purged_on;  /* allocated at the first collection */
 	gv_dedup purged; /* recently collected tombstones */
 	gv_node_stats st;
