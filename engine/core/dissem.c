@@ -836,7 +836,8 @@ gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 		.prev = u->prev,
 		.tombstone = tomb,
 	};
-	int res = gv_store_merge(&n->store, &in, conflict_cb, n);
+	gv_record rec;
+	int res = gv_store_merge_out(&n->store, &in, kh, conflict_cb, n, &rec);
 	if (res < 0) {
 		n->st.updates_refused++;
 		return; /* not recorded as seen: anti-entropy retries */
@@ -846,9 +847,6 @@ gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 	if (n->dedup_on)
 		gv_dedup_insert(&n->dedup, id);
 	if (res == GV_MERGE_APPLIED || res == GV_MERGE_CONFLICT_APPLIED) {
-		gv_record rec;
-		if (gv_store_lookup(&n->store, u->key, u->klen, &rec))
-			return;
 		if (n->cfg.cb.on_update)
 			n->cfg.cb.on_update(n->cfg.ud, &rec, res, now);
 		if (tomb)

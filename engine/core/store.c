@@ -281,6 +281,25 @@ install(gv_store *s, size_t i, bool found, uint64_t hash, const void *key,
 	if (over_cap(s, need + table_add, old_size))
 		return GV_ENOSPC;
 
+	if (old && !replaced && entry_vlen(old) == vlen) {
+		/* Same size (the key is the same): overwrite in place, with no
+		 * allocation; memmove, since val may be this entry's own bytes. */
+		uint64_t delta = entry_digest(old, hash);
+		account_sub(s, old);
+		old->ver = *ver;
+		old->prev = *prev;
+		old->vlen_flags = (uint32_t)vlen | (tomb ? TOMB_BIT : 0);
+		if (vlen)
+			memmove(old->data + klen, val, vlen);
+		delta ^= entry_digest(old, hash);
+		account_add(s, old);
+		if (s->merkle)
+			gv_merkle_update(s->merkle, hash, delta);
+		if (out)
+			entry_view(old, hash, out);
+		return 0;
+	}
+
 	struct gv_entry *e =
 		entry_new(s, key, klen, val, vlen, ver, prev, tomb);
 	if (!e)
@@ -379,6 +398,13 @@ int
 gv_store_merge(gv_store *s, const gv_record *in, gv_conflict_fn on_conflict,
 	       void *ud)
 {
+	return gv_store_merge_out(s, in, 0, on_conflict, ud, NULL);
+}
+
+int
+gv_store_merge_out(gv_store *s, const gv_record *in, uint64_t hash,
+		   gv_conflict_fn on_conflict, void *ud, gv_record *out)
+{
 	if (!in)
 		return GV_EINVAL;
 	int rc = check_key(in->key, in->klen);
@@ -389,7 +415,8 @@ gv_store_merge(gv_store *s, const gv_record *in, gv_conflict_fn on_conflict,
 		return GV_EINVAL;
 	if (in->vlen > s->max_value)
 		return GV_EVALSIZE;
-	uint64_t hash = gv__key_hash(in->key, in->klen);
+	if (!hash)
+		hash = gv__key_hash(in->key, in->klen);
 	bool found;
 	size_t i = find_slot(s, hash, in->key, in->klen, &found);
 	int result = GV_MERGE_APPLIED;
@@ -413,15 +440,19 @@ gv_store_merge(gv_store *s, const gv_record *in, gv_conflict_fn on_conflict,
 		on_conflict(ud, &local, &remote);
 	}
 	if (result == GV_MERGE_APPLIED || result == GV_MERGE_CONFLICT_APPLIED) {
+		/* the loser of a conflict is reported after the install,
+		 * so it must not be overwritten in place */
+		bool report = result == GV_MERGE_CONFLICT_APPLIED &&
+			      on_conflict;
 		struct gv_entry *old = NULL;
 		rc = install(s, i, found, hash, in->key, in->klen, in->val,
-			     in->vlen, &in->ver, &in->prev, in->tombstone, NULL,
-			     &old);
+			     in->vlen, &in->ver, &in->prev, in->tombstone, out,
+			     report ? &old : NULL);
 		if (rc)
 			return rc;
 		/* Report the conflict only once it is applied, while the
 		 * loser's bytes are still allocated. */
-		if (old && result == GV_MERGE_CONFLICT_APPLIED && on_conflict) {
+		if (old) {
 			entry_view(old, hash, &local);
 			on_conflict(ud, &remote, &local);
 		}

@@ -153,6 +153,16 @@ int gv_store_merge(gv_store *s, const gv_record *in, gv_conflict_fn on_conflict,
 		   void *ud);
 
 /*
+ * gv_store_merge_out - gv_store_merge with the key's hash already computed
+ * (gv__key_hash(in->key, in->klen); 0: compute it) and, when the write is
+ * stored (GV_MERGE_APPLIED, GV_MERGE_CONFLICT_APPLIED), a view of the
+ * stored entry in *out (if not NULL): a node's intake needs both, and
+ * would otherwise hash the key again and look it up a second time.
+ */
+int gv_store_merge_out(gv_store *s, const gv_record *in, uint64_t hash,
+		       gv_conflict_fn on_conflict, void *ud, gv_record *out);
+
+/*
  * gv_store_get - the live value of key.
  * Returns 0 with *out filled; GV_ENOTFOUND when absent or deleted.
  */
