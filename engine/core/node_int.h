@@ -39,7 +39,7 @@
 #define GV_MAX_ITEMS 8192
 #define GV_NO_MEMBER UINT32_MAX
 #define GV_REFUSED_MAX 8
-#define GV_MAX_PROBES 6 /* probes per period while many are unreachable */
+#define GV_MAX_PROBES 10 /* probes per period while many are unreachable */
 #define GV_SYNC_EVERY 30 /* reconnect ticks between membership push-pulls */
 #define GV_FLOOD_CYCLES 16 /* eager flooding: successor cycles at most */
 #define GV_DIRECT_MAX 16   /* eager: up to this many peers, the origin
