@@ -11,8 +11,10 @@
  *             gv_node_handle_expiry(node, now).
  * Randomness: a generator seeded from cfg.seed; nothing else.
  *
- * The node does dissemination (eager push of new writes to `fanout` peers,
- * periodic push / pull / push-pull rounds, retransmit budget), Merkle
+ * The node does dissemination (eager flooding of new writes over `fanout`
+ * successor cycles, or straight from the origin in clusters of at most 16
+ * peers; periodic push / pull / push-pull rounds with a retransmit budget;
+ * a seen cache for duplicates), Merkle
  * anti-entropy, SWIM membership with Lifeguard's suspicion and local-health
  * refinements, the partition signal, region-aware peer choice, conflict
  * reporting and tombstone collection. Time is in microseconds (gv_time) on
