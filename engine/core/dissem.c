@@ -277,7 +277,7 @@ succ_refresh(gv_node *n, unsigned k)
 	if (f->valid && f->epoch == n->members_epoch && f->nsucc >= k)
 		return;
 	bool regions = n->multi_region;
-	uint16_t tags[GV_MAX_REGIONS];
+	uint16_t tags[GV_MAX_REGIONS] = {0};
 	uint16_t own = 0;
 	if (regions && !n->statics) {
 		for (unsigned i = 0; i < n->nregions; i++)
