@@ -459,8 +459,14 @@ gv__flood_send(gv_node *n, gv_addr *to, uint8_t *buf, size_t cap)
 {
 	struct flood *f = &n->flood;
 	for (;;) {
-		if (!f->active && !flood_begin(n))
-			return 0;
+		if (!f->active) {
+			if (!f->head ||
+			    n->now < f->last_pass + n->cfg.flood_gap_us)
+				return 0; /* next_expiry wakes us */
+			if (!flood_begin(n))
+				return 0;
+			f->last_pass = n->now;
+		}
 		while (f->cur < f->ndest) {
 			unsigned c = f->cur;
 			gv_wire_header h;

@@ -57,6 +57,7 @@ gv_node_config_default(gv_node_config *c)
 	c->tombstone_grace_ms = 24ull * 3600 * 1000;
 	c->dedup_per_gen = 0;
 	c->seen_cache = 1024;
+	c->flood_gap_us = 1000;
 	c->conflict_log = 128;
 }
 
@@ -695,6 +696,8 @@ gv_node_next_expiry(const gv_node *n)
 		t = tmin(t, gv__members_next(n));
 	}
 	t = tmin(t, gv__ae_next(n));
+	if (n->flood.head && !n->flood.active)
+		t = tmin(t, n->flood.last_pass + n->cfg.flood_gap_us);
 	if (n->ae_kick)
 		t = tmin(t, n->now);
 	/* paced anti-entropy output waiting for budget */

@@ -112,6 +112,12 @@ typedef struct gv_node_config {
 	unsigned retransmit_mult;   /* 4: budget = mult * ceil(log10(N+1)) */
 	uint64_t interval_ms;       /* 100: gossip round */
 	size_t max_datagram;        /* 1400 */
+	/* eager: the least time between two flooding passes of a node
+	 * (1000 us). A write after a quiet spell goes at once; under load
+	 * what arrives meanwhile waits for the next pass and shares its
+	 * datagrams, so a node sends at most fanout datagrams per gap to
+	 * its successors (more only when they are full). 0: every batch. */
+	uint32_t flood_gap_us;
 	unsigned pull_window_rounds; /* 10: a digest lists updates this recent */
 
 	/* anti-entropy */

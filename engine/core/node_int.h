@@ -272,6 +272,7 @@ struct gv_node {
 		gv_addr dest_addr[GV_MAX_FLOOD_DESTS];
 		uint8_t dest_cycle[GV_MAX_FLOOD_DESTS]; /* 255: direct only */
 		struct rumor *pos, *end;
+		gv_time last_pass; /* when the last pass began */
 		/* successors of this node, one per cycle (see dissem.c) */
 		uint64_t epoch; /* members_epoch they were computed at */
 		bool valid;
