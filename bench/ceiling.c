@@ -383,6 +383,7 @@ measure_one(const struct ceiling_opts *o, unsigned threads, struct logctx *lc,
 	memset(&k, 0, sizeof(k));
 	gv_io_config_default(&cfg);
 	cfg.backend = o->backend;
+	cfg.gso = o->gso;
 	if (cfg.buf_size < o->payload)
 		cfg.buf_size = o->payload;
 	cfg.log = io_log;
@@ -604,6 +605,7 @@ ceiling_json(FILE *f, const struct ceiling_result *r, long cores,
 	json_str(f, GV_VERSION_STRING);
 	fprintf(f, ",\"backend\":");
 	json_str(f, r->backend);
+	fprintf(f, ",\"gso\":%s", o->gso ? "true" : "false");
 	fprintf(f,
 	        ",\"payload\":%zu,\"seconds\":%g,\"warmup_s\":%g,\"batch\":%u"
 	        ",\"ceiling_dps\":%.1f,\"ceiling_bps\":%.1f,\"threads\":%u"
@@ -646,6 +648,9 @@ ceiling_json(FILE *f, const struct ceiling_result *r, long cores,
 	"the\n"                                                                \
 	"                     worker's 1024 send slots, fewer when the\n"      \
 	"                     receive buffer could not hold them)\n"           \
+	"  --gso              let the io layer send back-to-back datagrams\n" \
+	"                     as one UDP GSO send (default: one per send,\n"  \
+	"                     the ceiling the engine's efficiency uses)\n"    \
 	"  --json FILE        append one JSON object per run (one line)\n"     \
 	"\n"                                                                   \
 	"ceiling_dps = window datagrams received / window seconds;\n"          \
@@ -689,6 +694,7 @@ gvbench_ceiling(int argc, char **argv)
 	         .dst = &batch,
 	         .umin = 1,
 	         .umax = 65536},
+	        {.name = "--gso", .kind = OPT_FLAG, .dst = &o.gso},
 	        {.name = "--json", .kind = OPT_STR, .dst = &json},
 	};
 	rc = parse_opts("ceiling", CEILING_USAGE, opts,

@@ -34,6 +34,10 @@ struct ceiling_opts {
 	                   * worker each, on two threads pinned to two
 	                   * cores; 0 (default): both, the higher is the
 	                   * ceiling */
+	bool gso;         /* false (default): one datagram per send, as the
+	                   * ceiling is defined (batched submissions, not
+	                   * batched segments); true: the io layer's UDP GSO
+	                   * chains the sender's back-to-back datagrams */
 	unsigned batch;   /* datagrams produced per loop iteration; 0
 	                   * (default): the worker's send_slots (1024), or
 	                   * fewer when the sink's receive buffer could not

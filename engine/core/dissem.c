@@ -480,8 +480,14 @@ gv__flood_send(gv_node *n, gv_addr *to, uint8_t *buf, size_t cap)
 				bool skip;
 				if (flood_wants(r, f->dest[c], f->dest_cycle[c]) &&
 				    flood_put(n, &w, r, &skip) == GV_ENOBUFS) {
-					if (w.records)
-						break; /* first in the next one */
+					if (w.records) {
+						/* first in the next one, to the
+						 * same peer: full size, so the
+						 * io layer can send both as one
+						 * (UDP GSO) */
+						gv_wire_pad_to(&w, w.cap);
+						break;
+					}
 					/* alone and too big for max_datagram:
 					 * a datagram of its own */
 					gv__header_for(n, &h);

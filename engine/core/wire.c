@@ -445,6 +445,25 @@ gv_wire_put_sync_req(gv_wire_writer *w, const gv_wire_sync_req *s)
 }
 
 int
+gv_wire_pad_to(gv_wire_writer *w, size_t len)
+{
+	if (!writer_ok(w) || len > w->cap)
+		return GV_EINVAL;
+	if (w->len == len)
+		return 0;
+	if (w->len > len || len - w->len < GV_WIRE_RECORD_HDR)
+		return GV_ENOBUFS;
+	size_t body = len - w->len - GV_WIRE_RECORD_HDR;
+	uint8_t *p;
+	int rc = reserve(w, GV_REC_PAD, body, &p);
+	if (rc)
+		return rc;
+	memset(p, 0, body);
+	w->len += GV_WIRE_RECORD_HDR + body;
+	return 0;
+}
+
+int
 gv_wire_put_tomb_ack(gv_wire_writer *w, const uint64_t *items,
 		     uint16_t count)
 {

@@ -109,6 +109,9 @@ enum gv_wire_type {
 	GV_REC_SYNC_REQ = 11,
 	GV_REC_TOMB_ACK = 12,
 	GV_REC_PURGE = 13,
+	GV_REC_PAD = 14, /* zeros, skipped: makes a datagram max_datagram
+	                  * long, so back-to-back datagrams to one peer
+	                  * can go out as one UDP GSO send */
 };
 
 /* UPDATE flags */
@@ -331,6 +334,15 @@ typedef struct gv_wire_writer {
 	size_t len;
 	unsigned records;
 } gv_wire_writer;
+
+/*
+ * gv_wire_pad_to - pad the datagram with a PAD record to exactly len bytes
+ * (len <= w->cap). The record is not counted in w->records.
+ * Returns 0 (also when already len long), GV_ENOBUFS when the gap is
+ * shorter than a record header (1 or 2 bytes) or the datagram is longer,
+ * GV_EINVAL.
+ */
+int gv_wire_pad_to(gv_wire_writer *w, size_t len);
 
 /*
  * gv_wire_begin - start a datagram: write the header (checksum left zero).

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,7 @@ gv_io_config_default(gv_io_config *cfg)
 	cfg->send_slots = DEF_SEND_SLOTS;
 	cfg->rcvbuf = DEF_SOCKBUF;
 	cfg->sndbuf = DEF_SOCKBUF;
+	cfg->gso = true;
 }
 
 void
@@ -315,11 +317,105 @@ slot_get(gv_io *io, unsigned *out)
 	return 0;
 }
 
-/* Drain endpoint epi's send() into send slots, until it returns 0. */
+/* Free slot s and the slots chained behind it. */
+static void
+slot_release(gv_io *io, unsigned s)
+{
+	struct gv__io_slot *sl = &io->slots[s];
+
+	for (unsigned i = 0; i < sl->nchain; i++)
+		gv__io_slot_put(io, sl->chain[i]);
+	sl->nchain = 0;
+	gv__io_slot_put(io, s);
+}
+
+void
+gv__io_send_done(gv_io *io, unsigned slot, long res)
+{
+	struct gv__io_slot *sl = &io->slots[slot];
+	unsigned segs = 1 + sl->nchain;
+
+	if (res >= 0) {
+		io->st.dgrams_out += segs;
+		io->st.bytes_out += (uint64_t)res;
+		if (sl->nchain)
+			io->st.gso_sends++;
+	} else {
+		io->st.send_errors += segs;
+		if (sl->nchain && io->gso &&
+		    (res == -EINVAL || res == -EIO || res == -EOPNOTSUPP ||
+		     res == -ENOPROTOOPT)) {
+			io->gso = false;
+			gv__io_log(io, GV_IO_LOG_WARN,
+			           "UDP GSO send refused (%s): sending datagrams "
+			           "one by one from now on",
+			           strerror((int)-res));
+		} else if (!io->warned_send) {
+			io->warned_send = true;
+			gv__io_log(io, GV_IO_LOG_WARN,
+			           "sendmsg failed: %s (counted; warned once)",
+			           strerror((int)-res));
+		}
+	}
+	slot_release(io, slot);
+}
+
+/* Hand slot s (and its chain) to the backend. */
+static void
+queue_lead(gv_io *io, unsigned s)
+{
+	struct gv__io_slot *sl = &io->slots[s];
+	int r;
+
+	if (sl->nchain) {
+		struct cmsghdr *cm;
+
+		sl->iovs[0] = sl->iov;
+		for (unsigned i = 0; i < sl->nchain; i++)
+			sl->iovs[i + 1] = io->slots[sl->chain[i]].iov;
+		sl->msg.msg_iov = sl->iovs;
+		sl->msg.msg_iovlen = 1 + sl->nchain;
+		sl->msg.msg_control = sl->ctl.buf;
+		sl->msg.msg_controllen = sizeof(sl->ctl.buf);
+		cm = CMSG_FIRSTHDR(&sl->msg);
+		cm->cmsg_level = SOL_UDP;
+		cm->cmsg_type = UDP_SEGMENT;
+		cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+		memcpy(CMSG_DATA(cm), &sl->gso, sizeof(sl->gso));
+	}
+	r = io->kind == GV_IO_URING ? gv__io_uring_queue_send(io, s)
+	                            : gv__io_mmsg_queue_send(io, s);
+	if (r < 0) {
+		io->st.send_errors += 1 + sl->nchain;
+		slot_release(io, s);
+	}
+}
+
+/* May slot s join the chain led by slot lead (see struct gv__io_slot)? */
+static bool
+chains(const gv_io *io, const struct gv__io_slot *lead, size_t last,
+       size_t total, const struct gv__io_slot *sl, size_t n)
+{
+	return io->gso && lead->nchain + 1 < GV__IO_GSO_MAX &&
+	       last == lead->iov.iov_len && n <= lead->iov.iov_len &&
+	       total + n <= GV__IO_GSO_BYTES &&
+	       lead->msg.msg_namelen == sl->msg.msg_namelen &&
+	       memcmp(&lead->sa, &sl->sa, sl->msg.msg_namelen) == 0;
+}
+
+/*
+ * Drain endpoint epi's send() into send slots, until it returns 0.
+ * Datagrams to the same peer back to back are chained for one GSO send
+ * (see struct gv__io_slot): an endpoint that has several datagrams for a
+ * peer (a flooding pass, an anti-entropy answer) crosses the kernel's
+ * UDP path once for them.
+ */
 static void
 drain(gv_io *io, unsigned epi)
 {
 	struct gv__io_ep *e = &io->eps[epi];
+	int lead = -1;
+	size_t last = 0, total = 0;
 
 	for (;;) {
 		struct gv__io_slot *sl;
@@ -328,6 +424,11 @@ drain(gv_io *io, unsigned epi)
 		unsigned s;
 		int r;
 
+		/* a chain holds slots: send it before waiting for one */
+		if (lead >= 0 && io->nfree == 0) {
+			queue_lead(io, (unsigned)lead);
+			lead = -1;
+		}
 		r = slot_get(io, &s);
 		if (r < 0) {
 			/* The kernel refused the ring; what the endpoint
@@ -335,7 +436,7 @@ drain(gv_io *io, unsigned epi)
 			gv__io_log(io, GV_IO_LOG_ERROR,
 			           "send pool: reclaim failed: %s",
 			           strerror(-r));
-			return;
+			break;
 		}
 		sl = &io->slots[s];
 		memset(&to, 0, sizeof(to));
@@ -346,7 +447,7 @@ drain(gv_io *io, unsigned epi)
 			gv__io_slot_put(io, s);
 			if (n != 0)
 				io->st.ep_errors++;
-			return;
+			break;
 		}
 		if (io->cfg.filter) {
 			bool pass;
@@ -369,13 +470,28 @@ drain(gv_io *io, unsigned epi)
 		}
 		sl->iov.iov_len = (size_t)n;
 		sl->ep = epi;
-		r = io->kind == GV_IO_URING ? gv__io_uring_queue_send(io, s)
-		                            : gv__io_mmsg_queue_send(io, s);
-		if (r < 0) {
-			io->st.send_errors++;
-			gv__io_slot_put(io, s);
+		sl->nchain = 0;
+		sl->msg.msg_iov = &sl->iov;
+		sl->msg.msg_iovlen = 1;
+		sl->msg.msg_control = NULL;
+		sl->msg.msg_controllen = 0;
+		if (lead >= 0) {
+			struct gv__io_slot *ld = &io->slots[lead];
+
+			if (chains(io, ld, last, total, sl, (size_t)n)) {
+				ld->chain[ld->nchain++] = s;
+				ld->gso = (uint16_t)ld->iov.iov_len;
+				last = (size_t)n;
+				total += (size_t)n;
+				continue;
+			}
+			queue_lead(io, (unsigned)lead);
 		}
+		lead = (int)s;
+		last = total = (size_t)n;
 	}
+	if (lead >= 0)
+		queue_lead(io, (unsigned)lead);
 }
 
 void
@@ -523,6 +639,7 @@ gv_io_new(gv_io **out, const gv_io_config *cfg)
 	if (!io)
 		return GV_ENOMEM;
 	io->cfg = *cfg;
+	io->gso = cfg->gso;
 	io->wake_fd = -1;
 	io->m.epfd = -1;
 	io->eps = calloc(cfg->max_endpoints, sizeof(*io->eps));

@@ -112,6 +112,10 @@ typedef struct gv_io_config {
 	void *iter_ud;
 	gv_io_filter_fn filter; /* NULL: nothing dropped */
 	void *filter_ud;
+	bool gso;               /* true: datagrams an endpoint sends one peer
+	                         * back to back (same size but the last) go
+	                         * out as one UDP GSO send; off for good,
+	                         * with a log line, if the kernel refuses */
 } gv_io_config;
 
 /* Fill cfg with the defaults above. */
@@ -144,6 +148,8 @@ typedef struct gv_io_stats {
 	uint64_t submits;        /* io_uring submits / sendmmsg calls */
 	uint64_t expiries;       /* handle_expiry calls */
 	uint64_t wakes;          /* wake-ups from gv_io_wake seen */
+	uint64_t gso_sends;      /* sends that carried several datagrams
+	                          * (UDP GSO) */
 } gv_io_stats;
 
 /* One socket as gv_io_get_ep_info() shows it. */

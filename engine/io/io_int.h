@@ -63,13 +63,31 @@ struct gv__io_ep {
 	struct msghdr rmsg; /* io_uring: the multishot recvmsg's template */
 };
 
-/* A datagram on its way out: the endpoint writes it straight into buf. */
+/* UDP GSO: at most this many datagrams, and bytes, per send */
+#define GV__IO_GSO_MAX 32
+#define GV__IO_GSO_BYTES 60000
+
+/*
+ * A datagram on its way out: the endpoint writes it straight into buf.
+ * With UDP GSO a slot can lead a chain: the datagrams of the next slots,
+ * all to the same peer and all gso bytes but the last, go out with this
+ * one in a single sendmsg (iovs, UDP_SEGMENT = gso); the chained slots are
+ * freed with the lead when its send completes.
+ */
 struct gv__io_slot {
 	struct msghdr msg;
 	struct iovec iov;
 	struct sockaddr_in6 sa; /* large enough for sockaddr_in too */
 	uint8_t *buf;
 	unsigned ep;
+	unsigned nchain; /* slots chained behind this one */
+	uint16_t gso;    /* segment size when nchain > 0 */
+	unsigned chain[GV__IO_GSO_MAX - 1];
+	struct iovec iovs[GV__IO_GSO_MAX];
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(uint16_t))];
+	} ctl;
 };
 
 /* io_uring: a receive completion holding a buffer, not yet delivered. */
@@ -108,6 +126,7 @@ struct gv__io_mmsg {
 	             [(GV__IO_CMSG_SPACE + sizeof(uint64_t) - 1) /
 	              sizeof(uint64_t)];
 	struct mmsghdr *sm; /* send_slots entries */
+	long *res;          /* SEND_BATCH: bytes sent, or -errno, per entry */
 	unsigned *sendq;    /* slots queued, in order */
 	unsigned nsendq;
 };
@@ -142,6 +161,7 @@ struct gv_io {
 	bool running;  /* inside gv_io_run_once (on_iter included) */
 	int delivered; /* this iteration */
 	bool warned_send;
+	bool gso;        /* UDP GSO in use (cfg.gso, until the kernel refuses) */
 	bool warned_recv;
 	bool warned_buf;
 
@@ -157,6 +177,9 @@ bool gv__io_deliver(gv_io *io, unsigned epi, const void *name,
                     socklen_t namelen, const uint8_t *buf, size_t len);
 void gv__io_after_call(gv_io *io, unsigned epi);
 void gv__io_mark(gv_io *io, unsigned epi);
+/* A send completed (res: bytes, or -errno): count it, free the slot and
+ * its chain. */
+void gv__io_send_done(gv_io *io, unsigned slot, long res);
 void gv__io_drain_marked(gv_io *io);
 void gv__io_note_drops(gv_io *io, struct gv__io_ep *e, uint32_t raw);
 static inline void

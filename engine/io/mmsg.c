@@ -55,8 +55,9 @@ gv__io_mmsg_init(gv_io *io)
 	                                          : 256;
 	m->evs = calloc(m->nevs, sizeof(*m->evs));
 	m->sm = calloc(SEND_BATCH, sizeof(*m->sm));
+	m->res = calloc(SEND_BATCH, sizeof(*m->res));
 	m->sendq = calloc(io->cfg.send_slots, sizeof(*m->sendq));
-	if (!m->evs || !m->sm || !m->sendq)
+	if (!m->evs || !m->sm || !m->res || !m->sendq)
 		return GV_ENOMEM;
 
 	io->nbufs = GV__IO_MMSG_BATCH;
@@ -91,6 +92,7 @@ gv__io_mmsg_fini(gv_io *io)
 	m->epfd = -1;
 	free(m->evs);
 	free(m->sm);
+	free(m->res);
 	free(m->sendq);
 	m->evs = NULL;
 	m->sm = NULL;
@@ -132,10 +134,8 @@ send_run(gv_io *io, int fd, unsigned k)
 
 		io->st.submits++;
 		if (r >= 0) {
-			for (unsigned i = done; i < done + (unsigned)r; i++) {
-				io->st.dgrams_out++;
-				io->st.bytes_out += m->sm[i].msg_len;
-			}
+			for (unsigned i = done; i < done + (unsigned)r; i++)
+				m->res[i] = m->sm[i].msg_len;
 			done += (unsigned)r;
 			waited = false;
 			continue;
@@ -149,13 +149,7 @@ send_run(gv_io *io, int fd, unsigned k)
 			if (poll(&pfd, 1, SEND_ROOM_WAIT_MS) > 0)
 				continue;
 		}
-		io->st.send_errors++;
-		if (!io->warned_send) {
-			io->warned_send = true;
-			gv__io_log(io, GV_IO_LOG_WARN,
-			           "sendmmsg failed: %s (counted; warned once)",
-			           strerror(errno));
-		}
+		m->res[done] = -errno;
 		done++; /* that message is lost; go on with the next */
 		waited = false;
 	}
@@ -179,8 +173,8 @@ flush(gv_io *io)
 			k++;
 		}
 		send_run(io, fd, k);
-		for (; i < j; i++)
-			gv__io_slot_put(io, m->sendq[i]);
+		for (unsigned x = 0; i < j; i++, x++)
+			gv__io_send_done(io, m->sendq[i], m->res[x]);
 	}
 	m->nsendq = 0;
 }

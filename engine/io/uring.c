@@ -190,20 +190,7 @@ handle_cqe(gv_io *io, const struct io_uring_cqe *cqe)
 
 	switch (GV__IO_UD_OP(ud)) {
 	case GV__IO_OP_SEND:
-		if (cqe->res >= 0) {
-			io->st.dgrams_out++;
-			io->st.bytes_out += (uint64_t)cqe->res;
-		} else {
-			io->st.send_errors++;
-			if (!io->warned_send) {
-				io->warned_send = true;
-				gv__io_log(io, GV_IO_LOG_WARN,
-				           "sendmsg failed: %s (counted; "
-				           "warned once)",
-				           strerror(-cqe->res));
-			}
-		}
-		gv__io_slot_put(io, idx);
+		gv__io_send_done(io, idx, cqe->res);
 		break;
 	case GV__IO_OP_RECV:
 		if (cqe->flags & IORING_CQE_F_BUFFER) {
