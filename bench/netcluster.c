@@ -924,7 +924,11 @@ worker_init(netcluster *c, struct worker *w, unsigned idx, size_t neps,
 	ic.ring_entries = pow2_at_least(neps + 64 > 1024 ? neps + 64 : 1024);
 	if (ic.ring_entries > 32768)
 		ic.ring_entries = 32768;
-	ic.buf_count = 4096; /* shared by the worker's sockets */
+	/* 64 KiB receive buffers, shared by the worker's sockets: with them
+	 * the io layer asks for UDP GRO, and the datagrams a peer sent back
+	 * to back as one GSO send arrive as one receive (64 MiB a worker) */
+	ic.buf_count = 1024;
+	ic.buf_size = 65536;
 	ic.send_slots = 2048;
 	ic.on_iter = worker_iter;
 	ic.iter_ud = w;

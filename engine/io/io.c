@@ -66,6 +66,7 @@ gv_io_config_default(gv_io_config *cfg)
 	cfg->rcvbuf = DEF_SOCKBUF;
 	cfg->sndbuf = DEF_SOCKBUF;
 	cfg->gso = true;
+	cfg->gro = true;
 }
 
 void
@@ -592,6 +593,24 @@ gv__io_deliver(gv_io *io, unsigned epi, const void *name, socklen_t namelen,
 	return true;
 }
 
+bool
+gv__io_deliver_gro(gv_io *io, unsigned epi, const void *name,
+                   socklen_t namelen, const uint8_t *buf, size_t len,
+                   size_t seg)
+{
+	bool called = false;
+
+	if (!seg || seg >= len)
+		return gv__io_deliver(io, epi, name, namelen, buf, len);
+	io->st.gro_recvs++;
+	for (size_t off = 0; off < len; off += seg) {
+		size_t n = len - off < seg ? len - off : seg;
+
+		called |= gv__io_deliver(io, epi, name, namelen, buf + off, n);
+	}
+	return called;
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 static int
@@ -640,6 +659,7 @@ gv_io_new(gv_io **out, const gv_io_config *cfg)
 		return GV_ENOMEM;
 	io->cfg = *cfg;
 	io->gso = cfg->gso;
+	io->gro = cfg->gro && cfg->buf_size >= 65536;
 	io->wake_fd = -1;
 	io->m.epfd = -1;
 	io->eps = calloc(cfg->max_endpoints, sizeof(*io->eps));
@@ -802,6 +822,9 @@ gv_io_add(gv_io *io, const gv_addr *bind_addr, const gv_io_ops *ops, void *ep,
 	     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) ||
 	    setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one)) < 0)
 		goto fail;
+	/* best effort: without it the kernel splits GSO sends itself */
+	if (io->gro)
+		(void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
 	addr_to_sa(bind_addr, fam, &sa, &salen);
 	if (bind(fd, (struct sockaddr *)&sa, salen) < 0)
 		goto fail;

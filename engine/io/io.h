@@ -116,6 +116,10 @@ typedef struct gv_io_config {
 	                         * back to back (same size but the last) go
 	                         * out as one UDP GSO send; off for good,
 	                         * with a log line, if the kernel refuses */
+	bool gro;               /* true: sockets ask for UDP GRO, so such a
+	                         * GSO send arrives as one receive, split
+	                         * here; only with buf_size 65536 (a
+	                         * coalesced receive can be that long) */
 } gv_io_config;
 
 /* Fill cfg with the defaults above. */
@@ -150,6 +154,8 @@ typedef struct gv_io_stats {
 	uint64_t wakes;          /* wake-ups from gv_io_wake seen */
 	uint64_t gso_sends;      /* sends that carried several datagrams
 	                          * (UDP GSO) */
+	uint64_t gro_recvs;      /* receives that carried several datagrams
+	                          * (UDP GRO) */
 } gv_io_stats;
 
 /* One socket as gv_io_get_ep_info() shows it. */

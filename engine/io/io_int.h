@@ -11,6 +11,7 @@
 #define GV_IO_IO_INT_H
 
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -36,8 +37,9 @@ enum {
  * bytes, a sockaddr_in6 28). */
 #define GV__IO_NAMELEN ((sizeof(struct sockaddr_in6) + 7) & ~(size_t)7)
 
-/* Control space for one SO_RXQ_OVFL message (a uint32_t). */
-#define GV__IO_CMSG_SPACE CMSG_SPACE(sizeof(uint32_t))
+/* Control space for an SO_RXQ_OVFL message (a uint32_t) and a UDP_GRO
+ * one (an int: the segment size of a coalesced receive). */
+#define GV__IO_CMSG_SPACE (CMSG_SPACE(sizeof(uint32_t)) + CMSG_SPACE(sizeof(int)))
 
 /* Datagrams read per recvmmsg call in the fallback backend. */
 #define GV__IO_MMSG_BATCH 64
@@ -162,6 +164,7 @@ struct gv_io {
 	int delivered; /* this iteration */
 	bool warned_send;
 	bool gso;        /* UDP GSO in use (cfg.gso, until the kernel refuses) */
+	bool gro;        /* sockets ask for UDP GRO (cfg.gro, buf_size 64 KiB) */
 	bool warned_recv;
 	bool warned_buf;
 
@@ -175,6 +178,11 @@ void gv__io_log(gv_io *io, int level, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 bool gv__io_deliver(gv_io *io, unsigned epi, const void *name,
                     socklen_t namelen, const uint8_t *buf, size_t len);
+/* A receive that may hold several datagrams coalesced by UDP GRO (seg:
+ * their size, the last may be shorter; 0: one datagram): deliver each. */
+bool gv__io_deliver_gro(gv_io *io, unsigned epi, const void *name,
+                        socklen_t namelen, const uint8_t *buf, size_t len,
+                        size_t seg);
 void gv__io_after_call(gv_io *io, unsigned epi);
 void gv__io_mark(gv_io *io, unsigned epi);
 /* A send completed (res: bytes, or -errno): count it, free the slot and

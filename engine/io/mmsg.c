@@ -231,6 +231,8 @@ recv_socket(gv_io *io, unsigned epi)
 			struct msghdr *h = &m->rm[i].msg_hdr;
 			struct cmsghdr *cm;
 
+			size_t seg = 0; /* UDP GRO: datagrams of this size */
+
 			for (cm = CMSG_FIRSTHDR(h); cm;
 			     cm = CMSG_NXTHDR(h, cm)) {
 				if (cm->cmsg_level == SOL_SOCKET &&
@@ -241,15 +243,24 @@ recv_socket(gv_io *io, unsigned epi)
 
 					memcpy(&v, CMSG_DATA(cm), sizeof(v));
 					gv__io_note_drops(io, e, v);
+				} else if (cm->cmsg_level == SOL_UDP &&
+				           cm->cmsg_type == UDP_GRO &&
+				           cm->cmsg_len >=
+				                   CMSG_LEN(sizeof(int))) {
+					int v;
+
+					memcpy(&v, CMSG_DATA(cm), sizeof(v));
+					seg = v > 0 ? (size_t)v : 0;
 				}
 			}
 			if (h->msg_flags & MSG_TRUNC) {
 				io->st.truncated++;
 				continue;
 			}
-			if (gv__io_deliver(io, epi, h->msg_name, h->msg_namelen,
-			                   m->riov[i].iov_base,
-			                   m->rm[i].msg_len))
+			if (gv__io_deliver_gro(io, epi, h->msg_name,
+			                       h->msg_namelen,
+			                       m->riov[i].iov_base,
+			                       m->rm[i].msg_len, seg))
 				gv__io_mark(io, epi);
 		}
 		budget -= (unsigned)n;

@@ -254,6 +254,7 @@ deliver(gv_io *io, const struct gv__io_pend *p)
 	struct cmsghdr *cm;
 	uint8_t *buf = buf_addr(io, p->bid);
 	bool called = false;
+	size_t seg = 0; /* UDP GRO: several datagrams of this size */
 
 	o = io_uring_recvmsg_validate(buf, p->res, &e->rmsg);
 	if (!o) {
@@ -269,6 +270,13 @@ deliver(gv_io *io, const struct gv__io_pend *p)
 
 			memcpy(&v, CMSG_DATA(cm), sizeof(v));
 			gv__io_note_drops(io, e, v);
+		} else if (cm->cmsg_level == SOL_UDP &&
+		           cm->cmsg_type == UDP_GRO &&
+		           cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+			int v;
+
+			memcpy(&v, CMSG_DATA(cm), sizeof(v));
+			seg = v > 0 ? (size_t)v : 0;
 		}
 	}
 	/* Whatever room the buffer has, buf_size is the limit, as with
@@ -278,12 +286,12 @@ deliver(gv_io *io, const struct gv__io_pend *p)
 		goto out;
 	}
 	e->arm_fails = 0;
-	called = gv__io_deliver(
+	called = gv__io_deliver_gro(
 	        io, p->ep, io_uring_recvmsg_name(o),
 	        o->namelen < e->rmsg.msg_namelen ? o->namelen
 	                                         : e->rmsg.msg_namelen,
 	        io_uring_recvmsg_payload(o, &e->rmsg),
-	        io_uring_recvmsg_payload_length(o, p->res, &e->rmsg));
+	        io_uring_recvmsg_payload_length(o, p->res, &e->rmsg), seg);
 out:
 	/* The endpoint copied what it keeps: the buffer can go back before
 	 * the drain, which may wait for the kernel. */

@@ -1215,8 +1215,8 @@ test_io_fallback_eperm(void **state)
 /*
  * UDP GSO: datagrams an endpoint sends one peer back to back, all the same
  * size but the last, leave in one send; a size change or another peer ends
- * a chain. Every datagram arrives whole (the kernel splits the segments),
- * and with gso off nothing is chained.
+ * a chain. Every datagram arrives whole and alone (split by the kernel, or
+ * with GRO by the io layer), and with gso off nothing is chained.
  */
 static void
 test_io_gso(void **state)
@@ -1224,11 +1224,16 @@ test_io_gso(void **state)
 	static const uint16_t sizes[] = {100, 100, 100, 60, 100, 100, 120,
 	                                 120, 120, 40, 200};
 	const size_t n = sizeof(sizes) / sizeof(sizes[0]);
-	for (int gso = 1; gso >= 0; gso--) {
+	/* GSO with GRO (64 KiB receive buffers), GSO alone, neither */
+	for (int mode = 0; mode < 3; mode++) {
+		int gso = mode < 2, gro = mode == 0;
 		gv_io_config cfg;
 		gv_io_stats st;
 		cfg_init(&cfg, state);
 		cfg.gso = gso;
+		cfg.gro = gro;
+		if (gro)
+			cfg.buf_size = 65536;
 		gv_io *io = open_io(&cfg);
 		struct tep *a = tep_new(0), *b = tep_new(0), *c = tep_new(0);
 		tep_add(io, a, "127.0.0.1:0");
@@ -1254,10 +1259,15 @@ test_io_gso(void **state)
 		assert_int_equal(ld32(b->last), 10);
 		assert_int_equal(b->last[199], 11);
 		gv_io_get_stats(io, &st);
-		print_message("%s gso %d: %" PRIu64 " datagrams in %" PRIu64
-		              " GSO sends\n",
-		              gv_io_backend_name(io), gso, st.dgrams_out,
-		              st.gso_sends);
+		print_message("%s gso %d gro %d: %" PRIu64 " datagrams in %" PRIu64
+		              " GSO sends, %" PRIu64 " GRO receives\n",
+		              gv_io_backend_name(io), gso, gro, st.dgrams_out,
+		              st.gso_sends, st.gro_recvs);
+		/* a coalesced receive is a GSO send arriving whole: never
+		 * more of them, and none unless asked for */
+		assert_true(st.gro_recvs <= st.gso_sends);
+		if (!gro)
+			assert_int_equal(st.gro_recvs, 0);
 		assert_int_equal(st.dgrams_out, n);
 		assert_int_equal(st.send_errors, 0);
 		/* chains: 100x3+60, 100x2, 120x2 (then c's alone, then 40
