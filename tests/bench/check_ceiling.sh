@@ -33,6 +33,8 @@ fi
 "$bin" ceiling --seconds 1 --backend mmsg --json "$json"
 "$bin" ceiling --seconds 0.3 --warmup 0.1 --threads 1 --payload 200 \
 	--json "$json"
+"$bin" ceiling --seconds 0.3 --warmup 0.1 --threads 1 --payload 200 --gso \
+	--json "$json"
 
 for args in "ceiling --payload 8" "ceiling --payload 70000" \
 	"ceiling --backend epoll" "ceiling --threads 3" "ceiling --seconds 0" \
@@ -52,7 +54,7 @@ import json, sys
 path, backends = sys.argv[1], sys.argv[2].split()
 fails = []
 lines = open(path).read().splitlines()
-want = len(backends) + 1
+want = len(backends) + 2
 if len(lines) != want:
     fails.append(f"expected {want} JSON lines, got {len(lines)}")
 seen = []
@@ -68,7 +70,7 @@ for n, line in enumerate(lines, 1):
             fails.append(f"line {n} ({r.get('backend')}, "
                          f"{r.get('payload')} B): {what}")
 
-    need = ["bench", "version", "backend", "payload", "seconds", "warmup_s",
+    need = ["bench", "version", "backend", "gso", "payload", "seconds", "warmup_s",
             "batch", "ceiling_dps", "ceiling_bps", "threads", "sent",
             "received", "drops", "kernel_drops", "send_errors", "wall_s",
             "runs", "total_s", "machine"]
@@ -78,6 +80,8 @@ for n, line in enumerate(lines, 1):
         continue
     seen.append(r["backend"])
     check(r["bench"] == "ceiling", "bench != ceiling")
+    # only the last line asked for --gso
+    check(r["gso"] is (n == len(lines)), f"gso {r['gso']}")
     check(r["backend"] in ("io_uring", "recvmmsg"), "unknown backend")
     p = r["payload"]
     check(r["ceiling_dps"] > 0 and r["received"] > 0 and r["wall_s"] > 0,
