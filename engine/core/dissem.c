@@ -87,7 +87,7 @@ rumor_free(gv_node *n, struct rumor *r)
 void
 gv__rumor_release(gv_node *n, struct rumor *r)
 {
-	if (!r->in_queue && !r->in_recent && !r->in_flood && r->refs == 0)
+	if (!r->in_queue && !r->in_recent && r->refs == 0)
 		rumor_free(n, r);
 }
 
@@ -207,12 +207,7 @@ transmitted(gv_node *n, struct bqueue *q, struct rumor *r)
 	gv__bq_push(q, r);
 }
 
-/* ---------------------------------------------------------- spreading */
-
 /* ---------------------------------------------------------- flooding */
-
-static bool rumor_current(const gv_node *n, const struct rumor *r,
-			  gv_record *rec);
 
 /*
  * Eager mode floods new writes over d successor cycles. Cycle j orders the
@@ -234,9 +229,12 @@ static bool rumor_current(const gv_node *n, const struct rumor *r,
  * sends to every live member itself and flags the record GV_UPD_DIRECT,
  * and receivers do not forward it (one copy per node, one hop).
  *
- * A pass sends every rumor queued so far to each destination in turn
- * (several datagrams each if needed); rumors queued during a pass wait
- * for the next. Writes lost on the way (a crashed successor before it is
+ * A write is encoded once, when it is applied (its entry is in cache), into
+ * the pending buffer; a pass (at most one per flood_gap_us) swaps the
+ * buffers and sends every record to each destination in turn (several
+ * datagrams each if needed: padded to full size, so the io layer sends
+ * them as one UDP GSO send); writes applied during a pass wait for the
+ * next. Writes lost on the way (a crashed successor before it is
  * suspected, kernel drops) are repaired by anti-entropy.
  */
 
@@ -356,20 +354,42 @@ flood_add_dest(struct flood *f, gv_node_id id, const gv_addr *a,
 	f->ndest++;
 }
 
-/* Start a pass over the rumors queued so far. */
+/* Grow *p (elem bytes each, *cap of them) to hold at least need. */
+static bool
+grow(gv_node *n, void **p, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return true;
+	size_t c = *cap ? *cap : 64;
+	while (c < need)
+		c *= 2;
+	void *q = gv__alloc(n->mem, c * elem);
+	if (!q)
+		return false;
+	if (*cap)
+		memcpy(q, *p, *cap * elem);
+	gv__free(n->mem, *p, *cap * elem);
+	*p = q;
+	*cap = c;
+	return true;
+}
+
+/* Start a pass over the records queued so far: they become the sending
+ * buffer, and new writes go to the other. */
 static bool
 flood_begin(gv_node *n)
 {
 	struct flood *f = &n->flood;
-	if (!f->head)
+	struct flood_buf *q = &f->q[f->pend];
+	if (!q->nents)
 		return false;
-	unsigned maxc = 0;
-	bool direct = false;
-	for (struct rumor *r = f->head; r; r = r->fnext) {
-		if (r->fcycles > maxc)
-			maxc = r->fcycles;
-		direct |= r->direct;
-	}
+	f->pend ^= 1;
+	struct flood_buf *o = &f->q[f->pend]; /* the last pass's: done */
+	o->nents = o->enc_len = 0;
+	o->maxc = 0;
+	o->direct = false;
+	unsigned maxc = q->maxc;
+	bool direct = q->direct;
 	succ_refresh(n, maxc);
 	f->ndest = 0;
 	for (unsigned j = 0; j < f->nsucc && j < maxc; j++) {
@@ -403,52 +423,24 @@ flood_begin(gv_node *n)
 		}
 	}
 	f->cur = 0;
-	f->pos = f->head;
-	f->end = f->tail;
+	f->pos = 0;
 	f->active = true;
 	return true;
 }
 
-/* The pass is over: its rumors leave the flood list. */
-static void
-flood_end(gv_node *n)
-{
-	struct flood *f = &n->flood;
-	struct rumor *stop = f->end->fnext;
-	struct rumor *r = f->head;
-	while (r != stop) {
-		struct rumor *next = r->fnext;
-		r->fnext = NULL;
-		r->in_flood = false;
-		gv__rumor_release(n, r);
-		r = next;
-	}
-	f->head = stop;
-	if (!stop)
-		f->tail = NULL;
-	f->active = false;
-}
-
 static bool
-flood_wants(const struct rumor *r, gv_node_id dest, uint8_t cycle)
+flood_wants(const struct flood_ent *e, gv_node_id dest, uint8_t cycle)
 {
-	if (dest == r->ffrom)
+	if (dest == e->ffrom)
 		return false;
-	return r->direct || cycle < r->fcycles;
+	return e->direct || cycle < e->fcycles;
 }
 
-/* Encode r into w; GV_ENOBUFS when it does not fit. */
 static int
-flood_put(gv_node *n, gv_wire_writer *w, struct rumor *r, bool *skip)
+flood_put(gv_node *n, gv_wire_writer *w, const struct flood_ent *e)
 {
-	gv_record rec;
-	*skip = false;
-	if (!rumor_current(n, r, &rec)) {
-		*skip = true; /* overtaken: the newer write floods */
-		return 0;
-	}
-	int rc = gv__put_record(w, &rec, r->priority,
-				r->direct ? GV_UPD_DIRECT : 0);
+	int rc = gv_wire_put_raw(w, n->flood.q[n->flood.pend ^ 1].enc + e->off,
+				 e->len);
 	if (rc == 0)
 		n->st.updates_out++;
 	return rc;
@@ -460,13 +452,14 @@ gv__flood_send(gv_node *n, gv_addr *to, uint8_t *buf, size_t cap)
 	struct flood *f = &n->flood;
 	for (;;) {
 		if (!f->active) {
-			if (!f->head ||
+			if (!f->q[f->pend].nents ||
 			    n->now < f->last_pass + n->cfg.flood_gap_us)
 				return 0; /* next_expiry wakes us */
+			f->last_pass = n->now;
 			if (!flood_begin(n))
 				return 0;
-			f->last_pass = n->now;
 		}
+		struct flood_buf *q = &f->q[f->pend ^ 1];
 		while (f->cur < f->ndest) {
 			unsigned c = f->cur;
 			gv_wire_header h;
@@ -474,75 +467,103 @@ gv__flood_send(gv_node *n, gv_addr *to, uint8_t *buf, size_t cap)
 			gv__header_for(n, &h);
 			if (gv_wire_begin(&w, buf, n->cfg.max_datagram, &h))
 				return GV_ENOBUFS;
-			struct rumor *r = f->pos;
-			bool done = false;
-			for (;;) {
-				bool skip;
-				if (flood_wants(r, f->dest[c], f->dest_cycle[c]) &&
-				    flood_put(n, &w, r, &skip) == GV_ENOBUFS) {
-					if (w.records) {
-						/* first in the next one, to the
-						 * same peer: full size, so the
-						 * io layer can send both as one
-						 * (UDP GSO) */
-						gv_wire_pad_to(&w, w.cap);
-						break;
-					}
-					/* alone and too big for max_datagram:
-					 * a datagram of its own */
-					gv__header_for(n, &h);
-					if (cap > w.cap &&
-					    gv_wire_begin(&w, buf, cap, &h) == 0 &&
-					    flood_put(n, &w, r, &skip) == 0 &&
-					    w.records) {
-						done = r == f->end;
-						r = r->fnext;
-						break;
-					}
-					n->st.outbox_drops++;
-					gv__header_for(n, &h);
-					gv_wire_begin(&w, buf,
-						      n->cfg.max_datagram, &h);
-				}
-				if (r == f->end) {
-					done = true;
+			size_t i = f->pos;
+			for (; i < q->nents; i++) {
+				const struct flood_ent *e = &q->ents[i];
+				if (!flood_wants(e, f->dest[c], f->dest_cycle[c]))
+					continue;
+				int rc = flood_put(n, &w, e);
+				if (rc != GV_ENOBUFS)
+					continue;
+				if (w.records) {
+					/* first in the next one, to the same
+					 * peer: full size, so the io layer can
+					 * send both as one (UDP GSO) */
+					gv_wire_pad_to(&w, w.cap);
 					break;
 				}
-				r = r->fnext;
+				/* alone and too big for max_datagram: a
+				 * datagram of its own */
+				gv__header_for(n, &h);
+				if (cap > w.cap &&
+				    gv_wire_begin(&w, buf, cap, &h) == 0 &&
+				    flood_put(n, &w, e) == 0) {
+					i++;
+					break;
+				}
+				n->st.outbox_drops++;
+				gv__header_for(n, &h);
+				gv_wire_begin(&w, buf, n->cfg.max_datagram, &h);
 			}
-			if (done) {
+			if (i >= q->nents) {
 				f->cur++;
-				f->pos = f->head;
+				f->pos = 0;
 			} else {
-				f->pos = r;
+				f->pos = i;
 			}
 			if (w.records) {
 				*to = f->dest_addr[c];
 				return gv_wire_finish(&w);
 			}
 		}
-		flood_end(n);
+		f->active = false; /* the pass is over */
+		if (!f->q[f->pend].nents)
+			return 0;
 	}
 }
 
+/*
+ * Queue a write just applied (or written) here for the next pass, encoded
+ * now, while its entry is in cache: a record that goes to several peers is
+ * encoded once, and no rumor is allocated. A write overtaken before the
+ * pass still goes out; receivers keep the newer one.
+ */
 static void
-flood_add(gv_node *n, struct rumor *r, int priority, gv_node_id from)
+flood_add(gv_node *n, const gv_record *rec, int priority, gv_node_id from)
 {
+	struct flood *f = &n->flood;
+	struct flood_buf *q = &f->q[f->pend];
+	if (rec->vlen > UINT16_MAX || rec->klen > UINT16_MAX)
+		return;
 	size_t k = scaled_fanout(n, priority);
 	if (!from)
 		k *= 2; /* the origin: a hop's worth at once */
 	if (k > GV_FLOOD_CYCLES)
 		k = GV_FLOOD_CYCLES;
-	r->fcycles = (uint8_t)k;
-	r->ffrom = from;
-	r->direct = !from && gv__cluster_size(n) - 1 <= GV_DIRECT_MAX;
-	r->fnext = NULL;
-	r->in_flood = true;
-	if (n->flood.tail)
-		n->flood.tail->fnext = r;
-	else
-		n->flood.head = r;
-	n->flood.tail = r;
+	bool direct = !from && gv__cluster_size(n) - 1 <= GV_DIRECT_MAX;
+	gv_wire_update u = {
+		.ver = rec->ver,
+		.prev = rec->prev,
+		.flags = (rec->tombstone ? GV_UPD_TOMBSTONE : 0) |
+			 (direct ? GV_UPD_DIRECT : 0),
+		.priority = (uint8_t)priority,
+		.key = rec->key,
+		.klen = (uint16_t)rec->klen,
+		.val = rec->val,
+		.vlen = (uint16_t)rec->vlen,
+	};
+	size_t size = gv_wire_update_size(rec->klen, rec->vlen);
+	ssize_t len = -1;
+	if (grow(n, (void **)&q->enc, &q->enc_cap, q->enc_len + size, 1) &&
+	    grow(n, (void **)&q->ents, &q->ents_cap, q->nents + 1,
+		 sizeof(*q->ents)))
+		len = gv_wire_encode_update(q->enc + q->enc_len,
+					    q->enc_cap - q->enc_len, &u);
+	if (len <= 0) {
+		n->st.outbox_drops++; /* anti-entropy will carry it */
+		return;
+	}
+	q->ents[q->nents++] = (struct flood_ent){
+		.off = q->enc_len,
+		.len = (uint32_t)len,
+		.fcycles = (uint8_t)k,
+		.direct = direct,
+		.ffrom = from,
+	};
+	q->enc_len += (size_t)len;
+	if (k > q->maxc)
+		q->maxc = (unsigned)k;
+	q->direct |= direct;
 }
 
 /* ---------------------------------------------------------- spreading */
@@ -551,20 +572,19 @@ void
 gv__spread_update(gv_node *n, gv_time now, const gv_record *rec,
 		  int priority, gv_node_id from, bool forward)
 {
-	if (n->cfg.mode == GV_MODE_EAGER && !forward)
-		return; /* its origin sent it to every node */
+	if (n->cfg.mode == GV_MODE_EAGER) {
+		if (forward) /* else its origin sent it to every node */
+			flood_add(n, rec, priority, from);
+		return;
+	}
 	struct rumor *r =
 		gv__rumor_new(n, RUMOR_UPDATE, rec->key, rec->klen, &rec->ver);
 	if (!r)
 		return; /* anti-entropy will carry it */
 	r->priority = (uint8_t)priority;
 	r->created = now;
-	if (n->cfg.mode != GV_MODE_EAGER) {
-		recent_add(n, r); /* for pull digests */
-		gv__bq_push(&n->updates, r);
-		return;
-	}
-	flood_add(n, r, priority, from);
+	recent_add(n, r); /* for pull digests */
+	gv__bq_push(&n->updates, r);
 }
 
 void
@@ -976,13 +996,11 @@ gv__dissem_fini(gv_node *n)
 	}
 	n->recent_head = n->recent_tail = NULL;
 	n->nrecent = 0;
-	r = n->flood.head;
-	while (r) {
-		struct rumor *next = r->fnext;
-		r->in_flood = false;
-		gv__rumor_release(n, r);
-		r = next;
+	for (int i = 0; i < 2; i++) {
+		struct flood_buf *q = &n->flood.q[i];
+		gv__free(n->mem, q->enc, q->enc_cap);
+		gv__free(n->mem, q->ents, q->ents_cap * sizeof(*q->ents));
+		memset(q, 0, sizeof(*q));
 	}
-	n->flood.head = n->flood.tail = NULL;
 	n->flood.active = false;
 }

@@ -696,7 +696,7 @@ gv_node_next_expiry(const gv_node *n)
 		t = tmin(t, gv__members_next(n));
 	}
 	t = tmin(t, gv__ae_next(n));
-	if (n->flood.head && !n->flood.active)
+	if (n->flood.q[n->flood.pend].nents && !n->flood.active)
 		t = tmin(t, n->flood.last_pass + n->cfg.flood_gap_us);
 	if (n->ae_kick)
 		t = tmin(t, n->now);

@@ -61,7 +61,6 @@ enum rumor_kind {
 struct rumor {
 	struct rumor *qprev, *qnext; /* broadcast queue bucket */
 	struct rumor *rprev, *rnext; /* recent list (pull digests) */
-	struct rumor *fnext;         /* eager flood list */
 	uint32_t transmits;
 	uint32_t limit;
 	uint32_t refs;    /* pending items naming this rumor */
@@ -69,10 +68,6 @@ struct rumor {
 	uint8_t priority;
 	bool in_queue;
 	bool in_recent;
-	bool in_flood;
-	bool direct;     /* flood: to every live member, flagged DIRECT */
-	uint8_t fcycles; /* flood: successors in cycles 0 .. fcycles-1 */
-	gv_node_id ffrom; /* flood: the peer it came from (not sent back) */
 	gv_time created;
 	gv_version ver;
 	uint64_t key_hash;
@@ -263,15 +258,34 @@ struct gv_node {
 	struct rumor *recent_head, *recent_tail;
 	size_t nrecent;
 	struct flood {
-		struct rumor *head, *tail; /* rumors to flood, in order */
-		/* the pass in progress: destinations, the one being filled,
-		 * the next rumor for it, the last rumor of the pass */
+		/*
+		 * Two buffers of records encoded once each when the write is
+		 * applied (hot in cache), with where each goes: new writes
+		 * fill q[pend]; a pass swaps and sends the other. The pass in
+		 * progress: its destinations, the one being filled, the next
+		 * record for it.
+		 */
+		struct flood_buf {
+			uint8_t *enc;
+			size_t enc_len, enc_cap;
+			struct flood_ent {
+				size_t off;
+				uint32_t len;
+				uint8_t fcycles;
+				bool direct;
+				gv_node_id ffrom;
+			} *ents;
+			size_t nents, ents_cap;
+			unsigned maxc; /* largest fcycles */
+			bool direct;   /* some entry is direct */
+		} q[2];
+		unsigned pend;
 		bool active;
 		unsigned ndest, cur;
 		gv_node_id dest[GV_MAX_FLOOD_DESTS];
 		gv_addr dest_addr[GV_MAX_FLOOD_DESTS];
 		uint8_t dest_cycle[GV_MAX_FLOOD_DESTS]; /* 255: direct only */
-		struct rumor *pos, *end;
+		size_t pos;
 		gv_time last_pass; /* when the last pass began */
 		/* successors of this node, one per cycle (see dissem.c) */
 		uint64_t epoch; /* members_epoch they were computed at */

@@ -208,22 +208,19 @@ put_addr(uint8_t *p, const gv_wire_addr *a)
 	return p + ADDR_FIXED + n;
 }
 
-int
-gv_wire_put_update(gv_wire_writer *w, const gv_wire_update *u)
+static bool
+update_ok(const gv_wire_update *u)
 {
-	if (!writer_ok(w) || !u)
-		return GV_EINVAL;
-	if ((u->flags & ~GV_UPD_FLAGS_ALL) || u->priority > 3 ||
-	    u->klen > GV_MAX_KEY ||
-	    ((u->flags & GV_UPD_TOMBSTONE) && u->vlen != 0) ||
-	    (u->klen && !u->key) || (u->vlen && !u->val))
-		return GV_EINVAL;
+	return u && !(u->flags & ~GV_UPD_FLAGS_ALL) && u->priority <= 3 &&
+	       u->klen <= GV_MAX_KEY &&
+	       !((u->flags & GV_UPD_TOMBSTONE) && u->vlen != 0) &&
+	       !(u->klen && !u->key) && !(u->vlen && !u->val);
+}
 
-	size_t body = GV_WIRE_UPDATE_FIXED + (size_t)u->klen + u->vlen;
-	uint8_t *p;
-	int rc = reserve(w, GV_REC_UPDATE, body, &p);
-	if (rc)
-		return rc;
+/* The UPDATE body at p (GV_WIRE_UPDATE_FIXED + klen + vlen bytes). */
+static void
+update_body(uint8_t *p, const gv_wire_update *u)
+{
 	gv__st64(p + 0, u->ver.hlc);
 	gv__st64(p + 8, u->ver.origin);
 	gv__st64(p + 16, u->prev.hlc);
@@ -235,7 +232,51 @@ gv_wire_put_update(gv_wire_writer *w, const gv_wire_update *u)
 	gv__st16(p + 37, u->vlen);
 	p = put_bytes(p + GV_WIRE_UPDATE_FIXED, u->key, u->klen);
 	put_bytes(p, u->val, u->vlen);
+}
+
+int
+gv_wire_put_update(gv_wire_writer *w, const gv_wire_update *u)
+{
+	if (!writer_ok(w) || !update_ok(u))
+		return GV_EINVAL;
+
+	size_t body = GV_WIRE_UPDATE_FIXED + (size_t)u->klen + u->vlen;
+	uint8_t *p;
+	int rc = reserve(w, GV_REC_UPDATE, body, &p);
+	if (rc)
+		return rc;
+	update_body(p, u);
 	commit(w, body);
+	return 0;
+}
+
+ssize_t
+gv_wire_encode_update(uint8_t *p, size_t room, const gv_wire_update *u)
+{
+	if (!p || !update_ok(u))
+		return GV_EINVAL;
+	size_t body = GV_WIRE_UPDATE_FIXED + (size_t)u->klen + u->vlen;
+	if (body > UINT16_MAX)
+		return GV_EINVAL;
+	if (GV_WIRE_RECORD_HDR + body > room)
+		return GV_ENOBUFS;
+	p[0] = GV_REC_UPDATE;
+	gv__st16(p + 1, (uint16_t)body);
+	update_body(p + GV_WIRE_RECORD_HDR, u);
+	return (ssize_t)(GV_WIRE_RECORD_HDR + body);
+}
+
+int
+gv_wire_put_raw(gv_wire_writer *w, const uint8_t *rec, size_t len)
+{
+	if (!writer_ok(w) || !rec || len < GV_WIRE_RECORD_HDR ||
+	    (size_t)gv__ld16(rec + 1) + GV_WIRE_RECORD_HDR != len)
+		return GV_EINVAL;
+	if (len > w->cap - w->len)
+		return GV_ENOBUFS;
+	memcpy(w->buf + w->len, rec, len);
+	w->len += len;
+	w->records++;
 	return 0;
 }
 

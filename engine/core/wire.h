@@ -336,6 +336,22 @@ typedef struct gv_wire_writer {
 } gv_wire_writer;
 
 /*
+ * gv_wire_encode_update - encode one UPDATE record (header included) at p,
+ * outside any datagram, to be copied into datagrams with gv_wire_put_raw:
+ * a record sent to several peers is encoded once.
+ * Returns its length, GV_ENOBUFS (room too small), GV_EINVAL.
+ */
+ssize_t gv_wire_encode_update(uint8_t *p, size_t room,
+			      const gv_wire_update *u);
+
+/*
+ * gv_wire_put_raw - append a record encoded by gv_wire_encode_update (len
+ * bytes, header included; the body length in its header must match).
+ * Returns 0, GV_ENOBUFS (nothing written), GV_EINVAL.
+ */
+int gv_wire_put_raw(gv_wire_writer *w, const uint8_t *rec, size_t len);
+
+/*
  * gv_wire_pad_to - pad the datagram with a PAD record to exactly len bytes
  * (len <= w->cap). The record is not counted in w->records.
  * Returns 0 (also when already len long), GV_ENOBUFS when the gap is
