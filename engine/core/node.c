@@ -603,12 +603,35 @@ gv_node_recv(gv_node *n, gv_time now, const gv_addr *from, const uint8_t *buf,
 	}
 	if (h.sender == n->self)
 		return 0; /* our own datagram came back */
-	gv_wire_record rec;
+	/*
+	 * The first records are decoded ahead, so that what their updates
+	 * will touch is prefetched together (gv__prefetch_updates), then
+	 * handled in order; the rest, if any, one at a time.
+	 */
+	gv_wire_record ahead[GV_RECV_AHEAD], one;
+	uint64_t khs[GV_RECV_AHEAD];
+	size_t nahead = 0;
+	while (nahead < GV_RECV_AHEAD &&
+	       (rc = gv_wire_next(&rd, &ahead[nahead])) == 1)
+		nahead++;
+	gv__prefetch_updates(n, ahead, khs, nahead);
 	bool ae_counted = false;
-	while ((rc = gv_wire_next(&rd, &rec)) == 1) {
+	for (size_t i = 0;; i++) {
+		const gv_wire_record *rp;
+		uint64_t kh = 0;
+		if (i < nahead) {
+			rp = &ahead[i];
+			kh = khs[i];
+		} else if (rc == 1 && (rc = gv_wire_next(&rd, &one)) == 1) {
+			rp = &one;
+		} else {
+			break;
+		}
+		const gv_wire_record rec = *rp;
 		switch (rec.type) {
 		case GV_REC_UPDATE:
-			gv__on_update(n, now, from, h.sender, &rec.u.update);
+			gv__on_update(n, now, from, h.sender, &rec.u.update,
+				      kh);
 			break;
 		case GV_REC_PING:
 			gv__on_ping(n, now, from, h.sender, &rec.u.ping);

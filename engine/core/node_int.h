@@ -405,8 +405,15 @@ ssize_t gv__flood_send(gv_node *n, gv_addr *to, uint8_t *buf, size_t cap);
 void gv__spread_member(gv_node *n, gv_node_id id);
 void gv__spread_purge(gv_node *n, const void *key, size_t klen,
 		      const gv_version *ver);
+/* Records of a datagram decoded ahead of handling (see gv_node_recv). */
+#define GV_RECV_AHEAD 32
+/* Prefetch what the updates among recs will touch; khs[i]: the key hash
+ * of recs[i] if it is an update. */
+void gv__prefetch_updates(gv_node *n, const gv_wire_record *recs,
+			  uint64_t *khs, size_t nrecs);
+/* kh: the key's hash if already computed, else 0. */
 void gv__on_update(gv_node *n, gv_time now, const gv_addr *from,
-		   gv_node_id sender, const gv_wire_update *u);
+		   gv_node_id sender, const gv_wire_update *u, uint64_t kh);
 void gv__on_pull_recent(gv_node *n, gv_time now, const gv_addr *from,
 			const gv_wire_pull_digest *d);
 void gv__round_tick(gv_node *n, gv_time now);

@@ -153,6 +153,25 @@ int gv_store_merge(gv_store *s, const gv_record *in, gv_conflict_fn on_conflict,
 		   void *ud);
 
 /*
+ * gv_store_prefetch - hint that the key with this hash will be merged or
+ * looked up soon: stage 0 fetches its home slot, stage 1 (once the slot is
+ * likely in cache) the entry the slot points to. A node calls both for the
+ * updates of a datagram before merging them, so their cache misses
+ * overlap instead of following one another.
+ */
+static inline void
+gv_store_prefetch(const gv_store *s, uint64_t hash, int stage)
+{
+	if (!s->slots)
+		return;
+	struct gv_entry *const *slot = &s->slots[hash >> s->shift];
+	if (stage == 0)
+		__builtin_prefetch(slot);
+	else if (*slot)
+		__builtin_prefetch(*slot);
+}
+
+/*
  * gv_store_merge_out - gv_store_merge with the key's hash already computed
  * (gv__key_hash(in->key, in->klen); 0: compute it) and, when the write is
  * stored (GV_MERGE_APPLIED, GV_MERGE_CONFLICT_APPLIED), a view of the
