@@ -4,7 +4,8 @@
 #
 # The main job, about a minute on a 2-core machine, all on real loopback
 # UDP sockets through io_uring (the default suite of issue 5):
-#   gvbench converge   --nodes 150 (eager, then pushpull with 100 ms rounds)
+#   gvbench converge   --nodes 150 (eager under 10,000 background writes/s,
+#                      then pushpull with 100 ms rounds)
 #   gvbench throughput --nodes 8 --max (measures the loopback ceiling first)
 #   gvbench partition  --nodes 150 (50/100 split, 100 ms probes)
 # then prints the summary table (tools/summary.py). JSON lines and PNGs go
@@ -36,9 +37,10 @@ fi
 gvb="$bin/bench/gvbench"
 out=results/suite.jsonl
 : >"$out"
-echo "run.sh: gvbench converge --nodes 150 (eager, pushpull)"
-"$gvb" converge --nodes 150 --mode eager --updates 100 --json "$out" \
-	--plot results/converge_eager.png
+echo "run.sh: gvbench converge --nodes 150 (eager at 10,000 background" \
+	"writes/s, pushpull)"
+"$gvb" converge --nodes 150 --fanout 3 --mode eager --background-ups 10000 \
+	--updates 100 --json "$out" --plot results/converge_eager.png
 "$gvb" converge --nodes 150 --mode pushpull --interval-ms 100 --updates 20 \
 	--json "$out" --plot results/converge_pushpull.png
 echo "run.sh: gvbench throughput --nodes 8 --max"
