@@ -5,7 +5,10 @@
 #
 # Passes: 1. dev (Debug): the whole suite;
 #         2. asan (ASan + UBSan): the whole suite again;
-#         3. tsan: the concurrency tests (CTest label "concurrency").
+#         3. tsan: the concurrency tests (CTest label "concurrency");
+#         4. fuzz: each libFuzzer target for GV_FUZZ_SECONDS (default 10)
+#            with clang, ASan and UBSan (tools/fuzz.sh); a crash fails.
+# (The checked-in fuzz corpus is also replayed by CTest in passes 1-2.)
 # Set GV_TEST_QUICK=1 to run only the dev pass.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +58,16 @@ run_pass dev
 if [ "${GV_TEST_QUICK:-0}" != "1" ]; then
 	run_pass asan
 	run_pass tsan -L concurrency
+	echo "=== test.sh: fuzz: tools/fuzz.sh ${GV_FUZZ_SECONDS:-10}"
+	nfuzz=3
+	if tools/fuzz.sh "${GV_FUZZ_SECONDS:-10}"; then
+		total_pass=$((total_pass + nfuzz))
+		echo "=== test.sh: fuzz: $nfuzz targets, no crash"
+	else
+		total_fail=$((total_fail + 1))
+		status=1
+		echo "=== test.sh: fuzz: FAILED"
+	fi
 fi
 
 echo "=== test.sh: summary (all passes)"
