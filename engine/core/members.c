@@ -350,6 +350,28 @@ about_self(gv_node *n, const gv_addr *from, const gv_wire_member *w,
 	gv__spread_member(n, n->self);
 }
 
+/*
+ * A new member m took the address of others: a process restarted with a
+ * new id (grapevined draws one at each start). Only one process can hold
+ * an address, so the old records are of processes gone for good: they
+ * leave. Left dead, they would count against reach for dead_reap_ms (three
+ * restarts of one node of three: reach 0.5, a false partition) and hold
+ * back tombstone collection waiting for a holder that never comes back.
+ */
+static void
+superseded(gv_node *n, struct member *m, gv_time now)
+{
+	/* m may move if set_state's callbacks add members: use its index */
+	size_t mi = (size_t)(m - n->members);
+	for (size_t i = 0; i < n->nmembers; i++) {
+		struct member *o = &n->members[i];
+		if (i == mi || o->state == GV_MEMBER_LEFT ||
+		    !gv_addr_eq(&o->addr, &n->members[mi].addr))
+			continue;
+		set_state(n, o, GV_MEMBER_LEFT, now);
+	}
+}
+
 void
 gv__on_member_record(gv_node *n, gv_time now, const gv_addr *addr,
 		     gv_node_id from, const gv_wire_member *w)
@@ -397,6 +419,7 @@ gv__on_member_record(gv_node *n, gv_time now, const gv_addr *addr,
 			suspect(n, m, w->incarnation,
 				w->accuser ? w->accuser : from, now);
 		gv__spread_member(n, m->id);
+		superseded(n, m, now);
 		gv__update_reach(n, now);
 		return;
 	}

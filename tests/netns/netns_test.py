@@ -635,15 +635,18 @@ def test_crash():
               len(EXPECT), n)
     else:
         report_diff(EXPECT, "crash")
-    # the crashed process's record (another node id, same name and address)
-    # stays dead for dead_reap_ms (24 h) and counts against reach
+    # the crashed process's record (another node id, same address) leaves
+    # when the restarted one appears: left dead, it would count against
+    # reach for dead_reap_ms (24 h) and hold back tombstone collection
     mem = one("a", "GV.MEMBERS")
     bs = [(m[3].decode(), m[4]) for m in mem if m[0] == b"b"]
     check(any(st == "alive" for st, _ in bs), "a lists b alive", "b alive", mem)
-    if len(bs) > 1:
-        info = one("a", "INFO", "replication").decode()
-        reach = [l for l in info.splitlines() if "reach" in l or "partition" in l]
-        log(f"note: a lists b {len(bs)} times after the restart {bs}; {reach}")
+    check(all(st in ("alive", "left") for st, _ in bs),
+          "the crashed b's old record left (not dead)", "alive/left", bs)
+    info = one("a", "INFO", "replication").decode()
+    reach = [l.strip() for l in info.splitlines() if l.startswith("reach:")]
+    check(reach == ["reach:1.000"], "a's reach back to 1 after the restart",
+          ["reach:1.000"], reach)
 
 
 def stop_all():
