@@ -13,12 +13,13 @@ set -euo pipefail
 # gnuplot (benchmarks), python3 (summary table, integration tests),
 # redis-tools (RESP interop tests), iproute2 and
 # nftables (network-namespace tests), clang + compiler-rt (libFuzzer),
-# valgrind and linux-perf (profiles, instruction counts).
+# valgrind and linux-perf (profiles, instruction counts), cppcheck (static
+# checks).
 PACKAGES=(
 	gcc make libc6-dev cmake pkg-config
 	liburing-dev libxxhash-dev libmimalloc-dev libcmocka-dev libsodium-dev
 	hyperfine gnuplot-nox redis-tools iproute2 nftables python3
-	clang libclang-rt-14-dev valgrind linux-perf
+	clang libclang-rt-14-dev valgrind linux-perf cppcheck
 )
 
 check_only=0

@@ -360,8 +360,8 @@ struct member *gv__member_find(const gv_node *n, gv_node_id id);
 uint16_t gv__region_intern(gv_node *n, const uint8_t *name, size_t len);
 size_t gv__member_count_live(const gv_node *n); /* alive + suspect */
 size_t gv__cluster_size(const gv_node *n);      /* N incl. self */
-void gv__on_member_record(gv_node *n, gv_time now, const gv_addr *from,
-			  gv_node_id sender, const gv_wire_member *m);
+void gv__on_member_record(gv_node *n, gv_time now, const gv_addr *addr,
+			  gv_node_id from, const gv_wire_member *w);
 void gv__on_ping(gv_node *n, gv_time now, const gv_addr *from,
 		 gv_node_id sender, const gv_wire_ping *p);
 void gv__on_ack(gv_node *n, gv_time now, const gv_addr *from,

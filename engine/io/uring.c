@@ -445,6 +445,7 @@ gv__io_uring_init(gv_io *io)
 	unsigned nbufs = pow2(c->buf_count), i;
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	int r = -EINVAL;
+	unsigned flags = 0; /* the set the ring was created with */
 
 	for (i = 0; i < sizeof(flagsets) / sizeof(flagsets[0]); i++) {
 		memset(&p, 0, sizeof(p));
@@ -455,13 +456,14 @@ gv__io_uring_init(gv_io *io)
 		p.cq_entries =
 		        pow2(nbufs + c->send_slots + c->max_endpoints + 2);
 		r = io_uring_queue_init_params(c->ring_entries, &u->ring, &p);
+		flags = flagsets[i];
 		if (r != -EINVAL)
 			break;
 	}
 	if (r < 0)
 		return r;
 	u->ring_ok = true;
-	u->enabled = !(flagsets[i] & IORING_SETUP_R_DISABLED);
+	u->enabled = !(flags & IORING_SETUP_R_DISABLED);
 	gv__io_log(io, GV_IO_LOG_DEBUG,
 	           "io_uring: %u sq / %u cq entries, flags %#x", p.sq_entries,
 	           p.cq_entries, p.flags);
