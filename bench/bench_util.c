@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/node.h"
+#include "io/io.h"
 
 double
 now_s(void)
@@ -22,6 +23,15 @@ now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void
+sleep_us(uint64_t us)
+{
+	struct timespec ts = {(time_t)(us / 1000000),
+	                      (long)(us % 1000000) * 1000};
+
+	nanosleep(&ts, NULL);
 }
 
 /* ------------------------------------------------------------ options */
@@ -94,6 +104,22 @@ set_opt(const char *cmd, struct opt *o, const char *val)
 			return -1;
 		}
 		*(const char **)o->dst = val;
+		break;
+	case OPT_IO:
+		if (!strcmp(val, "auto"))
+			m = GV_IO_AUTO;
+		else if (!strcmp(val, "uring") || !strcmp(val, "io_uring"))
+			m = GV_IO_URING;
+		else if (!strcmp(val, "mmsg") || !strcmp(val, "recvmmsg"))
+			m = GV_IO_MMSG;
+		else {
+			fprintf(stderr,
+			        "gvbench %s: %s: unknown backend '%s' (auto, "
+			        "uring or mmsg)\n",
+			        cmd, o->name, val);
+			return -1;
+		}
+		*(int *)o->dst = m;
 		break;
 	case OPT_MODE:
 		m = gv_mode_parse(val);

@@ -23,6 +23,9 @@
 /* CLOCK_MONOTONIC in seconds (wall time of a run). */
 double now_s(void);
 
+/* Sleep for us microseconds (the driver's pacing and polling). */
+void sleep_us(uint64_t us);
+
 /* ------------------------------------------------------------ options */
 
 /*
@@ -36,6 +39,8 @@ enum opt_kind {
 	OPT_F64,  /* finite double in [fmin, fmax], or [fmin, fmax) */
 	OPT_STR,  /* const char * */
 	OPT_MODE, /* int: enum gv_mode, by name */
+	OPT_IO,   /* int: enum gv_io_backend, by name (auto, uring or
+	           * io_uring, mmsg or recvmmsg) */
 };
 
 struct opt {

@@ -662,7 +662,7 @@ gvbench_ceiling(int argc, char **argv)
 	struct ceiling_opts o;
 	struct ceiling_result r;
 	uint64_t payload = CEILING_DEF_PAYLOAD, threads = 0, batch = 0;
-	const char *json = NULL, *backend = "auto";
+	const char *json = NULL;
 	struct machine m;
 	FILE *jf = NULL;
 	int rc;
@@ -683,7 +683,7 @@ gvbench_ceiling(int argc, char **argv)
 	         .dst = &payload,
 	         .umin = CEILING_MIN_PAYLOAD,
 	         .umax = CEILING_MAX_PAYLOAD},
-	        {.name = "--backend", .kind = OPT_STR, .dst = &backend},
+	        {.name = "--backend", .kind = OPT_IO, .dst = &o.backend},
 	        {.name = "--threads",
 	         .kind = OPT_U64,
 	         .dst = &threads,
@@ -701,19 +701,6 @@ gvbench_ceiling(int argc, char **argv)
 	                sizeof(opts) / sizeof(opts[0]), argc, argv);
 	if (rc)
 		return rc == 1 ? 0 : rc;
-	if (!strcmp(backend, "auto"))
-		o.backend = GV_IO_AUTO;
-	else if (!strcmp(backend, "uring") || !strcmp(backend, "io_uring"))
-		o.backend = GV_IO_URING;
-	else if (!strcmp(backend, "mmsg") || !strcmp(backend, "recvmmsg"))
-		o.backend = GV_IO_MMSG;
-	else {
-		fprintf(stderr,
-		        "gvbench ceiling: --backend: unknown backend '%s' "
-		        "(auto, uring or mmsg)\n",
-		        backend);
-		return EXIT_USAGE;
-	}
 	o.payload = (size_t)payload;
 	o.threads = (unsigned)threads;
 	o.batch = (unsigned)batch;

@@ -153,7 +153,7 @@ load_until(struct load *l, gv_time t)
 
 	while ((now = gv_io_now()) < t) {
 		load_run(l);
-		nap_us(t - now < POLL_US ? t - now : POLL_US);
+		sleep_us(t - now < POLL_US ? t - now : POLL_US);
 	}
 }
 
@@ -260,7 +260,7 @@ ch_run(const struct ch_params *p, struct ch_result *r)
 	snprintf(r->backend, sizeof(r->backend), "%s", netcluster_backend(c));
 	gv_time t0 = netcluster_t0(c), now = gv_io_now();
 	if (now < t0)
-		nap_us(t0 - now);
+		sleep_us(t0 - now);
 	/* until the crash, the victims take writes too */
 	memset(&l, 0, sizeof(l));
 	l.c = c;
@@ -278,7 +278,7 @@ ch_run(const struct ch_params *p, struct ch_result *r)
 	netcluster_watch_from(c, crash);
 	for (size_t j = 0; j < k; j++)
 		while ((rc = netcluster_kill(c, r->v[j].node)) == GV_EFULL)
-			nap_us(100);
+			sleep_us(100);
 	if (rc)
 		goto failed;
 	r->restart_at = GV_TIME_NEVER;
@@ -313,7 +313,7 @@ ch_run(const struct ch_params *p, struct ch_result *r)
 				while ((rc = netcluster_restart(c, r->v[j].node,
 				                                seed)) ==
 				       GV_EFULL)
-					nap_us(100);
+					sleep_us(100);
 			if (rc)
 				goto failed;
 			restarted = true;
@@ -368,7 +368,7 @@ ch_run(const struct ch_params *p, struct ch_result *r)
 		}
 		if (now >= end)
 			break;
-		nap_us(POLL_US);
+		sleep_us(POLL_US);
 	}
 	rc = netcluster_snapshot(c, &s1, READ_TIMEOUT_US);
 	if (rc)
@@ -448,7 +448,7 @@ ch_run(const struct ch_params *p, struct ch_result *r)
 		}
 		if (now >= deadline)
 			break;
-		nap_us(POLL_US);
+		sleep_us(POLL_US);
 	}
 	rc = 0;
 	goto out;
@@ -611,7 +611,8 @@ cmd_churn(int argc, char **argv)
 	uint64_t workers = 0, seed = 1;
 	bool restart = false;
 	int mode = GV_MODE_EAGER;
-	const char *json = NULL, *io = "auto";
+	const char *json = NULL;
+	int backend = GV_IO_AUTO;
 	struct opt opts[] = {
 	        {.name = "--nodes",
 	         .kind = OPT_U64,
@@ -663,7 +664,7 @@ cmd_churn(int argc, char **argv)
 	         .dst = &workers,
 	         .umin = 1,
 	         .umax = 1024},
-	        {.name = "--io", .kind = OPT_STR, .dst = &io},
+	        {.name = "--io", .kind = OPT_IO, .dst = &backend},
 	        {.name = "--seed",
 	         .kind = OPT_U64,
 	         .dst = &seed,
@@ -685,14 +686,6 @@ cmd_churn(int argc, char **argv)
 		        "gvbench churn: --kill %" PRIu64 " leaves fewer than 2 "
 		        "of %" PRIu64 " nodes alive\n",
 		        kill, nodes);
-		return EXIT_USAGE;
-	}
-	int backend = net_backend(io);
-	if (backend < 0) {
-		fprintf(stderr,
-		        "gvbench churn: --io: unknown backend '%s' (auto, "
-		        "uring or mmsg)\n",
-		        io);
 		return EXIT_USAGE;
 	}
 

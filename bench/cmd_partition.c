@@ -169,7 +169,7 @@ wait_writes(netcluster *c, size_t nw, gv_version *ver)
 		while (!netcluster_write_result(c, w, &ver[w], &rc)) {
 			if (gv_io_now() > deadline)
 				return -ETIMEDOUT;
-			nap_us(100);
+			sleep_us(100);
 		}
 		if (rc)
 			return rc;
@@ -249,8 +249,8 @@ pt_run(const struct pt_params *p, struct pt_result *r)
 	snprintf(r->backend, sizeof(r->backend), "%s", netcluster_backend(c));
 	gv_time t0 = netcluster_t0(c), now = gv_io_now();
 	if (now < t0)
-		nap_us(t0 - now);
-	nap_us(p->warmup_ms * 1000);
+		sleep_us(t0 - now);
+	sleep_us(p->warmup_ms * 1000);
 
 	rc = netcluster_snapshot(c, &s0, READ_TIMEOUT_US);
 	if (rc)
@@ -267,7 +267,7 @@ pt_run(const struct pt_params *p, struct pt_result *r)
 			size_t at = node_in_group(r, g, k % r->size[g]);
 			wkey[w] = k;
 			while ((rc = netcluster_write(c, at, w, k)) == GV_EFULL)
-				nap_us(100);
+				sleep_us(100);
 			if (rc)
 				goto failed;
 			w++;
@@ -279,7 +279,7 @@ pt_run(const struct pt_params *p, struct pt_result *r)
 			        r, g, (p->conflicts + j) % r->size[g]);
 			wkey[w] = k;
 			while ((rc = netcluster_write(c, at, w, k)) == GV_EFULL)
-				nap_us(100);
+				sleep_us(100);
 			if (rc)
 				goto failed;
 			w++;
@@ -295,7 +295,7 @@ pt_run(const struct pt_params *p, struct pt_result *r)
 	gv_time heal_at = cut + p->heal_after_ms * 1000;
 	now = gv_io_now();
 	if (now < heal_at)
-		nap_us(heal_at - now);
+		sleep_us(heal_at - now);
 	rc = netcluster_snapshot(c, &s1, READ_TIMEOUT_US);
 	if (rc)
 		goto failed;
@@ -332,7 +332,7 @@ pt_run(const struct pt_params *p, struct pt_result *r)
 		     r->heal_events != GV_TIME_NEVER) ||
 		    now >= deadline)
 			break;
-		nap_us(HEAL_POLL_US);
+		sleep_us(HEAL_POLL_US);
 	}
 	rc = netcluster_snapshot(c, &s2, READ_TIMEOUT_US);
 	if (rc)
@@ -572,7 +572,8 @@ cmd_partition(int argc, char **argv)
 	uint64_t warmup = 1000, deadline = 30000, workers = 0, seed = 1;
 	double split = 0.33;
 	int mode = GV_MODE_EAGER;
-	const char *json = NULL, *io = "auto";
+	const char *json = NULL;
+	int backend = GV_IO_AUTO;
 	struct opt opts[] = {
 	        {.name = "--nodes",
 	         .kind = OPT_U64,
@@ -626,7 +627,7 @@ cmd_partition(int argc, char **argv)
 	         .dst = &workers,
 	         .umin = 1,
 	         .umax = 1024},
-	        {.name = "--io", .kind = OPT_STR, .dst = &io},
+	        {.name = "--io", .kind = OPT_IO, .dst = &backend},
 	        {.name = "--seed",
 	         .kind = OPT_U64,
 	         .dst = &seed,
@@ -648,14 +649,6 @@ cmd_partition(int argc, char **argv)
 		        "gvbench partition: %" PRIu64 " groups need at least "
 		        "%" PRIu64 " nodes\n",
 		        groups, groups * 2);
-		return EXIT_USAGE;
-	}
-	int backend = net_backend(io);
-	if (backend < 0) {
-		fprintf(stderr,
-		        "gvbench partition: --io: unknown backend '%s' (auto, "
-		        "uring or mmsg)\n",
-		        io);
 		return EXIT_USAGE;
 	}
 

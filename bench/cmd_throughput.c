@@ -191,14 +191,6 @@ struct tp_result {
 	double wall_s;
 };
 
-static void
-sleep_us(long us)
-{
-	struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-
-	nanosleep(&ts, NULL);
-}
-
 static double
 cpu_seconds(void)
 {
@@ -940,7 +932,8 @@ cmd_throughput(int argc, char **argv)
 	double seconds = 5, ceil_s = 1, budget = 30;
 	int mode = GV_MODE_EAGER;
 	bool max = false;
-	const char *json = NULL, *io = "auto", *plot = NULL;
+	const char *json = NULL, *plot = NULL;
+	int backend = GV_IO_AUTO;
 	gv_node_config nc;
 
 	gv_node_config_default(&nc);
@@ -1023,7 +1016,7 @@ cmd_throughput(int argc, char **argv)
 	         .kind = OPT_U64,
 	         .dst = &ae_ms,
 	         .umax = 3600000},
-	        {.name = "--io", .kind = OPT_STR, .dst = &io},
+	        {.name = "--io", .kind = OPT_IO, .dst = &backend},
 	        {.name = "--json", .kind = OPT_STR, .dst = &json},
 	        {.name = "--plot", .kind = OPT_STR, .dst = &plot},
 	};
@@ -1073,20 +1066,6 @@ cmd_throughput(int argc, char **argv)
 	if (!max && (double)rate * seconds < 1) {
 		fprintf(stderr, "gvbench throughput: --rate x --seconds is "
 		                "below one write\n");
-		return EXIT_USAGE;
-	}
-	int backend;
-	if (!strcmp(io, "auto"))
-		backend = GV_IO_AUTO;
-	else if (!strcmp(io, "uring"))
-		backend = GV_IO_URING;
-	else if (!strcmp(io, "mmsg"))
-		backend = GV_IO_MMSG;
-	else {
-		fprintf(stderr,
-		        "gvbench throughput: --io: unknown backend '%s' (auto, "
-		        "uring or mmsg)\n",
-		        io);
 		return EXIT_USAGE;
 	}
 

@@ -76,23 +76,3 @@ json_ms(FILE *f, gv_time at, gv_time from)
 	         at != GV_TIME_NEVER);
 }
 
-void
-nap_us(uint64_t us)
-{
-	struct timespec ts = {(time_t)(us / 1000000),
-	                      (long)(us % 1000000) * 1000};
-
-	nanosleep(&ts, NULL);
-}
-
-int
-net_backend(const char *name)
-{
-	if (!strcmp(name, "auto"))
-		return GV_IO_AUTO;
-	if (!strcmp(name, "uring"))
-		return GV_IO_URING;
-	if (!strcmp(name, "mmsg"))
-		return GV_IO_MMSG;
-	return -1;
-}

@@ -51,10 +51,4 @@ void delays_print(FILE *f, const struct delays *d);
  * event did not happen (json null). */
 void json_ms(FILE *f, gv_time at, gv_time from);
 
-/* Sleep for us microseconds. */
-void nap_us(uint64_t us);
-
-/* The io backend flag (auto, uring, mmsg): enum gv_io_backend or -1. */
-int net_backend(const char *name);
-
 #endif /* GV_BENCH_CMDS_NET_H */

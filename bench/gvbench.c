@@ -589,14 +589,6 @@ struct cv_result {
 	struct plot_reach reach; /* with p.plot; the caller finis it */
 };
 
-static void
-sleep_us(long us)
-{
-	struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-
-	nanosleep(&ts, NULL);
-}
-
 /* Background load: rate writes/s in total, at random nodes and keys,
  * queued in small batches as time passes. */
 struct pacer {
@@ -955,7 +947,8 @@ cmd_converge(int argc, char **argv)
 	uint64_t deadline = 10000, warmup = 1000;
 	double loss = 0;
 	int mode = GV_MODE_EAGER;
-	const char *json = NULL, *io = "auto", *plot = NULL;
+	const char *json = NULL, *plot = NULL;
+	int backend = GV_IO_AUTO;
 	struct opt opts[] = {
 	        {.name = "--nodes",
 	         .kind = OPT_U64,
@@ -1010,7 +1003,7 @@ cmd_converge(int argc, char **argv)
 	         .kind = OPT_U64,
 	         .dst = &warmup,
 	         .umax = 3600000},
-	        {.name = "--io", .kind = OPT_STR, .dst = &io},
+	        {.name = "--io", .kind = OPT_IO, .dst = &backend},
 	        {.name = "--json", .kind = OPT_STR, .dst = &json},
 	        {.name = "--plot", .kind = OPT_STR, .dst = &plot},
 	};
@@ -1022,20 +1015,6 @@ cmd_converge(int argc, char **argv)
 	if (!opts[O_NODES].seen) {
 		fprintf(stderr, "gvbench converge: --nodes N is required (see "
 		                "gvbench converge --help)\n");
-		return EXIT_USAGE;
-	}
-	int backend;
-	if (!strcmp(io, "auto"))
-		backend = GV_IO_AUTO;
-	else if (!strcmp(io, "uring"))
-		backend = GV_IO_URING;
-	else if (!strcmp(io, "mmsg"))
-		backend = GV_IO_MMSG;
-	else {
-		fprintf(stderr,
-		        "gvbench converge: --io: unknown backend '%s' (auto, "
-		        "uring or mmsg)\n",
-		        io);
 		return EXIT_USAGE;
 	}
 

@@ -22,6 +22,8 @@
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "netcluster.h"
 
+#include "bench_util.h"
+
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -1430,14 +1432,6 @@ netcluster_track(const netcluster *c, size_t t, gv_time *injected,
 	return true;
 }
 
-static void
-pause_us(long us)
-{
-	struct timespec ts = {0, us * 1000};
-
-	nanosleep(&ts, NULL);
-}
-
 int
 netcluster_snapshot(netcluster *c, netcluster_stats *out, uint64_t timeout_us)
 {
@@ -1453,7 +1447,7 @@ netcluster_snapshot(netcluster *c, netcluster_stats *out, uint64_t timeout_us)
 			if (gv_io_now() > deadline)
 				return GV_EFULL;
 			gv_io_wake(w->io);
-			pause_us(100);
+			sleep_us(100);
 		}
 		gv_io_wake(w->io);
 	}
@@ -1465,7 +1459,7 @@ netcluster_snapshot(netcluster *c, netcluster_stats *out, uint64_t timeout_us)
 		                            memory_order_acquire) != seq) {
 			if (atomic_load(&w->failed) || gv_io_now() > deadline)
 				return -ETIMEDOUT;
-			pause_us(100);
+			sleep_us(100);
 		}
 		const uint64_t *src = (const uint64_t *)&w->snap;
 		uint64_t *dst = (uint64_t *)&sum;
@@ -1655,7 +1649,7 @@ netcluster_read(netcluster *c, uint64_t *roots, bool *up, int space,
 			if (gv_io_now() > deadline)
 				return GV_EFULL;
 			gv_io_wake(w->io);
-			pause_us(100);
+			sleep_us(100);
 		}
 		gv_io_wake(w->io);
 	}
@@ -1667,7 +1661,7 @@ netcluster_read(netcluster *c, uint64_t *roots, bool *up, int space,
 		       seq) {
 			if (atomic_load(&w->failed) || gv_io_now() > deadline)
 				return -ETIMEDOUT;
-			pause_us(50);
+			sleep_us(50);
 		}
 	}
 	return 0;

@@ -818,22 +818,22 @@ conflict_cb(void *ud, const gv_record *winner, const gv_record *loser)
  */
 void
 gv__prefetch_updates(gv_node *n, const gv_wire_record *recs, uint64_t *khs,
-		     size_t nrecs)
+		     uint64_t *ids, size_t nrecs)
 {
 	const gv_merkle *m = &n->merkle;
 	unsigned k = 0;
 	for (size_t i = 0; i < nrecs; i++) {
-		khs[i] = 0;
+		khs[i] = ids[i] = 0;
 		if (recs[i].type != GV_REC_UPDATE)
 			continue;
 		const gv_wire_update *u = &recs[i].u.update;
 		uint64_t kh = gv__key_hash(u->key, u->klen);
 		khs[i] = kh;
+		ids[i] = update_id(kh, &u->ver);
 		gv_store_prefetch(&n->store, kh, 0);
 		if (n->seen)
 			__builtin_prefetch(
-				&n->seen[update_id(kh, &u->ver) &
-					 (n->cfg.seen_cache - 1)]);
+				&n->seen[ids[i] & (n->cfg.seen_cache - 1)]);
 		if (m->digest)
 			__builtin_prefetch(&m->digest[m->off[m->depth] +
 						      gv_merkle_leaf_of(m, kh)]);
@@ -874,12 +874,13 @@ tomb_from_origin(gv_node *n, gv_time now, gv_node_id sender,
 
 void
 gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
-	      const gv_wire_update *u, uint64_t kh)
+	      const gv_wire_update *u, uint64_t kh, uint64_t id)
 {
 	n->st.updates_in++;
 	if (!kh)
 		kh = gv__key_hash(u->key, u->klen);
-	uint64_t id = update_id(kh, &u->ver);
+	if (!id)
+		id = update_id(kh, &u->ver);
 	/*
 	 * Anti-entropy's entries always go to the store: they come because
 	 * the trees differ, and the cache must never stand between a node

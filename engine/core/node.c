@@ -609,76 +609,76 @@ gv_node_recv(gv_node *n, gv_time now, const gv_addr *from, const uint8_t *buf,
 	 * handled in order; the rest, if any, one at a time.
 	 */
 	gv_wire_record ahead[GV_RECV_AHEAD], one;
-	uint64_t khs[GV_RECV_AHEAD];
+	uint64_t khs[GV_RECV_AHEAD], ids[GV_RECV_AHEAD];
 	size_t nahead = 0;
 	while (nahead < GV_RECV_AHEAD &&
 	       (rc = gv_wire_next(&rd, &ahead[nahead])) == 1)
 		nahead++;
-	gv__prefetch_updates(n, ahead, khs, nahead);
+	gv__prefetch_updates(n, ahead, khs, ids, nahead);
 	bool ae_counted = false;
 	for (size_t i = 0;; i++) {
-		const gv_wire_record *rp;
-		uint64_t kh = 0;
+		const gv_wire_record *rec;
+		uint64_t kh = 0, id = 0;
 		if (i < nahead) {
-			rp = &ahead[i];
+			rec = &ahead[i];
 			kh = khs[i];
+			id = ids[i];
 		} else if (rc == 1 && (rc = gv_wire_next(&rd, &one)) == 1) {
-			rp = &one;
+			rec = &one;
 		} else {
 			break;
 		}
-		const gv_wire_record rec = *rp;
-		switch (rec.type) {
+		switch (rec->type) {
 		case GV_REC_UPDATE:
-			gv__on_update(n, now, from, h.sender, &rec.u.update,
-				      kh);
+			gv__on_update(n, now, from, h.sender, &rec->u.update,
+				      kh, id);
 			break;
 		case GV_REC_PING:
-			gv__on_ping(n, now, from, h.sender, &rec.u.ping);
+			gv__on_ping(n, now, from, h.sender, &rec->u.ping);
 			break;
 		case GV_REC_ACK:
-			gv__on_ack(n, now, from, h.sender, &rec.u.ack);
+			gv__on_ack(n, now, from, h.sender, &rec->u.ack);
 			break;
 		case GV_REC_PING_REQ:
-			gv__on_ping_req(n, now, from, &rec.u.ping_req);
+			gv__on_ping_req(n, now, from, &rec->u.ping_req);
 			break;
 		case GV_REC_MEMBER:
 			gv__on_member_record(n, now, from, h.sender,
-					     &rec.u.member);
+					     &rec->u.member);
 			break;
 		case GV_REC_SYNC_REQ:
 			gv__on_sync_req(n, now, from, h.sender,
-					&rec.u.sync_req);
+					&rec->u.sync_req);
 			break;
 		case GV_REC_MERKLE_REQ:
-			gv__on_merkle_req(n, now, from, &rec.u.merkle_req);
+			gv__on_merkle_req(n, now, from, &rec->u.merkle_req);
 			goto ae;
 		case GV_REC_MERKLE_RESP:
-			gv__on_merkle_resp(n, now, from, &rec.u.merkle_resp);
+			gv__on_merkle_resp(n, now, from, &rec->u.merkle_resp);
 			goto ae;
 		case GV_REC_ENTRIES_REQ:
-			gv__on_entries_req(n, now, from, &rec.u.entries_req);
+			gv__on_entries_req(n, now, from, &rec->u.entries_req);
 			goto ae;
 		case GV_REC_ENTRIES_RESP:
 			goto ae;
 		case GV_REC_PULL_DIGEST:
-			if (rec.u.pull_digest.bucket == GV_PULL_QUERY ||
-			    rec.u.pull_digest.bucket == GV_PULL_ANSWER) {
-				gv__on_watch(n, now, from, &rec.u.pull_digest);
+			if (rec->u.pull_digest.bucket == GV_PULL_QUERY ||
+			    rec->u.pull_digest.bucket == GV_PULL_ANSWER) {
+				gv__on_watch(n, now, from, &rec->u.pull_digest);
 				break;
 			}
-			if (rec.u.pull_digest.bucket == GV_PULL_RECENT) {
+			if (rec->u.pull_digest.bucket == GV_PULL_RECENT) {
 				gv__on_pull_recent(n, now, from,
-						   &rec.u.pull_digest);
+						   &rec->u.pull_digest);
 				break;
 			}
-			gv__on_leaf_digest(n, now, from, &rec.u.pull_digest);
+			gv__on_leaf_digest(n, now, from, &rec->u.pull_digest);
 			goto ae;
 		case GV_REC_TOMB_ACK:
-			gv__on_tomb_ack(n, now, h.sender, &rec.u.tomb_ack);
+			gv__on_tomb_ack(n, now, h.sender, &rec->u.tomb_ack);
 			break;
 		case GV_REC_PURGE:
-			gv__on_purge(n, now, &rec.u.purge);
+			gv__on_purge(n, now, &rec->u.purge);
 			break;
 		default:
 			break;

@@ -407,13 +407,14 @@ void gv__spread_purge(gv_node *n, const void *key, size_t klen,
 		      const gv_version *ver);
 /* Records of a datagram decoded ahead of handling (see gv_node_recv). */
 #define GV_RECV_AHEAD 32
-/* Prefetch what the updates among recs will touch; khs[i]: the key hash
- * of recs[i] if it is an update. */
+/* Prefetch what the updates among recs will touch; khs[i], ids[i]: the
+ * key hash and update id of recs[i] if it is an update (else 0). */
 void gv__prefetch_updates(gv_node *n, const gv_wire_record *recs,
-			  uint64_t *khs, size_t nrecs);
-/* kh: the key's hash if already computed, else 0. */
+			  uint64_t *khs, uint64_t *ids, size_t nrecs);
+/* kh, id: the key's hash and the update's id if already computed, else 0. */
 void gv__on_update(gv_node *n, gv_time now, const gv_addr *from,
-		   gv_node_id sender, const gv_wire_update *u, uint64_t kh);
+		   gv_node_id sender, const gv_wire_update *u, uint64_t kh,
+		   uint64_t id);
 void gv__on_pull_recent(gv_node *n, gv_time now, const gv_addr *from,
 			const gv_wire_pull_digest *d);
 void gv__round_tick(gv_node *n, gv_time now);

@@ -19,7 +19,7 @@
 set -euo pipefail
 
 bin=${1:?usage: check_throughput_json.sh path/to/gvbench}
-command -v python3 >/dev/null || { echo "python3 not found: skipped"; exit 77; }
+command -v python3 >/dev/null || { echo "python3 not found (tools/bootstrap.sh installs it): skipped"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 json=$tmp/throughput.jsonl
