@@ -28,6 +28,10 @@ gv_strerror(int err)
 	case GV_EFULL: return "table full";
 	case GV_ERANGE: return "value out of range";
 	case GV_EREADONLY: return "read-only while partitioned (minority side)";
+	case GV_EAUTH: return "datagram failed authentication";
+	case GV_EREPLAY: return "replayed or stale datagram";
+	case GV_EPRIMARY: return "the primary key cannot be removed (use another first)";
+	case GV_ENOKEYRING: return "no keyring (gossip runs in the clear)";
 	default: break;
 	}
 	if (err < 0 && err > -4096)

@@ -31,6 +31,13 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+/* libsodium (keyring.c): its headers use names poisoned below. */
+#include <sodium/core.h>
+#include <sodium/crypto_aead_aes256gcm.h>
+#include <sodium/crypto_aead_xchacha20poly1305.h>
+#include <sodium/crypto_generichash.h>
+#include <sodium/utils.h>
+
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "grapevine's core assumes a little-endian host (x86-64, aarch64)"
 #endif

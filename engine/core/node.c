@@ -161,6 +161,11 @@ gv_node_new(gv_node **out, const gv_node_config *cfg, gv_time now)
 	rc = gv__members_init(n);
 	if (rc)
 		goto fail_members;
+	rc = gv__sec_init(n);
+	if (rc) {
+		gv__members_fini(n);
+		goto fail_members;
+	}
 
 	n->ae_tokens = (double)cfg->ae_bytes_per_sec;
 	n->ae_tokens_at = now;
@@ -214,6 +219,7 @@ gv_node_del(gv_node *n)
 	}
 	gv__free(mem, n->items, n->items_cap * sizeof(struct item));
 	gv__members_fini(n);
+	gv__sec_fini(n);
 	gv__free(mem, n->conflicts,
 		 n->cfg.conflict_log * sizeof(gv_conflict_info));
 	if (n->purged_on)
@@ -515,16 +521,9 @@ ae_refill(gv_node *n, gv_time now)
 		n->ae_tokens = burst;
 }
 
-ssize_t
-gv_node_send(gv_node *n, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
+static ssize_t
+send_clear(gv_node *n, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
 {
-	if (!n || !to || !buf)
-		return GV_EINVAL;
-	if (cap < n->cfg.max_datagram)
-		return GV_ENOBUFS;
-	if (cap > GV_WIRE_MAX_MTU)
-		cap = GV_WIRE_MAX_MTU;
-	n->now = now;
 	while (n->nitems) {
 		ssize_t len = send_items(n, to, buf, cap);
 		if (len < 0)
@@ -553,7 +552,7 @@ gv_node_send(gv_node *n, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
 		n->nready--;
 		ready_free(n, r);
 		n->st.outbox_drops++;
-		return gv_node_send(n, now, to, buf, cap);
+		return send_clear(n, now, to, buf, cap);
 	}
 	if (r->ae && n->cfg.ae_bytes_per_sec) {
 		ae_refill(n, now);
@@ -576,6 +575,32 @@ gv_node_send(gv_node *n, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
 	return len;
 }
 
+ssize_t
+gv_node_send(gv_node *n, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
+{
+	if (!n || !to || !buf)
+		return GV_EINVAL;
+	/* with a keyring, cfg.max_datagram is already short of the tag */
+	size_t over = n->cfg.keyring ? GV_SEAL_OVERHEAD : 0;
+	if (cap < n->cfg.max_datagram + over)
+		return GV_ENOBUFS;
+	if (cap > GV_WIRE_MAX_MTU)
+		cap = GV_WIRE_MAX_MTU;
+	n->now = now;
+	for (;;) {
+		ssize_t len = send_clear(n, now, to, buf, cap - over);
+		if (len <= 0 || !over)
+			return len;
+		len = gv__sec_seal(n, buf, (size_t)len, cap);
+		if (len > 0) {
+			n->st.bytes_out += GV_SEAL_OVERHEAD;
+			return len;
+		}
+		/* not sealable (counted): never send it clear; next */
+		n->st.dgrams_out--;
+	}
+}
+
 /* ------------------------------------------------------------- intake */
 
 int
@@ -589,8 +614,14 @@ gv_node_recv(gv_node *n, gv_time now, const gv_addr *from, const uint8_t *buf,
 	n->st.bytes_in += len;
 	gv_wire_reader rd;
 	gv_wire_header h;
-	int rc = gv_wire_open(&rd, &h, buf, len, n->cfg.cluster);
-	if (rc) {
+	int rc;
+	if (n->cfg.keyring || (len > 3 && buf[3] != 0)) {
+		/* sealed gossip: open it (sec.c counts every refusal) */
+		rc = gv__sec_open(n, buf, len, &h, &buf, &len);
+		if (rc)
+			return rc;
+		gv_wire_open_plain(&rd, buf, len);
+	} else if ((rc = gv_wire_open(&rd, &h, buf, len, n->cfg.cluster))) {
 		if (rc == GV_ECLUSTER)
 			n->st.dgrams_foreign++;
 		else

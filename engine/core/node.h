@@ -29,6 +29,7 @@
 
 #include <grapevine/grapevine.h>
 
+#include "keyring.h"
 #include "store.h"
 #include "wire.h"
 
@@ -159,6 +160,15 @@ typedef struct gv_node_config {
 	 * (1024: 8 KiB, allocated at the first update received) */
 	size_t seen_cache;
 	size_t conflict_log;        /* 128 recent conflicts kept */
+
+	/* security: with a keyring, every datagram is sealed with its
+	 * primary key and only sealed datagrams that a key of the ring
+	 * opens are accepted (keyring.h); NULL runs in the clear. Not
+	 * owned: it may be shared by several nodes (a process's shards),
+	 * and it must outlive them. The node's id must be unique per
+	 * process lifetime (the daemon draws it at random), or its
+	 * datagrams read as replays until its incarnation moves on. */
+	gv_keyring *keyring;
 
 	gv_node_callbacks cb;
 	void *ud;
@@ -354,6 +364,15 @@ typedef struct gv_node_stats {
 	uint64_t outbox_drops;
 	/* joins refused: ours by a seed, or a joiner's by us (shard count) */
 	uint64_t joins_refused;
+	/* sealed gossip: datagrams dropped before they touched any state */
+	uint64_t auth_clear;       /* clear, while we hold a keyring */
+	uint64_t auth_no_keyring;  /* sealed, and we hold no keyring */
+	uint64_t auth_unknown_key; /* sealed with a key not in our ring */
+	uint64_t auth_failed;      /* tag did not verify: forged, tampered */
+	uint64_t auth_replayed;    /* seen before */
+	uint64_t auth_stale;       /* older than the replay window */
+	uint64_t auth_windows_forgotten; /* replay table full: half dropped */
+	uint64_t seal_errors;      /* could not seal: not sent */
 } gv_node_stats;
 
 const gv_node_stats *gv_node_get_stats(const gv_node *n);

@@ -222,6 +222,14 @@ struct gv_node {
 	gv_node_stats st;
 	uint64_t seq; /* datagram sequence */
 
+	/* sealed gossip (sec.c) */
+	uint32_t boot;             /* drawn at start: part of every nonce */
+	gv_seal_cache *seal_cache;
+	uint8_t *open_buf;         /* an opened datagram */
+	size_t open_cap;
+	struct gv_win *win;        /* replay windows, by sender */
+	size_t win_cap, win_n;
+
 	/* regions: interned names; 0 is ours */
 	unsigned nregions;
 	bool multi_region; /* peers in more than one region */
@@ -331,6 +339,15 @@ struct ready *gv__ready_begin(gv_node *n, const gv_addr *to, bool ae,
 			      size_t cap, gv_wire_writer *w);
 void gv__ready_commit(gv_node *n, struct ready *r, gv_wire_writer *w);
 void gv__header_for(gv_node *n, gv_wire_header *h);
+
+/* sec.c: sealed gossip */
+int gv__sec_init(gv_node *n);
+void gv__sec_fini(gv_node *n);
+ssize_t gv__sec_seal(gv_node *n, uint8_t *buf, size_t len, size_t cap);
+/* 0 with *plain, *plen the opened datagram and *h its header; or a
+ * negative code, already counted */
+int gv__sec_open(gv_node *n, const uint8_t *buf, size_t len,
+		 gv_wire_header *h, const uint8_t **plain, size_t *plen);
 uint64_t gv__wall_ms(const gv_node *n, gv_time now);
 uint32_t gv__rand32(gv_node *n);
 void gv__record_conflict(gv_node *n, const gv_record *winner,

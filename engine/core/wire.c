@@ -127,8 +127,7 @@ gv_wire_begin(gv_wire_writer *w, uint8_t *buf, size_t cap,
 		cap = GV_WIRE_MAX_MTU;
 	if (cap < GV_WIRE_HEADER_LEN + GV_WIRE_RECORD_HDR)
 		return GV_EINVAL;
-	/* Sealing is not implemented yet: a datagram that claimed to be
-	 * sealed would be a lie, and gv_wire_open would reject it. */
+	/* A datagram is written clear; gv_seal (keyring.h) seals it. */
 	if (h->flags != 0)
 		return GV_EINVAL;
 
@@ -566,9 +565,8 @@ gv_wire_open(gv_wire_reader *r, gv_wire_header *h, const uint8_t *buf,
 		return GV_EBADMAGIC;
 	if (buf[2] != GV_WIRE_VERSION)
 		return GV_EVERSION;
-	/* Only the sealed bit is defined, and sealing (AEAD) is not
-	 * implemented yet: until it is, a sealed datagram is one we cannot
-	 * read, so it is rejected like any other unknown flag. */
+	/* A sealed datagram is opened by gv_open (keyring.h) and read
+	 * with gv_wire_open_plain, never here. */
 	if (buf[3] != 0)
 		return GV_EMALFORMED;
 	if (gv__ld16(buf + 10) != 0)
@@ -591,6 +589,52 @@ gv_wire_open(gv_wire_reader *r, gv_wire_header *h, const uint8_t *buf,
 		h->incarnation = gv__ld32(buf + 20);
 		h->seq = gv__ld64(buf + 24);
 	}
+	r->buf = buf;
+	r->len = len;
+	r->off = GV_WIRE_HEADER_LEN;
+	return 0;
+}
+
+static void
+header_of(gv_wire_header *h, const uint8_t *buf)
+{
+	h->version = buf[2];
+	h->flags = buf[3];
+	h->cluster = gv__ld32(buf + 4);
+	h->shard = gv__ld16(buf + 8);
+	h->sender = gv__ld64(buf + 12);
+	h->incarnation = gv__ld32(buf + 20);
+	h->seq = gv__ld64(buf + 24);
+}
+
+int
+gv_wire_check_sealed(gv_wire_header *h, const uint8_t *buf, size_t len,
+		     uint32_t cluster)
+{
+	if (!h || (!buf && len))
+		return GV_EINVAL;
+	if (len < GV_WIRE_HEADER_LEN + 16)
+		return GV_ETRUNCATED;
+	if (gv__ld16(buf) != GV_WIRE_MAGIC)
+		return GV_EBADMAGIC;
+	if (buf[2] != GV_WIRE_VERSION)
+		return GV_EVERSION;
+	if (!(buf[3] & GV_WIRE_FLAG_SEALED) ||
+	    (buf[3] & ~(GV_WIRE_FLAG_SEALED | GV_WIRE_FLAG_AESGCM)))
+		return GV_EMALFORMED;
+	if (gv__ld16(buf + 10) != 0 || len > GV_WIRE_MAX_MTU)
+		return GV_EMALFORMED;
+	if (gv__ld32(buf + 4) != cluster)
+		return GV_ECLUSTER;
+	header_of(h, buf);
+	return 0;
+}
+
+int
+gv_wire_open_plain(gv_wire_reader *r, const uint8_t *buf, size_t len)
+{
+	if (!r || !buf || len < GV_WIRE_HEADER_LEN || len > GV_WIRE_MAX_MTU)
+		return GV_EINVAL;
 	r->buf = buf;
 	r->len = len;
 	r->off = GV_WIRE_HEADER_LEN;

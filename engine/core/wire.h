@@ -10,7 +10,9 @@
  *   off len field
  *     0   2 magic        0x7667 ("gv" read as a little-endian u16)
  *     2   1 version      GV_WIRE_VERSION
- *     3   1 flags        bit 0: sealed (AEAD, later); others must be 0
+ *     3   1 flags        bit 0: sealed (AEAD, see keyring.h); bit 1: the
+ *                        AEAD is AES-256-GCM, not XChaCha20-Poly1305;
+ *                        others must be 0
  *     4   4 cluster      cluster id; a mismatch is GV_ECLUSTER
  *     8   2 shard        shard index of sender and receiver
  *    10   2 reserved     must be 0
@@ -19,6 +21,8 @@
  *    24   8 seq          sender's datagram sequence number
  *    32   8 checksum     XXH3-64 of bytes [40, len) seeded with XXH3-64 of
  *                        bytes [0, 32); detects truncation and corruption
+ *                        (sealed: key id u32, boot u32, and the records
+ *                        are encrypted and end in a 16-byte tag)
  *
  * Record: type u8, body length u16, body. The decoder skips records of
  * unknown type (forward compatibility) and rejects a body length that runs
@@ -89,6 +93,7 @@
 #define GV_WIRE_MAX_MTU 65507 /* largest UDP payload over IPv4 */
 
 #define GV_WIRE_FLAG_SEALED 0x01
+#define GV_WIRE_FLAG_AESGCM 0x02
 
 /* Fixed part of an UPDATE body, before key and value. */
 #define GV_WIRE_UPDATE_FIXED 39
@@ -435,12 +440,29 @@ typedef struct gv_wire_reader {
  * length, checksum, cluster.
  * Returns 0; GV_EINVAL (r NULL, or buf NULL with len > 0), GV_ETRUNCATED
  * (shorter than a header), GV_EBADMAGIC, GV_EVERSION, GV_EMALFORMED (any
- * flag bit set -- sealed datagrams are refused until sealing is
- * implemented -- reserved field non-zero, longer than GV_WIRE_MAX_MTU),
+ * flag bit set -- a sealed datagram goes to gv_open instead --
+ * reserved field non-zero, longer than GV_WIRE_MAX_MTU),
  * GV_ECHECKSUM, GV_ECLUSTER. On error neither *r nor *h is written.
  */
 int gv_wire_open(gv_wire_reader *r, gv_wire_header *h, const uint8_t *buf,
 		 size_t len, uint32_t cluster);
+
+/*
+ * gv_wire_check_sealed - check a sealed datagram's header before opening
+ * it (keyring.h): length (header and tag at least, at most
+ * GV_WIRE_MAX_MTU), magic, version, flags (sealed, and no unknown bit),
+ * reserved, cluster. Fills *h. Returns 0; GV_ETRUNCATED, GV_EBADMAGIC,
+ * GV_EVERSION, GV_EMALFORMED (also: not sealed), GV_ECLUSTER.
+ */
+int gv_wire_check_sealed(gv_wire_header *h, const uint8_t *buf, size_t len,
+			 uint32_t cluster);
+
+/*
+ * gv_wire_open_plain - position a reader on an opened sealed datagram
+ * (gv_open's output: the header and the decrypted records). There is no
+ * checksum to check: the AEAD tag was.
+ */
+int gv_wire_open_plain(gv_wire_reader *r, const uint8_t *buf, size_t len);
 
 /*
  * gv_wire_next - decode the next record.

@@ -165,6 +165,8 @@ make_node(gv_cluster *c, size_t i, gv_time now, gv_node **out)
 	nc.cb.on_conflict = cb_conflict;
 	nc.cb.on_partition = cb_partition;
 	nc.ud = &c->ctx[i];
+	if (c->cfg.keyrings)
+		nc.keyring = c->cfg.keyrings[i];
 	int rc = gv_node_new(out, &nc, now);
 	if (rc)
 		return rc;

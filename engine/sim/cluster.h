@@ -34,6 +34,8 @@ typedef struct gv_cluster_config {
 	gv_time region_lat_max_us;
 	int membership;      /* enum gv_cluster_membership */
 	size_t max_tracks;   /* tracked writes (default 4096) */
+	/* optional: node i's keyring (else node.keyring, shared) */
+	gv_keyring **keyrings;
 	/* optional: also called for every datagram delivered */
 	gv_sim_deliver_fn observer;
 	void *observer_ud;

@@ -56,6 +56,11 @@ enum gv_error {
 	GV_EFULL = -10016,      /* fixed-capacity table is full */
 	GV_ERANGE = -10017,     /* numeric argument out of range */
 	GV_EREADONLY = -10018,  /* partitioned and configured read-only */
+	GV_EAUTH = -10019,      /* sealed datagram failed authentication, or a
+				 * clear one where a keyring is required */
+	GV_EREPLAY = -10020,    /* sealed datagram seen before, or too old */
+	GV_EPRIMARY = -10021,   /* the primary key cannot be removed */
+	GV_ENOKEYRING = -10022, /* key operation on a node without a keyring */
 };
 
 /*

@@ -1,0 +1,670 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * keyring.c - cluster keys and datagram sealing. See keyring.h.
+ *
+ * libsodium is pure computation here (AEAD, BLAKE2b, hex/base64): the
+ * core stays sans-IO. sodium_init() is the one call that may read the
+ * kernel's randomness (to seed libsodium's own generator, which the core
+ * never uses); it runs once, when the first keyring is made.
+ */
+#include "keyring.h"
+
+#include <stdio.h>
+
+/* libsodium's headers come with gv_core.h, ahead of its poisoning */
+#include "wire.h"
+
+struct snap {
+	struct snap *older; /* retired snapshots, freed with the ring */
+	size_t n;           /* keys; [0] is primary */
+	uint32_t id[GV_KEYRING_MAX];
+	uint64_t fp[GV_KEYRING_MAX]; /* fingerprint: tells reused ids apart */
+	uint8_t key[GV_KEYRING_MAX][GV_KEY_LEN];
+};
+
+struct gv_keyring {
+	const gv_mem *mem;
+	_Atomic(struct snap *) cur;
+	_Atomic uint64_t gen;
+	_Atomic int cipher;
+};
+
+#define CACHE_SLOTS 64
+
+struct slot {
+	crypto_aead_aes256gcm_state st; /* 16-byte aligned, first */
+	uint64_t sender, fp;
+	uint32_t boot, inc, key_id;
+	uint16_t shard;
+	bool used;
+};
+
+struct gv_seal_cache {
+	struct slot slot[CACHE_SLOTS];
+};
+
+static const uint8_t id_ctx[16] = "grapevine keyid1";
+static const char aes_ctx[] = "gv1-aes256gcm";
+
+bool
+gv_cipher_aes_available(void)
+{
+	if (sodium_init() < 0)
+		return false;
+	return crypto_aead_aes256gcm_is_available() != 0;
+}
+
+const char *
+gv_cipher_name(int cipher)
+{
+	switch (cipher) {
+	case GV_CIPHER_AUTO: return "auto";
+	case GV_CIPHER_AES256GCM: return "aes256gcm";
+	case GV_CIPHER_XCHACHA20: return "xchacha20poly1305";
+	default: return "unknown";
+	}
+}
+
+int
+gv_cipher_parse(const char *s)
+{
+	if (!s)
+		return GV_EINVAL;
+	if (!strcmp(s, "auto"))
+		return GV_CIPHER_AUTO;
+	if (!strcmp(s, "aes256gcm") || !strcmp(s, "aes-256-gcm"))
+		return GV_CIPHER_AES256GCM;
+	if (!strcmp(s, "xchacha20poly1305") || !strcmp(s, "xchacha20") ||
+	    !strcmp(s, "xchacha20-poly1305"))
+		return GV_CIPHER_XCHACHA20;
+	return GV_EINVAL;
+}
+
+int
+gv_keyring_new(gv_keyring **out, const gv_mem *mem)
+{
+	if (!out)
+		return GV_EINVAL;
+	if (sodium_init() < 0)
+		return GV_ENOMEM;
+	if (!mem)
+		mem = gv_mem_libc();
+	gv_keyring *kr = gv__zalloc(mem, sizeof(*kr));
+	struct snap *s = gv__zalloc(mem, sizeof(*s));
+	if (!kr || !s) {
+		gv__free(mem, kr, sizeof(*kr));
+		gv__free(mem, s, sizeof(*s));
+		return GV_ENOMEM;
+	}
+	kr->mem = mem;
+	atomic_init(&kr->cur, s);
+	atomic_init(&kr->gen, 1);
+	atomic_init(&kr->cipher, crypto_aead_aes256gcm_is_available()
+					 ? GV_CIPHER_AES256GCM
+					 : GV_CIPHER_XCHACHA20);
+	*out = kr;
+	return 0;
+}
+
+void
+gv_keyring_del(gv_keyring *kr)
+{
+	if (!kr)
+		return;
+	struct snap *s = atomic_load(&kr->cur);
+	while (s) {
+		struct snap *o = s->older;
+		sodium_memzero(s, sizeof(*s));
+		gv__free(kr->mem, s, sizeof(*s));
+		s = o;
+	}
+	gv__free(kr->mem, kr, sizeof(*kr));
+}
+
+int
+gv_keyring_set_cipher(gv_keyring *kr, int cipher)
+{
+	if (!kr)
+		return GV_EINVAL;
+	bool aes = crypto_aead_aes256gcm_is_available() != 0;
+	switch (cipher) {
+	case GV_CIPHER_AUTO:
+		cipher = aes ? GV_CIPHER_AES256GCM : GV_CIPHER_XCHACHA20;
+		break;
+	case GV_CIPHER_AES256GCM:
+		if (!aes)
+			return GV_EINVAL;
+		break;
+	case GV_CIPHER_XCHACHA20: break;
+	default: return GV_EINVAL;
+	}
+	atomic_store(&kr->cipher, cipher);
+	atomic_fetch_add(&kr->gen, 1);
+	return 0;
+}
+
+int
+gv_keyring_cipher(const gv_keyring *kr)
+{
+	return kr ? atomic_load(&kr->cipher) : GV_CIPHER_XCHACHA20;
+}
+
+/* ------------------------------------------------------------ key text */
+
+static bool
+blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int
+gv_key_parse(const char *s, size_t len, uint8_t key[GV_KEY_LEN])
+{
+	if (!s || !key)
+		return GV_EINVAL;
+	while (len && blank(s[0])) {
+		s++;
+		len--;
+	}
+	while (len && blank(s[len - 1]))
+		len--;
+	/* sodium's decoders want a terminated string */
+	char tmp[96];
+	if (len == 0 || len >= sizeof(tmp))
+		return GV_EINVAL;
+	memcpy(tmp, s, len);
+	tmp[len] = 0;
+	uint8_t out[GV_KEY_LEN + 8];
+	size_t got = 0;
+	const char *end = NULL;
+	int rc = GV_EINVAL;
+	if (len == 2 * GV_KEY_LEN) {
+		if (sodium_hex2bin(out, sizeof(out), tmp, len, NULL, &got,
+				   &end) == 0 &&
+		    end == tmp + len && got == GV_KEY_LEN)
+			rc = 0;
+	} else {
+		static const int variants[] = {
+			sodium_base64_VARIANT_ORIGINAL,
+			sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+			sodium_base64_VARIANT_URLSAFE,
+			sodium_base64_VARIANT_URLSAFE_NO_PADDING,
+		};
+		for (size_t i = 0; rc && i < GV_ARRAY_LEN(variants); i++) {
+			if (sodium_base642bin(out, sizeof(out), tmp, len, NULL,
+					      &got, &end, variants[i]) == 0 &&
+			    end == tmp + len && got == GV_KEY_LEN)
+				rc = 0;
+		}
+	}
+	if (rc == 0)
+		memcpy(key, out, GV_KEY_LEN);
+	sodium_memzero(out, sizeof(out));
+	sodium_memzero(tmp, sizeof(tmp));
+	return rc;
+}
+
+static uint64_t
+key_hash(const uint8_t key[GV_KEY_LEN])
+{
+	uint8_t h[8];
+	crypto_generichash(h, sizeof(h), id_ctx, sizeof(id_ctx), key,
+			   GV_KEY_LEN);
+	return gv__ld64(h);
+}
+
+uint32_t
+gv_key_id(const uint8_t key[GV_KEY_LEN])
+{
+	uint32_t id = (uint32_t)key_hash(key);
+	return id ? id : 1;
+}
+
+int
+gv_key_id_parse(const char *s, size_t len, uint32_t *id)
+{
+	if (!s || !id || len != 8)
+		return GV_EINVAL;
+	uint32_t v = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		unsigned d;
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A' + 10);
+		else
+			return GV_EINVAL;
+		v = v << 4 | d;
+	}
+	if (!v)
+		return GV_EINVAL;
+	*id = v;
+	return 0;
+}
+
+/* ------------------------------------------------------------ the ring */
+
+static struct snap *
+snap_copy(gv_keyring *kr)
+{
+	struct snap *n = gv__alloc(kr->mem, sizeof(*n));
+	if (n)
+		*n = *atomic_load(&kr->cur);
+	return n;
+}
+
+static void
+publish(gv_keyring *kr, struct snap *n)
+{
+	n->older = atomic_load(&kr->cur);
+	atomic_store_explicit(&kr->cur, n, memory_order_release);
+	atomic_fetch_add(&kr->gen, 1);
+}
+
+static int
+find(const struct snap *s, uint32_t id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->id[i] == id)
+			return (int)i;
+	return -1;
+}
+
+static int
+add(struct snap *s, const uint8_t key[GV_KEY_LEN])
+{
+	uint64_t fp = key_hash(key);
+	uint32_t id = gv_key_id(key);
+	int at = find(s, id);
+	if (at >= 0)
+		return s->fp[at] == fp ? 0 : GV_EFULL;
+	if (s->n >= GV_KEYRING_MAX)
+		return GV_EFULL;
+	s->id[s->n] = id;
+	s->fp[s->n] = fp;
+	memcpy(s->key[s->n], key, GV_KEY_LEN);
+	s->n++;
+	return 1;
+}
+
+int
+gv_keyring_load(gv_keyring *kr, const char *text, size_t len, char *err,
+		size_t errlen)
+{
+	if (!kr || (!text && len)) {
+		if (err && errlen)
+			snprintf(err, errlen, "invalid argument");
+		return GV_EINVAL;
+	}
+	struct snap *n = gv__zalloc(kr->mem, sizeof(*n));
+	if (!n)
+		return GV_ENOMEM;
+	size_t off = 0;
+	unsigned line = 0;
+	int rc = 0;
+	while (off < len && rc == 0) {
+		size_t e = off;
+		while (e < len && text[e] != '\n')
+			e++;
+		line++;
+		const char *p = text + off;
+		size_t l = e - off;
+		off = e + 1;
+		while (l && blank(*p)) {
+			p++;
+			l--;
+		}
+		while (l && blank(p[l - 1]))
+			l--;
+		if (!l || p[0] == '#')
+			continue;
+		uint8_t key[GV_KEY_LEN];
+		if (gv_key_parse(p, l, key)) {
+			if (err && errlen)
+				snprintf(err, errlen,
+					 "line %u: not a 32-byte key in hex "
+					 "(64 digits) or base64 (44 "
+					 "characters)",
+					 line);
+			rc = GV_EINVAL;
+		} else {
+			int a = add(n, key);
+			if (a == 0) {
+				if (err && errlen)
+					snprintf(err, errlen,
+						 "line %u: key %08x listed "
+						 "twice",
+						 line, gv_key_id(key));
+				rc = GV_EINVAL;
+			} else if (a < 0) {
+				if (err && errlen)
+					snprintf(err, errlen,
+						 n->n >= GV_KEYRING_MAX
+							 ? "line %u: more than "
+							   "16 keys"
+							 : "line %u: key id "
+							   "collides with "
+							   "another key's",
+						 line);
+				rc = GV_EINVAL;
+			}
+		}
+		sodium_memzero(key, sizeof(key));
+	}
+	if (rc == 0 && n->n == 0) {
+		if (err && errlen)
+			snprintf(err, errlen, "no keys (one key per line: 64 "
+					      "hex digits or base64)");
+		rc = GV_EINVAL;
+	}
+	if (rc) {
+		sodium_memzero(n, sizeof(*n));
+		gv__free(kr->mem, n, sizeof(*n));
+		return rc;
+	}
+	publish(kr, n);
+	return 0;
+}
+
+int
+gv_keyring_install(gv_keyring *kr, const uint8_t key[GV_KEY_LEN])
+{
+	if (!kr || !key)
+		return GV_EINVAL;
+	const struct snap *c = atomic_load(&kr->cur);
+	int at = find(c, gv_key_id(key));
+	if (at >= 0)
+		return c->fp[at] == key_hash(key) ? 0 : GV_EFULL;
+	if (c->n >= GV_KEYRING_MAX)
+		return GV_EFULL;
+	struct snap *n = snap_copy(kr);
+	if (!n)
+		return GV_ENOMEM;
+	int rc = add(n, key);
+	publish(kr, n);
+	return rc;
+}
+
+int
+gv_keyring_use(gv_keyring *kr, uint32_t id)
+{
+	if (!kr)
+		return GV_EINVAL;
+	int at = find(atomic_load(&kr->cur), id);
+	if (at < 0)
+		return GV_ENOTFOUND;
+	if (at == 0)
+		return 0;
+	struct snap *n = snap_copy(kr);
+	if (!n)
+		return GV_ENOMEM;
+	/* swap into slot 0; the order of the others does not matter */
+	uint32_t tid = n->id[0];
+	uint64_t tfp = n->fp[0];
+	uint8_t tkey[GV_KEY_LEN];
+	memcpy(tkey, n->key[0], GV_KEY_LEN);
+	n->id[0] = n->id[at];
+	n->fp[0] = n->fp[at];
+	memcpy(n->key[0], n->key[at], GV_KEY_LEN);
+	n->id[at] = tid;
+	n->fp[at] = tfp;
+	memcpy(n->key[at], tkey, GV_KEY_LEN);
+	sodium_memzero(tkey, sizeof(tkey));
+	publish(kr, n);
+	return 1;
+}
+
+int
+gv_keyring_remove(gv_keyring *kr, uint32_t id)
+{
+	if (!kr)
+		return GV_EINVAL;
+	int at = find(atomic_load(&kr->cur), id);
+	if (at < 0)
+		return GV_ENOTFOUND;
+	if (at == 0)
+		return GV_EPRIMARY;
+	struct snap *n = snap_copy(kr);
+	if (!n)
+		return GV_ENOMEM;
+	size_t last = n->n - 1;
+	n->id[at] = n->id[last];
+	n->fp[at] = n->fp[last];
+	memcpy(n->key[at], n->key[last], GV_KEY_LEN);
+	sodium_memzero(n->key[last], GV_KEY_LEN);
+	n->n--;
+	publish(kr, n);
+	return 1;
+}
+
+size_t
+gv_keyring_list(const gv_keyring *kr, uint32_t *ids, size_t max)
+{
+	if (!kr)
+		return 0;
+	const struct snap *s = atomic_load(&kr->cur);
+	for (size_t i = 0; i < s->n && i < max; i++)
+		ids[i] = s->id[i];
+	return s->n;
+}
+
+size_t
+gv_keyring_count(const gv_keyring *kr)
+{
+	return kr ? atomic_load(&kr->cur)->n : 0;
+}
+
+uint32_t
+gv_keyring_primary(const gv_keyring *kr)
+{
+	if (!kr)
+		return 0;
+	const struct snap *s = atomic_load(&kr->cur);
+	return s->n ? s->id[0] : 0;
+}
+
+int
+gv_keyring_get(const gv_keyring *kr, uint32_t id, uint8_t key[GV_KEY_LEN])
+{
+	if (!kr || !key)
+		return GV_EINVAL;
+	const struct snap *s = atomic_load(&kr->cur);
+	int at = find(s, id);
+	if (at < 0)
+		return GV_ENOTFOUND;
+	memcpy(key, s->key[at], GV_KEY_LEN);
+	return 0;
+}
+
+uint64_t
+gv_keyring_generation(const gv_keyring *kr)
+{
+	return kr ? atomic_load(&kr->gen) : 0;
+}
+
+/* ------------------------------------------------------------ sealing */
+
+int
+gv_seal_cache_new(gv_seal_cache **out, const gv_mem *mem)
+{
+	if (!out || !mem)
+		return GV_EINVAL;
+	/* the AES state wants 16-byte alignment: over-allocate and align */
+	size_t sz = sizeof(gv_seal_cache) + 16;
+	uint8_t *raw = gv__zalloc(mem, sz);
+	if (!raw)
+		return GV_ENOMEM;
+	uint8_t *p = raw + sizeof(void *);
+	p += (16 - ((uintptr_t)p & 15)) & 15;
+	if ((size_t)(p - raw) + sizeof(gv_seal_cache) > sz) {
+		gv__free(mem, raw, sz);
+		return GV_ENOMEM;
+	}
+	*out = (gv_seal_cache *)(void *)p;
+	/* remember where the block began, just before the cache */
+	memcpy(p - sizeof(void *), &raw, sizeof(void *));
+	return 0;
+}
+
+void
+gv_seal_cache_del(gv_seal_cache *c, const gv_mem *mem)
+{
+	if (!c || !mem)
+		return;
+	uint8_t *raw;
+	memcpy(&raw, (uint8_t *)c - sizeof(void *), sizeof(void *));
+	sodium_memzero(c, sizeof(*c));
+	gv__free(mem, raw, sizeof(gv_seal_cache) + 16);
+}
+
+struct ctx {
+	uint64_t sender;
+	uint32_t boot, inc;
+	uint16_t shard;
+	uint64_t seq;
+};
+
+static void
+ctx_of(const uint8_t *h, uint32_t boot, struct ctx *x)
+{
+	x->shard = gv__ld16(h + 8);
+	x->sender = gv__ld64(h + 12);
+	x->inc = gv__ld32(h + 20);
+	x->seq = gv__ld64(h + 24);
+	x->boot = boot;
+}
+
+static void
+xnonce(const struct ctx *x, uint8_t n[24])
+{
+	gv__st64(n, x->sender);
+	gv__st32(n + 8, x->boot);
+	gv__st32(n + 12, x->inc);
+	gv__st16(n + 16, x->shard);
+	uint8_t s[8];
+	gv__st64(s, x->seq);
+	memcpy(n + 18, s, 6);
+}
+
+/* The expanded AES-GCM subkey of (key, sender context), cached. */
+static const crypto_aead_aes256gcm_state *
+aes_state(gv_seal_cache *c, const struct snap *s, int at,
+	  const struct ctx *x)
+{
+	uint64_t h = XXH3_64bits_withSeed(&x->sender, sizeof(x->sender),
+					  ((uint64_t)x->boot << 32 | x->inc) ^
+						  ((uint64_t)x->shard << 16) ^
+						  s->id[at]);
+	struct slot *sl = &c->slot[h & (CACHE_SLOTS - 1)];
+	if (sl->used && sl->sender == x->sender && sl->fp == s->fp[at] &&
+	    sl->boot == x->boot && sl->inc == x->inc &&
+	    sl->key_id == s->id[at] && sl->shard == x->shard)
+		return &sl->st;
+	uint8_t in[sizeof(aes_ctx) - 1 + 18], sub[32];
+	memcpy(in, aes_ctx, sizeof(aes_ctx) - 1);
+	uint8_t *p = in + sizeof(aes_ctx) - 1;
+	gv__st64(p, x->sender);
+	gv__st32(p + 8, x->boot);
+	gv__st32(p + 12, x->inc);
+	gv__st16(p + 16, x->shard);
+	crypto_generichash(sub, sizeof(sub), in, sizeof(in), s->key[at],
+			   GV_KEY_LEN);
+	crypto_aead_aes256gcm_beforenm(&sl->st, sub);
+	sodium_memzero(sub, sizeof(sub));
+	sl->used = true;
+	sl->sender = x->sender;
+	sl->fp = s->fp[at];
+	sl->boot = x->boot;
+	sl->inc = x->inc;
+	sl->key_id = s->id[at];
+	sl->shard = x->shard;
+	return &sl->st;
+}
+
+ssize_t
+gv_seal(const gv_keyring *kr, gv_seal_cache *c, uint8_t *buf, size_t len,
+	size_t cap, uint32_t boot)
+{
+	if (!kr || !c || !buf || len < GV_WIRE_HEADER_LEN ||
+	    len + GV_SEAL_OVERHEAD > cap || buf[3] != 0)
+		return GV_EINVAL;
+	const struct snap *s =
+		atomic_load_explicit(&kr->cur, memory_order_acquire);
+	if (!s->n)
+		return GV_ENOTFOUND;
+	struct ctx x;
+	ctx_of(buf, boot, &x);
+	if (x.seq > GV_SEAL_MAX_SEQ)
+		return GV_ERANGE;
+	int cipher = atomic_load_explicit(&kr->cipher, memory_order_relaxed);
+	buf[3] = GV_WIRE_FLAG_SEALED |
+		 (cipher == GV_CIPHER_AES256GCM ? GV_WIRE_FLAG_AESGCM : 0);
+	gv__st32(buf + 32, s->id[0]);
+	gv__st32(buf + 36, boot);
+	uint8_t *m = buf + GV_WIRE_HEADER_LEN;
+	unsigned long long mlen = len - GV_WIRE_HEADER_LEN;
+	unsigned long long maclen = 0;
+	int rc;
+	if (cipher == GV_CIPHER_AES256GCM) {
+		uint8_t n[crypto_aead_aes256gcm_NPUBBYTES] = {0};
+		gv__st64(n, x.seq);
+		rc = crypto_aead_aes256gcm_encrypt_detached_afternm(
+			m, m + mlen, &maclen, m, mlen, buf, GV_WIRE_HEADER_LEN,
+			NULL, n, aes_state(c, s, 0, &x));
+	} else {
+		uint8_t n[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+		xnonce(&x, n);
+		rc = crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+			m, m + mlen, &maclen, m, mlen, buf, GV_WIRE_HEADER_LEN,
+			NULL, n, s->key[0]);
+	}
+	if (rc != 0 || maclen != GV_SEAL_OVERHEAD)
+		return GV_EINVAL;
+	return (ssize_t)(len + GV_SEAL_OVERHEAD);
+}
+
+int
+gv_open(const gv_keyring *kr, gv_seal_cache *c, const uint8_t *in,
+	size_t len, uint8_t *out, size_t *outlen)
+{
+	if (!kr || !c || !in || !out || !outlen ||
+	    len < GV_WIRE_HEADER_LEN + GV_SEAL_OVERHEAD)
+		return GV_EINVAL;
+	const struct snap *s =
+		atomic_load_explicit(&kr->cur, memory_order_acquire);
+	int at = find(s, gv__ld32(in + 32));
+	if (at < 0)
+		return GV_ENOTFOUND;
+	struct ctx x;
+	ctx_of(in, gv__ld32(in + 36), &x);
+	const uint8_t *cph = in + GV_WIRE_HEADER_LEN;
+	unsigned long long clen = len - GV_WIRE_HEADER_LEN - GV_SEAL_OVERHEAD;
+	const uint8_t *mac = cph + clen;
+	uint8_t *m = out + GV_WIRE_HEADER_LEN;
+	int rc;
+	if (in[3] & GV_WIRE_FLAG_AESGCM) {
+		if (!crypto_aead_aes256gcm_is_available())
+			return GV_EAUTH;
+		uint8_t n[crypto_aead_aes256gcm_NPUBBYTES] = {0};
+		gv__st64(n, x.seq);
+		rc = crypto_aead_aes256gcm_decrypt_detached_afternm(
+			m, NULL, cph, clen, mac, in, GV_WIRE_HEADER_LEN, n,
+			aes_state(c, s, at, &x));
+	} else {
+		if (x.seq > GV_SEAL_MAX_SEQ)
+			return GV_EAUTH;
+		uint8_t n[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+		xnonce(&x, n);
+		rc = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+			m, NULL, cph, clen, mac, in, GV_WIRE_HEADER_LEN, n,
+			s->key[at]);
+	}
+	if (rc != 0)
+		return GV_EAUTH;
+	memcpy(out, in, GV_WIRE_HEADER_LEN);
+	*outlen = GV_WIRE_HEADER_LEN + (size_t)clen;
+	return 0;
+}
