@@ -41,6 +41,7 @@ struct slot {
 
 struct gv_seal_cache {
 	struct slot slot[CACHE_SLOTS];
+	void *raw; /* the block allocated, before aligning */
 };
 
 static const uint8_t id_ctx[16] = "grapevine keyid1";
@@ -497,15 +498,10 @@ gv_seal_cache_new(gv_seal_cache **out, const gv_mem *mem)
 	uint8_t *raw = gv__zalloc(mem, sz);
 	if (!raw)
 		return GV_ENOMEM;
-	uint8_t *p = raw + sizeof(void *);
-	p += (16 - ((uintptr_t)p & 15)) & 15;
-	if ((size_t)(p - raw) + sizeof(gv_seal_cache) > sz) {
-		gv__free(mem, raw, sz);
-		return GV_ENOMEM;
-	}
-	*out = (gv_seal_cache *)(void *)p;
-	/* remember where the block began, just before the cache */
-	memcpy(p - sizeof(void *), &raw, sizeof(void *));
+	size_t skip = (16 - ((uintptr_t)raw & 15)) & 15;
+	gv_seal_cache *c = (gv_seal_cache *)(void *)(raw + skip);
+	c->raw = raw;
+	*out = c;
 	return 0;
 }
 
@@ -514,8 +510,7 @@ gv_seal_cache_del(gv_seal_cache *c, const gv_mem *mem)
 {
 	if (!c || !mem)
 		return;
-	uint8_t *raw;
-	memcpy(&raw, (uint8_t *)c - sizeof(void *), sizeof(void *));
+	void *raw = c->raw;
 	sodium_memzero(c, sizeof(*c));
 	gv__free(mem, raw, sizeof(gv_seal_cache) + 16);
 }

@@ -131,11 +131,11 @@ win_add(gv_node *n, uint64_t sender)
 				return NULL;
 		} else {
 			/* full: forget the least recently heard half */
-			gv_time lo = n->now, hi = n->now;
+			gv_time lo = n->now;
 			for (size_t i = 0; i < n->win_cap; i++)
 				if (n->win[i].sender && n->win[i].last < lo)
 					lo = n->win[i].last;
-			gv_time mid = lo + (hi - lo) / 2;
+			gv_time mid = lo + (n->now - lo) / 2;
 			if (win_rebuild(n, n->win_cap, mid + 1))
 				return NULL;
 			n->st.auth_windows_forgotten++;
