@@ -166,6 +166,7 @@ gv_node_new(gv_node **out, const gv_node_config *cfg, gv_time now)
 		gv__members_fini(n);
 		goto fail_members;
 	}
+	gv__keys_init_base(n);
 
 	n->ae_tokens = (double)cfg->ae_bytes_per_sec;
 	n->ae_tokens_at = now;
@@ -220,6 +221,7 @@ gv_node_del(gv_node *n)
 	gv__free(mem, n->items, n->items_cap * sizeof(struct item));
 	gv__members_fini(n);
 	gv__sec_fini(n);
+	gv__keys_fini(n);
 	gv__free(mem, n->conflicts,
 		 n->cfg.conflict_log * sizeof(gv_conflict_info));
 	if (n->purged_on)
@@ -788,6 +790,8 @@ int
 gv_node_handle_expiry(gv_node *n, gv_time now)
 {
 	n->now = now;
+	if (n->cfg.keyring)
+		gv__keys_publish(n, now); /* when the ring changed */
 	if (now >= n->next_round) {
 		gv__round_tick(n, now);
 		n->next_round = rearm(n->next_round, n->cfg.interval_ms * MS,
@@ -913,7 +917,7 @@ gv_node_conflicts(const gv_node *n, gv_conflict_info *out, size_t max)
 }
 
 static int
-local_write(gv_node *n, gv_time now, const void *key, size_t klen,
+write_entry(gv_node *n, gv_time now, const void *key, size_t klen,
 	    const void *val, size_t vlen, int priority, bool del)
 {
 	if (!n || (klen && !key) || (vlen && !val))
@@ -934,12 +938,31 @@ local_write(gv_node *n, gv_time now, const void *key, size_t klen,
 	if (rc)
 		return rc;
 	n->st.updates_local++;
-	if (n->cfg.cb.on_update)
+	if (gv_key_reserved(key, klen))
+		gv__keys_on_entry(n, now, &rec);
+	else if (n->cfg.cb.on_update)
 		n->cfg.cb.on_update(n->cfg.ud, &rec, -1, now);
 	if (del)
 		gv__tomb_stored(n, now, &rec);
 	gv__spread_update(n, now, &rec, priority, 0, true);
 	return 0;
+}
+
+static int
+local_write(gv_node *n, gv_time now, const void *key, size_t klen,
+	    const void *val, size_t vlen, int priority, bool del)
+{
+	if (klen && key && gv_key_reserved(key, klen))
+		return GV_EINVAL; /* the engine's own entries */
+	return write_entry(n, now, key, klen, val, vlen, priority, del);
+}
+
+int
+gv__reserved_write(gv_node *n, gv_time now, const void *key, size_t klen,
+		   const void *val, size_t vlen)
+{
+	return write_entry(n, now, key, klen, val, vlen, GV_PRIO_CRITICAL,
+			   false);
 }
 
 int
@@ -963,7 +986,11 @@ gv_node_import(gv_node *n, gv_time now, const gv_record *rec)
 		return GV_EINVAL;
 	n->now = now;
 	gv_hlc_observe(&n->hlc, rec->ver.hlc, gv__wall_ms(n, now));
-	return gv_store_merge(&n->store, rec, NULL, NULL);
+	int res = gv_store_merge(&n->store, rec, NULL, NULL);
+	if ((res == GV_MERGE_APPLIED || res == GV_MERGE_CONFLICT_APPLIED) &&
+	    gv_key_reserved(rec->key, rec->klen))
+		gv__keys_on_entry(n, now, rec);
+	return res;
 }
 
 int

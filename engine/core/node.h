@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <grapevine/grapevine.h>
 
@@ -34,6 +35,27 @@
 #include "wire.h"
 
 typedef struct gv_node gv_node;
+
+/*
+ * Keys beginning with these 4 bytes are the engine's own (key rotation,
+ * keys.c): they replicate like any entry but the API refuses to write
+ * them and on_update does not report them.
+ */
+#define GV_RESERVED_PREFIX "\0gv\0"
+#define GV_RESERVED_LEN 4
+
+static inline bool
+gv_key_reserved(const void *key, size_t klen)
+{
+	return klen >= GV_RESERVED_LEN &&
+	       memcmp(key, GV_RESERVED_PREFIX, GV_RESERVED_LEN) == 0;
+}
+
+enum gv_keyop {
+	GV_KEYOP_INSTALL = 1,
+	GV_KEYOP_USE = 2,
+	GV_KEYOP_REMOVE = 3,
+};
 
 /* How updates spread between anti-entropy rounds. */
 enum gv_mode {
@@ -373,9 +395,44 @@ typedef struct gv_node_stats {
 	uint64_t auth_stale;       /* older than the replay window */
 	uint64_t auth_windows_forgotten; /* replay table full: half dropped */
 	uint64_t seal_errors;      /* could not seal: not sent */
+	uint64_t keyring_changes;  /* ring changed by gossiped key operations */
+	uint64_t keyring_errors;   /* a gossiped operation could not apply */
 } gv_node_stats;
 
 const gv_node_stats *gv_node_get_stats(const gv_node *n);
+
+/*
+ * gv_node_keys_op - change the cluster's keyring, through gossip (keys.c).
+ * INSTALL adds @key everywhere; USE makes the held key @id primary
+ * everywhere (install it on every member first: `keys list` shows when
+ * all hold it); REMOVE drops @id everywhere (not the primary). The
+ * operation applies here at once and reaches the other members like a
+ * write. Returns 0; GV_ENOKEYRING (running in the clear), GV_EFULL (ring
+ * full, or another key has this id), GV_ENOTFOUND (USE or REMOVE of a
+ * key not held here), GV_EPRIMARY (REMOVE of the primary), GV_EINVAL
+ * (also: a node with external membership -- shard 0 does this), or a
+ * store error.
+ */
+int gv_node_keys_op(gv_node *n, gv_time now, int op, const uint8_t *key,
+		    uint32_t id);
+
+typedef struct gv_key_status {
+	uint32_t id;
+	bool held;          /* in this node's ring */
+	bool primary;       /* this node's primary */
+	unsigned holders;   /* live members (this one included) holding it */
+	unsigned primaries; /* ... using it as their primary */
+} gv_key_status;
+
+/*
+ * gv_node_keys_list - every key this node holds or a live member reports
+ * holding, this node's primary first, with holder counts from the
+ * members' reports (each member rewrites its report when its ring
+ * changes). *live: live members counted, this node included. Returns how
+ * many keys were written (at most max); 0 without a keyring.
+ */
+size_t gv_node_keys_list(const gv_node *n, gv_key_status *out, size_t max,
+			 unsigned *live);
 
 /* Name of a mode ("eager", ...); gv_mode_parse returns -1 if unknown. */
 const char *gv_mode_name(int mode);

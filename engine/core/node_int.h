@@ -204,6 +204,22 @@ struct watch {
 	gv_version *answers; /* [0] is ours */
 };
 
+#define GV_KEYOPS_MAX 64
+
+struct gv_keyent {
+	uint32_t id;
+	uint8_t op; /* enum gv_keyop */
+	gv_version ver;
+	uint8_t key[GV_KEY_LEN];
+};
+
+struct gv_held {
+	gv_node_id node;
+	uint32_t primary;
+	size_t n;
+	uint32_t ids[GV_KEYRING_MAX];
+};
+
 struct gv_node {
 	gv_node_config cfg;
 	const gv_mem *mem;
@@ -229,6 +245,21 @@ struct gv_node {
 	size_t open_cap;
 	struct gv_win *win;        /* replay windows, by sender */
 	size_t win_cap, win_n;
+
+	/* key rotation through gossip (keys.c) */
+	struct {
+		size_t base_n; /* the ring the node was created with */
+		uint32_t base_id[GV_KEYRING_MAX];
+		uint8_t base_key[GV_KEYRING_MAX][GV_KEY_LEN];
+		size_t nop;
+		struct gv_keyent op[GV_KEYOPS_MAX]; /* per key id */
+		bool has_primary;
+		struct gv_keyent primary;
+		struct gv_held *held; /* members' reports */
+		size_t nheld, held_cap;
+		bool published;
+		uint64_t published_gen;
+	} keys;
 
 	/* regions: interned names; 0 is ours */
 	unsigned nregions;
@@ -339,6 +370,15 @@ struct ready *gv__ready_begin(gv_node *n, const gv_addr *to, bool ae,
 			      size_t cap, gv_wire_writer *w);
 void gv__ready_commit(gv_node *n, struct ready *r, gv_wire_writer *w);
 void gv__header_for(gv_node *n, gv_wire_header *h);
+
+/* keys.c: key rotation through gossip */
+void gv__keys_init_base(gv_node *n);
+void gv__keys_fini(gv_node *n);
+void gv__keys_on_entry(gv_node *n, gv_time now, const gv_record *r);
+void gv__keys_publish(gv_node *n, gv_time now);
+/* node.c: a local write of a reserved entry */
+int gv__reserved_write(gv_node *n, gv_time now, const void *key,
+		       size_t klen, const void *val, size_t vlen);
 
 /* sec.c: sealed gossip */
 int gv__sec_init(gv_node *n);

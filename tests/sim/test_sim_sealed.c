@@ -93,6 +93,8 @@ sum_stats(gv_cluster *c, gv_node_stats *t)
 		t->auth_replayed += s->auth_replayed;
 		t->auth_stale += s->auth_stale;
 		t->seal_errors += s->seal_errors;
+		t->keyring_changes += s->keyring_changes;
+		t->keyring_errors += s->keyring_errors;
 		t->dgrams_in += s->dgrams_in;
 		t->dgrams_foreign += s->dgrams_foreign;
 		t->dgrams_bad += s->dgrams_bad;
@@ -374,6 +376,126 @@ test_sealed_rotation(void **state)
 		gv_keyring_del(rings[i]);
 }
 
+static const gv_key_status *
+status_of(const gv_key_status *st, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (st[i].id == id)
+			return &st[i];
+	return NULL;
+}
+
+/* Every ring holds exactly these keys, the first primary. */
+static void
+assert_rings(gv_keyring **rings, size_t n, const uint32_t *ids, size_t k)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t got[GV_KEYRING_MAX];
+		size_t m = gv_keyring_list(rings[i], got, GV_KEYRING_MAX);
+		if (m != k || got[0] != ids[0])
+			printf("# node %zu: %zu keys, primary %08x\n", i, m,
+			       got[0]);
+		assert_int_equal(m, k);
+		assert_int_equal(got[0], ids[0]);
+		for (size_t j = 1; j < k; j++)
+			assert_true(got[1] == ids[j] ||
+				    (k > 2 && got[2] == ids[j]));
+	}
+}
+
+static void
+test_sealed_gossip_rotation(void **state)
+{
+	(void)state;
+	enum { N = 16 };
+	gv_keyring *rings[N];
+	for (int i = 0; i < N; i++)
+		rings[i] = ring(K1 "\n");
+	gv_cluster *c = sealed_cluster(N, 31, rings, 0.02, 0, 0, NULL);
+	struct write_log l = {0};
+	gv_rng rng;
+	gv_rng_seed(&rng, 31);
+	uint8_t k1[GV_KEY_LEN], k2[GV_KEY_LEN];
+	gv_key_parse(K1, strlen(K1), k1);
+	gv_key_parse(K2, strlen(K2), k2);
+	uint32_t id1 = gv_key_id(k1), id2 = gv_key_id(k2);
+	gv_key_status st[4];
+	unsigned live = 0;
+
+	writes(c, &l, &rng, 30, "a");
+	gv_node *n0 = gv_cluster_node(c, 0), *n5 = gv_cluster_node(c, 5);
+	gv_time now = gv_cluster_now(c);
+	/* refusals first: no such key, the primary, junk */
+	assert_int_equal(gv_node_keys_op(n0, now, GV_KEYOP_USE, NULL, id2),
+			 GV_ENOTFOUND);
+	assert_int_equal(gv_node_keys_op(n0, now, GV_KEYOP_REMOVE, NULL, id1),
+			 GV_EPRIMARY);
+	assert_int_equal(gv_node_keys_op(n0, now, 99, NULL, id1), GV_EINVAL);
+	assert_int_equal(gv_node_put(n0, now, GV_RESERVED_PREFIX "k", 5, "x",
+				     1, GV_PRIO_NORMAL),
+			 GV_EINVAL);
+
+	/* install at node 0: every ring gets it, every member reports it */
+	assert_int_equal(gv_node_keys_op(n0, now, GV_KEYOP_INSTALL, k2, 0), 0);
+	gv_sim_poke(gv_cluster_sim(c), 0);
+	writes(c, &l, &rng, 30, "b");
+	gv_cluster_run_for(c, 2 * S);
+	uint32_t after_install[] = {id1, id2};
+	assert_rings(rings, N, after_install, 2);
+	size_t k = gv_node_keys_list(n5, st, 4, &live);
+	assert_int_equal(k, 2);
+	assert_int_equal(live, N);
+	assert_int_equal(st[0].id, id1);
+	assert_true(st[0].primary);
+	assert_int_equal(status_of(st, k, id1)->holders, N);
+	assert_int_equal(status_of(st, k, id1)->primaries, N);
+	assert_int_equal(status_of(st, k, id2)->holders, N);
+	assert_int_equal(status_of(st, k, id2)->primaries, 0);
+
+	/* use, from another node */
+	gv_node *n3 = gv_cluster_node(c, 3);
+	assert_int_equal(gv_node_keys_op(n3, gv_cluster_now(c), GV_KEYOP_USE,
+					 NULL, id2),
+			 0);
+	gv_sim_poke(gv_cluster_sim(c), 3);
+	writes(c, &l, &rng, 30, "c");
+	gv_cluster_run_for(c, 2 * S);
+	uint32_t after_use[] = {id2, id1};
+	assert_rings(rings, N, after_use, 2);
+	k = gv_node_keys_list(n5, st, 4, &live);
+	assert_int_equal(status_of(st, k, id2)->primaries, N);
+
+	/* remove the old key, from a third node */
+	gv_node *n7 = gv_cluster_node(c, 7);
+	assert_int_equal(gv_node_keys_op(n7, gv_cluster_now(c),
+					 GV_KEYOP_REMOVE, NULL, id1),
+			 0);
+	gv_sim_poke(gv_cluster_sim(c), 7);
+	writes(c, &l, &rng, 30, "d");
+	gv_cluster_run_for(c, 2 * S);
+	uint32_t after_remove[] = {id2};
+	assert_rings(rings, N, after_remove, 1);
+	k = gv_node_keys_list(n5, st, 4, &live);
+	assert_int_equal(k, 1);
+	assert_int_equal(st[0].holders, N);
+	settle(c, &l);
+
+	gv_node_stats t;
+	sum_stats(c, &t);
+	printf("# gossiped rotation over %d nodes: %llu ring changes, %llu "
+	       "datagrams refused\n",
+	       N, (unsigned long long)t.keyring_changes,
+	       (unsigned long long)(t.auth_failed + t.auth_unknown_key));
+	assert_true(t.keyring_changes >= 3 * (N - 1));
+	assert_int_equal(t.keyring_errors, 0);
+	assert_int_equal(t.auth_failed, 0);
+	assert_int_equal(t.auth_unknown_key, 0);
+	free(l.w);
+	gv_cluster_del(c);
+	for (int i = 0; i < N; i++)
+		gv_keyring_del(rings[i]);
+}
+
 int
 main(void)
 {
@@ -381,6 +503,7 @@ main(void)
 		cmocka_unit_test(test_sealed_converges),
 		cmocka_unit_test(test_sealed_attacks),
 		cmocka_unit_test(test_sealed_rotation),
+		cmocka_unit_test(test_sealed_gossip_rotation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
