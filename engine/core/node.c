@@ -1012,7 +1012,15 @@ gv_node_sync(gv_node *n, gv_time now, gv_node_id peer, const gv_addr *addr)
 int
 gv_node_get(const gv_node *n, const void *key, size_t klen, gv_record *out)
 {
+	if (key && gv_key_reserved(key, klen))
+		return GV_ENOTFOUND; /* the engine's own (they hold keys) */
 	return gv_store_get(&n->store, key, klen, out);
+}
+
+size_t
+gv_node_reserved_count(const gv_node *n)
+{
+	return n->keys.nop + (n->keys.has_primary ? 1 : 0) + n->keys.nheld;
 }
 
 uint64_t

@@ -319,6 +319,9 @@ int gv_node_sync(gv_node *n, gv_time now, gv_node_id peer,
 /* gv_node_get - the live value of key. Returns 0 or GV_ENOTFOUND. */
 int gv_node_get(const gv_node *n, const void *key, size_t klen,
 		gv_record *out);
+/* Reserved entries (keys.c) in the store: subtract them from its count
+ * to get the user's. */
+size_t gv_node_reserved_count(const gv_node *n);
 
 /*
  * Convergence watch (gvctl watch): how many members hold the newest

@@ -20,7 +20,7 @@
 #include "io/io.h"
 
 enum kind { K_ADDR, K_SEEDS, K_STR, K_UINT, K_SIZE, K_MODE, K_LEVEL, K_FLAG,
-	    K_IO, K_FILE };
+	    K_IO, K_FILE, K_CIPHER };
 
 struct opt {
 	const char *name;
@@ -75,6 +75,15 @@ static const struct opt opts[] = {
 	{"pin", K_FLAG, OFF(pin), 0, 0, 0, NULL, "pin shard i to core i"},
 	{"config", K_FILE, OFF(config_file), SZ(config_file), 0, 0, "FILE",
 	 "read key = value settings (flag names) from FILE first"},
+	{"keyring", K_STR, OFF(keyring), SZ(keyring), 0, 0, "FILE",
+	 "cluster keys, one per line (64 hex digits or base64), the first "
+	 "primary: every datagram is sealed (AEAD) and only sealed ones are "
+	 "accepted; key changes are written back (default: none, gossip in "
+	 "the clear)"},
+	{"cipher", K_CIPHER, OFF(cipher), 0, 0, 0, "CIPHER",
+	 "with --keyring: auto (AES-256-GCM where the CPU has AES-NI, else "
+	 "XChaCha20-Poly1305), aes256gcm or xchacha20poly1305; receiving "
+	 "takes either (default auto)"},
 };
 
 static void
@@ -301,6 +310,24 @@ apply(gv_daemon_config *c, const struct opt *o, const char *v, char *err,
 		snprintf(m, sizeof(m), "expected auto, uring or mmsg, got '%s'",
 			 v);
 		goto fail;
+	}
+	case K_CIPHER: {
+		int ci = gv_cipher_parse(v);
+		if (ci < 0) {
+			snprintf(m, sizeof(m),
+				 "expected auto, aes256gcm or "
+				 "xchacha20poly1305, got '%s'",
+				 v);
+			goto fail;
+		}
+		if (ci == GV_CIPHER_AES256GCM && !gv_cipher_aes_available()) {
+			snprintf(m, sizeof(m),
+				 "aes256gcm needs a CPU with AES-NI; use "
+				 "xchacha20poly1305 (on every node)");
+			goto fail;
+		}
+		c->cipher = ci;
+		return 0;
 	}
 	case K_FLAG:
 		if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes")) {

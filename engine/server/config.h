@@ -45,6 +45,8 @@ typedef struct gv_daemon_config {
 	int io_backend;          /* --io auto|uring|mmsg */
 	bool pin;                /* --pin: pin shard i to core i % cores */
 	char config_file[1024];  /* --config FILE */
+	char keyring[1024];      /* --keyring FILE: seal gossip (none: clear) */
+	int cipher;              /* --cipher auto|aes256gcm|xchacha20poly1305 */
 } gv_daemon_config;
 
 /* Defaults (shards = number of online cores). */

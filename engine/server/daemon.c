@@ -33,6 +33,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,6 +64,7 @@ enum op {
 	OP_CONFLICTS,
 	OP_SCAN,
 	OP_WATCH,
+	OP_KEYS, /* GV.KEYS, on shard 0 */
 };
 
 /* How a req's subs combine into the reply. */
@@ -192,6 +194,8 @@ struct gv_daemon {
 	struct client *clients;
 	uint32_t cluster_id;
 	int64_t wall_offset_ms; /* Unix ms = monotonic ms + this */
+	gv_keyring *keyring;    /* NULL: gossip in the clear */
+	uint64_t keyring_saved; /* generation last written to the file */
 };
 
 /* ----------------------------------------------------------- helpers */
@@ -363,7 +367,7 @@ static int
 scan_visit(void *ud, const gv_record *r)
 {
 	struct scan_ctx *c = ud;
-	if (r->tombstone)
+	if (r->tombstone || gv_key_reserved(r->key, r->klen))
 		return 0;
 	if (c->s->pattern) {
 		char k[GV_MAX_KEY + 1];
@@ -455,7 +459,8 @@ apply_sub(struct shard *sh, struct sub *s, gv_time now)
 	}
 	case OP_COUNT: {
 		const gv_store *st = gv_node_store(n);
-		s->ival = (int64_t)(st->count - st->tombstones);
+		s->ival = (int64_t)(st->count - st->tombstones -
+				    gv_node_reserved_count(n));
 		break;
 	}
 	case OP_MEMBERS: {
@@ -531,6 +536,50 @@ apply_sub(struct shard *sh, struct sub *s, gv_time now)
 		s->cursor = leaf;
 		break;
 	}
+	case OP_KEYS: {
+		gv_resp_buf b;
+		gv_resp_buf_init(&b, gv_mem_libc(), 0);
+		if (s->setmode == 0) {
+			gv_key_status ks[2 * GV_KEYRING_MAX];
+			unsigned live = 0;
+			size_t k = gv_node_keys_list(n, ks, 2 * GV_KEYRING_MAX,
+						     &live);
+			gv_resp_out_array(&b, k);
+			for (size_t i = 0; i < k; i++) {
+				char id[16];
+				snprintf(id, sizeof(id), "%08x", ks[i].id);
+				gv_resp_out_array(&b, 5);
+				gv_resp_out_bulk_str(&b, id);
+				gv_resp_out_bulk_str(&b, ks[i].primary ? "primary"
+							 : ks[i].held ? "held"
+								      : "-");
+				gv_resp_out_int(&b, ks[i].holders);
+				gv_resp_out_int(&b, ks[i].primaries);
+				gv_resp_out_int(&b, live);
+			}
+		} else {
+			int rc = gv_node_keys_op(
+				n, now, s->setmode, (const uint8_t *)s->val,
+				(uint32_t)s->ival);
+			if (rc == 0)
+				gv_resp_out_ok(&b);
+			else if (rc == GV_EFULL)
+				gv_resp_out_errorf(&b,
+						   "ERR keyring full (%d keys) "
+						   "or key id taken",
+						   GV_KEYRING_MAX);
+			else if (rc == GV_ENOTFOUND)
+				gv_resp_out_error(&b, "ERR no such key in "
+						      "this node's keyring");
+			else
+				gv_resp_out_errorf(&b, "ERR %s",
+						   gv_strerror(rc));
+			if (s->val)
+				explicit_bzero(s->val, s->vlen);
+		}
+		take_buf(s, &b);
+		break;
+	}
 	case OP_WATCH: {
 		gv_node_watch_result w;
 		s->rc = gv_node_watch(n, now, s->key, s->klen, &w);
@@ -553,7 +602,8 @@ publish(struct shard *sh, gv_time now)
 	sh->last_pub = now;
 	const gv_store *st = gv_node_store(sh->node);
 	sh->pub.st = *gv_node_get_stats(sh->node);
-	sh->pub.keys = st->count - st->tombstones;
+	sh->pub.keys = st->count - st->tombstones -
+		       gv_node_reserved_count(sh->node);
 	sh->pub.tombstones = st->tombstones;
 	sh->pub.mem_used = st->mem_used;
 	sh->pub.reach = gv_node_reach(sh->node);
@@ -698,6 +748,7 @@ shard_init(gv_daemon *d, unsigned i, char *err, size_t errlen)
 			     mono.tv_nsec / 1000000);
 	d->wall_offset_ms = nc.wall_offset_ms;
 	nc.mem = d->mem;
+	nc.keyring = d->keyring; /* shared by the shards */
 	nc.cb.on_update = cb_update;
 	nc.cb.on_conflict = cb_conflict;
 	if (i == 0) {
@@ -1040,6 +1091,9 @@ all_shards(gv_daemon *d, struct req *r, int op)
 static void info_text(gv_daemon *d, gv_resp_buf *b, const char *section);
 static void stats_array(gv_daemon *d, gv_resp_buf *b);
 
+static void keys_command(gv_daemon *d, struct client *c, gv_resp_arg *av,
+			 size_t ac);
+
 static void
 wrong_args(struct client *c, const char *name)
 {
@@ -1235,6 +1289,8 @@ command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 			else
 				gv_resp_out_array(&r->reply, 0);
 		}
+	} else if (!strcmp(name, "gv.keys")) {
+		keys_command(d, c, av, ac);
 	} else if (!strcmp(name, "gv.members")) {
 		if ((r = req_new(c, C_RAW, 1))) {
 			r->subs[0].op = OP_MEMBERS;
@@ -1281,6 +1337,180 @@ command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 }
 
 /* Encode a complete req's reply into the client's output. */
+/*
+ * GV.KEYS LIST | INSTALL KEY | USE KEY|ID | REMOVE KEY|ID: the cluster's
+ * keyring (gvctl keys). KEY is 64 hex digits or base64, ID the key's 8
+ * hex digits as LIST shows them. Changes go to shard 0, which owns the
+ * membership, and travel to the cluster as gossip.
+ */
+static void
+keys_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+{
+	struct req *r;
+	int op = -1;
+	if (ac >= 2 && arg_is(&av[1], "list") && ac == 2)
+		op = 0;
+	else if (ac == 3 && arg_is(&av[1], "install"))
+		op = GV_KEYOP_INSTALL;
+	else if (ac == 3 && arg_is(&av[1], "use"))
+		op = GV_KEYOP_USE;
+	else if (ac == 3 && arg_is(&av[1], "remove"))
+		op = GV_KEYOP_REMOVE;
+	if (op < 0) {
+		if ((r = ready(c)))
+			gv_resp_out_error(&r->reply,
+					  "ERR usage: GV.KEYS LIST | INSTALL "
+					  "KEY | USE KEY|ID | REMOVE KEY|ID");
+		return;
+	}
+	if (!d->keyring) {
+		if ((r = ready(c)))
+			gv_resp_out_error(&r->reply,
+					  "ERR no keyring: this node's gossip "
+					  "runs in the clear (start it with "
+					  "--keyring FILE)");
+		return;
+	}
+	uint8_t key[GV_KEY_LEN];
+	uint32_t id = 0;
+	bool have_key = false;
+	if (op) {
+		const char *t = av[2].ptr;
+		if (gv_key_parse(t, av[2].len, key) == 0) {
+			have_key = true;
+			id = gv_key_id(key);
+		} else if (op == GV_KEYOP_INSTALL ||
+			   gv_key_id_parse(t, av[2].len, &id)) {
+			if ((r = ready(c)))
+				gv_resp_out_error(
+					&r->reply,
+					op == GV_KEYOP_INSTALL
+						? "ERR not a key: 32 bytes as "
+						  "64 hex digits or base64"
+						: "ERR not a key (64 hex digits "
+						  "or base64) or a key id (8 "
+						  "hex digits)");
+			return;
+		}
+	}
+	if ((r = req_new(c, C_RAW, 1))) {
+		struct sub *s = &r->subs[0];
+		s->op = OP_KEYS;
+		s->shard = 0;
+		s->setmode = (uint8_t)op;
+		s->ival = id;
+		if (have_key && op == GV_KEYOP_INSTALL) {
+			s->val = dupmem(key, GV_KEY_LEN);
+			s->vlen = GV_KEY_LEN;
+		}
+		dispatch(d, r);
+	}
+	explicit_bzero(key, sizeof(key));
+}
+
+/*
+ * The keyring file follows the ring: after a key operation (here or from
+ * the cluster) it is rewritten, primary first, so that a restart comes
+ * back with the keys the cluster uses. Written to FILE.tmp (mode 0600),
+ * synced, then renamed over FILE.
+ */
+static void
+save_keyring(gv_daemon *d)
+{
+	if (!d->keyring)
+		return;
+	uint64_t gen = gv_keyring_generation(d->keyring);
+	if (gen == d->keyring_saved)
+		return;
+	uint32_t ids[GV_KEYRING_MAX];
+	size_t k = gv_keyring_list(d->keyring, ids, GV_KEYRING_MAX);
+	if (k > GV_KEYRING_MAX)
+		k = GV_KEYRING_MAX;
+	char tmp[1100];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", d->cfg.keyring);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		gv_log(GV_LOG_ERROR, "cannot write the keyring file",
+		       "file=%s error=\"%s\"", tmp, strerror(errno));
+		d->keyring_saved = gen; /* said once per change */
+		return;
+	}
+	char text[GV_KEYRING_MAX * 80 + 256];
+	size_t len = (size_t)snprintf(
+		text, sizeof(text),
+		"# grapevine keyring, rewritten by grapevined after a key "
+		"change\n# the first key is primary\n");
+	for (size_t i = 0; i < k; i++) {
+		uint8_t key[GV_KEY_LEN];
+		if (gv_keyring_get(d->keyring, ids[i], key))
+			continue;
+		for (int j = 0; j < GV_KEY_LEN; j++)
+			len += (size_t)snprintf(text + len, sizeof(text) - len,
+						"%02x", key[j]);
+		text[len++] = '\n';
+		explicit_bzero(key, sizeof(key));
+	}
+	bool ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+	explicit_bzero(text, sizeof(text));
+	ok = close(fd) == 0 && ok;
+	if (ok && rename(tmp, d->cfg.keyring) == 0) {
+		gv_log(GV_LOG_INFO, "keyring changed and saved",
+		       "file=%s keys=%zu primary=%08x", d->cfg.keyring, k,
+		       k ? ids[0] : 0);
+	} else {
+		gv_log(GV_LOG_ERROR, "cannot write the keyring file",
+		       "file=%s error=\"%s\"", d->cfg.keyring,
+		       strerror(errno));
+		unlink(tmp);
+	}
+	d->keyring_saved = gen;
+}
+
+/* Reads and checks the --keyring file; the daemon refuses to start on
+ * any problem (a node that cannot seal must not gossip in the clear). */
+static int
+load_keyring(gv_daemon *d, char *err, size_t errlen)
+{
+	const char *path = d->cfg.keyring;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "--keyring %s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat stt;
+	if (fstat(fd, &stt) == 0 && (stt.st_mode & 077))
+		gv_log(GV_LOG_WARN,
+		       "keyring file is readable by other users (chmod 600)",
+		       "file=%s mode=%03o", path, stt.st_mode & 0777);
+	char text[65536];
+	size_t len = 0;
+	ssize_t got;
+	while (len < sizeof(text) &&
+	       (got = read(fd, text + len, sizeof(text) - len)) > 0)
+		len += (size_t)got;
+	bool big = len == sizeof(text);
+	close(fd);
+	if (big) {
+		snprintf(err, errlen, "--keyring %s: larger than 64 KiB", path);
+		return -1;
+	}
+	char why[200];
+	int rc = gv_keyring_new(&d->keyring, gv_mem_libc());
+	if (rc == 0)
+		rc = gv_keyring_set_cipher(d->keyring, d->cfg.cipher);
+	if (rc == 0)
+		rc = gv_keyring_load(d->keyring, text, len, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "%s", gv_strerror(rc));
+	explicit_bzero(text, sizeof(text));
+	if (rc) {
+		snprintf(err, errlen, "--keyring %s: %s", path, why);
+		return -1;
+	}
+	d->keyring_saved = gv_keyring_generation(d->keyring);
+	return 0;
+}
+
 static void
 finish_req(gv_daemon *d, struct client *c, struct req *r)
 {
@@ -1340,7 +1570,7 @@ finish_req(gv_daemon *d, struct client *c, struct req *r)
 						 r->subs[i].outlen);
 		break;
 	case C_RAW:
-		if (r->subs[0].op == OP_MEMBERS) {
+		if (r->subs[0].op == OP_MEMBERS || r->subs[0].op == OP_KEYS) {
 			gv_resp_buf_append(o, r->subs[0].out,
 					   r->subs[0].outlen);
 		} else {
@@ -1729,6 +1959,15 @@ stats_array(gv_daemon *d, gv_resp_buf *b)
 		{"refutes", t.st.refutes},
 		{"tombstones_purged", t.st.tombstones_purged},
 		{"joins_refused", t.st.joins_refused},
+		{"auth_clear", t.st.auth_clear},
+		{"auth_no_keyring", t.st.auth_no_keyring},
+		{"auth_unknown_key", t.st.auth_unknown_key},
+		{"auth_failed", t.st.auth_failed},
+		{"auth_replayed", t.st.auth_replayed},
+		{"auth_stale", t.st.auth_stale},
+		{"seal_errors", t.st.seal_errors},
+		{"keyring_changes", t.st.keyring_changes},
+		{"keyring_keys", d->keyring ? gv_keyring_count(d->keyring) : 0},
 	};
 	size_t n = sizeof(f) / sizeof(f[0]);
 	gv_resp_out_array(b, 2 * n);
@@ -1809,7 +2048,36 @@ serve_metrics(gv_daemon *d)
 		M("grapevine_partitioned", "gauge",
 		  "1 while this node is in a minority partition.",
 		  t.partitioned);
+		M("grapevine_keyring_keys", "gauge",
+		  "Keys in the keyring (0: gossip in the clear).",
+		  d->keyring ? gv_keyring_count(d->keyring) : 0);
 #undef M
+		/* sealed gossip: datagrams refused, by reason */
+		{
+			static const char *const why[] = {
+				"clear", "no_keyring", "unknown_key",
+				"failed", "replayed", "stale"};
+			const uint64_t v[] = {t.st.auth_clear,
+					      t.st.auth_no_keyring,
+					      t.st.auth_unknown_key,
+					      t.st.auth_failed,
+					      t.st.auth_replayed,
+					      t.st.auth_stale};
+			int l = snprintf(line, sizeof(line),
+					 "# HELP grapevine_auth_dropped_total "
+					 "Datagrams refused by sealed-gossip "
+					 "checks, by reason.\n# TYPE "
+					 "grapevine_auth_dropped_total "
+					 "counter\n");
+			gv_resp_buf_append(&body, line, (size_t)l);
+			for (size_t i = 0; i < 6; i++) {
+				l = snprintf(line, sizeof(line),
+					     "grapevine_auth_dropped_total{"
+					     "reason=\"%s\"} %llu\n",
+					     why[i], (unsigned long long)v[i]);
+				gv_resp_buf_append(&body, line, (size_t)l);
+			}
+		}
 		int l = snprintf(line, sizeof(line),
 				 "# HELP grapevine_members Members by state.\n"
 				 "# TYPE grapevine_members gauge\n"
@@ -1896,6 +2164,8 @@ gv_daemon_new(gv_daemon **out, const gv_daemon_config *cfg, char *err,
 	gv_resp_limits_init(&d->lim);
 	d->lim.max_bulk = cfg->max_value + GV_MAX_KEY + 1024;
 	gv_log_set_level(cfg->log_level);
+	if (cfg->keyring[0] && load_keyring(d, err, errlen))
+		goto fail;
 	for (unsigned i = 0; i < d->k; i++)
 		if (shard_init(d, i, err, errlen))
 			goto fail;
@@ -1949,11 +2219,24 @@ gv_daemon_new(gv_daemon **out, const gv_daemon_config *cfg, char *err,
 		gv_addr_str(&cfg->metrics, m, sizeof(m));
 	gv_log(GV_LOG_INFO, "grapevined started",
 	       "version=%s gossip=%s shards=%u resp=%s metrics=%s io=%s "
-	       "allocator=%s auth=none",
+	       "allocator=%s gossip_auth=%s resp_auth=none",
 	       GV_VERSION_STRING, gv_addr_str(&cfg->bind, a, sizeof(a)), d->k,
 	       gv_addr_str(&cfg->resp, r, sizeof(r)), m,
-	       gv_io_backend_name(d->shards[0].io), gv_mem_default_name());
-	gv_log(GV_LOG_WARN, "gossip runs in the clear (no keyring)", NULL);
+	       gv_io_backend_name(d->shards[0].io), gv_mem_default_name(),
+	       d->keyring ? gv_cipher_name(gv_keyring_cipher(d->keyring))
+			  : "none");
+	if (d->keyring)
+		gv_log(GV_LOG_INFO, "gossip is sealed",
+		       "cipher=%s keys=%zu primary=%08x keyring=%s",
+		       gv_cipher_name(gv_keyring_cipher(d->keyring)),
+		       gv_keyring_count(d->keyring),
+		       gv_keyring_primary(d->keyring), cfg->keyring);
+	else
+		gv_log(GV_LOG_WARN,
+		       "gossip runs in the clear (no keyring): anyone who "
+		       "can reach the gossip port can read and write the "
+		       "data",
+		       NULL);
 	*out = d;
 	return 0;
 fail:
@@ -1989,6 +2272,7 @@ gv_daemon_run(gv_daemon *d, const volatile sig_atomic_t *stop)
 			}
 		}
 		drain_shards(d);
+		save_keyring(d);
 	}
 	int fatal = atomic_load(&d->fatal);
 	if (fatal)
@@ -2049,5 +2333,7 @@ gv_daemon_del(gv_daemon *d)
 		close(d->epfd);
 	if (d->efd >= 0)
 		close(d->efd);
+	save_keyring(d);
+	gv_keyring_del(d->keyring);
 	free(d);
 }
