@@ -9,3 +9,11 @@ if(Python3_Interpreter_FOUND)
 	set_tests_properties(integration PROPERTIES TIMEOUT 400
 		SKIP_RETURN_CODE 77 LABELS integration)
 endif()
+if(Python3_Interpreter_FOUND)
+	add_test(NAME integration_keyring
+		COMMAND ${Python3_EXECUTABLE}
+			${CMAKE_CURRENT_SOURCE_DIR}/integration/keyring_test.py
+			$<TARGET_FILE:grapevined> $<TARGET_FILE:gvctl>)
+	set_tests_properties(integration_keyring PROPERTIES TIMEOUT 120
+		SKIP_RETURN_CODE 77 LABELS integration)
+endif()

@@ -97,6 +97,14 @@ static const char usage_text[] =
 	"  watch KEY          poll KEY's replication (GV.WATCH) until Ctrl-C\n"
 	"      --interval-ms MS   time between polls (default 500)\n"
 	"      --count N          stop after N polls\n"
+	"  keys list          the cluster keyring: each key's id, whether this\n"
+	"                     node holds it (primary/held), and how many live\n"
+	"                     members hold it and use it as primary (GV.KEYS)\n"
+	"  keys install KEY   add KEY (64 hex digits or base64) on every member\n"
+	"  keys use KEY|ID    make a key primary everywhere; do it once `keys\n"
+	"                     list` shows every member holding it\n"
+	"  keys remove KEY|ID drop a key everywhere (not the primary)\n"
+	"  keygen             print a new random key (base64; local, no daemon)\n"
 	"\n"
 	"options:\n"
 	"  -a, --addr HOST:PORT   daemon address (default " DEFAULT_ADDR ")\n"
@@ -592,6 +600,39 @@ cmd_del(struct conn *c, int nkeys, char **keys)
 	return 0;
 }
 
+/* A new key from the kernel's generator, as base64 (44 characters). */
+static int
+cmd_keygen(void)
+{
+	unsigned char k[32];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, k, sizeof(k)) != (ssize_t)sizeof(k))
+		die(1, "cannot read /dev/urandom: %s", strerror(errno));
+	close(fd);
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+				  "vwxyz0123456789+/";
+	char out[45];
+	size_t o = 0;
+	for (size_t i = 0; i < 30; i += 3) {
+		uint32_t x = (uint32_t)k[i] << 16 | (uint32_t)k[i + 1] << 8 |
+			     k[i + 2];
+		out[o++] = b64[x >> 18 & 63];
+		out[o++] = b64[x >> 12 & 63];
+		out[o++] = b64[x >> 6 & 63];
+		out[o++] = b64[x & 63];
+	}
+	uint32_t x = (uint32_t)k[30] << 16 | (uint32_t)k[31] << 8;
+	out[o++] = b64[x >> 18 & 63];
+	out[o++] = b64[x >> 12 & 63];
+	out[o++] = b64[x >> 6 & 63];
+	out[o++] = '=';
+	out[o] = 0;
+	puts(out);
+	explicit_bzero(k, sizeof(k));
+	explicit_bzero(out, sizeof(out));
+	return 0;
+}
+
 static int
 cmd_stats(struct conn *c)
 {
@@ -708,6 +749,36 @@ cmd_conflicts(struct conn *c, long n)
 	return 0;
 }
 
+static void
+key_cell(struct str *s, size_t col, const gv_resp_value *v)
+{
+	(void)col;
+	render(s, v);
+}
+
+static int
+cmd_keys(struct conn *c, int nargs, char **args)
+{
+	if (strcmp(args[0], "list")) {
+		const char *argv[] = {"GV.KEYS", args[0], args[1]};
+		const gv_resp_value *v = conn_call(c, 3, argv);
+		check_error(v);
+		print_scalar(v);
+		return 0;
+	}
+	(void)nargs;
+	const char *argv[] = {"GV.KEYS", "LIST"};
+	const gv_resp_value *v = conn_call(c, 2, argv);
+	check_error(v);
+	static const char *const hdr[] = {"KEY_ID", "HERE", "HOLDERS",
+					  "PRIMARY_FOR", "LIVE_MEMBERS"};
+	struct table t;
+	table_from(&t, v, 5, "GV.KEYS", key_cell);
+	table_print(&t, hdr);
+	table_free(&t);
+	return 0;
+}
+
 /* Sleep @ms unless interrupted. */
 static void
 sleep_ms(long ms)
@@ -814,13 +885,30 @@ main(int argc, char **argv)
 		lo = 1, hi = INT_MAX;
 	} else if (!strcmp(cmd, "conflicts")) {
 		lo = 0, hi = 1;
+	} else if (!strcmp(cmd, "keygen")) {
+		lo = 0, hi = 0;
+	} else if (!strcmp(cmd, "keys")) {
+		if (nargs == 0)
+			die(2, "keys needs a subcommand: list, install KEY, "
+			       "use KEY|ID or remove KEY|ID");
+		if (!strcmp(args[0], "list"))
+			lo = 1, hi = 1;
+		else if (!strcmp(args[0], "install") ||
+			 !strcmp(args[0], "use") ||
+			 !strcmp(args[0], "remove"))
+			lo = 2, hi = 2;
+		else
+			die(2, "unknown keys subcommand '%s' (list, install, "
+			       "use, remove)",
+			    args[0]);
 	} else {
 		die(2, "unknown command '%s'", cmd);
 	}
 	if (nargs < lo || nargs > hi) {
 		static const char *const forms[] = {
 			"members", "stats", "get KEY", "watch KEY",
-			"set KEY VALUE", "del KEY [KEY...]", "conflicts [N]"};
+			"set KEY VALUE", "del KEY [KEY...]", "conflicts [N]",
+			"keygen", "keys list|install KEY|use KEY|remove KEY"};
 		const char *form = cmd;
 		for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
 			if (!strncmp(forms[i], cmd, strlen(cmd)) &&
@@ -834,6 +922,8 @@ main(int argc, char **argv)
 	if (!strcmp(cmd, "conflicts") && nargs == 1)
 		nconf = parse_num(args[0], 1, MAX_CONFLICTS, "conflicts N");
 
+	if (!strcmp(cmd, "keygen"))
+		return cmd_keygen();
 	/* SIGINT stops watch (exit 0) and interrupts a blocked call. */
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -857,6 +947,8 @@ main(int argc, char **argv)
 		rc = cmd_del(&c, nargs, args);
 	else if (!strcmp(cmd, "conflicts"))
 		rc = cmd_conflicts(&c, nconf);
+	else if (!strcmp(cmd, "keys"))
+		rc = cmd_keys(&c, nargs, args);
 	else
 		rc = cmd_watch(&c, args[0], interval_ms, count);
 	conn_close(&c);

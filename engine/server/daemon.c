@@ -1426,6 +1426,8 @@ save_keyring(gv_daemon *d)
 	size_t k = gv_keyring_list(d->keyring, ids, GV_KEYRING_MAX);
 	if (k > GV_KEYRING_MAX)
 		k = GV_KEYRING_MAX;
+	if (k == 0) /* a ring is never emptied; never write one that is */
+		return;
 	char tmp[1100];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", d->cfg.keyring);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -1495,19 +1497,23 @@ load_keyring(gv_daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	char why[200];
-	int rc = gv_keyring_new(&d->keyring, gv_mem_libc());
+	gv_keyring *kr = NULL;
+	int rc = gv_keyring_new(&kr, gv_mem_libc());
 	if (rc == 0)
-		rc = gv_keyring_set_cipher(d->keyring, d->cfg.cipher);
+		rc = gv_keyring_set_cipher(kr, d->cfg.cipher);
 	if (rc == 0)
-		rc = gv_keyring_load(d->keyring, text, len, why, sizeof(why));
+		rc = gv_keyring_load(kr, text, len, why, sizeof(why));
 	else
 		snprintf(why, sizeof(why), "%s", gv_strerror(rc));
 	explicit_bzero(text, sizeof(text));
 	if (rc) {
+		/* never kept: save_keyring must not write over the file */
+		gv_keyring_del(kr);
 		snprintf(err, errlen, "--keyring %s: %s", path, why);
 		return -1;
 	}
-	d->keyring_saved = gv_keyring_generation(d->keyring);
+	d->keyring = kr;
+	d->keyring_saved = gv_keyring_generation(kr);
 	return 0;
 }
 
