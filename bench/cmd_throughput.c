@@ -93,6 +93,12 @@
 	"  --start-rate R       --max: the first step (default 1000)\n"        \
 	"  --budget-s S         --max: time for the whole run (default 30)\n"  \
 	"  --io B               auto, uring or mmsg (default auto)\n"          \
+	"  --seal S             off, on or both: seal gossip with a random\n"  \
+	"                       cluster key; both runs clear then sealed "     \
+	"and\n"                                                                \
+	"                       reports sealed_vs_clear (default off)\n"       \
+	"  --cipher C           with --seal: auto, aes256gcm or\n"             \
+	"                       xchacha20poly1305 (default auto)\n"            \
 	"  --json FILE          append one JSON object per run (one line)\n"   \
 	"  --plot FILE.png      draw with gnuplot: the CDF of convergence "    \
 	"times\n"                                                              \
@@ -144,6 +150,7 @@ struct tp_params {
 	uint64_t warmup_ms, drain_ms;
 	uint64_t ae_ms; /* anti-entropy period; 0: off */
 	bool progress;
+	gv_keyring *keyring; /* non-NULL: every node seals its gossip */
 };
 
 /* One run at one rate (a --rate run, or a step of --max). */
@@ -189,6 +196,8 @@ struct tp_result {
 	bool have_eff;    /* the ceiling was measured */
 	double efficiency;
 	double wall_s;
+	bool have_cmp;    /* --seal both: the clear run's figure */
+	double clear_ups; /* its converged writes/s */
 };
 
 static double
@@ -425,6 +434,7 @@ step_run(const struct tp_params *p, struct tp_step *st, size_t idx, bool max,
 	cfg.node.interval_ms = p->interval_ms;
 	cfg.node.mem = gv_mem_default();
 	cfg.node.ae_interval_ms = p->ae_ms;
+	cfg.node.keyring = p->keyring;
 
 	rc = netcluster_new(&c, &cfg, err, sizeof(err));
 	if (rc) {
@@ -608,10 +618,12 @@ tp_print(FILE *f, const struct tp_result *r)
 	fprintf(f,
 	        "throughput: mode=%s nodes=%zu fanout=%u interval=%" PRIu64
 	        "ms value=%zuB keys=%zu writers=%zu seed=%" PRIu64
-	        " workers=%u io=%s anti-entropy=%s\n",
+	        " workers=%u io=%s anti-entropy=%s sealed=%s\n",
 	        gv_mode_name(p->mode), p->nodes, p->fanout, p->interval_ms,
 	        p->value_size, p->key_space, p->writers, p->seed, st->workers,
-	        st->backend, p->ae_ms ? "on" : "off");
+	        st->backend, p->ae_ms ? "on" : "off",
+	        p->keyring ? gv_cipher_name(gv_keyring_cipher(p->keyring))
+	                   : "no");
 	if (r->max)
 		fprintf(f,
 		        "  search           %zu steps of %g s, stopped by "
@@ -707,6 +719,19 @@ tp_json(FILE *f, const struct tp_result *r, const struct machine *m)
 	json_str(f, GV_VERSION_STRING);
 	fprintf(f, ",\"search\":\"%s\",\"mode\":", r->max ? "max" : "rate");
 	json_str(f, gv_mode_name(p->mode));
+	fprintf(f, ",\"sealed\":%s,\"cipher\":", p->keyring ? "true" : "false");
+	json_str(f, p->keyring ? gv_cipher_name(gv_keyring_cipher(p->keyring))
+	                       : "none");
+	if (r->have_cmp) {
+		fprintf(f, ",\"clear_converged_ups\":");
+		json_num(f, r->clear_ups, true);
+		fprintf(f, ",\"sealed_vs_clear\":");
+		json_num(f,
+		         r->clear_ups > 0 ? r->steps[r->best].converged_ups /
+		                                    r->clear_ups
+		                          : 0,
+		         true);
+	}
 	fprintf(f,
 	        ",\"nodes\":%zu,\"fanout\":%u,\"interval_ms\":%" PRIu64
 	        ",\"value_size\":%zu,\"key_space\":%zu,\"writers\":%zu"
@@ -933,6 +958,7 @@ cmd_throughput(int argc, char **argv)
 	int mode = GV_MODE_EAGER;
 	bool max = false;
 	const char *json = NULL, *plot = NULL;
+	const char *seal = "off", *cipher = "auto";
 	int backend = GV_IO_AUTO;
 	gv_node_config nc;
 
@@ -1019,6 +1045,8 @@ cmd_throughput(int argc, char **argv)
 	        {.name = "--io", .kind = OPT_IO, .dst = &backend},
 	        {.name = "--json", .kind = OPT_STR, .dst = &json},
 	        {.name = "--plot", .kind = OPT_STR, .dst = &plot},
+	        {.name = "--seal", .kind = OPT_STR, .dst = &seal},
+	        {.name = "--cipher", .kind = OPT_STR, .dst = &cipher},
 	};
 	enum {
 		O_NODES,
@@ -1059,6 +1087,48 @@ cmd_throughput(int argc, char **argv)
 	}
 	if (!writers)
 		writers = nodes;
+	int nruns = 1;
+	bool seal_first = false;
+	if (!strcmp(seal, "both"))
+		nruns = 2;
+	else if (!strcmp(seal, "on"))
+		seal_first = true;
+	else if (strcmp(seal, "off")) {
+		fprintf(stderr,
+		        "gvbench throughput: --seal: expected off, on "
+		        "or both, got '%s'\n",
+		        seal);
+		return EXIT_USAGE;
+	}
+	int cipher_id = gv_cipher_parse(cipher);
+	if (cipher_id < 0) {
+		fprintf(stderr,
+		        "gvbench throughput: --cipher: expected auto, "
+		        "aes256gcm "
+		        "or xchacha20poly1305, got '%s'\n",
+		        cipher);
+		return EXIT_USAGE;
+	}
+	gv_keyring *ring = NULL;
+	if (nruns == 2 || seal_first) {
+		uint8_t key[GV_KEY_LEN];
+		gv_rng kr;
+		gv_rng_seed(&kr, seed ^ 0x6b657972696e67ull);
+		for (size_t i = 0; i < GV_KEY_LEN; i += 8) {
+			uint64_t x = gv_rng_next(&kr);
+			memcpy(key + i, &x, 8);
+		}
+		if (gv_keyring_new(&ring, NULL) ||
+		    gv_keyring_set_cipher(ring, cipher_id) ||
+		    gv_keyring_install(ring, key) != 1) {
+			fprintf(stderr,
+			        "gvbench throughput: --cipher %s: not "
+			        "available on this CPU\n",
+			        cipher);
+			gv_keyring_del(ring);
+			return EXIT_USAGE;
+		}
+	}
 	if (max && !opts[O_SECONDS].seen)
 		seconds = 1;
 	if (max && !opts[O_DRAIN].seen)
@@ -1124,45 +1194,96 @@ cmd_throughput(int argc, char **argv)
 		r->have_ceiling = true;
 	}
 
-	if (max) {
-		if (search(&r->p, r, start, budget, t_begin))
-			goto out;
-	} else {
-		double need_mb;
+	double clear_ups = 0;
+	for (int run = 0; run < nruns; run++) {
+		if (run == 1) {
+			/* --seal both: the same again, sealed; the ceiling
+			 * stands */
+			for (size_t i = 0; i < r->nsteps; i++)
+				free(r->steps[i].conv_us);
+			clear_ups = r->steps[r->best].converged_ups;
+			struct tp_result keep = *r;
+			memset(r, 0, sizeof(*r));
+			r->p = keep.p;
+			r->max = keep.max;
+			r->have_ceiling = keep.have_ceiling;
+			r->ceil = keep.ceil;
+			r->upd_per_dgram = keep.upd_per_dgram;
+			r->have_cmp = true;
+			r->clear_ups = clear_ups;
+			t_begin = now_s();
+		}
+		r->p.keyring = (run == 1 || seal_first) ? ring : NULL;
+		if (r->p.keyring) /* the tag takes 16 bytes of every datagram */
+			r->upd_per_dgram = updates_per_datagram(
+			        keys, vsize,
+			        nc.max_datagram - GV_SEAL_OVERHEAD);
+		rc = 1;
+		if (max) {
+			if (search(&r->p, r, start, budget, t_begin))
+				goto out;
+		} else {
+			double need_mb;
 
-		if (!tracking_fits(&r->p, rate, &need_mb)) {
-			fprintf(stderr,
-			        "gvbench throughput: %" PRIu64
-			        " writes/s for %g s need %.0f MB of tracking, "
-			        "more than half the memory: lower --rate or "
-			        "--seconds\n",
-			        rate, seconds, need_mb);
+			if (!tracking_fits(&r->p, rate, &need_mb)) {
+				fprintf(stderr,
+				        "gvbench throughput: %" PRIu64
+				        " writes/s for %g s need %.0f MB of "
+				        "tracking, "
+				        "more than half the memory: lower "
+				        "--rate or "
+				        "--seconds\n",
+				        rate, seconds, need_mb);
+				goto out;
+			}
+			r->steps[0].target_ups = rate;
+			r->nsteps = 1;
+			if (step_run(&r->p, &r->steps[0], 0, false,
+			             plot != NULL))
+				goto out;
+			progress_clear(r->p.progress);
+		}
+		const struct tp_step *best = &r->steps[r->best];
+		r->have_eff = r->have_ceiling && r->upd_per_dgram &&
+		              r->ceil.ceiling_dps > 0;
+		if (r->have_eff)
+			r->efficiency = best->converged_ups *
+			                (double)(nodes - 1) /
+			                (r->ceil.ceiling_dps *
+			                 (double)r->upd_per_dgram);
+		r->wall_s = now_s() - t_begin;
+		tp_print(stdout, r);
+		fflush(stdout);
+		rc = 0;
+		if (jf)
+			tp_json(jf, r, &m);
+		if (json_flush("throughput", json, jf)) {
+			rc = 1;
 			goto out;
 		}
-		r->steps[0].target_ups = rate;
-		r->nsteps = 1;
-		if (step_run(&r->p, &r->steps[0], 0, false, plot != NULL))
-			goto out;
-		progress_clear(r->p.progress);
+		/* a plot that fails leaves the results standing: printed, exit
+		 * 0 */
+		if (plot && run == nruns - 1 && tp_plot(plot, r) == 0)
+			printf("plot: %s\n", plot);
+		if (r->have_cmp)
+			printf("sealed vs clear  %.0f vs %.0f writes/s: %.3f "
+			       "(%.1f%% "
+			       "%s)\n",
+			       r->steps[r->best].converged_ups, r->clear_ups,
+			       r->clear_ups > 0
+			               ? r->steps[r->best].converged_ups /
+			                         r->clear_ups
+			               : 0,
+			       r->clear_ups > 0
+			               ? 100.0 * fabs(1 -
+			                              r->steps[r->best]
+			                                              .converged_ups /
+			                                      r->clear_ups)
+			               : 0,
+			       r->steps[r->best].converged_ups <= r->clear_ups
+			               ? "loss"
+			               : "gain");
 	}
-	const struct tp_step *best = &r->steps[r->best];
-	r->have_eff =
-	        r->have_ceiling && r->upd_per_dgram && r->ceil.ceiling_dps > 0;
-	if (r->have_eff)
-		r->efficiency =
-		        best->converged_ups * (double)(nodes - 1) /
-		        (r->ceil.ceiling_dps * (double)r->upd_per_dgram);
-	r->wall_s = now_s() - t_begin;
-	tp_print(stdout, r);
-	fflush(stdout);
-	rc = 0;
-	if (jf)
-		tp_json(jf, r, &m);
-	if (json_flush("throughput", json, jf))
-		rc = 1;
-	/* a plot that fails leaves the results standing: printed, exit 0 */
-	if (plot && tp_plot(plot, r) == 0)
-		printf("plot: %s\n", plot);
 out:
 	if (jf && fclose(jf) && !rc) {
 		fprintf(stderr, "gvbench throughput: %s: %s\n", json,
@@ -1172,5 +1293,6 @@ out:
 	for (size_t i = 0; i < r->nsteps; i++)
 		free(r->steps[i].conv_us);
 	free(r);
+	gv_keyring_del(ring);
 	return rc;
 }

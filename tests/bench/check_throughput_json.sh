@@ -47,6 +47,12 @@ plot_args=()
 	--json "$json" "${plot_args[@]}" >"$tmp/max.txt"
 cat "$tmp/max.txt"
 
+# sealed gossip: the same low rate clear then sealed, one run each
+"$bin" throughput --nodes 4 --rate 2000 --seconds 1 --workers 2 \
+	--ceiling-seconds 0 --seal both --json "$json" >"$tmp/seal.txt"
+cat "$tmp/seal.txt"
+grep -q "^sealed vs clear" "$tmp/seal.txt" || { echo "FAIL: no sealed vs clear line"; exit 1; }
+
 # --plot without gnuplot: the error names the package, the results stand.
 rc=0
 PATH=/nonexistent "$bin" throughput --nodes 3 --rate 100 --seconds 0.2 \
@@ -80,7 +86,9 @@ for args in "throughput" "throughput --nodes 4" \
 	"throughput --nodes 4 --rate 100 --value-size 4" \
 	"throughput --nodes 4 --rate 100 --budget-s 5" \
 	"throughput --nodes 4 --rate 100 --mode gossip" \
-	"throughput --nodes 4 --max --io carrier-pigeon"; do
+	"throughput --nodes 4 --max --io carrier-pigeon" \
+	"throughput --nodes 4 --rate 100 --seal maybe" \
+	"throughput --nodes 4 --rate 100 --seal on --cipher rot13"; do
 	rc=0
 	# shellcheck disable=SC2086 # word splitting wanted
 	"$bin" $args >/dev/null 2>&1 || rc=$?
@@ -96,8 +104,8 @@ import json, sys
 path = sys.argv[1]
 fails = []
 lines = open(path).read().splitlines()
-if len(lines) != 3:
-    fails.append(f"expected 3 JSON lines, got {len(lines)}")
+if len(lines) != 5:
+    fails.append(f"expected 5 JSON lines, got {len(lines)}")
 
 def close(a, b, rel=1e-3, abs_=1e-6):
     return abs(a - b) <= max(abs_, rel * max(abs(a), abs(b)))
@@ -167,9 +175,18 @@ for n, line in enumerate(lines, 1):
     # the record size from the wire format: header 3 + fixed 39 + key +
     # value, after a 40-byte datagram header, max_datagram 1400
     klen = len(f"tp:{r['key_space'] - 1}")
-    check(r["updates_per_datagram"] == (1400 - 40) // (3 + 39 + klen
-                                                       + r["value_size"]),
+    room = 1400 - 40 - (16 if r.get("sealed") else 0)  # the AEAD tag
+    check(r["updates_per_datagram"] == room // (3 + 39 + klen
+                                                + r["value_size"]),
           f"updates_per_datagram {r['updates_per_datagram']}")
+    check(r.get("sealed") in (True, False), "sealed")
+    check((r.get("cipher") == "none") is (r.get("sealed") is False),
+          f"cipher {r.get('cipher')} vs sealed")
+    if "sealed_vs_clear" in r:
+        check(r["sealed"] and r["clear_converged_ups"] > 0 and
+              close(r["sealed_vs_clear"],
+                    r["converged_ups"] / r["clear_converged_ups"], rel=1e-4),
+              "sealed_vs_clear != converged_ups / clear_converged_ups")
     check(r["datagrams_sent"] > 0 and r["bytes_per_update"] > 0,
           "no traffic")
     check(close(r["datagrams_per_s"] * r["measured_s"], r["datagrams_sent"],
@@ -225,8 +242,16 @@ for n, line in enumerate(lines, 1):
             if not s["passed"]:
                 lo_fail = s["target_ups"] if lo_fail is None else min(
                     lo_fail, s["target_ups"])
-if sorted(runs) != [("max", 10000), ("rate", 1), ("rate", 10000)]:
-    fails.append(f"runs {runs}, expected rate, rate (one key), max")
+if sorted(runs) != [("max", 10000), ("rate", 1), ("rate", 10000),
+                    ("rate", 10000), ("rate", 10000)]:
+    fails.append(f"runs {runs}, expected rate, rate (one key), max, "
+                 "rate clear and sealed")
+sealed = [json.loads(x) for x in lines[3:5]] if len(lines) == 5 else []
+if sealed and not (sealed[0]["sealed"] is False and sealed[1]["sealed"] is True
+                   and "sealed_vs_clear" in sealed[1]
+                   and sealed[1]["lost"] == 0):
+    fails.append("--seal both: a clear line then a sealed one with "
+                 "sealed_vs_clear and nothing lost")
 for f in fails:
     print("FAIL:", f)
 if fails:
