@@ -4,8 +4,10 @@
 # clang (ASan + UBSan) in build/fuzz and run each for SECONDS (default
 # 60), starting from its checked-in corpus (tests/fuzz/corpus/TARGET; the
 # corpus grown goes to build/fuzz/corpus/TARGET). Targets: wire (the
-# datagram decoder, clear; sealing does not exist yet), resp (the RESP
-# request parser), node (arbitrary datagrams into a live node). Prints
+# clear datagram decoder), sealed (sealed datagrams: forgeries never open,
+# sealed records round-trip, a flipped byte never opens), resp (the RESP
+# request parser), node (arbitrary datagrams into a live node), keyring
+# (the keyring file, key and key-id parsers). Prints
 # each target's executions, coverage and corpus size; exits non-zero on
 # any crash, leak or undefined behaviour, leaving the input in
 # build/fuzz/crashes/ -- add it to tests/fuzz/corpus/TARGET/ so CTest
@@ -16,7 +18,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(wire resp node)
+[ ${#targets[@]} -gt 0 ] || targets=(wire sealed resp node keyring)
 case $secs in
 '' | *[!0-9]*)
 	echo "fuzz.sh: SECONDS must be a whole number, got '$secs'" >&2
