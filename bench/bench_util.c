@@ -5,6 +5,9 @@
  */
 #include "bench_util.h"
 
+#include "core/keyring.h"
+#include "core/rng.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -425,4 +428,64 @@ conv_json(FILE *f, const struct conv_summary *s, bool eager)
 	json_num(f, s->t90_ms, s->have_t90);
 	fprintf(f, ",\"t100_ms\":");
 	json_num(f, s->t100_ms, any);
+}
+
+int
+seal_setup(const char *cmd, const char *seal, const char *cipher,
+           uint64_t seed, int *nruns, bool *sealed_first, gv_keyring **ring)
+{
+	*nruns = 1;
+	*sealed_first = false;
+	*ring = NULL;
+	if (!strcmp(seal, "both"))
+		*nruns = 2;
+	else if (!strcmp(seal, "on"))
+		*sealed_first = true;
+	else if (strcmp(seal, "off")) {
+		fprintf(stderr,
+		        "gvbench %s: --seal: expected off, on or both, got "
+		        "'%s'\n",
+		        cmd, seal);
+		return EXIT_USAGE;
+	}
+	int cipher_id = gv_cipher_parse(cipher);
+	if (cipher_id < 0) {
+		fprintf(stderr,
+		        "gvbench %s: --cipher: expected auto, aes256gcm or "
+		        "xchacha20poly1305, got '%s'\n",
+		        cmd, cipher);
+		return EXIT_USAGE;
+	}
+	if (*nruns == 1 && !*sealed_first)
+		return 0;
+	uint8_t key[GV_KEY_LEN];
+	gv_rng kr;
+	gv_rng_seed(&kr, seed ^ 0x6b657972696e67ull);
+	for (size_t i = 0; i < GV_KEY_LEN; i += 8) {
+		uint64_t x = gv_rng_next(&kr);
+		memcpy(key + i, &x, 8);
+	}
+	if (gv_keyring_new(ring, NULL) ||
+	    gv_keyring_set_cipher(*ring, cipher_id) ||
+	    gv_keyring_install(*ring, key) != 1) {
+		fprintf(stderr, "gvbench %s: --cipher %s: not available on "
+		                "this CPU\n",
+		        cmd, cipher);
+		gv_keyring_del(*ring);
+		*ring = NULL;
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+void
+seal_free(gv_keyring *ring)
+{
+	gv_keyring_del(ring);
+}
+
+const char *
+seal_cipher_name(const gv_keyring *ring)
+{
+	return ring ? gv_cipher_name(gv_keyring_cipher(ring)) : "none";
 }

@@ -135,4 +135,19 @@ void conv_print(FILE *f, const struct conv_summary *s, bool eager);
  * rounds_meaningful, convergence_ms, t50_ms, t90_ms, t100_ms. */
 void conv_json(FILE *f, const struct conv_summary *s, bool eager);
 
+/*
+ * --seal off|on|both and --cipher, shared by converge and throughput.
+ * seal_setup parses them: *nruns 1 or 2 (both: clear, then sealed),
+ * *sealed_first true for "on", and *ring a keyring with one key drawn
+ * from @seed (NULL for "off"); free it with seal_free. Prints the error
+ * and returns EXIT_USAGE on a bad value or a cipher this CPU lacks.
+ */
+typedef struct gv_keyring gv_keyring;
+int seal_setup(const char *cmd, const char *seal, const char *cipher,
+               uint64_t seed, int *nruns, bool *sealed_first,
+               gv_keyring **ring);
+void seal_free(gv_keyring *ring);
+/* "none", or the ring's cipher name */
+const char *seal_cipher_name(const gv_keyring *ring);
+
 #endif /* GV_BENCH_UTIL_H */

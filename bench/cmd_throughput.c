@@ -622,8 +622,7 @@ tp_print(FILE *f, const struct tp_result *r)
 	        gv_mode_name(p->mode), p->nodes, p->fanout, p->interval_ms,
 	        p->value_size, p->key_space, p->writers, p->seed, st->workers,
 	        st->backend, p->ae_ms ? "on" : "off",
-	        p->keyring ? gv_cipher_name(gv_keyring_cipher(p->keyring))
-	                   : "no");
+	        p->keyring ? seal_cipher_name(p->keyring) : "no");
 	if (r->max)
 		fprintf(f,
 		        "  search           %zu steps of %g s, stopped by "
@@ -720,8 +719,7 @@ tp_json(FILE *f, const struct tp_result *r, const struct machine *m)
 	fprintf(f, ",\"search\":\"%s\",\"mode\":", r->max ? "max" : "rate");
 	json_str(f, gv_mode_name(p->mode));
 	fprintf(f, ",\"sealed\":%s,\"cipher\":", p->keyring ? "true" : "false");
-	json_str(f, p->keyring ? gv_cipher_name(gv_keyring_cipher(p->keyring))
-	                       : "none");
+	json_str(f, seal_cipher_name(p->keyring));
 	if (r->have_cmp) {
 		fprintf(f, ",\"clear_converged_ups\":");
 		json_num(f, r->clear_ups, true);
@@ -1087,48 +1085,13 @@ cmd_throughput(int argc, char **argv)
 	}
 	if (!writers)
 		writers = nodes;
-	int nruns = 1;
-	bool seal_first = false;
-	if (!strcmp(seal, "both"))
-		nruns = 2;
-	else if (!strcmp(seal, "on"))
-		seal_first = true;
-	else if (strcmp(seal, "off")) {
-		fprintf(stderr,
-		        "gvbench throughput: --seal: expected off, on "
-		        "or both, got '%s'\n",
-		        seal);
-		return EXIT_USAGE;
-	}
-	int cipher_id = gv_cipher_parse(cipher);
-	if (cipher_id < 0) {
-		fprintf(stderr,
-		        "gvbench throughput: --cipher: expected auto, "
-		        "aes256gcm "
-		        "or xchacha20poly1305, got '%s'\n",
-		        cipher);
-		return EXIT_USAGE;
-	}
-	gv_keyring *ring = NULL;
-	if (nruns == 2 || seal_first) {
-		uint8_t key[GV_KEY_LEN];
-		gv_rng kr;
-		gv_rng_seed(&kr, seed ^ 0x6b657972696e67ull);
-		for (size_t i = 0; i < GV_KEY_LEN; i += 8) {
-			uint64_t x = gv_rng_next(&kr);
-			memcpy(key + i, &x, 8);
-		}
-		if (gv_keyring_new(&ring, NULL) ||
-		    gv_keyring_set_cipher(ring, cipher_id) ||
-		    gv_keyring_install(ring, key) != 1) {
-			fprintf(stderr,
-			        "gvbench throughput: --cipher %s: not "
-			        "available on this CPU\n",
-			        cipher);
-			gv_keyring_del(ring);
-			return EXIT_USAGE;
-		}
-	}
+	int nruns;
+	bool seal_first;
+	gv_keyring *ring;
+	rc = seal_setup("throughput", seal, cipher, seed, &nruns, &seal_first,
+	                &ring);
+	if (rc)
+		return rc;
 	if (max && !opts[O_SECONDS].seen)
 		seconds = 1;
 	if (max && !opts[O_DRAIN].seen)
@@ -1293,6 +1256,6 @@ out:
 	for (size_t i = 0; i < r->nsteps; i++)
 		free(r->steps[i].conv_us);
 	free(r);
-	gv_keyring_del(ring);
+	seal_free(ring);
 	return rc;
 }

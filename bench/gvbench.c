@@ -535,6 +535,11 @@ cmd_sim(int argc, char **argv)
 	"  --warmup-ms MS       run before the first write (default 1000)\n"   \
 	"  --io B               auto, uring or mmsg (default auto)\n"          \
 	"  --json FILE          append one JSON object per run (one line)\n"   \
+	"  --seal S             off, on or both: seal gossip with a random\n"  \
+	"                       cluster key; both runs clear then sealed\n"    \
+	"                       (default off)\n"                               \
+	"  --cipher C           with --seal: auto, aes256gcm or\n"             \
+	"                       xchacha20poly1305 (default auto)\n"            \
 	"  --plot FILE.png      draw with gnuplot the fraction of nodes\n"     \
 	"                       holding the p50/p90/p99 update against the\n"  \
 	"                       time since injection; if gnuplot (package\n"   \
@@ -570,6 +575,7 @@ struct cv_params {
 	int backend;
 	bool progress;
 	bool plot; /* collect reach times for --plot */
+	gv_keyring *keyring; /* non-NULL: every node seals its gossip */
 };
 
 struct cv_result {
@@ -587,6 +593,8 @@ struct cv_result {
 	uint64_t bg_dropped; /* not queued: a worker's ring was full */
 	double window_s, wall_s;
 	struct plot_reach reach; /* with p.plot; the caller finis it */
+	bool have_cmp;        /* --seal both: the clear run's p99 */
+	double clear_p99_ms;
 };
 
 /* Background load: rate writes/s in total, at random nodes and keys,
@@ -693,6 +701,7 @@ cv_run(const struct cv_params *p, struct cv_result *r)
 	cfg.node.fanout = p->fanout;
 	cfg.node.interval_ms = p->interval_ms;
 	cfg.node.mem = gv_mem_default();
+	cfg.node.keyring = p->keyring;
 	/* as in sim: measure dissemination, not repair, unless loss makes
 	 * repair part of reaching everyone */
 	r->ae = p->loss > 0;
@@ -835,11 +844,12 @@ cv_print(FILE *f, const struct cv_result *r)
 	        "converge: mode=%s nodes=%zu fanout=%u interval=%" PRIu64
 	        "ms loss=%g updates=%" PRIu64 " background=%" PRIu64
 	        "/s value=%zuB seed=%" PRIu64 " workers=%u io=%s "
-	        "anti-entropy=%s\n",
+	        "anti-entropy=%s sealed=%s\n",
 	        gv_mode_name(p->mode), p->nodes, p->fanout, p->interval_ms,
 	        p->loss, p->updates, p->bg_ups, p->value_size, p->seed,
 	        r->workers, r->backend,
-	        r->ae ? "on (loss > 0)" : "off (dissemination alone)");
+	        r->ae ? "on (loss > 0)" : "off (dissemination alone)",
+	        p->keyring ? seal_cipher_name(p->keyring) : "no");
 	conv_print(f, &r->s, p->mode == GV_MODE_EAGER);
 	fprintf(f,
 	        "  messages_per_node %.1f (%.2f per update; %" PRIu64
@@ -882,6 +892,12 @@ cv_json(FILE *f, const struct cv_result *r, const struct machine *m)
 	json_str(f, GV_VERSION_STRING);
 	fprintf(f, ",\"mode\":");
 	json_str(f, gv_mode_name(p->mode));
+	fprintf(f, ",\"sealed\":%s,\"cipher\":", p->keyring ? "true" : "false");
+	json_str(f, seal_cipher_name(p->keyring));
+	if (r->have_cmp) {
+		fprintf(f, ",\"clear_p99_ms\":");
+		json_num(f, r->clear_p99_ms, true);
+	}
 	fprintf(f,
 	        ",\"nodes\":%zu,\"fanout\":%u,\"interval_ms\":%" PRIu64
 	        ",\"loss\":%.6g,\"updates\":%" PRIu64
@@ -948,6 +964,7 @@ cmd_converge(int argc, char **argv)
 	double loss = 0;
 	int mode = GV_MODE_EAGER;
 	const char *json = NULL, *plot = NULL;
+	const char *seal = "off", *cipher = "auto";
 	int backend = GV_IO_AUTO;
 	struct opt opts[] = {
 	        {.name = "--nodes",
@@ -955,6 +972,8 @@ cmd_converge(int argc, char **argv)
 	         .dst = &nodes,
 	         .umin = 2,
 	         .umax = 4096},
+	        {.name = "--seal", .kind = OPT_STR, .dst = &seal},
+	        {.name = "--cipher", .kind = OPT_STR, .dst = &cipher},
 	        {.name = "--workers",
 	         .kind = OPT_U64,
 	         .dst = &workers,
@@ -1040,21 +1059,43 @@ cmd_converge(int argc, char **argv)
 	        .progress = isatty(STDERR_FILENO),
 	        .plot = plot != NULL,
 	};
-	struct cv_result r;
-	rc = 0;
-	if (cv_run(&p, &r)) {
-		rc = 1;
-	} else {
-		cv_print(stdout, &r);
+	int nruns;
+	bool sealed_first;
+	gv_keyring *ring;
+	rc = seal_setup("converge", seal, cipher, seed, &nruns, &sealed_first,
+	                &ring);
+	if (rc) {
 		if (jf)
-			cv_json(jf, &r, &m);
-		if (json_flush("converge", json, jf))
-			rc = 1;
-		/* a plot that fails leaves the results standing (exit 0) */
-		if (plot && cv_plot(plot, &r) == 0)
-			printf("plot: %s\n", plot);
+			fclose(jf);
+		return rc;
 	}
-	plot_reach_fini(&r.reach);
+	struct cv_result r;
+	double clear_p99 = 0;
+	for (int run = 0; run < nruns && rc == 0; run++) {
+		p.keyring = (run == 1 || sealed_first) ? ring : NULL;
+		if (cv_run(&p, &r)) {
+			rc = 1;
+		} else {
+			if (run == 1) {
+				r.have_cmp = true;
+				r.clear_p99_ms = clear_p99;
+			}
+			clear_p99 = r.s.conv_p99;
+			cv_print(stdout, &r);
+			if (jf)
+				cv_json(jf, &r, &m);
+			if (json_flush("converge", json, jf))
+				rc = 1;
+			/* a plot that fails leaves the results standing */
+			if (plot && run == nruns - 1 && cv_plot(plot, &r) == 0)
+				printf("plot: %s\n", plot);
+			if (r.have_cmp)
+				printf("sealed vs clear  p99 %.1f vs %.1f ms\n",
+				       r.s.conv_p99, r.clear_p99_ms);
+		}
+		plot_reach_fini(&r.reach);
+	}
+	seal_free(ring);
 	if (jf && fclose(jf) && !rc) {
 		fprintf(stderr, "gvbench converge: %s: %s\n", json,
 		        strerror(errno));
