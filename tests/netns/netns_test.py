@@ -21,7 +21,9 @@ namespace gvns-<pid>-br (the host's network is untouched), with addresses
   crash      kill -9 of b while a takes writes; b restarts empty on the same
              address and catches up with every key; its old record leaves;
   rolling    every node in turn stopped (SIGTERM) and restarted empty while
-             another takes writes: no acknowledged write is lost.
+             another takes writes: no acknowledged write is lost;
+  sealed     all of the above ran with sealed gossip (every node has its own
+             copy of one keyring file): no datagram failed authentication.
 
 The test talks to the daemons from its own process: a socket is created
 after setns(2) into the node's namespace and keeps that namespace.
@@ -56,6 +58,7 @@ FAILED = 0
 NETNS_MADE = []
 NODES = {}
 TMP = None
+KEY = os.urandom(32).hex()
 CLONE_NEWNET = 0x40000000
 LIBC = ctypes.CDLL(None, use_errno=True)
 HOME_NS = None
@@ -320,6 +323,11 @@ class Node:
         self.logpath = os.path.join(TMP, f"{name}.log")
         self.events = os.path.join(TMP, f"{name}.events")
         self.join = None  # seed to join through; default: the first node
+        # gossip is sealed: each node its own copy of the cluster key
+        self.keyring = os.path.join(TMP, f"{name}.keyring")
+        with open(self.keyring, "w") as f:
+            f.write(KEY + "\n")
+        os.chmod(self.keyring, 0o600)
 
     def args(self):
         a = ["ip", "netns", "exec", ns(self.name), BIN,
@@ -328,7 +336,8 @@ class Node:
              "--metrics", f"{addr(self.name)}:{METRICS}",
              "--shards", str(SHARDS), "--name", self.name,
              "--probe-interval-ms", "200", "--log-level", "info",
-             "--on-event", os.path.join(TMP, "hook.sh")]
+             "--on-event", os.path.join(TMP, "hook.sh"),
+             "--keyring", self.keyring]
         seed = self.join or (NAMES[0] if self.name != NAMES[0] else None)
         if seed:
             a += ["--join", f"{addr(seed)}:{GOSSIP}"]
@@ -729,6 +738,16 @@ def on_signal(sig, frame):
     raise SystemExit(128 + sig)
 
 
+def test_sealed():
+    for x in NAMES:
+        st = stats(x)
+        check(st.get("keyring_keys") == 1 and st.get("auth_failed") == 0 and
+              st.get("auth_unknown_key") == 0 and st.get("auth_clear") == 0,
+              f"{x}: sealed gossip, no datagram refused for its key or tag",
+              {k: v for k, v in st.items() if k.startswith(("auth", "keyring"))})
+        check("gossip is sealed" in NODES[x].log(1 << 24), f"{x}: start-up log says gossip is sealed")
+
+
 def main():
     global BIN, GVCTL, TMP, HOME_NS
     if len(sys.argv) < 2:
@@ -765,7 +784,7 @@ def main():
         NODES["c"].start()
         for name, fn in (("converge", test_converge), ("partition", test_partition),
                          ("loss", test_loss), ("crash", test_crash),
-                         ("rolling", test_rolling)):
+                         ("rolling", test_rolling), ("sealed", test_sealed)):
             log(f"== {name} ({time.time() - t_start:.1f} s)")
             try:
                 fn()
