@@ -41,11 +41,23 @@ def check(cond, what):
 
 def free_port_block(n, udp=True):
     """A base port such that base..base+n-1 are free (best effort)."""
+    # below the ephemeral range: a port the kernel hands to a client
+    # connection (ours, while a daemon starts) can no longer be taken by
+    # the daemon we meant it for
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        lo = 32768
+    import random
     for _ in range(200):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
-        s.bind(("127.0.0.1", 0))
-        base = s.getsockname()[1]
-        s.close()
+        if lo - n > 10000:
+            base = random.randrange(10000, lo - n)
+        else:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+            s.close()
         if base + n >= 65000:
             continue
         ok = True
