@@ -8,6 +8,13 @@ if(Python3_Interpreter_FOUND)
 			$<TARGET_FILE:grapevined>)
 	set_tests_properties(integration PROPERTIES TIMEOUT 400
 		SKIP_RETURN_CODE 77 LABELS integration)
+	# a slow RESP client cannot stall gossip (~6 s)
+	add_test(NAME integration_backpressure
+		COMMAND ${Python3_EXECUTABLE}
+			${CMAKE_CURRENT_SOURCE_DIR}/integration/cluster_test.py
+			$<TARGET_FILE:grapevined> backpressure)
+	set_tests_properties(integration_backpressure PROPERTIES TIMEOUT 120
+		SKIP_RETURN_CODE 77 LABELS integration)
 endif()
 if(Python3_Interpreter_FOUND)
 	add_test(NAME integration_keyring

@@ -543,6 +543,13 @@ flood_add(gv_node *n, const gv_record *rec, int priority, gv_node_id from)
 		.vlen = (uint16_t)rec->vlen,
 	};
 	size_t size = gv_wire_update_size(rec->klen, rec->vlen);
+	if (n->cfg.flood_max_bytes &&
+	    q->enc_len + size > n->cfg.flood_max_bytes) {
+		/* the sends fall behind the writes: stored, and anti-entropy
+		 * carries it */
+		n->st.flood_drops++;
+		return;
+	}
 	ssize_t len = -1;
 	if (grow(n, (void **)&q->enc, &q->enc_cap, q->enc_len + size, 1) &&
 	    grow(n, (void **)&q->ents, &q->ents_cap, q->nents + 1,
@@ -568,6 +575,22 @@ flood_add(gv_node *n, const gv_record *rec, int priority, gv_node_id from)
 
 /* ---------------------------------------------------------- spreading */
 
+/*
+ * A full queue makes room by retiring the rumor sent most often (as
+ * memberlist's queue prunes): it has done most of its spreading, and the
+ * peers it missed get it through anti-entropy.
+ */
+static void
+evict_most_sent(gv_node *n, struct bqueue *q)
+{
+	for (unsigned b = GV_BQ_BUCKETS; b-- > 0;)
+		if (q->head[b]) {
+			retire(n, q, q->head[b]);
+			n->st.rumor_drops++;
+			return;
+		}
+}
+
 void
 gv__spread_update(gv_node *n, gv_time now, const gv_record *rec,
 		  int priority, gv_node_id from, bool forward)
@@ -584,6 +607,8 @@ gv__spread_update(gv_node *n, gv_time now, const gv_record *rec,
 	r->priority = (uint8_t)priority;
 	r->created = now;
 	recent_add(n, r); /* for pull digests */
+	if (n->cfg.max_rumors && n->updates.count >= n->cfg.max_rumors)
+		evict_most_sent(n, &n->updates);
 	gv__bq_push(&n->updates, r);
 }
 
@@ -630,6 +655,11 @@ void
 gv__spread_purge(gv_node *n, const void *key, size_t klen,
 		 const gv_version *ver)
 {
+	if (n->cfg.max_rumors && n->mrumors.count >= n->cfg.max_rumors) {
+		/* the tombstones elsewhere wait for their grace period */
+		n->st.rumor_drops++;
+		return;
+	}
 	struct rumor *r = gv__rumor_new(n, RUMOR_PURGE, key, klen, ver);
 	if (!r)
 		return;

@@ -58,6 +58,9 @@ gv_node_config_default(gv_node_config *c)
 	c->dedup_per_gen = 0;
 	c->seen_cache = 1024;
 	c->flood_gap_us = 1000;
+	c->flood_max_bytes = 16u << 20;
+	c->max_rumors = 65536;
+	c->ready_max_bytes = 16u << 20;
 	c->conflict_log = 128;
 }
 
@@ -280,6 +283,13 @@ struct ready *
 gv__ready_begin(gv_node *n, const gv_addr *to, bool ae, size_t cap,
 		gv_wire_writer *w)
 {
+	if (n->cfg.ready_max_bytes &&
+	    n->ready_bytes + cap > n->cfg.ready_max_bytes) {
+		/* the peer asks faster than the budget sends: its session
+		 * times out and a later one retries */
+		n->st.outbox_drops++;
+		return NULL;
+	}
 	struct ready *r = gv__alloc(n->mem, sizeof(*r) + cap);
 	if (!r)
 		return NULL;
@@ -311,6 +321,7 @@ gv__ready_commit(gv_node *n, struct ready *r, gv_wire_writer *w)
 		n->ready_head = r;
 	n->ready_tail = r;
 	n->nready++;
+	n->ready_bytes += r->alloc;
 }
 
 void
@@ -552,6 +563,7 @@ send_clear(gv_node *n, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
 		if (!n->ready_head)
 			n->ready_tail = NULL;
 		n->nready--;
+		n->ready_bytes -= r->alloc;
 		ready_free(n, r);
 		n->st.outbox_drops++;
 		return send_clear(n, now, to, buf, cap);
@@ -568,6 +580,7 @@ send_clear(gv_node *n, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
 	if (!n->ready_head)
 		n->ready_tail = NULL;
 	n->nready--;
+	n->ready_bytes -= r->alloc;
 	memcpy(buf, r->data, r->len);
 	*to = r->to;
 	ssize_t len = (ssize_t)r->len;

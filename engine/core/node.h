@@ -142,6 +142,18 @@ typedef struct gv_node_config {
 	 * its successors (more only when they are full). 0: every batch. */
 	uint32_t flood_gap_us;
 	unsigned pull_window_rounds; /* 10: a digest lists updates this recent */
+	/*
+	 * Bounds on what waits to be sent (0: no bound). A write that finds
+	 * its queue full is still stored, counted (flood_drops, rumor_drops,
+	 * outbox_drops) and reaches the peers through anti-entropy.
+	 */
+	size_t flood_max_bytes;  /* 16 MiB of encoded writes waiting for the
+				  * next eager flooding pass */
+	size_t max_rumors;       /* 65536 update rumors queued (push modes);
+				  * full: the most-sent one is retired */
+	size_t ready_max_bytes;  /* 16 MiB of encoded bulk datagrams
+				  * (anti-entropy, syncs, pull replies): 2 s
+				  * of the default anti-entropy budget */
 
 	/* anti-entropy */
 	uint64_t ae_interval_ms;    /* 1000; 0 disables periodic sessions */
@@ -400,6 +412,13 @@ typedef struct gv_node_stats {
 	uint64_t seal_errors;      /* could not seal: not sent */
 	uint64_t keyring_changes;  /* ring changed by gossiped key operations */
 	uint64_t keyring_errors;   /* a gossiped operation could not apply */
+	/* writes not queued for eager flooding (flood_max_bytes reached):
+	 * stored, and carried to the peers by anti-entropy */
+	uint64_t flood_drops;
+	/* update rumors retired early because the push queue was full
+	 * (max_rumors), and purge rumors not queued: anti-entropy (and, for
+	 * purges, the tombstone grace period) covers them */
+	uint64_t rumor_drops;
 } gv_node_stats;
 
 const gv_node_stats *gv_node_get_stats(const gv_node *n);

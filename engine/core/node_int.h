@@ -340,6 +340,7 @@ struct gv_node {
 	size_t nitems, items_cap;
 	struct ready *ready_head, *ready_tail;
 	size_t nready;
+	size_t ready_bytes; /* allocated bytes of the ready list */
 	double ae_tokens;
 	gv_time ae_tokens_at;
 

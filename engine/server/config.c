@@ -60,6 +60,9 @@ static const struct opt opts[] = {
 	 "memory cap per node, k/m/g suffixes (default none)"},
 	{"max-value", K_SIZE, OFF(max_value), 0, 1, 60000, "BYTES",
 	 "largest value (default 60000: a write travels in one datagram)"},
+	{"client-output-limit", K_SIZE, OFF(client_output_limit), 0, 65536,
+	 1ull << 40, "BYTES",
+	 "disconnect a client whose unsent replies pass BYTES (default 64m)"},
 	{"on-event", K_STR, OFF(on_event), SZ(on_event), 0, 0, "SCRIPT",
 	 "run SCRIPT on member, partition and conflict events"},
 	{"log-level", K_LEVEL, OFF(log_level), 0, 0, 0, "LEVEL",
@@ -107,6 +110,7 @@ gv_daemon_config_default(gv_daemon_config *c)
 	c->fanout = 3;
 	c->mode = GV_MODE_EAGER;
 	c->max_value = 60000;
+	c->client_output_limit = 64u << 20;
 	c->log_level = GV_LOG_INFO;
 	snprintf(c->cluster, sizeof(c->cluster), "grapevine");
 	c->probe_interval_ms = 1000;

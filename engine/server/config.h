@@ -37,6 +37,8 @@ typedef struct gv_daemon_config {
 	char region[64];         /* --region */
 	uint64_t max_memory;     /* --max-memory BYTES (k/m/g suffixes); 0 none */
 	size_t max_value;        /* --max-value BYTES (default 1 MiB) */
+	uint64_t client_output_limit; /* --client-output-limit BYTES (64 MiB):
+				       * unsent replies past it: disconnect */
 	char on_event[1024];     /* --on-event SCRIPT */
 	int log_level;           /* --log-level info */
 	char cluster[64];        /* --cluster NAME (default "grapevine") */

@@ -11,8 +11,12 @@
  * commands came in: the front end flushes a client's queue of reqs from
  * the head while the head is complete. So a write is acknowledged only
  * after the owning shard applied it, pipelining works, and a slow client
- * stalls nobody but itself (its output is capped; past the cap it is
- * disconnected).
+ * stalls nobody but itself: past a soft limit of unsent replies, or of
+ * requests at the shards, it is not read (TCP pushes back on it); past
+ * --client-output-limit it is disconnected. No thread ever waits for
+ * another: a full ring is an error reply (inbound), a sub kept for the
+ * next iteration (outbound), a dropped and counted message (hooks,
+ * membership; the latter followed by a resync).
  */
 #define _GNU_SOURCE
 #include "server/daemon.h"
@@ -24,6 +28,7 @@
 #include <fnmatch.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -49,7 +54,10 @@
 #define MAX_SHARDS 64
 #define RING 4096           /* requests in flight per shard */
 #define EVQ 1024            /* pending hook events per shard */
-#define OUT_LIMIT (64u << 20) /* client output cap before disconnect */
+#define OUT_SOFT (1u << 20)  /* client output past which it is not read */
+#define CLIENT_PENDING 256 /* a client's subs in flight before it is not
+                            * read: 1/16 of a shard's ring, and at most
+                            * 256 values held for its replies */
 #define IN_LIMIT (70u << 20)  /* client input cap (a max value + slack) */
 #define PUB_EVERY_US 100000 /* stats snapshot period */
 #define GV_ECANCELED_SHUTDOWN GV_EFULL /* a request caught by shutdown */
@@ -126,7 +134,9 @@ struct client {
 	struct req *head, *tail;
 	bool closing; /* QUIT or protocol error: close once flushed */
 	bool want_out;
+	bool paused; /* not read: replies or requests piled up */
 	unsigned inflight;
+	size_t queued; /* subs (1 for a ready reply) not yet flushed */
 };
 
 /* A hook event, fixed size for the SPSC ring. */
@@ -170,6 +180,15 @@ struct shard {
 	struct pub pub;
 	gv_time last_pub;
 	gv_histogram delay;
+	/* counters written by this shard's thread, read by the front end:
+	 * atomics (relaxed) so the reads are not torn */
+	_Atomic uint64_t ev_dropped;  /* hook events, evq full */
+	_Atomic uint64_t mem_dropped; /* member messages, memq full */
+	_Atomic uint64_t out_held;    /* replies held back, outq full */
+	bool ev_full;   /* evq was full at the last push: logged once */
+	bool resync;    /* shard 0: a member message was dropped for a shard */
+	struct sub *held; /* a reply that found outq full: first next time */
+	_Atomic int outq_full; /* set by the shard, cleared by the front end */
 	volatile sig_atomic_t stop;
 	_Atomic int leave; /* 1: leave now; set by the front end */
 	gv_time leave_at;
@@ -190,6 +209,8 @@ struct gv_daemon {
 	gv_resp_limits lim;
 	time_t started;
 	uint64_t commands, connections;
+	/* front-end thread only */
+	uint64_t out_disconnects, in_disconnects, read_pauses, busy_replies;
 	unsigned nclients;
 	struct client *clients;
 	uint32_t cluster_id;
@@ -245,9 +266,72 @@ push_event(struct shard *s, const struct event *e)
 {
 	if (!s->d->cfg.on_event[0])
 		return;
-	/* full queue: the event is dropped (the hook runner is behind); the
-	 * engine never waits for it */
-	gv_spsc_push(&s->evq, e);
+	/* full queue: the event is dropped and counted (the hook runner is
+	 * behind; the data the event was about is not lost); the engine
+	 * never waits for it. Logged once per run of drops. */
+	if (gv_spsc_push(&s->evq, e) == 0) {
+		s->ev_full = false;
+		return;
+	}
+	atomic_fetch_add_explicit(&s->ev_dropped, 1, memory_order_relaxed);
+	if (!s->ev_full) {
+		s->ev_full = true;
+		gv_log(GV_LOG_WARN, "hook queue full, dropping events",
+		       "shard=%u queue=%d event=%s", s->idx, EVQ, e->type);
+	}
+}
+
+/* Tell shard i about a member (from shard 0's thread). A full ring drops
+ * the message, counted, and marks shard i for a resync: shard 0 sends it
+ * the whole membership as soon as there is room (shard_iter). */
+static void
+push_member(gv_daemon *d, unsigned i, const struct member_msg *mm)
+{
+	struct shard *t = &d->shards[i];
+	if (!t->resync && gv_spsc_push(&t->memq, mm) == 0) {
+		gv_io_wake(t->io);
+		return;
+	}
+	atomic_fetch_add_explicit(&d->shards[0].mem_dropped, 1,
+				  memory_order_relaxed);
+	if (!t->resync)
+		gv_log(GV_LOG_WARN, "member queue full, shard will resync",
+		       "shard=%u", i);
+	t->resync = true;
+}
+
+/* Shard 0: the whole membership to each shard marked for a resync. */
+static void
+resync_members(struct shard *sh)
+{
+	gv_daemon *d = sh->d;
+	gv_member_info *m = NULL;
+	size_t total = 0;
+	for (unsigned i = 1; i < d->k; i++) {
+		struct shard *t = &d->shards[i];
+		if (!t->resync)
+			continue;
+		if (!m) {
+			total = gv_node_members(sh->node, NULL, 0);
+			m = calloc(total + 1, sizeof(*m));
+			if (!m)
+				return; /* next iteration */
+			total = gv_node_members(sh->node, m, total);
+		}
+		size_t cap = t->memq.mask + 1;
+		if (cap - gv_spsc_size(&t->memq) < total)
+			continue; /* wait until it all fits */
+		for (size_t j = 0; j < total; j++) {
+			struct member_msg mm = {m[j].id, m[j].addr,
+						m[j].incarnation, m[j].state};
+			gv_spsc_push(&t->memq, &mm);
+		}
+		t->resync = false;
+		gv_io_wake(t->io);
+		gv_log(GV_LOG_INFO, "member queue resynced", "shard=%u "
+		       "members=%zu", i, total);
+	}
+	free(m);
 }
 
 static void
@@ -279,8 +363,7 @@ cb_member(void *ud, const gv_member_info *m, int old, gv_time now)
 	for (unsigned i = 1; i < d->k; i++) {
 		struct member_msg mm = {m->id, m->addr, m->incarnation,
 					m->state};
-		if (gv_spsc_push(&d->shards[i].memq, &mm) == 0)
-			gv_io_wake(d->shards[i].io);
+		push_member(d, i, &mm);
 	}
 	const char *type = NULL;
 	if (m->state == GV_MEMBER_ALIVE)
@@ -621,12 +704,25 @@ shard_iter(void *ud)
 	gv_time now = gv_io_now();
 	bool touched = false, replied = false;
 	struct sub *s;
-	while (gv_spsc_pop(&sh->inq, &s)) {
+	/* a reply that found outq full goes first; while it cannot, no more
+	 * requests are taken (they wait in inq, and a full inq is a BUSY
+	 * reply): the shard never waits for the front end */
+	if (sh->held && gv_spsc_push(&sh->outq, &sh->held) == 0) {
+		sh->held = NULL;
+		replied = true;
+	}
+	while (!sh->held && gv_spsc_pop(&sh->inq, &s)) {
 		apply_sub(sh, s, now);
-		while (gv_spsc_push(&sh->outq, &s))
-			sched_yield(); /* the front end is draining it */
+		if (gv_spsc_push(&sh->outq, &s)) {
+			sh->held = s;
+			atomic_fetch_add_explicit(&sh->out_held, 1,
+						  memory_order_relaxed);
+			atomic_store(&sh->outq_full, 1);
+		}
 		touched = replied = true;
 	}
+	if (sh->idx == 0)
+		resync_members(sh);
 	struct member_msg mm;
 	while (gv_spsc_pop(&sh->memq, &mm)) {
 		gv_member_info info = {.id = mm.id,
@@ -780,7 +876,19 @@ shard_init(gv_daemon *d, unsigned i, char *err, size_t errlen)
 		return -1;
 	}
 	gv_addr bound;
-	rc = gv_io_add(sh->io, &sh->addr, &gv_node_ops, sh->node, &bound);
+	/* A process that just exited may hold its UDP ports a little
+	 * longer: the kernel tears its io_uring down asynchronously. A
+	 * restart (by hand, systemd or a test) retries for up to 2 s. */
+	for (int tries = 0;; tries++) {
+		rc = gv_io_add(sh->io, &sh->addr, &gv_node_ops, sh->node,
+			       &bound);
+		if (rc != -EADDRINUSE || tries == 100)
+			break;
+		if (tries == 0)
+			gv_log(GV_LOG_INFO, "gossip port busy, retrying",
+			       "shard=%u", i);
+		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+	}
 	if (rc < 0) {
 		char a[64];
 		snprintf(err, errlen, "cannot bind gossip port %s: %s",
@@ -983,6 +1091,7 @@ req_new(struct client *c, int combine, unsigned nsubs)
 	else
 		c->head = r;
 	c->tail = r;
+	c->queued += nsubs ? nsubs : 1;
 	return r;
 }
 
@@ -1033,6 +1142,7 @@ dispatch(gv_daemon *d, struct req *r)
 			 * error rather than wait */
 			s->rc = GV_EFULL;
 			r->done++;
+			d->busy_replies++;
 			continue;
 		}
 		if (!woken[s->shard]) {
@@ -1641,7 +1751,37 @@ finish_req(gv_daemon *d, struct client *c, struct req *r)
 	}
 }
 
-static void
+/* The soft output limit: OUT_SOFT, or half the hard limit if smaller. */
+static size_t
+out_soft(const gv_daemon *d)
+{
+	return d->cfg.client_output_limit / 2 < OUT_SOFT
+		       ? (size_t)(d->cfg.client_output_limit / 2)
+		       : OUT_SOFT;
+}
+
+/* Is the client not to be read for now? Its unsent replies passed the
+ * soft limit (it pipelines without reading), or it has its share of
+ * requests at the shards. TCP then pushes back on it, and its replies
+ * do not grow further than what it already asked for. */
+static bool
+client_blocked(const gv_daemon *d, const struct client *c)
+{
+	return c->queued >= CLIENT_PENDING ||
+	       gv_resp_buf_pending(&c->out) >= out_soft(d);
+}
+
+/* A paused client is read again below half of both limits, so that it
+ * is not paused and resumed at every reply. */
+static bool
+client_can_resume(const gv_daemon *d, const struct client *c)
+{
+	return c->queued < CLIENT_PENDING / 2 &&
+	       gv_resp_buf_pending(&c->out) < out_soft(d) / 2;
+}
+
+/* Returns false if the client was closed (output over the hard limit). */
+static bool
 flush_client(gv_daemon *d, struct client *c)
 {
 	while (c->head && req_done(c->head)) {
@@ -1650,6 +1790,7 @@ flush_client(gv_daemon *d, struct client *c)
 		if (!c->head)
 			c->tail = NULL;
 		finish_req(d, c, r);
+		c->queued -= r->nsubs ? r->nsubs : 1;
 		req_free(r);
 		c->inflight--;
 	}
@@ -1666,13 +1807,79 @@ flush_client(gv_daemon *d, struct client *c)
 		gv_resp_buf_clear(&c->out);
 		break;
 	}
+	if (gv_resp_buf_pending(&c->out) > d->cfg.client_output_limit) {
+		/* like Redis's client-output-buffer-limit: the client asked
+		 * for more than it reads; it goes, nobody else waits */
+		gv_log(GV_LOG_WARN, "client output over the limit, closing",
+		       "fd=%d pending=%zu limit=%llu", c->fd,
+		       gv_resp_buf_pending(&c->out),
+		       (unsigned long long)d->cfg.client_output_limit);
+		d->out_disconnects++;
+		client_close(d, c);
+		return false;
+	}
 	bool want = gv_resp_buf_pending(&c->out) > 0;
-	if (want != c->want_out) {
-		struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT
-								 : 0),
+	bool was_paused = c->paused;
+	if (c->paused && client_can_resume(d, c))
+		c->paused = false; /* client_input reads it again */
+	if (want != c->want_out || was_paused != c->paused) {
+		struct epoll_event ev = {.events = (c->paused ? 0 : EPOLLIN) |
+						   (want ? EPOLLOUT : 0),
 					 .data.ptr = c};
 		epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 		c->want_out = want;
+	}
+	return true;
+}
+
+/* Mark a client not to be read (counted once per pause). */
+static void
+pause_client(gv_daemon *d, struct client *c)
+{
+	if (c->paused)
+		return;
+	c->paused = true;
+	d->read_pauses++;
+	struct epoll_event ev = {.events = c->want_out ? EPOLLOUT : 0,
+				 .data.ptr = c};
+	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Run the complete commands buffered in c->in, until the client is
+ * paused (then the rest waits there) or closing. */
+static void
+parse_input(gv_daemon *d, struct client *c)
+{
+	size_t off = 0;
+	while (c->inlen && !c->closing && !c->paused) {
+		if (client_blocked(d, c)) {
+			pause_client(d, c);
+			break;
+		}
+		size_t used = 0;
+		int rc = gv_resp_req_parse(&c->parser, c->in + off,
+					   c->inlen - off, &used);
+		if (rc == 1) {
+			command(d, c, c->parser.argv, c->parser.argc);
+			c->inflight++;
+			off += used;
+			continue;
+		}
+		if (rc == 0) {
+			off += used;
+			break;
+		}
+		struct req *r = ready(c);
+		if (r) {
+			gv_resp_out_errorf(&r->reply, "ERR %s",
+					   gv_resp_req_errmsg(&c->parser));
+			c->inflight++;
+		}
+		c->closing = true;
+	}
+	if (off) {
+		memmove(c->in, c->in + off, c->inlen - off);
+		c->inlen -= off;
 	}
 }
 
@@ -1681,6 +1888,17 @@ static bool
 client_input(gv_daemon *d, struct client *c)
 {
 	for (;;) {
+		/* what is buffered first: a pause may have left some */
+		parse_input(d, c);
+		if (c->closing)
+			break;
+		if (c->paused) {
+			if (!flush_client(d, c))
+				return false;
+			if (c->paused)
+				return true; /* TCP holds the rest */
+			continue; /* the flush made room */
+		}
 		if (c->incap - c->inlen < 16384) {
 			size_t need = gv_resp_req_need(&c->parser);
 			size_t cap = c->incap * 2 > 65536 ? c->incap * 2 : 65536;
@@ -1689,6 +1907,7 @@ client_input(gv_daemon *d, struct client *c)
 			if (cap > IN_LIMIT) {
 				gv_log(GV_LOG_WARN, "client input too large, "
 				       "closing", "fd=%d", c->fd);
+				d->in_disconnects++;
 				client_close(d, c);
 				return false;
 			}
@@ -1712,46 +1931,26 @@ client_input(gv_daemon *d, struct client *c)
 			return false;
 		}
 		c->inlen += (size_t)n;
-		size_t off = 0;
-		while (!c->closing) {
-			size_t used = 0;
-			int rc = gv_resp_req_parse(&c->parser, c->in + off,
-						   c->inlen - off, &used);
-			if (rc == 1) {
-				command(d, c, c->parser.argv, c->parser.argc);
-				c->inflight++;
-				off += used;
-				continue;
-			}
-			if (rc == 0) {
-				off += used;
-				break;
-			}
-			struct req *r = ready(c);
-			if (r) {
-				gv_resp_out_errorf(&r->reply, "ERR %s",
-						   gv_resp_req_errmsg(
-							   &c->parser));
-				c->inflight++;
-			}
-			c->closing = true;
-		}
-		memmove(c->in, c->in + off, c->inlen - off);
-		c->inlen -= off;
-		if (c->closing)
-			break;
 	}
-	flush_client(d, c);
+	if (!flush_client(d, c))
+		return false;
 	if (c->closing && !c->head && !gv_resp_buf_pending(&c->out)) {
 		client_close(d, c);
 		return false;
 	}
-	if (gv_resp_buf_pending(&c->out) > OUT_LIMIT) {
-		gv_log(GV_LOG_WARN, "client output over 64 MiB, closing",
-		       "fd=%d", c->fd);
-		client_close(d, c);
+	return true;
+}
+
+/* Flush, and when that ends a pause, go on with the client's input.
+ * Returns false if the client was closed. */
+static bool
+flush_resume(gv_daemon *d, struct client *c)
+{
+	bool paused = c->paused;
+	if (!flush_client(d, c))
 		return false;
-	}
+	if (paused && !c->paused)
+		return client_input(d, c);
 	return true;
 }
 
@@ -1794,6 +1993,12 @@ drain_shards(gv_daemon *d)
 {
 	for (unsigned i = 0; i < d->k; i++) {
 		struct sub *s;
+		if (d->shards[i].rings && atomic_load(&d->shards[i].outq_full) &&
+		    atomic_exchange(&d->shards[i].outq_full, 0)) {
+			/* it holds a reply back: there is room now (drained
+			 * below, before it runs) */
+			gv_io_wake(d->shards[i].io);
+		}
 		while (d->shards[i].rings && gv_spsc_pop(&d->shards[i].outq, &s)) {
 			struct req *r = s->parent;
 			r->done++;
@@ -1806,7 +2011,8 @@ drain_shards(gv_daemon *d)
 			}
 			struct client *c = r->cl;
 			if (c->head == r) {
-				flush_client(d, c);
+				if (!flush_resume(d, c))
+					continue;
 				if (c->closing && !c->head &&
 				    !gv_resp_buf_pending(&c->out))
 					client_close(d, c);
@@ -1854,11 +2060,36 @@ sum_stats(gv_daemon *d, struct pub *t, struct pub *per)
 	t->st.awareness = first.st.awareness; /* not a sum */
 }
 
+/* What the bounded queues of the daemon dropped or held back. */
+struct drops {
+	uint64_t hook_events, member_msgs, replies_held;
+	unsigned paused_clients;
+};
+
+static void
+sum_drops(gv_daemon *d, struct drops *x)
+{
+	memset(x, 0, sizeof(*x));
+	for (unsigned i = 0; i < d->k; i++) {
+		struct shard *sh = &d->shards[i];
+		x->hook_events += atomic_load_explicit(&sh->ev_dropped,
+						       memory_order_relaxed);
+		x->member_msgs += atomic_load_explicit(&sh->mem_dropped,
+						       memory_order_relaxed);
+		x->replies_held += atomic_load_explicit(&sh->out_held,
+							memory_order_relaxed);
+	}
+	for (struct client *c = d->clients; c; c = c->next)
+		x->paused_clients += c->paused;
+}
+
 static void
 info_text(gv_daemon *d, gv_resp_buf *b, const char *sec)
 {
 	struct pub t;
 	sum_stats(d, &t, NULL);
+	struct drops x;
+	sum_drops(d, &x);
 	bool all = !sec[0] || !strcmp(sec, "all") || !strcmp(sec, "default") ||
 		   !strcmp(sec, "everything");
 	char line[512], as[64];
@@ -1879,7 +2110,16 @@ info_text(gv_daemon *d, gv_resp_buf *b, const char *sec)
 		    d->cfg.name);
 	}
 	if (all || !strcmp(sec, "clients"))
-		OUT("# Clients\r\nconnected_clients:%u\r\n\r\n", d->nclients);
+		OUT("# Clients\r\nconnected_clients:%u\r\n"
+		    "client_output_limit:%llu\r\npaused_clients:%u\r\n"
+		    "client_read_pauses:%llu\r\n"
+		    "client_output_disconnects:%llu\r\n"
+		    "client_input_disconnects:%llu\r\n\r\n",
+		    d->nclients,
+		    (unsigned long long)d->cfg.client_output_limit,
+		    x.paused_clients, (unsigned long long)d->read_pauses,
+		    (unsigned long long)d->out_disconnects,
+		    (unsigned long long)d->in_disconnects);
 	if (all || !strcmp(sec, "memory"))
 		OUT("# Memory\r\nused_memory:%zu\r\nmaxmemory:%llu\r\n\r\n",
 		    t.mem_used, (unsigned long long)d->cfg.max_memory);
@@ -1887,12 +2127,22 @@ info_text(gv_daemon *d, gv_resp_buf *b, const char *sec)
 		OUT("# Stats\r\ntotal_connections_received:%llu\r\n"
 		    "total_commands_processed:%llu\r\n"
 		    "datagrams_in:%llu\r\ndatagrams_out:%llu\r\n"
-		    "datagrams_bad:%llu\r\n\r\n",
+		    "datagrams_bad:%llu\r\nbusy_replies:%llu\r\n"
+		    "replies_held:%llu\r\nhook_events_dropped:%llu\r\n"
+		    "member_msgs_dropped:%llu\r\noutbox_drops:%llu\r\n"
+		    "flood_drops:%llu\r\nrumor_drops:%llu\r\n\r\n",
 		    (unsigned long long)d->connections,
 		    (unsigned long long)d->commands,
 		    (unsigned long long)t.st.dgrams_in,
 		    (unsigned long long)t.st.dgrams_out,
-		    (unsigned long long)t.st.dgrams_bad);
+		    (unsigned long long)t.st.dgrams_bad,
+		    (unsigned long long)d->busy_replies,
+		    (unsigned long long)x.replies_held,
+		    (unsigned long long)x.hook_events,
+		    (unsigned long long)x.member_msgs,
+		    (unsigned long long)t.st.outbox_drops,
+		    (unsigned long long)t.st.flood_drops,
+		    (unsigned long long)t.st.rumor_drops);
 	if (all || !strcmp(sec, "replication") || !strcmp(sec, "gossip"))
 		OUT("# Replication\r\nrole:gossip\r\nmembers_alive:%llu\r\n"
 		    "members_suspect:%llu\r\nmembers_dead:%llu\r\n"
@@ -1929,6 +2179,8 @@ stats_array(gv_daemon *d, gv_resp_buf *b)
 {
 	struct pub t;
 	sum_stats(d, &t, NULL);
+	struct drops x;
+	sum_drops(d, &x);
 	struct {
 		const char *k;
 		uint64_t v;
@@ -1974,6 +2226,17 @@ stats_array(gv_daemon *d, gv_resp_buf *b)
 		{"seal_errors", t.st.seal_errors},
 		{"keyring_changes", t.st.keyring_changes},
 		{"keyring_keys", d->keyring ? gv_keyring_count(d->keyring) : 0},
+		{"outbox_drops", t.st.outbox_drops},
+		{"flood_drops", t.st.flood_drops},
+		{"rumor_drops", t.st.rumor_drops},
+		{"busy_replies", d->busy_replies},
+		{"replies_held", x.replies_held},
+		{"hook_events_dropped", x.hook_events},
+		{"member_msgs_dropped", x.member_msgs},
+		{"paused_clients", x.paused_clients},
+		{"client_read_pauses", d->read_pauses},
+		{"client_output_disconnects", d->out_disconnects},
+		{"client_input_disconnects", d->in_disconnects},
 	};
 	size_t n = sizeof(f) / sizeof(f[0]);
 	gv_resp_out_array(b, 2 * n);
@@ -1996,7 +2259,15 @@ serve_metrics(gv_daemon *d)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	char req[2048];
 	size_t got = 0;
+	/* the front end serves this inline: a request that trickles in gets
+	 * half a second in all, not a second per byte */
+	gv_time deadline = gv_io_now() + 500000;
 	while (got < sizeof(req) - 1) {
+		gv_time now = gv_io_now();
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		if (now >= deadline ||
+		    poll(&pfd, 1, (int)((deadline - now) / 1000) + 1) <= 0)
+			break;
 		ssize_t n = read(fd, req + got, sizeof(req) - 1 - got);
 		if (n <= 0)
 			break;
@@ -2050,6 +2321,36 @@ serve_metrics(gv_daemon *d)
 		  "Anti-entropy sessions started.", t.st.ae_sessions);
 		M("grapevine_ae_bytes_out_total", "counter",
 		  "Anti-entropy bytes sent.", t.st.ae_bytes_out);
+		struct drops x;
+		sum_drops(d, &x);
+		M("grapevine_outbox_drops_total", "counter",
+		  "Datagrams not queued: send queue full.", t.st.outbox_drops);
+		M("grapevine_flood_drops_total", "counter",
+		  "Writes not queued for flooding (anti-entropy carries them).",
+		  t.st.flood_drops);
+		M("grapevine_rumor_drops_total", "counter",
+		  "Rumors retired early: rumor queue full.", t.st.rumor_drops);
+		M("grapevine_busy_replies_total", "counter",
+		  "Requests answered BUSY: shard queue full.", d->busy_replies);
+		M("grapevine_replies_held_total", "counter",
+		  "Replies a shard held back: its reply queue full.",
+		  x.replies_held);
+		M("grapevine_hook_events_dropped_total", "counter",
+		  "Hook events dropped: hook queue full.", x.hook_events);
+		M("grapevine_member_msgs_dropped_total", "counter",
+		  "Membership messages to shards dropped (then resynced).",
+		  x.member_msgs);
+		M("grapevine_paused_clients", "gauge",
+		  "Clients not read now (backpressure).", x.paused_clients);
+		M("grapevine_client_read_pauses_total", "counter",
+		  "Times a client stopped being read (backpressure).",
+		  d->read_pauses);
+		M("grapevine_client_output_disconnects_total", "counter",
+		  "Clients closed: unsent replies over the output limit.",
+		  d->out_disconnects);
+		M("grapevine_client_input_disconnects_total", "counter",
+		  "Clients closed: a request over the input limit.",
+		  d->in_disconnects);
 		M("grapevine_keys", "gauge", "Live keys.", t.keys);
 		M("grapevine_partitioned", "gauge",
 		  "1 while this node is in a minority partition.",
@@ -2268,13 +2569,18 @@ gv_daemon_run(gv_daemon *d, const volatile sig_atomic_t *stop)
 				(void)r;
 			} else {
 				struct client *c = p;
+				if (c->paused &&
+				    (evs[i].events & (EPOLLHUP | EPOLLERR))) {
+					client_close(d, c); /* not read: gone */
+					continue;
+				}
 				if (evs[i].events & (EPOLLIN | EPOLLHUP |
 						     EPOLLERR)) {
 					if (!client_input(d, c))
 						continue;
 				}
 				if (evs[i].events & EPOLLOUT)
-					flush_client(d, c);
+					flush_resume(d, c);
 			}
 		}
 		drain_shards(d);
@@ -2320,6 +2626,13 @@ gv_daemon_del(gv_daemon *d)
 	drain_shards(d);
 	for (unsigned i = 0; i < d->k; i++) {
 		struct sub *sb;
+		if ((sb = d->shards[i].held)) {
+			/* applied, but its reply found outq full */
+			d->shards[i].held = NULL;
+			struct req *r = sb->parent;
+			if (++r->done == r->nsubs && !r->cl)
+				req_free(r);
+		}
 		while (d->shards[i].rings && gv_spsc_pop(&d->shards[i].inq, &sb)) {
 			struct req *r = sb->parent;
 			sb->rc = GV_ECANCELED_SHUTDOWN;
