@@ -389,19 +389,29 @@ gv_keyring_install(gv_keyring *kr, const uint8_t key[GV_KEY_LEN])
 	return rc;
 }
 
+/*
+ * For use and remove: a copy of the ring to change, with *at the index of
+ * key @id in it. NULL with *rc set when there is nothing to change: no
+ * such key (GV_ENOTFOUND), it is the primary (@primary_rc), no memory.
+ */
+static struct snap *
+change_of(gv_keyring *kr, uint32_t id, int primary_rc, int *at, int *rc)
+{
+	*rc = GV_EINVAL;
+	if (!kr)
+		return NULL;
+	*at = find(atomic_load(&kr->cur), id);
+	*rc = *at < 0 ? GV_ENOTFOUND : *at == 0 ? primary_rc : GV_ENOMEM;
+	return *at > 0 ? snap_copy(kr) : NULL;
+}
+
 int
 gv_keyring_use(gv_keyring *kr, uint32_t id)
 {
-	if (!kr)
-		return GV_EINVAL;
-	int at = find(atomic_load(&kr->cur), id);
-	if (at < 0)
-		return GV_ENOTFOUND;
-	if (at == 0)
-		return 0;
-	struct snap *n = snap_copy(kr);
+	int at, rc;
+	struct snap *n = change_of(kr, id, 0, &at, &rc);
 	if (!n)
-		return GV_ENOMEM;
+		return rc;
 	/* swap into slot 0; the order of the others does not matter */
 	uint32_t tid = n->id[0];
 	uint64_t tfp = n->fp[0];
@@ -421,16 +431,10 @@ gv_keyring_use(gv_keyring *kr, uint32_t id)
 int
 gv_keyring_remove(gv_keyring *kr, uint32_t id)
 {
-	if (!kr)
-		return GV_EINVAL;
-	int at = find(atomic_load(&kr->cur), id);
-	if (at < 0)
-		return GV_ENOTFOUND;
-	if (at == 0)
-		return GV_EPRIMARY;
-	struct snap *n = snap_copy(kr);
+	int at, rc;
+	struct snap *n = change_of(kr, id, GV_EPRIMARY, &at, &rc);
 	if (!n)
-		return GV_ENOMEM;
+		return rc;
 	size_t last = n->n - 1;
 	n->id[at] = n->id[last];
 	n->fp[at] = n->fp[last];

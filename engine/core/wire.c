@@ -553,6 +553,18 @@ gv_wire_finish(gv_wire_writer *w)
 
 /* ---------------------------------------------------------------- decoder */
 
+static void
+header_of(gv_wire_header *h, const uint8_t *buf)
+{
+	h->version = buf[2];
+	h->flags = buf[3];
+	h->cluster = gv__ld32(buf + 4);
+	h->shard = gv__ld16(buf + 8);
+	h->sender = gv__ld64(buf + 12);
+	h->incarnation = gv__ld32(buf + 20);
+	h->seq = gv__ld64(buf + 24);
+}
+
 int
 gv_wire_open(gv_wire_reader *r, gv_wire_header *h, const uint8_t *buf,
 	     size_t len, uint32_t cluster)
@@ -580,31 +592,12 @@ gv_wire_open(gv_wire_reader *r, gv_wire_header *h, const uint8_t *buf,
 	if (gv__ld32(buf + 4) != cluster)
 		return GV_ECLUSTER;
 
-	if (h) {
-		h->version = buf[2];
-		h->flags = buf[3];
-		h->cluster = gv__ld32(buf + 4);
-		h->shard = gv__ld16(buf + 8);
-		h->sender = gv__ld64(buf + 12);
-		h->incarnation = gv__ld32(buf + 20);
-		h->seq = gv__ld64(buf + 24);
-	}
+	if (h)
+		header_of(h, buf);
 	r->buf = buf;
 	r->len = len;
 	r->off = GV_WIRE_HEADER_LEN;
 	return 0;
-}
-
-static void
-header_of(gv_wire_header *h, const uint8_t *buf)
-{
-	h->version = buf[2];
-	h->flags = buf[3];
-	h->cluster = gv__ld32(buf + 4);
-	h->shard = gv__ld16(buf + 8);
-	h->sender = gv__ld64(buf + 12);
-	h->incarnation = gv__ld32(buf + 20);
-	h->seq = gv__ld64(buf + 24);
 }
 
 int
