@@ -52,8 +52,9 @@
 #define FUZZ_ASAN 1
 #endif
 #ifdef FUZZ_ASAN
-#include <sanitizer/allocator_interface.h>
 #include <sanitizer/asan_interface.h>
+/* from <sanitizer/allocator_interface.h>, which gcc 12 does not ship */
+size_t __sanitizer_get_allocated_size(const volatile void *p);
 #else
 #define ASAN_POISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
 #define ASAN_UNPOISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
@@ -118,14 +119,20 @@ cache_free(void *ctx, void *p, size_t size)
 	}
 	live_bytes -= size;
 	live_blocks--;
+	/* full: the oldest in turn makes room, so that the blocks freed
+	 * last by gv_node_del (the tables, the node) are always kept */
+	static size_t victim;
+	size_t i = ncache;
 	if (ncache == CACHE_BLOCKS) {
-		free(p);
-		return;
+		i = victim++ % CACHE_BLOCKS;
+		ASAN_UNPOISON_MEMORY_REGION(cache[i].p, cache[i].size);
+		free(cache[i].p);
+	} else {
+		ncache++;
 	}
 	ASAN_POISON_MEMORY_REGION(p, size);
-	cache[ncache].p = p;
-	cache[ncache].size = size;
-	ncache++;
+	cache[i].p = p;
+	cache[i].size = size;
 }
 
 static const gv_mem cache_mem = {cache_alloc, cache_free, NULL};
