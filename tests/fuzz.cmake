@@ -4,10 +4,11 @@
 # crashes) under the build's sanitizers. With GV_FUZZ=ON and clang
 # (tools/fuzz.sh), the same targets are also linked with libFuzzer as
 # fuzz_<name> for real fuzzing.
-set(GV_FUZZ_TARGETS wire resp node sealed keyring)
+set(GV_FUZZ_TARGETS wire resp node node_sealed sealed keyring)
 set(fuzz_libs_wire gv_core)
 set(fuzz_libs_resp gv_server)
 set(fuzz_libs_node gv_core)
+set(fuzz_libs_node_sealed gv_core)
 set(fuzz_libs_sealed gv_core)
 set(fuzz_libs_keyring gv_core)
 foreach(t ${GV_FUZZ_TARGETS})

@@ -6,7 +6,8 @@
 # corpus grown goes to build/fuzz/corpus/TARGET). Targets: wire (the
 # clear datagram decoder), sealed (sealed datagrams: forgeries never open,
 # sealed records round-trip, a flipped byte never opens), resp (the RESP
-# request parser), node (arbitrary datagrams into a live node), keyring
+# request parser), node (arbitrary datagrams into a live node), node_sealed
+# (the same into a node with a keyring, each datagram sealed), keyring
 # (the keyring file, key and key-id parsers). Prints
 # each target's executions, coverage and corpus size; exits non-zero on
 # any crash, leak or undefined behaviour, leaving the input in
@@ -18,7 +19,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(wire sealed resp node keyring)
+[ ${#targets[@]} -gt 0 ] || targets=(wire sealed resp node node_sealed keyring)
 case $secs in
 '' | *[!0-9]*)
 	echo "fuzz.sh: SECONDS must be a whole number, got '$secs'" >&2
@@ -49,7 +50,7 @@ for t in "${targets[@]}"; do
 	# node: an input's time grows with its datagrams; weight the
 	# corpus by speed so that a few slow inputs do not set the pace
 	extra=()
-	[ "$t" = node ] && extra=(-entropic_scale_per_exec_time=1)
+	case $t in node*) extra=(-entropic_scale_per_exec_time=1) ;; esac
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		"build/fuzz/tests/fuzz_$t" -max_total_time="$secs" \
 		-print_final_stats=1 -timeout=10 -rss_limit_mb=4096 \

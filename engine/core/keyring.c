@@ -15,18 +15,26 @@
 #include "wire.h"
 
 struct snap {
-	struct snap *older; /* retired snapshots, freed with the ring */
 	size_t n;           /* keys; [0] is primary */
+	int cipher;         /* for sealing */
 	uint32_t id[GV_KEYRING_MAX];
 	uint64_t fp[GV_KEYRING_MAX]; /* fingerprint: tells reused ids apart */
 	uint8_t key[GV_KEYRING_MAX][GV_KEY_LEN];
 };
 
+/*
+ * Changes and readers take a spinlock (held for a copy of a few hundred
+ * bytes; changes are rare). Seal and open never take it on their path: a
+ * gv_seal_cache keeps its own copy of the ring, refreshed when the ring's
+ * generation moves. No reader holds a pointer into the ring, so a change
+ * is made in place and nothing is retired or leaked.
+ */
 struct gv_keyring {
 	const gv_mem *mem;
-	_Atomic(struct snap *) cur;
-	_Atomic uint64_t gen;
-	_Atomic int cipher;
+	atomic_flag lock;
+	uint64_t uid;        /* tells rings apart in a cache */
+	_Atomic uint64_t gen; /* bumped by every change, under the lock */
+	struct snap cur;
 };
 
 #define CACHE_SLOTS 64
@@ -41,8 +49,34 @@ struct slot {
 
 struct gv_seal_cache {
 	struct slot slot[CACHE_SLOTS];
+	uint64_t uid, gen; /* the ring and generation snap was copied from */
+	struct snap snap;
 	void *raw; /* the block allocated, before aligning */
 };
+
+static _Atomic uint64_t next_uid = 1;
+
+static void
+lock(const gv_keyring *kr)
+{
+	atomic_flag *f = (atomic_flag *)&kr->lock;
+	while (atomic_flag_test_and_set_explicit(f, memory_order_acquire))
+		;
+}
+
+static void
+unlock(const gv_keyring *kr)
+{
+	atomic_flag_clear_explicit((atomic_flag *)&kr->lock,
+				   memory_order_release);
+}
+
+/* A change is done: readers and caches see it from now on. */
+static void
+changed(gv_keyring *kr)
+{
+	atomic_fetch_add_explicit(&kr->gen, 1, memory_order_release);
+}
 
 static const uint8_t id_ctx[16] = "grapevine keyid1";
 static const char aes_ctx[] = "gv1-aes256gcm";
@@ -91,18 +125,15 @@ gv_keyring_new(gv_keyring **out, const gv_mem *mem)
 	if (!mem)
 		mem = gv_mem_libc();
 	gv_keyring *kr = gv__zalloc(mem, sizeof(*kr));
-	struct snap *s = gv__zalloc(mem, sizeof(*s));
-	if (!kr || !s) {
-		gv__free(mem, kr, sizeof(*kr));
-		gv__free(mem, s, sizeof(*s));
+	if (!kr)
 		return GV_ENOMEM;
-	}
 	kr->mem = mem;
-	atomic_init(&kr->cur, s);
+	atomic_flag_clear(&kr->lock);
+	kr->uid = atomic_fetch_add(&next_uid, 1);
 	atomic_init(&kr->gen, 1);
-	atomic_init(&kr->cipher, crypto_aead_aes256gcm_is_available()
-					 ? GV_CIPHER_AES256GCM
-					 : GV_CIPHER_XCHACHA20);
+	kr->cur.cipher = crypto_aead_aes256gcm_is_available()
+				 ? GV_CIPHER_AES256GCM
+				 : GV_CIPHER_XCHACHA20;
 	*out = kr;
 	return 0;
 }
@@ -112,13 +143,7 @@ gv_keyring_del(gv_keyring *kr)
 {
 	if (!kr)
 		return;
-	struct snap *s = atomic_load(&kr->cur);
-	while (s) {
-		struct snap *o = s->older;
-		sodium_memzero(s, sizeof(*s));
-		gv__free(kr->mem, s, sizeof(*s));
-		s = o;
-	}
+	sodium_memzero(&kr->cur, sizeof(kr->cur));
 	gv__free(kr->mem, kr, sizeof(*kr));
 }
 
@@ -139,15 +164,22 @@ gv_keyring_set_cipher(gv_keyring *kr, int cipher)
 	case GV_CIPHER_XCHACHA20: break;
 	default: return GV_EINVAL;
 	}
-	atomic_store(&kr->cipher, cipher);
-	atomic_fetch_add(&kr->gen, 1);
+	lock(kr);
+	kr->cur.cipher = cipher;
+	changed(kr);
+	unlock(kr);
 	return 0;
 }
 
 int
 gv_keyring_cipher(const gv_keyring *kr)
 {
-	return kr ? atomic_load(&kr->cipher) : GV_CIPHER_XCHACHA20;
+	if (!kr)
+		return GV_CIPHER_XCHACHA20;
+	lock(kr);
+	int c = kr->cur.cipher;
+	unlock(kr);
+	return c;
 }
 
 /* ------------------------------------------------------------ key text */
@@ -248,23 +280,6 @@ gv_key_id_parse(const char *s, size_t len, uint32_t *id)
 
 /* ------------------------------------------------------------ the ring */
 
-static struct snap *
-snap_copy(gv_keyring *kr)
-{
-	struct snap *n = gv__alloc(kr->mem, sizeof(*n));
-	if (n)
-		*n = *atomic_load(&kr->cur);
-	return n;
-}
-
-static void
-publish(gv_keyring *kr, struct snap *n)
-{
-	n->older = atomic_load(&kr->cur);
-	atomic_store_explicit(&kr->cur, n, memory_order_release);
-	atomic_fetch_add(&kr->gen, 1);
-}
-
 static int
 find(const struct snap *s, uint32_t id)
 {
@@ -361,13 +376,16 @@ gv_keyring_load(gv_keyring *kr, const char *text, size_t len, char *err,
 					      "hex digits or base64)");
 		rc = GV_EINVAL;
 	}
-	if (rc) {
-		sodium_memzero(n, sizeof(*n));
-		gv__free(kr->mem, n, sizeof(*n));
-		return rc;
+	if (rc == 0) {
+		lock(kr);
+		n->cipher = kr->cur.cipher;
+		kr->cur = *n;
+		changed(kr);
+		unlock(kr);
 	}
-	publish(kr, n);
-	return 0;
+	sodium_memzero(n, sizeof(*n));
+	gv__free(kr->mem, n, sizeof(*n));
+	return rc;
 }
 
 int
@@ -375,74 +393,62 @@ gv_keyring_install(gv_keyring *kr, const uint8_t key[GV_KEY_LEN])
 {
 	if (!kr || !key)
 		return GV_EINVAL;
-	const struct snap *c = atomic_load(&kr->cur);
-	int at = find(c, gv_key_id(key));
-	if (at >= 0)
-		return c->fp[at] == key_hash(key) ? 0 : GV_EFULL;
-	if (c->n >= GV_KEYRING_MAX)
-		return GV_EFULL;
-	struct snap *n = snap_copy(kr);
-	if (!n)
-		return GV_ENOMEM;
-	int rc = add(n, key);
-	publish(kr, n);
+	lock(kr);
+	int rc = add(&kr->cur, key);
+	if (rc == 1)
+		changed(kr);
+	unlock(kr);
 	return rc;
-}
-
-/*
- * For use and remove: a copy of the ring to change, with *at the index of
- * key @id in it. NULL with *rc set when there is nothing to change: no
- * such key (GV_ENOTFOUND), it is the primary (@primary_rc), no memory.
- */
-static struct snap *
-change_of(gv_keyring *kr, uint32_t id, int primary_rc, int *at, int *rc)
-{
-	*rc = GV_EINVAL;
-	if (!kr)
-		return NULL;
-	*at = find(atomic_load(&kr->cur), id);
-	*rc = *at < 0 ? GV_ENOTFOUND : *at == 0 ? primary_rc : GV_ENOMEM;
-	return *at > 0 ? snap_copy(kr) : NULL;
 }
 
 int
 gv_keyring_use(gv_keyring *kr, uint32_t id)
 {
-	int at, rc;
-	struct snap *n = change_of(kr, id, 0, &at, &rc);
-	if (!n)
-		return rc;
-	/* swap into slot 0; the order of the others does not matter */
-	uint32_t tid = n->id[0];
-	uint64_t tfp = n->fp[0];
-	uint8_t tkey[GV_KEY_LEN];
-	memcpy(tkey, n->key[0], GV_KEY_LEN);
-	n->id[0] = n->id[at];
-	n->fp[0] = n->fp[at];
-	memcpy(n->key[0], n->key[at], GV_KEY_LEN);
-	n->id[at] = tid;
-	n->fp[at] = tfp;
-	memcpy(n->key[at], tkey, GV_KEY_LEN);
-	sodium_memzero(tkey, sizeof(tkey));
-	publish(kr, n);
-	return 1;
+	if (!kr)
+		return GV_EINVAL;
+	lock(kr);
+	struct snap *n = &kr->cur;
+	int at = find(n, id), rc = at < 0 ? GV_ENOTFOUND : at > 0;
+	if (at > 0) {
+		/* swap into slot 0; the order of the others does not
+		 * matter */
+		uint32_t tid = n->id[0];
+		uint64_t tfp = n->fp[0];
+		uint8_t tkey[GV_KEY_LEN];
+		memcpy(tkey, n->key[0], GV_KEY_LEN);
+		n->id[0] = n->id[at];
+		n->fp[0] = n->fp[at];
+		memcpy(n->key[0], n->key[at], GV_KEY_LEN);
+		n->id[at] = tid;
+		n->fp[at] = tfp;
+		memcpy(n->key[at], tkey, GV_KEY_LEN);
+		sodium_memzero(tkey, sizeof(tkey));
+		changed(kr);
+	}
+	unlock(kr);
+	return rc;
 }
 
 int
 gv_keyring_remove(gv_keyring *kr, uint32_t id)
 {
-	int at, rc;
-	struct snap *n = change_of(kr, id, GV_EPRIMARY, &at, &rc);
-	if (!n)
-		return rc;
-	size_t last = n->n - 1;
-	n->id[at] = n->id[last];
-	n->fp[at] = n->fp[last];
-	memcpy(n->key[at], n->key[last], GV_KEY_LEN);
-	sodium_memzero(n->key[last], GV_KEY_LEN);
-	n->n--;
-	publish(kr, n);
-	return 1;
+	if (!kr)
+		return GV_EINVAL;
+	lock(kr);
+	struct snap *n = &kr->cur;
+	int at = find(n, id);
+	int rc = at < 0 ? GV_ENOTFOUND : at == 0 ? GV_EPRIMARY : 1;
+	if (at > 0) {
+		size_t last = n->n - 1;
+		n->id[at] = n->id[last];
+		n->fp[at] = n->fp[last];
+		memcpy(n->key[at], n->key[last], GV_KEY_LEN);
+		sodium_memzero(n->key[last], GV_KEY_LEN);
+		n->n--;
+		changed(kr);
+	}
+	unlock(kr);
+	return rc;
 }
 
 size_t
@@ -450,16 +456,23 @@ gv_keyring_list(const gv_keyring *kr, uint32_t *ids, size_t max)
 {
 	if (!kr)
 		return 0;
-	const struct snap *s = atomic_load(&kr->cur);
-	for (size_t i = 0; i < s->n && i < max; i++)
-		ids[i] = s->id[i];
-	return s->n;
+	lock(kr);
+	size_t n = kr->cur.n;
+	for (size_t i = 0; i < n && i < max; i++)
+		ids[i] = kr->cur.id[i];
+	unlock(kr);
+	return n;
 }
 
 size_t
 gv_keyring_count(const gv_keyring *kr)
 {
-	return kr ? atomic_load(&kr->cur)->n : 0;
+	if (!kr)
+		return 0;
+	lock(kr);
+	size_t n = kr->cur.n;
+	unlock(kr);
+	return n;
 }
 
 uint32_t
@@ -467,8 +480,10 @@ gv_keyring_primary(const gv_keyring *kr)
 {
 	if (!kr)
 		return 0;
-	const struct snap *s = atomic_load(&kr->cur);
-	return s->n ? s->id[0] : 0;
+	lock(kr);
+	uint32_t id = kr->cur.n ? kr->cur.id[0] : 0;
+	unlock(kr);
+	return id;
 }
 
 int
@@ -476,18 +491,18 @@ gv_keyring_get(const gv_keyring *kr, uint32_t id, uint8_t key[GV_KEY_LEN])
 {
 	if (!kr || !key)
 		return GV_EINVAL;
-	const struct snap *s = atomic_load(&kr->cur);
-	int at = find(s, id);
-	if (at < 0)
-		return GV_ENOTFOUND;
-	memcpy(key, s->key[at], GV_KEY_LEN);
-	return 0;
+	lock(kr);
+	int at = find(&kr->cur, id);
+	if (at >= 0)
+		memcpy(key, kr->cur.key[at], GV_KEY_LEN);
+	unlock(kr);
+	return at < 0 ? GV_ENOTFOUND : 0;
 }
 
 uint64_t
 gv_keyring_generation(const gv_keyring *kr)
 {
-	return kr ? atomic_load(&kr->gen) : 0;
+	return kr ? atomic_load_explicit(&kr->gen, memory_order_acquire) : 0;
 }
 
 /* ------------------------------------------------------------ sealing */
@@ -517,6 +532,21 @@ gv_seal_cache_del(gv_seal_cache *c, const gv_mem *mem)
 	void *raw = c->raw;
 	sodium_memzero(c, sizeof(*c));
 	gv__free(mem, raw, sizeof(gv_seal_cache) + 16);
+}
+
+/* The cache's copy of the ring, refreshed if the ring changed since. */
+static const struct snap *
+ring_of(const gv_keyring *kr, gv_seal_cache *c)
+{
+	uint64_t gen = atomic_load_explicit(&kr->gen, memory_order_acquire);
+	if (c->uid != kr->uid || c->gen != gen) {
+		lock(kr);
+		c->snap = kr->cur;
+		c->gen = atomic_load_explicit(&kr->gen, memory_order_relaxed);
+		c->uid = kr->uid;
+		unlock(kr);
+	}
+	return &c->snap;
 }
 
 struct ctx {
@@ -590,15 +620,14 @@ gv_seal(const gv_keyring *kr, gv_seal_cache *c, uint8_t *buf, size_t len,
 	if (!kr || !c || !buf || len < GV_WIRE_HEADER_LEN ||
 	    len + GV_SEAL_OVERHEAD > cap || buf[3] != 0)
 		return GV_EINVAL;
-	const struct snap *s =
-		atomic_load_explicit(&kr->cur, memory_order_acquire);
+	const struct snap *s = ring_of(kr, c);
 	if (!s->n)
 		return GV_ENOTFOUND;
 	struct ctx x;
 	ctx_of(buf, boot, &x);
 	if (x.seq > GV_SEAL_MAX_SEQ)
 		return GV_ERANGE;
-	int cipher = atomic_load_explicit(&kr->cipher, memory_order_relaxed);
+	int cipher = s->cipher;
 	buf[3] = GV_WIRE_FLAG_SEALED |
 		 (cipher == GV_CIPHER_AES256GCM ? GV_WIRE_FLAG_AESGCM : 0);
 	gv__st32(buf + 32, s->id[0]);
@@ -632,8 +661,7 @@ gv_open(const gv_keyring *kr, gv_seal_cache *c, const uint8_t *in,
 	if (!kr || !c || !in || !out || !outlen ||
 	    len < GV_WIRE_HEADER_LEN + GV_SEAL_OVERHEAD)
 		return GV_EINVAL;
-	const struct snap *s =
-		atomic_load_explicit(&kr->cur, memory_order_acquire);
+	const struct snap *s = ring_of(kr, c);
 	int at = find(s, gv__ld32(in + 32));
 	if (at < 0)
 		return GV_ENOTFOUND;

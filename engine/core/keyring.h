@@ -32,10 +32,11 @@
  *     incarnation|shard) per sender, 12-byte nonce seq|0; the expanded
  *     subkeys are cached (gv_seal_cache).
  *
- * Thread safety: seal and open may run on any number of threads at once,
- * each with its own gv_seal_cache. Changes (load, install, use, remove,
- * set_cipher) must come from one thread at a time; each publishes a new
- * immutable snapshot, and snapshots are freed with the keyring.
+ * Thread safety: every function may be called from any thread. Changes
+ * and reads take a short spinlock; seal and open run on the copy of the
+ * ring their gv_seal_cache keeps (one cache per thread), refreshed only
+ * when the ring's generation moved, so the data path takes no lock. No
+ * memory is kept per change.
  */
 #ifndef GV_CORE_KEYRING_H
 #define GV_CORE_KEYRING_H
