@@ -277,6 +277,7 @@ gv__header_for(gv_node *n, gv_wire_header *h)
 	h->sender = n->self;
 	h->incarnation = n->incarnation;
 	h->seq = ++n->seq;
+	h->unsummed = n->cfg.keyring != NULL; /* the tag checks it */
 }
 
 struct ready *

@@ -146,6 +146,7 @@ gv_wire_begin(gv_wire_writer *w, uint8_t *buf, size_t cap,
 	w->cap = cap;
 	w->len = GV_WIRE_HEADER_LEN;
 	w->records = 0;
+	w->unsummed = h->unsummed;
 	return 0;
 }
 
@@ -547,7 +548,8 @@ gv_wire_finish(gv_wire_writer *w)
 {
 	if (!writer_ok(w))
 		return GV_EINVAL;
-	gv__st64(w->buf + CSUM_OFF, wire_checksum(w->buf, w->len));
+	if (!w->unsummed)
+		gv__st64(w->buf + CSUM_OFF, wire_checksum(w->buf, w->len));
 	return (ssize_t)w->len;
 }
 

@@ -164,6 +164,10 @@ typedef struct gv_wire_header {
 	gv_node_id sender;
 	uint32_t incarnation;
 	uint64_t seq;
+	/* encoder only, not on the wire: the datagram will be sealed
+	 * (keyring.h), whose tag replaces the checksum, so gv_wire_finish
+	 * leaves the checksum field 0 instead of hashing the records */
+	bool unsummed;
 } gv_wire_header;
 
 /* A network address as it travels on the wire. */
@@ -338,6 +342,7 @@ typedef struct gv_wire_writer {
 	size_t cap; /* min(buffer size, max_datagram) */
 	size_t len;
 	unsigned records;
+	bool unsummed; /* from the header: no checksum */
 } gv_wire_writer;
 
 /*
