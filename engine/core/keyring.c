@@ -37,7 +37,12 @@ struct gv_keyring {
 	struct snap cur;
 };
 
-#define CACHE_SLOTS 64
+/* The AES-GCM subkey cache: open addressing over (sender context, key),
+ * grown to fit every sender a node hears from (a direct-mapped table of
+ * 64 thrashed at 150 nodes: a BLAKE2b and a key expansion, ~350 ns, on
+ * most receives); past CACHE_MAX it starts over. */
+#define CACHE_MIN 64
+#define CACHE_MAX 65536
 
 struct slot {
 	crypto_aead_aes256gcm_state st; /* 16-byte aligned, first */
@@ -48,10 +53,12 @@ struct slot {
 };
 
 struct gv_seal_cache {
-	struct slot slot[CACHE_SLOTS];
+	const gv_mem *mem;
+	struct slot *slot; /* cap of them, 16-byte aligned */
+	void *slot_raw;    /* the block allocated for them */
+	size_t cap, n;
 	uint64_t uid, gen; /* the ring and generation snap was copied from */
 	struct snap snap;
-	void *raw; /* the block allocated, before aligning */
 };
 
 static _Atomic uint64_t next_uid = 1;
@@ -507,19 +514,42 @@ gv_keyring_generation(const gv_keyring *kr)
 
 /* ------------------------------------------------------------ sealing */
 
+/* A zeroed, 16-byte aligned array of cap slots (the AES state wants
+ * it); *raw gets the block to free. */
+static struct slot *
+slots_new(const gv_mem *mem, size_t cap, void **raw)
+{
+	uint8_t *p = gv__zalloc(mem, cap * sizeof(struct slot) + 16);
+	*raw = p;
+	if (!p)
+		return NULL;
+	return (struct slot *)(void *)(p + ((16 - ((uintptr_t)p & 15)) & 15));
+}
+
+static void
+slots_free(const gv_mem *mem, struct slot *s, void *raw, size_t cap)
+{
+	if (!raw)
+		return;
+	sodium_memzero(s, cap * sizeof(*s));
+	gv__free(mem, raw, cap * sizeof(struct slot) + 16);
+}
+
 int
 gv_seal_cache_new(gv_seal_cache **out, const gv_mem *mem)
 {
 	if (!out || !mem)
 		return GV_EINVAL;
-	/* the AES state wants 16-byte alignment: over-allocate and align */
-	size_t sz = sizeof(gv_seal_cache) + 16;
-	uint8_t *raw = gv__zalloc(mem, sz);
-	if (!raw)
+	gv_seal_cache *c = gv__zalloc(mem, sizeof(*c));
+	if (!c)
 		return GV_ENOMEM;
-	size_t skip = (16 - ((uintptr_t)raw & 15)) & 15;
-	gv_seal_cache *c = (gv_seal_cache *)(void *)(raw + skip);
-	c->raw = raw;
+	c->mem = mem;
+	c->slot = slots_new(mem, CACHE_MIN, &c->slot_raw);
+	if (!c->slot) {
+		gv__free(mem, c, sizeof(*c));
+		return GV_ENOMEM;
+	}
+	c->cap = CACHE_MIN;
 	*out = c;
 	return 0;
 }
@@ -529,9 +559,9 @@ gv_seal_cache_del(gv_seal_cache *c, const gv_mem *mem)
 {
 	if (!c || !mem)
 		return;
-	void *raw = c->raw;
+	slots_free(mem, c->slot, c->slot_raw, c->cap);
 	sodium_memzero(c, sizeof(*c));
-	gv__free(mem, raw, sizeof(gv_seal_cache) + 16);
+	gv__free(mem, c, sizeof(*c));
 }
 
 /* The cache's copy of the ring, refreshed if the ring changed since. */
@@ -578,20 +608,73 @@ xnonce(const struct ctx *x, uint8_t n[24])
 	memcpy(n + 18, s, 6);
 }
 
-/* The expanded AES-GCM subkey of (key, sender context), cached. */
+static uint64_t
+slot_hash(uint64_t sender, uint32_t boot, uint32_t inc, uint16_t shard,
+	  uint64_t fp)
+{
+	uint64_t v[4] = {sender, (uint64_t)boot << 32 | inc, shard, fp};
+	return XXH3_64bits(v, sizeof(v));
+}
+
+/* Grows the table (or, at CACHE_MAX, empties it); false on no memory. */
+static bool
+cache_make_room(gv_seal_cache *c)
+{
+	if ((c->n + 1) * 2 <= c->cap)
+		return true;
+	size_t cap = c->cap < CACHE_MAX ? c->cap * 2 : c->cap;
+	void *raw;
+	struct slot *t = slots_new(c->mem, cap, &raw);
+	if (!t)
+		return false;
+	size_t n = 0;
+	if (cap != c->cap) {
+		for (size_t i = 0; i < c->cap; i++) {
+			const struct slot *o = &c->slot[i];
+			if (!o->used)
+				continue;
+			size_t j = slot_hash(o->sender, o->boot, o->inc,
+					     o->shard, o->fp) &
+				   (cap - 1);
+			while (t[j].used)
+				j = (j + 1) & (cap - 1);
+			t[j] = *o;
+			n++;
+		}
+	}
+	slots_free(c->mem, c->slot, c->slot_raw, c->cap);
+	c->slot = t;
+	c->slot_raw = raw;
+	c->cap = cap;
+	c->n = n;
+	return true;
+}
+
+/* The expanded AES-GCM subkey of (key, sender context), cached; NULL if
+ * the cache cannot grow (no memory). */
 static const crypto_aead_aes256gcm_state *
 aes_state(gv_seal_cache *c, const struct snap *s, int at,
 	  const struct ctx *x)
 {
-	uint64_t h = XXH3_64bits_withSeed(&x->sender, sizeof(x->sender),
-					  ((uint64_t)x->boot << 32 | x->inc) ^
-						  ((uint64_t)x->shard << 16) ^
-						  s->id[at]);
-	struct slot *sl = &c->slot[h & (CACHE_SLOTS - 1)];
-	if (sl->used && sl->sender == x->sender && sl->fp == s->fp[at] &&
-	    sl->boot == x->boot && sl->inc == x->inc &&
-	    sl->key_id == s->id[at] && sl->shard == x->shard)
-		return &sl->st;
+	uint64_t fp = s->fp[at];
+	size_t mask = c->cap - 1;
+	size_t i = slot_hash(x->sender, x->boot, x->inc, x->shard, fp) & mask;
+	for (;; i = (i + 1) & mask) {
+		struct slot *sl = &c->slot[i];
+		if (!sl->used)
+			break;
+		if (sl->sender == x->sender && sl->fp == fp &&
+		    sl->boot == x->boot && sl->inc == x->inc &&
+		    sl->shard == x->shard)
+			return &sl->st;
+	}
+	if (!cache_make_room(c))
+		return NULL;
+	mask = c->cap - 1;
+	i = slot_hash(x->sender, x->boot, x->inc, x->shard, fp) & mask;
+	while (c->slot[i].used)
+		i = (i + 1) & mask;
+	struct slot *sl = &c->slot[i];
 	uint8_t in[sizeof(aes_ctx) - 1 + 18], sub[32];
 	memcpy(in, aes_ctx, sizeof(aes_ctx) - 1);
 	uint8_t *p = in + sizeof(aes_ctx) - 1;
@@ -605,11 +688,12 @@ aes_state(gv_seal_cache *c, const struct snap *s, int at,
 	sodium_memzero(sub, sizeof(sub));
 	sl->used = true;
 	sl->sender = x->sender;
-	sl->fp = s->fp[at];
+	sl->fp = fp;
 	sl->boot = x->boot;
 	sl->inc = x->inc;
 	sl->key_id = s->id[at];
 	sl->shard = x->shard;
+	c->n++;
 	return &sl->st;
 }
 
@@ -639,9 +723,12 @@ gv_seal(const gv_keyring *kr, gv_seal_cache *c, uint8_t *buf, size_t len,
 	if (cipher == GV_CIPHER_AES256GCM) {
 		uint8_t n[crypto_aead_aes256gcm_NPUBBYTES] = {0};
 		gv__st64(n, x.seq);
+		const crypto_aead_aes256gcm_state *st = aes_state(c, s, 0, &x);
+		if (!st)
+			return GV_ENOMEM;
 		rc = crypto_aead_aes256gcm_encrypt_detached_afternm(
 			m, m + mlen, &maclen, m, mlen, buf, GV_WIRE_HEADER_LEN,
-			NULL, n, aes_state(c, s, 0, &x));
+			NULL, n, st);
 	} else {
 		uint8_t n[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
 		xnonce(&x, n);
@@ -677,9 +764,12 @@ gv_open(const gv_keyring *kr, gv_seal_cache *c, const uint8_t *in,
 			return GV_EAUTH;
 		uint8_t n[crypto_aead_aes256gcm_NPUBBYTES] = {0};
 		gv__st64(n, x.seq);
+		const crypto_aead_aes256gcm_state *st =
+			aes_state(c, s, at, &x);
+		if (!st)
+			return GV_ENOMEM;
 		rc = crypto_aead_aes256gcm_decrypt_detached_afternm(
-			m, NULL, cph, clen, mac, in, GV_WIRE_HEADER_LEN, n,
-			aes_state(c, s, at, &x));
+			m, NULL, cph, clen, mac, in, GV_WIRE_HEADER_LEN, n, st);
 	} else {
 		if (x.seq > GV_SEAL_MAX_SEQ)
 			return GV_EAUTH;

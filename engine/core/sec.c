@@ -269,13 +269,16 @@ gv__sec_open(gv_node *n, const uint8_t *buf, size_t len, gv_wire_header *h,
 	}
 	rc = gv_open(n->cfg.keyring, n->seal_cache, buf, len, n->open_buf,
 		     plen);
-	if (rc) {
+	if (rc == GV_ENOTFOUND || rc == GV_EAUTH) {
 		if (rc == GV_ENOTFOUND)
 			n->st.auth_unknown_key++;
 		else
 			n->st.auth_failed++;
 		return GV_EAUTH;
 	}
+	if (rc)
+		return rc; /* no memory for the subkey cache: not the sender's
+			    * fault, and not counted as a forgery */
 	bool fresh = false;
 	if (!w && h->sender != n->self) {
 		w = win_add(n, h->sender);
