@@ -240,6 +240,16 @@ json_open(const char *cmd, const char *path, FILE **out)
 	return 0;
 }
 
+void
+json_end(FILE *f, const struct machine *m)
+{
+	fprintf(f, ",\"allocator\":");
+	json_str(f, gv_mem_default_name());
+	fprintf(f, ",\"machine\":{\"cores\":%ld,\"kernel\":", m->cores);
+	json_str(f, m->kernel);
+	fprintf(f, "}}\n");
+}
+
 int
 json_flush(const char *cmd, const char *path, FILE *jf)
 {

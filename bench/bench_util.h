@@ -78,6 +78,8 @@ void json_num(FILE *f, double v, bool valid);
 
 /* Open --json FILE for appending; prints the error. Returns 0 or -1. */
 int json_open(const char *cmd, const char *path, FILE **out);
+/* Ends a JSON line: ,"allocator":...,"machine":{cores, kernel}}\n */
+void json_end(FILE *f, const struct machine *m);
 
 /* Flush after a JSON line; prints the error. Returns 0 or -1. A NULL jf
  * (no --json) is a no-op. */

@@ -596,11 +596,7 @@ ch_json(FILE *f, const struct ch_result *r, const struct machine *m)
 	        d->io_kernel_drops);
 	fprintf(f, ",\"wall_s\":");
 	json_num(f, r->wall_s, true);
-	fprintf(f, ",\"allocator\":");
-	json_str(f, gv_mem_default_name());
-	fprintf(f, ",\"machine\":{\"cores\":%ld,\"kernel\":", m->cores);
-	json_str(f, m->kernel);
-	fprintf(f, "}}\n");
+	json_end(f, m);
 }
 
 int

@@ -557,11 +557,7 @@ pt_json(FILE *f, const struct pt_result *r, const struct machine *m)
 	        r->end.members_suspect, r->end.members_dead);
 	fprintf(f, ",\"wall_s\":");
 	json_num(f, r->wall_s, true);
-	fprintf(f, ",\"allocator\":");
-	json_str(f, gv_mem_default_name());
-	fprintf(f, ",\"machine\":{\"cores\":%ld,\"kernel\":", m->cores);
-	json_str(f, m->kernel);
-	fprintf(f, "}}\n");
+	json_end(f, m);
 }
 
 int

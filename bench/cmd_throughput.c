@@ -817,11 +817,7 @@ tp_json(FILE *f, const struct tp_result *r, const struct machine *m)
 	}
 	fprintf(f, ",\"wall_s\":");
 	json_num(f, r->wall_s, true);
-	fprintf(f, ",\"allocator\":");
-	json_str(f, gv_mem_default_name());
-	fprintf(f, ",\"machine\":{\"cores\":%ld,\"kernel\":", m->cores);
-	json_str(f, m->kernel);
-	fprintf(f, "}}\n");
+	json_end(f, m);
 }
 
 /* --rate: the CDF of convergence times; --max: converged writes/s and

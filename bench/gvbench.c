@@ -318,11 +318,7 @@ sim_json(FILE *f, const struct sim_result *r, const struct machine *m)
 	json_num(f, r->wall_s, true);
 	fprintf(f, ",\"virtual_s\":");
 	json_num(f, r->virtual_s, true);
-	fprintf(f, ",\"allocator\":");
-	json_str(f, gv_mem_default_name());
-	fprintf(f, ",\"machine\":{\"cores\":%ld,\"kernel\":", m->cores);
-	json_str(f, m->kernel);
-	fprintf(f, "}}\n");
+	json_end(f, m);
 }
 
 static int
@@ -937,11 +933,7 @@ cv_json(FILE *f, const struct cv_result *r, const struct machine *m)
 	json_num(f, r->wall_s, true);
 	fprintf(f, ",\"measured_s\":");
 	json_num(f, r->window_s, true);
-	fprintf(f, ",\"allocator\":");
-	json_str(f, gv_mem_default_name());
-	fprintf(f, ",\"machine\":{\"cores\":%ld,\"kernel\":", m->cores);
-	json_str(f, m->kernel);
-	fprintf(f, "}}\n");
+	json_end(f, m);
 }
 
 static int

@@ -264,22 +264,24 @@ netcluster_config_default(netcluster_config *cfg)
 
 /* ------------------------------------------------------------ callbacks */
 
-/* Track number of a "cv:<t>" key, or false. */
+/* The number n of a "<prefix>n" key (prefix of 3 bytes, n decimal and
+ * below limit), or false: "cv:<t>" tracks, "kw:<k>" logged keys. */
 static bool
-track_of(const netcluster *c, const uint8_t *key, size_t klen, size_t *t)
+key_number(const uint8_t *key, size_t klen, const char *prefix,
+           uint64_t limit, size_t *out)
 {
 	uint64_t v = 0;
 
-	if (klen < 4 || klen > 3 + 19 || memcmp(key, "cv:", 3) != 0)
+	if (klen < 4 || klen > 3 + 19 || memcmp(key, prefix, 3) != 0)
 		return false;
 	for (size_t i = 3; i < klen; i++) {
 		if (key[i] < '0' || key[i] > '9')
 			return false;
 		v = v * 10 + (uint64_t)(key[i] - '0');
 	}
-	if (v >= c->cfg.tracks)
+	if (v >= limit)
 		return false;
-	*t = (size_t)v;
+	*out = (size_t)v;
 	return true;
 }
 
@@ -349,7 +351,7 @@ cb_update(void *ud, const gv_record *rec, int result, gv_time now)
 		tp_hold(c, x->w, x->idx, s, result < 0 ? x->w->put_now : 0);
 		return;
 	}
-	if (!track_of(c, rec->key, rec->klen, &t))
+	if (!key_number(rec->key, rec->klen, "cv:", c->cfg.tracks, &t))
 		return;
 	_Atomic gv_time *slot = &c->applied[t * c->n + x->idx];
 	if (atomic_load_explicit(slot, memory_order_relaxed))
@@ -439,25 +441,6 @@ cb_partition(void *ud, bool partitioned, double reach, gv_time now)
 		first_since(slot, f, at);
 }
 
-/* Logged key number of a "kw:<k>" key, or false. */
-static bool
-wkey_of(const netcluster *c, const uint8_t *key, size_t klen, size_t *k)
-{
-	uint64_t v = 0;
-
-	if (klen < 4 || klen > 3 + 19 || memcmp(key, "kw:", 3) != 0)
-		return false;
-	for (size_t i = 3; i < klen; i++) {
-		if (key[i] < '0' || key[i] > '9')
-			return false;
-		v = v * 10 + (uint64_t)(key[i] - '0');
-	}
-	if (v >= c->cfg.wkeys)
-		return false;
-	*k = (size_t)v;
-	return true;
-}
-
 static void
 cb_conflict(void *ud, const gv_record *winner, const gv_record *loser,
             gv_time now)
@@ -467,7 +450,7 @@ cb_conflict(void *ud, const gv_record *winner, const gv_record *loser,
 	size_t k;
 
 	x->w->ev_conflict++;
-	if (!wkey_of(c, winner->key, winner->klen, &k) ||
+	if (!key_number(winner->key, winner->klen, "kw:", c->cfg.wkeys, &k) ||
 	    c->kseen[k * c->n + x->idx])
 		return;
 	c->kseen[k * c->n + x->idx] = 1;

@@ -757,7 +757,7 @@ key_cell(struct str *s, size_t col, const gv_resp_value *v)
 }
 
 static int
-cmd_keys(struct conn *c, int nargs, char **args)
+cmd_keys(struct conn *c, char **args)
 {
 	if (strcmp(args[0], "list")) {
 		const char *argv[] = {"GV.KEYS", args[0], args[1]};
@@ -766,7 +766,6 @@ cmd_keys(struct conn *c, int nargs, char **args)
 		print_scalar(v);
 		return 0;
 	}
-	(void)nargs;
 	const char *argv[] = {"GV.KEYS", "LIST"};
 	const gv_resp_value *v = conn_call(c, 2, argv);
 	check_error(v);
@@ -948,7 +947,7 @@ main(int argc, char **argv)
 	else if (!strcmp(cmd, "conflicts"))
 		rc = cmd_conflicts(&c, nconf);
 	else if (!strcmp(cmd, "keys"))
-		rc = cmd_keys(&c, nargs, args);
+		rc = cmd_keys(&c, args);
 	else
 		rc = cmd_watch(&c, args[0], interval_ms, count);
 	conn_close(&c);

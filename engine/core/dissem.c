@@ -949,8 +949,7 @@ gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 	if (n->dedup_on)
 		gv_dedup_insert(&n->dedup, id);
 	if (res == GV_MERGE_APPLIED || res == GV_MERGE_CONFLICT_APPLIED) {
-		if (GV_UNLIKELY(u->klen >= GV_RESERVED_LEN &&
-				gv_key_reserved(u->key, u->klen)))
+		if (GV_UNLIKELY(gv_key_reserved(u->key, u->klen)))
 			gv__keys_on_entry(n, now, &rec);
 		else if (n->cfg.cb.on_update)
 			n->cfg.cb.on_update(n->cfg.ud, &rec, res, now);

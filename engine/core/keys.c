@@ -166,8 +166,8 @@ ver_cmp(const void *a, const void *b)
 
 struct want {
 	size_t n;
-	uint32_t id[GV_KEYRING_MAX + 1];
-	const uint8_t *key[GV_KEYRING_MAX + 1];
+	uint32_t id[GV_KEYRING_MAX];
+	const uint8_t *key[GV_KEYRING_MAX];
 };
 
 static int

@@ -607,13 +607,15 @@ gv_node_send(gv_node *n, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
 		ssize_t len = send_clear(n, now, to, buf, cap - over);
 		if (len <= 0 || !over)
 			return len;
-		len = gv__sec_seal(n, buf, (size_t)len, cap);
-		if (len > 0) {
+		ssize_t sealed = gv__sec_seal(n, buf, (size_t)len, cap);
+		if (sealed > 0) {
 			n->st.bytes_out += GV_SEAL_OVERHEAD;
-			return len;
+			return sealed;
 		}
-		/* not sealable (counted): never send it clear; next */
+		/* not sealable (seal_errors): never send it clear; it was
+		 * not sent, so it does not count as sent either */
 		n->st.dgrams_out--;
+		n->st.bytes_out -= (uint64_t)len;
 	}
 }
 

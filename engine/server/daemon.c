@@ -1458,7 +1458,7 @@ keys_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 {
 	struct req *r;
 	int op = -1;
-	if (ac >= 2 && arg_is(&av[1], "list") && ac == 2)
+	if (ac == 2 && arg_is(&av[1], "list"))
 		op = 0;
 	else if (ac == 3 && arg_is(&av[1], "install"))
 		op = GV_KEYOP_INSTALL;
