@@ -1161,6 +1161,23 @@ gv_node_set_member(gv_node *n, gv_time now, const gv_member_info *info)
 	}
 	m->addr = info->addr;
 	m->incarnation = info->incarnation;
+	/* name and region as the owning shard knows them: a member first
+	 * heard of without them (or renamed by a restart) is corrected */
+	if (info->region) {
+		uint16_t r = gv__region_intern(n, (const uint8_t *)info->region,
+					       strlen(info->region));
+		if (r != m->region) {
+			m->region = r;
+			n->members_epoch++; /* flooding cycles group regions */
+		}
+	}
+	if (info->name) {
+		size_t l = strlen(info->name);
+		if (l > GV_WIRE_MAX_NAME)
+			l = GV_WIRE_MAX_NAME;
+		memcpy(m->name, info->name, l);
+		m->name[l] = 0;
+	}
 	if (info->state == GV_MEMBER_SUSPECT) {
 		/* the owning shard times the suspicion; keep it from expiring
 		 * here */

@@ -247,8 +247,10 @@ int gv_node_add_member(gv_node *n, gv_time now, const gv_member_info *info);
 /*
  * gv_node_set_member - membership fed from outside (external_membership:
  * the shard that runs SWIM tells the others). Adds the member or updates
- * its address, incarnation and state; a member that comes back from dead
- * starts anti-entropy as usual. Nothing is gossiped.
+ * its address, incarnation, state and, when given (non-NULL), its name
+ * and region: peer choice by region needs them on every shard. A member
+ * that comes back from dead starts anti-entropy as usual. Nothing is
+ * gossiped.
  * Returns 0, GV_EINVAL, GV_ENOMEM.
  */
 int gv_node_set_member(gv_node *n, gv_time now, const gv_member_info *info);

@@ -134,12 +134,107 @@ test_sim_external_membership(void **state)
 		gv_node_del(n[i]);
 }
 
+/*
+ * 20 shards without SWIM of their own, all in region "r1", told their
+ * members with name and region (as grapevined's shard 0 tells the other
+ * shards): every member reads as region "r1" everywhere, and eager
+ * flooding alone (no anti-entropy) carries writes to all 20 within a few
+ * flooding hops. A member first told without a region (as before the
+ * fix) is corrected by the next message that names it.
+ */
+static void
+test_sim_external_membership_regions(void **state)
+{
+	enum { N = 20, W = 40 };
+	gv_sim_config sc;
+	gv_sim_config_default(&sc);
+	sc.nendpoints = N;
+	gv_sim *sim;
+	assert_int_equal(gv_sim_new(&sim, &sc), 0);
+	gv_node *n[N];
+	for (int i = 0; i < N; i++) {
+		gv_node_config cfg;
+		gv_node_config_default(&cfg);
+		cfg.id = 100 + (gv_node_id)i;
+		gv_sim_addr(sim, i, &cfg.addr);
+		cfg.seed = (uint64_t)i + 7;
+		cfg.shards = 4;
+		cfg.shard = 1;
+		cfg.external_membership = true;
+		cfg.ae_interval_ms = 0; /* flooding alone must do it */
+		snprintf(cfg.name, sizeof(cfg.name), "n%d", i);
+		snprintf(cfg.region, sizeof(cfg.region), "r1");
+		cfg.wall_offset_ms = INT64_C(1700000000000);
+		assert_int_equal(gv_node_new(&n[i], &cfg, 0), 0);
+		assert_int_equal(gv_sim_attach(sim, i, &gv_node_ops, n[i]), 0);
+	}
+	for (int i = 0; i < N; i++)
+		for (int j = 0; j < N; j++) {
+			if (i == j)
+				continue;
+			char name[16];
+			snprintf(name, sizeof(name), "n%d", j);
+			gv_member_info mi = {.id = 100 + (gv_node_id)j,
+					     .state = GV_MEMBER_ALIVE,
+					     .name = name,
+					     .region = "r1"};
+			gv_sim_addr(sim, j, &mi.addr);
+			if (i == 0 && j == 1) {
+				/* first without name or region */
+				mi.name = NULL;
+				mi.region = NULL;
+			}
+			assert_int_equal(gv_node_set_member(n[i], 0, &mi), 0);
+		}
+	/* the correction: node 0 hears of member 1 again, with region */
+	gv_member_info again = {.id = 101, .state = GV_MEMBER_ALIVE,
+				.name = "n1", .region = "r1"};
+	gv_sim_addr(sim, 1, &again.addr);
+	assert_int_equal(gv_node_set_member(n[0], 0, &again), 0);
+	for (int i = 0; i < N; i++) {
+		gv_member_info mi[N];
+		size_t k = gv_node_members(n[i], mi, N);
+		assert_int_equal(k, N - 1);
+		for (size_t j = 0; j < k; j++) {
+			assert_string_equal(mi[j].region, "r1");
+			char want[16];
+			snprintf(want, sizeof(want), "n%d",
+				 (int)(mi[j].id - 100));
+			assert_string_equal(mi[j].name, want);
+		}
+	}
+	/* writes at every node reach all N by flooding alone */
+	for (int w = 0; w < W; w++) {
+		char key[16];
+		int kl = snprintf(key, sizeof(key), "k%d", w);
+		int at = w % N;
+		assert_int_equal(gv_node_put(n[at], 1000, key, (size_t)kl, "v",
+					     1, GV_PRIO_NORMAL),
+				 0);
+		gv_sim_poke(sim, at);
+	}
+	gv_sim_run_until(sim, 300000); /* 300 ms */
+	for (int i = 0; i < N; i++)
+		for (int w = 0; w < W; w++) {
+			char key[16];
+			int kl = snprintf(key, sizeof(key), "k%d", w);
+			gv_record r;
+			if (gv_node_get(n[i], key, (size_t)kl, &r))
+				fail_msg("node %d lacks %s after 300 ms", i,
+					 key);
+		}
+	gv_sim_del(sim);
+	for (int i = 0; i < N; i++)
+		gv_node_del(n[i]);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sim_join_shard_mismatch_refused),
 		cmocka_unit_test(test_sim_external_membership),
+		cmocka_unit_test(test_sim_external_membership_regions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
