@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * apply.c - what a shard's thread does with a sub that came over its
+ * inbound ring: read or write its gv_node and leave the result in the sub
+ * (a value copy, a count, or a RESP fragment the front end splices into
+ * the reply). Runs on the shard's thread only, never on the front end.
+ */
+#define _GNU_SOURCE
+#include "server/daemon_int.h"
+
+#include <fnmatch.h>
+#include <stdio.h>
+
+struct scan_ctx {
+	struct sub *s;
+	size_t cap;
+	size_t used;
+	size_t nkeys;
+};
+
+static int
+scan_visit(void *ud, const gv_record *r)
+{
+	struct scan_ctx *c = ud;
+	if (r->tombstone || gv_key_reserved(r->key, r->klen))
+		return 0;
+	if (c->s->pattern) {
+		char k[GV_MAX_KEY + 1];
+		memcpy(k, r->key, r->klen);
+		k[r->klen] = 0;
+		if (strlen(k) != r->klen || fnmatch(c->s->pattern, k, 0))
+			return 0;
+	}
+	size_t need = 32 + r->klen;
+	if (c->used + need > c->cap) {
+		size_t cap = (c->cap + need) * 2;
+		char *p = realloc(c->s->out, cap);
+		if (!p)
+			return 1;
+		c->s->out = p;
+		c->cap = cap;
+	}
+	c->used += (size_t)sprintf(c->s->out + c->used, "$%zu\r\n", r->klen);
+	memcpy(c->s->out + c->used, r->key, r->klen);
+	c->used += r->klen;
+	memcpy(c->s->out + c->used, "\r\n", 2);
+	c->used += 2;
+	c->nkeys++;
+	return 0;
+}
+
+/* A conflict side's value: nil for a delete, else its first bytes. */
+static void
+out_value(gv_resp_buf *b, bool tomb, const uint8_t *val, size_t vlen,
+	  size_t kept)
+{
+	if (tomb)
+		gv_resp_out_null(b);
+	else
+		gv_resp_out_bulk(b, val, vlen < kept ? vlen : kept);
+}
+
+/* Encode a fragment with gv_resp_buf, then hand its bytes to the sub. */
+static void
+take_buf(struct sub *s, gv_resp_buf *b)
+{
+	s->outlen = gv_resp_buf_pending(b);
+	s->out = dupmem(gv_resp_buf_data(b), s->outlen);
+	gv_resp_buf_fini(b);
+}
+
+void
+gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
+{
+	gv_node *n = sh->node;
+	gv_record r;
+	switch (s->op) {
+	case OP_GET:
+		if (gv_node_get(n, s->key, s->klen, &r) == 0) {
+			s->out = dupmem(r.val, r.vlen);
+			s->outlen = r.vlen;
+			s->rc = s->out ? 0 : GV_ENOMEM;
+		} else {
+			s->null = true;
+		}
+		break;
+	case OP_EXISTS:
+		s->ival = gv_node_get(n, s->key, s->klen, &r) == 0;
+		break;
+	case OP_SET: {
+		bool exists = gv_node_get(n, s->key, s->klen, &r) == 0;
+		if ((s->setmode == 1 && exists) || (s->setmode == 2 && !exists)) {
+			s->null = true;
+			break;
+		}
+		s->rc = gv_node_put(n, now, s->key, s->klen, s->val, s->vlen,
+				    GV_PRIO_NORMAL);
+		break;
+	}
+	case OP_DEL: {
+		int rc = gv_node_delete(n, now, s->key, s->klen,
+					GV_PRIO_NORMAL);
+		s->ival = rc == 0;
+		s->rc = rc == GV_ENOTFOUND ? 0 : rc;
+		break;
+	}
+	case OP_COUNT: {
+		const gv_store *st = gv_node_store(n);
+		s->ival = (int64_t)(st->count - st->tombstones -
+				    gv_node_reserved_count(n));
+		break;
+	}
+	case OP_MEMBERS: {
+		size_t total = gv_node_members(n, NULL, 0);
+		gv_member_info *m = calloc(total + 1, sizeof(*m));
+		if (!m) {
+			s->rc = GV_ENOMEM;
+			break;
+		}
+		gv_node_self(n, &m[0]);
+		gv_node_members(n, m + 1, total);
+		gv_resp_buf b;
+		gv_resp_buf_init(&b, gv_mem_libc(), 0);
+		gv_resp_out_array(&b, total + 1);
+		for (size_t i = 0; i <= total; i++) {
+			char a[64];
+			gv_resp_out_array(&b, 5);
+			gv_resp_out_bulk_str(&b, m[i].name);
+			gv_resp_out_bulk_str(&b,
+					     gv_addr_str(&m[i].addr, a,
+							 sizeof(a)));
+			gv_resp_out_bulk_str(&b, m[i].region);
+			gv_resp_out_bulk_str(&b, state_name(m[i].state));
+			gv_resp_out_int(&b, m[i].incarnation);
+		}
+		free(m);
+		take_buf(s, &b);
+		break;
+	}
+	case OP_CONFLICTS: {
+		size_t max = s->count ? s->count : 10;
+		gv_conflict_info *c = calloc(max, sizeof(*c));
+		if (!c) {
+			s->rc = GV_ENOMEM;
+			break;
+		}
+		size_t k = gv_node_conflicts(n, c, max);
+		gv_resp_buf b;
+		gv_resp_buf_init(&b, gv_mem_libc(), 0);
+		for (size_t i = 0; i < k; i++) {
+			gv_resp_out_array(&b, 6);
+			gv_resp_out_bulk(&b, c[i].key,
+					 c[i].klen < sizeof(c[i].key)
+						 ? c[i].klen
+						 : sizeof(c[i].key));
+			out_value(&b, c[i].winner_tomb, c[i].winner_val,
+				  c[i].winner_vlen, sizeof(c[i].winner_val));
+			out_value(&b, c[i].loser_tomb, c[i].loser_val,
+				  c[i].loser_vlen, sizeof(c[i].loser_val));
+			out_version(&b, &c[i].winner);
+			out_version(&b, &c[i].loser);
+			/* when this node saw it, Unix milliseconds */
+			gv_resp_out_int(&b, (int64_t)(c[i].at / 1000) +
+						    sh->d->wall_offset_ms);
+		}
+		s->ival = (int64_t)k;
+		free(c);
+		take_buf(s, &b);
+		break;
+	}
+	case OP_SCAN: {
+		struct scan_ctx c = {.s = s};
+		uint64_t leaf = s->cursor;
+		const uint64_t leaves = 65536;
+		while (leaf < leaves && c.nkeys < s->count) {
+			gv_store_foreach_bucket(gv_node_store(n),
+						(uint32_t)leaf, 16, scan_visit,
+						&c);
+			leaf++;
+		}
+		s->outlen = c.used;
+		s->ival = (int64_t)c.nkeys;
+		s->cursor = leaf;
+		break;
+	}
+	case OP_KEYS: {
+		gv_resp_buf b;
+		gv_resp_buf_init(&b, gv_mem_libc(), 0);
+		if (s->setmode == 0) {
+			gv_key_status ks[2 * GV_KEYRING_MAX];
+			unsigned live = 0;
+			size_t k = gv_node_keys_list(n, ks, 2 * GV_KEYRING_MAX,
+						     &live);
+			gv_resp_out_array(&b, k);
+			for (size_t i = 0; i < k; i++) {
+				char id[16];
+				snprintf(id, sizeof(id), "%08x", ks[i].id);
+				gv_resp_out_array(&b, 5);
+				gv_resp_out_bulk_str(&b, id);
+				gv_resp_out_bulk_str(&b, ks[i].primary ? "primary"
+							 : ks[i].held ? "held"
+								      : "-");
+				gv_resp_out_int(&b, ks[i].holders);
+				gv_resp_out_int(&b, ks[i].primaries);
+				gv_resp_out_int(&b, live);
+			}
+		} else {
+			int rc = gv_node_keys_op(
+				n, now, s->setmode, (const uint8_t *)s->val,
+				(uint32_t)s->ival);
+			if (rc == 0)
+				gv_resp_out_ok(&b);
+			else if (rc == GV_EFULL)
+				gv_resp_out_errorf(&b,
+						   "ERR keyring full (%d keys) "
+						   "or key id taken",
+						   GV_KEYRING_MAX);
+			else if (rc == GV_ENOTFOUND)
+				gv_resp_out_error(&b, "ERR no such key in "
+						      "this node's keyring");
+			else
+				gv_resp_out_errorf(&b, "ERR %s",
+						   gv_strerror(rc));
+			if (s->val)
+				explicit_bzero(s->val, s->vlen);
+		}
+		take_buf(s, &b);
+		break;
+	}
+	case OP_WATCH: {
+		gv_node_watch_result w;
+		s->rc = gv_node_watch(n, now, s->key, s->klen, &w);
+		s->ver = w.latest;
+		s->ival = w.with_latest;
+		s->count = w.total;
+		break;
+	}
+	}
+}

@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon_int.h - what the files of grapevined's engine share: its limits,
+ * the request, client, shard and daemon structures, and the functions one
+ * file calls in another (prefixed gvd_). Private to engine/server; the
+ * interface is daemon.h.
+ *
+ * A client command becomes a `req` with one `sub` per shard-sized piece
+ * (one key, or one shard for whole-node questions). Subs travel to their
+ * shard over its inbound SPSC ring, are applied there by the shard's own
+ * thread (the only thread that touches its gv_node), and come back over
+ * the shard's outbound ring. A client's replies go out in the order its
+ * commands came in: the front end flushes a client's queue of reqs from
+ * the head while the head is complete. So a write is acknowledged only
+ * after the owning shard applied it, pipelining works, and a slow client
+ * stalls nobody but itself: past a soft limit of unsent replies, or of
+ * requests at the shards, it is not read (TCP pushes back on it); past
+ * --client-output-limit it is disconnected. No thread ever waits for
+ * another: a full ring is an error reply (inbound), a sub kept for the
+ * next iteration (outbound), a dropped and counted message (hooks,
+ * membership; the latter followed by a resync).
+ *
+ * The files: daemon.c (lifecycle, shard threads, node callbacks),
+ * apply.c (a sub applied on its shard), commands.c (a command parsed into
+ * subs), frontend.c (client connections and replies), stats.c (INFO and
+ * GV.STATS), metrics_http.c (/metrics), hooks.c (the event-hook runner),
+ * keyring_file.c (the --keyring file).
+ */
+#ifndef GV_SERVER_DAEMON_INT_H
+#define GV_SERVER_DAEMON_INT_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/node.h"
+#include "io/io.h"
+#include "server/daemon.h"
+#include "server/resp.h"
+#include "shard/metrics.h"
+#include "shard/spsc.h"
+
+#define MAX_SHARDS 64
+#define RING 4096           /* requests in flight per shard */
+#define EVQ 1024            /* pending hook events per shard */
+#define OUT_SOFT (1u << 20)  /* client output past which it is not read */
+#define CLIENT_PENDING 256 /* a client's subs in flight before it is not
+                            * read: 1/16 of a shard's ring, and at most
+                            * 256 values held for its replies */
+#define IN_LIMIT (70u << 20)  /* client input cap (a max value + slack) */
+#define PUB_EVERY_US 100000 /* stats snapshot period */
+#define GV_ECANCELED_SHUTDOWN GV_EFULL /* a request caught by shutdown */
+
+enum op {
+	OP_GET,
+	OP_SET,
+	OP_DEL,
+	OP_EXISTS,
+	OP_COUNT,
+	OP_MEMBERS,
+	OP_CONFLICTS,
+	OP_SCAN,
+	OP_WATCH,
+	OP_KEYS, /* GV.KEYS, on shard 0 */
+};
+
+/* How a req's subs combine into the reply. */
+enum combine {
+	C_READY,   /* reply already encoded in req->reply */
+	C_BULK,    /* one sub: bulk value or null */
+	C_OK,      /* all subs: +OK (or the first error) */
+	C_SET,     /* SET: +OK, or null when NX/XX refused */
+	C_SUM,     /* integers summed */
+	C_MGET,    /* array of bulks, one per sub */
+	C_RAW,     /* subs' out buffers are RESP fragments: array of them */
+	C_SCAN,    /* cursor + keys */
+	C_WATCH,   /* [version, with latest, total] */
+};
+
+struct req;
+
+struct sub {
+	struct req *parent;
+	uint8_t op;
+	uint8_t setmode; /* 0, 1 NX, 2 XX */
+	uint16_t shard;
+	char *key;
+	size_t klen;
+	char *val;
+	size_t vlen;
+	/* results */
+	int rc;
+	int64_t ival;
+	char *out; /* value copy, or a RESP fragment */
+	size_t outlen;
+	bool null;
+	uint64_t cursor; /* scan: leaf in, next leaf out */
+	size_t count;
+	const char *pattern;
+	gv_version ver; /* watch */
+};
+
+struct client;
+
+struct req {
+	struct req *next;
+	struct client *cl; /* NULL once the client is gone */
+	int combine;
+	unsigned nsubs, done;
+	struct sub *subs;
+	gv_resp_buf reply;
+	uint64_t scan_shard; /* C_SCAN */
+	char *pattern;
+};
+
+struct client {
+	struct client *prev, *next; /* all clients, for shutdown */
+	int fd;
+	char *in;
+	size_t inlen, incap;
+	gv_resp_req parser;
+	gv_resp_buf out;
+	struct req *head, *tail;
+	bool closing; /* QUIT or protocol error: close once flushed */
+	bool want_out;
+	bool paused; /* not read: replies or requests piled up */
+	unsigned inflight;
+	size_t queued; /* subs (1 for a ready reply) not yet flushed */
+};
+
+/* A hook event, fixed size for the SPSC ring. */
+struct event {
+	char type[16];
+	char name[64], addr[64], region[64], state[16];
+	uint32_t incarnation;
+	double reach;
+	char key[128], winner[128], loser[128];
+};
+
+/* A membership change passed from shard 0 to the others. */
+struct member_msg {
+	gv_node_id id;
+	gv_addr addr; /* shard 0's address of the member */
+	uint32_t incarnation;
+	uint8_t state;
+};
+
+/* Stats a shard publishes for INFO, GV.STATS and /metrics. */
+struct pub {
+	gv_node_stats st;
+	size_t keys, tombstones, mem_used;
+	double reach;
+	bool partitioned;
+	gv_io_stats io;
+};
+
+struct shard {
+	gv_daemon *d;
+	unsigned idx;
+	pthread_t th;
+	bool running;
+	gv_io *io;
+	int ep;
+	gv_node *node;
+	gv_addr addr;
+	gv_spsc inq, outq, memq, evq;
+	bool rings;
+	pthread_mutex_t pub_mu;
+	struct pub pub;
+	gv_time last_pub;
+	gv_histogram delay;
+	/* counters written by this shard's thread, read by the front end:
+	 * atomics (relaxed) so the reads are not torn */
+	_Atomic uint64_t ev_dropped;  /* hook events, evq full */
+	_Atomic uint64_t mem_dropped; /* member messages, memq full */
+	_Atomic uint64_t out_held;    /* replies held back, outq full */
+	bool ev_full;   /* evq was full at the last push: logged once */
+	bool resync;    /* shard 0: a member message was dropped for a shard */
+	struct sub *held; /* a reply that found outq full: first next time */
+	_Atomic int outq_full; /* set by the shard, cleared by the front end */
+	volatile sig_atomic_t stop;
+	_Atomic int leave; /* 1: leave now; set by the front end */
+	gv_time leave_at;
+	bool joined; /* shard 0: join sent */
+};
+
+struct gv_daemon {
+	gv_daemon_config cfg;
+	const gv_mem *mem;
+	unsigned k;
+	struct shard shards[MAX_SHARDS];
+	int lfd, mfd, epfd, efd;
+	pthread_t hook_th;
+	bool hook_running;
+	_Atomic int hook_stop;
+	_Atomic int fatal;
+	char fatal_msg[256];
+	gv_resp_limits lim;
+	time_t started;
+	uint64_t commands, connections;
+	/* front-end thread only */
+	uint64_t out_disconnects, in_disconnects, read_pauses, busy_replies;
+	unsigned nclients;
+	struct client *clients;
+	uint32_t cluster_id;
+	int64_t wall_offset_ms; /* Unix ms = monotonic ms + this */
+	gv_keyring *keyring;    /* NULL: gossip in the clear */
+	uint64_t keyring_saved; /* generation last written to the file */
+};
+
+/* What the bounded queues of the daemon dropped or held back. */
+struct drops {
+	uint64_t hook_events, member_msgs, replies_held;
+	unsigned paused_clients;
+};
+
+/* ----------------------------------------------------------- helpers */
+
+static inline char *
+dupmem(const void *p, size_t n)
+{
+	char *c = malloc(n ? n : 1);
+	if (c && n)
+		memcpy(c, p, n);
+	return c;
+}
+
+static inline const char *
+state_name(int s)
+{
+	static const char *const n[] = {"alive", "suspect", "dead", "left"};
+	return s >= 0 && s < 4 ? n[s] : "new";
+}
+
+/* A version as gvctl reads it: "<hlc>@<origin, 16 hex digits>". */
+static inline void
+out_version(gv_resp_buf *b, const gv_version *v)
+{
+	gv_resp_out_bulkf(b, "%llu@%016llx", (unsigned long long)v->hlc,
+			  (unsigned long long)v->origin);
+}
+
+/* ---------------------------------------------- across the files */
+
+/* apply.c: run one sub on its shard's thread (the node is this thread's). */
+void gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now);
+
+/* commands.c: one parsed command, queued on c as a req (and its subs sent
+ * to their shards); gvd_ready queues a reply the caller encodes now. */
+void gvd_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac);
+struct req *gvd_ready(struct client *c);
+
+/* frontend.c: client connections, their reqs and replies. */
+int gvd_listen_tcp(const gv_addr *a, char *err, size_t errlen,
+		   const char *what);
+void gvd_accept_clients(gv_daemon *d);
+bool gvd_client_input(gv_daemon *d, struct client *c);
+bool gvd_flush_resume(gv_daemon *d, struct client *c);
+void gvd_client_close(gv_daemon *d, struct client *c);
+struct req *gvd_req_new(struct client *c, int combine, unsigned nsubs);
+void gvd_req_free(struct req *r);
+void gvd_drain_shards(gv_daemon *d);
+
+/* stats.c: the shards' published stats and the daemon's drop counters. */
+void gvd_sum_stats(gv_daemon *d, struct pub *t, struct pub *per);
+void gvd_sum_drops(gv_daemon *d, struct drops *x);
+void gvd_info_text(gv_daemon *d, gv_resp_buf *b, const char *sec);
+void gvd_stats_array(gv_daemon *d, gv_resp_buf *b);
+
+/* metrics_http.c: answer one connection on the metrics port. */
+void gvd_serve_metrics(gv_daemon *d);
+
+/* hooks.c: queue an event for the hook thread (from a shard's thread);
+ * gvd_hook_main is that thread. */
+void gvd_push_event(struct shard *s, const struct event *e);
+void *gvd_hook_main(void *arg);
+
+/* keyring_file.c: the --keyring file, read at start, rewritten on change. */
+int gvd_load_keyring(gv_daemon *d, char *err, size_t errlen);
+void gvd_save_keyring(gv_daemon *d);
+
+#endif

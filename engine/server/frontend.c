@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * frontend.c - the front end's client connections (one epoll thread): the
+ * RESP listener, reading and parsing a client's input into commands,
+ * encoding a req's reply once its subs are back, writing replies in order,
+ * and the backpressure that pauses a client that reads too slowly or asks
+ * too much at once.
+ */
+#define _GNU_SOURCE
+#include "server/daemon_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "server/log.h"
+
+/* ------------------------------------------------------------ front end */
+
+int
+gvd_listen_tcp(const gv_addr *a, char *err, size_t errlen, const char *what)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	memset(&ss, 0, sizeof(ss));
+	if (a->family == 6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(a->port);
+		memcpy(&s6->sin6_addr, a->addr, 16);
+		sl = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(a->port);
+		memcpy(&s4->sin_addr, a->addr, 4);
+		sl = sizeof(*s4);
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+					      SOCK_CLOEXEC,
+			0);
+	int one = 1;
+	char as[64];
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 511)) {
+		snprintf(err, errlen, "cannot listen for %s on %s: %s", what,
+			 gv_addr_str(a, as, sizeof(as)), strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static bool req_done(const struct req *r);
+
+void
+gvd_client_close(gv_daemon *d, struct client *c)
+{
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		d->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	/* finished reqs go now; reqs still at the shards finish without a
+	 * client (gvd_drain_shards frees them) */
+	for (struct req *r = c->head, *next; r; r = next) {
+		next = r->next;
+		r->next = NULL;
+		if (req_done(r))
+			gvd_req_free(r);
+		else
+			r->cl = NULL;
+	}
+	free(c->in);
+	gv_resp_req_fini(&c->parser);
+	gv_resp_buf_fini(&c->out);
+	free(c);
+	d->nclients--;
+}
+
+struct req *
+gvd_req_new(struct client *c, int combine, unsigned nsubs)
+{
+	struct req *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->cl = c;
+	r->combine = combine;
+	r->nsubs = nsubs;
+	gv_resp_buf_init(&r->reply, gv_mem_libc(), 0);
+	if (nsubs) {
+		r->subs = calloc(nsubs, sizeof(*r->subs));
+		if (!r->subs) {
+			gv_resp_buf_fini(&r->reply);
+			free(r);
+			return NULL;
+		}
+		for (unsigned i = 0; i < nsubs; i++)
+			r->subs[i].parent = r;
+	}
+	if (c->tail)
+		c->tail->next = r;
+	else
+		c->head = r;
+	c->tail = r;
+	c->queued += nsubs ? nsubs : 1;
+	return r;
+}
+
+void
+gvd_req_free(struct req *r)
+{
+	for (unsigned i = 0; i < r->nsubs; i++) {
+		free(r->subs[i].key);
+		free(r->subs[i].val);
+		free(r->subs[i].out);
+	}
+	free(r->subs);
+	free(r->pattern);
+	gv_resp_buf_fini(&r->reply);
+	free(r);
+}
+
+static bool
+req_done(const struct req *r)
+{
+	return r->done == r->nsubs;
+}
+
+/* Encode a complete req's reply into the client's output. */
+static void
+finish_req(gv_daemon *d, struct client *c, struct req *r)
+{
+	gv_resp_buf *o = &c->out;
+	for (unsigned i = 0; i < r->nsubs; i++)
+		if (r->subs[i].rc) {
+			int rc = r->subs[i].rc;
+			if (rc == GV_ENOSPC)
+				gv_resp_out_error(o, "OOM command not allowed "
+						     "when used memory > "
+						     "'maxmemory'");
+			else if (rc == GV_EREADONLY)
+				gv_resp_out_error(o, "READONLY this node is in "
+						     "a minority partition");
+			else if (rc == GV_EFULL)
+				gv_resp_out_error(o, "BUSY shard queue full, "
+						     "try again");
+			else
+				gv_resp_out_errorf(o, "ERR %s",
+						   gv_strerror(rc));
+			return;
+		}
+	switch (r->combine) {
+	case C_READY:
+		gv_resp_buf_append(o, gv_resp_buf_data(&r->reply),
+				   gv_resp_buf_pending(&r->reply));
+		break;
+	case C_BULK:
+		if (r->subs[0].null)
+			gv_resp_out_null(o);
+		else
+			gv_resp_out_bulk(o, r->subs[0].out, r->subs[0].outlen);
+		break;
+	case C_SET:
+		if (r->subs[0].null)
+			gv_resp_out_null(o);
+		else
+			gv_resp_out_ok(o);
+		break;
+	case C_OK:
+		gv_resp_out_ok(o);
+		break;
+	case C_SUM: {
+		int64_t sum = 0;
+		for (unsigned i = 0; i < r->nsubs; i++)
+			sum += r->subs[i].ival;
+		gv_resp_out_int(o, sum);
+		break;
+	}
+	case C_MGET:
+		gv_resp_out_array(o, r->nsubs);
+		for (unsigned i = 0; i < r->nsubs; i++)
+			if (r->subs[i].null)
+				gv_resp_out_null(o);
+			else
+				gv_resp_out_bulk(o, r->subs[i].out,
+						 r->subs[i].outlen);
+		break;
+	case C_RAW:
+		if (r->subs[0].op == OP_MEMBERS || r->subs[0].op == OP_KEYS) {
+			gv_resp_buf_append(o, r->subs[0].out,
+					   r->subs[0].outlen);
+		} else {
+			/* conflicts: concatenate up to the asked count */
+			int64_t total = 0;
+			for (unsigned i = 0; i < r->nsubs; i++)
+				total += r->subs[i].ival;
+			if ((uint64_t)total > r->scan_shard)
+				total = (int64_t)r->scan_shard;
+			gv_resp_out_array(o, (size_t)total);
+			int64_t left = total;
+			for (unsigned i = 0; i < r->nsubs && left > 0; i++) {
+				if (r->subs[i].ival <= left) {
+					gv_resp_buf_append(o, r->subs[i].out,
+							   r->subs[i].outlen);
+					left -= r->subs[i].ival;
+					continue;
+				}
+				/* take the first `left` entries: re-scan */
+				gv_resp_value v;
+				const char *p = r->subs[i].out;
+				size_t rem = r->subs[i].outlen;
+				for (int64_t k = 0; k < left; k++) {
+					size_t used = 0;
+					if (gv_resp_reply_scan(p, rem, &d->lim,
+							       &used) != 1)
+						break;
+					gv_resp_buf_append(o, p, used);
+					p += used;
+					rem -= used;
+				}
+				(void)v;
+				left = 0;
+			}
+		}
+		break;
+	case C_SCAN: {
+		struct sub *s = &r->subs[0];
+		uint64_t sh = r->scan_shard, leaf = s->cursor;
+		if (leaf >= 65536) {
+			sh++;
+			leaf = 0;
+		}
+		uint64_t next = sh >= d->k ? 0 : leaf * d->k + sh;
+		gv_resp_out_array(o, 2);
+		gv_resp_out_bulkf(o, "%llu", (unsigned long long)next);
+		gv_resp_out_array(o, (size_t)s->ival);
+		gv_resp_buf_append(o, s->out, s->outlen);
+		break;
+	}
+	case C_WATCH: {
+		struct sub *s = &r->subs[0];
+		gv_resp_out_array(o, 3);
+		if (gv_version_is_zero(&s->ver))
+			gv_resp_out_null(o);
+		else
+			out_version(o, &s->ver);
+		gv_resp_out_int(o, s->ival);
+		gv_resp_out_int(o, (int64_t)s->count);
+		break;
+	}
+	}
+}
+
+/* The soft output limit: OUT_SOFT, or half the hard limit if smaller. */
+static size_t
+out_soft(const gv_daemon *d)
+{
+	return d->cfg.client_output_limit / 2 < OUT_SOFT
+		       ? (size_t)(d->cfg.client_output_limit / 2)
+		       : OUT_SOFT;
+}
+
+/* Is the client not to be read for now? Its unsent replies passed the
+ * soft limit (it pipelines without reading), or it has its share of
+ * requests at the shards. TCP then pushes back on it, and its replies
+ * do not grow further than what it already asked for. */
+static bool
+client_blocked(const gv_daemon *d, const struct client *c)
+{
+	return c->queued >= CLIENT_PENDING ||
+	       gv_resp_buf_pending(&c->out) >= out_soft(d);
+}
+
+/* A paused client is read again below half of both limits, so that it
+ * is not paused and resumed at every reply. */
+static bool
+client_can_resume(const gv_daemon *d, const struct client *c)
+{
+	return c->queued < CLIENT_PENDING / 2 &&
+	       gv_resp_buf_pending(&c->out) < out_soft(d) / 2;
+}
+
+/* Returns false if the client was closed (output over the hard limit). */
+static bool
+flush_client(gv_daemon *d, struct client *c)
+{
+	while (c->head && req_done(c->head)) {
+		struct req *r = c->head;
+		c->head = r->next;
+		if (!c->head)
+			c->tail = NULL;
+		finish_req(d, c, r);
+		c->queued -= r->nsubs ? r->nsubs : 1;
+		gvd_req_free(r);
+		c->inflight--;
+	}
+	while (gv_resp_buf_pending(&c->out)) {
+		ssize_t w = write(c->fd, gv_resp_buf_data(&c->out),
+				  gv_resp_buf_pending(&c->out));
+		if (w > 0) {
+			gv_resp_buf_consume(&c->out, (size_t)w);
+			continue;
+		}
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		c->closing = true; /* broken pipe: nothing more to say */
+		gv_resp_buf_clear(&c->out);
+		break;
+	}
+	if (gv_resp_buf_pending(&c->out) > d->cfg.client_output_limit) {
+		/* like Redis's client-output-buffer-limit: the client asked
+		 * for more than it reads; it goes, nobody else waits */
+		gv_log(GV_LOG_WARN, "client output over the limit, closing",
+		       "fd=%d pending=%zu limit=%llu", c->fd,
+		       gv_resp_buf_pending(&c->out),
+		       (unsigned long long)d->cfg.client_output_limit);
+		d->out_disconnects++;
+		gvd_client_close(d, c);
+		return false;
+	}
+	bool want = gv_resp_buf_pending(&c->out) > 0;
+	bool was_paused = c->paused;
+	if (c->paused && client_can_resume(d, c))
+		c->paused = false; /* gvd_client_input reads it again */
+	if (want != c->want_out || was_paused != c->paused) {
+		struct epoll_event ev = {.events = (c->paused ? 0 : EPOLLIN) |
+						   (want ? EPOLLOUT : 0),
+					 .data.ptr = c};
+		epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+		c->want_out = want;
+	}
+	return true;
+}
+
+/* Mark a client not to be read (counted once per pause). */
+static void
+pause_client(gv_daemon *d, struct client *c)
+{
+	if (c->paused)
+		return;
+	c->paused = true;
+	d->read_pauses++;
+	struct epoll_event ev = {.events = c->want_out ? EPOLLOUT : 0,
+				 .data.ptr = c};
+	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Run the complete commands buffered in c->in, until the client is
+ * paused (then the rest waits there) or closing. */
+static void
+parse_input(gv_daemon *d, struct client *c)
+{
+	size_t off = 0;
+	while (c->inlen && !c->closing && !c->paused) {
+		if (client_blocked(d, c)) {
+			pause_client(d, c);
+			break;
+		}
+		size_t used = 0;
+		int rc = gv_resp_req_parse(&c->parser, c->in + off,
+					   c->inlen - off, &used);
+		if (rc == 1) {
+			gvd_command(d, c, c->parser.argv, c->parser.argc);
+			c->inflight++;
+			off += used;
+			continue;
+		}
+		if (rc == 0) {
+			off += used;
+			break;
+		}
+		struct req *r = gvd_ready(c);
+		if (r) {
+			gv_resp_out_errorf(&r->reply, "ERR %s",
+					   gv_resp_req_errmsg(&c->parser));
+			c->inflight++;
+		}
+		c->closing = true;
+	}
+	if (off) {
+		memmove(c->in, c->in + off, c->inlen - off);
+		c->inlen -= off;
+	}
+}
+
+/* Returns false if the client was closed. */
+bool
+gvd_client_input(gv_daemon *d, struct client *c)
+{
+	for (;;) {
+		/* what is buffered first: a pause may have left some */
+		parse_input(d, c);
+		if (c->closing)
+			break;
+		if (c->paused) {
+			if (!flush_client(d, c))
+				return false;
+			if (c->paused)
+				return true; /* TCP holds the rest */
+			continue; /* the flush made room */
+		}
+		if (c->incap - c->inlen < 16384) {
+			size_t need = gv_resp_req_need(&c->parser);
+			size_t cap = c->incap * 2 > 65536 ? c->incap * 2 : 65536;
+			if (need > cap)
+				cap = need + 16384;
+			if (cap > IN_LIMIT) {
+				gv_log(GV_LOG_WARN, "client input too large, "
+				       "closing", "fd=%d", c->fd);
+				d->in_disconnects++;
+				gvd_client_close(d, c);
+				return false;
+			}
+			char *p = realloc(c->in, cap);
+			if (!p) {
+				gvd_client_close(d, c);
+				return false;
+			}
+			c->in = p;
+			c->incap = cap;
+		}
+		ssize_t n = read(c->fd, c->in + c->inlen, c->incap - c->inlen);
+		if (n == 0) {
+			gvd_client_close(d, c);
+			return false;
+		}
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			gvd_client_close(d, c);
+			return false;
+		}
+		c->inlen += (size_t)n;
+	}
+	if (!flush_client(d, c))
+		return false;
+	if (c->closing && !c->head && !gv_resp_buf_pending(&c->out)) {
+		gvd_client_close(d, c);
+		return false;
+	}
+	return true;
+}
+
+/* Flush, and when that ends a pause, go on with the client's input.
+ * Returns false if the client was closed. */
+bool
+gvd_flush_resume(gv_daemon *d, struct client *c)
+{
+	bool paused = c->paused;
+	if (!flush_client(d, c))
+		return false;
+	if (paused && !c->paused)
+		return gvd_client_input(d, c);
+	return true;
+}
+
+void
+gvd_accept_clients(gv_daemon *d)
+{
+	for (;;) {
+		int fd = accept4(d->lfd, NULL, NULL,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		struct client *c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		gv_resp_req_init(&c->parser, gv_mem_libc(), &d->lim);
+		gv_resp_buf_init(&c->out, gv_mem_libc(), 0);
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = d->clients;
+		if (d->clients)
+			d->clients->prev = c;
+		d->clients = c;
+		d->nclients++;
+		d->connections++;
+	}
+}
+
+/* Completed subs from the shards. */
+void
+gvd_drain_shards(gv_daemon *d)
+{
+	for (unsigned i = 0; i < d->k; i++) {
+		struct sub *s;
+		if (d->shards[i].rings && atomic_load(&d->shards[i].outq_full) &&
+		    atomic_exchange(&d->shards[i].outq_full, 0)) {
+			/* it holds a reply back: there is room now (drained
+			 * below, before it runs) */
+			gv_io_wake(d->shards[i].io);
+		}
+		while (d->shards[i].rings && gv_spsc_pop(&d->shards[i].outq, &s)) {
+			struct req *r = s->parent;
+			r->done++;
+			if (!req_done(r))
+				continue;
+			if (!r->cl) {
+				/* its client is gone: nobody to answer */
+				gvd_req_free(r);
+				continue;
+			}
+			struct client *c = r->cl;
+			if (c->head == r) {
+				if (!gvd_flush_resume(d, c))
+					continue;
+				if (c->closing && !c->head &&
+				    !gv_resp_buf_pending(&c->out))
+					gvd_client_close(d, c);
+			}
+		}
+	}
+}
