@@ -26,35 +26,6 @@ gvd_ready(struct client *c)
 	return gvd_req_new(c, C_READY, 0);
 }
 
-static int
-send_sub(gv_daemon *d, struct sub *s)
-{
-	struct shard *sh = &d->shards[s->shard];
-	if (gv_spsc_push(&sh->inq, &s))
-		return -1;
-	return 0;
-}
-
-static void
-dispatch(gv_daemon *d, struct req *r)
-{
-	bool woken[MAX_SHARDS] = {false};
-	for (unsigned i = 0; i < r->nsubs; i++) {
-		struct sub *s = &r->subs[i];
-		if (send_sub(d, s)) {
-			/* the shard is far behind: answer this part with an
-			 * error rather than wait */
-			s->rc = GV_EFULL;
-			r->done++;
-			d->busy_replies++;
-			continue;
-		}
-		if (!woken[s->shard]) {
-			woken[s->shard] = true;
-			gv_io_wake(d->shards[s->shard].io);
-		}
-	}
-}
 
 static bool
 arg_is(const gv_resp_arg *a, const char *s)
@@ -152,7 +123,7 @@ gvd_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 			return wrong_args(c, "get");
 		if ((r = gvd_req_new(c, C_BULK, 1))) {
 			key_sub(d, &r->subs[0], OP_GET, &av[1], NULL);
-			dispatch(d, r);
+			gvd_dispatch(d, r);
 		}
 	} else if (!strcmp(name, "set")) {
 		if (ac < 3)
@@ -191,7 +162,7 @@ gvd_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 		if ((r = gvd_req_new(c, C_SET, 1))) {
 			key_sub(d, &r->subs[0], OP_SET, &av[1], &av[2]);
 			r->subs[0].setmode = (uint8_t)mode;
-			dispatch(d, r);
+			gvd_dispatch(d, r);
 		}
 	} else if (!strcmp(name, "del") || !strcmp(name, "unlink") ||
 		   !strcmp(name, "exists")) {
@@ -202,7 +173,7 @@ gvd_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 			for (size_t i = 1; i < ac; i++)
 				key_sub(d, &r->subs[i - 1],
 					del ? OP_DEL : OP_EXISTS, &av[i], NULL);
-			dispatch(d, r);
+			gvd_dispatch(d, r);
 		}
 	} else if (!strcmp(name, "mget")) {
 		if (ac < 2)
@@ -211,7 +182,7 @@ gvd_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 			for (size_t i = 1; i < ac; i++)
 				key_sub(d, &r->subs[i - 1], OP_GET, &av[i],
 					NULL);
-			dispatch(d, r);
+			gvd_dispatch(d, r);
 		}
 	} else if (!strcmp(name, "mset")) {
 		if (ac < 3 || (ac - 1) % 2)
@@ -220,12 +191,12 @@ gvd_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 			for (size_t i = 1; i + 1 < ac; i += 2)
 				key_sub(d, &r->subs[(i - 1) / 2], OP_SET,
 					&av[i], &av[i + 1]);
-			dispatch(d, r);
+			gvd_dispatch(d, r);
 		}
 	} else if (!strcmp(name, "dbsize")) {
 		if ((r = gvd_req_new(c, C_SUM, d->k))) {
 			all_shards(d, r, OP_COUNT);
-			dispatch(d, r);
+			gvd_dispatch(d, r);
 		}
 	} else if (!strcmp(name, "scan")) {
 		uint64_t cursor, count = 10;
@@ -271,7 +242,7 @@ gvd_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 			r->pattern = pattern;
 			r->subs[0].pattern = pattern;
 			r->scan_shard = sh;
-			dispatch(d, r);
+			gvd_dispatch(d, r);
 		} else {
 			free(pattern);
 		}
@@ -306,7 +277,7 @@ gvd_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 		if ((r = gvd_req_new(c, C_RAW, 1))) {
 			r->subs[0].op = OP_MEMBERS;
 			r->subs[0].shard = 0;
-			dispatch(d, r);
+			gvd_dispatch(d, r);
 		}
 	} else if (!strcmp(name, "gv.conflicts")) {
 		uint64_t n = 10;
@@ -323,7 +294,7 @@ gvd_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 			for (unsigned i = 0; i < d->k; i++)
 				r->subs[i].count = n;
 			r->scan_shard = n; /* cap of the merged reply */
-			dispatch(d, r);
+			gvd_dispatch(d, r);
 		}
 	} else if (!strcmp(name, "gv.stats")) {
 		if ((r = gvd_ready(c)))
@@ -333,7 +304,7 @@ gvd_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 			return wrong_args(c, "gv.watch");
 		if ((r = gvd_req_new(c, C_WATCH, 1))) {
 			key_sub(d, &r->subs[0], OP_WATCH, &av[1], NULL);
-			dispatch(d, r);
+			gvd_dispatch(d, r);
 		}
 	} else {
 		if ((r = gvd_ready(c))) {
@@ -413,7 +384,7 @@ keys_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 			s->val = dupmem(key, GV_KEY_LEN);
 			s->vlen = GV_KEY_LEN;
 		}
-		dispatch(d, r);
+		gvd_dispatch(d, r);
 	}
 	explicit_bzero(key, sizeof(key));
 }

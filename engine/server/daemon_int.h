@@ -236,6 +236,13 @@ state_name(int s)
 	return s >= 0 && s < 4 ? n[s] : "new";
 }
 
+/* Has every sub of r come back? */
+static inline bool
+req_done(const struct req *r)
+{
+	return r->done == r->nsubs;
+}
+
 /* A version as gvctl reads it: "<hlc>@<origin, 16 hex digits>". */
 static inline void
 out_version(gv_resp_buf *b, const gv_version *v)
@@ -263,11 +270,16 @@ bool gvd_flush_resume(gv_daemon *d, struct client *c);
 void gvd_client_close(gv_daemon *d, struct client *c);
 struct req *gvd_req_new(struct client *c, int combine, unsigned nsubs);
 void gvd_req_free(struct req *r);
-void gvd_drain_shards(gv_daemon *d);
 
-/* stats.c: the shards' published stats and the daemon's drop counters. */
+/* daemon.c: send a req's subs to their shards' threads; take the
+ * completed subs back (and flush their clients); the shards' published
+ * stats summed, and the daemon's drop counters. */
+void gvd_dispatch(gv_daemon *d, struct req *r);
+void gvd_drain_shards(gv_daemon *d);
 void gvd_sum_stats(gv_daemon *d, struct pub *t, struct pub *per);
 void gvd_sum_drops(gv_daemon *d, struct drops *x);
+
+/* stats.c: INFO and GV.STATS. */
 void gvd_info_text(gv_daemon *d, gv_resp_buf *b, const char *sec);
 void gvd_stats_array(gv_daemon *d, gv_resp_buf *b);
 

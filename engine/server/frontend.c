@@ -58,7 +58,6 @@ gvd_listen_tcp(const gv_addr *a, char *err, size_t errlen, const char *what)
 	return fd;
 }
 
-static bool req_done(const struct req *r);
 
 void
 gvd_client_close(gv_daemon *d, struct client *c)
@@ -131,11 +130,6 @@ gvd_req_free(struct req *r)
 	free(r);
 }
 
-static bool
-req_done(const struct req *r)
-{
-	return r->done == r->nsubs;
-}
 
 /* Encode a complete req's reply into the client's output. */
 static void
@@ -498,36 +492,3 @@ gvd_accept_clients(gv_daemon *d)
 	}
 }
 
-/* Completed subs from the shards. */
-void
-gvd_drain_shards(gv_daemon *d)
-{
-	for (unsigned i = 0; i < d->k; i++) {
-		struct sub *s;
-		if (d->shards[i].rings && atomic_load(&d->shards[i].outq_full) &&
-		    atomic_exchange(&d->shards[i].outq_full, 0)) {
-			/* it holds a reply back: there is room now (drained
-			 * below, before it runs) */
-			gv_io_wake(d->shards[i].io);
-		}
-		while (d->shards[i].rings && gv_spsc_pop(&d->shards[i].outq, &s)) {
-			struct req *r = s->parent;
-			r->done++;
-			if (!req_done(r))
-				continue;
-			if (!r->cl) {
-				/* its client is gone: nobody to answer */
-				gvd_req_free(r);
-				continue;
-			}
-			struct client *c = r->cl;
-			if (c->head == r) {
-				if (!gvd_flush_resume(d, c))
-					continue;
-				if (c->closing && !c->head &&
-				    !gv_resp_buf_pending(&c->out))
-					gvd_client_close(d, c);
-			}
-		}
-	}
-}

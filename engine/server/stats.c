@@ -13,59 +13,6 @@
 
 /* ------------------------------------------------------------ stats */
 
-void
-gvd_sum_stats(gv_daemon *d, struct pub *t, struct pub *per)
-{
-	memset(t, 0, sizeof(*t));
-	struct pub first;
-	memset(&first, 0, sizeof(first));
-	for (unsigned i = 0; i < d->k; i++) {
-		struct shard *sh = &d->shards[i];
-		pthread_mutex_lock(&sh->pub_mu);
-		struct pub p = sh->pub;
-		pthread_mutex_unlock(&sh->pub_mu);
-		if (per)
-			per[i] = p;
-		if (i == 0)
-			first = p;
-		uint64_t *a = (uint64_t *)&t->st, *b = (uint64_t *)&p.st;
-		for (size_t k = 0; k < sizeof(p.st) / sizeof(uint64_t); k++)
-			a[k] += b[k];
-		t->keys += p.keys;
-		t->tombstones += p.tombstones;
-		t->mem_used += p.mem_used;
-		t->io.dgrams_in += p.io.dgrams_in;
-		t->io.dgrams_out += p.io.dgrams_out;
-	}
-	/* membership is the node's, run by shard 0 (the others mirror it) */
-	t->reach = first.reach;
-	t->partitioned = first.partitioned;
-	t->st.members_alive = first.st.members_alive;
-	t->st.members_suspect = first.st.members_suspect;
-	t->st.members_dead = first.st.members_dead;
-	t->st.members_left = first.st.members_left;
-	t->st.probes = first.st.probes;
-	t->st.suspicions = first.st.suspicions;
-	t->st.refutes = first.st.refutes;
-	t->st.awareness = first.st.awareness; /* not a sum */
-}
-
-void
-gvd_sum_drops(gv_daemon *d, struct drops *x)
-{
-	memset(x, 0, sizeof(*x));
-	for (unsigned i = 0; i < d->k; i++) {
-		struct shard *sh = &d->shards[i];
-		x->hook_events += atomic_load_explicit(&sh->ev_dropped,
-						       memory_order_relaxed);
-		x->member_msgs += atomic_load_explicit(&sh->mem_dropped,
-						       memory_order_relaxed);
-		x->replies_held += atomic_load_explicit(&sh->out_held,
-							memory_order_relaxed);
-	}
-	for (struct client *c = d->clients; c; c = c->next)
-		x->paused_clients += c->paused;
-}
 
 void
 gvd_info_text(gv_daemon *d, gv_resp_buf *b, const char *sec)
