@@ -11,14 +11,16 @@ set -euo pipefail
 # Build: C toolchain, cmake, pkg-config. Libraries: io_uring, xxHash,
 # mimalloc, cmocka, libsodium (authenticated gossip). Tools: hyperfine and
 # gnuplot (benchmarks), python3 (summary table, integration tests),
-# redis-tools (RESP interop tests), iproute2 and
+# redis-tools, redis-server and python3-redis (RESP interop tests: the
+# reference server and a real client), iproute2 and
 # nftables (network-namespace tests), clang + compiler-rt (libFuzzer),
 # valgrind and linux-perf (profiles, instruction counts), cppcheck (static
 # checks).
 PACKAGES=(
 	gcc make libc6-dev cmake pkg-config
 	liburing-dev libxxhash-dev libmimalloc-dev libcmocka-dev libsodium-dev
-	hyperfine gnuplot-nox redis-tools iproute2 nftables python3
+	hyperfine gnuplot-nox redis-tools redis-server python3-redis iproute2
+	nftables python3
 	clang libclang-rt-14-dev valgrind linux-perf cppcheck
 )
 
@@ -34,8 +36,38 @@ for p in "${PACKAGES[@]}"; do
 	esac
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
+# promtool (the /metrics lint in integration_metrics) ships only inside
+# Debian's prometheus package, whose dependencies are 330 MB of web-UI
+# libraries: take the one binary out of the .deb instead (it needs only
+# libc) and put it on PATH.
+PROMTOOL_DIR=/opt/grapevine-promtool
+need_promtool=0
+command -v promtool >/dev/null 2>&1 || need_promtool=1
+
+install_promtool() {
+	local tmp
+	tmp=$(mktemp -d)
+	if (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1) &&
+		dpkg -x "$tmp"/prometheus_*.deb "$tmp/x" &&
+		install -D -m 755 "$tmp/x/usr/bin/promtool" \
+			"$PROMTOOL_DIR/promtool" &&
+		ln -sf "$PROMTOOL_DIR/promtool" /usr/local/bin/promtool; then
+		echo "bootstrap: installed promtool (from Debian's prometheus package)"
+	else
+		echo "bootstrap: could not get promtool; integration_metrics will skip" >&2
+	fi
+	rm -rf "$tmp"
+}
+
+if [ ${#missing[@]} -eq 0 ] && [ $need_promtool -eq 0 ]; then
 	echo "bootstrap: all ${#PACKAGES[@]} packages present"
+	exit 0
+fi
+if [ ${#missing[@]} -eq 0 ]; then
+	[ $check_only -eq 1 ] && { echo "bootstrap: missing: promtool"; exit 1; }
+	[ "$(id -u)" -eq 0 ] || { echo "bootstrap: not root: cannot install promtool" >&2; exit 0; }
+	apt-get update -qq
+	install_promtool
 	exit 0
 fi
 
@@ -53,3 +85,10 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 echo "bootstrap: installed ${missing[*]}"
+# Debian's redis-server package starts a server on 6379: the tests start
+# their own, so stop it (no init system in CI containers: best effort).
+if [[ " ${missing[*]} " == *" redis-server "* ]]; then
+	(service redis-server stop || pkill -x redis-server) >/dev/null 2>&1 || true
+fi
+[ $need_promtool -eq 1 ] && install_promtool
+exit 0
