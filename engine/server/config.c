@@ -42,8 +42,13 @@ static const struct opt opts[] = {
 	 "seed nodes to join through"},
 	{"name", K_STR, OFF(name), SZ(name), 0, 0, "NAME",
 	 "member name (default HOST:PORT)"},
-	{"shards", K_UINT, OFF(shards), 0, 1, 64, "K",
-	 "shards (worker threads); all nodes must agree (default: cores)"},
+	{"shards", K_UINT, OFF(shards), 0, 1, 64, "S",
+	 "key shards of the cluster (shard i gossips on PORT+i); every node "
+	 "must use the same (default 8)"},
+	{"threads", K_UINT, OFF(threads), 0, 1, 64, "T",
+	 "worker threads on this host, each hosting its share of the "
+	 "shards; nodes may differ (default: min(shards, CPUs this process "
+	 "may use))"},
 	{"resp", K_ADDR, OFF(resp), 0, 0, 0, "HOST:PORT",
 	 "Redis-protocol listener (default 127.0.0.1:6380)"},
 	{"metrics", K_ADDR, OFF(metrics), 0, 0, 0, "HOST:PORT",
@@ -75,7 +80,8 @@ static const struct opt opts[] = {
 	 NULL, "refuse writes while partitioned in a minority"},
 	{"io", K_IO, OFF(io_backend), 0, 0, 0, "BACKEND",
 	 "auto, uring or mmsg (default auto)"},
-	{"pin", K_FLAG, OFF(pin), 0, 0, 0, NULL, "pin shard i to core i"},
+	{"pin", K_FLAG, OFF(pin), 0, 0, 0, NULL,
+	 "pin worker thread t to the t-th CPU this process may use"},
 	{"config", K_FILE, OFF(config_file), SZ(config_file), 0, 0, "FILE",
 	 "read key = value settings (flag names) from FILE first"},
 	{"keyring", K_STR, OFF(keyring), SZ(keyring), 0, 0, "FILE",
@@ -104,8 +110,8 @@ gv_daemon_config_default(gv_daemon_config *c)
 	memset(c, 0, sizeof(*c));
 	c->bind = (gv_addr){.family = 4, .port = 7946, .addr = {127, 0, 0, 1}};
 	c->resp = (gv_addr){.family = 4, .port = 6380, .addr = {127, 0, 0, 1}};
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	c->shards = cores > 0 && cores <= 64 ? (unsigned)cores : 1;
+	c->shards = GV_DEFAULT_SHARDS;
+	c->threads = 0; /* resolved at start: min(shards, usable CPUs) */
 	c->interval_ms = 100;
 	c->fanout = 3;
 	c->mode = GV_MODE_EAGER;
@@ -504,6 +510,12 @@ gv_daemon_config_parse(gv_daemon_config *c, int argc, char **argv, char *err,
 			continue; /* read above */
 		if (apply(c, o, v, err, errlen))
 			return -1;
+	}
+	if (c->threads > c->shards) {
+		errf(err, errlen, "--threads %u: more threads than --shards %u "
+		     "(each thread hosts at least one shard)", c->threads,
+		     c->shards);
+		return -1;
 	}
 	if (c->shards > 1 && (unsigned)c->bind.port + c->shards - 1 > 65535) {
 		errf(err, errlen, "--bind: port %u + %u shards exceeds 65535",

@@ -27,7 +27,9 @@ typedef struct gv_daemon_config {
 	gv_addr seeds[GV_MAX_SEEDS]; /* --join host:port,... */
 	size_t nseeds;
 	char name[64];           /* --name (default: host:port) */
-	unsigned shards;         /* --shards (default: number of cores) */
+	unsigned shards;         /* --shards S: the cluster's key shards (8) */
+	unsigned threads;        /* --threads T: this host's worker threads
+				  * (0: min(S, CPUs from sched_getaffinity)) */
 	gv_addr resp;            /* --resp 127.0.0.1:6380 */
 	bool metrics_on;
 	gv_addr metrics;         /* --metrics 127.0.0.1:9464 (off if absent) */
@@ -45,13 +47,17 @@ typedef struct gv_daemon_config {
 	unsigned probe_interval_ms; /* --probe-interval-ms 1000 */
 	bool read_only_minority; /* --read-only-in-minority */
 	int io_backend;          /* --io auto|uring|mmsg */
-	bool pin;                /* --pin: pin shard i to core i % cores */
+	bool pin;                /* --pin: thread t to the t-th usable CPU */
 	char config_file[1024];  /* --config FILE */
 	char keyring[1024];      /* --keyring FILE: seal gossip (none: clear) */
 	int cipher;              /* --cipher auto|aes256gcm|xchacha20poly1305 */
 } gv_daemon_config;
 
-/* Defaults (shards = number of online cores). */
+/* The default --shards: a property of the cluster, the same on every host
+ * whatever its core count (hosts differ in --threads instead). */
+#define GV_DEFAULT_SHARDS 8
+
+/* Defaults (GV_DEFAULT_SHARDS shards, threads resolved at start). */
 void gv_daemon_config_default(gv_daemon_config *cfg);
 
 /*

@@ -6,10 +6,11 @@
  * interface is daemon.h.
  *
  * A client command becomes a `req` with one `sub` per shard-sized piece
- * (one key, or one shard for whole-node questions). Subs travel to their
- * shard over its inbound SPSC ring, are applied there by the shard's own
- * thread (the only thread that touches its gv_node), and come back over
- * the shard's outbound ring. A client's replies go out in the order its
+ * (one key, or one shard for whole-node questions). Subs travel to the
+ * worker thread hosting their shard over its command ring (the shard
+ * runtime, engine/shard/shard.h), are applied there by that thread (the
+ * only thread that touches its gv_nodes), and come back over its reply
+ * ring. A client's replies go out in the order its
  * commands came in: the front end flushes a client's queue of reqs from
  * the head while the head is complete. So a write is acknowledged only
  * after the owning shard applied it, pipelining works, and a slow client
@@ -20,9 +21,9 @@
  * next iteration (outbound), a dropped and counted message (hooks,
  * membership; the latter followed by a resync).
  *
- * The files: daemon.c (lifecycle, shard threads, node callbacks),
- * apply.c (a sub applied on its shard), commands.c (a command parsed into
- * subs), frontend.c (client connections and replies), stats.c (INFO and
+ * The files: daemon.c (lifecycle), shards.c (worker threads, their
+ * shards, node callbacks, routing), apply.c (a sub applied on its shard),
+ * commands.c (a command parsed into subs), frontend.c (client connections and replies), stats.c (INFO and
  * GV.STATS), metrics_http.c (/metrics), hooks.c (the event-hook runner),
  * keyring_file.c (the --keyring file).
  */
@@ -42,11 +43,13 @@
 #include "server/daemon.h"
 #include "server/resp.h"
 #include "shard/metrics.h"
+#include "shard/shard.h"
 #include "shard/spsc.h"
 
 #define MAX_SHARDS 64
-#define RING 4096           /* requests in flight per shard */
+#define RING 4096           /* requests in flight per shard of a thread */
 #define EVQ 1024            /* pending hook events per shard */
+#define MEMQ 4096           /* membership messages pending per thread */
 #define OUT_SOFT (1u << 20)  /* client output past which it is not read */
 #define CLIENT_PENDING 256 /* a client's subs in flight before it is not
                             * read: 1/16 of a shard's ring, and at most
@@ -141,15 +144,20 @@ struct event {
 	char key[128], winner[128], loser[128];
 };
 
-/* A membership change passed from shard 0 to the others. */
+/* A membership change passed from shard 0 to the other shards' threads
+ * (with the member's name and region: peer choice by region needs them on
+ * every shard). */
 struct member_msg {
 	gv_node_id id;
 	gv_addr addr; /* shard 0's address of the member */
 	uint32_t incarnation;
 	uint8_t state;
+	char name[GV_WIRE_MAX_NAME + 1];
+	char region[GV_WIRE_MAX_REGION + 1];
 };
 
-/* Stats a shard publishes for INFO, GV.STATS and /metrics. */
+/* Stats a shard publishes for INFO, GV.STATS and /metrics (io: the
+ * thread's socket counters, with its first shard only). */
 struct pub {
 	gv_node_stats st;
 	size_t keys, tombstones, mem_used;
@@ -158,41 +166,52 @@ struct pub {
 	gv_io_stats io;
 };
 
+struct worker;
+
+/* One of the cluster's key shards, as hosted here: a gv_node on gossip
+ * port PORT + idx, on thread idx % nthreads. */
 struct shard {
 	gv_daemon *d;
 	unsigned idx;
-	pthread_t th;
-	bool running;
-	gv_io *io;
-	int ep;
+	struct worker *w; /* the thread hosting it */
+	gv_io *io;        /* that thread's loop */
+	int ep;           /* its socket on that loop */
 	gv_node *node;
 	gv_addr addr;
-	gv_spsc inq, outq, memq, evq;
-	bool rings;
-	pthread_mutex_t pub_mu;
-	struct pub pub;
-	gv_time last_pub;
+	gv_spsc evq; /* hook events: this shard's thread -> hook thread */
+	bool evq_ok;
 	gv_histogram delay;
 	/* counters written by this shard's thread, read by the front end:
 	 * atomics (relaxed) so the reads are not torn */
 	_Atomic uint64_t ev_dropped;  /* hook events, evq full */
-	_Atomic uint64_t mem_dropped; /* member messages, memq full */
-	_Atomic uint64_t out_held;    /* replies held back, outq full */
-	bool ev_full;   /* evq was full at the last push: logged once */
-	bool resync;    /* shard 0: a member message was dropped for a shard */
-	struct sub *held; /* a reply that found outq full: first next time */
-	_Atomic int outq_full; /* set by the shard, cleared by the front end */
-	volatile sig_atomic_t stop;
-	_Atomic int leave; /* 1: leave now; set by the front end */
+	_Atomic uint64_t mem_dropped; /* shard 0: member messages dropped */
+	bool ev_full; /* evq was full at the last push: logged once */
+};
+
+/* A worker thread of this host (--threads): a gv_shard runtime hosting
+ * the key shards local[0..nlocal), i.e. those with i % nthreads == idx. */
+struct worker {
+	gv_daemon *d;
+	unsigned idx;
+	gv_shard *rt;
+	unsigned nlocal;
+	unsigned local[MAX_SHARDS];
+	gv_spsc memq; /* membership: shard 0's thread -> this thread */
+	bool memq_ok;
+	bool resync; /* shard 0's thread: a message to here was dropped */
+	_Atomic int leave; /* 1: leave now (set by the front end), 2: left */
 	gv_time leave_at;
-	bool joined; /* shard 0: join sent */
 };
 
 struct gv_daemon {
 	gv_daemon_config cfg;
 	const gv_mem *mem;
-	unsigned k;
+	unsigned k;        /* key shards (--shards) */
+	unsigned nthreads; /* worker threads (--threads, resolved) */
+	int cpus[MAX_SHARDS]; /* the CPUs this process may use (--pin) */
+	unsigned ncpus;
 	struct shard shards[MAX_SHARDS];
+	struct worker workers[MAX_SHARDS];
 	int lfd, mfd, epfd, efd;
 	pthread_t hook_th;
 	bool hook_running;
@@ -206,7 +225,6 @@ struct gv_daemon {
 	uint64_t out_disconnects, in_disconnects, read_pauses, busy_replies;
 	unsigned nclients;
 	struct client *clients;
-	uint32_t cluster_id;
 	int64_t wall_offset_ms; /* Unix ms = monotonic ms + this */
 	gv_keyring *keyring;    /* NULL: gossip in the clear */
 	uint64_t keyring_saved; /* generation last written to the file */
@@ -271,7 +289,17 @@ void gvd_client_close(gv_daemon *d, struct client *c);
 struct req *gvd_req_new(struct client *c, int combine, unsigned nsubs);
 void gvd_req_free(struct req *r);
 
-/* daemon.c: send a req's subs to their shards' threads; take the
+/* shards.c: the worker threads and their shards: set up (bind every
+ * gossip port), start (join first), leave (announce it, wait for the
+ * threads to stop), stop and free; wake the front end (any thread). */
+int gvd_shards_init(gv_daemon *d, char *err, size_t errlen);
+int gvd_shards_start(gv_daemon *d, char *err, size_t errlen);
+void gvd_shards_leave(gv_daemon *d);
+void gvd_shards_fini(gv_daemon *d);
+void gvd_shards_del(gv_daemon *d);
+void gvd_wake_front(gv_daemon *d);
+
+/* shards.c: send a req's subs to their shards' threads; take the
  * completed subs back (and flush their clients); the shards' published
  * stats summed, and the daemon's drop counters. */
 void gvd_dispatch(gv_daemon *d, struct req *r);

@@ -1,0 +1,558 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shard.c - the shard runtime (see shard.h): a thread running gv_io_run,
+ * whose on_iter takes the owner's commands in batches, runs the owner's
+ * per-iteration hook, drains the nodes the callbacks touched, publishes
+ * the snapshot and wakes the reply reader. Everything a callback can do
+ * to the shard (reply, touch) is recorded here and acted on once per
+ * iteration, so a batch of commands costs one drain per node and one
+ * wake of the owner.
+ */
+#define _GNU_SOURCE /* pthread_setname_np, pthread_setaffinity_np */
+#include "shard/shard.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shard/spsc.h"
+
+struct gv_shard {
+	gv_shard_config cfg;
+	char name[16];
+	gv_io *io;
+	pthread_t th;
+	bool started, joined;
+	/* Release by whoever asks for the stop, acquire by gv_io_run
+	 * between iterations: the loop sees the request. */
+	volatile sig_atomic_t stop;
+	/* Set by the thread when it ends (release), read by others
+	 * (acquire): then err is the loop's result. */
+	_Atomic bool done;
+	_Atomic int err;
+
+	gv_spsc in, out;
+	bool in_ok, out_ok;
+	unsigned char *batch; /* GV_SHARD_BATCH commands, popped at once */
+
+	/* replies that found the ring full, oldest first (shard thread) */
+	unsigned char *held;
+	size_t nheld;
+	bool replied; /* a reply was queued this iteration */
+	/* Set by the shard when it holds replies, exchanged to 0 by the
+	 * owner's take, which then wakes it: the shard learns there is
+	 * room without polling the ring. */
+	_Atomic int out_full;
+
+	/* nodes, by socket index (shard thread once started) */
+	gv_node **nodes;
+	unsigned nnodes;
+	bool *touched;
+	unsigned *tlist;
+	unsigned ntouched;
+
+	/* snapshot: buf under mu; the shard writes with a trylock when it
+	 * is periodic and a lock when asked, readers copy under the lock */
+	pthread_mutex_t mu;
+	bool mu_ok;
+	void *pub;
+	uint64_t pub_ticket; /* under mu */
+	gv_time last_pub;    /* shard thread */
+	/* Tickets: a requester's fetch_add on req, the shard's release
+	 * store of done after the snapshot it took for them. */
+	_Atomic uint64_t pub_req, pub_done;
+
+	/* counters: the shard writes, any thread reads (relaxed: each a
+	 * count on its own, no other data hangs on them) */
+	_Atomic uint64_t n_cmds, n_replies, n_held, n_pubs;
+};
+
+void
+gv_shard_config_default(gv_shard_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->name = "gv-shard";
+	gv_io_config_default(&cfg->io);
+	cfg->cmd_cap = 4096;
+	cfg->reply_cap = 4096;
+	cfg->pub_every_us = 100000;
+	cfg->cpu = -1;
+}
+
+static void
+slog(gv_shard *sh, int level, const char *msg)
+{
+	if (sh->cfg.io.log)
+		sh->cfg.io.log(sh->cfg.io.log_ud, level, msg);
+	else if (level <= GV_IO_LOG_WARN)
+		fprintf(stderr, "%s: %s\n", sh->name, msg);
+}
+
+/* Hand held replies to the ring, oldest first. Shard thread. */
+static void
+flush_held(gv_shard *sh)
+{
+	size_t sz = sh->cfg.reply_size, k;
+
+	if (!sh->nheld)
+		return;
+	k = gv_spsc_push_n(&sh->out, sh->held, sh->nheld);
+	if (!k) {
+		/* still full: ask the owner's next take to wake us */
+		atomic_store(&sh->out_full, 1);
+		return;
+	}
+	memmove(sh->held, sh->held + k * sz, (sh->nheld - k) * sz);
+	sh->nheld -= k;
+	sh->replied = true;
+	if (sh->nheld)
+		atomic_store(&sh->out_full, 1);
+}
+
+static void
+publish(gv_shard *sh, gv_time now)
+{
+	uint64_t req = atomic_load_explicit(&sh->pub_req, memory_order_acquire);
+	uint64_t done =
+	        atomic_load_explicit(&sh->pub_done, memory_order_relaxed);
+	bool asked = req != done;
+
+	if (!sh->pub)
+		return;
+	if (!asked && (!sh->cfg.pub_every_us ||
+	               now - sh->last_pub < sh->cfg.pub_every_us))
+		return;
+	/* periodic: never wait for a reader (skip the round if one holds
+	 * the lock); asked: a reader's copy is a short memcpy */
+	if (asked)
+		pthread_mutex_lock(&sh->mu);
+	else if (pthread_mutex_trylock(&sh->mu))
+		return;
+	sh->last_pub = now;
+	if (sh->cfg.ops.on_publish)
+		sh->cfg.ops.on_publish(sh->cfg.ud, sh, sh->pub, now);
+	sh->pub_ticket = req;
+	pthread_mutex_unlock(&sh->mu);
+	atomic_fetch_add_explicit(&sh->n_pubs, 1, memory_order_relaxed);
+	/* release: a requester that sees its ticket done reads (under the
+	 * lock) a snapshot taken after its request */
+	atomic_store_explicit(&sh->pub_done, req, memory_order_release);
+}
+
+/* gv_io's on_iter (shard thread). */
+static void
+shard_iter(void *ud)
+{
+	gv_shard *sh = ud;
+	const gv_shard_ops *ops = &sh->cfg.ops;
+	size_t sz = sh->cfg.cmd_size, k;
+	gv_time now = gv_io_now();
+
+	flush_held(sh);
+	while (!sh->nheld &&
+	       (k = gv_spsc_pop_n(&sh->in, sh->batch, GV_SHARD_BATCH)) > 0) {
+		now = gv_io_now();
+		for (size_t i = 0; i < k; i++)
+			ops->on_cmd(sh->cfg.ud, sh, sh->batch + i * sz, now);
+		atomic_fetch_add_explicit(&sh->n_cmds, k,
+		                          memory_order_relaxed);
+	}
+	if (ops->on_iter)
+		ops->on_iter(sh->cfg.ud, sh, now);
+	while (sh->ntouched) {
+		unsigned ep = sh->tlist[--sh->ntouched];
+
+		sh->touched[ep] = false;
+		/* cannot fail: ep is a socket of ours and we are outside
+		 * any endpoint call; a detached one is simply skipped */
+		(void)gv_io_poke(sh->io, (int)ep);
+	}
+	publish(sh, now);
+	if (sh->replied) {
+		sh->replied = false;
+		if (ops->on_reply)
+			ops->on_reply(sh->cfg.ud, sh);
+	}
+}
+
+static void *
+shard_main(void *arg)
+{
+	gv_shard *sh = arg;
+	int rc;
+
+	(void)pthread_setname_np(pthread_self(), sh->name);
+	if (sh->cfg.cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(sh->cfg.cpu, &set);
+		rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+		if (rc) {
+			char m[96];
+
+			snprintf(m, sizeof(m), "cannot pin to cpu %d: %s",
+			         sh->cfg.cpu, strerror(rc));
+			slog(sh, GV_IO_LOG_WARN, m);
+		}
+	}
+	rc = gv_io_run(sh->io, &sh->stop);
+	if (rc) {
+		char m[96];
+
+		snprintf(m, sizeof(m), "io loop stopped: %s", gv_strerror(rc));
+		slog(sh, GV_IO_LOG_ERROR, m);
+	}
+	atomic_store_explicit(&sh->err, rc, memory_order_relaxed);
+	atomic_store_explicit(&sh->done, true, memory_order_release);
+	return NULL;
+}
+
+static bool
+pow2(size_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+int
+gv_shard_new(gv_shard **out, const gv_shard_config *cfg)
+{
+	gv_shard *sh;
+	gv_io_config ic;
+	unsigned neps;
+	int rc;
+
+	if (!out || !cfg || !cfg->cmd_size || !cfg->ops.on_cmd ||
+	    !pow2(cfg->cmd_cap) || (cfg->reply_size && !pow2(cfg->reply_cap)))
+		return GV_EINVAL;
+	sh = calloc(1, sizeof(*sh));
+	if (!sh)
+		return GV_ENOMEM;
+	sh->cfg = *cfg;
+	snprintf(sh->name, sizeof(sh->name), "%s%u",
+	         cfg->name ? cfg->name : "gv-shard", cfg->index);
+	neps = cfg->io.max_endpoints ? cfg->io.max_endpoints : 64;
+	sh->nodes = calloc(neps, sizeof(*sh->nodes));
+	sh->touched = calloc(neps, sizeof(*sh->touched));
+	sh->tlist = calloc(neps, sizeof(*sh->tlist));
+	sh->batch = malloc(GV_SHARD_BATCH * cfg->cmd_size);
+	if (cfg->reply_size)
+		sh->held = malloc(GV_SHARD_BATCH * cfg->reply_size);
+	if (cfg->pub_size)
+		sh->pub = calloc(1, cfg->pub_size);
+	if (!sh->nodes || !sh->touched || !sh->tlist || !sh->batch ||
+	    (cfg->reply_size && !sh->held) || (cfg->pub_size && !sh->pub)) {
+		rc = GV_ENOMEM;
+		goto fail;
+	}
+	rc = pthread_mutex_init(&sh->mu, NULL);
+	if (rc) {
+		rc = -rc;
+		goto fail;
+	}
+	sh->mu_ok = true;
+	rc = gv_spsc_init(&sh->in, gv_mem_libc(), cfg->cmd_cap, cfg->cmd_size);
+	if (rc)
+		goto fail;
+	sh->in_ok = true;
+	if (cfg->reply_size) {
+		rc = gv_spsc_init(&sh->out, gv_mem_libc(), cfg->reply_cap,
+		                  cfg->reply_size);
+		if (rc)
+			goto fail;
+		sh->out_ok = true;
+	}
+	ic = cfg->io;
+	ic.max_endpoints = neps;
+	ic.on_iter = shard_iter;
+	ic.iter_ud = sh;
+	rc = gv_io_new(&sh->io, &ic);
+	if (rc)
+		goto fail;
+	*out = sh;
+	return 0;
+fail:
+	gv_shard_del(sh);
+	return rc;
+}
+
+void
+gv_shard_del(gv_shard *sh)
+{
+	if (!sh)
+		return;
+	gv_shard_stop(sh);
+	if (sh->io)
+		gv_io_del(sh->io);
+	if (sh->in_ok)
+		gv_spsc_fini(&sh->in);
+	if (sh->out_ok)
+		gv_spsc_fini(&sh->out);
+	if (sh->mu_ok)
+		pthread_mutex_destroy(&sh->mu);
+	free(sh->nodes);
+	free(sh->touched);
+	free(sh->tlist);
+	free(sh->batch);
+	free(sh->held);
+	free(sh->pub);
+	free(sh);
+}
+
+int
+gv_shard_add_node(gv_shard *sh, const gv_addr *bind, gv_node *node,
+                  gv_addr *bound)
+{
+	int ep = gv_io_add(sh->io, bind, node ? &gv_node_ops : NULL, node,
+	                   bound);
+
+	if (ep < 0)
+		return ep;
+	sh->nodes[ep] = node;
+	if ((unsigned)ep >= sh->nnodes)
+		sh->nnodes = (unsigned)ep + 1;
+	return ep;
+}
+
+int
+gv_shard_attach(gv_shard *sh, int ep, gv_node *node)
+{
+	int rc;
+
+	if (ep < 0 || (unsigned)ep >= sh->nnodes)
+		return GV_EINVAL;
+	rc = gv_io_attach(sh->io, ep, &gv_node_ops, node);
+	if (rc == 0)
+		sh->nodes[ep] = node;
+	return rc;
+}
+
+gv_node *
+gv_shard_node(const gv_shard *sh, int ep)
+{
+	return ep >= 0 && (unsigned)ep < sh->nnodes ? sh->nodes[ep] : NULL;
+}
+
+unsigned
+gv_shard_nodes(const gv_shard *sh)
+{
+	return sh->nnodes;
+}
+
+gv_io *
+gv_shard_io(const gv_shard *sh)
+{
+	return sh->io;
+}
+
+unsigned
+gv_shard_index(const gv_shard *sh)
+{
+	return sh->cfg.index;
+}
+
+int
+gv_shard_start(gv_shard *sh)
+{
+	int rc;
+
+	if (sh->started)
+		return GV_EINVAL;
+	rc = pthread_create(&sh->th, NULL, shard_main, sh);
+	if (rc)
+		return -rc;
+	sh->started = true;
+	return 0;
+}
+
+void
+gv_shard_request_stop(gv_shard *sh)
+{
+	/* release: pairs with gv_io_run's acquire load of the flag */
+	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
+	gv_io_wake(sh->io);
+}
+
+void
+gv_shard_stop(gv_shard *sh)
+{
+	if (!sh->started || sh->joined)
+		return;
+	gv_shard_request_stop(sh);
+	pthread_join(sh->th, NULL);
+	sh->joined = true;
+}
+
+bool
+gv_shard_done(const gv_shard *sh)
+{
+	return atomic_load_explicit(&sh->done, memory_order_acquire);
+}
+
+int
+gv_shard_error(const gv_shard *sh)
+{
+	if (!gv_shard_done(sh))
+		return 0;
+	return atomic_load_explicit(&sh->err, memory_order_relaxed);
+}
+
+int
+gv_shard_submit(gv_shard *sh, const void *cmd)
+{
+	return gv_spsc_push(&sh->in, cmd);
+}
+
+size_t
+gv_shard_pending(const gv_shard *sh)
+{
+	return gv_spsc_size(&sh->in);
+}
+
+void
+gv_shard_wake(gv_shard *sh)
+{
+	gv_io_wake(sh->io);
+}
+
+int
+gv_shard_reply(gv_shard *sh, const void *reply)
+{
+	size_t sz = sh->cfg.reply_size;
+
+	if (!sh->out_ok)
+		return GV_EINVAL;
+	if (!sh->nheld && gv_spsc_push(&sh->out, reply) == 0) {
+		sh->replied = true;
+		atomic_fetch_add_explicit(&sh->n_replies, 1,
+		                          memory_order_relaxed);
+		return 0;
+	}
+	if (sh->nheld == GV_SHARD_BATCH)
+		return GV_EFULL;
+	memcpy(sh->held + sh->nheld * sz, reply, sz);
+	sh->nheld++;
+	atomic_fetch_add_explicit(&sh->n_replies, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&sh->n_held, 1, memory_order_relaxed);
+	atomic_store(&sh->out_full, 1);
+	return 0;
+}
+
+int
+gv_shard_take(gv_shard *sh, void *out)
+{
+	if (!sh->out_ok)
+		return 0;
+	/* the shard holds replies back: the ring has room once we pop, so
+	 * wake it (it runs after our pop below, or finds it at once) */
+	if (atomic_load_explicit(&sh->out_full, memory_order_relaxed) &&
+	    atomic_exchange(&sh->out_full, 0))
+		gv_io_wake(sh->io);
+	if (gv_spsc_pop(&sh->out, out))
+		return 1;
+	/* once the thread is gone, what it held back comes last */
+	if (sh->joined && sh->nheld) {
+		size_t sz = sh->cfg.reply_size;
+
+		memcpy(out, sh->held, sz);
+		memmove(sh->held, sh->held + sz, (sh->nheld - 1) * sz);
+		sh->nheld--;
+		return 1;
+	}
+	return 0;
+}
+
+int
+gv_shard_unapplied(gv_shard *sh, void *out)
+{
+	if (!sh->joined && sh->started)
+		return 0;
+	return gv_spsc_pop(&sh->in, out);
+}
+
+void
+gv_shard_touch(gv_shard *sh, int ep)
+{
+	if (ep < 0 || (unsigned)ep >= sh->nnodes || sh->touched[ep])
+		return;
+	sh->touched[ep] = true;
+	sh->tlist[sh->ntouched++] = (unsigned)ep;
+}
+
+uint64_t
+gv_shard_request_publish(gv_shard *sh)
+{
+	/* release: orders the requester's earlier writes (commands it
+	 * submitted) before the shard's acquire of the ticket */
+	uint64_t t = atomic_fetch_add_explicit(&sh->pub_req, 1,
+	                                       memory_order_release) +
+	             1;
+
+	gv_io_wake(sh->io);
+	return t;
+}
+
+uint64_t
+gv_shard_published(const gv_shard *sh)
+{
+	return atomic_load_explicit(&sh->pub_done, memory_order_acquire);
+}
+
+uint64_t
+gv_shard_read_snapshot(gv_shard *sh, void *dst)
+{
+	uint64_t t;
+
+	if (!sh->pub)
+		return 0;
+	pthread_mutex_lock(&sh->mu);
+	memcpy(dst, sh->pub, sh->cfg.pub_size);
+	t = sh->pub_ticket;
+	pthread_mutex_unlock(&sh->mu);
+	return t;
+}
+
+void
+gv_shard_get_stats(const gv_shard *sh, gv_shard_stats *out)
+{
+	out->cmds = atomic_load_explicit(&sh->n_cmds, memory_order_relaxed);
+	out->replies =
+	        atomic_load_explicit(&sh->n_replies, memory_order_relaxed);
+	out->replies_held =
+	        atomic_load_explicit(&sh->n_held, memory_order_relaxed);
+	out->publishes =
+	        atomic_load_explicit(&sh->n_pubs, memory_order_relaxed);
+}
+
+unsigned
+gv_shard_cpus(int *cpus, unsigned max)
+{
+	cpu_set_t set;
+	unsigned n = 0;
+
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+		for (int c = 0; c < CPU_SETSIZE; c++) {
+			if (!CPU_ISSET(c, &set))
+				continue;
+			if (n < max)
+				cpus[n] = c;
+			n++;
+		}
+		if (n)
+			return n;
+	}
+	/* no affinity mask: every online CPU */
+	long on = sysconf(_SC_NPROCESSORS_ONLN);
+
+	n = on > 0 ? (unsigned)on : 1;
+	for (unsigned i = 0; i < n && i < max; i++)
+		cpus[i] = (int)i;
+	return n;
+}
