@@ -24,3 +24,13 @@ if(Python3_Interpreter_FOUND)
 	set_tests_properties(integration_keyring PROPERTIES TIMEOUT 120
 		SKIP_RETURN_CODE 77 LABELS integration)
 endif()
+if(Python3_Interpreter_FOUND)
+	# cluster shards and host threads: mixed --threads, a one-CPU node
+	# under taskset, 20 nodes in a region flooding on every shard
+	add_test(NAME integration_shards
+		COMMAND ${Python3_EXECUTABLE}
+			${CMAKE_CURRENT_SOURCE_DIR}/integration/shards_test.py
+			$<TARGET_FILE:grapevined>)
+	set_tests_properties(integration_shards PROPERTIES TIMEOUT 300
+		SKIP_RETURN_CODE 77 LABELS integration)
+endif()

@@ -32,11 +32,13 @@ gvd_info_text(gv_daemon *d, gv_resp_buf *b, const char *sec)
 	if (all || !strcmp(sec, "server")) {
 		OUT("# Server\r\ngrapevine_version:%s\r\nredis_version:7.0.0\r\n"
 		    "process_id:%d\r\ntcp_port:%u\r\nuptime_in_seconds:%lld\r\n"
-		    "gossip_addr:%s\r\nshards:%u\r\nio_backend:%s\r\n"
+		    "gossip_addr:%s\r\nshards:%u\r\nthreads:%u\r\n"
+		    "io_backend:%s\r\n"
 		    "allocator:%s\r\nnode_name:%s\r\n\r\n",
 		    GV_VERSION_STRING, (int)getpid(), d->cfg.resp.port,
 		    (long long)(time(NULL) - d->started),
 		    gv_addr_str(&d->cfg.bind, as, sizeof(as)), d->k,
+		    d->nthreads,
 		    gv_io_backend_name(d->shards[0].io), gv_mem_default_name(),
 		    d->cfg.name);
 	}
