@@ -47,8 +47,12 @@ struct gv_shard {
 	bool replied; /* a reply was queued this iteration */
 	/* Set by the shard when it holds replies, exchanged to 0 by the
 	 * owner's take, which then wakes it: the shard learns there is
-	 * room without polling the ring. */
+	 * room without polling the ring. Both sides change it with an
+	 * exchange (see flush_held and gv_shard_take), so that neither can
+	 * miss the other. On its own line: the owner writes it. */
+	char pad_of[64];
 	_Atomic int out_full;
+	char pad_of2[64];
 
 	/* nodes, by socket index (shard thread once started) */
 	gv_node **nodes;
@@ -94,31 +98,48 @@ slog(gv_shard *sh, int level, const char *msg)
 		fprintf(stderr, "%s: %s\n", sh->name, msg);
 }
 
-/* Hand held replies to the ring, oldest first. Shard thread. */
+/*
+ * Hand held replies to the ring, oldest first. Shard thread.
+ *
+ * With the ring still full, ask the owner's next take to wake us, then
+ * look at the ring once more. The exchange and the owner's (after its
+ * pop) are read-modify-writes of one variable, so one comes first: if
+ * ours did, the owner's reads our 1 and wakes us; if the owner's did,
+ * ours reads what it wrote and synchronizes with it (acq_rel), so the
+ * second push sees the pop before it. Setting the flag and going to
+ * sleep without the second look, a take that popped between our push
+ * and our store, and found the flag still 0, would leave us holding
+ * replies in front of an empty ring until the loop's next timeout.
+ */
 static void
 flush_held(gv_shard *sh)
 {
 	size_t sz = sh->cfg.reply_size, k;
+	bool armed = false;
 
-	if (!sh->nheld)
-		return;
-	k = gv_spsc_push_n(&sh->out, sh->held, sh->nheld);
-	if (!k) {
-		/* still full: ask the owner's next take to wake us */
-		atomic_store(&sh->out_full, 1);
-		return;
+	while (sh->nheld) {
+		k = gv_spsc_push_n(&sh->out, sh->held, sh->nheld);
+		if (k) {
+			memmove(sh->held, sh->held + k * sz,
+			        (sh->nheld - k) * sz);
+			sh->nheld -= k;
+			sh->replied = true;
+			continue;
+		}
+		/* after arming, the owner's take wakes us, or already did
+		 * (the wake is pending: we run again at once) */
+		if (armed)
+			return;
+		(void)atomic_exchange_explicit(&sh->out_full, 1,
+		                               memory_order_acq_rel);
+		armed = true;
 	}
-	memmove(sh->held, sh->held + k * sz, (sh->nheld - k) * sz);
-	sh->nheld -= k;
-	sh->replied = true;
-	if (sh->nheld)
-		atomic_store(&sh->out_full, 1);
 }
 
+/* req: the requests seen when the iteration began (shard_iter). */
 static void
-publish(gv_shard *sh, gv_time now)
+publish(gv_shard *sh, uint64_t req, gv_time now)
 {
-	uint64_t req = atomic_load_explicit(&sh->pub_req, memory_order_acquire);
 	uint64_t done =
 	        atomic_load_explicit(&sh->pub_done, memory_order_relaxed);
 	bool asked = req != done;
@@ -151,18 +172,40 @@ shard_iter(void *ud)
 {
 	gv_shard *sh = ud;
 	const gv_shard_ops *ops = &sh->cfg.ops;
-	size_t sz = sh->cfg.cmd_size, k;
+	size_t sz = sh->cfg.cmd_size, k, left = sh->cfg.cmd_cap;
+	/*
+	 * The publish requests to answer this iteration, read before the
+	 * commands are taken. Acquire: pairs with the release in
+	 * gv_shard_request_publish, so every command submitted before a
+	 * request counted here is in the ring now, and (a ring holds at
+	 * most cmd_cap) taken below before the snapshot answers it, unless
+	 * held replies stop the taking. A request counted later has woken
+	 * the loop: the next iteration answers it. (Read after the
+	 * commands, a request that came while on_iter ran would be
+	 * answered by a snapshot missing commands submitted before it.)
+	 */
+	uint64_t req = atomic_load_explicit(&sh->pub_req, memory_order_acquire);
 	gv_time now = gv_io_now();
 
 	flush_held(sh);
-	while (!sh->nheld &&
-	       (k = gv_spsc_pop_n(&sh->in, sh->batch, GV_SHARD_BATCH)) > 0) {
+	/* at most a ring's worth: an owner that keeps the ring full must
+	 * not keep the loop from its sockets and timers */
+	while (!sh->nheld && left) {
+		k = gv_spsc_pop_n(&sh->in, sh->batch,
+		                  left < GV_SHARD_BATCH ? left : GV_SHARD_BATCH);
+		if (!k)
+			break;
 		now = gv_io_now();
 		for (size_t i = 0; i < k; i++)
 			ops->on_cmd(sh->cfg.ud, sh, sh->batch + i * sz, now);
 		atomic_fetch_add_explicit(&sh->n_cmds, k,
 		                          memory_order_relaxed);
+		left -= k;
 	}
+	/* more may wait, and the owner's wake for them may be spent: come
+	 * back right after this iteration's sends */
+	if (!left)
+		gv_io_wake(sh->io);
 	if (ops->on_iter)
 		ops->on_iter(sh->cfg.ud, sh, now);
 	while (sh->ntouched) {
@@ -173,7 +216,10 @@ shard_iter(void *ud)
 		 * any endpoint call; a detached one is simply skipped */
 		(void)gv_io_poke(sh->io, (int)ep);
 	}
-	publish(sh, now);
+	/* replies held this iteration (by on_cmd or on_iter): arm the
+	 * owner's wake */
+	flush_held(sh);
+	publish(sh, req, now);
 	if (sh->replied) {
 		sh->replied = false;
 		if (ops->on_reply)
@@ -436,25 +482,35 @@ gv_shard_reply(gv_shard *sh, const void *reply)
 	}
 	if (sh->nheld == GV_SHARD_BATCH)
 		return GV_EFULL;
+	/* held: shard_iter's flush_held, after the callbacks, pushes it
+	 * or asks the owner's take to wake us */
 	memcpy(sh->held + sh->nheld * sz, reply, sz);
 	sh->nheld++;
 	atomic_fetch_add_explicit(&sh->n_replies, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&sh->n_held, 1, memory_order_relaxed);
-	atomic_store(&sh->out_full, 1);
 	return 0;
 }
 
 int
 gv_shard_take(gv_shard *sh, void *out)
 {
+	int got;
+
 	if (!sh->out_ok)
 		return 0;
-	/* the shard holds replies back: the ring has room once we pop, so
-	 * wake it (it runs after our pop below, or finds it at once) */
-	if (atomic_load_explicit(&sh->out_full, memory_order_relaxed) &&
-	    atomic_exchange(&sh->out_full, 0))
+	got = gv_spsc_pop(&sh->out, out);
+	/*
+	 * The shard holds replies back: our pop made room, so wake it.
+	 * After the pop, so the shard it wakes sees the room; and an
+	 * exchange, not a load, on every take: see flush_held for why then
+	 * either we wake the shard or it sees our pop (a plain load could
+	 * pass our pop's store and miss the shard's flag, and an owner
+	 * that then waits for on_reply would wait for the loop's timeout).
+	 * The line is the owner's alone but when the shard arms it.
+	 */
+	if (atomic_exchange_explicit(&sh->out_full, 0, memory_order_acq_rel))
 		gv_io_wake(sh->io);
-	if (gv_spsc_pop(&sh->out, out))
+	if (got)
 		return 1;
 	/* once the thread is gone, what it held back comes last */
 	if (sh->joined && sh->nheld) {
