@@ -544,6 +544,8 @@ gv_shard_touch(gv_shard *sh, int ep)
 uint64_t
 gv_shard_request_publish(gv_shard *sh)
 {
+	if (!sh->pub)
+		return 0; /* nothing to publish: published() is 0 too */
 	/* release: orders the requester's earlier writes (commands it
 	 * submitted) before the shard's acquire of the ticket */
 	uint64_t t = atomic_fetch_add_explicit(&sh->pub_req, 1,

@@ -181,10 +181,13 @@ void gv_shard_touch(gv_shard *sh, int ep);
  * is at or past it, gv_shard_read_snapshot returns a snapshot taken after
  * the request. Any thread.
  */
+/* (With pub_size 0 there is nothing to publish: the ticket is 0 and
+ * gv_shard_published stays 0.) */
 uint64_t gv_shard_request_publish(gv_shard *sh);
 uint64_t gv_shard_published(const gv_shard *sh);
-/* Copy the last snapshot (pub_size bytes) to dst; returns its ticket
- * (0: none published yet, dst zeroed). */
+/* Copy the last snapshot (pub_size bytes) to dst; returns the last
+ * ticket it answers (0: it answers no request: a periodic snapshot, or
+ * none yet, when dst is all zeroes). */
 uint64_t gv_shard_read_snapshot(gv_shard *sh, void *dst);
 
 /* The runtime's own counters. */
