@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-# The RESP codec (engine/server/resp.c) and gvctl's command line.
+# The RESP codec (engine/server/resp_parse.c, resp_out.c) and gvctl's
+# command line.
 gv_unit_test(resp SOURCES unit/test_resp.c LIBS gv_server TIMEOUT 120)
 
 if(TARGET gvctl)

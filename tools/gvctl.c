@@ -2,8 +2,9 @@
 /*
  * gvctl.c - the operator's command-line client for grapevined. It speaks
  * RESP over TCP (blocking socket, connect/send/receive timeouts) and reads
- * replies with the RESP reply parser of engine/server/resp.c. GET, SET and
- * DEL are the Redis commands, so they work against any Redis server too.
+ * replies with the RESP reply parser of engine/server/resp_parse.c. GET,
+ * SET and DEL are the Redis commands, so they work against any Redis
+ * server too.
  *
  * Exit status: 0 on success; 1 when the command fails (cannot connect, no
  * reply in time, an error reply, GET of a missing key); 2 on bad usage.

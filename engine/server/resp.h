@@ -20,6 +20,7 @@
  *
  * Both parsers are total: any bytes give a result, an error or "need more",
  * never a read out of bounds, so a fuzz target can call them directly.
+ * The parsers live in resp_parse.c, the buffer and encoders in resp_out.c.
  *
  * Inline commands follow Redis (sdssplitargs): arguments are separated by
  * blanks; "double quotes" take the escapes \n \r \t \b \a \\ \" \xHH (any
