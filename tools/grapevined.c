@@ -5,6 +5,7 @@
  * cluster gracefully and exit 0. Bad flags and start-up failures (a port in
  * use, a seed with another shard count) are clear errors and non-zero exits.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,15 +36,28 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (rc > 0) {
-		fputs(out, stdout);
+		/* --help, --version: exit 0 only if the text got out */
+		if (fputs(out, stdout) == EOF || fflush(stdout) != 0) {
+			fprintf(stderr, "grapevined: cannot write output: %s\n",
+				strerror(errno));
+			return 1;
+		}
 		return 0;
 	}
+	/* Without these handlers SIGTERM would kill the daemon without
+	 * leaving the cluster, and a client's reset connection would kill
+	 * it with SIGPIPE: refuse to start rather than run like that. */
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	if (sigaction(SIGTERM, &sa, NULL) != 0 ||
+	    sigaction(SIGINT, &sa, NULL) != 0 ||
+	    signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		fprintf(stderr, "grapevined: cannot install signal handlers: "
+				"%s\n",
+			strerror(errno));
+		return 1;
+	}
 
 	gv_daemon *d;
 	if (gv_daemon_new(&d, &cfg, err, sizeof(err))) {

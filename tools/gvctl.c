@@ -245,11 +245,12 @@ try_connect(const struct addrinfo *ai, int timeout_ms, int *fdp)
 		err = errno;
 		goto fail;
 	}
+	/* latency only: without it a command still goes out whole */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	*fdp = fd;
 	return 0;
 fail:
-	close(fd);
+	(void)close(fd); /* nothing sent yet; @err is what went wrong */
 	return err;
 }
 
@@ -295,7 +296,7 @@ conn_close(struct conn *c)
 	gv_resp_buf_fini(&c->in);
 	gv_resp_buf_fini(&c->out);
 	if (c->fd >= 0)
-		close(c->fd);
+		(void)close(c->fd); /* every reply is in; nothing to lose */
 	c->fd = -1;
 }
 
@@ -607,9 +608,15 @@ cmd_keygen(void)
 {
 	unsigned char k[32];
 	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || read(fd, k, sizeof(k)) != (ssize_t)sizeof(k))
-		die(1, "cannot read /dev/urandom: %s", strerror(errno));
-	close(fd);
+	if (fd < 0)
+		die(1, "cannot open /dev/urandom: %s", strerror(errno));
+	/* reads of up to 256 bytes from urandom are whole and not
+	 * interrupted; anything else is a broken /dev */
+	ssize_t got = read(fd, k, sizeof(k));
+	if (got != (ssize_t)sizeof(k))
+		die(1, "cannot read /dev/urandom: %s",
+		    got < 0 ? strerror(errno) : "short read");
+	(void)close(fd); /* read-only: nothing to flush, nothing lost */
 	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
 				  "vwxyz0123456789+/";
 	char out[45];
@@ -810,10 +817,21 @@ cmd_watch(struct conn *c, const char *key, long interval_ms, long count)
 		printf("version %s  %" PRId64 "/%" PRId64 " members (%d%%)\n",
 		       s.p, k, n,
 		       n > 0 && k >= 0 ? (int)((k > n ? n : k) * 100 / n) : 0);
-		fflush(stdout);
 		free(s.p);
+		/* each poll is seen as it comes; and a watch whose output
+		 * goes nowhere (a full disk) stops instead of polling on */
+		if (fflush(stdout) != 0)
+			die(1, "cannot write output: %s", strerror(errno));
 	}
 	return 0;
+}
+
+/* Exit 1 if any output was lost (stdout on a full disk, a closed pipe). */
+static void
+flush_output(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout))
+		die(1, "cannot write output: %s", strerror(errno));
 }
 
 /* ------------------------------------------------------------------ */
@@ -842,7 +860,10 @@ main(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, ":a:h", longopts, NULL)) != -1) {
 		switch (o) {
 		case 'a': addr = optarg; break;
-		case 'h': fputs(usage_text, stdout); return 0;
+		case 'h':
+			fputs(usage_text, stdout);
+			flush_output();
+			return 0;
 		case OPT_TIMEOUT:
 			timeout_ms = parse_num(optarg, 1, 3600000, "--timeout");
 			break;
@@ -855,7 +876,10 @@ main(int argc, char **argv)
 			count = parse_num(optarg, 1, LONG_MAX, "--count");
 			watch_opts = true;
 			break;
-		case OPT_VERSION: puts("gvctl " GV_VERSION_STRING); return 0;
+		case OPT_VERSION:
+			puts("gvctl " GV_VERSION_STRING);
+			flush_output();
+			return 0;
 		case ':':
 			die(2, "option '%s' needs a value", argv[optind - 1]);
 		default:
@@ -922,15 +946,20 @@ main(int argc, char **argv)
 	if (!strcmp(cmd, "conflicts") && nargs == 1)
 		nconf = parse_num(args[0], 1, MAX_CONFLICTS, "conflicts N");
 
-	if (!strcmp(cmd, "keygen"))
-		return cmd_keygen();
+	if (!strcmp(cmd, "keygen")) {
+		int krc = cmd_keygen();
+		flush_output(); /* a key that did not get out is no key */
+		return krc;
+	}
 	/* SIGINT stops watch (exit 0) and interrupts a blocked call. */
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: recv returns EINTR */
-	sigaction(SIGTERM, &sa, NULL);
+	/* no SA_RESTART: recv returns EINTR */
+	if (sigaction(SIGINT, &sa, NULL) != 0 ||
+	    sigaction(SIGTERM, &sa, NULL) != 0)
+		die(1, "cannot install signal handlers: %s", strerror(errno));
 
 	struct conn c;
 	conn_open(&c, addr, (int)timeout_ms);
@@ -952,7 +981,6 @@ main(int argc, char **argv)
 	else
 		rc = cmd_watch(&c, args[0], interval_ms, count);
 	conn_close(&c);
-	if (fflush(stdout) != 0 || ferror(stdout))
-		die(1, "cannot write output: %s", strerror(errno));
+	flush_output();
 	return rc;
 }

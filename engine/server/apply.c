@@ -60,12 +60,27 @@ out_value(gv_resp_buf *b, bool tomb, const uint8_t *val, size_t vlen,
 		gv_resp_out_bulk(b, val, vlen < kept ? vlen : kept);
 }
 
-/* Encode a fragment with gv_resp_buf, then hand its bytes to the sub. */
+/*
+ * Encode a fragment with gv_resp_buf, then hand its bytes to the sub. The
+ * encoders' results are not checked one by one: the buffer latches its
+ * first failure, checked here once. A fragment with a hole would corrupt
+ * the client's stream, so a failure (or the copy's) becomes the sub's
+ * error and the client gets an error reply instead.
+ */
 static void
 take_buf(struct sub *s, gv_resp_buf *b)
 {
-	s->outlen = gv_resp_buf_pending(b);
-	s->out = dupmem(gv_resp_buf_data(b), s->outlen);
+	s->out = NULL;
+	s->outlen = 0;
+	if (b->err) {
+		s->rc = b->err;
+	} else {
+		s->out = dupmem(gv_resp_buf_data(b), gv_resp_buf_pending(b));
+		if (s->out)
+			s->outlen = gv_resp_buf_pending(b);
+		else
+			s->rc = GV_ENOMEM;
+	}
 	gv_resp_buf_fini(b);
 }
 
@@ -173,9 +188,14 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 		uint64_t leaf = s->cursor;
 		const uint64_t leaves = 65536;
 		while (leaf < leaves && c.nkeys < s->count) {
-			gv_store_foreach_bucket(gv_node_store(n),
-						(uint32_t)leaf, 16, scan_visit,
-						&c);
+			/* non-zero only when scan_visit could not grow the
+			 * output: stop, rather than skip the rest of the leaf */
+			if (gv_store_foreach_bucket(gv_node_store(n),
+						    (uint32_t)leaf, 16,
+						    scan_visit, &c)) {
+				s->rc = GV_ENOMEM;
+				break;
+			}
 			leaf++;
 		}
 		s->outlen = c.used;

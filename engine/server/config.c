@@ -125,7 +125,8 @@ gv_daemon_config_default(gv_daemon_config *c)
 const char *
 gv_addr_str(const gv_addr *a, char *buf, size_t len)
 {
-	gv_io_addr_format(a, buf, len);
+	/* always writes a string (cut to @len, as snprintf) */
+	(void)gv_io_addr_format(a, buf, len);
 	return buf;
 }
 
@@ -220,7 +221,12 @@ apply(gv_daemon_config *c, const struct opt *o, const char *v, char *err,
 		return 0;
 	case K_SEEDS: {
 		char buf[4096];
-		snprintf(buf, sizeof(buf), "%s", v);
+		if ((size_t)snprintf(buf, sizeof(buf), "%s", v) >= sizeof(buf)) {
+			/* cut, the list would lose seeds without a word */
+			snprintf(m, sizeof(m), "longer than %zu bytes",
+				 sizeof(buf) - 1);
+			goto fail;
+		}
 		c->nseeds = 0;
 		for (char *save, *t = strtok_r(buf, ",", &save); t;
 		     t = strtok_r(NULL, ",", &save)) {
@@ -388,7 +394,7 @@ read_file(gv_daemon_config *c, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	char line[4096];
-	int lineno = 0;
+	int lineno = 0, rc = -1;
 	while (fgets(line, sizeof(line), f)) {
 		lineno++;
 		char *s = trim(line);
@@ -405,27 +411,32 @@ read_file(gv_daemon_config *c, const char *path, char *err, size_t errlen)
 		if (!o || o->kind == K_FILE) {
 			errf(err, errlen, "%s:%d: unknown setting '%s'", path,
 			     lineno, key);
-			fclose(f);
-			return -1;
+			goto out;
 		}
 		if (!val) {
 			if (o->kind != K_FLAG) {
 				errf(err, errlen, "%s:%d: '%s' needs a value",
 				     path, lineno, key);
-				fclose(f);
-				return -1;
+				goto out;
 			}
 			val = "true";
 		}
 		char sub[512];
 		if (apply(c, o, val, sub, sizeof(sub))) {
 			errf(err, errlen, "%s:%d: %s", path, lineno, sub);
-			fclose(f);
-			return -1;
+			goto out;
 		}
 	}
-	fclose(f);
-	return 0;
+	/* fgets returns NULL at the end and on a read error alike */
+	if (ferror(f)) {
+		errf(err, errlen, "--config: cannot read %s: %s", path,
+		     strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	(void)fclose(f); /* read-only: nothing to flush, nothing lost */
+	return rc;
 }
 
 const char *

@@ -38,6 +38,31 @@ gvd_push_event(struct shard *s, const struct event *e)
 	}
 }
 
+/* Sleep @ns nanoseconds, the whole of them: a signal delivered to this
+ * thread (EINTR) resumes the sleep with the time left. */
+static void
+sleep_ns(long ns)
+{
+	struct timespec ts = {ns / 1000000000L, ns % 1000000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	/* any other error is EINVAL/EFAULT, impossible for this timespec */
+}
+
+/* Wait for @pid without a timeout; false (logged) if it cannot be. */
+static bool
+reap(pid_t pid, const char *type)
+{
+	while (waitpid(pid, NULL, 0) < 0) {
+		if (errno == EINTR)
+			continue;
+		gv_log(GV_LOG_ERROR, "event hook not reaped", "event=%s error=%s",
+		       type, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
 static void
 run_hook(gv_daemon *d, const struct event *e)
 {
@@ -68,7 +93,10 @@ run_hook(gv_daemon *d, const struct event *e)
 	pid_t pid = fork();
 	if (pid == 0) {
 		char *argv[] = {d->cfg.on_event, (char *)e->type, NULL};
-		execve(d->cfg.on_event, argv, envp);
+		(void)execve(d->cfg.on_event, argv, envp);
+		/* execve returned: it failed. Only async-signal-safe calls
+		 * are allowed in the child of a threaded process, so no log
+		 * here: the parent reports exit status 127 below. */
 		_exit(127);
 	}
 	if (pid < 0) {
@@ -88,13 +116,29 @@ run_hook(gv_daemon *d, const struct event *e)
 							 : -1);
 			return;
 		}
-		struct timespec ts = {0, 10000000};
-		nanosleep(&ts, NULL);
+		if (r < 0 && errno != EINTR) {
+			/* ECHILD: not our child any more (reaped elsewhere,
+			 * or SIGCHLD ignored). Never kill a pid we no longer
+			 * own: it may be reused by another process. */
+			gv_log(GV_LOG_ERROR, "event hook lost",
+			       "event=%s error=%s", e->type, strerror(errno));
+			return;
+		}
+		sleep_ns(10000000);
 	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	gv_log(GV_LOG_WARN, "event hook killed after 10 s", "event=%s",
-	       e->type);
+	if (kill(pid, SIGKILL) != 0) {
+		/* Only EPERM is possible for an unreaped child, if it gave
+		 * up our real uid (it had the privilege to). Still wait for
+		 * it, so hooks never pile up; events meanwhile queue and,
+		 * once the queue is full, are dropped and counted. */
+		gv_log(GV_LOG_ERROR, "event hook cannot be killed, waiting",
+		       "event=%s error=%s", e->type, strerror(errno));
+		(void)reap(pid, e->type); /* reap() logs its failure */
+		return;
+	}
+	if (reap(pid, e->type))
+		gv_log(GV_LOG_WARN, "event hook killed after 10 s", "event=%s",
+		       e->type);
 }
 
 void *
@@ -109,10 +153,8 @@ gvd_hook_main(void *arg)
 				run_hook(d, &e);
 				any = true;
 			}
-		if (!any) {
-			struct timespec ts = {0, 20000000};
-			nanosleep(&ts, NULL);
-		}
+		if (!any)
+			sleep_ns(20000000);
 	}
 	return NULL;
 }

@@ -15,6 +15,24 @@
 
 #include "server/log.h"
 
+/* Write all @n bytes, retrying short writes and EINTR: 0 or -errno. */
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		if (w == 0) /* a regular file takes at least one byte */
+			return -EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 /*
  * The keyring file follows the ring: after a key operation (here or from
  * the cluster) it is rewritten, primary first, so that a restart comes
@@ -59,18 +77,40 @@ gvd_save_keyring(gv_daemon *d)
 		text[len++] = '\n';
 		explicit_bzero(key, sizeof(key));
 	}
-	bool ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+	/* The first failing step names the error; each is checked so that
+	 * FILE is replaced only by a complete, synced copy. */
+	const char *step = NULL;
+	int rc = write_all(fd, text, len);
 	explicit_bzero(text, sizeof(text));
-	ok = close(fd) == 0 && ok;
-	if (ok && rename(tmp, d->cfg.keyring) == 0) {
+	if (rc) {
+		step = "write";
+	} else if (fsync(fd) != 0) {
+		rc = -errno;
+		step = "fsync";
+	}
+	/* close after a failed step only frees the descriptor; after a good
+	 * fsync its error (EIO from NFS, say) still fails the save */
+	if (close(fd) != 0 && !step) {
+		rc = -errno;
+		step = "close";
+	}
+	if (!step && rename(tmp, d->cfg.keyring) != 0) {
+		rc = -errno;
+		step = "rename";
+	}
+	if (!step) {
 		gv_log(GV_LOG_INFO, "keyring changed and saved",
 		       "file=%s keys=%zu primary=%08x", d->cfg.keyring, k,
 		       k ? ids[0] : 0);
 	} else {
 		gv_log(GV_LOG_ERROR, "cannot write the keyring file",
-		       "file=%s error=\"%s\"", d->cfg.keyring,
-		       strerror(errno));
-		unlink(tmp);
+		       "file=%s step=%s error=\"%s\"", d->cfg.keyring, step,
+		       strerror(-rc));
+		/* FILE.tmp holds the keys: do not leave it behind unsaid */
+		if (unlink(tmp) != 0 && errno != ENOENT)
+			gv_log(GV_LOG_ERROR,
+			       "cannot remove the temporary keyring file",
+			       "file=%s error=\"%s\"", tmp, strerror(errno));
 	}
 	d->keyring_saved = gen;
 }
@@ -87,19 +127,38 @@ gvd_load_keyring(gv_daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	struct stat stt;
+	/* fstat of an open descriptor does not fail; if it did, only this
+	 * warning would be lost */
 	if (fstat(fd, &stt) == 0 && (stt.st_mode & 077))
 		gv_log(GV_LOG_WARN,
 		       "keyring file is readable by other users (chmod 600)",
 		       "file=%s mode=%03o", path, stt.st_mode & 0777);
 	char text[65536];
 	size_t len = 0;
-	ssize_t got;
-	while (len < sizeof(text) &&
-	       (got = read(fd, text + len, sizeof(text) - len)) > 0)
+	int rerr = 0;
+	while (len < sizeof(text)) {
+		ssize_t got = read(fd, text + len, sizeof(text) - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			rerr = errno;
+			break;
+		}
+		if (got == 0)
+			break;
 		len += (size_t)got;
+	}
 	bool big = len == sizeof(text);
-	close(fd);
+	(void)close(fd); /* read-only: nothing to flush, nothing lost */
+	if (rerr) {
+		/* never parse a prefix: it could hold fewer keys, or a
+		 * different primary, than the file */
+		explicit_bzero(text, len);
+		snprintf(err, errlen, "--keyring %s: %s", path, strerror(rerr));
+		return -1;
+	}
 	if (big) {
+		explicit_bzero(text, sizeof(text));
 		snprintf(err, errlen, "--keyring %s: larger than 64 KiB", path);
 		return -1;
 	}

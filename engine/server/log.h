@@ -2,7 +2,8 @@
 /*
  * log.h - one line per event, logfmt (`ts=... level=info msg="..." k=v`),
  * to stderr, at or above the configured level. Safe from any thread: each
- * line is one write(2).
+ * line is one write(2) (finished by more if the kernel takes only part).
+ * gv_log leaves errno as it found it.
  */
 #ifndef GV_SERVER_LOG_H
 #define GV_SERVER_LOG_H
