@@ -9,8 +9,8 @@ Starts N daemons on loopback, runs `redis-benchmark -t set -P P` against
 the first, waits until every node holds every key, and prints one JSON line:
 set_per_s (what redis-benchmark measured), converge_s (benchmark end to
 equal DBSIZE everywhere), and the propagation delay percentiles read from
-the other nodes' grapevine_propagation_delay_ms histograms (bucket upper
-bounds: p99_ms <= 2 means "at most 2 ms").
+the other nodes' grapevine_propagation_delay_seconds histograms, reported
+in milliseconds (bucket upper bounds: p99_ms_le 2 means "at most 2 ms").
 """
 import argparse
 import json
@@ -41,10 +41,11 @@ def dbsize(port):
 
 
 def histogram(port):
+    """The propagation histogram's cumulative buckets, bounds in ms."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     buckets = []
-    for m in re.finditer(r'grapevine_propagation_delay_ms_bucket\{le="([^"]+)"\} (\d+)', text):
-        le = float("inf") if m.group(1) == "+Inf" else float(m.group(1))
+    for m in re.finditer(r'grapevine_propagation_delay_seconds_bucket\{le="([^"]+)"\} (\d+)', text):
+        le = float("inf") if m.group(1) == "+Inf" else round(float(m.group(1)) * 1000, 6)
         buckets.append((le, int(m.group(2))))
     return buckets
 

@@ -34,3 +34,13 @@ if(Python3_Interpreter_FOUND)
 	set_tests_properties(integration_shards PROPERTIES TIMEOUT 300
 		SKIP_RETURN_CODE 77 LABELS integration)
 endif()
+if(Python3_Interpreter_FOUND)
+	# /metrics: promtool-clean, the same values as GV.STATS, and never
+	# stalls RESP replies (silent and unread scrapers, the connection cap)
+	add_test(NAME integration_metrics
+		COMMAND ${Python3_EXECUTABLE}
+			${CMAKE_CURRENT_SOURCE_DIR}/integration/metrics_test.py
+			$<TARGET_FILE:grapevined>)
+	set_tests_properties(integration_metrics PROPERTIES TIMEOUT 60
+		SKIP_RETURN_CODE 77 LABELS integration)
+endif()

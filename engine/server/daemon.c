@@ -47,7 +47,7 @@ gv_daemon_new(gv_daemon **out, const gv_daemon_config *cfg, char *err,
 		goto fail;
 	if (cfg->metrics_on) {
 		d->mfd = gvd_listen_tcp(&cfg->metrics, err, errlen, "metrics");
-		if (d->mfd < 0)
+		if (d->mfd < 0 || gvd_metrics_init(d, err, errlen))
 			goto fail;
 	}
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -125,8 +125,8 @@ gv_daemon_run(gv_daemon *d, const volatile sig_atomic_t *stop)
 			void *p = evs[i].data.ptr;
 			if (p == &d->lfd) {
 				gvd_accept_clients(d);
-			} else if (p == &d->mfd) {
-				gvd_serve_metrics(d);
+			} else if (gvd_metrics_event(d, p, evs[i].events)) {
+				/* the metrics listener or a scrape */
 			} else if (p == &d->efd) {
 				uint64_t v;
 				/* EAGAIN: another wake already consumed it */
@@ -150,6 +150,7 @@ gv_daemon_run(gv_daemon *d, const volatile sig_atomic_t *stop)
 			}
 		}
 		gvd_drain_shards(d);
+		gvd_metrics_tick(d);
 		gvd_save_keyring(d);
 	}
 	int fatal = atomic_load(&d->fatal);
@@ -178,6 +179,7 @@ gv_daemon_del(gv_daemon *d)
 	while (d->clients)
 		gvd_client_close(d, d->clients);
 	gvd_shards_del(d);
+	gvd_metrics_fini(d);
 	/* closing a listening socket or an epoll fd cannot lose data */
 	if (d->lfd >= 0)
 		(void)close(d->lfd);

@@ -23,9 +23,11 @@
  *
  * The files: daemon.c (lifecycle), shards.c (worker threads, their
  * shards, node callbacks, routing), apply.c (a sub applied on its shard),
- * commands.c (a command parsed into subs), frontend.c (client connections and replies), stats.c (INFO and
- * GV.STATS), metrics_http.c (/metrics), hooks.c (the event-hook runner),
- * keyring_file.c (the --keyring file).
+ * commands.c (a command parsed into subs), frontend.c (client
+ * connections and replies), counters.c (the counter table behind INFO,
+ * GV.STATS and /metrics), stats.c (INFO and GV.STATS), metrics_http.c
+ * (/metrics), hooks.c (the event-hook runner), keyring_file.c (the
+ * --keyring file).
  */
 #ifndef GV_SERVER_DAEMON_INT_H
 #define GV_SERVER_DAEMON_INT_H
@@ -223,7 +225,9 @@ struct gv_daemon {
 	uint64_t commands, connections;
 	/* front-end thread only */
 	uint64_t out_disconnects, in_disconnects, read_pauses, busy_replies;
+	uint64_t metrics_refused, metrics_timeouts;
 	unsigned nclients;
+	struct gvd_metrics *metrics; /* /metrics (metrics_http.c); NULL: off */
 	struct client *clients;
 	int64_t wall_offset_ms; /* Unix ms = monotonic ms + this */
 	gv_keyring *keyring;    /* NULL: gossip in the clear */
@@ -311,8 +315,14 @@ void gvd_sum_drops(gv_daemon *d, struct drops *x);
 void gvd_info_text(gv_daemon *d, gv_resp_buf *b, const char *sec);
 void gvd_stats_array(gv_daemon *d, gv_resp_buf *b);
 
-/* metrics_http.c: answer one connection on the metrics port. */
-void gvd_serve_metrics(gv_daemon *d);
+/* metrics_http.c: /metrics. _init registers the series (at start, with
+ * the listener open); _event takes an epoll event and says whether it was
+ * the metrics listener's or a scrape's; _tick closes scrapes past their
+ * deadline (every turn of the loop); _fini closes them all. */
+int gvd_metrics_init(gv_daemon *d, char *err, size_t errlen);
+bool gvd_metrics_event(gv_daemon *d, void *p, uint32_t events);
+void gvd_metrics_tick(gv_daemon *d);
+void gvd_metrics_fini(gv_daemon *d);
 
 /* hooks.c: queue an event for the hook thread (from a shard's thread);
  * gvd_hook_main is that thread. */

@@ -1,217 +1,304 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * metrics_http.c - /metrics: one HTTP request on the metrics port, read
- * with a deadline and answered inline by the front end in the Prometheus
- * text format (counters, gauges, the propagation-delay histogram).
+ * metrics_http.c - /metrics: the counter table's Prometheus rows
+ * (counters.h) and the propagation-delay histogram, rendered by the
+ * engine/shard metrics registry and served over HTTP from the front end's
+ * epoll loop without ever blocking it.
+ *
+ * At start every row with a Prometheus name becomes one series of the
+ * registry pointing at its slot of a scratch snapshot, and the histogram
+ * one series pointing at a scratch histogram. A scrape fills both (the
+ * table read once, the shards' histograms added up) and renders. All of it
+ * runs on the front end's thread, so the snapshot needs no lock; its slots
+ * are atomics only because the registry's sources are.
+ *
+ * Each scrape is a small state machine, at most METRICS_CONNS at once
+ * (more are closed at once, counted in metrics_refused): read the request
+ * until its blank line (or METRICS_REQ bytes, or the peer's EOF), then
+ * write the response as fast as the socket takes it, then close. One that
+ * has not finished METRICS_DEADLINE_US after it was accepted is closed
+ * (counted in metrics_timeouts), checked at every turn of the loop, which
+ * wakes at least every 200 ms.
  */
 #define _GNU_SOURCE
 #include "server/daemon_int.h"
 
-#include <poll.h>
+#include <errno.h>
 #include <stdio.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
-/* ------------------------------------------------------------ metrics */
+#include "server/counters.h"
+#include "server/log.h"
 
-void
-gvd_serve_metrics(gv_daemon *d)
+#define METRICS_CONNS 16             /* scrapes served at once */
+#define METRICS_REQ 2048             /* request bytes read, at most */
+#define METRICS_DEADLINE_US 5000000  /* accept to close, at most */
+#define METRICS_ACCEPTS 64           /* per wakeup: then the clients' turn */
+
+struct mconn {
+	int fd; /* -1: a free slot */
+	bool writing;
+	gv_time deadline;
+	size_t got;
+	char req[METRICS_REQ + 1];
+	gv_resp_buf out; /* the response, while writing */
+};
+
+struct gvd_metrics {
+	gv_metrics reg;
+	_Atomic uint64_t snap[GVD_NCOUNTERS]; /* filled by each scrape */
+	gv_histogram delay;                   /* the shards' summed */
+	gv_metrics_buf body;                  /* reused by each scrape */
+	unsigned nconns;
+	struct mconn conns[METRICS_CONNS];
+};
+
+/* --------------------------------------------------------- registry */
+
+int
+gvd_metrics_init(gv_daemon *d, char *err, size_t errlen)
 {
-	int fd = accept4(d->mfd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	struct timeval tv = {1, 0};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	char req[2048];
-	size_t got = 0;
-	/* the front end serves this inline: a request that trickles in gets
-	 * half a second in all, not a second per byte */
-	gv_time deadline = gv_io_now() + 500000;
-	while (got < sizeof(req) - 1) {
-		gv_time now = gv_io_now();
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		if (now >= deadline ||
-		    poll(&pfd, 1, (int)((deadline - now) / 1000) + 1) <= 0)
-			break;
-		ssize_t n = read(fd, req + got, sizeof(req) - 1 - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		req[got] = 0;
-		if (strstr(req, "\r\n\r\n"))
-			break;
+	struct gvd_metrics *m = calloc(1, sizeof(*m));
+	if (!m) {
+		snprintf(err, errlen, "out of memory");
+		return GV_ENOMEM;
 	}
-	req[got] = 0;
-	bool ok = !strncmp(req, "GET /metrics ", 13) ||
-		  !strncmp(req, "GET / ", 6);
-	gv_resp_buf body;
-	gv_resp_buf_init(&body, gv_mem_libc(), 0);
-	if (ok) {
-		struct pub per[MAX_SHARDS], t;
-		gvd_sum_stats(d, &t, per);
-		char line[512];
-#define M(name, type, help, v)                                                \
-	do {                                                                  \
-		int l_ = snprintf(line, sizeof(line),                         \
-				  "# HELP " name " " help "\n# TYPE " name    \
-				  " " type "\n" name " %llu\n",               \
-				  (unsigned long long)(v));                   \
-		gv_resp_buf_append(&body, line, (size_t)l_);                  \
-	} while (0)
-		M("grapevine_datagrams_in_total", "counter",
-		  "Datagrams received.", t.st.dgrams_in);
-		M("grapevine_datagrams_out_total", "counter", "Datagrams sent.",
-		  t.st.dgrams_out);
-		M("grapevine_datagrams_bad_total", "counter",
-		  "Datagrams dropped as malformed.", t.st.dgrams_bad);
-		M("grapevine_bytes_in_total", "counter", "Bytes received.",
-		  t.st.bytes_in);
-		M("grapevine_bytes_out_total", "counter", "Bytes sent.",
-		  t.st.bytes_out);
-		M("grapevine_updates_applied_total", "counter",
-		  "Remote updates applied.", t.st.merge[GV_MERGE_APPLIED]);
-		M("grapevine_updates_duplicate_total", "counter",
-		  "Duplicate updates received.",
-		  t.st.merge[GV_MERGE_DUPLICATE] + t.st.dedup_hits);
-		M("grapevine_updates_stale_total", "counter",
-		  "Stale updates received.", t.st.merge[GV_MERGE_STALE]);
-		M("grapevine_updates_conflict_total", "counter",
-		  "Concurrent writes met here.",
-		  t.st.merge[GV_MERGE_CONFLICT_APPLIED] +
-			  t.st.merge[GV_MERGE_CONFLICT_LOST]);
-		M("grapevine_updates_refused_total", "counter",
-		  "Updates the store refused (memory cap).",
-		  t.st.updates_refused);
-		M("grapevine_ae_sessions_total", "counter",
-		  "Anti-entropy sessions started.", t.st.ae_sessions);
-		M("grapevine_ae_bytes_out_total", "counter",
-		  "Anti-entropy bytes sent.", t.st.ae_bytes_out);
-		struct drops x;
-		gvd_sum_drops(d, &x);
-		M("grapevine_outbox_drops_total", "counter",
-		  "Datagrams not queued: send queue full.", t.st.outbox_drops);
-		M("grapevine_flood_drops_total", "counter",
-		  "Writes not queued for flooding (anti-entropy carries them).",
-		  t.st.flood_drops);
-		M("grapevine_rumor_drops_total", "counter",
-		  "Rumors retired early: rumor queue full.", t.st.rumor_drops);
-		M("grapevine_busy_replies_total", "counter",
-		  "Requests answered BUSY: shard queue full.", d->busy_replies);
-		M("grapevine_replies_held_total", "counter",
-		  "Replies a shard held back: its reply queue full.",
-		  x.replies_held);
-		M("grapevine_hook_events_dropped_total", "counter",
-		  "Hook events dropped: hook queue full.", x.hook_events);
-		M("grapevine_member_msgs_dropped_total", "counter",
-		  "Membership messages to shards dropped (then resynced).",
-		  x.member_msgs);
-		M("grapevine_paused_clients", "gauge",
-		  "Clients not read now (backpressure).", x.paused_clients);
-		M("grapevine_client_read_pauses_total", "counter",
-		  "Times a client stopped being read (backpressure).",
-		  d->read_pauses);
-		M("grapevine_client_output_disconnects_total", "counter",
-		  "Clients closed: unsent replies over the output limit.",
-		  d->out_disconnects);
-		M("grapevine_client_input_disconnects_total", "counter",
-		  "Clients closed: a request over the input limit.",
-		  d->in_disconnects);
-		M("grapevine_keys", "gauge", "Live keys.", t.keys);
-		M("grapevine_partitioned", "gauge",
-		  "1 while this node is in a minority partition.",
-		  t.partitioned);
-		M("grapevine_keyring_keys", "gauge",
-		  "Keys in the keyring (0: gossip in the clear).",
-		  d->keyring ? gv_keyring_count(d->keyring) : 0);
-#undef M
-		/* sealed gossip: datagrams refused, by reason */
-		{
-			static const char *const why[] = {
-				"clear", "no_keyring", "unknown_key",
-				"failed", "replayed", "stale"};
-			const uint64_t v[] = {t.st.auth_clear,
-					      t.st.auth_no_keyring,
-					      t.st.auth_unknown_key,
-					      t.st.auth_failed,
-					      t.st.auth_replayed,
-					      t.st.auth_stale};
-			int l = snprintf(line, sizeof(line),
-					 "# HELP grapevine_auth_dropped_total "
-					 "Datagrams refused by sealed-gossip "
-					 "checks, by reason.\n# TYPE "
-					 "grapevine_auth_dropped_total "
-					 "counter\n");
-			gv_resp_buf_append(&body, line, (size_t)l);
-			for (size_t i = 0; i < 6; i++) {
-				l = snprintf(line, sizeof(line),
-					     "grapevine_auth_dropped_total{"
-					     "reason=\"%s\"} %llu\n",
-					     why[i], (unsigned long long)v[i]);
-				gv_resp_buf_append(&body, line, (size_t)l);
-			}
-		}
-		int l = snprintf(line, sizeof(line),
-				 "# HELP grapevine_members Members by state.\n"
-				 "# TYPE grapevine_members gauge\n"
-				 "grapevine_members{state=\"alive\"} %llu\n"
-				 "grapevine_members{state=\"suspect\"} %llu\n"
-				 "grapevine_members{state=\"dead\"} %llu\n"
-				 "grapevine_members{state=\"left\"} %llu\n",
-				 (unsigned long long)t.st.members_alive,
-				 (unsigned long long)t.st.members_suspect,
-				 (unsigned long long)t.st.members_dead,
-				 (unsigned long long)t.st.members_left);
-		gv_resp_buf_append(&body, line, (size_t)l);
-		/* propagation delay: the shards' histograms summed */
-		static const double bounds[] = {0.5, 1, 2, 5, 10, 20, 50,
-						100, 200, 500, 1000, 2000, 5000};
-		enum { NB = sizeof(bounds) / sizeof(bounds[0]) };
-		uint64_t cum[NB + 1] = {0};
-		double sum = 0;
-		for (unsigned i = 0; i < d->k; i++) {
-			uint64_t c[GV_HIST_MAX_BOUNDS + 1];
-			double s;
-			gv_histogram_read(&d->shards[i].delay, c, &s);
-			for (int b = 0; b <= NB; b++)
-				cum[b] += c[b];
-			sum += s;
-		}
-		l = snprintf(line, sizeof(line),
-			     "# HELP grapevine_propagation_delay_ms Origin "
-			     "write (HLC) to local apply, milliseconds.\n"
-			     "# TYPE grapevine_propagation_delay_ms "
-			     "histogram\n");
-		gv_resp_buf_append(&body, line, (size_t)l);
-		for (int b = 0; b < NB; b++) {
-			l = snprintf(line, sizeof(line),
-				     "grapevine_propagation_delay_ms_bucket"
-				     "{le=\"%g\"} %llu\n",
-				     bounds[b], (unsigned long long)cum[b]);
-			gv_resp_buf_append(&body, line, (size_t)l);
-		}
-		l = snprintf(line, sizeof(line),
-			     "grapevine_propagation_delay_ms_bucket{le=\"+Inf\"}"
-			     " %llu\ngrapevine_propagation_delay_ms_sum %g\n"
-			     "grapevine_propagation_delay_ms_count %llu\n",
-			     (unsigned long long)cum[NB], sum,
-			     (unsigned long long)cum[NB]);
-		gv_resp_buf_append(&body, line, (size_t)l);
+	d->metrics = m; /* gvd_metrics_fini frees it, also on failure */
+	gv_metrics_init(&m->reg, d->mem);
+	gv_metrics_buf_init(&m->body, d->mem);
+	gv_histogram_init(&m->delay, gv_hist_delay_s_bounds, GV_HIST_DELAY_S_N);
+	for (size_t i = 0; i < METRICS_CONNS; i++)
+		m->conns[i].fd = -1;
+	int rc = 0;
+	for (size_t i = 0; i < GVD_NCOUNTERS && !rc; i++) {
+		const struct gvd_counter *c = &gvd_counters[i];
+		atomic_init(&m->snap[i], 0);
+		if (!c->prom)
+			continue;
+		/* a family's help is on its first row */
+		const char *help = c->help;
+		for (size_t j = i; !help && j-- > 0;)
+			if (gvd_counters[j].prom &&
+			    !strcmp(gvd_counters[j].prom, c->prom))
+				help = gvd_counters[j].help;
+		gv_metric_label l = {c->lname, c->lval};
+		size_t nl = c->lname ? 1 : 0;
+		rc = c->type == GV_METRIC_COUNTER
+			     ? gv_metrics_add_counter(&m->reg, c->prom, help,
+						      &l, nl, &m->snap[i])
+			     : gv_metrics_add_gauge(&m->reg, c->prom, help, &l,
+						    nl, &m->snap[i]);
+		if (rc)
+			snprintf(err, errlen, "metrics: cannot register %s: %s",
+				 c->prom, gv_strerror(rc));
 	}
+	if (!rc) {
+		rc = gv_metrics_add_histogram(
+			&m->reg, "grapevine_propagation_delay_seconds",
+			"Origin write (HLC) to local apply, seconds.", NULL, 0,
+			&m->delay);
+		if (rc)
+			snprintf(err, errlen, "metrics: %s", gv_strerror(rc));
+	}
+	return rc;
+}
+
+/* The table and the histograms now, into the registry's sources. */
+static void
+snapshot(gv_daemon *d, struct gvd_metrics *m)
+{
+	uint64_t v[GVD_NCOUNTERS];
+	gvd_counters_read(d, v, NULL);
+	/* relaxed: read back on this thread by gv_metrics_write */
+	for (size_t i = 0; i < GVD_NCOUNTERS; i++)
+		atomic_store_explicit(&m->snap[i], v[i], memory_order_relaxed);
+	gv_histogram_init(&m->delay, gv_hist_delay_s_bounds, GV_HIST_DELAY_S_N);
+	for (unsigned i = 0; i < d->k; i++)
+		(void)gv_histogram_add(&m->delay, &d->shards[i].delay);
+}
+
+/* ---------------------------------------------------------- scrapes */
+
+static void
+mconn_close(gv_daemon *d, struct gvd_metrics *m, struct mconn *c)
+{
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	gv_resp_buf_fini(&c->out);
+	m->nconns--;
+}
+
+/* Write what the socket takes; close when all is out (or on an error). */
+static void
+send_response(gv_daemon *d, struct gvd_metrics *m, struct mconn *c)
+{
+	while (gv_resp_buf_pending(&c->out)) {
+		ssize_t n = send(c->fd, gv_resp_buf_data(&c->out),
+				 gv_resp_buf_pending(&c->out), MSG_NOSIGNAL);
+		if (n > 0) {
+			gv_resp_buf_consume(&c->out, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return; /* EPOLLOUT brings us back */
+		break;
+	}
+	mconn_close(d, m, c);
+}
+
+/* The request is in (or all of it that will come): answer it. */
+static void
+respond(gv_daemon *d, struct gvd_metrics *m, struct mconn *c)
+{
+	c->req[c->got] = 0;
+	bool found = !strncmp(c->req, "GET /metrics ", 13) ||
+		     !strncmp(c->req, "GET /metrics?", 13) ||
+		     !strncmp(c->req, "GET / ", 6);
+	ssize_t n = 0;
+	m->body.len = 0;
+	if (found) {
+		snapshot(d, m);
+		n = gv_metrics_write(&m->reg, &m->body);
+	}
+	size_t blen = found && n >= 0 ? m->body.len : 0;
 	char head[256];
 	int hl = snprintf(head, sizeof(head),
-			  ok ? "HTTP/1.1 200 OK\r\nContent-Type: text/plain; "
-			       "version=0.0.4\r\nContent-Length: %zu\r\n"
-			       "Connection: close\r\n\r\n"
-			     : "HTTP/1.1 404 Not Found\r\nContent-Length: %zu"
-			       "\r\nConnection: close\r\n\r\n",
-			  gv_resp_buf_pending(&body));
-	ssize_t w = write(fd, head, (size_t)hl);
-	if (w > 0 && gv_resp_buf_pending(&body))
-		w = write(fd, gv_resp_buf_data(&body),
-			  gv_resp_buf_pending(&body));
-	(void)w;
-	gv_resp_buf_fini(&body);
-	close(fd);
+			  "HTTP/1.1 %s\r\n%sContent-Length: %zu\r\n"
+			  "Connection: close\r\n\r\n",
+			  !found  ? "404 Not Found"
+			  : n < 0 ? "500 Internal Server Error"
+				  : "200 OK",
+			  blen ? "Content-Type: text/plain; version=0.0.4\r\n"
+			       : "",
+			  blen);
+	gv_resp_buf_append(&c->out, head, (size_t)hl);
+	if (blen)
+		gv_resp_buf_append(&c->out, m->body.data, blen);
+	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
+	if (c->out.err || epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev)) {
+		mconn_close(d, m, c);
+		return;
+	}
+	c->writing = true;
+	send_response(d, m, c);
+}
+
+/* Read what arrived; answer once the request is complete. */
+static void
+read_request(gv_daemon *d, struct gvd_metrics *m, struct mconn *c)
+{
+	for (;;) {
+		ssize_t n = read(c->fd, c->req + c->got, METRICS_REQ - c->got);
+		if (n > 0) {
+			c->got += (size_t)n;
+			c->req[c->got] = 0;
+			if (strstr(c->req, "\r\n\r\n") || c->got == METRICS_REQ)
+				break;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return; /* the rest later, or the deadline */
+		if (n == 0 && c->got)
+			break; /* the peer is done: answer what came */
+		mconn_close(d, m, c);
+		return;
+	}
+	respond(d, m, c);
+}
+
+static void
+accept_scrapes(gv_daemon *d, struct gvd_metrics *m)
+{
+	for (int i = 0; i < METRICS_ACCEPTS; i++) {
+		int fd = accept4(d->mfd, NULL, NULL,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		struct mconn *c = NULL;
+		for (size_t j = 0; j < METRICS_CONNS && !c; j++)
+			if (m->conns[j].fd < 0)
+				c = &m->conns[j];
+		if (!c) {
+			close(fd);
+			d->metrics_refused++;
+			gv_log(GV_LOG_DEBUG, "metrics connection refused",
+			       "open=%u", m->nconns);
+			continue;
+		}
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->writing = false;
+		c->got = 0;
+		c->deadline = gv_io_now() + METRICS_DEADLINE_US;
+		gv_resp_buf_init(&c->out, d->mem, 0);
+		m->nconns++;
+	}
+}
+
+bool
+gvd_metrics_event(gv_daemon *d, void *p, uint32_t events)
+{
+	struct gvd_metrics *m = d->metrics;
+	if (!m)
+		return false;
+	if (p == &d->mfd) {
+		accept_scrapes(d, m);
+		return true;
+	}
+	uintptr_t a = (uintptr_t)p;
+	if (a < (uintptr_t)m->conns ||
+	    a >= (uintptr_t)(m->conns + METRICS_CONNS))
+		return false;
+	struct mconn *c = p;
+	if (c->fd < 0)
+		return true;
+	if (c->writing)
+		send_response(d, m, c);
+	else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		read_request(d, m, c);
+	return true;
+}
+
+void
+gvd_metrics_tick(gv_daemon *d)
+{
+	struct gvd_metrics *m = d->metrics;
+	if (!m || !m->nconns)
+		return;
+	gv_time now = gv_io_now();
+	for (size_t i = 0; i < METRICS_CONNS; i++) {
+		struct mconn *c = &m->conns[i];
+		if (c->fd < 0 || now < c->deadline)
+			continue;
+		d->metrics_timeouts++;
+		gv_log(GV_LOG_DEBUG, "metrics connection timed out",
+		       "state=%s", c->writing ? "writing" : "reading");
+		mconn_close(d, m, c);
+	}
+}
+
+void
+gvd_metrics_fini(gv_daemon *d)
+{
+	struct gvd_metrics *m = d->metrics;
+	if (!m)
+		return;
+	for (size_t i = 0; i < METRICS_CONNS; i++)
+		if (m->conns[i].fd >= 0)
+			mconn_close(d, m, &m->conns[i]);
+	gv_metrics_buf_fini(&m->body);
+	gv_metrics_fini(&m->reg);
+	free(m);
+	d->metrics = NULL;
 }

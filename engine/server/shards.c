@@ -165,7 +165,8 @@ cb_update(void *ud, const gv_record *rec, int result, gv_time now)
 	struct shard *s = ud;
 	if (result < 0)
 		return; /* local write */
-	double delay = (double)wall_ms() - (double)gv_hlc_ms(rec->ver.hlc);
+	double delay = ((double)wall_ms() - (double)gv_hlc_ms(rec->ver.hlc)) /
+		       1000; /* seconds */
 	gv_histogram_observe(&s->delay, delay < 0 ? 0 : delay);
 }
 
@@ -440,10 +441,8 @@ shard_init(gv_daemon *d, unsigned i, gv_node_id id, uint64_t seed,
 	sh->idx = i;
 	sh->w = w;
 	sh->io = gv_shard_io(w->rt);
-	static const double bounds[] = {0.5, 1, 2, 5, 10, 20, 50,
-					100, 200, 500, 1000, 2000, 5000};
-	if (gv_histogram_init(&sh->delay, bounds,
-			      sizeof(bounds) / sizeof(bounds[0])) ||
+	if (gv_histogram_init(&sh->delay, gv_hist_delay_s_bounds,
+			      GV_HIST_DELAY_S_N) ||
 	    gv_spsc_init(&sh->evq, d->mem, EVQ, sizeof(struct event))) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

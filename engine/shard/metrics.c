@@ -20,8 +20,9 @@
 
 #define NONE SIZE_MAX
 
-const double gv_hist_delay_ms_bounds[GV_HIST_DELAY_MS_N] = {
-        0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000,
+const double gv_hist_delay_s_bounds[GV_HIST_DELAY_S_N] = {
+        0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
+        0.1,    0.2,   0.5,   1,     2,    5,
 };
 
 enum src_kind { SRC_U64, SRC_F64, SRC_HIST };
@@ -77,6 +78,22 @@ gv_histogram_init(gv_histogram *h, const double *bounds, size_t n)
 	return 0;
 }
 
+/*
+ * C11 has no fetch_add for doubles: CAS the new sum in. Relaxed: the RMW
+ * alone prevents a lost update against another adder; the reader may see
+ * it before or after the bucket's (see metrics.h on why that is
+ * acceptable).
+ */
+static void
+sum_add(gv_histogram *h, double v)
+{
+	double old = atomic_load_explicit(&h->sum, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(&h->sum, &old, old + v,
+	                                              memory_order_relaxed,
+	                                              memory_order_relaxed))
+		;
+}
+
 void
 gv_histogram_observe(gv_histogram *h, double v)
 {
@@ -92,16 +109,26 @@ gv_histogram_observe(gv_histogram *h, double v)
 	 * other memory is published through it.
 	 */
 	atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
-	/*
-	 * C11 has no fetch_add for doubles: CAS the new sum in. Relaxed for
-	 * the same reason as above. The reader may see this update before
-	 * or after the bucket's (see metrics.h on why that is acceptable).
-	 */
-	double old = atomic_load_explicit(&h->sum, memory_order_relaxed);
-	while (!atomic_compare_exchange_weak_explicit(&h->sum, &old, old + v,
-	                                              memory_order_relaxed,
-	                                              memory_order_relaxed))
-		;
+	sum_add(h, v);
+}
+
+int
+gv_histogram_add(gv_histogram *dst, const gv_histogram *src)
+{
+	if (dst->nbounds != src->nbounds)
+		return GV_EINVAL;
+	for (size_t i = 0; i < src->nbounds; i++)
+		if (dst->bounds[i] != src->bounds[i])
+			return GV_EINVAL;
+	/* Relaxed, as in gv_histogram_observe and gv_histogram_read. */
+	for (size_t i = 0; i <= src->nbounds; i++)
+		atomic_fetch_add_explicit(
+		        &dst->buckets[i],
+		        atomic_load_explicit(&src->buckets[i],
+		                             memory_order_relaxed),
+		        memory_order_relaxed);
+	sum_add(dst, atomic_load_explicit(&src->sum, memory_order_relaxed));
+	return 0;
 }
 
 void

@@ -5,9 +5,11 @@
  *
  * The registry does not own the values. Each series points at a live value
  * that its owning thread updates with relaxed atomics (a counter, a gauge,
- * or a gv_histogram); the metrics thread renders by reading them with
- * relaxed loads. Registration copies names, help texts and labels, and is
- * done once at start-up: it is not safe concurrently with rendering.
+ * or a gv_histogram); the rendering thread reads them with relaxed loads,
+ * so a value may live on another thread. (grapevined points its series at
+ * a snapshot its front end fills just before each rendering.)
+ * Registration copies names, help texts and labels, and is done once at
+ * start-up: it is not safe concurrently with rendering.
  *
  * Series that share a name form one metric family: they share one type and
  * one help text, and the output has one "# HELP" and one "# TYPE" line per
@@ -39,10 +41,11 @@
 
 /*
  * Bounds for update propagation delay (origin HLC to local apply), in
- * milliseconds: GV_HIST_DELAY_MS_N values in gv_hist_delay_ms_bounds.
+ * seconds (Prometheus's base unit), 0.5 ms to 5 s: GV_HIST_DELAY_S_N values
+ * in gv_hist_delay_s_bounds.
  */
-#define GV_HIST_DELAY_MS_N 13
-extern const double gv_hist_delay_ms_bounds[GV_HIST_DELAY_MS_N];
+#define GV_HIST_DELAY_S_N 13
+extern const double gv_hist_delay_s_bounds[GV_HIST_DELAY_S_N];
 
 /*
  * A histogram with fixed buckets, observed lock-free. Bucket i counts the
@@ -103,6 +106,14 @@ void gv_histogram_observe(gv_histogram *h, double v);
  * consistency as rendering (see gv_histogram_observe).
  */
 void gv_histogram_read(const gv_histogram *h, uint64_t *cum, double *sum);
+
+/*
+ * gv_histogram_add - add src's counts and sum into dst, which must have the
+ * same bounds: how per-thread histograms become one series (src may be
+ * observed meanwhile; dst gets what gv_histogram_read would have seen).
+ * Returns 0, or GV_EINVAL (the bounds differ; dst is then unchanged).
+ */
+int gv_histogram_add(gv_histogram *dst, const gv_histogram *src);
 
 /* ---------------------------------------------------------------------- */
 /* Output buffer                                                          */

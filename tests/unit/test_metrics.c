@@ -4,8 +4,9 @@
  * exact output for a small registry (counter, labelled gauges, histogram
  * with an observation in +Inf), escaping of label values and help texts,
  * number formatting, rejection of invalid names and conflicting series,
- * histogram bounds, allocation failure at every allocation point, and a
- * smoke test of one thread observing while another renders.
+ * histogram bounds, adding histograms, allocation failure at every
+ * allocation point, and a smoke test of one thread observing while
+ * another renders.
  */
 #include <math.h>
 #include <pthread.h>
@@ -72,12 +73,12 @@ test_metrics_exposition(void **state)
 	assert_int_equal(
 	        gv_metrics_add_gauge_f64(&m, "gv_load", NULL, NULL, 0, &load),
 	        0);
-	assert_int_equal(gv_histogram_init(&h, gv_hist_delay_ms_bounds,
-	                                   GV_HIST_DELAY_MS_N),
+	assert_int_equal(gv_histogram_init(&h, gv_hist_delay_s_bounds,
+	                                   GV_HIST_DELAY_S_N),
 	                 0);
 	assert_int_equal(
 	        gv_metrics_add_histogram(
-	                &m, "gv_propagation_delay_ms",
+	                &m, "gv_delay_seconds",
 	                "Update propagation delay, origin HLC to local apply.",
 	                (gv_metric_label[]){{"shard", "0"}}, 1, &h),
 	        0);
@@ -90,10 +91,10 @@ test_metrics_exposition(void **state)
 	                2, &dropped),
 	        0);
 
-	gv_histogram_observe(&h, 0.25);
-	gv_histogram_observe(&h, 1); /* le is inclusive */
-	gv_histogram_observe(&h, 7.5);
-	gv_histogram_observe(&h, 6000); /* above every bound: +Inf */
+	gv_histogram_observe(&h, 0.00025);
+	gv_histogram_observe(&h, 0.001); /* le is inclusive */
+	gv_histogram_observe(&h, 0.0075);
+	gv_histogram_observe(&h, 6); /* above every bound: +Inf */
 	applied = 12346;
 
 	expect_output(
@@ -108,25 +109,25 @@ test_metrics_exposition(void **state)
 	        "gv_members{state=\"suspect\"} 1\n"
 	        "# TYPE gv_load gauge\n"
 	        "gv_load 0.75\n"
-	        "# HELP gv_propagation_delay_ms Update propagation delay, "
+	        "# HELP gv_delay_seconds Update propagation delay, "
 	        "origin HLC to local apply.\n"
-	        "# TYPE gv_propagation_delay_ms histogram\n"
-	        "gv_propagation_delay_ms_bucket{shard=\"0\",le=\"0.5\"} 1\n"
-	        "gv_propagation_delay_ms_bucket{shard=\"0\",le=\"1\"} 2\n"
-	        "gv_propagation_delay_ms_bucket{shard=\"0\",le=\"2\"} 2\n"
-	        "gv_propagation_delay_ms_bucket{shard=\"0\",le=\"5\"} 2\n"
-	        "gv_propagation_delay_ms_bucket{shard=\"0\",le=\"10\"} 3\n"
-	        "gv_propagation_delay_ms_bucket{shard=\"0\",le=\"20\"} 3\n"
-	        "gv_propagation_delay_ms_bucket{shard=\"0\",le=\"50\"} 3\n"
-	        "gv_propagation_delay_ms_bucket{shard=\"0\",le=\"100\"} 3\n"
-	        "gv_propagation_delay_ms_bucket{shard=\"0\",le=\"200\"} 3\n"
-	        "gv_propagation_delay_ms_bucket{shard=\"0\",le=\"500\"} 3\n"
-	        "gv_propagation_delay_ms_bucket{shard=\"0\",le=\"1000\"} 3\n"
-	        "gv_propagation_delay_ms_bucket{shard=\"0\",le=\"2000\"} 3\n"
-	        "gv_propagation_delay_ms_bucket{shard=\"0\",le=\"5000\"} 3\n"
-	        "gv_propagation_delay_ms_bucket{shard=\"0\",le=\"+Inf\"} 4\n"
-	        "gv_propagation_delay_ms_sum{shard=\"0\"} 6008.75\n"
-	        "gv_propagation_delay_ms_count{shard=\"0\"} 4\n");
+	        "# TYPE gv_delay_seconds histogram\n"
+	        "gv_delay_seconds_bucket{shard=\"0\",le=\"0.0005\"} 1\n"
+	        "gv_delay_seconds_bucket{shard=\"0\",le=\"0.001\"} 2\n"
+	        "gv_delay_seconds_bucket{shard=\"0\",le=\"0.002\"} 2\n"
+	        "gv_delay_seconds_bucket{shard=\"0\",le=\"0.005\"} 2\n"
+	        "gv_delay_seconds_bucket{shard=\"0\",le=\"0.01\"} 3\n"
+	        "gv_delay_seconds_bucket{shard=\"0\",le=\"0.02\"} 3\n"
+	        "gv_delay_seconds_bucket{shard=\"0\",le=\"0.05\"} 3\n"
+	        "gv_delay_seconds_bucket{shard=\"0\",le=\"0.1\"} 3\n"
+	        "gv_delay_seconds_bucket{shard=\"0\",le=\"0.2\"} 3\n"
+	        "gv_delay_seconds_bucket{shard=\"0\",le=\"0.5\"} 3\n"
+	        "gv_delay_seconds_bucket{shard=\"0\",le=\"1\"} 3\n"
+	        "gv_delay_seconds_bucket{shard=\"0\",le=\"2\"} 3\n"
+	        "gv_delay_seconds_bucket{shard=\"0\",le=\"5\"} 3\n"
+	        "gv_delay_seconds_bucket{shard=\"0\",le=\"+Inf\"} 4\n"
+	        "gv_delay_seconds_sum{shard=\"0\"} 6.00875\n"
+	        "gv_delay_seconds_count{shard=\"0\"} 4\n");
 
 	/* Appending: a second write adds the same text after the first. */
 	gv_metrics_buf b;
@@ -384,6 +385,52 @@ test_metrics_histogram_init(void **state)
 	assert_true(sum == 0);
 }
 
+/*
+ * Adding histograms (one per shard) into one: counts and sums add up,
+ * repeatedly; different bounds are refused and leave dst as it was.
+ */
+static void
+test_metrics_histogram_add(void **state)
+{
+	gv_histogram a, b, sum, other;
+	uint64_t cum[GV_HIST_DELAY_S_N + 1];
+	double total;
+	(void)state;
+
+	const double *s_bounds = gv_hist_delay_s_bounds;
+	assert_int_equal(gv_histogram_init(&a, s_bounds, GV_HIST_DELAY_S_N), 0);
+	assert_int_equal(gv_histogram_init(&b, s_bounds, GV_HIST_DELAY_S_N), 0);
+	assert_int_equal(gv_histogram_init(&sum, s_bounds, GV_HIST_DELAY_S_N),
+	                 0);
+	gv_histogram_observe(&a, 0.0001); /* le 0.0005 */
+	gv_histogram_observe(&a, 0.25);   /* le 0.5 */
+	gv_histogram_observe(&b, 0.25);
+	gv_histogram_observe(&b, 10); /* +Inf */
+	assert_int_equal(gv_histogram_add(&sum, &a), 0);
+	assert_int_equal(gv_histogram_add(&sum, &b), 0);
+	gv_histogram_read(&sum, cum, &total);
+	assert_int_equal(cum[0], 1);
+	assert_int_equal(cum[8], 1);  /* le 0.2 */
+	assert_int_equal(cum[9], 3);  /* le 0.5 */
+	assert_int_equal(cum[12], 3); /* le 5 */
+	assert_int_equal(cum[13], 4); /* +Inf */
+	assert_true(fabs(total - (0.0001 + 0.25 + 0.25 + 10)) < 1e-12);
+	/* the sources are untouched */
+	gv_histogram_read(&a, cum, NULL);
+	assert_int_equal(cum[13], 2);
+
+	assert_int_equal(gv_histogram_init(&other, (double[]){1, 2}, 2), 0);
+	gv_histogram_observe(&other, 1);
+	assert_int_equal(gv_histogram_add(&sum, &other), GV_EINVAL);
+	assert_int_equal(gv_histogram_add(&other, &sum), GV_EINVAL);
+	assert_int_equal(gv_histogram_init(&other, gv_hist_delay_s_bounds,
+	                                   GV_HIST_DELAY_S_N - 1),
+	                 0);
+	assert_int_equal(gv_histogram_add(&sum, &other), GV_EINVAL);
+	gv_histogram_read(&sum, cum, &total);
+	assert_int_equal(cum[13], 4);
+}
+
 /* Build a small registry; returns the first failing call's code. */
 static int
 build_registry(gv_metrics *m, _Atomic uint64_t *v, gv_histogram *h)
@@ -420,8 +467,8 @@ test_metrics_alloc_failure(void **state)
 	_Atomic uint64_t v = 42;
 	(void)state;
 
-	assert_int_equal(gv_histogram_init(&h, gv_hist_delay_ms_bounds,
-	                                   GV_HIST_DELAY_MS_N),
+	assert_int_equal(gv_histogram_init(&h, gv_hist_delay_s_bounds,
+	                                   GV_HIST_DELAY_S_N),
 	                 0);
 	gv_histogram_observe(&h, 3);
 
@@ -528,8 +575,12 @@ test_metrics_concurrent_histogram(void **state)
 	unsigned renders = 0;
 	(void)state;
 
-	assert_int_equal(gv_histogram_init(&h, gv_hist_delay_ms_bounds,
-	                                   GV_HIST_DELAY_MS_N),
+	/* integer milliseconds: the sums below stay exact */
+	static const double ms_bounds[] = {0.5, 1,   2,   5,    10,   20,  50,
+	                                   100, 200, 500, 1000, 2000, 5000};
+	assert_int_equal(gv_histogram_init(&h, ms_bounds,
+	                                   sizeof(ms_bounds) /
+	                                           sizeof(ms_bounds[0])),
 	                 0);
 	gv_metrics_init(&m, gv_mem_libc());
 	assert_int_equal(
@@ -596,6 +647,7 @@ main(void)
 	        cmocka_unit_test(test_metrics_number_format),
 	        cmocka_unit_test(test_metrics_invalid_names),
 	        cmocka_unit_test(test_metrics_histogram_init),
+	        cmocka_unit_test(test_metrics_histogram_add),
 	        cmocka_unit_test(test_metrics_alloc_failure),
 	        cmocka_unit_test(test_metrics_concurrent_histogram),
 	};

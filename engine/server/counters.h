@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * counters.h - the daemon's counter table: every number that INFO,
+ * GV.STATS and /metrics report is one row of GVD_COUNTERS, so a counter is
+ * declared once and the three outputs loop over the same rows (stats.c,
+ * metrics_http.c). What is not a number of the table (INFO's server
+ * strings, role, reach, the propagation histogram) stays with its output.
+ *
+ * A row is X(id, stats, sec, info, type, prom, lname, lval, help, value):
+ *   id     the row's index, GVD_C_<id>;
+ *   stats  its GV.STATS name, or NULL. GV.STATS lists the rows that have
+ *          one in table order, which gvctl and the tests rely on: existing
+ *          names keep their place, new ones go at the end;
+ *   sec    its INFO section (NONE, CLIENTS, MEMORY, STATS, REPL), and
+ *   info   its INFO field name, or NONE and NULL: not in INFO;
+ *   type   COUNTER (only grows) or GAUGE;
+ *   prom   its Prometheus family name, or NULL: not in /metrics;
+ *   lname, lval  the series' one label within that family, or NULL, NULL;
+ *   help   the family's help text, given on its first row (NULL on the
+ *          others);
+ *   value  an expression in t (struct pub: the shards' stats summed by
+ *          gvd_sum_stats), x (struct drops: gvd_sum_drops) and d (the
+ *          gv_daemon, for the front end's own counters), evaluated on the
+ *          front end's thread.
+ * INFO prints a section's rows in table order.
+ */
+#ifndef GV_SERVER_COUNTERS_H
+#define GV_SERVER_COUNTERS_H
+
+#include <stdint.h>
+
+#include "server/daemon.h"
+#include "shard/metrics.h"
+
+/* clang-format off */
+#define GVD_COUNTERS(X)                                                       \
+	X(KEYS, "keys", NONE, NULL, /* INFO keyspace: db0:keys= */            \
+	  GAUGE, "grapevine_keys", NULL, NULL, "Live keys.",                  \
+	  t.keys)                                                             \
+	X(TOMBSTONES, "tombstones", REPL, "tombstones",                       \
+	  GAUGE, "grapevine_tombstones", NULL, NULL,                          \
+	  "Deleted keys kept as tombstones until purged.",                    \
+	  t.tombstones)                                                       \
+	X(USED_MEMORY, "used_memory", MEMORY, "used_memory",                  \
+	  GAUGE, "grapevine_memory_used_bytes", NULL, NULL,                   \
+	  "Bytes the stores hold.",                                           \
+	  t.mem_used)                                                         \
+	X(MAXMEMORY, NULL, MEMORY, "maxmemory",                               \
+	  GAUGE, NULL, NULL, NULL, NULL,                                      \
+	  d->cfg.max_memory)                                                  \
+	X(MEMBERS_ALIVE, "members_alive", REPL, "members_alive",              \
+	  GAUGE, "grapevine_members", "state", "alive", "Members by state.",  \
+	  t.st.members_alive)                                                 \
+	X(MEMBERS_SUSPECT, "members_suspect", REPL, "members_suspect",        \
+	  GAUGE, "grapevine_members", "state", "suspect", NULL,               \
+	  t.st.members_suspect)                                               \
+	X(MEMBERS_DEAD, "members_dead", REPL, "members_dead",                 \
+	  GAUGE, "grapevine_members", "state", "dead", NULL,                  \
+	  t.st.members_dead)                                                  \
+	X(MEMBERS_LEFT, "members_left", REPL, "members_left",                 \
+	  GAUGE, "grapevine_members", "state", "left", NULL,                  \
+	  t.st.members_left)                                                  \
+	X(PARTITIONED, "partitioned", REPL, "partitioned",                    \
+	  GAUGE, "grapevine_partitioned", NULL, NULL,                         \
+	  "1 while this node is in a minority partition.",                    \
+	  t.partitioned)                                                      \
+	X(CONNECTIONS, NULL, STATS, "total_connections_received",             \
+	  COUNTER, "grapevine_connections_total", NULL, NULL,                 \
+	  "RESP connections accepted.",                                       \
+	  d->connections)                                                     \
+	X(COMMANDS, NULL, STATS, "total_commands_processed",                  \
+	  COUNTER, "grapevine_commands_total", NULL, NULL,                    \
+	  "RESP commands processed.",                                         \
+	  d->commands)                                                        \
+	X(DATAGRAMS_IN, "datagrams_in", STATS, "datagrams_in",                \
+	  COUNTER, "grapevine_datagrams_in_total", NULL, NULL,                \
+	  "Datagrams received.",                                              \
+	  t.st.dgrams_in)                                                     \
+	X(DATAGRAMS_OUT, "datagrams_out", STATS, "datagrams_out",             \
+	  COUNTER, "grapevine_datagrams_out_total", NULL, NULL,               \
+	  "Datagrams sent.",                                                  \
+	  t.st.dgrams_out)                                                    \
+	X(DATAGRAMS_BAD, "datagrams_bad", STATS, "datagrams_bad",             \
+	  COUNTER, "grapevine_datagrams_bad_total", NULL, NULL,               \
+	  "Datagrams dropped as malformed.",                                  \
+	  t.st.dgrams_bad)                                                    \
+	X(DATAGRAMS_FOREIGN, "datagrams_foreign", NONE, NULL,                 \
+	  COUNTER, "grapevine_datagrams_foreign_total", NULL, NULL,           \
+	  "Datagrams for another cluster or shard, dropped.",                 \
+	  t.st.dgrams_foreign)                                                \
+	X(BYTES_IN, "bytes_in", NONE, NULL,                                   \
+	  COUNTER, "grapevine_received_bytes_total", NULL, NULL,              \
+	  "Gossip bytes received.",                                           \
+	  t.st.bytes_in)                                                      \
+	X(BYTES_OUT, "bytes_out", NONE, NULL,                                 \
+	  COUNTER, "grapevine_sent_bytes_total", NULL, NULL,                  \
+	  "Gossip bytes sent.",                                               \
+	  t.st.bytes_out)                                                     \
+	X(UPDATES_LOCAL, "updates_local", NONE, NULL,                         \
+	  COUNTER, "grapevine_updates_local_total", NULL, NULL,               \
+	  "Writes made on this node.",                                        \
+	  t.st.updates_local)                                                 \
+	X(UPDATES_SENT, "updates_sent", REPL, "updates_sent",                 \
+	  COUNTER, "grapevine_updates_sent_total", NULL, NULL,                \
+	  "Update records sent.",                                             \
+	  t.st.updates_out)                                                   \
+	X(UPDATES_RECEIVED, "updates_received", REPL, "updates_received",     \
+	  COUNTER, "grapevine_updates_received_total", NULL, NULL,            \
+	  "Update records received.",                                         \
+	  t.st.updates_in)                                                    \
+	/* INFO's updates_applied counts the conflict winners too */          \
+	X(UPDATES_APPLIED_ANY, NULL, REPL, "updates_applied",                 \
+	  COUNTER, NULL, NULL, NULL, NULL,                                    \
+	  t.st.merge[GV_MERGE_APPLIED] +                                      \
+		  t.st.merge[GV_MERGE_CONFLICT_APPLIED])                      \
+	X(UPDATES_APPLIED, "updates_applied", NONE, NULL,                     \
+	  COUNTER, "grapevine_updates_applied_total", NULL, NULL,             \
+	  "Remote updates applied (no conflict).",                            \
+	  t.st.merge[GV_MERGE_APPLIED])                                       \
+	X(UPDATES_DUPLICATE, "updates_duplicate", REPL, "updates_duplicate",  \
+	  COUNTER, "grapevine_updates_duplicate_total", NULL, NULL,           \
+	  "Duplicate updates received.",                                      \
+	  t.st.merge[GV_MERGE_DUPLICATE] + t.st.dedup_hits)                   \
+	X(UPDATES_STALE, "updates_stale", REPL, "updates_stale",              \
+	  COUNTER, "grapevine_updates_stale_total", NULL, NULL,               \
+	  "Stale updates received.",                                          \
+	  t.st.merge[GV_MERGE_STALE])                                         \
+	X(UPDATES_REFUSED, "updates_refused", REPL, "updates_dropped",        \
+	  COUNTER, "grapevine_updates_refused_total", NULL, NULL,             \
+	  "Updates the store refused (memory cap).",                          \
+	  t.st.updates_refused)                                               \
+	X(CONFLICTS_APPLIED, "conflicts_applied", NONE, NULL,                 \
+	  COUNTER, NULL, NULL, NULL, NULL,                                    \
+	  t.st.merge[GV_MERGE_CONFLICT_APPLIED])                              \
+	X(CONFLICTS_LOST, "conflicts_lost", NONE, NULL,                       \
+	  COUNTER, NULL, NULL, NULL, NULL,                                    \
+	  t.st.merge[GV_MERGE_CONFLICT_LOST])                                 \
+	X(CONFLICTS, NULL, REPL, "conflicts",                                 \
+	  COUNTER, "grapevine_updates_conflict_total", NULL, NULL,            \
+	  "Concurrent writes met here.",                                      \
+	  t.st.merge[GV_MERGE_CONFLICT_APPLIED] +                             \
+		  t.st.merge[GV_MERGE_CONFLICT_LOST])                         \
+	X(AE_SESSIONS, "ae_sessions", REPL, "ae_sessions",                    \
+	  COUNTER, "grapevine_ae_sessions_total", NULL, NULL,                 \
+	  "Anti-entropy sessions started.",                                   \
+	  t.st.ae_sessions)                                                   \
+	X(AE_BYTES_OUT, "ae_bytes_out", NONE, NULL,                           \
+	  COUNTER, "grapevine_ae_sent_bytes_total", NULL, NULL,               \
+	  "Anti-entropy bytes sent.",                                         \
+	  t.st.ae_bytes_out)                                                  \
+	X(PROBES, "probes", NONE, NULL,                                       \
+	  COUNTER, "grapevine_probes_total", NULL, NULL,                      \
+	  "Failure-detector probes sent.",                                    \
+	  t.st.probes)                                                        \
+	X(PROBE_FAILS, "probe_fails", NONE, NULL,                             \
+	  COUNTER, "grapevine_probe_failures_total", NULL, NULL,              \
+	  "Probes not answered in time.",                                     \
+	  t.st.probe_fails)                                                   \
+	X(SUSPICIONS, "suspicions", NONE, NULL,                               \
+	  COUNTER, "grapevine_suspicions_total", NULL, NULL,                  \
+	  "Members this node began to suspect.",                              \
+	  t.st.suspicions)                                                    \
+	X(REFUTES, "refutes", NONE, NULL,                                     \
+	  COUNTER, "grapevine_refutes_total", NULL, NULL,                     \
+	  "Suspicions of this node it refuted.",                              \
+	  t.st.refutes)                                                       \
+	X(TOMBSTONES_PURGED, "tombstones_purged", NONE, NULL,                 \
+	  COUNTER, "grapevine_tombstones_purged_total", NULL, NULL,           \
+	  "Tombstones purged after their grace period.",                      \
+	  t.st.tombstones_purged)                                             \
+	X(JOINS_REFUSED, "joins_refused", NONE, NULL,                         \
+	  COUNTER, "grapevine_joins_refused_total", NULL, NULL,               \
+	  "Joins refused for a shard count mismatch (ours or a joiner's).",   \
+	  t.st.joins_refused)                                                 \
+	X(AUTH_CLEAR, "auth_clear", NONE, NULL,                               \
+	  COUNTER, "grapevine_auth_dropped_total", "reason", "clear",         \
+	  "Datagrams refused by sealed-gossip checks, by reason.",            \
+	  t.st.auth_clear)                                                    \
+	X(AUTH_NO_KEYRING, "auth_no_keyring", NONE, NULL,                     \
+	  COUNTER, "grapevine_auth_dropped_total", "reason", "no_keyring",    \
+	  NULL,                                                               \
+	  t.st.auth_no_keyring)                                               \
+	X(AUTH_UNKNOWN_KEY, "auth_unknown_key", NONE, NULL,                   \
+	  COUNTER, "grapevine_auth_dropped_total", "reason", "unknown_key",   \
+	  NULL,                                                               \
+	  t.st.auth_unknown_key)                                              \
+	X(AUTH_FAILED, "auth_failed", NONE, NULL,                             \
+	  COUNTER, "grapevine_auth_dropped_total", "reason", "failed", NULL,  \
+	  t.st.auth_failed)                                                   \
+	X(AUTH_REPLAYED, "auth_replayed", NONE, NULL,                         \
+	  COUNTER, "grapevine_auth_dropped_total", "reason", "replayed", NULL,\
+	  t.st.auth_replayed)                                                 \
+	X(AUTH_STALE, "auth_stale", NONE, NULL,                               \
+	  COUNTER, "grapevine_auth_dropped_total", "reason", "stale", NULL,   \
+	  t.st.auth_stale)                                                    \
+	X(SEAL_ERRORS, "seal_errors", NONE, NULL,                             \
+	  COUNTER, "grapevine_seal_errors_total", NULL, NULL,                 \
+	  "Datagrams not sent: sealing failed.",                              \
+	  t.st.seal_errors)                                                   \
+	X(KEYRING_CHANGES, "keyring_changes", NONE, NULL,                     \
+	  COUNTER, "grapevine_keyring_changes_total", NULL, NULL,             \
+	  "Keyring changes made by gossiped key operations.",                 \
+	  t.st.keyring_changes)                                               \
+	X(KEYRING_KEYS, "keyring_keys", NONE, NULL,                           \
+	  GAUGE, "grapevine_keyring_keys", NULL, NULL,                        \
+	  "Keys in the keyring (0: gossip in the clear).",                    \
+	  d->keyring ? gv_keyring_count(d->keyring) : 0)                      \
+	X(OUTBOX_DROPS, "outbox_drops", STATS, "outbox_drops",                \
+	  COUNTER, "grapevine_outbox_drops_total", NULL, NULL,                \
+	  "Datagrams not queued: send queue full.",                           \
+	  t.st.outbox_drops)                                                  \
+	X(FLOOD_DROPS, "flood_drops", STATS, "flood_drops",                   \
+	  COUNTER, "grapevine_flood_drops_total", NULL, NULL,                 \
+	  "Writes not queued for flooding (anti-entropy carries them).",      \
+	  t.st.flood_drops)                                                   \
+	X(RUMOR_DROPS, "rumor_drops", STATS, "rumor_drops",                   \
+	  COUNTER, "grapevine_rumor_drops_total", NULL, NULL,                 \
+	  "Rumors retired early: rumor queue full.",                          \
+	  t.st.rumor_drops)                                                   \
+	X(BUSY_REPLIES, "busy_replies", STATS, "busy_replies",                \
+	  COUNTER, "grapevine_busy_replies_total", NULL, NULL,                \
+	  "Requests answered BUSY: shard queue full.",                        \
+	  d->busy_replies)                                                    \
+	X(REPLIES_HELD, "replies_held", STATS, "replies_held",                \
+	  COUNTER, "grapevine_replies_held_total", NULL, NULL,                \
+	  "Replies a shard held back: its reply queue full.",                 \
+	  x.replies_held)                                                     \
+	X(HOOK_EVENTS_DROPPED, "hook_events_dropped", STATS,                  \
+	  "hook_events_dropped",                                              \
+	  COUNTER, "grapevine_hook_events_dropped_total", NULL, NULL,         \
+	  "Hook events dropped: hook queue full.",                            \
+	  x.hook_events)                                                      \
+	X(MEMBER_MSGS_DROPPED, "member_msgs_dropped", STATS,                  \
+	  "member_msgs_dropped",                                              \
+	  COUNTER, "grapevine_member_msgs_dropped_total", NULL, NULL,         \
+	  "Membership messages to shards dropped (then resynced).",           \
+	  x.member_msgs)                                                      \
+	X(CONNECTED_CLIENTS, NULL, CLIENTS, "connected_clients",              \
+	  GAUGE, "grapevine_connected_clients", NULL, NULL,                   \
+	  "RESP clients connected.",                                          \
+	  d->nclients)                                                        \
+	X(CLIENT_OUTPUT_LIMIT, NULL, CLIENTS, "client_output_limit",          \
+	  GAUGE, NULL, NULL, NULL, NULL,                                      \
+	  d->cfg.client_output_limit)                                         \
+	X(PAUSED_CLIENTS, "paused_clients", CLIENTS, "paused_clients",        \
+	  GAUGE, "grapevine_paused_clients", NULL, NULL,                      \
+	  "Clients not read now (backpressure).",                             \
+	  x.paused_clients)                                                   \
+	X(CLIENT_READ_PAUSES, "client_read_pauses", CLIENTS,                  \
+	  "client_read_pauses",                                               \
+	  COUNTER, "grapevine_client_read_pauses_total", NULL, NULL,          \
+	  "Times a client stopped being read (backpressure).",                \
+	  d->read_pauses)                                                     \
+	X(CLIENT_OUTPUT_DISCONNECTS, "client_output_disconnects", CLIENTS,    \
+	  "client_output_disconnects",                                        \
+	  COUNTER, "grapevine_client_output_disconnects_total", NULL, NULL,   \
+	  "Clients closed: unsent replies over the output limit.",            \
+	  d->out_disconnects)                                                 \
+	X(CLIENT_INPUT_DISCONNECTS, "client_input_disconnects", CLIENTS,      \
+	  "client_input_disconnects",                                         \
+	  COUNTER, "grapevine_client_input_disconnects_total", NULL, NULL,    \
+	  "Clients closed: a request over the input limit.",                  \
+	  d->in_disconnects)                                                  \
+	X(METRICS_REFUSED, "metrics_refused", STATS, "metrics_refused",       \
+	  COUNTER, "grapevine_metrics_refused_total", NULL, NULL,             \
+	  "Metrics connections closed at once: too many open.",               \
+	  d->metrics_refused)                                                 \
+	X(METRICS_TIMEOUTS, "metrics_timeouts", STATS, "metrics_timeouts",    \
+	  COUNTER, "grapevine_metrics_timeouts_total", NULL, NULL,            \
+	  "Metrics connections closed unanswered or unread at the deadline.", \
+	  d->metrics_timeouts)
+/* clang-format on */
+
+enum gvd_counter_id {
+#define GVD_C_ID(id, ...) GVD_C_##id,
+	GVD_COUNTERS(GVD_C_ID)
+#undef GVD_C_ID
+	GVD_NCOUNTERS
+};
+
+/* INFO sections that hold rows of the table, in INFO's order. */
+enum gvd_info_sec {
+	GVD_SEC_NONE,
+	GVD_SEC_CLIENTS,
+	GVD_SEC_MEMORY,
+	GVD_SEC_STATS,
+	GVD_SEC_REPL,
+};
+
+/* A row of the table without its value (see the top of this file). */
+struct gvd_counter {
+	const char *stats;
+	enum gvd_info_sec sec;
+	const char *info;
+	enum gv_metric_type type;
+	const char *prom;
+	const char *lname, *lval;
+	const char *help;
+};
+
+extern const struct gvd_counter gvd_counters[GVD_NCOUNTERS];
+
+struct pub;
+
+/*
+ * gvd_counters_read - every row's value now, into v[GVD_NCOUNTERS], from
+ * one gvd_sum_stats and one gvd_sum_drops; the summed stats also into *sum
+ * unless sum is NULL (for INFO's reach). On the front end's thread.
+ */
+void gvd_counters_read(gv_daemon *d, uint64_t *v, struct pub *sum);
+
+#endif
