@@ -1,5 +1,11 @@
 # SPDX-License-Identifier: MIT
 # Integration tests: real grapevined processes on loopback (python3).
+# Debian's interpreter when there is one: it has the distribution's modules
+# (python3-redis, for the command table's redis-py checks), which a python3
+# first on PATH (a pyenv build) may lack. -DPython3_EXECUTABLE=... wins.
+if(NOT DEFINED Python3_EXECUTABLE AND EXISTS /usr/bin/python3)
+	set(Python3_EXECUTABLE /usr/bin/python3)
+endif()
 find_package(Python3 COMPONENTS Interpreter)
 if(Python3_Interpreter_FOUND)
 	add_test(NAME integration

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * commands.c - a parsed RESP command turned into a req: answered at once
- * (PING, INFO, errors...), or split into subs sent to the shards that own
- * the keys (GET, SET, MGET, SCAN, GV.KEYS...). Runs on the front end's
- * thread; the reply is encoded by frontend.c when every sub is back.
+ * commands.c - a parsed RESP command turned into a req: gvd_command looks
+ * it up in the command table (commands.h, cmd_table.c) and checks its
+ * arity, the one place that does; then its handler here answers at once
+ * (PING, INFO, errors...) or splits it into subs sent to the shards that
+ * own the keys (GET, SET, MGET, SCAN, GV.KEYS...). Runs on the front
+ * end's thread; the reply is encoded by frontend.c when every sub is back.
  */
 #define _GNU_SOURCE
-#include "server/daemon_int.h"
+#include "server/commands.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -25,7 +27,6 @@ gvd_ready(struct client *c)
 {
 	return gvd_req_new(c, C_READY, 0);
 }
-
 
 static bool
 arg_is(const gv_resp_arg *a, const char *s)
@@ -73,8 +74,14 @@ all_shards(gv_daemon *d, struct req *r, int op)
 	}
 }
 
-static void keys_command(gv_daemon *d, struct client *c, gv_resp_arg *av,
-			 size_t ac);
+/* A ready reply of one error line. */
+static void
+error_reply(struct client *c, const char *msg)
+{
+	struct req *r = gvd_ready(c);
+	if (r)
+		gv_resp_out_error(&r->reply, msg);
+}
 
 static void
 wrong_args(struct client *c, const char *name)
@@ -87,235 +94,325 @@ wrong_args(struct client *c, const char *name)
 				   name);
 }
 
-/* One parsed command. */
+static size_t
+min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+/*
+ * Redis 7's text for a name not in the table: the name and the first
+ * arguments quoted, each cut at 128 bytes and at a NUL (Redis formats
+ * them as C strings), arguments added while those so far are under 128
+ * bytes, each cut to what is left of the 128.
+ */
+static void
+unknown_command(struct client *c, const gv_resp_arg *av, size_t ac)
+{
+	char args[128 + 3];
+	size_t n = 0;
+	for (size_t i = 1; i < ac && n < 128; i++) {
+		size_t l = strnlen(av[i].ptr, min_size(av[i].len, 128 - n));
+		args[n++] = '\'';
+		memcpy(args + n, av[i].ptr, l);
+		n += l;
+		args[n++] = '\'';
+		args[n++] = ' ';
+	}
+	struct req *r = gvd_ready(c);
+	if (r)
+		gv_resp_out_errorf(
+			&r->reply,
+			"ERR unknown command '%.*s', with args beginning "
+			"with: %.*s",
+			(int)strnlen(av[0].ptr, min_size(av[0].len, 128)),
+			av[0].ptr, (int)n, args);
+}
+
+/* Redis 7's text for a container's subcommand not in its table. */
+static void
+unknown_subcommand(struct client *c, const struct gvd_cmd *cmd,
+		   const gv_resp_arg *sub)
+{
+	char up[32];
+	size_t n = min_size(strlen(cmd->name), sizeof(up) - 1);
+	for (size_t i = 0; i < n; i++)
+		up[i] = (char)toupper((unsigned char)cmd->name[i]);
+	up[n] = 0;
+	struct req *r = gvd_ready(c);
+	if (r)
+		gv_resp_out_errorf(&r->reply,
+				   "ERR unknown subcommand '%.*s'. Try %s "
+				   "HELP.",
+				   (int)strnlen(sub->ptr,
+						min_size(sub->len, 128)),
+				   sub->ptr, up);
+}
+
+/*
+ * One parsed command: its row in the command table (its subcommand's, for
+ * a container given one), the one arity check, then the row's handler.
+ */
 void
 gvd_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 {
 	d->commands++;
-	struct req *r;
-	char name[32];
-	size_t nl = av[0].len < sizeof(name) - 1 ? av[0].len : sizeof(name) - 1;
-	for (size_t i = 0; i < nl; i++)
-		name[i] = (char)tolower((unsigned char)av[0].ptr[i]);
-	name[nl] = 0;
+	const struct gvd_cmd *cmd =
+		gvd_cmd_find(gvd_cmds, gvd_ncmds, av[0].ptr, av[0].len);
+	if (cmd && cmd->subs && ac > 1) {
+		const struct gvd_cmd *sub = gvd_cmd_find(
+			cmd->subs, cmd->nsubs, av[1].ptr, av[1].len);
+		if (!sub)
+			return unknown_subcommand(c, cmd, &av[1]);
+		cmd = sub;
+	}
+	if (!cmd)
+		return unknown_command(c, av, ac);
+	if (cmd->arity >= 0 ? ac != (size_t)cmd->arity
+			    : ac < (size_t)-cmd->arity)
+		return wrong_args(c, cmd->name);
+	cmd->fn(d, c, av, ac);
+}
 
-	if (!strcmp(name, "ping")) {
-		if (ac > 2)
-			return wrong_args(c, "ping");
-		if ((r = gvd_ready(c))) {
-			if (ac == 2)
-				gv_resp_out_bulk(&r->reply, av[1].ptr,
-						 av[1].len);
-			else
-				gv_resp_out_simple(&r->reply, "PONG");
-		}
-	} else if (!strcmp(name, "echo")) {
-		if (ac != 2)
-			return wrong_args(c, "echo");
-		if ((r = gvd_ready(c)))
+/* ---------------------------------------------------------- handlers */
+
+void
+gvd_cmd_ping(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+{
+	(void)d;
+	struct req *r;
+	if (ac > 2) /* arity -1, but one message at most: Redis's check too */
+		return wrong_args(c, "ping");
+	if ((r = gvd_ready(c))) {
+		if (ac == 2)
 			gv_resp_out_bulk(&r->reply, av[1].ptr, av[1].len);
-	} else if (!strcmp(name, "quit")) {
-		if ((r = gvd_ready(c)))
-			gv_resp_out_ok(&r->reply);
-		c->closing = true;
-	} else if (!strcmp(name, "get")) {
-		if (ac != 2)
-			return wrong_args(c, "get");
-		if ((r = gvd_req_new(c, C_BULK, 1))) {
-			key_sub(d, &r->subs[0], OP_GET, &av[1], NULL);
-			gvd_dispatch(d, r);
-		}
-	} else if (!strcmp(name, "set")) {
-		if (ac < 3)
-			return wrong_args(c, "set");
-		int mode = 0;
-		for (size_t i = 3; i < ac; i++) {
-			if (arg_is(&av[i], "nx") && !mode) {
-				mode = 1;
-			} else if (arg_is(&av[i], "xx") && !mode) {
-				mode = 2;
-			} else if (arg_is(&av[i], "ex") || arg_is(&av[i], "px") ||
-				   arg_is(&av[i], "exat") ||
-				   arg_is(&av[i], "pxat") ||
-				   arg_is(&av[i], "keepttl")) {
-				if ((r = gvd_ready(c)))
-					gv_resp_out_error(
-						&r->reply,
-						"ERR expiry (EX/PX/EXAT/PXAT/"
-						"KEEPTTL) is not supported: "
-						"grapevine keys do not expire");
-				return;
-			} else if (arg_is(&av[i], "get")) {
-				if ((r = gvd_ready(c)))
-					gv_resp_out_error(
-						&r->reply,
-						"ERR SET ... GET is not "
-						"supported");
-				return;
-			} else {
-				if ((r = gvd_ready(c)))
-					gv_resp_out_error(&r->reply,
-							  "ERR syntax error");
-				return;
-			}
-		}
-		if ((r = gvd_req_new(c, C_SET, 1))) {
-			key_sub(d, &r->subs[0], OP_SET, &av[1], &av[2]);
-			r->subs[0].setmode = (uint8_t)mode;
-			gvd_dispatch(d, r);
-		}
-	} else if (!strcmp(name, "del") || !strcmp(name, "unlink") ||
-		   !strcmp(name, "exists")) {
-		if (ac < 2)
-			return wrong_args(c, name);
-		bool del = name[0] != 'e';
-		if ((r = gvd_req_new(c, C_SUM, (unsigned)(ac - 1)))) {
-			for (size_t i = 1; i < ac; i++)
-				key_sub(d, &r->subs[i - 1],
-					del ? OP_DEL : OP_EXISTS, &av[i], NULL);
-			gvd_dispatch(d, r);
-		}
-	} else if (!strcmp(name, "mget")) {
-		if (ac < 2)
-			return wrong_args(c, "mget");
-		if ((r = gvd_req_new(c, C_MGET, (unsigned)(ac - 1)))) {
-			for (size_t i = 1; i < ac; i++)
-				key_sub(d, &r->subs[i - 1], OP_GET, &av[i],
-					NULL);
-			gvd_dispatch(d, r);
-		}
-	} else if (!strcmp(name, "mset")) {
-		if (ac < 3 || (ac - 1) % 2)
-			return wrong_args(c, "mset");
-		if ((r = gvd_req_new(c, C_OK, (unsigned)((ac - 1) / 2)))) {
-			for (size_t i = 1; i + 1 < ac; i += 2)
-				key_sub(d, &r->subs[(i - 1) / 2], OP_SET,
-					&av[i], &av[i + 1]);
-			gvd_dispatch(d, r);
-		}
-	} else if (!strcmp(name, "dbsize")) {
-		if ((r = gvd_req_new(c, C_SUM, d->k))) {
-			all_shards(d, r, OP_COUNT);
-			gvd_dispatch(d, r);
-		}
-	} else if (!strcmp(name, "scan")) {
-		uint64_t cursor, count = 10;
-		if (ac < 2 || !arg_u64(&av[1], &cursor)) {
-			if ((r = gvd_ready(c)))
-				gv_resp_out_error(&r->reply,
-						  "ERR invalid cursor");
-			return;
-		}
-		char *pattern = NULL;
-		for (size_t i = 2; i < ac; i++) {
-			if (arg_is(&av[i], "count") && i + 1 < ac &&
-			    arg_u64(&av[i + 1], &count) && count > 0) {
-				i++;
-			} else if (arg_is(&av[i], "match") && i + 1 < ac) {
-				free(pattern);
-				pattern = calloc(1, av[i + 1].len + 1);
-				if (pattern)
-					memcpy(pattern, av[i + 1].ptr,
-					       av[i + 1].len);
-				i++;
-			} else {
-				free(pattern);
-				if ((r = gvd_ready(c)))
-					gv_resp_out_error(&r->reply,
-							  "ERR syntax error");
-				return;
-			}
-		}
-		uint64_t sh = cursor % d->k, leaf = cursor / d->k;
-		if (leaf >= 65536) {
-			free(pattern);
-			if ((r = gvd_ready(c)))
-				gv_resp_out_error(&r->reply,
-						  "ERR invalid cursor");
-			return;
-		}
-		if ((r = gvd_req_new(c, C_SCAN, 1))) {
-			r->subs[0].op = OP_SCAN;
-			r->subs[0].shard = (uint16_t)sh;
-			r->subs[0].cursor = leaf;
-			r->subs[0].count = count > 100000 ? 100000 : count;
-			r->pattern = pattern;
-			r->subs[0].pattern = pattern;
-			r->scan_shard = sh;
-			gvd_dispatch(d, r);
+		else
+			gv_resp_out_simple(&r->reply, "PONG");
+	}
+}
+
+void
+gvd_cmd_echo(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+{
+	(void)d, (void)ac;
+	struct req *r;
+	if ((r = gvd_ready(c)))
+		gv_resp_out_bulk(&r->reply, av[1].ptr, av[1].len);
+}
+
+void
+gvd_cmd_quit(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+{
+	(void)d, (void)av, (void)ac;
+	struct req *r;
+	if ((r = gvd_ready(c)))
+		gv_resp_out_ok(&r->reply);
+	c->closing = true;
+}
+
+/* One sub per key, av[1..ac), combined by @combine: GET (one key), MGET,
+ * DEL, UNLINK, EXISTS, GV.WATCH. */
+static void
+per_key(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac,
+	int combine, int op)
+{
+	struct req *r;
+	if ((r = gvd_req_new(c, combine, (unsigned)(ac - 1)))) {
+		for (size_t i = 1; i < ac; i++)
+			key_sub(d, &r->subs[i - 1], op, &av[i], NULL);
+		gvd_dispatch(d, r);
+	}
+}
+
+void
+gvd_cmd_get(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+{
+	per_key(d, c, av, ac, C_BULK, OP_GET);
+}
+
+void
+gvd_cmd_set(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+{
+	struct req *r;
+	int mode = 0;
+	for (size_t i = 3; i < ac; i++) {
+		if (arg_is(&av[i], "nx") && !mode) {
+			mode = 1;
+		} else if (arg_is(&av[i], "xx") && !mode) {
+			mode = 2;
+		} else if (arg_is(&av[i], "ex") || arg_is(&av[i], "px") ||
+			   arg_is(&av[i], "exat") || arg_is(&av[i], "pxat") ||
+			   arg_is(&av[i], "keepttl")) {
+			return error_reply(c, "ERR expiry (EX/PX/EXAT/PXAT/"
+					      "KEEPTTL) is not supported: "
+					      "grapevine keys do not expire");
+		} else if (arg_is(&av[i], "get")) {
+			return error_reply(c, "ERR SET ... GET is not "
+					      "supported");
 		} else {
-			free(pattern);
-		}
-	} else if (!strcmp(name, "info")) {
-		if ((r = gvd_ready(c))) {
-			gv_resp_buf b;
-			gv_resp_buf_init(&b, gv_mem_libc(), 0);
-			char sec[32] = "";
-			if (ac > 1) {
-				size_t l = av[1].len < 31 ? av[1].len : 31;
-				for (size_t i = 0; i < l; i++)
-					sec[i] = (char)tolower(
-						(unsigned char)av[1].ptr[i]);
-				sec[l] = 0;
-			}
-			gvd_info_text(d, &b, sec);
-			gv_resp_out_bulk(&r->reply, gv_resp_buf_data(&b),
-					 gv_resp_buf_pending(&b));
-			gv_resp_buf_fini(&b);
-		}
-	} else if (!strcmp(name, "command")) {
-		/* minimal: clients probe it at connect time */
-		if ((r = gvd_ready(c))) {
-			if (ac > 1 && arg_is(&av[1], "count"))
-				gv_resp_out_int(&r->reply, 17);
-			else
-				gv_resp_out_array(&r->reply, 0);
-		}
-	} else if (!strcmp(name, "gv.keys")) {
-		keys_command(d, c, av, ac);
-	} else if (!strcmp(name, "gv.members")) {
-		if ((r = gvd_req_new(c, C_RAW, 1))) {
-			r->subs[0].op = OP_MEMBERS;
-			r->subs[0].shard = 0;
-			gvd_dispatch(d, r);
-		}
-	} else if (!strcmp(name, "gv.conflicts")) {
-		uint64_t n = 10;
-		if (ac > 2 || (ac == 2 && (!arg_u64(&av[1], &n) || n == 0 ||
-					   n > 100000))) {
-			if ((r = gvd_ready(c)))
-				gv_resp_out_error(&r->reply,
-						  "ERR usage: GV.CONFLICTS "
-						  "[count 1..100000]");
-			return;
-		}
-		if ((r = gvd_req_new(c, C_RAW, d->k))) {
-			all_shards(d, r, OP_CONFLICTS);
-			for (unsigned i = 0; i < d->k; i++)
-				r->subs[i].count = n;
-			r->scan_shard = n; /* cap of the merged reply */
-			gvd_dispatch(d, r);
-		}
-	} else if (!strcmp(name, "gv.stats")) {
-		if ((r = gvd_ready(c)))
-			gvd_stats_array(d, &r->reply);
-	} else if (!strcmp(name, "gv.watch")) {
-		if (ac != 2)
-			return wrong_args(c, "gv.watch");
-		if ((r = gvd_req_new(c, C_WATCH, 1))) {
-			key_sub(d, &r->subs[0], OP_WATCH, &av[1], NULL);
-			gvd_dispatch(d, r);
-		}
-	} else {
-		if ((r = gvd_ready(c))) {
-			char q[40];
-			size_t l = av[0].len < 32 ? av[0].len : 32;
-			memcpy(q, av[0].ptr, l);
-			q[l] = 0;
-			gv_resp_out_errorf(&r->reply,
-					   "ERR unknown command '%s'", q);
+			return error_reply(c, "ERR syntax error");
 		}
 	}
+	if ((r = gvd_req_new(c, C_SET, 1))) {
+		key_sub(d, &r->subs[0], OP_SET, &av[1], &av[2]);
+		r->subs[0].setmode = (uint8_t)mode;
+		gvd_dispatch(d, r);
+	}
+}
+
+/* DEL and UNLINK (the same here) and EXISTS: their integers summed. */
+void
+gvd_cmd_del(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+{
+	per_key(d, c, av, ac, C_SUM, OP_DEL);
+}
+
+void
+gvd_cmd_exists(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+{
+	per_key(d, c, av, ac, C_SUM, OP_EXISTS);
+}
+
+void
+gvd_cmd_mget(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+{
+	per_key(d, c, av, ac, C_MGET, OP_GET);
+}
+
+void
+gvd_cmd_mset(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+{
+	struct req *r;
+	if ((ac - 1) % 2) /* Redis's text too: arity -3 cannot say "pairs" */
+		return wrong_args(c, "mset");
+	if ((r = gvd_req_new(c, C_OK, (unsigned)((ac - 1) / 2)))) {
+		for (size_t i = 1; i + 1 < ac; i += 2)
+			key_sub(d, &r->subs[(i - 1) / 2], OP_SET, &av[i],
+				&av[i + 1]);
+		gvd_dispatch(d, r);
+	}
+}
+
+void
+gvd_cmd_dbsize(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+{
+	(void)av, (void)ac;
+	struct req *r;
+	if ((r = gvd_req_new(c, C_SUM, d->k))) {
+		all_shards(d, r, OP_COUNT);
+		gvd_dispatch(d, r);
+	}
+}
+
+void
+gvd_cmd_scan(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+{
+	struct req *r;
+	uint64_t cursor, count = 10;
+	if (!arg_u64(&av[1], &cursor))
+		return error_reply(c, "ERR invalid cursor");
+	char *pattern = NULL;
+	for (size_t i = 2; i < ac; i++) {
+		if (arg_is(&av[i], "count") && i + 1 < ac &&
+		    arg_u64(&av[i + 1], &count) && count > 0) {
+			i++;
+		} else if (arg_is(&av[i], "match") && i + 1 < ac) {
+			free(pattern);
+			pattern = calloc(1, av[i + 1].len + 1);
+			if (pattern)
+				memcpy(pattern, av[i + 1].ptr, av[i + 1].len);
+			i++;
+		} else {
+			free(pattern);
+			return error_reply(c, "ERR syntax error");
+		}
+	}
+	uint64_t sh = cursor % d->k, leaf = cursor / d->k;
+	if (leaf >= 65536) {
+		free(pattern);
+		return error_reply(c, "ERR invalid cursor");
+	}
+	if ((r = gvd_req_new(c, C_SCAN, 1))) {
+		r->subs[0].op = OP_SCAN;
+		r->subs[0].shard = (uint16_t)sh;
+		r->subs[0].cursor = leaf;
+		r->subs[0].count = count > 100000 ? 100000 : count;
+		r->pattern = pattern;
+		r->subs[0].pattern = pattern;
+		r->scan_shard = sh;
+		gvd_dispatch(d, r);
+	} else {
+		free(pattern);
+	}
+}
+
+void
+gvd_cmd_info(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+{
+	struct req *r;
+	if ((r = gvd_ready(c))) {
+		gv_resp_buf b;
+		gv_resp_buf_init(&b, gv_mem_libc(), 0);
+		char sec[32] = "";
+		if (ac > 1) {
+			size_t l = av[1].len < 31 ? av[1].len : 31;
+			for (size_t i = 0; i < l; i++)
+				sec[i] = (char)tolower(
+					(unsigned char)av[1].ptr[i]);
+			sec[l] = 0;
+		}
+		gvd_info_text(d, &b, sec);
+		gv_resp_out_bulk(&r->reply, gv_resp_buf_data(&b),
+				 gv_resp_buf_pending(&b));
+		gv_resp_buf_fini(&b);
+	}
+}
+
+void
+gvd_cmd_gv_members(gv_daemon *d, struct client *c, gv_resp_arg *av,
+		   size_t ac)
+{
+	(void)av, (void)ac;
+	struct req *r;
+	if ((r = gvd_req_new(c, C_RAW, 1))) {
+		r->subs[0].op = OP_MEMBERS;
+		r->subs[0].shard = 0;
+		gvd_dispatch(d, r);
+	}
+}
+
+void
+gvd_cmd_gv_conflicts(gv_daemon *d, struct client *c, gv_resp_arg *av,
+		     size_t ac)
+{
+	struct req *r;
+	uint64_t n = 10;
+	if (ac > 2 ||
+	    (ac == 2 && (!arg_u64(&av[1], &n) || n == 0 || n > 100000)))
+		return error_reply(c, "ERR usage: GV.CONFLICTS "
+				      "[count 1..100000]");
+	if ((r = gvd_req_new(c, C_RAW, d->k))) {
+		all_shards(d, r, OP_CONFLICTS);
+		for (unsigned i = 0; i < d->k; i++)
+			r->subs[i].count = n;
+		r->scan_shard = n; /* cap of the merged reply */
+		gvd_dispatch(d, r);
+	}
+}
+
+void
+gvd_cmd_gv_stats(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+{
+	(void)av, (void)ac;
+	struct req *r;
+	if ((r = gvd_ready(c)))
+		gvd_stats_array(d, &r->reply);
+}
+
+void
+gvd_cmd_gv_watch(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+{
+	per_key(d, c, av, ac, C_WATCH, OP_WATCH);
 }
 
 /*
@@ -324,8 +421,8 @@ gvd_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
  * hex digits as LIST shows them. Changes go to shard 0, which owns the
  * membership, and travel to the cluster as gossip.
  */
-static void
-keys_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+void
+gvd_cmd_gv_keys(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 {
 	struct req *r;
 	int op = -1;
@@ -337,21 +434,13 @@ keys_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 		op = GV_KEYOP_USE;
 	else if (ac == 3 && arg_is(&av[1], "remove"))
 		op = GV_KEYOP_REMOVE;
-	if (op < 0) {
-		if ((r = gvd_ready(c)))
-			gv_resp_out_error(&r->reply,
-					  "ERR usage: GV.KEYS LIST | INSTALL "
-					  "KEY | USE KEY|ID | REMOVE KEY|ID");
-		return;
-	}
-	if (!d->keyring) {
-		if ((r = gvd_ready(c)))
-			gv_resp_out_error(&r->reply,
-					  "ERR no keyring: this node's gossip "
-					  "runs in the clear (start it with "
-					  "--keyring FILE)");
-		return;
-	}
+	if (op < 0)
+		return error_reply(c, "ERR usage: GV.KEYS LIST | INSTALL "
+				      "KEY | USE KEY|ID | REMOVE KEY|ID");
+	if (!d->keyring)
+		return error_reply(c, "ERR no keyring: this node's gossip "
+				      "runs in the clear (start it with "
+				      "--keyring FILE)");
 	uint8_t key[GV_KEY_LEN];
 	uint32_t id = 0;
 	bool have_key = false;
@@ -362,16 +451,13 @@ keys_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 			id = gv_key_id(key);
 		} else if (op == GV_KEYOP_INSTALL ||
 			   gv_key_id_parse(t, av[2].len, &id)) {
-			if ((r = gvd_ready(c)))
-				gv_resp_out_error(
-					&r->reply,
-					op == GV_KEYOP_INSTALL
-						? "ERR not a key: 32 bytes as "
-						  "64 hex digits or base64"
-						: "ERR not a key (64 hex digits "
-						  "or base64) or a key id (8 "
-						  "hex digits)");
-			return;
+			return error_reply(
+				c, op == GV_KEYOP_INSTALL
+					   ? "ERR not a key: 32 bytes as 64 "
+					     "hex digits or base64"
+					   : "ERR not a key (64 hex digits or "
+					     "base64) or a key id (8 hex "
+					     "digits)");
 		}
 	}
 	if ((r = gvd_req_new(c, C_RAW, 1))) {

@@ -447,6 +447,172 @@ def test_errors():
         stop_all(nodes)
 
 
+# Redis 7.0.15's bytes for COMMAND INFO get and COMMAND DOCS get: rows that
+# grapevine takes as Redis has them answer byte for byte.
+REDIS_INFO_GET = (
+    b"*1\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n"
+    b"*3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n"
+    b"+RO\r\n+access\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n"
+    b"$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n"
+    b"$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n"
+    b"$5\r\nlimit\r\n:0\r\n*0\r\n")
+REDIS_DOCS_GET = (
+    b"*2\r\n$3\r\nget\r\n*10\r\n$7\r\nsummary\r\n$22\r\nGet the value of a key\r\n"
+    b"$5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$6\r\nstring\r\n$10\r\ncomplexity\r\n"
+    b"$4\r\nO(1)\r\n$9\r\narguments\r\n*1\r\n*6\r\n$4\r\nname\r\n$3\r\nkey\r\n"
+    b"$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n")
+
+
+def resp_encode(args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+def raw_reply(port, *args):
+    """The reply's bytes to one command, read up to a PING sent after it."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        s.sendall(resp_encode(args) + resp_encode(["PING", "end-of-reply"]))
+        end, buf = b"$12\r\nend-of-reply\r\n", b""
+        while not buf.endswith(end):
+            chunk = s.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            buf += chunk
+        return buf[:-len(end)]
+    finally:
+        s.close()
+
+
+def test_command_table():
+    """The command table: one arity check and Redis 7's texts for unknown
+    commands and subcommands; COMMAND, COUNT, INFO, DOCS, LIST, GETKEYS
+    in Redis 7's shapes, from the same rows."""
+    nodes = cluster(1, 2)
+    try:
+        port = nodes[0].resp
+        r = nodes[0].r()
+
+        def err(*args):
+            v = r.cmd(*args)
+            return str(v) if isinstance(v, Exception) else v
+
+        for args, name in [(("GET",), "get"), (("GET", "a", "b"), "get"), (("gEt",), "get"),
+                           (("SET", "a"), "set"), (("MGET",), "mget"), (("MSET", "a", "b", "c"), "mset"),
+                           (("PING", "a", "b"), "ping"), (("ECHO",), "echo"), (("DBSIZE", "x"), "dbsize"),
+                           (("SCAN",), "scan"), (("DEL",), "del"), (("GV.WATCH",), "gv.watch"),
+                           (("GV.MEMBERS", "x"), "gv.members"),
+                           (("COMMAND", "COUNT", "x"), "command|count"),
+                           (("COMMAND", "HELP", "x"), "command|help"),
+                           (("command", "getkeys", "get"), "command|getkeys")]:
+            want = f"ERR wrong number of arguments for '{name}' command"
+            got = err(*args)
+            check(got == want, f"{' '.join(args)}: {got!r}")
+        check(raw_reply(port, "FOOBAR", "a", "b", "c") ==
+              b"-ERR unknown command 'FOOBAR', with args beginning with: 'a' 'b' 'c' \r\n",
+              "unknown command: Redis 7's text, a space after each argument")
+        check(raw_reply(port, "nosuch") == b"-ERR unknown command 'nosuch', with args beginning with: \r\n",
+              "unknown command without arguments")
+        got = err("x" * 200, "y" * 126, "b", "c")
+        check(got == "ERR unknown command '%s', with args beginning with: '%s' " % ("x" * 128, "y" * 126),
+              "unknown command: name cut at 128 bytes, arguments stop past 128")
+        got = err("foo", "y" * 123, "bbb", "c")
+        check(got == "ERR unknown command 'foo', with args beginning with: '%s' 'bb' " % ("y" * 123),
+              "unknown command: the last argument cut to what is left of 128")
+        check(err("foo", "a\r\nb") == "ERR unknown command 'foo', with args beginning with: 'a  b' ",
+              "unknown command: CR LF in an argument become spaces")
+        check(raw_reply(port, "COMMAND", "FOO") == b"-ERR unknown subcommand 'FOO'. Try COMMAND HELP.\r\n",
+              "unknown subcommand: Redis 7's text")
+        check(err("command", "foo", "bar") == "ERR unknown subcommand 'foo'. Try COMMAND HELP.",
+              "unknown subcommand, lowercase container")
+        check(err("GV.KEYS") == "ERR usage: GV.KEYS LIST | INSTALL KEY | USE KEY|ID | REMOVE KEY|ID",
+              "GV.KEYS keeps its usage error")
+        check(isinstance(r.cmd("GV.CONFLICTS", "1", "2"), Exception), "GV.CONFLICTS keeps its usage error")
+
+        # case-insensitive lookup
+        check(r.cmd("sEt", "ck", "v") == "OK" and r.cmd("gEt", "ck") == b"v", "gEt / sEt: any case")
+        count = r.cmd("CoMmAnD", "cOuNt")
+        every = r.cmd("COMMAND")
+        check(isinstance(count, int) and count == len(every), f"COMMAND COUNT {count} == rows of COMMAND")
+        check(r.cmd("COMMAND", "INFO") == every, "COMMAND INFO without names: every command")
+        names = [e[0] for e in every]
+        check(all(isinstance(e, list) and len(e) == 10 for e in every), "COMMAND: entries of 10")
+        check(names == sorted(names), "COMMAND lists the table's rows in name order")
+
+        info = r.cmd("COMMAND", "INFO", "get", "SET", "nosuch", "command|INFO", "get|x")
+        check(isinstance(info, list) and len(info) == 5, "COMMAND INFO: one entry per name")
+        check(info[0] == [b"get", 2, ["readonly", "fast"], 1, 1, 1, ["@read", "@string", "@fast"], [],
+                          [[b"flags", ["RO", "access"],
+                            b"begin_search", [b"type", b"index", b"spec", [b"index", 1]],
+                            b"find_keys", [b"type", b"range", b"spec",
+                                           [b"lastkey", 0, b"keystep", 1, b"limit", 0]]]], []],
+              f"COMMAND INFO get: {info[0]}")
+        check(info[1][:8] == [b"set", -3, ["write", "denyoom"], 1, 1, 1, ["@write", "@string", "@slow"], []],
+              f"COMMAND INFO set: {info[1][:8]}")
+        check(info[2] is None and info[4] is None, "COMMAND INFO: nil for an unknown name")
+        check(info[3] and info[3][:2] == [b"command|info", -2], "COMMAND INFO command|info")
+        check(raw_reply(port, "COMMAND", "INFO", "get") == REDIS_INFO_GET, "COMMAND INFO get: Redis 7's bytes")
+        cmd = r.cmd("COMMAND", "INFO", "command")[0]
+        subs = sorted(s[0] for s in cmd[9])
+        check(subs == [b"command|" + s for s in (b"count", b"docs", b"getkeys", b"getkeysandflags", b"help",
+                                                 b"info", b"list")],
+              f"COMMAND INFO command: its subcommands ({subs})")
+
+        check(raw_reply(port, "COMMAND", "DOCS", "get") == REDIS_DOCS_GET, "COMMAND DOCS get: Redis 7's bytes")
+        docs = r.cmd("COMMAND", "DOCS", "mget", "nosuch", "gv.watch")
+        check(isinstance(docs, list) and docs[0::2] == [b"mget", b"gv.watch"], "COMMAND DOCS: unknown names left out")
+        alld = r.cmd("COMMAND", "DOCS")
+        check(isinstance(alld, list) and alld[0::2] == names, "COMMAND DOCS without names: every command")
+        check(all(b"summary" in m and b"group" in m for m in alld[1::2]), "COMMAND DOCS: summary and group")
+
+        lst = r.cmd("COMMAND", "LIST")
+        want = set(names) | {s[0] for e in every for s in e[9]}
+        check(isinstance(lst, list) and set(lst) == want and len(lst) == len(want),
+              "COMMAND LIST: every command and subcommand")
+        found = r.cmd("COMMAND", "INFO", *[n.upper() for n in lst])
+        check(all(found), "every listed name is found (any case): the table is sorted")
+        check(r.cmd("COMMAND", "LIST", "FILTERBY", "PATTERN", "GV.*") ==
+              [b"gv.conflicts", b"gv.keys", b"gv.members", b"gv.stats", b"gv.watch"], "COMMAND LIST FILTERBY PATTERN")
+        check(r.cmd("COMMAND", "LIST", "FILTERBY", "ACLCAT", "admin") == [b"gv.keys"],
+              "COMMAND LIST FILTERBY ACLCAT")
+        check(err("COMMAND", "LIST", "x") == "ERR syntax error", "COMMAND LIST x: syntax error")
+        check(r.cmd("COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2") == [b"a", b"b"], "COMMAND GETKEYS mset")
+        check(err("COMMAND", "GETKEYS", "ping", "x") == "ERR The command has no key arguments",
+              "COMMAND GETKEYS of a command without keys")
+        check(r.cmd("COMMAND", "GETKEYSANDFLAGS", "del", "k") == [[b"k", ["RM", "delete"]]],
+              "COMMAND GETKEYSANDFLAGS del")
+        hlp = r.cmd("COMMAND", "HELP")
+        check(isinstance(hlp, list) and hlp[0].startswith("COMMAND <subcommand>"), "COMMAND HELP")
+        r.close()
+
+        # a real client reads the table's replies
+        try:
+            import redis
+        except ImportError as e:
+            log(f"skip: redis-py checks: import redis failed under {sys.executable} ({e})")
+            return
+        c = redis.Redis(port=port, socket_timeout=5)
+        check(c.command_count() == count, "redis-py command_count()")
+        parsed = c.command()
+        check(len(parsed) == count and parsed["get"]["arity"] == 2 and
+              parsed["mset"]["step_count"] == 2, "redis-py command() parses every entry")
+        got = c.execute_command("COMMAND", "INFO", "get", "set")
+        check(set(got) == {"get", "set"} and got["set"]["flags"] == ["write", "denyoom"],
+              "redis-py COMMAND INFO get set")
+        check(c.command_getkeys("MGET", "a", "b") == ["a", "b"], "redis-py command_getkeys()")
+        try:
+            c.execute_command("GET", "a", "b")
+            check(False, "redis-py: wrong arity raises")
+        except redis.ResponseError as e:
+            check(str(e) == "wrong number of arguments for 'get' command", f"redis-py: ResponseError {e}")
+        c.close()
+    finally:
+        stop_all(nodes)
+
+
 def test_hooks():
     d = tempfile.mkdtemp(prefix="gvhook-")
     out = os.path.join(d, "events")
@@ -632,6 +798,7 @@ TESTS = {
     "replicate_uring": lambda: test_replicate("uring"),
     "replicate_mmsg": lambda: test_replicate("mmsg"),
     "commands": test_commands,
+    "command_table": test_command_table,
     "benchmark": test_benchmark,
     "failure": test_failure_and_rejoin,
     "errors": test_errors,
