@@ -23,11 +23,12 @@
  *
  * The files: daemon.c (lifecycle), shards.c (worker threads, their
  * shards, node callbacks, routing), apply.c (a sub applied on its shard),
- * commands.c (a command parsed into subs), frontend.c (client
- * connections and replies), counters.c (the counter table behind INFO,
- * GV.STATS and /metrics), stats.c (INFO and GV.STATS), metrics_http.c
- * (/metrics), hooks.c (the event-hook runner), keyring_file.c (the
- * --keyring file).
+ * commands.c (a command parsed into subs; the table of commands is
+ * cmd_table.c, COMMAND's introspection cmd_command.c), frontend.c
+ * (client connections and replies), counters.c (the counter table behind
+ * INFO, GV.STATS and /metrics), stats.c (INFO and GV.STATS),
+ * metrics_http.c (/metrics), hooks.c (the event-hook runner),
+ * keyring_file.c (the --keyring file).
  */
 #ifndef GV_SERVER_DAEMON_INT_H
 #define GV_SERVER_DAEMON_INT_H
