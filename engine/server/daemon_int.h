@@ -230,6 +230,7 @@ struct gv_daemon {
 	unsigned nclients;
 	struct gvd_metrics *metrics; /* /metrics (metrics_http.c); NULL: off */
 	struct client *clients;
+	time_t accept_logged; /* last "cannot accept" log line */
 	int64_t wall_offset_ms; /* Unix ms = monotonic ms + this */
 	gv_keyring *keyring;    /* NULL: gossip in the clear */
 	uint64_t keyring_saved; /* generation last written to the file */

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server/log.h"
@@ -52,7 +53,7 @@ gvd_listen_tcp(const gv_addr *a, char *err, size_t errlen, const char *what)
 		snprintf(err, errlen, "cannot listen for %s on %s: %s", what,
 			 gv_addr_str(a, as, sizeof(as)), strerror(errno));
 		if (fd >= 0)
-			close(fd);
+			(void)close(fd); /* never listened on */
 		return -1;
 	}
 	return fd;
@@ -62,8 +63,11 @@ gvd_listen_tcp(const gv_addr *a, char *err, size_t errlen, const char *what)
 void
 gvd_client_close(gv_daemon *d, struct client *c)
 {
-	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
+	/* the close below removes it from the epoll set in any case (no
+	 * other descriptor refers to the socket); the DEL only says so
+	 * early. A close error on a socket loses nothing we still hold. */
+	(void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	(void)close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -285,6 +289,20 @@ client_can_resume(const gv_daemon *d, const struct client *c)
 	       gv_resp_buf_pending(&c->out) < out_soft(d) / 2;
 }
 
+/* Change what epoll reports for c; on failure (out of kernel memory)
+ * the client is closed, logged: a client we can no longer watch would
+ * hang. Returns -1 then. */
+static int
+set_events(gv_daemon *d, struct client *c, struct epoll_event *ev)
+{
+	if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, ev) == 0)
+		return 0;
+	gv_log(GV_LOG_WARN, "epoll_ctl failed, closing client",
+	       "fd=%d error=\"%s\"", c->fd, strerror(errno));
+	gvd_client_close(d, c);
+	return -1;
+}
+
 /* Returns false if the client was closed (output over the hard limit). */
 static bool
 flush_client(gv_daemon *d, struct client *c)
@@ -331,7 +349,8 @@ flush_client(gv_daemon *d, struct client *c)
 		struct epoll_event ev = {.events = (c->paused ? 0 : EPOLLIN) |
 						   (want ? EPOLLOUT : 0),
 					 .data.ptr = c};
-		epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+		if (set_events(d, c, &ev))
+			return false;
 		c->want_out = want;
 	}
 	return true;
@@ -347,7 +366,14 @@ pause_client(gv_daemon *d, struct client *c)
 	d->read_pauses++;
 	struct epoll_event ev = {.events = c->want_out ? EPOLLOUT : 0,
 				 .data.ptr = c};
-	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	/* on failure the client is closed at its next event, which
+	 * EPOLLHUP or the pending output brings (a paused client is not
+	 * read, so its input cannot pile up meanwhile) */
+	if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev)) {
+		gv_log(GV_LOG_WARN, "epoll_ctl failed, closing client",
+		       "fd=%d error=\"%s\"", c->fd, strerror(errno));
+		c->closing = true;
+	}
 }
 
 /* Run the complete commands buffered in c->in, until the client is
@@ -459,19 +485,40 @@ gvd_flush_resume(gv_daemon *d, struct client *c)
 	return true;
 }
 
+/* A connection we could not take (no descriptors, no memory): logged at
+ * most once a second, so that a storm of them does not flood the log. */
+static void
+accept_failed(gv_daemon *d, int err)
+{
+	time_t now = time(NULL);
+	if (now == d->accept_logged)
+		return;
+	d->accept_logged = now;
+	gv_log(GV_LOG_WARN, "cannot accept a client", "error=\"%s\"",
+	       strerror(err));
+}
+
 void
 gvd_accept_clients(gv_daemon *d)
 {
 	for (;;) {
 		int fd = accept4(d->lfd, NULL, NULL,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				accept_failed(d, errno);
 			return;
+		}
 		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* best effort: without it replies may wait for Nagle's
+		 * timer, nothing is lost */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				 sizeof(one));
 		struct client *c = calloc(1, sizeof(*c));
 		if (!c) {
-			close(fd);
+			(void)close(fd); /* never used: nothing to lose */
+			accept_failed(d, ENOMEM);
 			continue;
 		}
 		c->fd = fd;
@@ -479,7 +526,10 @@ gvd_accept_clients(gv_daemon *d)
 		gv_resp_buf_init(&c->out, gv_mem_libc(), 0);
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
-			close(fd);
+			accept_failed(d, errno);
+			(void)close(fd); /* never used: nothing to lose */
+			gv_resp_req_fini(&c->parser);
+			gv_resp_buf_fini(&c->out);
 			free(c);
 			continue;
 		}

@@ -124,8 +124,10 @@ snapshot(gv_daemon *d, struct gvd_metrics *m)
 static void
 mconn_close(gv_daemon *d, struct gvd_metrics *m, struct mconn *c)
 {
-	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
+	/* close removes it from the epoll set anyway; a failed close of a
+	 * finished scrape loses nothing */
+	(void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	(void)close(c->fd);
 	c->fd = -1;
 	gv_resp_buf_fini(&c->out);
 	m->nconns--;
@@ -226,7 +228,7 @@ accept_scrapes(gv_daemon *d, struct gvd_metrics *m)
 			if (m->conns[j].fd < 0)
 				c = &m->conns[j];
 		if (!c) {
-			close(fd);
+			(void)close(fd); /* refused unread: nothing to lose */
 			d->metrics_refused++;
 			gv_log(GV_LOG_DEBUG, "metrics connection refused",
 			       "open=%u", m->nconns);
@@ -234,7 +236,9 @@ accept_scrapes(gv_daemon *d, struct gvd_metrics *m)
 		}
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
-			close(fd);
+			gv_log(GV_LOG_WARN, "cannot watch a metrics connection",
+			       "error=\"%s\"", strerror(errno));
+			(void)close(fd); /* unread: nothing to lose */
 			continue;
 		}
 		c->fd = fd;
