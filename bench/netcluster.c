@@ -5,8 +5,11 @@
  * runs: every socket is bound first (a node must know its own address to
  * be created), then the nodes are created, prejoined and attached, and
  * only then do the worker threads start, so no node is ever touched by
- * two threads. From then on the driver talks to a worker only through
- * its command ring, and reads what the workers publish through atomics.
+ * two threads. Each worker is a gv_shard (engine/shard: the runtime the
+ * daemon runs its nodes on) whose nodes are this worker's share. From
+ * then on the driver talks to a worker only through its shard's command
+ * ring, and reads what the workers publish through atomics and the
+ * shards' snapshots (the counters).
  *
  * The nodes are created at a start time t0 a little in the future, after
  * the set-up will have finished. A node draws the phase of its gossip
@@ -16,10 +19,9 @@
  * by the first loop iteration with one `now`, and since a node re-arms its
  * round from the time it ran, those nodes would tick in lockstep for the
  * rest of the run, unlike nodes on separate machines. Nothing calls a
- * node before t0 but gv_io_attach's drain of its (empty) send queue: no
- * timer is due and no peer sends before then.
+ * node before t0 but gv_shard_attach's drain of its (empty) send queue:
+ * no timer is due and no peer sends before then.
  */
-#define _GNU_SOURCE /* pthread_setname_np */
 #include "netcluster.h"
 
 #include "bench_util.h"
@@ -27,8 +29,6 @@
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +39,7 @@
 
 #include "core/rng.h"
 #include "io/io.h"
-#include "shard/spsc.h"
+#include "shard/shard.h"
 
 #define RING_CAP 16384 /* commands per worker ring */
 #define KEY_MAX 32
@@ -53,7 +53,6 @@ _Static_assert(sizeof(netcluster_stats) % sizeof(uint64_t) == 0,
 enum cmd_kind {
 	CMD_PUT = 1, /* tracked write: arg = track */
 	CMD_BG,      /* background write: arg = key number */
-	CMD_SNAP,    /* publish counters: arg = sequence number */
 	CMD_WRITE,   /* logged write: arg = write number */
 	CMD_READ,    /* publish roots and values: arg = sequence number */
 	CMD_KILL,    /* crash the node */
@@ -68,41 +67,25 @@ struct cmd {
 	uint64_t arg;
 };
 
+/* One io worker: a shard hosting nodes idx, idx + W, idx + 2W, ... */
 struct worker {
 	netcluster *c;
 	unsigned idx;
-	gv_io *io;
-	pthread_t th;
-	bool started;
-	volatile sig_atomic_t stop; /* read by gv_io_run between iterations */
-	gv_spsc ring;               /* driver -> worker commands */
-	bool ring_ok;
+	gv_shard *sh;
 	gv_rng loss_rng; /* worker thread only */
 	gv_time put_now; /* time of the put being executed */
-	gv_time batch_now; /* when the current batch of commands was popped */
 	uint8_t *val;    /* value scratch, value_size bytes */
-	/* endpoints given writes by this batch of commands: each is drained
-	 * once after the batch (as the io loop drains a batch of received
-	 * datagrams), so writes queued together share datagrams */
-	bool *touched;
-	unsigned *tlist;
-	size_t ntouched;
-	/* worker thread only; published through snap */
+	/* worker thread only; published through the shard's snapshot */
 	uint64_t ev_suspect, ev_dead, bg_puts, put_errors, tp_overtaken;
 	uint64_t ev_conflict, down_puts;
-	netcluster_stats snap; /* written before snap_seq is published */
 	/*
-	 * Release by the worker after it wrote snap, acquire by the driver
-	 * before it reads snap: the driver never reads a half-written
-	 * snapshot. The driver asks for the next one only after reading.
+	 * The answer to a CMD_READ: release by the worker after it wrote
+	 * netcluster_read's output arrays, acquire by the driver before it
+	 * reads them: the driver never reads half-written outputs.
 	 */
-	_Atomic uint64_t snap_seq;
-	/* As snap_seq, for the answer to a CMD_READ (netcluster_read's
-	 * output arrays, written before it is published). */
 	_Atomic uint64_t rd_seq;
-	/* Set by the worker when gv_io_run failed (the loop ended). */
-	_Atomic int failed;
-	bool dirty; /* driver only: background puts queued since flush */
+	bool dirty;      /* driver only: background puts queued since flush */
+	uint64_t ticket; /* driver only: netcluster_snapshot's request */
 };
 
 struct nodectx {
@@ -185,9 +168,8 @@ struct netcluster {
 	 * struct track for the ordering), relaxed.
 	 */
 	_Atomic gv_time *applied;
-	uint64_t snap_seq; /* driver only */
-	gv_time t0;        /* the nodes' creation time (see the top) */
-	int64_t wall;      /* the nodes' wall_offset_ms */
+	gv_time t0;   /* the nodes' creation time (see the top) */
+	int64_t wall; /* the nodes' wall_offset_ms */
 
 	/* ---- faults (cfg.faults) */
 	int32_t *port_node; /* [65536]: the node bound to a loopback port,
@@ -531,11 +513,14 @@ add_node_stats(netcluster_stats *s, const gv_node *node, bool views)
 	s->heals += ns->heals;
 }
 
+/* The shard's on_publish: the worker's counters into its snapshot buffer
+ * (asked for by netcluster_snapshot; the shard publishes it). */
 static void
-snapshot(struct worker *w, uint64_t seq)
+publish(void *ud, gv_shard *sh, void *snap, gv_time now)
 {
+	struct worker *w = ud;
 	netcluster *c = w->c;
-	netcluster_stats *s = &w->snap;
+	netcluster_stats *s = snap;
 	gv_io_stats io;
 
 	memset(s, 0, sizeof(*s));
@@ -553,7 +538,7 @@ snapshot(struct worker *w, uint64_t seq)
 	s->bg_puts = w->bg_puts;
 	s->put_errors = w->put_errors;
 	s->tp_overtaken = w->tp_overtaken;
-	gv_io_get_stats(w->io, &io);
+	gv_io_get_stats(gv_shard_io(sh), &io);
 	s->io_dgrams_out = io.dgrams_out;
 	s->io_send_errors = io.send_errors;
 	s->io_kernel_drops = io.kernel_drops;
@@ -563,23 +548,12 @@ snapshot(struct worker *w, uint64_t seq)
 	s->io_truncated = io.truncated;
 	s->io_recv_errors = io.recv_errors;
 	s->io_filtered_in = io.filtered_in;
-	atomic_store_explicit(&w->snap_seq, seq, memory_order_release);
 }
 
 static int make_node(netcluster *c, size_t i, gv_node_id id, uint64_t seed,
                      gv_time now, gv_node **out);
 
 /* Logged write: the value's first 8 bytes name it (netcluster_read). */
-/* Drain endpoint ep after this batch of commands (worker thread). */
-static void
-touch(struct worker *w, unsigned ep)
-{
-	if (w->touched[ep])
-		return;
-	w->touched[ep] = true;
-	w->tlist[w->ntouched++] = ep;
-}
-
 static void
 do_write(struct worker *w, size_t node, size_t wid)
 {
@@ -607,7 +581,7 @@ do_write(struct worker *w, size_t node, size_t wid)
 	ws->rc = rc;
 	/* release: ver and rc before done */
 	atomic_store_explicit(&ws->done, true, memory_order_release);
-	touch(w, (unsigned)(node / c->nw));
+	gv_shard_touch(w->sh, (int)(node / c->nw));
 }
 
 static void
@@ -656,7 +630,7 @@ do_kill(struct worker *w, size_t node)
 		return;
 	/* cannot fail: the endpoint is attached and we are outside any
 	 * endpoint call */
-	gv_io_detach(w->io, (int)(node / c->nw));
+	gv_io_detach(gv_shard_io(w->sh), (int)(node / c->nw));
 	c->is_down[node] = true;
 	atomic_store_explicit(&c->down_at[node], gv_io_now(),
 	                      memory_order_relaxed);
@@ -697,8 +671,7 @@ do_restart(struct worker *w, size_t node, size_t seed)
 	if (rc == 0)
 		rc = gv_node_join(fresh, now, &c->addrs[seed], 1);
 	if (rc == 0)
-		rc = gv_io_attach(w->io, (int)(node / c->nw), &gv_node_ops,
-		                  fresh);
+		rc = gv_shard_attach(w->sh, (int)(node / c->nw), fresh);
 	if (rc) {
 		if (fresh)
 			gv_node_del(fresh);
@@ -715,9 +688,21 @@ do_restart(struct worker *w, size_t node, size_t seed)
 	                      memory_order_relaxed);
 }
 
+/*
+ * The shard's on_cmd (worker thread). Background and throughput writes
+ * take the time of their batch of commands, `now` (read once: a clock
+ * read per write was 2.5% of a throughput run); it is at or before each
+ * write's real time, so a convergence time can only come out longer.
+ * Tracked `converge` writes read the clock each. Every write touches its
+ * node: the shard drains it once after the batch (as the io loop drains
+ * a batch of received datagrams), so writes queued together share
+ * datagrams.
+ */
 static void
-run_cmd(struct worker *w, const struct cmd *cmd)
+run_cmd(void *ud, gv_shard *sh, void *arg, gv_time now)
 {
+	struct worker *w = ud;
+	const struct cmd *cmd = arg;
 	netcluster *c = w->c;
 	size_t node = w->idx + (size_t)cmd->ep * c->nw;
 	char key[KEY_MAX];
@@ -751,23 +736,20 @@ run_cmd(struct worker *w, const struct cmd *cmd)
 			atomic_store_explicit(&tr->error, rc,
 			                      memory_order_relaxed);
 		}
-		touch(w, cmd->ep);
+		gv_shard_touch(sh, (int)cmd->ep);
 		break;
 	}
 	case CMD_BG:
 		klen = snprintf(key, sizeof(key), "bg:%" PRIu64,
 		                cmd->arg % c->cfg.bg_keys);
-		w->put_now = w->batch_now;
+		w->put_now = now;
 		rc = gv_node_put(c->nodes[node], w->put_now, key, (size_t)klen,
 		                 w->val, c->cfg.value_size, GV_PRIO_NORMAL);
 		if (rc)
 			w->put_errors++;
 		else
 			w->bg_puts++;
-		touch(w, cmd->ep);
-		break;
-	case CMD_SNAP:
-		snapshot(w, cmd->arg);
+		gv_shard_touch(sh, (int)cmd->ep);
 		break;
 	case CMD_WRITE:
 		do_write(w, node, (size_t)cmd->arg);
@@ -788,7 +770,7 @@ run_cmd(struct worker *w, const struct cmd *cmd)
 		klen = snprintf(key, sizeof(key), "tp:%" PRIu32, sl->key);
 		/* the value carries the write's number */
 		memcpy(w->val, &le, 8);
-		w->put_now = w->batch_now;
+		w->put_now = now;
 		atomic_store_explicit(&sl->injected, w->put_now,
 		                      memory_order_relaxed);
 		rc = gv_node_put(c->nodes[node], w->put_now, key, (size_t)klen,
@@ -798,52 +780,10 @@ run_cmd(struct worker *w, const struct cmd *cmd)
 			atomic_store_explicit(&sl->error, rc,
 			                      memory_order_relaxed);
 		}
-		touch(w, cmd->ep);
+		gv_shard_touch(sh, (int)cmd->ep);
 		break;
 	}
 	}
-}
-
-/* gv_io's on_iter: drain the command ring (worker thread). */
-static void
-worker_iter(void *ud)
-{
-	struct worker *w = ud;
-	struct cmd batch[64];
-	size_t k;
-
-	/* Background and throughput writes take the time of their batch of
-	 * commands (read once: a clock read per write was 2.5% of a
-	 * throughput run); it is at or before each write's real time, so a
-	 * convergence time can only come out longer. Tracked `converge`
-	 * writes read the clock each. */
-	while ((k = gv_spsc_pop_n(&w->ring, batch, 64)) > 0) {
-		w->batch_now = gv_io_now();
-		for (size_t i = 0; i < k; i++)
-			run_cmd(w, &batch[i]);
-	}
-	while (w->ntouched) {
-		unsigned ep = w->tlist[--w->ntouched];
-		w->touched[ep] = false;
-		gv_io_poke(w->io, (int)ep);
-	}
-}
-
-static void *
-worker_main(void *arg)
-{
-	struct worker *w = arg;
-	char name[16];
-
-	snprintf(name, sizeof(name), "gvbench-w%u", w->idx);
-	pthread_setname_np(pthread_self(), name);
-	int rc = gv_io_run(w->io, &w->stop);
-	if (rc) {
-		fprintf(stderr, "netcluster: worker %u stopped: %s\n", w->idx,
-		        gv_strerror(rc));
-		atomic_store(&w->failed, rc);
-	}
-	return NULL;
 }
 
 /* ------------------------------------------------------------ set-up */
@@ -885,7 +825,8 @@ static int
 worker_init(netcluster *c, struct worker *w, unsigned idx, size_t neps,
             char *err, size_t errlen)
 {
-	gv_io_config ic;
+	gv_shard_config sc;
+	gv_io_config *ic = &sc.io;
 	int rc;
 
 	w->c = c;
@@ -893,49 +834,46 @@ worker_init(netcluster *c, struct worker *w, unsigned idx, size_t neps,
 	gv_rng_seed(&w->loss_rng,
 	            c->cfg.seed * UINT64_C(0x9e3779b97f4a7c15) + idx + 1);
 	w->val = calloc(1, c->cfg.value_size);
-	w->touched = calloc(neps, sizeof(*w->touched));
-	w->tlist = calloc(neps, sizeof(*w->tlist));
-	if (!w->touched || !w->tlist)
-		return GV_ENOMEM;
 	if (!w->val)
 		return GV_ENOMEM;
 	fill_value(w->val, c->cfg.value_size, c->cfg.seed + idx);
-	rc = gv_spsc_init(&w->ring, gv_mem_libc(), RING_CAP,
-	                  sizeof(struct cmd));
-	if (rc)
-		return rc;
-	w->ring_ok = true;
 
-	gv_io_config_default(&ic);
-	ic.backend = c->cfg.backend;
-	ic.max_endpoints = (unsigned)neps;
+	gv_shard_config_default(&sc);
+	sc.name = "gvbench-w";
+	sc.index = idx;
+	sc.cmd_size = sizeof(struct cmd);
+	sc.cmd_cap = RING_CAP;
+	sc.pub_size = sizeof(netcluster_stats);
+	sc.pub_every_us = 0; /* counters only when netcluster_snapshot asks */
+	sc.ops.on_cmd = run_cmd;
+	sc.ops.on_publish = publish;
+	sc.ud = w;
+	ic->backend = c->cfg.backend;
+	ic->max_endpoints = (unsigned)neps;
 	/*
 	 * Attaching a socket queues its receive; the queue must hold all of
-	 * them, or gv_io_attach() would submit from this thread and bind the
-	 * ring to it instead of the worker's.
+	 * them, or gv_shard_attach() would submit from this thread and bind
+	 * the ring to it instead of the worker's.
 	 */
-	ic.ring_entries = pow2_at_least(neps + 64 > 1024 ? neps + 64 : 1024);
-	if (ic.ring_entries > 32768)
-		ic.ring_entries = 32768;
+	ic->ring_entries = pow2_at_least(neps + 64 > 1024 ? neps + 64 : 1024);
+	if (ic->ring_entries > 32768)
+		ic->ring_entries = 32768;
 	/* 64 KiB receive buffers, shared by the worker's sockets: with them
 	 * the io layer asks for UDP GRO, and the datagrams a peer sent back
 	 * to back as one GSO send arrive as one receive (64 MiB a worker) */
-	ic.buf_count = 1024;
-	ic.buf_size = 65536;
-	ic.send_slots = 2048;
-	ic.on_iter = worker_iter;
-	ic.iter_ud = w;
+	ic->buf_count = 1024;
+	ic->buf_size = 65536;
+	ic->send_slots = 2048;
 	if (c->cfg.faults) {
-		ic.filter = fault_filter;
-		ic.filter_ud = w;
+		ic->filter = fault_filter;
+		ic->filter_ud = w;
 	} else if (c->cfg.loss > 0) {
-		ic.filter = loss_filter;
-		ic.filter_ud = w;
+		ic->filter = loss_filter;
+		ic->filter_ud = w;
 	}
-	rc = gv_io_new(&w->io, &ic);
+	rc = gv_shard_new(&w->sh, &sc);
 	if (rc)
-		snprintf(err, errlen, "worker %u: io: %s", idx,
-		         gv_strerror(rc));
+		snprintf(err, errlen, "worker %u: %s", idx, gv_strerror(rc));
 	return rc;
 }
 
@@ -1077,7 +1015,7 @@ build(netcluster *c, char *err, size_t errlen)
 	for (size_t i = 0; i < c->n; i++) {
 		struct worker *w = &c->w[i % c->nw];
 
-		rc = gv_io_add(w->io, &bind, NULL, NULL, &c->addrs[i]);
+		rc = gv_shard_add_node(w->sh, &bind, NULL, &c->addrs[i]);
 		if (rc < 0) {
 			snprintf(err, errlen, "socket of node %zu: %s", i,
 			         gv_strerror(rc));
@@ -1121,8 +1059,8 @@ build(netcluster *c, char *err, size_t errlen)
 	for (size_t i = 0; i < c->n; i++)
 		prejoin(c, i, c->t0);
 	for (size_t i = 0; i < c->n; i++) {
-		rc = gv_io_attach(c->w[i % c->nw].io, (int)(i / c->nw),
-		                  &gv_node_ops, c->nodes[i]);
+		rc = gv_shard_attach(c->w[i % c->nw].sh, (int)(i / c->nw),
+		                     c->nodes[i]);
 		if (rc) {
 			snprintf(err, errlen, "attach node %zu: %s", i,
 			         gv_strerror(rc));
@@ -1130,13 +1068,12 @@ build(netcluster *c, char *err, size_t errlen)
 		}
 	}
 	for (unsigned k = 0; k < c->nw; k++) {
-		rc = pthread_create(&c->w[k].th, NULL, worker_main, &c->w[k]);
+		rc = gv_shard_start(c->w[k].sh);
 		if (rc) {
 			snprintf(err, errlen, "worker thread: %s",
-			         strerror(rc));
-			return -rc;
+			         gv_strerror(rc));
+			return rc;
 		}
-		c->w[k].started = true;
 	}
 	gv_time late = gv_io_now();
 	if (late > c->t0)
@@ -1199,27 +1136,15 @@ netcluster_del(netcluster *c)
 {
 	if (!c)
 		return;
-	for (unsigned k = 0; c->w && k < c->nw; k++) {
-		struct worker *w = &c->w[k];
-
-		if (!w->started)
-			continue;
-		/* Release pairs with gv_io_run's acquire load of the flag. */
-		__atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
-		gv_io_wake(w->io);
-		pthread_join(w->th, NULL);
-	}
+	/* all of them first: a running worker's nodes still call the
+	 * callbacks and filters, which read the shared arrays below */
+	for (unsigned k = 0; c->w && k < c->nw; k++)
+		if (c->w[k].sh)
+			gv_shard_stop(c->w[k].sh);
 	/* the workers are gone: everything below is this thread's */
 	for (unsigned k = 0; c->w && k < c->nw; k++) {
-		struct worker *w = &c->w[k];
-
-		if (w->io)
-			gv_io_del(w->io);
-		if (w->ring_ok)
-			gv_spsc_fini(&w->ring);
-		free(w->val);
-		free(w->touched);
-		free(w->tlist);
+		gv_shard_del(c->w[k].sh);
+		free(c->w[k].val);
 	}
 	for (size_t i = 0; c->nodes && i < c->n; i++)
 		if (c->nodes[i])
@@ -1277,7 +1202,7 @@ netcluster_workers(const netcluster *c)
 const char *
 netcluster_backend(const netcluster *c)
 {
-	return gv_io_backend_name(c->w[0].io);
+	return gv_io_backend_name(gv_shard_io(c->w[0].sh));
 }
 
 /* ------------------------------------------------------------ driving */
@@ -1292,7 +1217,7 @@ push(netcluster *c, size_t node, uint32_t kind, uint64_t arg)
 		return GV_EINVAL;
 	w = &c->w[node % c->nw];
 	cmd = (struct cmd){kind, (uint32_t)(node / c->nw), arg};
-	return gv_spsc_push(&w->ring, &cmd);
+	return gv_shard_submit(w->sh, &cmd);
 }
 
 int
@@ -1302,7 +1227,7 @@ netcluster_put(netcluster *c, size_t node, size_t t)
 		return GV_EINVAL;
 	int rc = push(c, node, CMD_PUT, t);
 	if (rc == 0)
-		gv_io_wake(c->w[node % c->nw].io);
+		gv_shard_wake(c->w[node % c->nw].sh);
 	return rc;
 }
 
@@ -1321,7 +1246,7 @@ netcluster_flush(netcluster *c)
 	for (unsigned k = 0; k < c->nw; k++)
 		if (c->w[k].dirty) {
 			c->w[k].dirty = false;
-			gv_io_wake(c->w[k].io);
+			gv_shard_wake(c->w[k].sh);
 		}
 }
 
@@ -1418,33 +1343,25 @@ netcluster_track(const netcluster *c, size_t t, gv_time *injected,
 int
 netcluster_snapshot(netcluster *c, netcluster_stats *out, uint64_t timeout_us)
 {
-	uint64_t seq = ++c->snap_seq;
 	gv_time deadline = gv_io_now() + timeout_us;
-	netcluster_stats sum;
+	netcluster_stats sum, snap;
 
-	for (unsigned k = 0; k < c->nw; k++) {
-		struct worker *w = &c->w[k];
-		struct cmd cmd = {CMD_SNAP, 0, seq};
-
-		while (gv_spsc_push(&w->ring, &cmd)) {
-			if (gv_io_now() > deadline)
-				return GV_EFULL;
-			gv_io_wake(w->io);
-			sleep_us(100);
-		}
-		gv_io_wake(w->io);
-	}
+	/* ask them all first, so the workers take theirs in parallel */
+	for (unsigned k = 0; k < c->nw; k++)
+		c->w[k].ticket = gv_shard_request_publish(c->w[k].sh);
 	memset(&sum, 0, sizeof(sum));
 	for (unsigned k = 0; k < c->nw; k++) {
 		struct worker *w = &c->w[k];
 
-		while (atomic_load_explicit(&w->snap_seq,
-		                            memory_order_acquire) != seq) {
-			if (atomic_load(&w->failed) || gv_io_now() > deadline)
+		/* the shard's acquire: its snapshot is then one taken after
+		 * the request, and read_snapshot copies it under its lock */
+		while (gv_shard_published(w->sh) < w->ticket) {
+			if (gv_shard_error(w->sh) || gv_io_now() > deadline)
 				return -ETIMEDOUT;
 			sleep_us(100);
 		}
-		const uint64_t *src = (const uint64_t *)&w->snap;
+		(void)gv_shard_read_snapshot(w->sh, &snap);
+		const uint64_t *src = (const uint64_t *)&snap;
 		uint64_t *dst = (uint64_t *)&sum;
 		for (size_t f = 0; f < NCOUNTERS; f++)
 			dst[f] += src[f];
@@ -1518,7 +1435,7 @@ netcluster_kill(netcluster *c, size_t node)
 	int rc = push(c, node, CMD_KILL, 0);
 
 	if (rc == 0)
-		gv_io_wake(c->w[node % c->nw].io);
+		gv_shard_wake(c->w[node % c->nw].sh);
 	return rc;
 }
 
@@ -1529,7 +1446,7 @@ netcluster_restart(netcluster *c, size_t node, size_t seed)
 		return GV_EINVAL;
 	int rc = push(c, node, CMD_RESTART, seed);
 	if (rc == 0)
-		gv_io_wake(c->w[node % c->nw].io);
+		gv_shard_wake(c->w[node % c->nw].sh);
 	return rc;
 }
 
@@ -1593,7 +1510,7 @@ netcluster_write(netcluster *c, size_t node, size_t w, size_t key)
 	c->wl[w].key = key;
 	int rc = push(c, node, CMD_WRITE, w);
 	if (rc == 0)
-		gv_io_wake(c->w[node % c->nw].io);
+		gv_shard_wake(c->w[node % c->nw].sh);
 	return rc;
 }
 
@@ -1628,13 +1545,13 @@ netcluster_read(netcluster *c, uint64_t *roots, bool *up, int space,
 		struct worker *w = &c->w[k];
 		struct cmd cmd = {CMD_READ, 0, seq};
 
-		while (gv_spsc_push(&w->ring, &cmd)) {
+		while (gv_shard_submit(w->sh, &cmd)) {
 			if (gv_io_now() > deadline)
 				return GV_EFULL;
-			gv_io_wake(w->io);
+			gv_shard_wake(w->sh);
 			sleep_us(100);
 		}
-		gv_io_wake(w->io);
+		gv_shard_wake(w->sh);
 	}
 	for (unsigned k = 0; k < c->nw; k++) {
 		struct worker *w = &c->w[k];
@@ -1642,7 +1559,7 @@ netcluster_read(netcluster *c, uint64_t *roots, bool *up, int space,
 		/* acquire: the worker's outputs (see do_read) */
 		while (atomic_load_explicit(&w->rd_seq, memory_order_acquire) !=
 		       seq) {
-			if (atomic_load(&w->failed) || gv_io_now() > deadline)
+			if (gv_shard_error(w->sh) || gv_io_now() > deadline)
 				return -ETIMEDOUT;
 			sleep_us(50);
 		}

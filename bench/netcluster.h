@@ -5,17 +5,18 @@
  * engine/sim/cluster.h, driven by `gvbench converge`.
  *
  * The nodes are single-shard, prejoined (every node knows every other at
- * start) and spread round-robin over W io workers (engine/io: one thread
- * and one io_uring each, one UDP socket per node on 127.0.0.1). Every
- * apply of a tracked write at every node is timestamped on one clock,
- * CLOCK_MONOTONIC (gv_io_now), shared by all threads.
+ * start) and spread round-robin over W io workers (gv_shard, the daemon's
+ * runtime: one thread and one gv_io loop each, one UDP socket per node on
+ * 127.0.0.1). Every apply of a tracked write at every node is timestamped
+ * on one clock, CLOCK_MONOTONIC (gv_io_now), shared by all threads.
  *
  * Threads. The driver is the thread that calls these functions; once
  * netcluster_new() returns, each gv_node is touched only by its worker.
  * The driver reaches the nodes through one SPSC command ring per worker
- * (puts, background puts, stats snapshots, logged writes, reads of roots
- * and values, kills and restarts); workers publish through atomics (apply
- * times, reach counters, snapshot sequence numbers, event times).
+ * (puts, background puts, logged writes, reads of roots and values, kills
+ * and restarts); workers publish through atomics (apply times, reach
+ * counters, read sequence numbers, event times) and their counters
+ * through the shard's snapshot, taken when the driver asks.
  */
 #ifndef GV_BENCH_NETCLUSTER_H
 #define GV_BENCH_NETCLUSTER_H
@@ -212,7 +213,7 @@ typedef struct netcluster_stats {
 /*
  * netcluster_snapshot - ask every worker for its counters and wait for the
  * answers (at most timeout_us).
- * Returns 0 and *out, GV_EFULL (a ring stayed full), -ETIMEDOUT.
+ * Returns 0 and *out, -ETIMEDOUT (or a worker's loop failed).
  */
 int netcluster_snapshot(netcluster *c, netcluster_stats *out,
                         uint64_t timeout_us);
