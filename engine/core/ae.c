@@ -186,7 +186,8 @@ send_entry(void *ud, const gv_record *r)
 	if (r->vlen > UINT16_MAX)
 		return 0;
 	gv_wire_writer *w =
-		gv__bulk_room(c->b, gv_wire_update_size(r->klen, r->vlen));
+		gv__bulk_room(c->b, gv_wire_update_size_meta(r->klen, r->vlen,
+							      r->kind, r->expire));
 	if (!w)
 		return 1;
 	if (gv__put_record(w, r, GV_PRIO_NORMAL, GV_UPD_AE) == 0)

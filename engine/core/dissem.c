@@ -541,8 +541,11 @@ flood_add(gv_node *n, const gv_record *rec, int priority, gv_node_id from)
 		.klen = (uint16_t)rec->klen,
 		.val = rec->val,
 		.vlen = (uint16_t)rec->vlen,
+		.kind = rec->kind,
+		.expire = rec->expire,
 	};
-	size_t size = gv_wire_update_size(rec->klen, rec->vlen);
+	size_t size = gv_wire_update_size_meta(rec->klen, rec->vlen, rec->kind,
+					       rec->expire);
 	if (n->cfg.flood_max_bytes &&
 	    q->enc_len + size > n->cfg.flood_max_bytes) {
 		/* the sends fall behind the writes: stored, and anti-entropy
@@ -683,6 +686,8 @@ gv__put_record(gv_wire_writer *w, const gv_record *rec, uint8_t priority,
 		.klen = (uint16_t)rec->klen,
 		.val = rec->val,
 		.vlen = (uint16_t)rec->vlen,
+		.kind = rec->kind,
+		.expire = rec->expire,
 	};
 	return gv_wire_put_update(w, &u);
 }
@@ -754,8 +759,10 @@ fill_from(gv_node *n, gv_wire_writer *w, struct bqueue *q, bool updates,
 					n->st.updates_out++;
 				if (rc == GV_ENOBUFS &&
 				    GV_WIRE_HEADER_LEN +
-						    gv_wire_update_size(
-							    rec.klen, rec.vlen) >
+						    gv_wire_update_size_meta(
+							    rec.klen, rec.vlen,
+							    rec.kind,
+							    rec.expire) >
 					    n->cfg.max_datagram) {
 					/* a big value: in a datagram of its
 					 * own (counted when it is sent) */
@@ -937,8 +944,12 @@ gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 		.ver = u->ver,
 		.prev = u->prev,
 		.tombstone = tomb,
+		.kind = u->kind,
+		.expire = u->expire,
+		.hash = kh,
 	};
 	gv_record rec;
+	n->store.now_ms = gv__cluster_ms(n, now);
 	int res = gv_store_merge_out(&n->store, &in, kh, conflict_cb, n, &rec);
 	if (res < 0) {
 		n->st.updates_refused++;
@@ -953,9 +964,16 @@ gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 			gv__keys_on_entry(n, now, &rec);
 		else if (n->cfg.cb.on_update)
 			n->cfg.cb.on_update(n->cfg.ud, &rec, res, now);
-		if (tomb)
+		if (rec.tombstone)
 			gv__tomb_stored(n, now, &rec);
-		gv__spread_update(n, now, &rec, u->priority, sender,
+		/* a counter state joined with ours (a version no one sent):
+		 * flooding passes on what came, every node joins it alike;
+		 * the round-based modes spread the joined state */
+		bool joined = gv_version_cmp(&rec.ver, &u->ver) != 0;
+		gv__spread_update(n, now,
+				  joined && n->cfg.mode == GV_MODE_EAGER ? &in
+									 : &rec,
+				  u->priority, sender,
 				  !(u->flags & GV_UPD_DIRECT));
 	} else if (res == GV_MERGE_DUPLICATE) {
 		tomb_from_origin(n, now, sender, u, kh);
@@ -1003,8 +1021,9 @@ gv__on_pull_recent(gv_node *n, gv_time now, const gv_addr *from,
 		if (!rumor_current(n, r, &rec) || rec.vlen > UINT16_MAX)
 			continue;
 		gv_wire_writer *w =
-			gv__bulk_room(&b, gv_wire_update_size(rec.klen,
-							      rec.vlen));
+			gv__bulk_room(&b, gv_wire_update_size_meta(
+						  rec.klen, rec.vlen, rec.kind,
+						  rec.expire));
 		if (!w || b.datagrams >= PULL_REPLY_DATAGRAMS)
 			break;
 		if (gv__put_record(w, &rec, r->priority, 0) == 0)

@@ -32,6 +32,10 @@ gv_strerror(int err)
 	case GV_EREPLAY: return "replayed or stale datagram";
 	case GV_EPRIMARY: return "the primary key cannot be removed (use another first)";
 	case GV_ENOKEYRING: return "no keyring (gossip runs in the clear)";
+	case GV_ENOTINT: return "value is not an integer or out of range";
+	case GV_ENOTFLOAT: return "value is not a valid float";
+	case GV_EOVERFLOW: return "increment or decrement would overflow";
+	case GV_ENANINF: return "increment would produce NaN or Infinity";
 	default: break;
 	}
 	if (err < 0 && err > -4096)

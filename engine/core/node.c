@@ -8,6 +8,8 @@
  */
 #include "node_int.h"
 
+#include <math.h>
+
 static const char *const mode_names[] = {"eager", "push", "pull", "pushpull"};
 
 const char *
@@ -69,6 +71,17 @@ gv__wall_ms(const gv_node *n, gv_time now)
 {
 	int64_t w = (int64_t)(now / MS) + n->cfg.wall_offset_ms;
 	return w < 0 ? 0 : (uint64_t)w;
+}
+
+#define RECLAIM_US (100 * MS) /* the active expiry cycle's period */
+#define RECLAIM_SLOTS 65536   /* most table slots one tick examines */
+
+uint64_t
+gv__cluster_ms(const gv_node *n, gv_time now)
+{
+	uint64_t w = gv__wall_ms(n, now);
+	uint64_t h = gv_hlc_ms(n->hlc.last);
+	return h > w ? h : w;
 }
 
 uint32_t
@@ -179,6 +192,8 @@ gv_node_new(gv_node **out, const gv_node_config *cfg, gv_time now)
 	n->next_reconnect = jitter_first(n, now, cfg->reconnect_interval_ms);
 	n->next_sweep = now + 1000 * MS;
 	n->next_dedup_advance = now + 1000 * MS;
+	n->next_reclaim = now + RECLAIM_US;
+	n->store.self = n->self;
 	*out = n;
 	return 0;
 
@@ -762,6 +777,8 @@ gv_node_next_expiry(const gv_node *n)
 	t = tmin(t, n->next_ae);
 	t = tmin(t, n->next_sweep);
 	t = tmin(t, n->next_dedup_advance);
+	if (n->store.expiring)
+		t = tmin(t, n->next_reclaim);
 	if (!n->statics && !n->cfg.external_membership) {
 		t = tmin(t, n->next_probe_tick);
 		t = tmin(t, n->next_reconnect);
@@ -800,6 +817,36 @@ rearm(gv_time due, gv_time period, gv_time now)
 	if (next <= now)
 		next = now + period - (now - due) % period;
 	return next;
+}
+
+/* An expired entry turned into its tombstone: acknowledged to its origin
+ * and collected like a delete's (tomb.c). */
+static void
+reclaimed(void *ud, const gv_record *tomb)
+{
+	gv_node *n = ud;
+	n->st.expired_reclaimed++;
+	gv__tomb_stored(n, n->now, tomb);
+}
+
+/*
+ * The active expiry cycle: a bounded slice of the table each tick (at
+ * most RECLAIM_SLOTS slots, at least 1/50 of it), so a table of expired
+ * entries is reclaimed within seconds and no tick costs more than about
+ * a millisecond.
+ */
+static void
+reclaim_tick(gv_node *n, gv_time now)
+{
+	if (!n->store.expiring)
+		return;
+	n->store.now_ms = gv__cluster_ms(n, now);
+	size_t slots = n->store.cap / 50;
+	if (slots < 1024)
+		slots = 1024;
+	if (slots > RECLAIM_SLOTS)
+		slots = RECLAIM_SLOTS;
+	gv_store_reclaim(&n->store, &n->reclaim_cursor, slots, reclaimed, n);
 }
 
 int
@@ -852,6 +899,10 @@ gv_node_handle_expiry(gv_node *n, gv_time now)
 		if (n->purged_on)
 			gv_dedup_advance(&n->purged);
 		n->next_dedup_advance = now + 1000 * MS;
+	}
+	if (now >= n->next_reclaim) {
+		reclaim_tick(n, now);
+		n->next_reclaim = now + RECLAIM_US;
 	}
 	gv__recent_expire(n, now);
 	return 0;
@@ -932,25 +983,17 @@ gv_node_conflicts(const gv_node *n, gv_conflict_info *out, size_t max)
 	return k;
 }
 
+/* A local write of key at version ver, stored and disseminated. */
 static int
-write_entry(gv_node *n, gv_time now, const void *key, size_t klen,
-	    const void *val, size_t vlen, int priority, bool del)
+write_entry_ver(gv_node *n, gv_time now, const void *key, size_t klen,
+		const void *val, size_t vlen, uint8_t kind, uint64_t expire,
+		const gv_version *ver, int priority, bool del,
+		gv_record *out)
 {
-	if (!n || (klen && !key) || (vlen && !val))
-		return GV_EINVAL;
-	if (priority < GV_PRIO_LOW || priority > GV_PRIO_CRITICAL)
-		return GV_EINVAL;
-	if (n->partitioned && n->cfg.read_only_in_minority)
-		return GV_EREADONLY;
-	/* a write must fit in one datagram to replicate */
-	if (GV_WIRE_HEADER_LEN + gv_wire_update_size(klen, vlen) >
-	    GV_WIRE_MAX_MTU)
-		return klen > GV_MAX_KEY ? GV_EKEYSIZE : GV_EVALSIZE;
-	n->now = now;
-	gv_version ver = {gv_hlc_now(&n->hlc, gv__wall_ms(n, now)), n->self};
 	gv_record rec;
-	int rc = del ? gv_store_del(&n->store, key, klen, &ver, &rec)
-		     : gv_store_put(&n->store, key, klen, val, vlen, &ver, &rec);
+	int rc = del ? gv_store_del(&n->store, key, klen, ver, &rec)
+		     : gv_store_put_ex(&n->store, key, klen, val, vlen, kind,
+				       expire, ver, &rec);
 	if (rc)
 		return rc;
 	n->st.updates_local++;
@@ -961,23 +1004,63 @@ write_entry(gv_node *n, gv_time now, const void *key, size_t klen,
 	if (del)
 		gv__tomb_stored(n, now, &rec);
 	gv__spread_update(n, now, &rec, priority, 0, true);
+	if (out)
+		*out = rec;
+	return 0;
+}
+
+/* The checks every local write makes; sets the store's clock. */
+static int
+write_check(gv_node *n, gv_time now, const void *key, size_t klen,
+	    const void *val, size_t vlen, uint8_t kind, uint64_t expire,
+	    int priority)
+{
+	if (!n || (klen && !key) || (vlen && !val))
+		return GV_EINVAL;
+	if (priority < GV_PRIO_LOW || priority > GV_PRIO_CRITICAL)
+		return GV_EINVAL;
+	if (n->partitioned && n->cfg.read_only_in_minority)
+		return GV_EREADONLY;
+	/* a write must fit in one datagram to replicate */
+	if (GV_WIRE_HEADER_LEN +
+		    gv_wire_update_size_meta(klen, vlen, kind, expire) >
+	    GV_WIRE_MAX_MTU)
+		return klen > GV_MAX_KEY ? GV_EKEYSIZE : GV_EVALSIZE;
+	n->now = now;
+	n->store.now_ms = gv__cluster_ms(n, now);
 	return 0;
 }
 
 static int
+write_entry(gv_node *n, gv_time now, const void *key, size_t klen,
+	    const void *val, size_t vlen, uint64_t expire, int priority,
+	    bool del)
+{
+	int rc = write_check(n, now, key, klen, val, vlen, 0, expire,
+			     priority);
+	if (rc)
+		return rc;
+	gv_version ver = {gv_hlc_now(&n->hlc, gv__wall_ms(n, now)), n->self};
+	return write_entry_ver(n, now, key, klen, val, vlen, 0, expire, &ver,
+			       priority, del, NULL);
+}
+
+static int
 local_write(gv_node *n, gv_time now, const void *key, size_t klen,
-	    const void *val, size_t vlen, int priority, bool del)
+	    const void *val, size_t vlen, uint64_t expire, int priority,
+	    bool del)
 {
 	if (klen && key && gv_key_reserved(key, klen))
 		return GV_EINVAL; /* the engine's own entries */
-	return write_entry(n, now, key, klen, val, vlen, priority, del);
+	return write_entry(n, now, key, klen, val, vlen, expire, priority,
+			   del);
 }
 
 int
 gv__reserved_write(gv_node *n, gv_time now, const void *key, size_t klen,
 		   const void *val, size_t vlen)
 {
-	return write_entry(n, now, key, klen, val, vlen, GV_PRIO_CRITICAL,
+	return write_entry(n, now, key, klen, val, vlen, 0, GV_PRIO_CRITICAL,
 			   false);
 }
 
@@ -985,14 +1068,157 @@ int
 gv_node_put(gv_node *n, gv_time now, const void *key, size_t klen,
 	    const void *val, size_t vlen, int priority)
 {
-	return local_write(n, now, key, klen, val, vlen, priority, false);
+	return local_write(n, now, key, klen, val, vlen, 0, priority, false);
+}
+
+int
+gv_node_put_ex(gv_node *n, gv_time now, const void *key, size_t klen,
+	       const void *val, size_t vlen, uint64_t expire, int priority)
+{
+	return local_write(n, now, key, klen, val, vlen, expire, priority,
+			   false);
 }
 
 int
 gv_node_delete(gv_node *n, gv_time now, const void *key, size_t klen,
 	       int priority)
 {
-	return local_write(n, now, key, klen, NULL, 0, priority, true);
+	return local_write(n, now, key, klen, NULL, 0, 0, priority, true);
+}
+
+uint64_t
+gv_node_clock_ms(gv_node *n, gv_time now)
+{
+	return gv__cluster_ms(n, now);
+}
+
+int
+gv_node_get_at(gv_node *n, gv_time now, const void *key, size_t klen,
+	       gv_record *out)
+{
+	if (key && gv_key_reserved(key, klen))
+		return GV_ENOTFOUND;
+	n->store.now_ms = gv__cluster_ms(n, now);
+	return gv_store_get(&n->store, key, klen, out);
+}
+
+/* Write counter state c of key (its version computed from it). */
+static int
+write_counter(gv_node *n, gv_time now, const void *key, size_t klen,
+	      const gv_counter *c, int priority, gv_record *out)
+{
+	uint8_t buf[GV_COUNTER_MAX_ENC];
+	ssize_t len = gv_counter_encode(c, buf, sizeof(buf));
+	if (len < 0)
+		return (int)len;
+	int rc = write_check(n, now, key, klen, buf, (size_t)len,
+			     GV_KIND_COUNTER, c->expire, priority);
+	if (rc)
+		return rc;
+	gv_version ver = gv_counter_ver(c);
+	/* the state's version is one of this clock's timestamps (or older,
+	 * for an EXPIRE that changed only the register): keep the clock
+	 * ahead of it */
+	gv_hlc_observe(&n->hlc, ver.hlc, gv__wall_ms(n, now));
+	return write_entry_ver(n, now, key, klen, buf, (size_t)len,
+			       GV_KIND_COUNTER, c->expire, &ver, priority,
+			       false, out);
+}
+
+/*
+ * The counter of key as it stands (live entry r, or none): a counter's
+ * decoded state, or a new one whose base is a string's number. Returns 0,
+ * GV_ENOTINT / GV_ENOTFLOAT (a string that is not a number of that kind).
+ */
+static int
+counter_of(gv_node *n, const void *key, size_t klen, bool live,
+	   const gv_record *r, bool want_float, gv_counter *c)
+{
+	memset(c, 0, offsetof(gv_counter, slots));
+	if (live && r->kind == GV_KIND_COUNTER)
+		return gv_counter_decode(r->val, r->vlen, c) ? GV_EINVAL : 0;
+	gv_record old;
+	if (live) {
+		c->epoch = r->ver;
+		c->expire = r->expire;
+		c->exp_ver = r->ver;
+		if (gv_parse_i64(r->val, r->vlen, &c->base_i))
+			return 0;
+		if (!want_float)
+			return GV_ENOTINT;
+		if (!gv_parse_ld(r->val, r->vlen, &c->base_f))
+			return GV_ENOTFLOAT;
+		c->base_float = true;
+	} else if (gv_store_lookup(&n->store, key, klen, &old) == 0) {
+		/* deleted or expired: the counter starts from that write */
+		c->epoch = old.ver;
+	}
+	return 0;
+}
+
+int
+gv_node_incr(gv_node *n, gv_time now, const void *key, size_t klen,
+	     const gv_incr *by, int priority, gv_record *out)
+{
+	if (!n || !by || (klen && !key) || gv_key_reserved(key, klen))
+		return GV_EINVAL;
+	n->store.now_ms = gv__cluster_ms(n, now);
+	gv_record r;
+	bool live = gv_store_get(&n->store, key, klen, &r) == 0;
+	gv_counter c;
+	int rc = counter_of(n, key, klen, live, &r, by->is_float, &c);
+	if (rc)
+		return rc;
+	if (by->is_float) {
+		long double v = gv_counter_float(&c) + by->df;
+		if (isnan(v) || isinf(v))
+			return GV_ENANINF;
+	} else {
+		int64_t v;
+		rc = gv_counter_int(&c, &v);
+		if (rc)
+			return GV_ENOTINT;
+		if ((by->di > 0 && v > INT64_MAX - by->di) ||
+		    (by->di < 0 && v < INT64_MIN - by->di))
+			return GV_EOVERFLOW;
+	}
+	uint64_t t = gv_hlc_now(&n->hlc, gv__wall_ms(n, now));
+	rc = gv_counter_add(&c, n->self, t, by->di, by->df, by->is_float);
+	if (rc)
+		return rc;
+	rc = write_counter(n, now, key, klen, &c, priority, out);
+	if (rc == 0)
+		n->st.counter_incrs++;
+	return rc;
+}
+
+int
+gv_node_expire(gv_node *n, gv_time now, const void *key, size_t klen,
+	       uint64_t expire, int priority)
+{
+	if (!n || (klen && !key) || gv_key_reserved(key, klen))
+		return GV_EINVAL;
+	n->store.now_ms = gv__cluster_ms(n, now);
+	if (expire && expire <= n->store.now_ms)
+		return GV_EINVAL;
+	gv_record r;
+	int rc = gv_store_get(&n->store, key, klen, &r);
+	if (rc)
+		return rc;
+	if (r.kind == GV_KIND_COUNTER) {
+		gv_counter c;
+		if (gv_counter_decode(r.val, r.vlen, &c))
+			return GV_EINVAL;
+		gv_version ver = {gv_hlc_now(&n->hlc, gv__wall_ms(n, now)),
+				  n->self};
+		rc = gv_counter_set_expire(&c, n->self, &ver, expire);
+		if (rc)
+			return rc;
+		return write_counter(n, now, key, klen, &c, priority, NULL);
+	}
+	/* r's bytes are the store's: put_ex copies them before it frees */
+	return write_entry(n, now, key, klen, r.val, r.vlen, expire, priority,
+			   false);
 }
 
 int
@@ -1071,5 +1297,6 @@ gv_node_get_stats(const gv_node *n)
 	m->st.hlc_rejected = n->hlc.rejected;
 	for (int i = 0; i < GV_MERGE_NRESULTS; i++)
 		m->st.merge[i] = n->store.merges[i];
+	m->st.counter_joins = n->store.joins;
 	return &n->st;
 }

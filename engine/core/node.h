@@ -315,6 +315,48 @@ int gv_node_delete(gv_node *n, gv_time now, const void *key, size_t klen,
 		   int priority);
 
 /*
+ * Expiry and counters (store.h, counter.h). Deadlines are absolute, in
+ * cluster milliseconds: the HLC's wall part (gv_node_clock_ms), the same
+ * clock on every node within their skew, so a key expires at the same
+ * moment everywhere whatever order its writes arrived in. An expired key
+ * reads as absent at once; the node reclaims its memory in the background
+ * (a bounded slice of the table per expiry_tick_ms).
+ *
+ * gv_node_put_ex - gv_node_put with a deadline (0: none; one already
+ * passed is GV_EINVAL: delete instead).
+ * gv_node_expire - set (deadline) or clear (0) the expiry of a live key,
+ * keeping its value: a string is written again at a new version with the
+ * new deadline; a counter changes its expiry register (so increments
+ * concurrent with the EXPIRE still count). The later change wins.
+ * Returns 0, GV_ENOTFOUND (absent or expired), or put's errors.
+ * gv_node_incr - add to a counter (INCRBY: by->is_float false, by->di;
+ * INCRBYFLOAT: true, by->df). A string value that reads as a number
+ * becomes the counter's base (keeping its expiry); an absent key starts
+ * at 0. Returns 0 with the stored entry in *out (its value the counter's
+ * state: read it with gv_counter_decode + gv_counter_format), or
+ * GV_ENOTINT (the value, or the counter, is not an integer), GV_ENOTFLOAT,
+ * GV_EOVERFLOW, GV_ENANINF, GV_EFULL (more than GV_COUNTER_MAX_SLOTS nodes
+ * changed this counter since it was set), or put's errors.
+ * gv_node_get_at - gv_node_get at time now (expiry checked against the
+ * cluster clock then).
+ */
+typedef struct gv_incr {
+	bool is_float;
+	int64_t di;
+	long double df;
+} gv_incr;
+
+uint64_t gv_node_clock_ms(gv_node *n, gv_time now);
+int gv_node_put_ex(gv_node *n, gv_time now, const void *key, size_t klen,
+		   const void *val, size_t vlen, uint64_t expire, int priority);
+int gv_node_expire(gv_node *n, gv_time now, const void *key, size_t klen,
+		   uint64_t expire, int priority);
+int gv_node_incr(gv_node *n, gv_time now, const void *key, size_t klen,
+		 const gv_incr *by, int priority, gv_record *out);
+int gv_node_get_at(gv_node *n, gv_time now, const void *key, size_t klen,
+		   gv_record *out);
+
+/*
  * gv_node_import - merge a write into the store without spreading it (a
  * snapshot being loaded, or a test setting up state); anti-entropy will
  * reconcile it with the peers like any other difference.
@@ -421,6 +463,12 @@ typedef struct gv_node_stats {
 	 * (max_rumors), and purge rumors not queued: anti-entropy (and, for
 	 * purges, the tombstone grace period) covers them */
 	uint64_t rumor_drops;
+	/* expiry: expired entries reclaimed (turned into tombstones by the
+	 * background cycle); counters: states joined with a concurrent one,
+	 * and increments at this node */
+	uint64_t expired_reclaimed;
+	uint64_t counter_joins;
+	uint64_t counter_incrs;
 } gv_node_stats;
 
 const gv_node_stats *gv_node_get_stats(const gv_node *n);

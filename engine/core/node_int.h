@@ -22,6 +22,7 @@
 #ifndef GV_CORE_NODE_INT_H
 #define GV_CORE_NODE_INT_H
 
+#include "counter.h"
 #include "dedup.h"
 #include "hlc.h"
 #include "merkle.h"
@@ -362,6 +363,8 @@ struct gv_node {
 	/* timers */
 	gv_time next_round, next_probe_tick, next_ae, next_reconnect;
 	gv_time next_sweep, next_dedup_advance;
+	gv_time next_reclaim; /* the active expiry cycle */
+	size_t reclaim_cursor;
 	gv_time now; /* last time seen, for callbacks from the store */
 };
 
@@ -390,6 +393,8 @@ ssize_t gv__sec_seal(gv_node *n, uint8_t *buf, size_t len, size_t cap);
 int gv__sec_open(gv_node *n, const uint8_t *buf, size_t len,
 		 gv_wire_header *h, const uint8_t **plain, size_t *plen);
 uint64_t gv__wall_ms(const gv_node *n, gv_time now);
+/* The cluster clock, ms: the HLC's wall part, never behind the wall. */
+uint64_t gv__cluster_ms(const gv_node *n, gv_time now);
 uint32_t gv__rand32(gv_node *n);
 void gv__record_conflict(gv_node *n, const gv_record *winner,
 			 const gv_record *loser);

@@ -13,8 +13,11 @@
  */
 #include "store.h"
 
+#include "counter.h"
+
 /*
- * Entry header: 40 bytes, then key bytes, then value bytes. The key hash is
+ * Entry header: 40 bytes, then key bytes, then (META_BIT) the kind u8 and
+ * expiry u64, then value bytes. The key hash is
  * not stored: it is recomputed (XXH3 over at most 1 KiB) when the table
  * grows or a walk needs it, which keeps the per-entry overhead under 64
  * bytes at every load factor.
@@ -23,12 +26,14 @@ struct gv_entry {
 	gv_version ver;
 	gv_version prev;
 	uint32_t klen;
-	uint32_t vlen_flags; /* value length, top bit = tombstone */
+	uint32_t vlen_flags; /* value length | TOMB_BIT | META_BIT */
 	uint8_t data[];
 };
 
 #define TOMB_BIT 0x80000000u
-#define VLEN_MASK 0x7fffffffu
+#define META_BIT 0x40000000u /* kind and expiry follow the key */
+#define VLEN_MASK 0x3fffffffu
+#define META_LEN 9
 
 _Static_assert(sizeof(struct gv_entry) == 40, "entry header is 40 bytes");
 
@@ -62,10 +67,51 @@ entry_vlen(const struct gv_entry *e)
 	return e->vlen_flags & VLEN_MASK;
 }
 
+static inline bool
+entry_meta(const struct gv_entry *e)
+{
+	return (e->vlen_flags & META_BIT) != 0;
+}
+
 static inline size_t
 entry_size(const struct gv_entry *e)
 {
-	return gv_store_entry_size(e->klen, entry_vlen(e));
+	return gv_store_entry_size(e->klen, entry_vlen(e)) +
+	       (entry_meta(e) ? META_LEN : 0);
+}
+
+static inline uint8_t
+entry_kind(const struct gv_entry *e)
+{
+	return entry_meta(e) ? e->data[e->klen] : 0;
+}
+
+static inline uint64_t
+entry_expire(const struct gv_entry *e)
+{
+	return entry_meta(e) ? gv__ld64(e->data + e->klen + 1) : 0;
+}
+
+static inline const uint8_t *
+entry_val(const struct gv_entry *e)
+{
+	return e->data + e->klen + (entry_meta(e) ? META_LEN : 0);
+}
+
+/* A live entry whose deadline has passed at now_ms. */
+static inline bool
+entry_expired_at(const struct gv_entry *e, uint64_t now_ms)
+{
+	uint64_t x;
+	return !entry_tomb(e) && now_ms && (x = entry_expire(e)) && x <= now_ms;
+}
+
+/* Merkle: an entry with a deadline counts as live whether reclaimed or
+ * not, so replicas that reclaim at different moments agree. */
+static inline bool
+digest_tomb(bool tomb, uint64_t expire)
+{
+	return tomb && !expire;
 }
 
 static inline uint64_t
@@ -79,18 +125,21 @@ entry_view(const struct gv_entry *e, uint64_t hash, gv_record *r)
 {
 	r->key = e->data;
 	r->klen = e->klen;
-	r->val = e->data + e->klen;
+	r->val = entry_val(e);
 	r->vlen = entry_vlen(e);
 	r->ver = e->ver;
 	r->prev = e->prev;
 	r->tombstone = entry_tomb(e);
+	r->kind = entry_kind(e);
+	r->expire = entry_expire(e);
 	r->hash = hash;
 }
 
 static uint64_t
 entry_digest(const struct gv_entry *e, uint64_t hash)
 {
-	return gv_merkle_entry_digest(hash, &e->ver, entry_tomb(e));
+	return gv_merkle_entry_digest(hash, &e->ver,
+				      digest_tomb(entry_tomb(e), entry_expire(e)));
 }
 
 static unsigned
@@ -156,7 +205,9 @@ static int
 fold_into_merkle(void *ud, const gv_record *r)
 {
 	gv_merkle_update(ud, r->hash,
-			 gv_merkle_entry_digest(r->hash, &r->ver, r->tombstone));
+			 gv_merkle_entry_digest(r->hash, &r->ver,
+						digest_tomb(r->tombstone,
+							    r->expire)));
 	return 0;
 }
 
@@ -220,22 +271,52 @@ rehash(gv_store *s, struct gv_entry **slots, size_t new_cap)
 	s->shift = shift;
 }
 
+/* What install writes besides key and value. */
+struct meta {
+	uint8_t kind;
+	uint64_t expire;
+};
+
+static inline size_t
+meta_len(const struct meta *m)
+{
+	return m->kind || m->expire ? META_LEN : 0;
+}
+
+/* Write flags, meta and value of e (its key is in place). */
+static void
+entry_fill(struct gv_entry *e, const void *val, size_t vlen, bool tomb,
+	   const struct meta *m)
+{
+	size_t ml = meta_len(m);
+	e->vlen_flags = (uint32_t)vlen | (tomb ? TOMB_BIT : 0) |
+			(ml ? META_BIT : 0);
+	uint8_t *p = e->data + e->klen;
+	/* the value first: it may be this entry's own bytes, where the meta
+	 * header is about to go */
+	if (vlen)
+		memmove(p + ml, val, vlen);
+	if (ml) {
+		p[0] = m->kind;
+		gv__st64(p + 1, m->expire);
+	}
+}
+
 static struct gv_entry *
 entry_new(gv_store *s, const void *key, size_t klen,
 	  const void *val, size_t vlen, const gv_version *ver,
-	  const gv_version *prev, bool tomb)
+	  const gv_version *prev, bool tomb, const struct meta *m)
 {
-	struct gv_entry *e = gv__alloc(s->mem, gv_store_entry_size(klen, vlen));
+	struct gv_entry *e = gv__alloc(
+		s->mem, gv_store_entry_size(klen, vlen) + meta_len(m));
 	if (!e)
 		return NULL;
 	e->ver = *ver;
 	e->prev = *prev;
 	e->klen = (uint32_t)klen;
-	e->vlen_flags = (uint32_t)vlen | (tomb ? TOMB_BIT : 0);
 	if (klen)
 		memcpy(e->data, key, klen);
-	if (vlen)
-		memcpy(e->data + klen, val, vlen);
+	entry_fill(e, val, vlen, tomb, m);
 	return e;
 }
 
@@ -244,6 +325,7 @@ account_add(gv_store *s, const struct gv_entry *e)
 {
 	s->count++;
 	s->tombstones += entry_tomb(e);
+	s->expiring += !entry_tomb(e) && entry_expire(e);
 	s->mem_used += entry_size(e);
 	s->key_bytes += e->klen;
 	s->val_bytes += entry_vlen(e);
@@ -254,6 +336,7 @@ account_sub(gv_store *s, const struct gv_entry *e)
 {
 	s->count--;
 	s->tombstones -= entry_tomb(e);
+	s->expiring -= !entry_tomb(e) && entry_expire(e);
 	s->mem_used -= entry_size(e);
 	s->key_bytes -= e->klen;
 	s->val_bytes -= entry_vlen(e);
@@ -268,10 +351,10 @@ account_sub(gv_store *s, const struct gv_entry *e)
 static int
 install(gv_store *s, size_t i, bool found, uint64_t hash, const void *key,
 	size_t klen, const void *val, size_t vlen, const gv_version *ver,
-	const gv_version *prev, bool tomb, gv_record *out,
-	struct gv_entry **replaced)
+	const gv_version *prev, bool tomb, const struct meta *m,
+	gv_record *out, struct gv_entry **replaced)
 {
-	size_t need = gv_store_entry_size(klen, vlen);
+	size_t need = gv_store_entry_size(klen, vlen) + meta_len(m);
 	struct gv_entry *old = found ? s->slots[i] : NULL;
 	size_t old_size = old ? entry_size(old) : 0;
 	size_t new_cap = s->cap;
@@ -281,16 +364,14 @@ install(gv_store *s, size_t i, bool found, uint64_t hash, const void *key,
 	if (over_cap(s, need + table_add, old_size))
 		return GV_ENOSPC;
 
-	if (old && !replaced && entry_vlen(old) == vlen) {
+	if (old && !replaced && entry_size(old) == need) {
 		/* Same size (the key is the same): overwrite in place, with no
 		 * allocation; memmove, since val may be this entry's own bytes. */
 		uint64_t delta = entry_digest(old, hash);
 		account_sub(s, old);
 		old->ver = *ver;
 		old->prev = *prev;
-		old->vlen_flags = (uint32_t)vlen | (tomb ? TOMB_BIT : 0);
-		if (vlen)
-			memmove(old->data + klen, val, vlen);
+		entry_fill(old, val, vlen, tomb, m);
 		delta ^= entry_digest(old, hash);
 		account_add(s, old);
 		if (s->merkle)
@@ -301,7 +382,7 @@ install(gv_store *s, size_t i, bool found, uint64_t hash, const void *key,
 	}
 
 	struct gv_entry *e =
-		entry_new(s, key, klen, val, vlen, ver, prev, tomb);
+		entry_new(s, key, klen, val, vlen, ver, prev, tomb, m);
 	if (!e)
 		return GV_ENOMEM;
 	if (new_cap != s->cap) {
@@ -345,12 +426,16 @@ check_key(const void *key, size_t klen)
 
 static int
 local_write(gv_store *s, const void *key, size_t klen, const void *val,
-	    size_t vlen, const gv_version *ver, bool tomb, gv_record *out)
+	    size_t vlen, const struct meta *m, const gv_version *ver,
+	    bool tomb, gv_record *out)
 {
 	int rc = check_key(key, klen);
 	if (rc)
 		return rc;
-	if (!ver || gv_version_is_zero(ver) || (vlen && !val))
+	if (!ver || gv_version_is_zero(ver) || (vlen && !val) ||
+	    m->kind > GV_KIND_MAX || (tomb && m->kind))
+		return GV_EINVAL;
+	if (!tomb && m->expire && s->now_ms && m->expire <= s->now_ms)
 		return GV_EINVAL;
 	if (vlen > s->max_value)
 		return GV_EVALSIZE;
@@ -362,28 +447,81 @@ local_write(gv_store *s, const void *key, size_t klen, const void *val,
 		const struct gv_entry *cur = s->slots[i];
 		if (gv_version_cmp(ver, &cur->ver) <= 0)
 			return GV_ESTALE;
-		if (tomb && entry_tomb(cur))
+		if (tomb && (entry_tomb(cur) || entry_expired_at(cur, s->now_ms)))
 			return GV_ENOTFOUND;
 		prev = cur->ver;
 	} else if (tomb) {
 		return GV_ENOTFOUND;
 	}
 	return install(s, i, found, hash, key, klen, val, vlen, ver, &prev,
-		       tomb, out, NULL);
+		       tomb, m, out, NULL);
 }
 
 int
 gv_store_put(gv_store *s, const void *key, size_t klen, const void *val,
 	     size_t vlen, const gv_version *ver, gv_record *out)
 {
-	return local_write(s, key, klen, val, vlen, ver, false, out);
+	struct meta m = {0, 0};
+	return local_write(s, key, klen, val, vlen, &m, ver, false, out);
+}
+
+int
+gv_store_put_ex(gv_store *s, const void *key, size_t klen, const void *val,
+		size_t vlen, uint8_t kind, uint64_t expire,
+		const gv_version *ver, gv_record *out)
+{
+	struct meta m = {kind, expire};
+	if (kind == GV_KIND_COUNTER) {
+		gv_counter c;
+		if (gv_counter_decode(val, vlen, &c) || c.expire != expire)
+			return GV_EINVAL;
+	}
+	return local_write(s, key, klen, val, vlen, &m, ver, false, out);
 }
 
 int
 gv_store_del(gv_store *s, const void *key, size_t klen, const gv_version *ver,
 	     gv_record *out)
 {
-	return local_write(s, key, klen, NULL, 0, ver, true, out);
+	struct meta m = {0, 0};
+	return local_write(s, key, klen, NULL, 0, &m, ver, true, out);
+}
+
+/*
+ * Two live counter states of one epoch: store their join (counter.h).
+ * Its version is computed from the state and outranks both unless it
+ * equals one of them: then it is that one (duplicate or stale).
+ */
+static int
+merge_counters(gv_store *s, size_t i, uint64_t hash, const gv_record *in,
+	       const gv_counter *w, gv_record *out)
+{
+	struct gv_entry *cur = s->slots[i];
+	gv_counter j;
+	if (gv_counter_decode(entry_val(cur), entry_vlen(cur), &j))
+		return GV_EINVAL; /* cannot happen: checked when stored */
+	if (gv_counter_join(&j, w))
+		return GV_EFULL;
+	gv_version jv = gv_counter_ver(&j);
+	if (gv_version_cmp(&jv, &cur->ver) == 0)
+		return gv_version_cmp(&in->ver, &cur->ver) == 0
+			       ? GV_MERGE_DUPLICATE
+			       : GV_MERGE_STALE;
+	uint8_t buf[GV_COUNTER_MAX_ENC];
+	ssize_t n = gv_counter_encode(&j, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n > s->max_value)
+		return GV_EVALSIZE;
+	struct meta m = {GV_KIND_COUNTER, j.expire};
+	gv_version prev = cur->ver;
+	int rc = install(s, i, true, hash, in->key, in->klen, buf, (size_t)n,
+			 &jv, &prev, false, &m, out, NULL);
+	if (rc)
+		return rc;
+	if (gv_version_cmp(&jv, &in->ver) != 0)
+		s->joins++;
+	return GV_MERGE_APPLIED;
 }
 
 /*
@@ -393,6 +531,8 @@ gv_store_del(gv_store *s, const void *key, size_t klen, const gv_version *ver,
  *   W >  L, W.prev <  L        conflict-applied
  *   W <  L, L.prev >= W        stale (L's writer held W or newer)
  *   W <  L, L.prev <  W        conflict-lost
+ * except that two live counter states of one epoch join (merge_counters),
+ * and a write whose deadline has passed is merged as its tombstone.
  */
 int
 gv_store_merge(gv_store *s, const gv_record *in, gv_conflict_fn on_conflict,
@@ -402,25 +542,52 @@ gv_store_merge(gv_store *s, const gv_record *in, gv_conflict_fn on_conflict,
 }
 
 int
-gv_store_merge_out(gv_store *s, const gv_record *in, uint64_t hash,
+gv_store_merge_out(gv_store *s, const gv_record *in0, uint64_t hash,
 		   gv_conflict_fn on_conflict, void *ud, gv_record *out)
 {
-	if (!in)
+	if (!in0)
 		return GV_EINVAL;
-	int rc = check_key(in->key, in->klen);
+	int rc = check_key(in0->key, in0->klen);
 	if (rc)
 		return rc;
-	if (gv_version_is_zero(&in->ver) || (in->tombstone && in->vlen) ||
-	    (in->vlen && !in->val))
+	if (gv_version_is_zero(&in0->ver) || (in0->tombstone && in0->vlen) ||
+	    (in0->vlen && !in0->val) || in0->kind > GV_KIND_MAX ||
+	    (in0->tombstone && in0->kind))
 		return GV_EINVAL;
-	if (in->vlen > s->max_value)
+	if (in0->vlen > s->max_value)
 		return GV_EVALSIZE;
+	gv_record inx = *in0;
+	const gv_record *in = &inx;
+	if (gv_record_expired(in, s->now_ms) && !in->tombstone) {
+		/* already expired: what every replica turns it into */
+		inx.tombstone = true;
+		inx.kind = 0;
+		inx.val = NULL;
+		inx.vlen = 0;
+	}
+	gv_counter wc;
+	if (in->kind == GV_KIND_COUNTER &&
+	    (gv_counter_decode(in->val, in->vlen, &wc) ||
+	     wc.expire != in->expire))
+		return GV_EINVAL;
 	if (!hash)
 		hash = gv__key_hash(in->key, in->klen);
 	bool found;
 	size_t i = find_slot(s, hash, in->key, in->klen, &found);
 	int result = GV_MERGE_APPLIED;
 	const struct gv_entry *cur = found ? s->slots[i] : NULL;
+	if (cur && in->kind == GV_KIND_COUNTER &&
+	    entry_kind(cur) == GV_KIND_COUNTER && !entry_tomb(cur) &&
+	    !entry_expired_at(cur, s->now_ms)) {
+		gv_counter lc;
+		if (gv_counter_decode(entry_val(cur), entry_vlen(cur), &lc) == 0 &&
+		    gv_version_cmp(&lc.epoch, &wc.epoch) == 0) {
+			result = merge_counters(s, i, hash, in, &wc, out);
+			if (result >= 0)
+				s->merges[result]++;
+			return result;
+		}
+	}
 	if (cur) {
 		int c = gv_version_cmp(&in->ver, &cur->ver);
 		if (c == 0)
@@ -445,9 +612,10 @@ gv_store_merge_out(gv_store *s, const gv_record *in, uint64_t hash,
 		bool report = result == GV_MERGE_CONFLICT_APPLIED &&
 			      on_conflict;
 		struct gv_entry *old = NULL;
+		struct meta m = {in->kind, in->expire};
 		rc = install(s, i, found, hash, in->key, in->klen, in->val,
-			     in->vlen, &in->ver, &in->prev, in->tombstone, out,
-			     report ? &old : NULL);
+			     in->vlen, &in->ver, &in->prev, in->tombstone, &m,
+			     out, report ? &old : NULL);
 		if (rc)
 			return rc;
 		/* Report the conflict only once it is applied, while the
@@ -480,17 +648,56 @@ gv_store_lookup(const gv_store *s, const void *key, size_t klen,
 }
 
 int
-gv_store_get(const gv_store *s, const void *key, size_t klen, gv_record *out)
+gv_store_get_at(const gv_store *s, const void *key, size_t klen,
+		uint64_t now_ms, gv_record *out)
 {
 	gv_record r;
 	int rc = gv_store_lookup(s, key, klen, &r);
 	if (rc)
 		return rc;
-	if (r.tombstone)
+	if (r.tombstone || gv_record_expired(&r, now_ms))
 		return GV_ENOTFOUND;
 	if (out)
 		*out = r;
 	return 0;
+}
+
+int
+gv_store_get(const gv_store *s, const void *key, size_t klen, gv_record *out)
+{
+	return gv_store_get_at(s, key, klen, s->now_ms, out);
+}
+
+size_t
+gv_store_reclaim(gv_store *s, size_t *cursor, size_t max_slots,
+		 void (*fn)(void *ud, const gv_record *tomb), void *ud)
+{
+	size_t done = 0;
+	if (!s->slots || !s->expiring || !s->now_ms)
+		return 0;
+	size_t mask = s->cap - 1;
+	size_t n = max_slots < s->cap ? max_slots : s->cap;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (*cursor + k) & mask;
+		struct gv_entry *e = s->slots[i];
+		if (!e || !entry_expired_at(e, s->now_ms))
+			continue;
+		uint64_t hash = entry_hash(e);
+		struct meta m = {0, entry_expire(e)};
+		gv_version ver = e->ver, prev = e->prev;
+		gv_record t;
+		/* found: no growth, slot i stays valid; a failed allocation
+		 * leaves it for a later pass */
+		if (install(s, i, true, hash, e->data, e->klen, NULL, 0, &ver,
+			    &prev, true, &m, &t, NULL))
+			continue;
+		s->reclaimed++;
+		done++;
+		if (fn)
+			fn(ud, &t);
+	}
+	*cursor = (*cursor + n) & mask;
+	return done;
 }
 
 /* Backward-shift deletion of slot i (linear probing, no markers). */
@@ -529,7 +736,8 @@ gv_store_purge(gv_store *s, const void *key, size_t klen,
 	if (!found)
 		return GV_ENOTFOUND;
 	struct gv_entry *e = s->slots[i];
-	if (!entry_tomb(e) || gv_version_cmp(&e->ver, ver) != 0)
+	if (!(entry_tomb(e) || entry_expired_at(e, s->now_ms)) ||
+	    gv_version_cmp(&e->ver, ver) != 0)
 		return GV_ENOTFOUND;
 	if (s->merkle)
 		gv_merkle_update(s->merkle, hash, entry_digest(e, hash));

@@ -22,6 +22,19 @@
  * then key and value bytes; with 8-byte slots at a load of 3/8 to 3/4 the
  * overhead beyond key and value bytes is 51 to 61 bytes per entry.
  *
+ * Kinds and expiry. An entry holds plain bytes (GV_KIND_BYTES) or a
+ * counter's state (GV_KIND_COUNTER, counter.h: same-epoch states merge by
+ * joining, not by last-write-wins), and may carry an expiry deadline in
+ * cluster milliseconds (HLC time). An entry whose deadline has passed
+ * reads as absent (gv_store_get_at); gv_store_reclaim turns it into a
+ * tombstone of the same version, keeping the deadline, so an older write
+ * still held by some replica cannot come back. A reclaimed and an
+ * unreclaimed copy of one write are the same write: its Merkle digest
+ * counts an entry with a deadline as live either way, merging one into
+ * the other is a duplicate, and replicas that reclaim at different moments
+ * never disagree in anti-entropy. A write that arrives already expired is
+ * stored as its reclaimed tombstone.
+ *
  * Memory: every byte comes from the gv_mem given at init, and the total
  * (table + entries) is capped by max_memory. A write that would pass the cap
  * fails with GV_ENOSPC and changes nothing; nothing already stored is lost.
@@ -50,6 +63,13 @@ enum gv_merge_result {
 	GV_MERGE_NRESULTS
 };
 
+/* What an entry's value holds. */
+enum gv_kind {
+	GV_KIND_BYTES = 0,
+	GV_KIND_COUNTER = 1, /* a counter state (counter.h) */
+	GV_KIND_MAX = GV_KIND_COUNTER,
+};
+
 /* Name of a merge result ("applied", "stale", ...). */
 const char *gv_merge_result_name(int result);
 
@@ -65,6 +85,8 @@ typedef struct gv_record {
 	gv_version ver;  /* this write */
 	gv_version prev; /* the version it replaced at its origin */
 	bool tombstone;
+	uint8_t kind;    /* GV_KIND_* (a tombstone: 0) */
+	uint64_t expire; /* deadline, cluster ms; 0: none */
 	uint64_t hash;   /* key hash (filled by the store; ignored as input) */
 } gv_record;
 
@@ -90,6 +112,14 @@ typedef struct gv_store {
 	size_t val_bytes;  /* sum of value lengths */
 	gv_merkle *merkle; /* kept in step with every change, if set */
 	uint64_t merges[GV_MERGE_NRESULTS]; /* stats by result */
+	/* The cluster clock (ms) as the owner last saw it: entries whose
+	 * deadline is at or before it are expired. The owner (gv_node) sets
+	 * it before every call; 0 expires nothing. */
+	uint64_t now_ms;
+	gv_node_id self;    /* the owner's id (joined counter states) */
+	size_t expiring;    /* live entries with a deadline */
+	uint64_t reclaimed; /* expired entries turned into tombstones */
+	uint64_t joins;     /* counter states joined by a merge */
 } gv_store;
 
 /*
@@ -131,6 +161,14 @@ void gv_store_set_merkle(gv_store *s, gv_merkle *m);
  */
 int gv_store_put(gv_store *s, const void *key, size_t klen, const void *val,
 		 size_t vlen, const gv_version *ver, gv_record *out);
+
+/*
+ * gv_store_put_ex - gv_store_put with a kind and an expiry deadline
+ * (cluster ms, 0: none; one already passed is GV_EINVAL).
+ */
+int gv_store_put_ex(gv_store *s, const void *key, size_t klen, const void *val,
+		    size_t vlen, uint8_t kind, uint64_t expire,
+		    const gv_version *ver, gv_record *out);
 
 /*
  * gv_store_del - a local delete: replace the key's value with a tombstone
@@ -189,6 +227,30 @@ int gv_store_get(const gv_store *s, const void *key, size_t klen,
 		 gv_record *out);
 
 /*
+ * gv_store_get_at - the live value of key at cluster time now_ms: an
+ * expired entry is GV_ENOTFOUND. (gv_store_get uses s->now_ms.)
+ */
+int gv_store_get_at(const gv_store *s, const void *key, size_t klen,
+		    uint64_t now_ms, gv_record *out);
+
+/* Whether the record's deadline has passed at now_ms. */
+static inline bool
+gv_record_expired(const gv_record *r, uint64_t now_ms)
+{
+	return r->expire && now_ms && r->expire <= now_ms;
+}
+
+/*
+ * gv_store_reclaim - the background expiry cycle: examine up to max_slots
+ * table slots from *cursor on (wrapping, advancing *cursor) and turn each
+ * live entry whose deadline has passed at s->now_ms into its tombstone,
+ * calling fn (may be NULL) with the tombstone. Returns the number
+ * reclaimed. Bounded work per call, like Redis's active expiry cycle.
+ */
+size_t gv_store_reclaim(gv_store *s, size_t *cursor, size_t max_slots,
+			void (*fn)(void *ud, const gv_record *tomb), void *ud);
+
+/*
  * gv_store_lookup - the entry of key, tombstones included.
  * Returns 0 with *out filled, or GV_ENOTFOUND.
  */
@@ -197,7 +259,7 @@ int gv_store_lookup(const gv_store *s, const void *key, size_t klen,
 
 /*
  * gv_store_purge - collect a tombstone: remove key if it holds a tombstone
- * of exactly version ver (a newer write is kept).
+ * (or an expired entry) of exactly version ver (a newer write is kept).
  * Returns 0 or GV_ENOTFOUND.
  */
 int gv_store_purge(gv_store *s, const void *key, size_t klen,

@@ -235,7 +235,11 @@ static int
 old_tombstone(void *ud, const gv_record *r)
 {
 	struct grace_ctx *c = ud;
-	if (!r->tombstone || gv_hlc_ms(r->ver.hlc) >= c->cutoff_ms)
+	/* an expired entry's tombstone ages from its deadline */
+	uint64_t t = gv_hlc_ms(r->ver.hlc);
+	if (r->expire > t)
+		t = r->expire;
+	if (!r->tombstone || t >= c->cutoff_ms)
 		return 0;
 	if (c->k == c->cap)
 		return 1;

@@ -66,6 +66,28 @@ gv_wire_update_size(size_t klen, size_t vlen)
 	return GV_WIRE_RECORD_HDR + GV_WIRE_UPDATE_FIXED + klen + vlen;
 }
 
+size_t
+gv_wire_update_size_meta(size_t klen, size_t vlen, uint8_t kind,
+			 uint64_t expire)
+{
+	return gv_wire_update_size(klen, vlen) +
+	       (kind || expire ? GV_WIRE_META_LEN : 0);
+}
+
+static inline bool
+update_has_meta(const gv_wire_update *u)
+{
+	return u->kind || u->expire;
+}
+
+/* Bytes of an UPDATE body: fixed part, key, meta header, value. */
+static inline size_t
+update_body_len(const gv_wire_update *u)
+{
+	return GV_WIRE_UPDATE_FIXED + (size_t)u->klen + u->vlen +
+	       (update_has_meta(u) ? GV_WIRE_META_LEN : 0);
+}
+
 /* An unknown family is sized as IPv6: an upper bound for planning. */
 size_t
 gv_wire_member_size(const gv_wire_member *m)
@@ -217,20 +239,27 @@ update_ok(const gv_wire_update *u)
 	       !(u->klen && !u->key) && !(u->vlen && !u->val);
 }
 
-/* The UPDATE body at p (GV_WIRE_UPDATE_FIXED + klen + vlen bytes). */
+/* The UPDATE body at p (update_body_len(u) bytes). */
 static void
 update_body(uint8_t *p, const gv_wire_update *u)
 {
+	bool meta = update_has_meta(u);
 	gv__st64(p + 0, u->ver.hlc);
 	gv__st64(p + 8, u->ver.origin);
 	gv__st64(p + 16, u->prev.hlc);
 	gv__st64(p + 24, u->prev.origin);
-	p[32] = u->flags;
+	p[32] = (uint8_t)((u->flags & ~GV_UPD_META) | (meta ? GV_UPD_META : 0));
 	p[33] = u->priority;
 	p[34] = u->hops;
 	gv__st16(p + 35, u->klen);
-	gv__st16(p + 37, u->vlen);
+	gv__st16(p + 37,
+		 (uint16_t)(u->vlen + (meta ? GV_WIRE_META_LEN : 0)));
 	p = put_bytes(p + GV_WIRE_UPDATE_FIXED, u->key, u->klen);
+	if (meta) {
+		p[0] = u->kind;
+		gv__st64(p + 1, u->expire);
+		p += GV_WIRE_META_LEN;
+	}
 	put_bytes(p, u->val, u->vlen);
 }
 
@@ -240,7 +269,9 @@ gv_wire_put_update(gv_wire_writer *w, const gv_wire_update *u)
 	if (!writer_ok(w) || !update_ok(u))
 		return GV_EINVAL;
 
-	size_t body = GV_WIRE_UPDATE_FIXED + (size_t)u->klen + u->vlen;
+	size_t body = update_body_len(u);
+	if (body > UINT16_MAX)
+		return GV_EINVAL;
 	uint8_t *p;
 	int rc = reserve(w, GV_REC_UPDATE, body, &p);
 	if (rc)
@@ -255,7 +286,7 @@ gv_wire_encode_update(uint8_t *p, size_t room, const gv_wire_update *u)
 {
 	if (!p || !update_ok(u))
 		return GV_EINVAL;
-	size_t body = GV_WIRE_UPDATE_FIXED + (size_t)u->klen + u->vlen;
+	size_t body = update_body_len(u);
 	if (body > UINT16_MAX)
 		return GV_EINVAL;
 	if (GV_WIRE_RECORD_HDR + body > room)
@@ -656,14 +687,28 @@ dec_update(const uint8_t *b, size_t n, gv_wire_update *u)
 	u->hops = b[34];
 	u->klen = gv__ld16(b + 35);
 	u->vlen = gv__ld16(b + 37);
+	bool meta = (u->flags & GV_UPD_META) != 0;
 	if ((u->flags & ~GV_UPD_FLAGS_ALL) || u->priority > 3 ||
-	    u->klen > GV_MAX_KEY ||
-	    ((u->flags & GV_UPD_TOMBSTONE) && u->vlen != 0))
+	    u->klen > GV_MAX_KEY || (meta && u->vlen < GV_WIRE_META_LEN))
 		return GV_EMALFORMED;
 	if ((size_t)u->klen + u->vlen != n - GV_WIRE_UPDATE_FIXED)
 		return GV_EMALFORMED;
 	u->key = b + GV_WIRE_UPDATE_FIXED;
 	u->val = u->key + u->klen;
+	u->kind = 0;
+	u->expire = 0;
+	if (meta) {
+		u->kind = u->val[0];
+		u->expire = gv__ld64(u->val + 1);
+		u->val += GV_WIRE_META_LEN;
+		u->vlen = (uint16_t)(u->vlen - GV_WIRE_META_LEN);
+		/* a meta header says something: kind or expiry */
+		if (!u->kind && !u->expire)
+			return GV_EMALFORMED;
+	}
+	if ((u->flags & GV_UPD_TOMBSTONE) && u->vlen != 0)
+		return GV_EMALFORMED;
+	u->flags &= (uint8_t)~GV_UPD_META;
 	return 0;
 }
 

@@ -30,7 +30,10 @@
  *
  *   UPDATE      hlc u64, origin u64, prev_hlc u64, prev_origin u64,
  *               flags u8 (GV_UPD_*), priority u8 (0..3), hops u8,
- *               klen u16, vlen u16, key[klen], value[vlen]
+ *               klen u16, vlen u16, key[klen], value[vlen]; with
+ *               GV_UPD_META the value's first GV_WIRE_META_LEN bytes are
+ *               the entry's kind u8 (GV_KIND_*) and expiry deadline u64
+ *               (cluster milliseconds, 0: none), and the rest its bytes
  *   PING        probe u32, target u64
  *   ACK         probe u32, flags u8 (GV_ACK_NACK)
  *   PING_REQ    probe u32, target u64, addr
@@ -97,6 +100,8 @@
 
 /* Fixed part of an UPDATE body, before key and value. */
 #define GV_WIRE_UPDATE_FIXED 39
+/* kind u8 + expiry u64 at the head of an UPDATE's value (GV_UPD_META) */
+#define GV_WIRE_META_LEN 9
 #define GV_WIRE_MAX_REGION 63
 #define GV_WIRE_MAX_NAME 63
 
@@ -124,7 +129,10 @@ enum gv_wire_type {
 #define GV_UPD_AE 0x02        /* sent by anti-entropy: apply, do not rumor */
 #define GV_UPD_DIRECT 0x04    /* the origin sent it to every live member
                                * itself: apply, do not forward */
-#define GV_UPD_FLAGS_ALL (GV_UPD_TOMBSTONE | GV_UPD_AE | GV_UPD_DIRECT)
+#define GV_UPD_META 0x08      /* the value begins with kind and expiry:
+                               * set by the encoder from kind/expire */
+#define GV_UPD_FLAGS_ALL                                                      \
+	(GV_UPD_TOMBSTONE | GV_UPD_AE | GV_UPD_DIRECT | GV_UPD_META)
 
 /* ACK flags */
 #define GV_ACK_NACK 0x01 /* ping-req relay could not reach the target */
@@ -182,7 +190,9 @@ typedef struct gv_wire_update {
 	const uint8_t *key;
 	uint16_t klen;
 	const uint8_t *val;
-	uint16_t vlen;
+	uint16_t vlen;    /* the value's bytes, the meta header excluded */
+	uint8_t kind;     /* GV_KIND_* (store.h); 0: plain bytes */
+	uint64_t expire;  /* deadline, cluster ms; 0: none */
 } gv_wire_update;
 
 typedef struct gv_wire_ping {
@@ -310,6 +320,11 @@ gv_wire_u64_at(const uint8_t *p, size_t i)
  * (a record that never fits).
  */
 size_t gv_wire_update_size(size_t klen, size_t vlen);
+
+/* The same for an entry of this kind and expiry (the meta header added
+ * when either is set). */
+size_t gv_wire_update_size_meta(size_t klen, size_t vlen, uint8_t kind,
+				uint64_t expire);
 size_t gv_wire_member_size(const gv_wire_member *m);
 size_t gv_wire_merkle_req_size(uint16_t count);
 size_t gv_wire_merkle_resp_size(uint8_t fan_log2, uint16_t count);

@@ -61,6 +61,11 @@ enum gv_error {
 	GV_EREPLAY = -10020,    /* sealed datagram seen before, or too old */
 	GV_EPRIMARY = -10021,   /* the primary key cannot be removed */
 	GV_ENOKEYRING = -10022, /* key operation on a node without a keyring */
+	GV_ENOTINT = -10023,    /* the value is not an integer (or out of
+				 * range) */
+	GV_ENOTFLOAT = -10024,  /* the value is not a valid float */
+	GV_EOVERFLOW = -10025,  /* increment or decrement would overflow */
+	GV_ENANINF = -10026,    /* the result would be NaN or infinite */
 };
 
 /*

@@ -1891,7 +1891,7 @@ test_wire_encoder_einval(void **state)
 	/* UPDATE */
 	gv_wire_update u = {.key = val, .klen = GV_MAX_KEY + 1};
 	EXPECT_EINVAL(gv_wire_put_update(&w, &u));
-	u = (gv_wire_update){.flags = 0x08};
+	u = (gv_wire_update){.flags = 0x80};
 	EXPECT_EINVAL(gv_wire_put_update(&w, &u));
 	u = (gv_wire_update){.priority = 4};
 	EXPECT_EINVAL(gv_wire_put_update(&w, &u));
