@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_sim_cache.c - the cache's replicated state on the simulated
+ * network, against a simple model:
+ *  - counters: increments at every node, under loss, duplication and
+ *    reordering and across a partition and its heal, sum to the model on
+ *    every node, with no conflict reported and equal Merkle roots;
+ *  - expiry: a key expires on every node at its deadline whatever order
+ *    its writes arrived in; once every node has reclaimed it the roots
+ *    are equal, and they stay equal while only some have (no
+ *    anti-entropy ping-pong); a value held by a partitioned node does not
+ *    come back over the expired newer write after the heal;
+ *  - a counter's EXPIRE concurrent with increments keeps the increments.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/node_int.h"
+#include "sim/cluster.h"
+
+#define MS_US 1000ull
+
+static gv_cluster *
+cluster(size_t nodes, double loss, double dup, double reorder, int mode)
+{
+	gv_cluster_config cfg;
+	gv_cluster_config_default(&cfg);
+	cfg.nodes = nodes;
+	cfg.seed = 11;
+	cfg.node.mode = mode;
+	cfg.node.ae_interval_ms = 200;
+	cfg.net.loss = loss;
+	cfg.net.dup = dup;
+	cfg.net.reorder = reorder;
+	gv_cluster *c;
+	assert_int_equal(gv_cluster_new(&c, &cfg), 0);
+	gv_cluster_run_for(c, 500 * MS_US);
+	return c;
+}
+
+static int
+incr(gv_cluster *c, size_t i, const char *key, int64_t by)
+{
+	gv_incr d = {.di = by};
+	gv_node *n = gv_cluster_node(c, i);
+	return gv_node_incr(n, gv_cluster_now(c), key, strlen(key), &d,
+			    GV_PRIO_NORMAL, NULL);
+}
+
+/* The counter's value at node i; INT64_MIN if absent. */
+static int64_t
+value(gv_cluster *c, size_t i, const char *key)
+{
+	gv_node *n = gv_cluster_node(c, i);
+	gv_record r;
+	if (gv_node_get_at(n, gv_cluster_now(c), key, strlen(key), &r))
+		return INT64_MIN;
+	if (r.kind != GV_KIND_COUNTER) {
+		int64_t v;
+		assert_true(gv_parse_i64(r.val, r.vlen, &v));
+		return v;
+	}
+	gv_counter ct;
+	assert_int_equal(gv_counter_decode(r.val, r.vlen, &ct), 0);
+	int64_t v;
+	assert_int_equal(gv_counter_int(&ct, &v), 0);
+	return v;
+}
+
+static uint64_t
+conflicts(gv_cluster *c)
+{
+	uint64_t k = 0;
+	for (size_t i = 0; i < gv_cluster_size(c); i++) {
+		const gv_node_stats *st =
+			gv_node_get_stats(gv_cluster_node(c, i));
+		k += st->merge[GV_MERGE_CONFLICT_APPLIED] +
+		     st->merge[GV_MERGE_CONFLICT_LOST];
+	}
+	return k;
+}
+
+static void
+counters_under(double loss, double dup, double reorder, int mode)
+{
+	enum { N = 5, ROUNDS = 300 };
+	gv_cluster *c = cluster(N, loss, dup, reorder, mode);
+	int64_t model = 0;
+	unsigned groups[N] = {0, 0, 0, 1, 1};
+	uint64_t x = 99;
+	for (int r = 0; r < ROUNDS; r++) {
+		if (r == ROUNDS / 3)
+			assert_int_equal(gv_cluster_partition(c, groups), 0);
+		if (r == 2 * ROUNDS / 3)
+			gv_cluster_heal(c);
+		for (size_t i = 0; i < N; i++) {
+			x = x * 6364136223846793005ull + 1;
+			int64_t by = (int64_t)((x >> 40) % 7) - 2;
+			if (incr(c, i, "hits", by) == 0)
+				model += by;
+		}
+		gv_cluster_run_for(c, 2 * MS_US);
+	}
+	gv_cluster_set_loss(c, 0);
+	gv_cluster_run_until_roots_equal(c, 50 * MS_US,
+					 gv_cluster_now(c) + 20000 * MS_US);
+	for (size_t i = 0; i < N; i++)
+		assert_int_equal(value(c, i, "hits"), model);
+	assert_true(gv_cluster_roots_equal(c));
+	assert_int_equal(conflicts(c), 0);
+	gv_cluster_del(c);
+}
+
+static void
+test_counters_eager(void **state)
+{
+	(void)state;
+	counters_under(0.05, 0.05, 0.2, GV_MODE_EAGER);
+}
+
+static void
+test_counters_pushpull(void **state)
+{
+	(void)state;
+	counters_under(0.05, 0.05, 0.2, GV_MODE_PUSHPULL);
+}
+
+/* After a SET the next INCR counts from the SET's value. */
+static void
+test_counter_after_set(void **state)
+{
+	(void)state;
+	gv_cluster *c = cluster(3, 0, 0, 0, GV_MODE_EAGER);
+	incr(c, 0, "k", 5);
+	incr(c, 1, "k", 5);
+	gv_cluster_run_for(c, 100 * MS_US);
+	assert_int_equal(value(c, 2, "k"), 10);
+	gv_node *n = gv_cluster_node(c, 2);
+	assert_int_equal(gv_node_put(n, gv_cluster_now(c), "k", 1, "100", 3,
+				     GV_PRIO_NORMAL),
+			 0);
+	gv_cluster_run_for(c, 100 * MS_US);
+	incr(c, 0, "k", 1);
+	incr(c, 1, "k", 1);
+	gv_cluster_run_for(c, 100 * MS_US);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(value(c, i, "k"), 102);
+	/* an INCR of a value that is not an integer is refused */
+	assert_int_equal(gv_node_put(n, gv_cluster_now(c), "s", 1, "abc", 3,
+				     GV_PRIO_NORMAL),
+			 0);
+	assert_int_equal(incr(c, 2, "s", 1), GV_ENOTINT);
+	gv_cluster_del(c);
+}
+
+static uint64_t
+clock_ms(gv_cluster *c)
+{
+	return gv_node_clock_ms(gv_cluster_node(c, 0), gv_cluster_now(c));
+}
+
+static void
+test_expiry_everywhere(void **state)
+{
+	(void)state;
+	enum { N = 5 };
+	gv_cluster *c = cluster(N, 0.02, 0.02, 0.3, GV_MODE_EAGER);
+	gv_node *a = gv_cluster_node(c, 0);
+	uint64_t deadline = clock_ms(c) + 300;
+	char key[16];
+	for (int k = 0; k < 200; k++) {
+		snprintf(key, sizeof(key), "e%d", k);
+		assert_int_equal(gv_node_put_ex(a, gv_cluster_now(c), key,
+						strlen(key), "v", 1, deadline,
+						GV_PRIO_NORMAL),
+				 0);
+	}
+	assert_int_equal(gv_node_put(a, gv_cluster_now(c), "stay", 4, "v", 1,
+				     GV_PRIO_NORMAL),
+			 0);
+	gv_cluster_run_until_roots_equal(c, 10 * MS_US,
+					 gv_cluster_now(c) + 5000 * MS_US);
+	/* before the deadline: everywhere; at it: nowhere */
+	while (clock_ms(c) + 20 < deadline)
+		gv_cluster_run_for(c, 10 * MS_US);
+	for (size_t i = 0; i < N; i++) {
+		gv_record r;
+		assert_int_equal(gv_node_get_at(gv_cluster_node(c, i),
+						gv_cluster_now(c), "e7", 2, &r),
+				 0);
+	}
+	while (clock_ms(c) < deadline)
+		gv_cluster_run_for(c, 1 * MS_US);
+	for (size_t i = 0; i < N; i++) {
+		gv_record r;
+		assert_int_equal(gv_node_get_at(gv_cluster_node(c, i),
+						gv_cluster_now(c), "e7", 2, &r),
+				 GV_ENOTFOUND);
+		assert_int_equal(gv_node_get_at(gv_cluster_node(c, i),
+						gv_cluster_now(c), "stay", 4,
+						&r),
+				 0);
+	}
+	/* reclaiming at different moments: the roots never differ for it */
+	gv_cluster_set_loss(c, 0);
+	uint64_t sessions0 = 0;
+	for (size_t i = 0; i < N; i++)
+		sessions0 += gv_node_get_stats(gv_cluster_node(c, i))
+				     ->ae_entries_sent;
+	for (int t = 0; t < 100; t++) {
+		gv_cluster_run_for(c, 10 * MS_US);
+		assert_true(gv_cluster_roots_equal(c));
+	}
+	uint64_t reclaimed = 0, sent = 0;
+	for (size_t i = 0; i < N; i++) {
+		const gv_node_stats *st =
+			gv_node_get_stats(gv_cluster_node(c, i));
+		reclaimed += st->expired_reclaimed;
+		sent += st->ae_entries_sent;
+		assert_int_equal(gv_node_store(gv_cluster_node(c, i))->expiring,
+				 0);
+	}
+	assert_int_equal(reclaimed, 200 * N);
+	assert_int_equal(sent, sessions0);
+	gv_cluster_del(c);
+}
+
+/* A node cut off holds the old value; the newer write with a deadline
+ * expires while it is away; after the heal the old value stays gone. */
+static void
+test_expired_write_beats_old_value(void **state)
+{
+	(void)state;
+	enum { N = 4 };
+	gv_cluster *c = cluster(N, 0, 0, 0, GV_MODE_EAGER);
+	gv_node *a = gv_cluster_node(c, 0);
+	assert_int_equal(gv_node_put(a, gv_cluster_now(c), "k", 1, "old", 3,
+				     GV_PRIO_NORMAL),
+			 0);
+	gv_cluster_run_for(c, 200 * MS_US);
+	unsigned groups[N] = {0, 0, 0, 1};
+	assert_int_equal(gv_cluster_partition(c, groups), 0);
+	assert_int_equal(gv_node_put_ex(a, gv_cluster_now(c), "k", 1, "new", 3,
+					clock_ms(c) + 200, GV_PRIO_NORMAL),
+			 0);
+	gv_cluster_run_for(c, 1000 * MS_US);
+	gv_record r;
+	assert_int_equal(gv_node_get_at(gv_cluster_node(c, 3),
+					gv_cluster_now(c), "k", 1, &r),
+			 0);
+	assert_memory_equal(r.val, "old", 3);
+	gv_cluster_heal(c);
+	gv_cluster_run_until_roots_equal(c, 50 * MS_US,
+					 gv_cluster_now(c) + 20000 * MS_US);
+	for (size_t i = 0; i < N; i++)
+		assert_int_equal(gv_node_get_at(gv_cluster_node(c, i),
+						gv_cluster_now(c), "k", 1, &r),
+				 GV_ENOTFOUND);
+	gv_cluster_del(c);
+}
+
+/* EXPIRE on a counter while another node increments: both kept. */
+static void
+test_counter_expire_keeps_increments(void **state)
+{
+	(void)state;
+	gv_cluster *c = cluster(3, 0, 0, 0.3, GV_MODE_EAGER);
+	incr(c, 0, "ctr", 1);
+	gv_cluster_run_for(c, 100 * MS_US);
+	gv_node *b = gv_cluster_node(c, 1);
+	uint64_t deadline = clock_ms(c) + 60000;
+	assert_int_equal(gv_node_expire(b, gv_cluster_now(c), "ctr", 3,
+					deadline, GV_PRIO_NORMAL),
+			 0);
+	incr(c, 2, "ctr", 10); /* concurrent with the EXPIRE */
+	gv_cluster_run_for(c, 500 * MS_US);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(value(c, i, "ctr"), 11);
+		gv_record r;
+		gv_node_get_at(gv_cluster_node(c, i), gv_cluster_now(c), "ctr",
+			       3, &r);
+		assert_int_equal(r.expire, deadline);
+	}
+	gv_cluster_del(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_counters_eager),
+		cmocka_unit_test(test_counters_pushpull),
+		cmocka_unit_test(test_counter_after_set),
+		cmocka_unit_test(test_expiry_everywhere),
+		cmocka_unit_test(test_expired_write_beats_old_value),
+		cmocka_unit_test(test_counter_expire_keeps_increments),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
