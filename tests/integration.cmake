@@ -31,6 +31,16 @@ if(Python3_Interpreter_FOUND)
 		SKIP_RETURN_CODE 77 LABELS integration)
 endif()
 if(Python3_Interpreter_FOUND)
+	# the cache: expiry and counters, against redis-server and across
+	# nodes (~15 s)
+	add_test(NAME integration_cache
+		COMMAND ${Python3_EXECUTABLE}
+			${CMAKE_CURRENT_SOURCE_DIR}/integration/cache_test.py
+			$<TARGET_FILE:grapevined>)
+	set_tests_properties(integration_cache PROPERTIES TIMEOUT 180
+		SKIP_RETURN_CODE 77 LABELS integration)
+endif()
+if(Python3_Interpreter_FOUND)
 	# cluster shards and host threads: mixed --threads, a one-CPU node
 	# under taskset, 20 nodes in a region flooding on every shard
 	add_test(NAME integration_shards

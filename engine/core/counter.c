@@ -14,23 +14,26 @@
 #define HDR_LEN (2 + 16 + 8 + 8 + 16 + 1) /* the base counted apart */
 #define LD_LEN 12                              /* mantissa i64 + exp i32 */
 
-/* frexpl's mantissa in [0.5, 1) scaled to 62 bits: exact for a double,
- * 62 of a long double's 64 bits otherwise, the same on every node. */
+/* frexpl's mantissa in [0.5, 1), its magnitude scaled to 64 bits (all of
+ * an x86 long double's), and its exponent shifted left by one with the
+ * sign below: the same bits on every node. */
 static void
 put_ld(uint8_t *p, long double v)
 {
 	int e = 0;
 	long double m = frexpl(v, &e);
-	gv__st64(p, (uint64_t)(int64_t)ldexpl(m, 62));
-	gv__st32(p + 8, (uint32_t)(int32_t)e);
+	bool neg = signbit(m);
+	gv__st64(p, (uint64_t)ldexpl(fabsl(m), 64));
+	gv__st32(p + 8, (uint32_t)(((int32_t)e * 2) | (neg ? 1 : 0)));
 }
 
 static long double
 get_ld(const uint8_t *p)
 {
-	int64_t m = (int64_t)gv__ld64(p);
-	int32_t e = (int32_t)gv__ld32(p + 8);
-	return ldexpl((long double)m, e - 62);
+	uint64_t m = gv__ld64(p);
+	int32_t x = (int32_t)gv__ld32(p + 8);
+	long double v = ldexpl((long double)m, (x - (x & 1)) / 2 - 64);
+	return (x & 1) ? -v : v;
 }
 
 static size_t

@@ -42,8 +42,9 @@
  *   nslots u8, then per slot (sorted by origin, at most
  *   GV_COUNTER_MAX_SLOTS): origin u64, seq u32, sflags u8 (bit 0: fsum
  *   follows), isum i64, [fsum: mantissa i64, exponent i32].
- * Floats travel as frexpl's mantissa scaled to 62 bits and exponent: the
- * same bits on every x86-64 and aarch64 node.
+ * Floats travel as frexpl's mantissa magnitude scaled to 64 bits (all of
+ * an x86-64 long double's) and exponent * 2 + sign. A node whose long
+ * double is narrower (aarch64's is wider) would round.
  */
 #ifndef GV_CORE_COUNTER_H
 #define GV_CORE_COUNTER_H

@@ -16,13 +16,15 @@ struct scan_ctx {
 	size_t cap;
 	size_t used;
 	size_t nkeys;
+	uint64_t now_ms; /* expired keys are not listed */
 };
 
 static int
 scan_visit(void *ud, const gv_record *r)
 {
 	struct scan_ctx *c = ud;
-	if (r->tombstone || gv_key_reserved(r->key, r->klen))
+	if (r->tombstone || gv_key_reserved(r->key, r->klen) ||
+	    gv_record_expired(r, c->now_ms))
 		return 0;
 	if (c->s->pattern) {
 		char k[GV_MAX_KEY + 1];
@@ -90,20 +92,28 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 	gv_node *n = sh->node;
 	gv_record r;
 	switch (s->op) {
-	case OP_GET:
-		if (gv_node_get(n, s->key, s->klen, &r) == 0) {
-			s->out = dupmem(r.val, r.vlen);
-			s->outlen = r.vlen;
-			s->rc = s->out ? 0 : GV_ENOMEM;
-		} else {
-			s->null = true;
-		}
+	case OP_GET: {
+		int rc = gvd_read_value(n, now, s->key, s->klen, &s->out,
+					&s->outlen);
+		s->null = rc == GV_ENOTFOUND;
+		s->rc = rc == GV_ENOMEM ? rc : 0;
 		break;
+	}
 	case OP_EXISTS:
-		s->ival = gv_node_get(n, s->key, s->klen, &r) == 0;
+		s->ival = gv_node_get_at(n, now, s->key, s->klen, &r) == 0;
 		break;
+	case OP_KEYCMD: {
+		gv_resp_buf b;
+		gv_resp_buf_init(&b, gv_mem_libc(), 0);
+		s->kfn(sh, s, now, &b);
+		if (s->rc)
+			gv_resp_buf_fini(&b);
+		else
+			take_buf(s, &b);
+		break;
+	}
 	case OP_SET: {
-		bool exists = gv_node_get(n, s->key, s->klen, &r) == 0;
+		bool exists = gv_node_get_at(n, now, s->key, s->klen, &r) == 0;
 		if ((s->setmode == 1 && exists) || (s->setmode == 2 && !exists)) {
 			s->null = true;
 			break;
@@ -184,7 +194,8 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 		break;
 	}
 	case OP_SCAN: {
-		struct scan_ctx c = {.s = s};
+		struct scan_ctx c = {.s = s,
+				     .now_ms = gv_node_clock_ms(n, now)};
 		uint64_t leaf = s->cursor;
 		const uint64_t leaves = 65536;
 		while (leaf < leaves && c.nkeys < s->count) {

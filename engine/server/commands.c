@@ -230,36 +230,6 @@ gvd_cmd_get(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 	per_key(d, c, av, ac, C_BULK, OP_GET);
 }
 
-void
-gvd_cmd_set(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
-{
-	struct req *r;
-	int mode = 0;
-	for (size_t i = 3; i < ac; i++) {
-		if (arg_is(&av[i], "nx") && !mode) {
-			mode = 1;
-		} else if (arg_is(&av[i], "xx") && !mode) {
-			mode = 2;
-		} else if (arg_is(&av[i], "ex") || arg_is(&av[i], "px") ||
-			   arg_is(&av[i], "exat") || arg_is(&av[i], "pxat") ||
-			   arg_is(&av[i], "keepttl")) {
-			return error_reply(c, "ERR expiry (EX/PX/EXAT/PXAT/"
-					      "KEEPTTL) is not supported: "
-					      "grapevine keys do not expire");
-		} else if (arg_is(&av[i], "get")) {
-			return error_reply(c, "ERR SET ... GET is not "
-					      "supported");
-		} else {
-			return error_reply(c, "ERR syntax error");
-		}
-	}
-	if ((r = gvd_req_new(c, C_SET, 1))) {
-		key_sub(d, &r->subs[0], OP_SET, &av[1], &av[2]);
-		r->subs[0].setmode = (uint8_t)mode;
-		gvd_dispatch(d, r);
-	}
-}
-
 /* DEL and UNLINK (the same here) and EXISTS: their integers summed. */
 void
 gvd_cmd_del(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)

@@ -142,6 +142,13 @@ gvd_cmd_fn gvd_cmd_ping, gvd_cmd_echo, gvd_cmd_quit, gvd_cmd_get,
 	gvd_cmd_dbsize, gvd_cmd_scan, gvd_cmd_info, gvd_cmd_gv_keys,
 	gvd_cmd_gv_members, gvd_cmd_gv_conflicts, gvd_cmd_gv_stats,
 	gvd_cmd_gv_watch;
+/* cmd_keys.c: single-key commands run whole on the key's shard */
+gvd_cmd_fn gvd_cmd_setex, gvd_cmd_psetex, gvd_cmd_setnx, gvd_cmd_getset,
+	gvd_cmd_getdel, gvd_cmd_getex, gvd_cmd_expire, gvd_cmd_pexpire,
+	gvd_cmd_expireat, gvd_cmd_pexpireat, gvd_cmd_ttl, gvd_cmd_pttl,
+	gvd_cmd_expiretime, gvd_cmd_pexpiretime, gvd_cmd_persist,
+	gvd_cmd_incr, gvd_cmd_decr, gvd_cmd_incrby, gvd_cmd_decrby,
+	gvd_cmd_incrbyfloat;
 gvd_cmd_fn gvd_cmd_command, gvd_cmd_command_count, gvd_cmd_command_docs,
 	gvd_cmd_command_getkeys, gvd_cmd_command_getkeysandflags,
 	gvd_cmd_command_help, gvd_cmd_command_info, gvd_cmd_command_list;

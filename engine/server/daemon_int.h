@@ -72,6 +72,7 @@ enum op {
 	OP_SCAN,
 	OP_WATCH,
 	OP_KEYS, /* GV.KEYS, on shard 0 */
+	OP_KEYCMD, /* a single-key command run by sub->kfn (cmd_keys.c) */
 };
 
 /* How a req's subs combine into the reply. */
@@ -85,9 +86,18 @@ enum combine {
 	C_RAW,     /* subs' out buffers are RESP fragments: array of them */
 	C_SCAN,    /* cursor + keys */
 	C_WATCH,   /* [version, with latest, total] */
+	C_FRAG,    /* one sub whose out is the whole reply (RESP) */
 };
 
 struct req;
+struct sub;
+struct shard;
+
+/* A single-key command's work on its shard's thread: parse s->args,
+ * read and write the node, encode the whole reply into b; store errors
+ * the front end words (OOM, READONLY) go in s->rc instead. */
+typedef void gvd_key_fn(struct shard *sh, struct sub *s, gv_time now,
+			gv_resp_buf *b);
 
 struct sub {
 	struct req *parent;
@@ -108,6 +118,11 @@ struct sub {
 	size_t count;
 	const char *pattern;
 	gv_version ver; /* watch */
+	/* OP_KEYCMD: the handler and the command's arguments (name and key
+	 * included), copied into one block */
+	gvd_key_fn *kfn;
+	gv_resp_arg *args;
+	size_t nargs;
 };
 
 struct client;
@@ -279,6 +294,11 @@ out_version(gv_resp_buf *b, const gv_version *v)
 
 /* apply.c: run one sub on its shard's thread (the node is this thread's). */
 void gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now);
+
+/* cmd_keys.c: the live value of key as clients read it (a counter's
+ * number printed), copied: 0, GV_ENOTFOUND, GV_ENOMEM. */
+int gvd_read_value(gv_node *n, gv_time now, const void *key, size_t klen,
+		   char **out, size_t *outlen);
 
 /* commands.c: one parsed command, queued on c as a req (and its subs sent
  * to their shards); gvd_ready queues a reply the caller encodes now. */

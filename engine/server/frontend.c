@@ -127,6 +127,7 @@ gvd_req_free(struct req *r)
 		free(r->subs[i].key);
 		free(r->subs[i].val);
 		free(r->subs[i].out);
+		free(r->subs[i].args);
 	}
 	free(r->subs);
 	free(r->pattern);
@@ -162,6 +163,9 @@ finish_req(gv_daemon *d, struct client *c, struct req *r)
 	case C_READY:
 		gv_resp_buf_append(o, gv_resp_buf_data(&r->reply),
 				   gv_resp_buf_pending(&r->reply));
+		break;
+	case C_FRAG:
+		gv_resp_buf_append(o, r->subs[0].out, r->subs[0].outlen);
 		break;
 	case C_BULK:
 		if (r->subs[0].null)

@@ -59,6 +59,18 @@ test_encode(void **state)
 	c.base_float = true;
 	c.base_f = 1.5L;
 	roundtrip(&c);
+	/* every bit of a long double survives, negative and tiny too */
+	const long double ld[] = {-3.0e-5L, 1e400L, -1e-400L, 0.1L,
+				  -12345.678901234567890L};
+	for (size_t i = 0; i < sizeof(ld) / sizeof(ld[0]); i++) {
+		c.base_f = ld[i];
+		uint8_t tmp[GV_COUNTER_MAX_ENC];
+		ssize_t m = gv_counter_encode(&c, tmp, sizeof(tmp));
+		gv_counter e;
+		assert_int_equal(gv_counter_decode(tmp, (size_t)m, &e), 0);
+		assert_true(e.base_f == ld[i]);
+	}
+	c.base_f = 1.5L;
 
 	/* refusals: truncation, leftovers, order, format */
 	uint8_t buf[GV_COUNTER_MAX_ENC];

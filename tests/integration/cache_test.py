@@ -1,0 +1,356 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""grapevined as a cache: expiry and counters, end to end.
+
+  cache_test.py GRAPEVINED [test ...]
+
+transcript  the string, expiry and counter commands answer byte for byte
+            as redis-server does (the reference is started on a free port;
+            without redis-server this part exits 77)
+expiry      a key SET with EX at one node has the same TTL at the others,
+            expires on all three at its deadline, and its memory comes
+            back (DBSIZE drops once reclaimed); EXPIRE and PERSIST made at
+            one node reach the others
+counters    INCR, INCRBY and INCRBYFLOAT made at three nodes at once all
+            count: every node ends with the sum
+"""
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cluster_test as ct  # noqa: E402
+
+# Commands whose replies must equal redis-server's. Keys are per-run
+# fresh (the prefix); times are chosen so replies do not depend on when
+# they run (TTL just after EX 100 is 100 on both).
+TRANSCRIPT = """
+set k 10
+set k v ex 0
+set k v ex -1
+set k v ex abc
+set k v ex 10 px 10
+set k v keepttl ex 5
+set k v nx xx
+set k v ex
+set k v foo
+setex k 0 v
+setex k abc v
+psetex k -5 v
+expire k abc
+expire k 10 nx xx
+expire k 10 gt lt
+expire k 10 foo
+expire k 99999999999999999
+getex k ex 0
+getex k persist ex 5
+getex k foo
+incrbyfloat k abc
+set f 1.5
+incr f
+incrbyfloat f 1e400
+set big 9223372036854775807
+incr big
+decrby big -9223372036854775808
+incrby big abc
+set s 10.50
+incrbyfloat s 0.1
+incrbyfloat s 0
+set e 5e3
+incrbyfloat e 0
+set k v exat 1
+exists k
+ttl nokey
+set k v
+ttl k
+expiretime k
+set k v ex 100
+ttl k
+persist k
+ttl k
+persist k
+incr cnt
+incrby cnt 10
+decr cnt
+decrby cnt 3
+get cnt
+incrbyfloat cnt 0.5
+get cnt
+incrbyfloat cnt -0.5
+incr cnt
+mget cnt f s
+set x 1 nx
+set x 2 nx
+set x 3 xx get
+set y 3 xx get
+set x 4 get
+get x
+getset x 5
+getset gs 5
+getdel x
+getdel x
+setnx x 1
+setnx x 2
+getex x
+getex x ex 100
+ttl x
+getex x persist
+ttl x
+expire x 100 xx
+expire x 100 nx
+expire x 200 gt
+expire x 50 gt
+expire x 10 lt
+ttl x
+expire x -1
+exists x
+pexpire nokey 100
+setex x 100 v
+ttl x
+psetex x 100000 v
+ttl x
+set x v px 100000
+ttl x
+set x v keepttl
+ttl x
+set x 7 get ex 50
+ttl x
+incr x
+ttl x
+setex x 100 v
+set x w
+ttl x
+incr
+setex x
+expire x
+getex
+"""
+
+
+def start_redis():
+    exe = shutil.which("redis-server")
+    if not exe:
+        return None, None
+    port = ct.free_port_block(1, udp=False)
+    p = subprocess.Popen([exe, "--port", str(port), "--save", "", "--appendonly", "no",
+                          "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ct.PROCS.append(p)
+    if not ct.wait_until(lambda: ct.Resp(port, 1).cmd("PING") == "PONG", 10):
+        p.kill()
+        return None, None
+    return p, port
+
+
+def raw(port, words):
+    r = ct.Resp(port)
+    try:
+        r.send_raw(ct.resp_encode(words))
+        return r.reply()
+    finally:
+        r.close()
+
+
+def test_transcript():
+    rp, rport = start_redis()
+    if not rp:
+        ct.log("skip: transcript: no redis-server (tools/bootstrap.sh installs it)")
+        raise SystemExit(77)
+    nodes = ct.cluster(1)
+    try:
+        prefix = f"t{int(time.time() * 1000)}:"
+        same = 0
+        for line in TRANSCRIPT.strip().splitlines():
+            words = line.split()
+            # every argument that names a key gets the prefix: keys are
+            # the words after the command that are not numbers or options
+            cmd = words[0]
+            keyed = [cmd] + ([prefix + words[1]] + words[2:] if len(words) > 1 else [])
+            if cmd == "mget":
+                keyed = [cmd] + [prefix + w for w in words[1:]]
+            a = raw(rport, keyed)
+            b = raw(nodes[0].resp, keyed)
+            norm = lambda v: str(v) if isinstance(v, Exception) else v  # noqa: E731
+            if norm(a) == norm(b):
+                same += 1
+            else:
+                ct.check(False, f"{line}: redis {a!r}, grapevined {b!r}")
+        ct.check(same == len(TRANSCRIPT.strip().splitlines()),
+                 f"transcript: {same} replies equal redis-server's")
+    finally:
+        ct.stop_all(nodes)
+        rp.terminate()
+        rp.wait(5)
+
+
+def ttl(node, key, cmd="PTTL"):
+    r = node.r()
+    try:
+        return r.cmd(cmd, key)
+    finally:
+        r.close()
+
+
+def test_expiry():
+    nodes = ct.cluster(3)
+    try:
+        a, b, c = nodes
+        ct.check(ct.wait_until(lambda: all(ct.alive_members(n) == 2 for n in nodes), 10),
+                 "3 nodes joined (2 peers alive at each)")
+        r = a.r()
+        ct.check(r.cmd("SET", "e:k", "v", "PX", "1500") == "OK", "SET PX 1500 at node 0")
+        for i in range(200):
+            r.cmd("SET", f"e:bulk{i}", "v", "PX", "1500")
+        r.cmd("SET", "e:stay", "v")
+        r.close()
+        ok = ct.wait_until(lambda: all(ttl(n, "e:k") > 0 for n in nodes), 2)
+        ct.check(ok, "the key and its TTL reached every node")
+        ttls = [ttl(n, "e:k") for n in nodes]
+        ct.check(max(ttls) - min(ttls) < 300 and max(ttls) <= 1500,
+                 f"PTTL agrees across nodes within clock skew: {ttls}")
+        before = [ct.Resp(n.resp).cmd("DBSIZE") for n in nodes]
+        time.sleep(1.6)
+        gone = [ct.Resp(n.resp).cmd("GET", "e:k") for n in nodes]
+        ct.check(gone == [None] * 3, f"expired on all three at the deadline: {gone}")
+        ct.check([ct.Resp(n.resp).cmd("EXISTS", "e:k") for n in nodes] == [0] * 3, "EXISTS 0 everywhere")
+        ct.check([ttl(n, "e:k", "TTL") for n in nodes] == [-2] * 3, "TTL -2 everywhere")
+        ct.check([ct.Resp(n.resp).cmd("GET", "e:stay") for n in nodes] == [b"v"] * 3,
+                 "a key without expiry stays")
+        ok = ct.wait_until(lambda: all(ct.Resp(n.resp).cmd("DBSIZE") <= 1 for n in nodes), 10)
+        after = [ct.Resp(n.resp).cmd("DBSIZE") for n in nodes]
+        ct.check(ok, f"reclaimed: DBSIZE {before} -> {after}")
+
+        # EXPIRE at one node, seen at the others; PERSIST likewise
+        r = a.r()
+        r.cmd("SET", "e:x", "v")
+        r.close()
+        ct.wait_until(lambda: ct.Resp(c.resp).cmd("GET", "e:x") == b"v", 3)
+        rb = b.r()
+        ct.check(rb.cmd("EXPIRE", "e:x", "100") == 1, "EXPIRE at node 1")
+        rb.close()
+        ok = ct.wait_until(lambda: 95 <= ttl(c, "e:x", "TTL") <= 100 and
+                           95 <= ttl(a, "e:x", "TTL") <= 100, 3)
+        ct.check(ok, "the EXPIRE reached nodes 0 and 2")
+        rc = c.r()
+        ct.check(rc.cmd("PERSIST", "e:x") == 1, "PERSIST at node 2")
+        rc.close()
+        ok = ct.wait_until(lambda: ttl(a, "e:x", "TTL") == -1 and ttl(b, "e:x", "TTL") == -1, 3)
+        ct.check(ok, "the PERSIST reached nodes 0 and 1")
+        # SET without options clears the TTL everywhere
+        r = a.r()
+        r.cmd("SET", "e:y", "v", "EX", "100")
+        r.cmd("SET", "e:y", "w")
+        r.close()
+        ok = ct.wait_until(lambda: ct.Resp(b.resp).cmd("GET", "e:y") == b"w" and
+                           ttl(b, "e:y", "TTL") == -1, 3)
+        ct.check(ok, "a plain SET clears the TTL on the other nodes")
+    finally:
+        ct.stop_all(nodes)
+
+
+def pipelined(port, cmds):
+    r = ct.Resp(port, 60)
+    try:
+        out = b"".join(ct.resp_encode(c) for c in cmds)
+        r.send_raw(out)
+        return [r.reply() for _ in cmds]
+    finally:
+        r.close()
+
+
+def test_counters():
+    nodes = ct.cluster(3)
+    try:
+        ct.check(ct.wait_until(lambda: all(ct.alive_members(n) == 2 for n in nodes), 10),
+                 "3 nodes joined (2 peers alive at each)")
+        N = 3000
+        errors = []
+
+        def work(node, i):
+            try:
+                cmds = []
+                for j in range(N):
+                    cmds.append(["INCR", "c:hits"])
+                    if j % 10 == 0:
+                        cmds.append(["INCRBY", "c:big", str(i + 1)])
+                    if j % 100 == 0:
+                        cmds.append(["INCRBYFLOAT", "c:f", "0.5"])
+                got = pipelined(node.resp, cmds)
+                errors.extend(g for g in got if isinstance(g, Exception))
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+        ts = [threading.Thread(target=work, args=(n, i)) for i, n in enumerate(nodes)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        ct.check(not errors, f"every INCR answered a number ({errors[:3]})")
+        want_hits, want_big = 3 * N, (N // 10) * (1 + 2 + 3)
+        want_f = 3 * (N // 100) * 0.5
+
+        def done():
+            for n in nodes:
+                r = n.r()
+                try:
+                    v = r.cmd("MGET", "c:hits", "c:big", "c:f")
+                finally:
+                    r.close()
+                if v != [str(want_hits).encode(), str(want_big).encode(),
+                         (b"%g" % want_f)]:
+                    return False
+            return True
+        ok = ct.wait_until(done, 10)
+        got = [ct.Resp(n.resp).cmd("MGET", "c:hits", "c:big", "c:f") for n in nodes]
+        ct.check(ok, f"every node holds the sums {want_hits}, {want_big}, {want_f}: {got}")
+        st = [ct.stats(n.resp) for n in nodes]
+        ct.check(all(s.get("conflicts", 0) == 0 for s in st if "conflicts" in s),
+                 "concurrent increments are not conflicts")
+        # a SET ends the counter: the next INCR counts from it everywhere
+        r = nodes[0].r()
+        ct.check(r.cmd("SET", "c:hits", "100") == "OK", "SET over the counter")
+        r.close()
+        ct.wait_until(lambda: all(ct.Resp(n.resp).cmd("GET", "c:hits") == b"100" for n in nodes), 3)
+        for n in nodes:
+            ct.Resp(n.resp).cmd("INCR", "c:hits")
+        ok = ct.wait_until(lambda: all(ct.Resp(n.resp).cmd("GET", "c:hits") == b"103" for n in nodes), 5)
+        ct.check(ok, "three INCRs after the SET: 103 everywhere")
+    finally:
+        ct.stop_all(nodes)
+
+
+TESTS = {"transcript": test_transcript, "expiry": test_expiry, "counters": test_counters}
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__)
+        return 2
+    ct.BIN = sys.argv[1]
+    names = sys.argv[2:] or list(TESTS)
+    skipped = False
+    try:
+        for name in names:
+            ct.log(f"== {name}")
+            try:
+                TESTS[name]()
+            except SystemExit as e:
+                if e.code == 77:
+                    skipped = True
+                else:
+                    raise
+            except Exception as e:  # a test that blew up is a failure
+                ct.check(False, f"{name}: {type(e).__name__}: {e}")
+    finally:
+        for p in ct.PROCS:
+            if p.poll() is None:
+                p.kill()
+    print(f"{ct.PASSED} passed, {ct.FAILED} failed")
+    if ct.FAILED:
+        return 1
+    return 77 if skipped and ct.PASSED == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
