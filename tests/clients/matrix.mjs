@@ -81,7 +81,12 @@ export class Report {
   }
 }
 
-const show = (v) => JSON.stringify(v, (_, x) => (typeof x === "bigint" ? `${x}n` : x));
+// JSON, with errors (in pipeline results) as their message
+const show = (v) => JSON.stringify(v, (_, x) => {
+  if (typeof x === "bigint") return `${x}n`;
+  if (x instanceof Error) return `<${x.message}>`;
+  return x;
+});
 
 export function expect(got, want, what) {
   if (show(got) !== show(want)) {
