@@ -83,7 +83,8 @@ def run_driver(name, argv, addrs, password, wait):
             other.append(line)
     if p.returncode == 77:
         return [], " ".join(other).strip() or "exit 77"
-    if p.returncode not in (0, 1) or (p.returncode == 1 and all(x["ok"] for x in lines)):
+    crashed = "Traceback (most recent call last)" in p.stderr or re.search(r"^\s+at ", p.stderr, re.M)
+    if p.returncode not in (0, 1) or crashed or (p.returncode == 1 and all(x["ok"] for x in lines)):
         lines.append({"client": name, "resp": 2, "op": "driver", "ok": False,
                       "detail": f"exit {p.returncode}: {(p.stderr or ' '.join(other))[-400:]}"})
     return lines, None
@@ -213,8 +214,9 @@ def main():
     print(matrix(results))
     fails = {t: sum(1 for x in results if x["target"] == t and not x["ok"]) for t in ("redis", "grapevined")}
     total = {t: sum(1 for x in results if x["target"] == t) for t in ("redis", "grapevined")}
-    print(f"\nredis-server: {total['redis'] - fails['redis']}/{total['redis']} passed; "
-          f"grapevined: {total['grapevined'] - fails['grapevined']}/{total['grapevined']} passed")
+    print("\n" + "; ".join(f"{label}: {total[t] - fails[t]}/{total[t]} passed"
+                            for t, label in (("redis", "redis-server"), ("grapevined", "grapevined"))
+                            if total[t]))
     if not results:
         return 77
     if fails["redis"]:
