@@ -50,7 +50,7 @@ function ops(x) {
       const v = await r.call("HELLO", String(x.resp));
       const d = Array.isArray(v) ? Object.fromEntries(v.flatMap((e, i) => (i % 2 ? [] : [[e, v[i + 1]]]))) : v;
       expect(d.proto, x.resp, "proto");
-      expect(d.server, "redis", "server");
+      if (!d.server) throw new Error(`no server field in ${JSON.stringify(d)}`);
       if (!String(d.version).startsWith("7.")) throw new Error(`version ${d.version} is not 7.x`);
       return `HELLO ${x.resp}: version ${d.version}`;
     },

@@ -66,7 +66,7 @@ function ops(x) {
     async hello() {
       const d = asObject(await r.sendCommand(["HELLO", String(x.resp)]));
       expect(Number(d.proto), x.resp, "proto");
-      expect(String(d.server), "redis", "server");
+      if (!d.server) throw new Error(`no server field in ${JSON.stringify(d)}`);
       if (!String(d.version).startsWith("7.")) throw new Error(`version ${d.version} is not 7.x`);
       return `HELLO ${x.resp}: version ${d.version}`;
     },
