@@ -44,7 +44,7 @@ done
 node_ok() {
 	local n v
 	for n in /usr/bin/node "$(command -v node 2>/dev/null)"; do
-		[ -n "$n" ] && [ -x "$n" ] || continue
+		{ [ -n "$n" ] && [ -x "$n" ]; } || continue
 		v=$("$n" --version 2>/dev/null) || continue
 		v=${v#v}
 		[ "${v%%.*}" -ge 18 ] 2>/dev/null && return 0
