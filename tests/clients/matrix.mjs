@@ -34,15 +34,20 @@ export function parseArgs() {
 
 // Import a package from tests/clients/node_modules; exit 77 saying why
 // when it is not there (bootstrap could not reach the npm registry).
+// The latest clients may want a newer node than Debian's (ioredis 6 and
+// node-redis 6 declare node >= 20; bookworm has 18): say so when it fails.
 export async function load(pkg) {
+  let meta = null;
   try {
+    meta = require(`${pkg}/package.json`);
     const mod = await import(pkg);
-    const version = require(`${pkg}/package.json`).version;
-    return { mod, version };
+    return { mod, version: meta.version };
   } catch (e) {
-    console.log(`${pkg} cannot be loaded (${e.code || e.message}): ` +
-      "run tools/bootstrap.sh with the npm registry reachable " +
-      "(it installs into tests/clients/node_modules)");
+    const needs = meta?.engines?.node ? `; ${pkg} ${meta.version} wants node ` +
+      `${meta.engines.node}, this is ${process.version}` : "";
+    console.log(`${pkg} cannot be loaded (${e.code || e.message}${needs}): ` +
+      (meta ? "" : "run tools/bootstrap.sh with the npm registry reachable " +
+        "(it installs into tests/clients/node_modules)"));
     process.exit(77);
   }
 }
