@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 """RESP edge cases answered byte for byte as redis-server answers them
 (issue 12): *-1, *0, negative multibulk counts, inline commands, wrong
-arity, wrong number formats, unknown commands and subcommands, and the
-protocol errors after which Redis closes the connection.
+arity, wrong number formats, unknown commands and subcommands, the
+protocol errors after which Redis closes the connection, and the RESP3
+reply types after HELLO 3.
 
 usage: resp_edge_test.py GRAPEVINED [--expect-fail-ok]
 
@@ -101,13 +102,59 @@ CASES = [
     ("unbalanced quotes inline", b'ECHO "abc\r\n'),
 ]
 
+# After HELLO 3 (its reply, with the connection id, is skipped): RESP3 types.
+CASES_RESP3 = [
+    ("RESP3 PING", bulk("PING")),
+    ("RESP3 GET missing is _", bulk("GET", "e3:none")),
+    ("RESP3 MGET with a missing key", bulk("SET", "e3:a", "1") + bulk("MGET", "e3:a", "e3:none")),
+    ("RESP3 EXISTS, DEL", bulk("EXISTS", "e3:none") + bulk("DEL", "e3:none")),
+    ("RESP3 SET GET of a missing key", bulk("SET", "e3:g", "v", "GET")),
+    ("RESP3 TTL, PTTL missing", bulk("TTL", "e3:none") + bulk("PTTL", "e3:none")),
+    ("RESP3 INCRBYFLOAT", bulk("INCRBYFLOAT", "e3:f", "1.5")),
+    ("RESP3 CONFIG GET maxmemory is a map", bulk("CONFIG", "GET", "maxmemory")),
+    ("RESP3 CLIENT GETNAME unset", bulk("CLIENT", "GETNAME")),
+    ("RESP3 errors are the same", bulk("GET") + bulk("NOSUCHCMD")),
+    ("RESP3 *-1 is ignored", b"*-1\r\n"),
+    ("HELLO 4 is NOPROTO", bulk("HELLO", "4")),
+    ("HELLO 2 then GET missing is $-1", bulk("CLIENT", "REPLY", "OFF") + bulk("HELLO", "2")
+     + bulk("CLIENT", "REPLY", "ON") + bulk("GET", "e3:none")),
+]
 
-def exchange(port, data, limit=2.0):
+
+def skip_resp3(buf, pos=0):
+    """The end of the RESP3 value at buf[pos:], None if incomplete."""
+    end = buf.find(b"\r\n", pos)
+    if end < 0:
+        return None
+    t, rest, pos = buf[pos:pos + 1], buf[pos + 1:end], end + 2
+    if t in b"$=!" and rest != b"-1":
+        pos += int(rest) + 2
+        return pos if pos <= len(buf) else None
+    if t in b"*~>%|" and rest != b"-1":
+        for _ in range(int(rest) * (2 if t in b"%|" else 1)):
+            pos = skip_resp3(buf, pos)
+            if pos is None:
+                return None
+    return pos
+
+
+def exchange(port, data, limit=2.0, resp3=False):
     """Bytes received for data + the sentinel: up to the sentinel's reply,
-    the peer closing (b'<closed>'), or the limit (b'<timeout>')."""
+    the peer closing (b'<closed>'), or the limit (b'<timeout>'). With
+    resp3, HELLO 3 first, its reply skipped."""
     s = socket.create_connection(("127.0.0.1", port), timeout=limit)
     out = b""
     try:
+        if resp3:
+            s.sendall(bulk("HELLO", "3"))
+            while (end := skip_resp3(out)) is None:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return b"<closed after HELLO 3: " + out + b">"
+                out += chunk
+            if out[:1] != b"%":
+                return b"<HELLO 3: " + out + b">"
+            out = out[end:]
         if data == "SPLIT":
             for i in range(len(SENTINEL)):
                 s.sendall(SENTINEL[i:i + 1])
@@ -148,9 +195,10 @@ def main():
         ref = servers.RedisServer()
         gv = servers.GvCluster(sys.argv[1], 1)
         print(f"redis-server {ref.version()} vs grapevined (one node)", flush=True)
-        for name, data in CASES:
-            want = exchange(ref.port, data)
-            got = exchange(gv.resp[0], data)
+        cases = [(n, d, False) for n, d in CASES] + [(c[0], c[1], True) for c in CASES_RESP3]
+        for name, data, resp3 in cases:
+            want = exchange(ref.port, data, resp3=resp3)
+            got = exchange(gv.resp[0], data, resp3=resp3)
             if got == want:
                 passed += 1
                 print(f"ok: {name}: {want!r:.120}")
