@@ -5,7 +5,7 @@ in RESP2 and RESP3 where the client has it, running what the caches of
 Django, Rails and Spring send (tests/clients/*_driver.*).
 
 usage: clients_test.py GRAPEVINED [--target both|redis|grapevined]
-                       [--expect-fail-ok] [--wait S]
+                       [--expect-fail-ok] [--wait S] [--json FILE]
 
 1. redis-server (the reference), without and with --requirepass: every
    driver must pass every check there. This validates the drivers: a
@@ -183,6 +183,7 @@ def main():
                     default=os.environ.get("GV_CLIENTS_EXPECT_FAIL_OK") == "1")
     ap.add_argument("--wait", type=float, default=5.0,
                     help="seconds a write may take to reach the other nodes")
+    ap.add_argument("--json", metavar="FILE", help="also write every check, one JSON line each")
     a = ap.parse_args()
 
     if not servers.redis_server_bin():
@@ -203,6 +204,10 @@ def main():
     finally:
         servers.stop_all()
 
+    if a.json:
+        with open(a.json, "w") as f:
+            for x in results:
+                f.write(json.dumps(x) + "\n")
     for x in results:
         if not x["ok"]:
             print(f"FAIL [{x['target']}] {x['client']}/RESP{x['resp']} {x['op']}: {x['detail']}")
