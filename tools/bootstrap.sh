@@ -74,7 +74,8 @@ install_clients() {
 		echo "bootstrap: note: no npm: the ioredis and node-redis tests will skip" >&2
 		return 0
 	fi
-	if timeout 300 npm install --prefix "$CLIENTS_DIR" --no-package-lock \
+	if timeout 180 npm install --prefix "$CLIENTS_DIR" --no-package-lock \
+		--fetch-retries=1 --fetch-timeout=30000 \
 		--no-audit --no-fund --loglevel=error >/dev/null 2>&1; then
 		echo "bootstrap: installed ioredis $(npm_version ioredis)," \
 			"redis (node-redis) $(npm_version redis) into tests/clients/node_modules"
