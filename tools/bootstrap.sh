@@ -15,7 +15,8 @@ set -euo pipefail
 # reference server and a real client), iproute2 and
 # nftables (network-namespace tests), clang + compiler-rt (libFuzzer),
 # valgrind and linux-perf (profiles, instruction counts), cppcheck (static
-# checks).
+# checks). Node.js, npm and the npm clients ioredis and node-redis (the
+# client matrix) are handled below the list.
 PACKAGES=(
 	gcc make libc6-dev cmake pkg-config
 	liburing-dev libxxhash-dev libmimalloc-dev libcmocka-dev libsodium-dev
@@ -26,6 +27,7 @@ PACKAGES=(
 
 check_only=0
 [ "${1:-}" = "--check" ] && check_only=1
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -35,6 +37,59 @@ for p in "${PACKAGES[@]}"; do
 	*) missing+=("$p") ;;
 	esac
 done
+
+# Node.js >= 18 and npm (the client matrix, tests/integration/clients_test.py):
+# Debian's nodejs and npm, unless a node >= 18 and an npm are already there
+# (e.g. a NodeSource nodejs, which provides npm and conflicts with Debian's).
+node_ok() {
+	local n v
+	for n in /usr/bin/node "$(command -v node 2>/dev/null)"; do
+		{ [ -n "$n" ] && [ -x "$n" ]; } || continue
+		v=$("$n" --version 2>/dev/null) || continue
+		v=${v#v}
+		[ "${v%%.*}" -ge 18 ] 2>/dev/null && return 0
+	done
+	return 1
+}
+if ! node_ok; then
+	missing+=(nodejs)
+	command -v npm >/dev/null 2>&1 || missing+=(npm)
+elif ! command -v npm >/dev/null 2>&1; then
+	dpkg-query -W -f='${Provides}' nodejs 2>/dev/null | grep -qw npm || missing+=(npm)
+fi
+
+# The Node clients, at their latest versions from the npm registry
+# (tests/clients/package.json), into tests/clients/node_modules (git-ignored,
+# no lock file). Only when missing: no network when they are there. If npm
+# or the registry cannot be reached this is a note, not a failure: the Node
+# drivers then exit 77 and say why.
+CLIENTS_DIR=$ROOT/tests/clients
+need_clients=0
+for m in ioredis redis; do
+	[ -f "$CLIENTS_DIR/node_modules/$m/package.json" ] || need_clients=1
+done
+
+install_clients() {
+	if ! command -v npm >/dev/null 2>&1; then
+		echo "bootstrap: note: no npm: the ioredis and node-redis tests will skip" >&2
+		return 0
+	fi
+	if timeout 180 npm install --prefix "$CLIENTS_DIR" --no-package-lock \
+		--fetch-retries=1 --fetch-timeout=30000 \
+		--no-audit --no-fund --loglevel=error >/dev/null 2>&1; then
+		echo "bootstrap: installed ioredis $(npm_version ioredis)," \
+			"redis (node-redis) $(npm_version redis) into tests/clients/node_modules"
+	else
+		echo "bootstrap: note: npm install failed (registry unreachable?):" \
+			"the ioredis and node-redis tests will skip" >&2
+	fi
+	return 0
+}
+
+npm_version() {
+	sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' \
+		"$CLIENTS_DIR/node_modules/$1/package.json" 2>/dev/null | head -n 1
+}
 
 # promtool (the /metrics lint in integration_metrics) ships only inside
 # Debian's prometheus package, whose dependencies are 330 MB of web-UI
@@ -59,22 +114,33 @@ install_promtool() {
 	rm -rf "$tmp"
 }
 
+if [ ${#missing[@]} -eq 0 ] && [ $need_promtool -eq 0 ] && [ $need_clients -eq 0 ]; then
+	echo "bootstrap: all ${#PACKAGES[@]} packages, node and the Node clients present"
+	exit 0
+fi
+if [ $check_only -eq 1 ]; then
+	what=("${missing[@]}")
+	[ $need_promtool -eq 1 ] && what+=(promtool)
+	[ $need_clients -eq 1 ] && what+=("npm:ioredis npm:redis")
+	echo "bootstrap: missing: ${what[*]}"
+	exit 1
+fi
 if [ ${#missing[@]} -eq 0 ] && [ $need_promtool -eq 0 ]; then
-	echo "bootstrap: all ${#PACKAGES[@]} packages present"
+	install_clients # needs no root
 	exit 0
 fi
 if [ ${#missing[@]} -eq 0 ]; then
-	[ $check_only -eq 1 ] && { echo "bootstrap: missing: promtool"; exit 1; }
-	[ "$(id -u)" -eq 0 ] || { echo "bootstrap: not root: cannot install promtool" >&2; exit 0; }
-	apt-get update -qq
-	install_promtool
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "bootstrap: not root: cannot install promtool" >&2
+	else
+		apt-get update -qq
+		install_promtool
+	fi
+	[ $need_clients -eq 1 ] && install_clients
 	exit 0
 fi
 
 echo "bootstrap: missing: ${missing[*]}"
-if [ $check_only -eq 1 ]; then
-	exit 1
-fi
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bootstrap: not root; install them with:" >&2
 	echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
@@ -91,4 +157,5 @@ if [[ " ${missing[*]} " == *" redis-server "* ]]; then
 	(service redis-server stop || pkill -x redis-server) >/dev/null 2>&1 || true
 fi
 [ $need_promtool -eq 1 ] && install_promtool
+[ $need_clients -eq 1 ] && install_clients
 exit 0
