@@ -934,6 +934,14 @@ gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 	bool tomb = (u->flags & GV_UPD_TOMBSTONE) != 0;
 	if (tomb && gv__tomb_purged_recently(n, kh, &u->ver))
 		return; /* collected already: do not bring it back */
+	if (GV_UNLIKELY(gv__flushed(n, &u->ver)) &&
+	    !gv_key_reserved(u->key, u->klen)) {
+		/* older than the last FLUSHDB: gone for good */
+		n->st.flushed_updates++;
+		if (seen)
+			*seen = id;
+		return;
+	}
 	if (gv_hlc_observe(&n->hlc, u->ver.hlc, gv__wall_ms(n, now)))
 		return; /* too far in the future: counted, not adopted */
 	gv_record in = {

@@ -29,6 +29,7 @@
 #define P_KEY 'k'
 #define P_PRIMARY 'p'
 #define P_HELD 'h'
+#define P_FLUSH 'f' /* flush.c */
 
 static bool
 sync_ring(gv_node *n, gv_time now);
@@ -150,6 +151,10 @@ gv__keys_on_entry(gv_node *n, gv_time now, const gv_record *r)
 			h->ids[i] = gv__ld32(v + 4 + 4 * i);
 		return; /* changes no ring */
 	}
+	case P_FLUSH:
+		if (kl == 1)
+			gv__flush_apply(n, r);
+		return;
 	default: return;
 	}
 	if (n->cfg.keyring)

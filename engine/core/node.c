@@ -1228,6 +1228,9 @@ gv_node_import(gv_node *n, gv_time now, const gv_record *rec)
 		return GV_EINVAL;
 	n->now = now;
 	gv_hlc_observe(&n->hlc, rec->ver.hlc, gv__wall_ms(n, now));
+	if (gv__flushed(n, &rec->ver) && !gv_key_reserved(rec->key, rec->klen))
+		return GV_MERGE_STALE;
+	n->store.now_ms = gv__cluster_ms(n, now);
 	int res = gv_store_merge(&n->store, rec, NULL, NULL);
 	if ((res == GV_MERGE_APPLIED || res == GV_MERGE_CONFLICT_APPLIED) &&
 	    gv_key_reserved(rec->key, rec->klen))
@@ -1262,7 +1265,8 @@ gv_node_get(const gv_node *n, const void *key, size_t klen, gv_record *out)
 size_t
 gv_node_reserved_count(const gv_node *n)
 {
-	return n->keys.nop + (n->keys.has_primary ? 1 : 0) + n->keys.nheld;
+	return n->keys.nop + (n->keys.has_primary ? 1 : 0) + n->keys.nheld +
+	       (n->flush_set ? 1 : 0);
 }
 
 uint64_t

@@ -347,6 +347,15 @@ typedef struct gv_incr {
 } gv_incr;
 
 uint64_t gv_node_clock_ms(gv_node *n, gv_time now);
+
+/*
+ * gv_node_flush - FLUSHDB for this node's shard of the cluster: a
+ * replicated operation. It is a reserved entry whose version is the flush
+ * point: every node that stores it (now, or on heal after a partition)
+ * removes each entry older than it and drops older writes that arrive
+ * later; writes after it survive. Returns 0 or a write's errors.
+ */
+int gv_node_flush(gv_node *n, gv_time now, int priority);
 int gv_node_put_ex(gv_node *n, gv_time now, const void *key, size_t klen,
 		   const void *val, size_t vlen, uint64_t expire, int priority);
 int gv_node_expire(gv_node *n, gv_time now, const void *key, size_t klen,
@@ -469,6 +478,11 @@ typedef struct gv_node_stats {
 	uint64_t expired_reclaimed;
 	uint64_t counter_joins;
 	uint64_t counter_incrs;
+	/* flushes: applied here (local or from a peer), entries they
+	 * removed, and writes older than the last flush dropped on arrival */
+	uint64_t flushes;
+	uint64_t flushed_entries;
+	uint64_t flushed_updates;
 } gv_node_stats;
 
 const gv_node_stats *gv_node_get_stats(const gv_node *n);

@@ -364,6 +364,8 @@ struct gv_node {
 	gv_time next_round, next_probe_tick, next_ae, next_reconnect;
 	gv_time next_sweep, next_dedup_advance;
 	gv_time next_reclaim; /* the active expiry cycle */
+	gv_version flush_ver; /* the last flush applied: older writes die */
+	bool flush_set;       /* the flush entry is in the store */
 	size_t reclaim_cursor;
 	gv_time now; /* last time seen, for callbacks from the store */
 };
@@ -379,6 +381,14 @@ void gv__header_for(gv_node *n, gv_wire_header *h);
 void gv__keys_init_base(gv_node *n);
 void gv__keys_fini(gv_node *n);
 void gv__keys_on_entry(gv_node *n, gv_time now, const gv_record *r);
+/* A flush entry stored (keys.c dispatches it): apply it. */
+void gv__flush_apply(gv_node *n, const gv_record *r);
+/* Whether a write of version v is older than the last flush. */
+static inline bool
+gv__flushed(const gv_node *n, const gv_version *v)
+{
+	return n->flush_set && gv_version_cmp(v, &n->flush_ver) < 0;
+}
 void gv__keys_publish(gv_node *n, gv_time now);
 /* node.c: a local write of a reserved entry */
 int gv__reserved_write(gv_node *n, gv_time now, const void *key,

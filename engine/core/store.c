@@ -747,6 +747,40 @@ gv_store_purge(gv_store *s, const void *key, size_t klen,
 	return 0;
 }
 
+size_t
+gv_store_drop_before(gv_store *s, const gv_version *ver,
+		     bool (*keep)(void *ud, const gv_record *r), void *ud)
+{
+	size_t dropped = 0;
+	/*
+	 * Backward-shift deletion only moves entries into the hole or later
+	 * (in scan order, wrapping at the end), so after a removal slot i is
+	 * looked at again and nothing is skipped; an entry that wraps from
+	 * the table's start back to its end is seen twice, and kept twice.
+	 */
+	for (size_t i = 0; i < s->cap;) {
+		struct gv_entry *e = s->slots[i];
+		if (!e || gv_version_cmp(&e->ver, ver) >= 0) {
+			i++;
+			continue;
+		}
+		uint64_t hash = entry_hash(e);
+		gv_record r;
+		entry_view(e, hash, &r);
+		if (keep && keep(ud, &r)) {
+			i++;
+			continue;
+		}
+		if (s->merkle)
+			gv_merkle_update(s->merkle, hash, entry_digest(e, hash));
+		account_sub(s, e);
+		remove_slot(s, i);
+		gv__free(s->mem, e, entry_size(e));
+		dropped++;
+	}
+	return dropped;
+}
+
 int
 gv_store_foreach(const gv_store *s, gv_store_iter_fn fn, void *ud)
 {

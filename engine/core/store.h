@@ -265,6 +265,16 @@ int gv_store_lookup(const gv_store *s, const void *key, size_t klen,
 int gv_store_purge(gv_store *s, const void *key, size_t klen,
 		   const gv_version *ver);
 
+/*
+ * gv_store_drop_before - remove every entry whose version is older than
+ * ver (a flush), except those keep(ud, rec) says to keep. No tombstones:
+ * the caller's record of the flush stops older writes from coming back.
+ * Returns the number removed. O(table).
+ */
+size_t gv_store_drop_before(gv_store *s, const gv_version *ver,
+			    bool (*keep)(void *ud, const gv_record *r),
+			    void *ud);
+
 /* Walk every entry (tombstones included), in table order. */
 int gv_store_foreach(const gv_store *s, gv_store_iter_fn fn, void *ud);
 

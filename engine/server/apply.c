@@ -102,6 +102,9 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 	case OP_EXISTS:
 		s->ival = gv_node_get_at(n, now, s->key, s->klen, &r) == 0;
 		break;
+	case OP_FLUSH:
+		s->rc = gv_node_flush(n, now, GV_PRIO_CRITICAL);
+		break;
 	case OP_KEYCMD: {
 		gv_resp_buf b;
 		gv_resp_buf_init(&b, gv_mem_libc(), 0);

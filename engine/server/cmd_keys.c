@@ -3,7 +3,8 @@
  * cmd_keys.c - the single-key string commands that read and write on the
  * key's shard in one step: SET with its options, SETEX, PSETEX, SETNX,
  * GETSET, GETDEL, GETEX, the EXPIRE family, TTL and friends, PERSIST, and
- * the counters (INCR, DECR, INCRBY, DECRBY, INCRBYFLOAT).
+ * the counters (INCR, DECR, INCRBY, DECRBY, INCRBYFLOAT); and FLUSHDB /
+ * FLUSHALL, sent to every shard.
  *
  * The front end only routes: a row's handler (gvd_cmd_set...) copies the
  * arguments into one sub for the key's shard (key_cmd); the shard's
@@ -98,6 +99,46 @@ KEY_COMMAND(decr)
 KEY_COMMAND(incrby)
 KEY_COMMAND(decrby)
 KEY_COMMAND(incrbyfloat)
+
+/*
+ * FLUSHDB / FLUSHALL [ASYNC|SYNC] (one database: the same). A replicated
+ * operation on every shard (core/flush.c): writes ordered before it are
+ * gone on every node, later ones survive, a node cut off applies it on
+ * heal. SYNC and ASYNC are the same here: the entries are freed on each
+ * shard's thread when the flush reaches it.
+ */
+static void
+flush_cmd(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+{
+	if (ac > 2 || (ac == 2 && !(av[1].len == 5 &&
+				    strncasecmp(av[1].ptr, "async", 5) == 0) &&
+		       !(av[1].len == 4 && strncasecmp(av[1].ptr, "sync", 4) == 0))) {
+		struct req *r = gvd_ready(c);
+		if (r)
+			gv_resp_out_error(&r->reply, "ERR syntax error");
+		return;
+	}
+	struct req *r = gvd_req_new(c, C_OK, d->k);
+	if (!r)
+		return;
+	for (unsigned i = 0; i < d->k; i++) {
+		r->subs[i].op = OP_FLUSH;
+		r->subs[i].shard = (uint16_t)i;
+	}
+	gvd_dispatch(d, r);
+}
+
+void
+gvd_cmd_flushdb(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+{
+	flush_cmd(d, c, av, ac);
+}
+
+void
+gvd_cmd_flushall(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+{
+	flush_cmd(d, c, av, ac);
+}
 
 /* ------------------------------------------------------- shard side */
 

@@ -148,7 +148,7 @@ gvd_cmd_fn gvd_cmd_setex, gvd_cmd_psetex, gvd_cmd_setnx, gvd_cmd_getset,
 	gvd_cmd_expireat, gvd_cmd_pexpireat, gvd_cmd_ttl, gvd_cmd_pttl,
 	gvd_cmd_expiretime, gvd_cmd_pexpiretime, gvd_cmd_persist,
 	gvd_cmd_incr, gvd_cmd_decr, gvd_cmd_incrby, gvd_cmd_decrby,
-	gvd_cmd_incrbyfloat;
+	gvd_cmd_incrbyfloat, gvd_cmd_flushdb, gvd_cmd_flushall;
 gvd_cmd_fn gvd_cmd_command, gvd_cmd_command_count, gvd_cmd_command_docs,
 	gvd_cmd_command_getkeys, gvd_cmd_command_getkeysandflags,
 	gvd_cmd_command_help, gvd_cmd_command_info, gvd_cmd_command_list;

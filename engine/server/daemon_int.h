@@ -73,6 +73,7 @@ enum op {
 	OP_WATCH,
 	OP_KEYS, /* GV.KEYS, on shard 0 */
 	OP_KEYCMD, /* a single-key command run by sub->kfn (cmd_keys.c) */
+	OP_FLUSH,  /* FLUSHDB on every shard */
 };
 
 /* How a req's subs combine into the reply. */

@@ -320,7 +320,32 @@ def test_counters():
         ct.stop_all(nodes)
 
 
-TESTS = {"transcript": test_transcript, "expiry": test_expiry, "counters": test_counters}
+def test_flush():
+    nodes = ct.cluster(3)
+    try:
+        ct.check(ct.wait_until(lambda: all(ct.alive_members(n) == 2 for n in nodes), 10),
+                 "3 nodes joined (2 peers alive at each)")
+        pipelined(nodes[0].resp, [["SET", f"f:{i}", "v"] for i in range(1000)] +
+                  [["INCR", "f:ctr"], ["SET", "f:ttl", "v", "EX", "100"]])
+        ok = ct.wait_until(lambda: all(ct.Resp(n.resp).cmd("DBSIZE") == 1002 for n in nodes), 5)
+        ct.check(ok, "1,002 keys on every node")
+        ct.check(ct.Resp(nodes[1].resp).cmd("FLUSHDB") == "OK", "FLUSHDB at node 1")
+        ct.check(isinstance(ct.Resp(nodes[1].resp).cmd("FLUSHDB", "x"), Exception), "FLUSHDB x: syntax error")
+        ok = ct.wait_until(lambda: all(ct.Resp(n.resp).cmd("DBSIZE") == 0 for n in nodes), 5)
+        ct.check(ok, "DBSIZE 0 on every node: " + str([ct.Resp(n.resp).cmd("DBSIZE") for n in nodes]))
+        ct.check(all(ct.Resp(n.resp).cmd("GET", "f:7") is None for n in nodes), "a flushed key reads nil")
+        ct.Resp(nodes[2].resp).cmd("SET", "f:after", "v")
+        ct.check(ct.Resp(nodes[0].resp).cmd("FLUSHALL", "ASYNC") == "OK", "FLUSHALL ASYNC at node 0")
+        ct.Resp(nodes[2].resp).cmd("SET", "f:later", "v")
+        ok = ct.wait_until(lambda: all(ct.Resp(n.resp).cmd("MGET", "f:after", "f:later") == [None, b"v"]
+                                       for n in nodes), 5)
+        ct.check(ok, "a write before the second flush is gone, one after it stays, on every node")
+    finally:
+        ct.stop_all(nodes)
+
+
+TESTS = {"transcript": test_transcript, "expiry": test_expiry, "counters": test_counters,
+         "flush": test_flush}
 
 
 def main():

@@ -10,7 +10,9 @@
  *    are equal, and they stay equal while only some have (no
  *    anti-entropy ping-pong); a value held by a partitioned node does not
  *    come back over the expired newer write after the heal;
- *  - a counter's EXPIRE concurrent with increments keeps the increments.
+ *  - a counter's EXPIRE concurrent with increments keeps the increments;
+ *  - FLUSHDB: writes before it gone everywhere, later ones kept, applied on
+ *    heal by a node that was cut off.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -289,6 +291,77 @@ test_counter_expire_keeps_increments(void **state)
 	gv_cluster_del(c);
 }
 
+static bool
+has(gv_cluster *c, size_t i, const char *key)
+{
+	gv_record r;
+	return gv_node_get_at(gv_cluster_node(c, i), gv_cluster_now(c), key,
+			      strlen(key), &r) == 0;
+}
+
+static void
+put(gv_cluster *c, size_t i, const char *key)
+{
+	assert_int_equal(gv_node_put(gv_cluster_node(c, i), gv_cluster_now(c),
+				     key, strlen(key), "v", 1, GV_PRIO_NORMAL),
+			 0);
+}
+
+/* FLUSHDB: writes ordered before it are gone on every node, later ones
+ * survive, and a node partitioned during it applies it on heal. */
+static void
+test_flush(void **state)
+{
+	(void)state;
+	enum { N = 4 };
+	gv_cluster *c = cluster(N, 0.02, 0.02, 0.2, GV_MODE_EAGER);
+	char key[32];
+	for (int k = 0; k < 300; k++) {
+		snprintf(key, sizeof(key), "old%d", k);
+		put(c, (size_t)k % N, key);
+	}
+	incr(c, 1, "ctr", 5);
+	gv_cluster_run_until_roots_equal(c, 10 * MS_US,
+					 gv_cluster_now(c) + 5000 * MS_US);
+	unsigned groups[N] = {0, 0, 0, 1};
+	assert_int_equal(gv_cluster_partition(c, groups), 0);
+	put(c, 3, "cut_before"); /* on the far side, before the flush */
+	gv_cluster_run_for(c, 50 * MS_US);
+	assert_int_equal(gv_node_flush(gv_cluster_node(c, 0), gv_cluster_now(c),
+				       GV_PRIO_NORMAL),
+			 0);
+	gv_cluster_run_for(c, 50 * MS_US);
+	put(c, 1, "new_majority");
+	put(c, 3, "cut_after"); /* after the flush, not seen there yet */
+	gv_cluster_run_for(c, 500 * MS_US);
+	assert_false(has(c, 1, "old7"));
+	assert_true(has(c, 3, "old7")); /* not applied across the cut yet */
+	gv_cluster_heal(c);
+	gv_cluster_set_loss(c, 0);
+	gv_cluster_run_until_roots_equal(c, 50 * MS_US,
+					 gv_cluster_now(c) + 20000 * MS_US);
+	assert_true(gv_cluster_roots_equal(c));
+	for (size_t i = 0; i < N; i++) {
+		for (int k = 0; k < 300; k++) {
+			snprintf(key, sizeof(key), "old%d", k);
+			assert_false(has(c, i, key));
+		}
+		assert_false(has(c, i, "ctr"));
+		assert_false(has(c, i, "cut_before"));
+		assert_true(has(c, i, "new_majority"));
+		assert_true(has(c, i, "cut_after"));
+		const gv_store *st = gv_node_store(gv_cluster_node(c, i));
+		/* only the two later keys and the flush entry remain */
+		assert_int_equal(st->count - st->tombstones -
+					 gv_node_reserved_count(
+						 gv_cluster_node(c, i)),
+				 2);
+		assert_true(gv_node_get_stats(gv_cluster_node(c, i))->flushes >=
+			    1);
+	}
+	gv_cluster_del(c);
+}
+
 int
 main(void)
 {
@@ -299,6 +372,7 @@ main(void)
 		cmocka_unit_test(test_expiry_everywhere),
 		cmocka_unit_test(test_expired_write_beats_old_value),
 		cmocka_unit_test(test_counter_expire_keeps_increments),
+		cmocka_unit_test(test_flush),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
