@@ -747,6 +747,16 @@ gv_store_purge(gv_store *s, const void *key, size_t klen,
 	return 0;
 }
 
+int
+gv_store_lookup_slot(const gv_store *s, size_t i, gv_record *out)
+{
+	if (i >= s->cap || !s->slots[i])
+		return GV_ENOTFOUND;
+	const struct gv_entry *e = s->slots[i];
+	entry_view(e, entry_hash(e), out);
+	return 0;
+}
+
 size_t
 gv_store_drop_before(gv_store *s, const gv_version *ver,
 		     bool (*keep)(void *ud, const gv_record *r), void *ud)

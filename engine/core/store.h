@@ -275,6 +275,9 @@ size_t gv_store_drop_before(gv_store *s, const gv_version *ver,
 			    bool (*keep)(void *ud, const gv_record *r),
 			    void *ud);
 
+/* The entry in table slot i (< cap), if any: 0 or GV_ENOTFOUND. */
+int gv_store_lookup_slot(const gv_store *s, size_t i, gv_record *out);
+
 /* Walk every entry (tombstones included), in table order. */
 int gv_store_foreach(const gv_store *s, gv_store_iter_fn fn, void *ud);
 

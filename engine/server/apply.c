@@ -17,6 +17,7 @@ struct scan_ctx {
 	size_t used;
 	size_t nkeys;
 	uint64_t now_ms; /* expired keys are not listed */
+	bool none;       /* SCAN TYPE of another kind: walk, list nothing */
 };
 
 static int
@@ -24,7 +25,7 @@ scan_visit(void *ud, const gv_record *r)
 {
 	struct scan_ctx *c = ud;
 	if (r->tombstone || gv_key_reserved(r->key, r->klen) ||
-	    gv_record_expired(r, c->now_ms))
+	    gv_record_expired(r, c->now_ms) || c->none)
 		return 0;
 	if (c->s->pattern) {
 		char k[GV_MAX_KEY + 1];
@@ -49,6 +50,42 @@ scan_visit(void *ud, const gv_record *r)
 	c->used += 2;
 	c->nkeys++;
 	return 0;
+}
+
+/*
+ * RANDOMKEY's part on one shard: its live key count, and one of them: the
+ * first live key from a random slot on. (Keys after a run of empty slots
+ * are a little likelier; Redis's pick is not uniform either.)
+ */
+static void
+random_key(struct shard *sh, struct sub *s, gv_time now)
+{
+	const gv_store *st = gv_node_store(sh->node);
+	int64_t live = (int64_t)(st->count - st->tombstones -
+				 gv_node_reserved_count(sh->node));
+	s->ival = 0;
+	if (live <= 0 || !st->cap)
+		return;
+	uint64_t now_ms = gv_node_clock_ms(sh->node, now);
+	if (!sh->rng)
+		sh->rng = now ^ ((uint64_t)(uintptr_t)sh << 16);
+	sh->rng = sh->rng * 6364136223846793005ull + 1442695040888963407ull;
+	size_t start = (size_t)(sh->rng >> 17) & (st->cap - 1);
+	for (size_t k = 0; k < st->cap; k++) {
+		size_t i = (start + k) & (st->cap - 1);
+		if (!st->slots[i])
+			continue;
+		gv_record r;
+		if (gv_store_lookup_slot(st, i, &r) || r.tombstone ||
+		    gv_key_reserved(r.key, r.klen) ||
+		    gv_record_expired(&r, now_ms))
+			continue;
+		s->out = dupmem(r.key, r.klen);
+		s->outlen = r.klen;
+		s->rc = s->out ? 0 : GV_ENOMEM;
+		s->ival = live;
+		return;
+	}
 }
 
 /* A conflict side's value: nil for a delete, else its first bytes. */
@@ -101,6 +138,18 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 	}
 	case OP_EXISTS:
 		s->ival = gv_node_get_at(n, now, s->key, s->klen, &r) == 0;
+		break;
+	case OP_KEYLIST: {
+		struct scan_ctx c = {.s = s,
+				     .now_ms = gv_node_clock_ms(n, now)};
+		if (gv_store_foreach(gv_node_store(n), scan_visit, &c))
+			s->rc = GV_ENOMEM;
+		s->outlen = c.used;
+		s->ival = (int64_t)c.nkeys;
+		break;
+	}
+	case OP_RANDOM:
+		random_key(sh, s, now);
 		break;
 	case OP_FLUSH:
 		s->rc = gv_node_flush(n, now, GV_PRIO_CRITICAL);
@@ -198,7 +247,9 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 	}
 	case OP_SCAN: {
 		struct scan_ctx c = {.s = s,
-				     .now_ms = gv_node_clock_ms(n, now)};
+				     .now_ms = gv_node_clock_ms(n, now),
+				     .none = s->null};
+		s->null = false;
 		uint64_t leaf = s->cursor;
 		const uint64_t leaves = 65536;
 		while (leaf < leaves && c.nkeys < s->count) {

@@ -28,9 +28,9 @@
 
 /* ------------------------------------------------------- front end */
 
-static void
-key_cmd(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac,
-	gvd_key_fn *fn)
+void
+gvd_key_cmd(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac,
+	    gvd_key_fn *fn)
 {
 	size_t bytes = ac * sizeof(gv_resp_arg);
 	for (size_t i = 0; i < ac; i++)
@@ -75,7 +75,7 @@ static gvd_key_fn k_set, k_setex, k_psetex, k_setnx, k_getset, k_getdel,
 	void gvd_cmd_##name(gv_daemon *d, struct client *c, gv_resp_arg *av,  \
 			    size_t ac)                                        \
 	{                                                                     \
-		key_cmd(d, c, av, ac, k_##name);                              \
+		gvd_key_cmd(d, c, av, ac, k_##name);                              \
 	}
 
 KEY_COMMAND(set)
@@ -151,24 +151,16 @@ is(const gv_resp_arg *a, const char *s)
 static const char ERR_INT[] = "ERR value is not an integer or out of range";
 static const char ERR_SYNTAX[] = "ERR syntax error";
 
-/* A value as a client reads it (kind aside): bytes, or a counter's
- * number printed into num (GV_COUNTER_STR_MAX bytes). */
-struct value {
-	const uint8_t *p;
-	size_t n;
-	uint64_t expire;
-	gv_version ver;
-};
-
-static bool
-read_value(gv_node *n, gv_time now, const void *key, size_t klen,
-	   char *num, struct value *v)
+bool
+gvd_value_get(gv_node *n, gv_time now, const void *key, size_t klen,
+	      char *num, struct gvd_value *v)
 {
 	gv_record r;
 	if (gv_node_get_at(n, now, key, klen, &r))
 		return false;
 	v->expire = r.expire;
 	v->ver = r.ver;
+	v->kind = r.kind;
 	if (r.kind == GV_KIND_COUNTER) {
 		gv_counter c;
 		if (gv_counter_decode(r.val, r.vlen, &c))
@@ -187,16 +179,16 @@ gvd_read_value(gv_node *n, gv_time now, const void *key, size_t klen,
 	       char **out, size_t *outlen)
 {
 	char num[GV_COUNTER_STR_MAX];
-	struct value v;
-	if (!read_value(n, now, key, klen, num, &v))
+	struct gvd_value v;
+	if (!gvd_value_get(n, now, key, klen, num, &v))
 		return GV_ENOTFOUND;
 	*out = dupmem(v.p, v.n);
 	*outlen = v.n;
 	return *out ? 0 : GV_ENOMEM;
 }
 
-static void
-out_value(gv_resp_buf *b, bool have, const struct value *v)
+void
+gvd_out_value(gv_resp_buf *b, bool have, const struct gvd_value *v)
 {
 	if (have)
 		gv_resp_out_bulk(b, v->p, v->n);
@@ -293,11 +285,11 @@ k_set(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 	    deadline_of(b, &a[tpos], unit, clock, "set", &deadline))
 		return;
 	char num[GV_COUNTER_STR_MAX];
-	struct value old;
-	bool have = read_value(sh->node, now, s->key, s->klen, num, &old);
+	struct gvd_value old;
+	bool have = gvd_value_get(sh->node, now, s->key, s->klen, num, &old);
 	if ((cond == 1 && have) || (cond == 2 && !have)) {
 		if (get)
-			out_value(b, have, &old);
+			gvd_out_value(b, have, &old);
 		else
 			gv_resp_out_null(b);
 		return;
@@ -306,7 +298,7 @@ k_set(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 		deadline = old.expire;
 	/* the old value must be sent before the write replaces it */
 	if (get)
-		out_value(b, have, &old);
+		gvd_out_value(b, have, &old);
 	if (failed(s, store_value(sh, now, s, a[2].ptr, a[2].len, deadline,
 				  clock)))
 		return;
@@ -359,11 +351,11 @@ static void
 k_getset(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 {
 	char num[GV_COUNTER_STR_MAX];
-	struct value old;
-	bool have = read_value(sh->node, now, s->key, s->klen, num, &old);
+	struct gvd_value old;
+	bool have = gvd_value_get(sh->node, now, s->key, s->klen, num, &old);
 	gv_resp_buf tmp;
 	gv_resp_buf_init(&tmp, gv_mem_libc(), 0);
-	out_value(&tmp, have, &old); /* before the write frees it */
+	gvd_out_value(&tmp, have, &old); /* before the write frees it */
 	int rc = gv_node_put(sh->node, now, s->key, s->klen, s->args[2].ptr,
 			     s->args[2].len, GV_PRIO_NORMAL);
 	if (!failed(s, rc))
@@ -376,9 +368,9 @@ static void
 k_getdel(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 {
 	char num[GV_COUNTER_STR_MAX];
-	struct value old;
-	bool have = read_value(sh->node, now, s->key, s->klen, num, &old);
-	out_value(b, have, &old);
+	struct gvd_value old;
+	bool have = gvd_value_get(sh->node, now, s->key, s->klen, num, &old);
+	gvd_out_value(b, have, &old);
 	if (have && failed(s, gv_node_delete(sh->node, now, s->key, s->klen,
 					     GV_PRIO_NORMAL)))
 		return;
@@ -408,9 +400,9 @@ k_getex(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 	if (unit >= 0 && deadline_of(b, &a[3], unit, clock, "getex", &deadline))
 		return;
 	char num[GV_COUNTER_STR_MAX];
-	struct value v;
-	bool have = read_value(sh->node, now, s->key, s->klen, num, &v);
-	out_value(b, have, &v);
+	struct gvd_value v;
+	bool have = gvd_value_get(sh->node, now, s->key, s->klen, num, &v);
+	gvd_out_value(b, have, &v);
 	if (!have || (unit < 0 && !(persist && v.expire)))
 		return;
 	int rc;

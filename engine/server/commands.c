@@ -15,6 +15,8 @@
 #include <strings.h>
 #include <xxhash.h>
 
+#include "core/counter.h"
+
 static unsigned
 shard_of(const gv_daemon *d, const void *key, size_t klen)
 {
@@ -282,9 +284,25 @@ gvd_cmd_scan(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 	if (!arg_u64(&av[1], &cursor))
 		return error_reply(c, "ERR invalid cursor");
 	char *pattern = NULL;
+	bool other_type = false; /* TYPE of a kind no key here has */
 	for (size_t i = 2; i < ac; i++) {
-		if (arg_is(&av[i], "count") && i + 1 < ac &&
-		    arg_u64(&av[i + 1], &count) && count > 0) {
+		if (arg_is(&av[i], "count") && i + 1 < ac) {
+			int64_t n;
+			if (!gv_parse_i64(av[i + 1].ptr, av[i + 1].len, &n)) {
+				free(pattern);
+				return error_reply(c, "ERR value is not an "
+						      "integer or out of "
+						      "range");
+			}
+			if (n < 1) {
+				free(pattern);
+				return error_reply(c, "ERR syntax error");
+			}
+			count = (uint64_t)n;
+			i++;
+		} else if (arg_is(&av[i], "type") && i + 1 < ac) {
+			/* every key is a string (counters too) */
+			other_type = !arg_is(&av[i + 1], "string");
 			i++;
 		} else if (arg_is(&av[i], "match") && i + 1 < ac) {
 			free(pattern);
@@ -309,6 +327,7 @@ gvd_cmd_scan(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 		r->subs[0].count = count > 100000 ? 100000 : count;
 		r->pattern = pattern;
 		r->subs[0].pattern = pattern;
+		r->subs[0].null = other_type; /* in: list nothing */
 		r->scan_shard = sh;
 		gvd_dispatch(d, r);
 	} else {

@@ -149,6 +149,12 @@ gvd_cmd_fn gvd_cmd_setex, gvd_cmd_psetex, gvd_cmd_setnx, gvd_cmd_getset,
 	gvd_cmd_expiretime, gvd_cmd_pexpiretime, gvd_cmd_persist,
 	gvd_cmd_incr, gvd_cmd_decr, gvd_cmd_incrby, gvd_cmd_decrby,
 	gvd_cmd_incrbyfloat, gvd_cmd_flushdb, gvd_cmd_flushall;
+/* cmd_strings.c */
+gvd_cmd_fn gvd_cmd_append, gvd_cmd_strlen, gvd_cmd_getrange,
+	gvd_cmd_setrange, gvd_cmd_type, gvd_cmd_touch, gvd_cmd_keys,
+	gvd_cmd_randomkey, gvd_cmd_object, gvd_cmd_object_encoding,
+	gvd_cmd_object_freq, gvd_cmd_object_idletime, gvd_cmd_object_refcount,
+	gvd_cmd_object_help;
 gvd_cmd_fn gvd_cmd_command, gvd_cmd_command_count, gvd_cmd_command_docs,
 	gvd_cmd_command_getkeys, gvd_cmd_command_getkeysandflags,
 	gvd_cmd_command_help, gvd_cmd_command_info, gvd_cmd_command_list;

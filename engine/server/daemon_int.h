@@ -74,6 +74,8 @@ enum op {
 	OP_KEYS, /* GV.KEYS, on shard 0 */
 	OP_KEYCMD, /* a single-key command run by sub->kfn (cmd_keys.c) */
 	OP_FLUSH,  /* FLUSHDB on every shard */
+	OP_KEYLIST, /* KEYS: every live key matching the pattern */
+	OP_RANDOM,  /* RANDOMKEY: one live key at random, and the count */
 };
 
 /* How a req's subs combine into the reply. */
@@ -88,6 +90,8 @@ enum combine {
 	C_SCAN,    /* cursor + keys */
 	C_WATCH,   /* [version, with latest, total] */
 	C_FRAG,    /* one sub whose out is the whole reply (RESP) */
+	C_KEYS,    /* array: every sub's bulks (out) concatenated */
+	C_RANDOM,  /* one sub's key, picked by weight (ival), or nil */
 };
 
 struct req;
@@ -200,6 +204,7 @@ struct shard {
 	gv_spsc evq; /* hook events: this shard's thread -> hook thread */
 	bool evq_ok;
 	gv_histogram delay;
+	uint64_t rng; /* RANDOMKEY's start slot (this thread only) */
 	/* counters written by this shard's thread, read by the front end:
 	 * atomics (relaxed) so the reads are not torn */
 	_Atomic uint64_t ev_dropped;  /* hook events, evq full */
@@ -247,6 +252,7 @@ struct gv_daemon {
 	struct gvd_metrics *metrics; /* /metrics (metrics_http.c); NULL: off */
 	struct client *clients;
 	time_t accept_logged; /* last "cannot accept" log line */
+	uint64_t rng;         /* RANDOMKEY's choice of shard (not secret) */
 	int64_t wall_offset_ms; /* Unix ms = monotonic ms + this */
 	gv_keyring *keyring;    /* NULL: gossip in the clear */
 	uint64_t keyring_saved; /* generation last written to the file */
@@ -300,6 +306,25 @@ void gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now);
  * number printed), copied: 0, GV_ENOTFOUND, GV_ENOMEM. */
 int gvd_read_value(gv_node *n, gv_time now, const void *key, size_t klen,
 		   char **out, size_t *outlen);
+
+/* cmd_keys.c: a value as clients read it, in place: bytes, or a
+ * counter's number printed into num (GV_COUNTER_STR_MAX bytes). Valid
+ * until the node's next write. */
+struct gvd_value {
+	const uint8_t *p;
+	size_t n;
+	uint64_t expire;
+	gv_version ver;
+	uint8_t kind;
+};
+bool gvd_value_get(gv_node *n, gv_time now, const void *key, size_t klen,
+		   char *num, struct gvd_value *v);
+void gvd_out_value(gv_resp_buf *b, bool have, const struct gvd_value *v);
+
+/* cmd_keys.c: route a single-key command to its shard with its
+ * arguments; fn runs there (see gvd_key_fn). */
+void gvd_key_cmd(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac,
+		 gvd_key_fn *fn);
 
 /* commands.c: one parsed command, queued on c as a req (and its subs sent
  * to their shards); gvd_ready queues a reply the caller encodes now. */

@@ -167,6 +167,41 @@ finish_req(gv_daemon *d, struct client *c, struct req *r)
 	case C_FRAG:
 		gv_resp_buf_append(o, r->subs[0].out, r->subs[0].outlen);
 		break;
+	case C_KEYS: {
+		int64_t total = 0;
+		for (unsigned i = 0; i < r->nsubs; i++)
+			total += r->subs[i].ival;
+		gv_resp_out_array(o, (size_t)total);
+		for (unsigned i = 0; i < r->nsubs; i++)
+			gv_resp_buf_append(o, r->subs[i].out,
+					   r->subs[i].outlen);
+		break;
+	}
+	case C_RANDOM: {
+		/* a shard with k of the n keys is picked with odds k/n, and
+		 * picked its key uniformly: each key about 1/n */
+		uint64_t total = 0;
+		for (unsigned i = 0; i < r->nsubs; i++)
+			total += (uint64_t)r->subs[i].ival;
+		if (!total) {
+			gv_resp_out_null(o);
+			break;
+		}
+		if (!d->rng)
+			d->rng = (uint64_t)time(NULL) ^ (uintptr_t)r;
+		d->rng = d->rng * 6364136223846793005ull + 1442695040888963407ull;
+		uint64_t pick = (d->rng >> 11) % total;
+		for (unsigned i = 0; i < r->nsubs; i++) {
+			uint64_t k = (uint64_t)r->subs[i].ival;
+			if (pick < k) {
+				gv_resp_out_bulk(o, r->subs[i].out,
+						 r->subs[i].outlen);
+				break;
+			}
+			pick -= k;
+		}
+		break;
+	}
 	case C_BULK:
 		if (r->subs[0].null)
 			gv_resp_out_null(o);

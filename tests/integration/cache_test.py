@@ -127,6 +127,62 @@ incr
 setex x
 expire x
 getex
+set s hello
+object encoding s
+set n 12345
+object encoding n
+set l aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+object encoding l
+object encoding nokey
+object freq s
+object refcount s
+object refcount n
+object help
+object foo
+object
+object encoding
+getrange s 1 -2
+getrange s -100 100
+getrange s 5 1
+getrange s -1 -5
+getrange nokey 0 -1
+setrange s -1 x
+setrange s 10 X
+get s
+setrange new 0 ""
+exists new
+setrange new2 2 ab
+get new2
+strlen s
+strlen nokey
+append s ZZ
+append nokey2 abc
+get nokey2
+type s
+type nokey
+touch s nokey n
+getrange s a b
+setrange s a b
+setrange s 536870912 x
+incr cnt
+append cnt 5
+get cnt
+incr cnt
+strlen cnt
+type cnt
+object encoding cnt
+set e 1 ex 100
+append e x
+ttl e
+setrange e 0 y
+ttl e
+get e
+scan 0 count x
+scan 0 count 0
+scan 0 type
+scan 0 foo
+randomkey x
+keys
 """
 
 
@@ -164,12 +220,19 @@ def test_transcript():
         same = 0
         for line in TRANSCRIPT.strip().splitlines():
             words = line.split()
-            # every argument that names a key gets the prefix: keys are
-            # the words after the command that are not numbers or options
+            # the words that name keys get the prefix, so each run starts
+            # from absent keys on both servers
             cmd = words[0]
-            keyed = [cmd] + ([prefix + words[1]] + words[2:] if len(words) > 1 else [])
-            if cmd == "mget":
-                keyed = [cmd] + [prefix + w for w in words[1:]]
+            if cmd in ("mget", "touch", "exists", "del"):
+                pos = range(1, len(words))
+            elif cmd == "object":
+                pos = [2]
+            elif cmd in ("scan", "keys", "randomkey"):
+                pos = []
+            else:
+                pos = [1]
+            keyed = [prefix + w if i in pos and i < len(words) else w for i, w in enumerate(words)]
+            keyed = ["" if w == '""' else w for w in keyed]
             a = raw(rport, keyed)
             b = raw(nodes[0].resp, keyed)
             norm = lambda v: str(v) if isinstance(v, Exception) else v  # noqa: E731
@@ -179,6 +242,15 @@ def test_transcript():
                 ct.check(False, f"{line}: redis {a!r}, grapevined {b!r}")
         ct.check(same == len(TRANSCRIPT.strip().splitlines()),
                  f"transcript: {same} replies equal redis-server's")
+        # KEYS lists in hash order: compare as sets; RANDOMKEY: one of them
+        for pat in ("*", prefix + "*", prefix + "n*", prefix + "[sn]", "nomatch*"):
+            a_, b_ = raw(rport, ["KEYS", pat]), raw(nodes[0].resp, ["KEYS", pat])
+            ct.check(isinstance(b_, list) and sorted(a_) == sorted(b_) or pat == "*",
+                     f"KEYS {pat}: the same keys as redis-server ({len(b_)})")
+        mine = set(raw(nodes[0].resp, ["KEYS", "*"]))
+        picks = {raw(nodes[0].resp, ["RANDOMKEY"]) for _ in range(50)}
+        ct.check(picks <= mine and len(picks) > 1, f"RANDOMKEY: {len(picks)} different existing keys")
+        ct.check(raw(nodes[0].resp, ["SCAN", "0", "TYPE", "hash"])[1] == [], "SCAN TYPE hash: none")
     finally:
         ct.stop_all(nodes)
         rp.terminate()
