@@ -72,6 +72,9 @@
 	"first\n"                                                              \
 	"                       8 carry the write's number)\n"                 \
 	"  --key-space K        keys tp:0 .. tp:K-1 (default 10000)\n"         \
+	"  --ttl-ms MS          every write expires MS after it is made, as\n" \
+	"                       SET ... PX MS (default 0: never): the cost\n"  \
+	"                       of expiry\n"                                   \
 	"  --writers W          writer nodes 0 .. W-1; key k is written by\n"  \
 	"                       node k mod W (default: all nodes)\n"           \
 	"  --mode M             eager, push, pull or pushpull (default "       \
@@ -143,6 +146,7 @@ struct tp_params {
 	uint64_t interval_ms;
 	size_t value_size;
 	size_t key_space;
+	uint64_t ttl_ms;
 	size_t writers;
 	uint64_t seed;
 	int backend;
@@ -428,6 +432,7 @@ step_run(const struct tp_params *p, struct tp_step *st, size_t idx, bool max,
 	cfg.value_size = p->value_size;
 	cfg.tp_updates = (size_t)capacity(p, st->target_ups);
 	cfg.tp_keys = p->key_space;
+	cfg.tp_ttl_ms = p->ttl_ms;
 	cfg.tp_writers = p->writers;
 	cfg.node.mode = p->mode;
 	cfg.node.fanout = p->fanout;
@@ -617,10 +622,11 @@ tp_print(FILE *f, const struct tp_result *r)
 
 	fprintf(f,
 	        "throughput: mode=%s nodes=%zu fanout=%u interval=%" PRIu64
-	        "ms value=%zuB keys=%zu writers=%zu seed=%" PRIu64
+	        "ms value=%zuB keys=%zu ttl=%" PRIu64 "ms writers=%zu seed=%" PRIu64
 	        " workers=%u io=%s anti-entropy=%s sealed=%s\n",
 	        gv_mode_name(p->mode), p->nodes, p->fanout, p->interval_ms,
-	        p->value_size, p->key_space, p->writers, p->seed, st->workers,
+	        p->value_size, p->key_space, p->ttl_ms, p->writers, p->seed,
+	        st->workers,
 	        st->backend, p->ae_ms ? "on" : "off",
 	        p->keyring ? seal_cipher_name(p->keyring) : "no");
 	if (r->max)
@@ -732,10 +738,11 @@ tp_json(FILE *f, const struct tp_result *r, const struct machine *m)
 	}
 	fprintf(f,
 	        ",\"nodes\":%zu,\"fanout\":%u,\"interval_ms\":%" PRIu64
-	        ",\"value_size\":%zu,\"key_space\":%zu,\"writers\":%zu"
+	        ",\"value_size\":%zu,\"key_space\":%zu,\"ttl_ms\":%" PRIu64
+	        ",\"writers\":%zu"
 	        ",\"seed\":%" PRIu64 ",\"workers\":%u,\"io_backend\":",
 	        p->nodes, p->fanout, p->interval_ms, p->value_size,
-	        p->key_space, p->writers, p->seed, st->workers);
+	        p->key_space, p->ttl_ms, p->writers, p->seed, st->workers);
 	json_str(f, st->backend);
 	fprintf(f,
 	        ",\"membership\":\"prejoined\",\"anti_entropy\":%s"
@@ -946,6 +953,7 @@ int
 cmd_throughput(int argc, char **argv)
 {
 	uint64_t nodes = 0, rate = 0, vsize = 32, keys = 10000, writers = 0;
+	uint64_t ttl = 0;
 	uint64_t fanout = 3, interval = 100, workers = 0, seed = 1;
 	uint64_t warmup = 300, drain_ms = 2000, start = 1000, ae_ms;
 	double seconds = 5, ceil_s = 1, budget = 30;
@@ -999,6 +1007,11 @@ cmd_throughput(int argc, char **argv)
 	         .dst = &vsize,
 	         .umin = 8,
 	         .umax = 1024},
+	        {.name = "--ttl-ms",
+	         .kind = OPT_U64,
+	         .dst = &ttl,
+	         .umin = 1,
+	         .umax = UINT64_C(1) << 40},
 	        {.name = "--key-space",
 	         .kind = OPT_U64,
 	         .dst = &keys,
@@ -1112,6 +1125,7 @@ cmd_throughput(int argc, char **argv)
 	        .interval_ms = interval,
 	        .value_size = vsize,
 	        .key_space = keys,
+	        .ttl_ms = ttl,
 	        .writers = writers,
 	        .seed = seed,
 	        .backend = backend,

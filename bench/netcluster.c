@@ -773,8 +773,17 @@ run_cmd(void *ud, gv_shard *sh, void *arg, gv_time now)
 		w->put_now = now;
 		atomic_store_explicit(&sl->injected, w->put_now,
 		                      memory_order_relaxed);
-		rc = gv_node_put(c->nodes[node], w->put_now, key, (size_t)klen,
-		                 w->val, c->cfg.value_size, GV_PRIO_NORMAL);
+		if (c->cfg.tp_ttl_ms)
+			rc = gv_node_put_ex(
+			        c->nodes[node], w->put_now, key, (size_t)klen,
+			        w->val, c->cfg.value_size,
+			        gv_node_clock_ms(c->nodes[node], w->put_now) +
+			                c->cfg.tp_ttl_ms,
+			        GV_PRIO_NORMAL);
+		else
+			rc = gv_node_put(c->nodes[node], w->put_now, key,
+			                 (size_t)klen, w->val, c->cfg.value_size,
+			                 GV_PRIO_NORMAL);
 		if (rc) {
 			w->put_errors++;
 			atomic_store_explicit(&sl->error, rc,

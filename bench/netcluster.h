@@ -58,6 +58,8 @@ typedef struct netcluster_config {
 	size_t tp_updates; /* capacity: sequence numbers 0 .. tp_updates - 1
 	                    * (0: none); needs value_size >= 8 */
 	size_t tp_keys;    /* keyspace: "tp:<k>", k < tp_keys */
+	uint64_t tp_ttl_ms; /* each write expires this long after it is
+	                     * made (0: never): the cost of expiry */
 	size_t tp_writers; /* key k is written by node k % tp_writers only
 	                    * (0: all nodes) */
 } netcluster_config;
