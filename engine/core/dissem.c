@@ -535,7 +535,8 @@ flood_add(gv_node *n, const gv_record *rec, int priority, gv_node_id from)
 		.ver = rec->ver,
 		.prev = rec->prev,
 		.flags = (rec->tombstone ? GV_UPD_TOMBSTONE : 0) |
-			 (direct ? GV_UPD_DIRECT : 0),
+			 (direct ? GV_UPD_DIRECT : 0) |
+			 (rec->cond ? GV_UPD_COND : 0),
 		.priority = (uint8_t)priority,
 		.key = rec->key,
 		.klen = (uint16_t)rec->klen,
@@ -680,7 +681,8 @@ gv__put_record(gv_wire_writer *w, const gv_record *rec, uint8_t priority,
 	gv_wire_update u = {
 		.ver = rec->ver,
 		.prev = rec->prev,
-		.flags = flags | (rec->tombstone ? GV_UPD_TOMBSTONE : 0),
+		.flags = flags | (rec->tombstone ? GV_UPD_TOMBSTONE : 0) |
+			 (rec->cond ? GV_UPD_COND : 0),
 		.priority = priority,
 		.key = rec->key,
 		.klen = (uint16_t)rec->klen,
@@ -842,6 +844,9 @@ update_id(uint64_t key_hash, const gv_version *v)
 static void
 conflict_cb(void *ud, const gv_record *winner, const gv_record *loser)
 {
+	gv_node *n = ud;
+	if (winner->cond && loser->cond)
+		n->st.nx_conflicts++;
 	gv__record_conflict(ud, winner, loser);
 }
 
@@ -954,6 +959,7 @@ gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 		.tombstone = tomb,
 		.kind = u->kind,
 		.expire = u->expire,
+		.cond = (u->flags & GV_UPD_COND) != 0 && !tomb,
 		.hash = kh,
 	};
 	gv_record rec;

@@ -987,13 +987,13 @@ gv_node_conflicts(const gv_node *n, gv_conflict_info *out, size_t max)
 static int
 write_entry_ver(gv_node *n, gv_time now, const void *key, size_t klen,
 		const void *val, size_t vlen, uint8_t kind, uint64_t expire,
-		const gv_version *ver, int priority, bool del,
+		bool cond, const gv_version *ver, int priority, bool del,
 		gv_record *out)
 {
 	gv_record rec;
 	int rc = del ? gv_store_del(&n->store, key, klen, ver, &rec)
 		     : gv_store_put_ex(&n->store, key, klen, val, vlen, kind,
-				       expire, ver, &rec);
+				       expire, cond, ver, &rec);
 	if (rc)
 		return rc;
 	n->st.updates_local++;
@@ -1041,8 +1041,8 @@ write_entry(gv_node *n, gv_time now, const void *key, size_t klen,
 	if (rc)
 		return rc;
 	gv_version ver = {gv_hlc_now(&n->hlc, gv__wall_ms(n, now)), n->self};
-	return write_entry_ver(n, now, key, klen, val, vlen, 0, expire, &ver,
-			       priority, del, NULL);
+	return write_entry_ver(n, now, key, klen, val, vlen, 0, expire, false,
+			       &ver, priority, del, NULL);
 }
 
 static int
@@ -1077,6 +1077,23 @@ gv_node_put_ex(gv_node *n, gv_time now, const void *key, size_t klen,
 {
 	return local_write(n, now, key, klen, val, vlen, expire, priority,
 			   false);
+}
+
+int
+gv_node_put_nx(gv_node *n, gv_time now, const void *key, size_t klen,
+	       const void *val, size_t vlen, uint64_t expire, int priority)
+{
+	if (klen && key && gv_key_reserved(key, klen))
+		return GV_EINVAL;
+	int rc = write_check(n, now, key, klen, val, vlen, 0, expire,
+			     priority);
+	if (rc)
+		return rc;
+	if (gv_store_get(&n->store, key, klen, NULL) == 0)
+		return 1;
+	gv_version ver = {gv_hlc_now(&n->hlc, gv__wall_ms(n, now)), n->self};
+	return write_entry_ver(n, now, key, klen, val, vlen, 0, expire, true,
+			       &ver, priority, false, NULL);
 }
 
 int
@@ -1121,8 +1138,8 @@ write_counter(gv_node *n, gv_time now, const void *key, size_t klen,
 	 * ahead of it */
 	gv_hlc_observe(&n->hlc, ver.hlc, gv__wall_ms(n, now));
 	return write_entry_ver(n, now, key, klen, buf, (size_t)len,
-			       GV_KIND_COUNTER, c->expire, &ver, priority,
-			       false, out);
+			       GV_KIND_COUNTER, c->expire, false, &ver,
+			       priority, false, out);
 }
 
 /*

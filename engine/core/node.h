@@ -358,6 +358,15 @@ uint64_t gv_node_clock_ms(gv_node *n, gv_time now);
 int gv_node_flush(gv_node *n, gv_time now, int priority);
 int gv_node_put_ex(gv_node *n, gv_time now, const void *key, size_t klen,
 		   const void *val, size_t vlen, uint64_t expire, int priority);
+/*
+ * gv_node_put_nx - write only if key is absent (or expired) at this node:
+ * SET NX. Returns 0 (written), 1 (the key exists: nothing written), or
+ * put's errors. Checked against this replica only: two nodes
+ * can both succeed; the write is marked, and when gossip later brings the
+ * two together the conflict is counted in nx_conflicts.
+ */
+int gv_node_put_nx(gv_node *n, gv_time now, const void *key, size_t klen,
+		   const void *val, size_t vlen, uint64_t expire, int priority);
 int gv_node_expire(gv_node *n, gv_time now, const void *key, size_t klen,
 		   uint64_t expire, int priority);
 int gv_node_incr(gv_node *n, gv_time now, const void *key, size_t klen,
@@ -483,6 +492,9 @@ typedef struct gv_node_stats {
 	uint64_t flushes;
 	uint64_t flushed_entries;
 	uint64_t flushed_updates;
+	/* conflicts between two conditional writes (SET NX) that both found
+	 * the key absent at their nodes: both succeeded, one was lost */
+	uint64_t nx_conflicts;
 } gv_node_stats;
 
 const gv_node_stats *gv_node_get_stats(const gv_node *n);

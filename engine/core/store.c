@@ -32,7 +32,8 @@ struct gv_entry {
 
 #define TOMB_BIT 0x80000000u
 #define META_BIT 0x40000000u /* kind and expiry follow the key */
-#define VLEN_MASK 0x3fffffffu
+#define COND_BIT 0x20000000u /* written by a conditional write */
+#define VLEN_MASK 0x1fffffffu
 #define META_LEN 9
 
 _Static_assert(sizeof(struct gv_entry) == 40, "entry header is 40 bytes");
@@ -132,6 +133,7 @@ entry_view(const struct gv_entry *e, uint64_t hash, gv_record *r)
 	r->tombstone = entry_tomb(e);
 	r->kind = entry_kind(e);
 	r->expire = entry_expire(e);
+	r->cond = (e->vlen_flags & COND_BIT) != 0;
 	r->hash = hash;
 }
 
@@ -275,6 +277,7 @@ rehash(gv_store *s, struct gv_entry **slots, size_t new_cap)
 struct meta {
 	uint8_t kind;
 	uint64_t expire;
+	bool cond;
 };
 
 static inline size_t
@@ -290,7 +293,7 @@ entry_fill(struct gv_entry *e, const void *val, size_t vlen, bool tomb,
 {
 	size_t ml = meta_len(m);
 	e->vlen_flags = (uint32_t)vlen | (tomb ? TOMB_BIT : 0) |
-			(ml ? META_BIT : 0);
+			(ml ? META_BIT : 0) | (m->cond && !tomb ? COND_BIT : 0);
 	uint8_t *p = e->data + e->klen;
 	/* the value first: it may be this entry's own bytes, where the meta
 	 * header is about to go */
@@ -461,16 +464,16 @@ int
 gv_store_put(gv_store *s, const void *key, size_t klen, const void *val,
 	     size_t vlen, const gv_version *ver, gv_record *out)
 {
-	struct meta m = {0, 0};
+	struct meta m = {0, 0, false};
 	return local_write(s, key, klen, val, vlen, &m, ver, false, out);
 }
 
 int
 gv_store_put_ex(gv_store *s, const void *key, size_t klen, const void *val,
-		size_t vlen, uint8_t kind, uint64_t expire,
+		size_t vlen, uint8_t kind, uint64_t expire, bool cond,
 		const gv_version *ver, gv_record *out)
 {
-	struct meta m = {kind, expire};
+	struct meta m = {kind, expire, cond};
 	if (kind == GV_KIND_COUNTER) {
 		gv_counter c;
 		if (gv_counter_decode(val, vlen, &c) || c.expire != expire)
@@ -483,7 +486,7 @@ int
 gv_store_del(gv_store *s, const void *key, size_t klen, const gv_version *ver,
 	     gv_record *out)
 {
-	struct meta m = {0, 0};
+	struct meta m = {0, 0, false};
 	return local_write(s, key, klen, NULL, 0, &m, ver, true, out);
 }
 
@@ -513,7 +516,7 @@ merge_counters(gv_store *s, size_t i, uint64_t hash, const gv_record *in,
 		return (int)n;
 	if ((size_t)n > s->max_value)
 		return GV_EVALSIZE;
-	struct meta m = {GV_KIND_COUNTER, j.expire};
+	struct meta m = {GV_KIND_COUNTER, j.expire, false};
 	gv_version prev = cur->ver;
 	int rc = install(s, i, true, hash, in->key, in->klen, buf, (size_t)n,
 			 &jv, &prev, false, &m, out, NULL);
@@ -612,7 +615,7 @@ gv_store_merge_out(gv_store *s, const gv_record *in0, uint64_t hash,
 		bool report = result == GV_MERGE_CONFLICT_APPLIED &&
 			      on_conflict;
 		struct gv_entry *old = NULL;
-		struct meta m = {in->kind, in->expire};
+		struct meta m = {in->kind, in->expire, in->cond};
 		rc = install(s, i, found, hash, in->key, in->klen, in->val,
 			     in->vlen, &in->ver, &in->prev, in->tombstone, &m,
 			     out, report ? &old : NULL);
@@ -683,7 +686,7 @@ gv_store_reclaim(gv_store *s, size_t *cursor, size_t max_slots,
 		if (!e || !entry_expired_at(e, s->now_ms))
 			continue;
 		uint64_t hash = entry_hash(e);
-		struct meta m = {0, entry_expire(e)};
+		struct meta m = {0, entry_expire(e), false};
 		gv_version ver = e->ver, prev = e->prev;
 		gv_record t;
 		/* found: no growth, slot i stays valid; a failed allocation

@@ -87,6 +87,9 @@ typedef struct gv_record {
 	bool tombstone;
 	uint8_t kind;    /* GV_KIND_* (a tombstone: 0) */
 	uint64_t expire; /* deadline, cluster ms; 0: none */
+	bool cond;       /* made by a conditional write (SET NX) that found
+			  * the key absent: two such writes of one key in
+			  * conflict are counted apart (nx_conflicts) */
 	uint64_t hash;   /* key hash (filled by the store; ignored as input) */
 } gv_record;
 
@@ -167,7 +170,7 @@ int gv_store_put(gv_store *s, const void *key, size_t klen, const void *val,
  * (cluster ms, 0: none; one already passed is GV_EINVAL).
  */
 int gv_store_put_ex(gv_store *s, const void *key, size_t klen, const void *val,
-		    size_t vlen, uint8_t kind, uint64_t expire,
+		    size_t vlen, uint8_t kind, uint64_t expire, bool cond,
 		    const gv_version *ver, gv_record *out);
 
 /*

@@ -131,8 +131,11 @@ enum gv_wire_type {
                                * itself: apply, do not forward */
 #define GV_UPD_META 0x08      /* the value begins with kind and expiry:
                                * set by the encoder from kind/expire */
+#define GV_UPD_COND 0x10      /* a conditional write (SET NX) that found the
+                               * key absent */
 #define GV_UPD_FLAGS_ALL                                                      \
-	(GV_UPD_TOMBSTONE | GV_UPD_AE | GV_UPD_DIRECT | GV_UPD_META)
+	(GV_UPD_TOMBSTONE | GV_UPD_AE | GV_UPD_DIRECT | GV_UPD_META |          \
+	 GV_UPD_COND)
 
 /* ACK flags */
 #define GV_ACK_NACK 0x01 /* ping-req relay could not reach the target */

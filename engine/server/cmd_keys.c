@@ -236,15 +236,22 @@ failed(struct sub *s, int rc)
 	return true;
 }
 
-/* Write val with deadline (0: none), or delete when it has passed. */
+/* Write val with deadline (0: none), or delete when it has passed; nx:
+ * as a conditional write that found the key absent (counted apart when
+ * another node's one conflicts with it). */
 static int
 store_value(struct shard *sh, gv_time now, struct sub *s, const void *val,
-	    size_t vlen, uint64_t deadline, uint64_t clock)
+	    size_t vlen, uint64_t deadline, uint64_t clock, bool nx)
 {
 	if (deadline && deadline <= clock) {
 		int rc = gv_node_delete(sh->node, now, s->key, s->klen,
 					GV_PRIO_NORMAL);
 		return rc == GV_ENOTFOUND ? 0 : rc;
+	}
+	if (nx) {
+		int rc = gv_node_put_nx(sh->node, now, s->key, s->klen, val,
+					vlen, deadline, GV_PRIO_NORMAL);
+		return rc == 1 ? 0 : rc; /* checked absent just before */
 	}
 	return gv_node_put_ex(sh->node, now, s->key, s->klen, val, vlen,
 			      deadline, GV_PRIO_NORMAL);
@@ -300,7 +307,7 @@ k_set(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 	if (get)
 		gvd_out_value(b, have, &old);
 	if (failed(s, store_value(sh, now, s, a[2].ptr, a[2].len, deadline,
-				  clock)))
+				  clock, cond == 1)))
 		return;
 	if (!get)
 		gv_resp_out_ok(b);
@@ -315,7 +322,7 @@ set_ttl(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b,
 	if (deadline_of(b, &s->args[2], unit, clock, cmd, &deadline))
 		return;
 	if (failed(s, store_value(sh, now, s, s->args[3].ptr, s->args[3].len,
-				  deadline, clock)))
+				  deadline, clock, false)))
 		return;
 	gv_resp_out_ok(b);
 }
@@ -335,14 +342,13 @@ k_psetex(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 static void
 k_setnx(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 {
-	gv_record r;
-	if (gv_node_get_at(sh->node, now, s->key, s->klen, &r) == 0) {
+	int rc = gv_node_put_nx(sh->node, now, s->key, s->klen, s->args[2].ptr,
+				s->args[2].len, 0, GV_PRIO_NORMAL);
+	if (rc == 1) {
 		gv_resp_out_int(b, 0);
 		return;
 	}
-	if (failed(s, gv_node_put(sh->node, now, s->key, s->klen,
-				  s->args[2].ptr, s->args[2].len,
-				  GV_PRIO_NORMAL)))
+	if (failed(s, rc))
 		return;
 	gv_resp_out_int(b, 1);
 }

@@ -268,7 +268,36 @@
 	X(METRICS_TIMEOUTS, "metrics_timeouts", STATS, "metrics_timeouts",    \
 	  COUNTER, "grapevine_metrics_timeouts_total", NULL, NULL,            \
 	  "Metrics connections closed unanswered or unread at the deadline.", \
-	  d->metrics_timeouts)
+	  d->metrics_timeouts)                                                \
+	X(EXPIRED_KEYS, "expired_keys", STATS, "expired_keys",                \
+	  COUNTER, "grapevine_expired_keys_total", NULL, NULL,                \
+	  "Expired keys reclaimed by the active expiry cycle.",               \
+	  t.st.expired_reclaimed)                                             \
+	X(COUNTER_INCRS, "counter_incrs", STATS, "counter_incrs",             \
+	  COUNTER, "grapevine_increments_total", NULL, NULL,               \
+	  "INCR-family changes made at this node.",                           \
+	  t.st.counter_incrs)                                                 \
+	X(COUNTER_JOINS, "counter_joins", STATS, "counter_joins",             \
+	  COUNTER, "grapevine_crdt_joins_total", NULL, NULL,               \
+	  "Counter states joined with a concurrent one (never conflicts).",   \
+	  t.st.counter_joins)                                                 \
+	X(FLUSHES, "flushes", STATS, "flushes",                               \
+	  COUNTER, "grapevine_flushes_total", NULL, NULL,                     \
+	  "FLUSHDB operations applied (local or from a peer), per shard.",    \
+	  t.st.flushes)                                                       \
+	X(FLUSHED_ENTRIES, "flushed_entries", STATS, "flushed_entries",       \
+	  COUNTER, "grapevine_flushed_entries_total", NULL, NULL,             \
+	  "Entries removed by flushes.",                                      \
+	  t.st.flushed_entries)                                               \
+	X(FLUSHED_UPDATES, "flushed_updates", STATS, "flushed_updates",       \
+	  COUNTER, "grapevine_flushed_updates_total", NULL, NULL,             \
+	  "Writes older than the last flush, dropped on arrival.",            \
+	  t.st.flushed_updates)                                               \
+	X(NX_CONFLICTS, "nx_conflicts", STATS, "nx_conflicts",                \
+	  COUNTER, "grapevine_nx_conflicts_total", NULL, NULL,                \
+	  "Conflicts of two conditional writes (SET NX) that both "           \
+	  "succeeded at their nodes.",                                        \
+	  t.st.nx_conflicts)
 /* clang-format on */
 
 enum gvd_counter_id {

@@ -75,6 +75,13 @@ PROM = {
     "client_input_disconnects": "grapevine_client_input_disconnects_total",
     "metrics_refused": "grapevine_metrics_refused_total",
     "metrics_timeouts": "grapevine_metrics_timeouts_total",
+    "expired_keys": "grapevine_expired_keys_total",
+    "counter_incrs": "grapevine_increments_total",
+    "counter_joins": "grapevine_crdt_joins_total",
+    "flushes": "grapevine_flushes_total",
+    "flushed_entries": "grapevine_flushed_entries_total",
+    "flushed_updates": "grapevine_flushed_updates_total",
+    "nx_conflicts": "grapevine_nx_conflicts_total",
 }
 # in GV.STATS, not in /metrics (INFO's conflicts is their sum there)
 STATS_ONLY = {"conflicts_applied", "conflicts_lost"}

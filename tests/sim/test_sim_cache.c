@@ -362,6 +362,44 @@ test_flush(void **state)
 	gv_cluster_del(c);
 }
 
+/* SET NX at two nodes cut apart: both succeed (a local check); when the
+ * heal brings them together the conflict is counted in nx_conflicts, and
+ * a plain SET's conflict is not. */
+static void
+test_nx_conflicts(void **state)
+{
+	(void)state;
+	enum { N = 4 };
+	gv_cluster *c = cluster(N, 0, 0, 0, GV_MODE_EAGER);
+	unsigned groups[N] = {0, 0, 1, 1};
+	assert_int_equal(gv_cluster_partition(c, groups), 0);
+	gv_node *a = gv_cluster_node(c, 0), *b = gv_cluster_node(c, 2);
+	assert_int_equal(gv_node_put_nx(a, gv_cluster_now(c), "lock", 4, "a", 1,
+					0, GV_PRIO_NORMAL),
+			 0);
+	assert_int_equal(gv_node_put_nx(b, gv_cluster_now(c), "lock", 4, "b", 1,
+					0, GV_PRIO_NORMAL),
+			 0);
+	gv_cluster_run_for(c, 100 * MS_US);
+	/* a second try on a's side finds the key there */
+	assert_int_equal(gv_node_put_nx(gv_cluster_node(c, 1),
+					gv_cluster_now(c), "lock", 4, "c", 1,
+					0, GV_PRIO_NORMAL),
+			 1);
+	put(c, 0, "plain");
+	put(c, 2, "plain");
+	gv_cluster_run_for(c, 300 * MS_US);
+	gv_cluster_heal(c);
+	gv_cluster_run_until_roots_equal(c, 50 * MS_US,
+					 gv_cluster_now(c) + 20000 * MS_US);
+	uint64_t nx = 0, all = conflicts(c);
+	for (size_t i = 0; i < N; i++)
+		nx += gv_node_get_stats(gv_cluster_node(c, i))->nx_conflicts;
+	assert_true(nx >= 1);
+	assert_true(all > nx); /* the plain SETs' conflict is not one */
+	gv_cluster_del(c);
+}
+
 int
 main(void)
 {
@@ -373,6 +411,7 @@ main(void)
 		cmocka_unit_test(test_expired_write_beats_old_value),
 		cmocka_unit_test(test_counter_expire_keeps_increments),
 		cmocka_unit_test(test_flush),
+		cmocka_unit_test(test_nx_conflicts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -363,12 +363,12 @@ test_store_expiry(void **state)
 
 	s.now_ms = t.now_ms = 1000;
 	gv_version v = {gv_hlc_make(900, 0), 1};
-	assert_int_equal(gv_store_put_ex(&s, "k", 1, "val", 3, 0, 2000, &v,
+	assert_int_equal(gv_store_put_ex(&s, "k", 1, "val", 3, 0, 2000, false, &v,
 					 NULL),
 			 0);
 	/* a deadline already passed is refused */
 	gv_version v2 = {gv_hlc_make(950, 0), 1};
-	assert_int_equal(gv_store_put_ex(&s, "p", 1, "v", 1, 0, 999, &v2,
+	assert_int_equal(gv_store_put_ex(&s, "p", 1, "v", 1, 0, 999, false, &v2,
 					 NULL),
 			 GV_EINVAL);
 	gv_record r;
