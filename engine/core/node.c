@@ -147,6 +147,10 @@ gv_node_new(gv_node **out, const gv_node_config *cfg, gv_time now)
 	n->now = now;
 	n->reach = 1.0;
 	gv_rng_seed(&n->rng, cfg->seed ^ cfg->id);
+	{
+		uint64_t b[3] = {cfg->id, cfg->seed, now};
+		n->counter_slot = XXH3_64bits(b, sizeof(b)) | 1;
+	}
 	gv_hlc_init(&n->hlc, 0);
 	n->nregions = 1;
 	memcpy(n->regions[0], cfg->region, sizeof(n->regions[0]));
@@ -1200,7 +1204,8 @@ gv_node_incr(gv_node *n, gv_time now, const void *key, size_t klen,
 			return GV_EOVERFLOW;
 	}
 	uint64_t t = gv_hlc_now(&n->hlc, gv__wall_ms(n, now));
-	rc = gv_counter_add(&c, n->self, t, by->di, by->df, by->is_float);
+	rc = gv_counter_add(&c, n->counter_slot, t, by->di, by->df,
+			    by->is_float);
 	if (rc)
 		return rc;
 	rc = write_counter(n, now, key, klen, &c, priority, out);
@@ -1228,7 +1233,7 @@ gv_node_expire(gv_node *n, gv_time now, const void *key, size_t klen,
 			return GV_EINVAL;
 		gv_version ver = {gv_hlc_now(&n->hlc, gv__wall_ms(n, now)),
 				  n->self};
-		rc = gv_counter_set_expire(&c, n->self, &ver, expire);
+		rc = gv_counter_set_expire(&c, n->counter_slot, &ver, expire);
 		if (rc)
 			return rc;
 		return write_counter(n, now, key, klen, &c, priority, NULL);

@@ -225,6 +225,10 @@ struct gv_node {
 	gv_node_config cfg;
 	const gv_mem *mem;
 	gv_node_id self;
+	/* this run's slot in the counters it changes (counter.h): new at
+	 * every start, so a node restarted without its state (same id) never
+	 * reuses a slot whose sequence it no longer knows */
+	gv_node_id counter_slot;
 	uint32_t incarnation;
 	bool leaving;
 	gv_rng rng;

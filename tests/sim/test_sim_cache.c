@@ -400,6 +400,89 @@ test_nx_conflicts(void **state)
 	gv_cluster_del(c);
 }
 
+/* A node restarted empty (same id) keeps counting: its increments go to
+ * a new slot, not to one whose sequence it forgot. */
+static void
+test_counter_restart(void **state)
+{
+	(void)state;
+	enum { N = 3 };
+	gv_cluster *c = cluster(N, 0, 0, 0, GV_MODE_EAGER);
+	int64_t model = 0;
+	for (int r = 0; r < 50; r++)
+		for (size_t i = 0; i < N; i++)
+			if (incr(c, i, "k", 1) == 0)
+				model++;
+	gv_cluster_run_until_roots_equal(c, 10 * MS_US,
+					 gv_cluster_now(c) + 5000 * MS_US);
+	assert_int_equal(gv_cluster_crash(c, 1), 0);
+	gv_cluster_run_for(c, 200 * MS_US);
+	assert_int_equal(gv_cluster_restart(c, 1, false), 0);
+	/* at once: before anti-entropy has brought its old state back */
+	for (int r = 0; r < 20; r++)
+		if (incr(c, 1, "k", 1) == 0)
+			model++;
+	gv_cluster_run_until_roots_equal(c, 50 * MS_US,
+					 gv_cluster_now(c) + 20000 * MS_US);
+	for (size_t i = 0; i < N; i++)
+		assert_int_equal(value(c, i, "k"), model);
+	gv_cluster_del(c);
+}
+
+/* EXPIRE at one node, SET at another, cut apart: on heal every node
+ * agrees, and on the later of the two (last write wins). */
+static void
+test_expire_vs_set(void **state)
+{
+	(void)state;
+	enum { N = 4 };
+	for (int later = 0; later < 2; later++) {
+		gv_cluster *c = cluster(N, 0, 0, 0.3, GV_MODE_EAGER);
+		put(c, 0, "k");
+		gv_cluster_run_for(c, 200 * MS_US);
+		unsigned groups[N] = {0, 0, 1, 1};
+		assert_int_equal(gv_cluster_partition(c, groups), 0);
+		uint64_t deadline = clock_ms(c) + 600000;
+		gv_node *a = gv_cluster_node(c, 0), *b = gv_cluster_node(c, 2);
+		if (later) {
+			assert_int_equal(gv_node_put(b, gv_cluster_now(c), "k",
+						     1, "set", 3,
+						     GV_PRIO_NORMAL),
+					 0);
+			gv_cluster_run_for(c, 5 * MS_US);
+		}
+		assert_int_equal(gv_node_expire(a, gv_cluster_now(c), "k", 1,
+						deadline, GV_PRIO_NORMAL),
+				 0);
+		if (!later) {
+			gv_cluster_run_for(c, 5 * MS_US);
+			assert_int_equal(gv_node_put(b, gv_cluster_now(c), "k",
+						     1, "set", 3,
+						     GV_PRIO_NORMAL),
+					 0);
+		}
+		gv_cluster_run_for(c, 200 * MS_US);
+		gv_cluster_heal(c);
+		gv_cluster_run_until_roots_equal(
+			c, 50 * MS_US, gv_cluster_now(c) + 20000 * MS_US);
+		for (size_t i = 0; i < N; i++) {
+			gv_record r;
+			assert_int_equal(gv_node_get_at(gv_cluster_node(c, i),
+							gv_cluster_now(c), "k",
+							1, &r),
+					 0);
+			if (later) { /* the EXPIRE came last: old value, TTL */
+				assert_memory_equal(r.val, "v", 1);
+				assert_int_equal(r.expire, deadline);
+			} else { /* the SET came last: its value, no TTL */
+				assert_memory_equal(r.val, "set", 3);
+				assert_int_equal(r.expire, 0);
+			}
+		}
+		gv_cluster_del(c);
+	}
+}
+
 int
 main(void)
 {
@@ -412,6 +495,8 @@ main(void)
 		cmocka_unit_test(test_counter_expire_keeps_increments),
 		cmocka_unit_test(test_flush),
 		cmocka_unit_test(test_nx_conflicts),
+		cmocka_unit_test(test_counter_restart),
+		cmocka_unit_test(test_expire_vs_set),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
