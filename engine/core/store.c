@@ -328,7 +328,10 @@ account_add(gv_store *s, const struct gv_entry *e)
 {
 	s->count++;
 	s->tombstones += entry_tomb(e);
-	s->expiring += !entry_tomb(e) && entry_expire(e);
+	if (!entry_tomb(e) && entry_expire(e)) {
+		s->expiring++;
+		s->expire_sum += (double)entry_expire(e);
+	}
 	s->mem_used += entry_size(e);
 	s->key_bytes += e->klen;
 	s->val_bytes += entry_vlen(e);
@@ -339,7 +342,12 @@ account_sub(gv_store *s, const struct gv_entry *e)
 {
 	s->count--;
 	s->tombstones -= entry_tomb(e);
-	s->expiring -= !entry_tomb(e) && entry_expire(e);
+	if (!entry_tomb(e) && entry_expire(e)) {
+		s->expiring--;
+		s->expire_sum -= (double)entry_expire(e);
+		if (!s->expiring)
+			s->expire_sum = 0; /* no drift kept past empty */
+	}
 	s->mem_used -= entry_size(e);
 	s->key_bytes -= e->klen;
 	s->val_bytes -= entry_vlen(e);

@@ -121,6 +121,7 @@ typedef struct gv_store {
 	uint64_t now_ms;
 	gv_node_id self;    /* the owner's id (joined counter states) */
 	size_t expiring;    /* live entries with a deadline */
+	double expire_sum;  /* their deadlines summed (ms): INFO's avg_ttl */
 	uint64_t reclaimed; /* expired entries turned into tombstones */
 	uint64_t joins;     /* counter states joined by a merge */
 } gv_store;

@@ -184,6 +184,9 @@ struct member_msg {
 struct pub {
 	gv_node_stats st;
 	size_t keys, tombstones, mem_used;
+	size_t expires;    /* live keys with a deadline (reclaimed or not) */
+	double expire_sum; /* their deadlines summed, cluster ms */
+	uint64_t clock_ms; /* the cluster clock when published */
 	double reach;
 	bool partitioned;
 	gv_io_stats io;

@@ -320,6 +320,9 @@ on_publish(void *ud, gv_shard *rt, void *snap, gv_time now)
 		p[j].keys = st->count - st->tombstones -
 			    gv_node_reserved_count(n);
 		p[j].tombstones = st->tombstones;
+		p[j].expires = st->expiring;
+		p[j].expire_sum = st->expire_sum;
+		p[j].clock_ms = gv_node_clock_ms(n, now);
 		p[j].mem_used = st->mem_used;
 		p[j].reach = gv_node_reach(n);
 		p[j].partitioned = gv_node_partitioned(n);
@@ -708,6 +711,10 @@ gvd_sum_stats(gv_daemon *d, struct pub *t, struct pub *per)
 			     k++)
 				a[k] += b[k];
 			t->keys += p->keys;
+			t->expires += p->expires;
+			t->expire_sum += p->expire_sum;
+			if (p->clock_ms > t->clock_ms)
+				t->clock_ms = p->clock_ms;
 			t->tombstones += p->tombstones;
 			t->mem_used += p->mem_used;
 			t->io.dgrams_in += p->io.dgrams_in;
