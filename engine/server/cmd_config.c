@@ -156,16 +156,24 @@ gvd_cmd_config_get(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 	for (size_t i = 2; i < ac && np < 64; i++)
 		if ((pats[np] = strndup(av[i].ptr, av[i].len)))
 			np++;
+	/* Redis 7: a name without glob characters is looked up as given
+	 * and answered under the name given ("MAXMEMORY"); patterns match
+	 * (any case) and answer the parameters' own names. Either way a
+	 * parameter comes once. */
 	size_t n = 0;
 	struct param p;
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass)
 			gv_resp_out_map(&r->reply, n);
 		for (size_t i = 0; param_at(i, &p); i++) {
-			bool hit = false;
-			for (size_t k = 0; k < np && !hit; k++)
-				hit = !fnmatch(pats[k], p.name, FNM_CASEFOLD);
-			if (!hit)
+			const char *as = NULL;
+			for (size_t k = 0; k < np && !as; k++) {
+				bool glob = strpbrk(pats[k], "[*?") != NULL;
+				if (glob ? !fnmatch(pats[k], p.name, FNM_CASEFOLD)
+					 : !strcasecmp(pats[k], p.name))
+					as = glob ? p.name : pats[k];
+			}
+			if (!as)
 				continue;
 			if (!pass) {
 				n++;
@@ -173,7 +181,7 @@ gvd_cmd_config_get(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 			}
 			char v[4096];
 			param_value(d, &p, v, sizeof(v));
-			gv_resp_out_bulk_str(&r->reply, p.name);
+			gv_resp_out_bulk_str(&r->reply, as);
 			gv_resp_out_bulk_str(&r->reply, v);
 		}
 	}

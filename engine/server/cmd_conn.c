@@ -321,9 +321,12 @@ gvd_cmd_select(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 {
 	(void)d, (void)ac;
 	long long id;
-	if (!arg_ll(&av[1], &id) || id < INT_MIN || id > INT_MAX)
+	if (!arg_ll(&av[1], &id))
 		return reply_error(c, "ERR value is not an integer or out of "
-		                      "range");
+				      "range");
+	if (id < INT_MIN || id > INT_MAX) /* Redis's words, "must between" */
+		return reply_error(c, "ERR value is out of range, value must "
+				      "between -2147483648 and 2147483647");
 	if (id != 0) /* one keyspace: databases is 1 */
 		return reply_error(c, "ERR DB index is out of range");
 	reply_ok(c);
