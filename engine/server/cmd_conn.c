@@ -555,12 +555,15 @@ gvd_cmd_client_list(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 /* Close @x for CLIENT KILL: the caller itself after this reply (as
  * Redis's CLIENT_CLOSE_AFTER_REPLY), any other at the loop's tick. */
 static void
-kill_client(struct client *c, struct client *x)
+kill_client(gv_daemon *d, struct client *c, struct client *x)
 {
-	if (x == c)
+	if (x == c) {
 		c->closing = true;
-	else
-		x->killed = true;
+	} else {
+		x->killed = true; /* closed at the tick; no more commands */
+		x->closing = true;
+		d->kill_pending = true;
+	}
 }
 
 /*
@@ -637,9 +640,9 @@ gvd_cmd_client_kill(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 			continue;
 		if (skipme && x == c)
 			continue;
-		if (x->killed || (x == c && c->closing))
-			continue; /* already going: counted once */
-		kill_client(c, x);
+		if (x->killed || x->closing)
+			continue; /* already going (QUIT, KILL): not again */
+		kill_client(d, c, x);
 		killed++;
 	}
 	if (ac == 3) {

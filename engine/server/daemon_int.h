@@ -253,6 +253,7 @@ struct gv_daemon {
 	 * INFO; atomic (relaxed) so the reads are not torn */
 	_Atomic uint64_t expired_keys;
 	int64_t idle_checked; /* last idle-timeout sweep, monotonic s */
+	bool kill_pending;    /* a client has killed set (CLIENT KILL) */
 	char maxmemory_policy[24]; /* CONFIG SET maxmemory-policy */
 	char run_id[41];       /* INFO run_id: 40 random hex digits */
 	uint64_t ops_prev, ops_per_sec; /* commands a second ago; the rate */

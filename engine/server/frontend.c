@@ -559,6 +559,9 @@ gvd_clients_tick(gv_daemon *d)
 		d->ops_prev = d->commands;
 		d->idle_checked = now;
 	}
+	if (!sweep && !d->kill_pending)
+		return; /* the common turn: no walk over every client */
+	d->kill_pending = false;
 	for (struct client *c = d->clients, *next; c; c = next) {
 		next = c->next;
 		if (c->killed) {
