@@ -304,8 +304,9 @@ gvd_cmd_auth(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 		                      "user. Are you sure your configuration "
 		                      "is correct?");
 	if (!gvd_auth_ok(d, user->ptr, user->len, pass->ptr, pass->len)) {
-		/* counted in the log, never with the password */
-		gv_log(GV_LOG_INFO, "AUTH failed", "id=%llu addr=%s",
+		/* at debug level (a client guessing must not flood the
+		 * log), and never with the password */
+		gv_log(GV_LOG_DEBUG, "AUTH failed", "id=%llu addr=%s",
 		       (unsigned long long)c->id, c->addr);
 		return reply_error(c, "WRONGPASS invalid username-password "
 		                      "pair or user is disabled.");

@@ -564,6 +564,27 @@ def test_auth(rport, gport, rport_pw, gport_pw):
     g.close()
 
 
+def test_redis_cli(rport, gport):
+    """redis-cli -3: a real RESP3 client prints the same for both."""
+    import re
+    if not shutil.which("redis-cli"):
+        log("skip: redis-cli is not installed")
+        return
+
+    def cli(port, *args):
+        p = subprocess.run(["redis-cli", "-3", "--no-raw", "-p", str(port), *args],
+                           capture_output=True, text=True, timeout=10)
+        return re.sub(r"\d+", "N", p.stdout)  # ids, ports, times
+
+    for args in (("HELLO", "3"), ("PING",), ("GET", "conn:nokey"), ("MGET", "conn:nokey", "conn:no2"),
+                 ("CONFIG", "GET", "maxmemory"), ("CONFIG", "GET", "databases"), ("CLIENT", "GETNAME"),
+                 ("COMMAND", "INFO", "get", "hello"), ("COMMAND", "DOCS", "get", "select"),
+                 ("CLIENT", "REPLY", "ON"), ("SELECT", "1"), ("TIME",), ("LASTSAVE",), ("DBSIZE",)):
+        want, got = cli(rport, *args), cli(gport, *args)
+        check(want == got, f"redis-cli -3 {' '.join(args)}: {got.strip()[:100]!r}"
+              + ("" if want == got else f" (Redis: {want.strip()[:100]!r})"))
+
+
 def test_redis_py(gport, gport_pw):
     try:
         import redis
@@ -660,6 +681,7 @@ def main():
                          ("info", lambda: test_info(rport, gport)),
                          ("edges", lambda: test_edges(rport, gport)),
                          ("auth", lambda: test_auth(rport, gport, rport_pw, pw.resp)),
+                         ("redis_cli", lambda: test_redis_cli(rport, gport)),
                          ("redis_py", lambda: test_redis_py(gport, pw.resp))]:
             log(f"== {name}")
             try:
