@@ -407,6 +407,8 @@ parse_input(gv_daemon *d, struct client *c)
 			break;
 		}
 		size_t used = 0;
+		/* before AUTH, Redis's small limits (AUTH may pass mid-way) */
+		c->parser.unauth = d->cfg.requirepass[0] && !c->authed;
 		int rc = gv_resp_req_parse(&c->parser, c->in + off,
 					   c->inlen - off, &used);
 		if (rc == 1) {

@@ -229,6 +229,9 @@ typedef struct gv_resp_req {
 	int64_t bulk;   /* length of the bulk awaited; -1 before its header */
 	int kind;       /* 0 between commands, 1 inline, 2 multibulk */
 	int err;        /* latched error */
+	bool unauth;    /* set by the caller: the client has not passed a
+			 * password check, so Redis's tighter limits hold
+			 * (see gv_resp_req_parse) */
 	char errmsg[96];
 } gv_resp_req;
 
@@ -274,6 +277,15 @@ void gv_resp_req_reset(gv_resp_req *p);
  */
 int gv_resp_req_parse(gv_resp_req *p, char *buf, size_t len,
 		      size_t *consumed);
+
+/*
+ * While @p->unauth is set (a server with a password, a client that has
+ * not given it), requests are held to Redis's limits for such clients, so
+ * that a stranger cannot make the server buffer much: more than 10
+ * arguments is GV_ERANGE "Protocol error: unauthenticated multibulk
+ * length", a bulk longer than 16384 bytes GV_EVALSIZE "Protocol error:
+ * unauthenticated bulk length".
+ */
 
 /* The message of the latched error, or "" if none. */
 const char *gv_resp_req_errmsg(const gv_resp_req *p);

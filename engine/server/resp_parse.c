@@ -400,6 +400,10 @@ parse_mbulk(gv_resp_req *p, char *buf, size_t len)
 			return req_fail(p, GV_EMALFORMED,
 					"Protocol error: invalid multibulk "
 					"length");
+		if (v > 10 && p->unauth)
+			return req_fail(p, GV_ERANGE,
+					"Protocol error: unauthenticated "
+					"multibulk length");
 		if (v > 0 && (uint64_t)v > p->lim.max_args)
 			return req_fail(p, GV_ERANGE,
 					"Protocol error: too many arguments "
@@ -436,6 +440,10 @@ parse_mbulk(gv_resp_req *p, char *buf, size_t len)
 				return req_fail(p, GV_EMALFORMED,
 						"Protocol error: invalid bulk "
 						"length");
+			if (v > 16384 && p->unauth)
+				return req_fail(p, GV_EVALSIZE,
+						"Protocol error: "
+						"unauthenticated bulk length");
 			if ((uint64_t)v > p->lim.max_bulk)
 				return req_fail(p, GV_EVALSIZE,
 						"Protocol error: bulk too long "

@@ -540,6 +540,14 @@ def test_auth(rport, gport, rport_pw, gport_pw):
     for proto in (2, 3):
         same_bytes(rport_pw, gport_pw, before, proto)
     same_stream(rport_pw, gport_pw, enc("QUIT") + enc("PING"), "QUIT before AUTH")
+    # before AUTH, Redis's small request limits; after it, the usual ones
+    big = enc("SET", "k", "x" * 20000)
+    for data, what in [(enc(*["ECHO"] * 11), "11 arguments before AUTH"),
+                       (enc(*["PING"] * 10), "10 arguments before AUTH: NOAUTH"),
+                       (big, "a 20000-byte bulk before AUTH"),
+                       (enc("AUTH", PASS) + enc("ECHO", "x" * 20000)[:40], "AUTH, then a big bulk (partial)"),
+                       (enc("AUTH", PASS) + enc(*["DEL"] + ["k"] * 20), "AUTH, then 21 arguments")]:
+        same_stream(rport_pw, gport_pw, data, what)
     g = Conn(gport_pw)
     check(g.cmd("GV.STATS")[0] == b"-NOAUTH Authentication required.\r\n" and
           g.cmd("GV.MEMBERS")[0] == b"-NOAUTH Authentication required.\r\n",

@@ -434,6 +434,39 @@ expect_error(const gv_resp_limits *lim, const char *in, size_t n, int err,
 	test_free(buf);
 }
 
+/* Redis's limits for a client that has not passed a password check. */
+static void
+test_resp_unauth_limits(void **state)
+{
+	(void)state;
+	static const char ok[] = "*10\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n"
+				 "$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n"
+				 "$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n";
+	char buf[256];
+	size_t used;
+	gv_resp_req p;
+	gv_resp_req_init(&p, gv_mem_libc(), NULL);
+	p.unauth = true;
+	assert_int_equal(parse_once(&p, ok, sizeof(ok) - 1, buf, &used), 1);
+	assert_int_equal(p.argc, 10);
+	assert_int_equal(parse_once(&p, S("*11\r\n"), buf, &used), GV_ERANGE);
+	assert_string_equal(gv_resp_req_errmsg(&p),
+			    "Protocol error: unauthenticated multibulk length");
+	gv_resp_req_reset(&p);
+	p.unauth = true;
+	assert_int_equal(parse_once(&p, S("*1\r\n$16384\r\n"), buf, &used), 0);
+	gv_resp_req_reset(&p);
+	assert_int_equal(parse_once(&p, S("*1\r\n$16385\r\n"), buf, &used),
+			 GV_EVALSIZE);
+	assert_string_equal(gv_resp_req_errmsg(&p),
+			    "Protocol error: unauthenticated bulk length");
+	/* the caller clears it once the client is authenticated */
+	gv_resp_req_reset(&p);
+	p.unauth = false;
+	assert_int_equal(parse_once(&p, S("*11\r\n"), buf, &used), 0);
+	gv_resp_req_fini(&p);
+}
+
 static void
 test_resp_protocol_errors(void **state)
 {
@@ -1250,6 +1283,7 @@ main(void)
 		cmocka_unit_test(test_resp_reply_malformed),
 		cmocka_unit_test(test_resp_reply_alloc_failure),
 		cmocka_unit_test(test_resp_resp3_encoders),
+		cmocka_unit_test(test_resp_unauth_limits),
 		cmocka_unit_test(test_resp_reply_resp3),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
