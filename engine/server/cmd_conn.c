@@ -161,8 +161,7 @@ set_attr(char **dst, const gv_resp_arg *a)
 {
 	char *v = NULL;
 	if (a->len) {
-		v = strndup(a->ptr,
-		            a->len > GVD_NAME_MAX ? GVD_NAME_MAX : a->len);
+		v = strndup(a->ptr, a->len); /* attr_ok: no NUL inside */
 		if (!v)
 			return GV_ENOMEM;
 	}
@@ -324,10 +323,10 @@ gvd_cmd_select(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 	long long id;
 	if (!arg_ll(&av[1], &id))
 		return reply_error(c, "ERR value is not an integer or out of "
-				      "range");
+		                      "range");
 	if (id < INT_MIN || id > INT_MAX) /* Redis's words, "must between" */
 		return reply_error(c, "ERR value is out of range, value must "
-				      "between -2147483648 and 2147483647");
+		                      "between -2147483648 and 2147483647");
 	if (id != 0) /* one keyspace: databases is 1 */
 		return reply_error(c, "ERR DB index is out of range");
 	reply_ok(c);
@@ -387,27 +386,35 @@ gvd_client_info_line(gv_daemon *d, const struct client *c, gv_resp_buf *b)
 		flags[nf++] = 'N';
 	flags[nf] = 0;
 	size_t omem = gv_resp_buf_pending(&c->out);
-	char line[2048];
+	const char *name = c->name ? c->name : "";
+	const char *ln = c->lib_name ? c->lib_name : "";
+	const char *lv = c->lib_ver ? c->lib_ver : "";
+	/* the fixed fields fit in 1024; the names are as long as given */
+	size_t cap = 1024 + strlen(name) + strlen(ln) + strlen(lv);
+	char *line = malloc(cap);
+	if (!line) {
+		if (!b->err)
+			b->err = GV_ENOMEM; /* latched: no reply with a hole */
+		return;
+	}
 	int n = snprintf(
-	        line, sizeof(line),
+	        line, cap,
 	        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld "
 	        "flags=%s db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu "
 	        "qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=%zu obl=0 "
 	        "oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=default "
 	        "redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
-	        (unsigned long long)c->id, c->addr, c->laddr, c->fd,
-	        c->name ? c->name : "", (long long)(now - c->created),
-	        (long long)(now - c->last), flags, c->inlen,
-	        c->incap - c->inlen, c->incap, c->inlen, omem,
+	        (unsigned long long)c->id, c->addr, c->laddr, c->fd, name,
+	        (long long)(now - c->created), (long long)(now - c->last),
+	        flags, c->inlen, c->incap - c->inlen, c->incap, c->inlen, omem,
 	        sizeof(*c) + c->incap + c->out.cap,
 	        c->paused ? (c->want_out ? "w" : "")
 	                  : (c->want_out ? "rw" : "r"),
-	        c->last_cmd ? c->last_cmd : "NULL", c->proto,
-	        c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
+	        c->last_cmd ? c->last_cmd : "NULL", c->proto, ln, lv);
 	if (n > 0)
 		gv_resp_buf_append(b, line,
-		                   (size_t)n < sizeof(line) ? (size_t)n
-		                                            : sizeof(line) - 1);
+		                   (size_t)n < cap ? (size_t)n : cap - 1);
+	free(line);
 }
 
 void

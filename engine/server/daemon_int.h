@@ -66,7 +66,6 @@
  * clients pick their features by it, so it names the Redis whose
  * replies grapevined's are compared with. */
 #define GVD_REDIS_VERSION "7.0.15"
-#define GVD_NAME_MAX 512 /* CLIENT SETNAME, SETINFO values */
 
 enum op {
 	OP_GET,

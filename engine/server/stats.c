@@ -308,7 +308,7 @@ gvd_stats_array(gv_daemon *d, gv_resp_buf *b)
 	size_t n = 0;
 	for (size_t i = 0; i < GVD_NCOUNTERS; i++)
 		n += gvd_counters[i].stats != NULL;
-	gv_resp_out_array(b, 2 * n);
+	gv_resp_out_map(b, n); /* RESP2: the flat pairs gvctl reads */
 	for (size_t i = 0; i < GVD_NCOUNTERS; i++) {
 		if (!gvd_counters[i].stats)
 			continue;

@@ -359,6 +359,12 @@ def test_client(rport, gport):
         check(len(mine) == 1 and mine[0]["name"] == "lister" and mine[0]["lib-name"] == "conn_test" and
               mine[0]["lib-ver"] == "1.0" and mine[0]["flags"] == "eT",
               f"RESP{proto} CLIENT LIST shows this client ({mine})")
+        long = "n" * 3000
+        g.cmd("CLIENT", "SETNAME", long)
+        check(g.cmd("CLIENT", "GETNAME")[1][1] == long.encode() and
+              client_kv(to_py(g.cmd("CLIENT", "INFO")[1]))["name"] == long,
+              "a 3000-byte name: kept whole, in CLIENT INFO too")
+        g.cmd("CLIENT", "SETNAME", "lister")
         one = to_py(g.cmd("CLIENT", "LIST", "ID", gid, "99999")[1]).splitlines()
         check(len(one) == 1 and client_kv(one[0])["id"] == str(gid), "CLIENT LIST ID")
         r.close()
