@@ -57,7 +57,7 @@ if(Python3_Interpreter_FOUND)
 	add_test(NAME integration_conn
 		COMMAND ${Python3_EXECUTABLE}
 			${CMAKE_CURRENT_SOURCE_DIR}/integration/conn_test.py
-			$<TARGET_FILE:grapevined>)
+			$<TARGET_FILE:grapevined> $<TARGET_FILE:gvctl>)
 	set_tests_properties(integration_conn PROPERTIES TIMEOUT 180
 		SKIP_RETURN_CODE 77 LABELS integration)
 endif()

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """Connection and server commands against a real Redis 7.
 
-usage: conn_test.py GRAPEVINED
+usage: conn_test.py GRAPEVINED [GVCTL]
 
 Starts grapevined nodes (cluster_test.py's helpers) and real redis-server
 processes on free ports, sends both the same raw RESP bytes, in RESP2 and
@@ -599,6 +599,20 @@ def test_redis_cli(rport, gport):
               + ("" if want == got else f" (Redis: {want.strip()[:100]!r})"))
 
 
+def test_gvctl(gvctl, gport_pw):
+    """gvctl takes the password from GVCTL_AUTH."""
+    env = {k: v for k, v in os.environ.items() if k != "GVCTL_AUTH"}
+    p = subprocess.run([gvctl, "-a", f"127.0.0.1:{gport_pw}", "stats"], capture_output=True, text=True,
+                       timeout=10, env=env)
+    check(p.returncode == 1 and "NOAUTH" in p.stderr, f"gvctl without GVCTL_AUTH: exit 1, NOAUTH ({p.stderr.strip()})")
+    p = subprocess.run([gvctl, "-a", f"127.0.0.1:{gport_pw}", "stats"], capture_output=True, text=True,
+                       timeout=10, env={**env, "GVCTL_AUTH": PASS})
+    check(p.returncode == 0 and "keys:" in p.stdout, "gvctl with GVCTL_AUTH: stats")
+    p = subprocess.run([gvctl, "-a", f"127.0.0.1:{gport_pw}", "members"], capture_output=True, text=True,
+                       timeout=10, env={**env, "GVCTL_AUTH": "wrong"})
+    check(p.returncode == 1 and "WRONGPASS" in p.stderr, "gvctl with a wrong GVCTL_AUTH: exit 1, WRONGPASS")
+
+
 def test_redis_py(gport, gport_pw):
     try:
         import redis
@@ -668,6 +682,7 @@ def main():
         print(__doc__)
         return 2
     ct.BIN = sys.argv[1]
+    gvctl = sys.argv[2] if len(sys.argv) > 2 else None
     if not shutil.which("redis-server"):
         print("skip: redis-server is not installed (apt-get install redis-server)")
         return 77
@@ -696,6 +711,8 @@ def main():
                          ("edges", lambda: test_edges(rport, gport)),
                          ("auth", lambda: test_auth(rport, gport, rport_pw, pw.resp)),
                          ("redis_cli", lambda: test_redis_cli(rport, gport)),
+                         ("gvctl", lambda: test_gvctl(gvctl, pw.resp) if gvctl else
+                          log("skip: gvctl not given")),
                          ("redis_py", lambda: test_redis_py(gport, pw.resp))]:
             log(f"== {name}")
             try:
