@@ -92,3 +92,14 @@ if(Python3_Interpreter_FOUND AND GV_CLIENT_TESTS)
 	set_tests_properties(integration_resp_edge PROPERTIES TIMEOUT 60
 		SKIP_RETURN_CODE 77 LABELS integration)
 endif()
+if(Python3_Interpreter_FOUND)
+	# connection and server commands (HELLO/RESP3, AUTH, CLIENT, CONFIG,
+	# INFO, SELECT, RESET, RESP edge cases) against a real redis-server,
+	# byte for byte in RESP2 and RESP3, and redis-py; skips without them
+	add_test(NAME integration_conn
+		COMMAND ${Python3_EXECUTABLE}
+			${CMAKE_CURRENT_SOURCE_DIR}/integration/conn_test.py
+			$<TARGET_FILE:grapevined> $<TARGET_FILE:gvctl>)
+	set_tests_properties(integration_conn PROPERTIES TIMEOUT 180
+		SKIP_RETURN_CODE 77 LABELS integration)
+endif()

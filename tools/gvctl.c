@@ -115,6 +115,10 @@ static const char usage_text[] =
 	"  -h, --help             this help\n"
 	"      --version          print the version\n"
 	"\n"
+	"environment:\n"
+	"  GVCTL_AUTH             the daemon's --requirepass password, sent\n"
+	"                         as AUTH before the command\n"
+	"\n"
 	"Put -- before a KEY or VALUE that begins with '-'.\n"
 	"Exit status: 0 success; 1 failure (connection, error reply, missing\n"
 	"key); 2 usage.\n";
@@ -963,6 +967,14 @@ main(int argc, char **argv)
 
 	struct conn c;
 	conn_open(&c, addr, (int)timeout_ms);
+	/* a daemon with --requirepass: the password from the environment,
+	 * never from the command line, which ps shows (redis-cli's
+	 * REDISCLI_AUTH does the same) */
+	const char *pass = getenv("GVCTL_AUTH");
+	if (pass && *pass) {
+		const char *av[] = {"AUTH", pass};
+		check_error(conn_call(&c, 2, av));
+	}
 	int rc;
 	if (!strcmp(cmd, "members"))
 		rc = cmd_members(&c);

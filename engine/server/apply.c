@@ -3,7 +3,8 @@
  * apply.c - what a shard's thread does with a sub that came over its
  * inbound ring: read or write its gv_node and leave the result in the sub
  * (a value copy, a count, or a RESP fragment the front end splices into
- * the reply). Runs on the shard's thread only, never on the front end.
+ * the reply, encoded in the client's RESP version, sub->proto). Runs on
+ * the shard's thread only, never on the front end.
  */
 #define _GNU_SOURCE
 #include "server/daemon_int.h"
@@ -157,6 +158,7 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 	case OP_KEYCMD: {
 		gv_resp_buf b;
 		gv_resp_buf_init(&b, gv_mem_libc(), 0);
+		b.proto = s->proto; /* the client's RESP version */
 		s->kfn(sh, s, now, &b);
 		if (s->rc)
 			gv_resp_buf_fini(&b);
@@ -198,6 +200,7 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 		gv_node_members(n, m + 1, total);
 		gv_resp_buf b;
 		gv_resp_buf_init(&b, gv_mem_libc(), 0);
+		b.proto = s->proto; /* the client's RESP version */
 		gv_resp_out_array(&b, total + 1);
 		for (size_t i = 0; i <= total; i++) {
 			char a[64];
@@ -224,6 +227,7 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 		size_t k = gv_node_conflicts(n, c, max);
 		gv_resp_buf b;
 		gv_resp_buf_init(&b, gv_mem_libc(), 0);
+		b.proto = s->proto; /* the client's RESP version */
 		for (size_t i = 0; i < k; i++) {
 			gv_resp_out_array(&b, 6);
 			gv_resp_out_bulk(&b, c[i].key,
@@ -271,6 +275,7 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 	case OP_KEYS: {
 		gv_resp_buf b;
 		gv_resp_buf_init(&b, gv_mem_libc(), 0);
+		b.proto = s->proto; /* the client's RESP version */
 		if (s->setmode == 0) {
 			gv_key_status ks[2 * GV_KEYRING_MAX];
 			unsigned live = 0;

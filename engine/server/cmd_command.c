@@ -2,7 +2,8 @@
 /*
  * cmd_command.c - COMMAND and its subcommands (COUNT, INFO, DOCS, LIST,
  * GETKEYS, GETKEYSANDFLAGS, HELP), answered from the command table
- * (cmd_table.c) in Redis 7's RESP2 shapes and texts, so clients that
+ * (cmd_table.c) in Redis 7's shapes and texts (RESP2's arrays, or
+ * RESP3's maps and sets where Redis sends those), so clients that
  * probe a server's commands (redis-cli's hints, redis-py, cluster-aware
  * routers) read grapevined as they read Redis. Where Redis lists its
  * commands in its hash table's order, grapevined lists them in the
@@ -51,7 +52,7 @@ count_args(const struct gvd_cmd_arg *a)
 	return n;
 }
 
-/* The bits of @f set, as an array of status strings: names[i] for bit i,
+/* The bits of @f set, as a set of status strings: names[i] for bit i,
  * @prefix before each. */
 static void
 out_bits(gv_resp_buf *b, unsigned f, const char *const *names,
@@ -60,7 +61,7 @@ out_bits(gv_resp_buf *b, unsigned f, const char *const *names,
 	size_t n = 0;
 	for (size_t i = 0; names[i]; i++)
 		n += (f >> i) & 1;
-	gv_resp_out_array(b, n);
+	gv_resp_out_set(b, n);
 	for (size_t i = 0; names[i]; i++) {
 		if (!((f >> i) & 1))
 			continue;
@@ -107,20 +108,20 @@ acl_of(const struct gvd_cmd *cmd)
 static void
 out_keyspec(gv_resp_buf *b, const struct gvd_cmd *cmd)
 {
-	gv_resp_out_array(b, 6);
+	gv_resp_out_map(b, 3);
 	gv_resp_out_bulk_str(b, "flags");
 	out_bits(b, cmd->kflags, ks_names, "");
 	gv_resp_out_bulk_str(b, "begin_search");
-	gv_resp_out_array(b, 4);
+	gv_resp_out_map(b, 2);
 	out_pair(b, "type", "index");
 	gv_resp_out_bulk_str(b, "spec");
-	gv_resp_out_array(b, 2);
+	gv_resp_out_map(b, 1);
 	out_pair_int(b, "index", cmd->first);
 	gv_resp_out_bulk_str(b, "find_keys");
-	gv_resp_out_array(b, 4);
+	gv_resp_out_map(b, 2);
 	out_pair(b, "type", "range");
 	gv_resp_out_bulk_str(b, "spec");
-	gv_resp_out_array(b, 6);
+	gv_resp_out_map(b, 3);
 	out_pair_int(b, "lastkey",
 		     cmd->last < 0 ? cmd->last : cmd->last - cmd->first);
 	out_pair_int(b, "keystep", cmd->step);
@@ -141,19 +142,23 @@ out_info(gv_resp_buf *b, const struct gvd_cmd *cmd)
 	gv_resp_out_int(b, cmd->step);
 	out_bits(b, acl_of(cmd), acl_names, "@");
 	size_t nt = count_strs(cmd->tips);
-	gv_resp_out_array(b, nt);
+	gv_resp_out_set(b, nt);
 	for (size_t i = 0; i < nt; i++)
 		gv_resp_out_bulk_str(b, cmd->tips[i]);
-	gv_resp_out_array(b, cmd->first ? 1 : 0);
+	gv_resp_out_set(b, cmd->first ? 1 : 0);
 	if (cmd->first)
 		out_keyspec(b, cmd);
-	gv_resp_out_array(b, cmd->nsubs);
+	/* Redis: an array of the subcommands, or an empty set */
+	if (cmd->nsubs)
+		gv_resp_out_array(b, cmd->nsubs);
+	else
+		gv_resp_out_set(b, 0);
 	for (size_t i = 0; i < cmd->nsubs; i++)
 		out_info(b, &cmd->subs[i]);
 }
 
-/* COMMAND DOCS's arguments: each a map (a flat array in RESP2) in
- * Redis's key order. */
+/* COMMAND DOCS's arguments: an array of maps (flat arrays in RESP2),
+ * each in Redis's key order. */
 static void
 out_args(gv_resp_buf *b, const struct gvd_cmd_arg *a)
 {
@@ -162,8 +167,8 @@ out_args(gv_resp_buf *b, const struct gvd_cmd_arg *a)
 	for (size_t i = 0; i < n; i++) {
 		bool key = !strcmp(a[i].type, "key");
 		size_t m = 2 + key + !!a[i].token + !!a[i].since +
-			   !!a[i].flags + !!a[i].sub;
-		gv_resp_out_array(b, 2 * m);
+			   !!a[i].deprecated + !!a[i].flags + !!a[i].sub;
+		gv_resp_out_map(b, m);
 		out_pair(b, "name", a[i].name);
 		out_pair(b, "type", a[i].type);
 		if (key)
@@ -172,6 +177,8 @@ out_args(gv_resp_buf *b, const struct gvd_cmd_arg *a)
 			out_pair(b, "token", a[i].token);
 		if (a[i].since)
 			out_pair(b, "since", a[i].since);
+		if (a[i].deprecated)
+			out_pair(b, "deprecated_since", a[i].deprecated);
 		if (a[i].flags) {
 			gv_resp_out_bulk_str(b, "flags");
 			out_bits(b, a[i].flags, arg_flag_names, "");
@@ -190,14 +197,14 @@ out_docs(gv_resp_buf *b, const struct gvd_cmd *cmd)
 {
 	size_t nh = count_strs(cmd->history) / 2;
 	size_t m = 4 + !!nh + !!cmd->args + !!cmd->nsubs;
-	gv_resp_out_array(b, 2 * m);
+	gv_resp_out_map(b, m);
 	out_pair(b, "summary", cmd->summary);
 	out_pair(b, "since", cmd->since);
 	out_pair(b, "group", cmd->group);
 	out_pair(b, "complexity", cmd->complexity);
 	if (nh) {
 		gv_resp_out_bulk_str(b, "history");
-		gv_resp_out_array(b, nh);
+		gv_resp_out_set(b, nh);
 		for (size_t i = 0; i < nh; i++) {
 			gv_resp_out_array(b, 2);
 			gv_resp_out_bulk_str(b, cmd->history[2 * i]);
@@ -210,7 +217,7 @@ out_docs(gv_resp_buf *b, const struct gvd_cmd *cmd)
 	}
 	if (cmd->nsubs) {
 		gv_resp_out_bulk_str(b, "subcommands");
-		gv_resp_out_array(b, 2 * cmd->nsubs);
+		gv_resp_out_map(b, cmd->nsubs);
 		for (size_t i = 0; i < cmd->nsubs; i++) {
 			gv_resp_out_bulk_str(b, cmd->subs[i].name);
 			out_docs(b, &cmd->subs[i]);
@@ -298,7 +305,7 @@ gvd_cmd_command_docs(gv_daemon *d, struct client *c, gv_resp_arg *av,
 	if (!r)
 		return;
 	if (ac == 2) {
-		gv_resp_out_array(&r->reply, 2 * gvd_ncmds);
+		gv_resp_out_map(&r->reply, gvd_ncmds);
 		for (size_t i = 0; i < gvd_ncmds; i++) {
 			gv_resp_out_bulk_str(&r->reply, gvd_cmds[i].name);
 			out_docs(&r->reply, &gvd_cmds[i]);
@@ -308,7 +315,7 @@ gvd_cmd_command_docs(gv_daemon *d, struct client *c, gv_resp_arg *av,
 	size_t n = 0;
 	for (size_t i = 2; i < ac; i++)
 		n += by_full_name(&av[i]) != NULL;
-	gv_resp_out_array(&r->reply, 2 * n);
+	gv_resp_out_map(&r->reply, n);
 	for (size_t i = 2; i < ac; i++) {
 		const struct gvd_cmd *cmd = by_full_name(&av[i]);
 		if (cmd) {

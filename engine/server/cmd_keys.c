@@ -361,6 +361,7 @@ k_getset(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 	bool have = gvd_value_get(sh->node, now, s->key, s->klen, num, &old);
 	gv_resp_buf tmp;
 	gv_resp_buf_init(&tmp, gv_mem_libc(), 0);
+	tmp.proto = b->proto;
 	gvd_out_value(&tmp, have, &old); /* before the write frees it */
 	int rc = gv_node_put(sh->node, now, s->key, s->klen, s->args[2].ptr,
 			     s->args[2].len, GV_PRIO_NORMAL);

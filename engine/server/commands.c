@@ -153,12 +153,13 @@ unknown_subcommand(struct client *c, const struct gvd_cmd *cmd,
 
 /*
  * One parsed command: its row in the command table (its subcommand's, for
- * a container given one), the one arity check, then the row's handler.
+ * a container given one), the one arity check, the password check (after
+ * those, as in Redis: an unknown command says so even before AUTH), then
+ * the row's handler.
  */
-void
-gvd_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+static void
+run_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 {
-	d->commands++;
 	const struct gvd_cmd *cmd =
 		gvd_cmd_find(gvd_cmds, gvd_ncmds, av[0].ptr, av[0].len);
 	if (cmd && cmd->subs && ac > 1) {
@@ -170,10 +171,28 @@ gvd_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 	}
 	if (!cmd)
 		return unknown_command(c, av, ac);
+	c->last_cmd = cmd->name;
 	if (cmd->arity >= 0 ? ac != (size_t)cmd->arity
 			    : ac < (size_t)-cmd->arity)
 		return wrong_args(c, cmd->name);
+	/* requirepass set and this client not past AUTH: only the rows
+	 * Redis marks no_auth (AUTH, HELLO, QUIT, RESET) run. GV.* too:
+	 * they are admin commands of the same server. */
+	if (d->cfg.requirepass[0] && !c->authed && !(cmd->flags & CMD_NO_AUTH))
+		return error_reply(c, "NOAUTH Authentication required.");
 	cmd->fn(d, c, av, ac);
+}
+
+void
+gvd_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+{
+	d->commands++;
+	c->last = gvd_mono_s();
+	run_command(d, c, av, ac);
+	/* CLIENT REPLY SKIP silences the one command after it, whatever
+	 * that command is (an error too), as in Redis's resetClient */
+	c->skip_this = c->skip_next;
+	c->skip_next = false;
 }
 
 /* ---------------------------------------------------------- handlers */
@@ -339,20 +358,29 @@ void
 gvd_cmd_info(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 {
 	struct req *r;
+	/* INFO [section ...]: the names lowercased; one longer than any
+	 * section's name matches none, as in Redis */
+	enum { MAXSEC = 32 };
+	char names[MAXSEC][16];
+	const char *secs[MAXSEC];
+	size_t n = 0;
+	for (size_t i = 1; i < ac && n < MAXSEC; i++) {
+		size_t l = av[i].len < 15 ? av[i].len : 15;
+		for (size_t j = 0; j < l; j++)
+			names[n][j] = (char)tolower((unsigned char)av[i].ptr[j]);
+		names[n][l] = 0;
+		if (av[i].len > 15 || memchr(av[i].ptr, 0, av[i].len))
+			names[n][0] = '?';
+		secs[n] = names[n];
+		n++;
+	}
 	if ((r = gvd_ready(c))) {
 		gv_resp_buf b;
 		gv_resp_buf_init(&b, gv_mem_libc(), 0);
-		char sec[32] = "";
-		if (ac > 1) {
-			size_t l = av[1].len < 31 ? av[1].len : 31;
-			for (size_t i = 0; i < l; i++)
-				sec[i] = (char)tolower(
-					(unsigned char)av[1].ptr[i]);
-			sec[l] = 0;
-		}
-		gvd_info_text(d, &b, sec);
-		gv_resp_out_bulk(&r->reply, gv_resp_buf_data(&b),
-				 gv_resp_buf_pending(&b));
+		gvd_info_text(d, &b, secs, n);
+		/* a verbatim string in RESP3, as Redis sends it */
+		gv_resp_out_verbatim(&r->reply, "txt", gv_resp_buf_data(&b),
+				     gv_resp_buf_pending(&b));
 		gv_resp_buf_fini(&b);
 	}
 }

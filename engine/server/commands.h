@@ -99,9 +99,12 @@ enum {
  * One argument in COMMAND DOCS. @type is Redis's name for it: "key",
  * "string", "integer", "pattern", "pure-token", "oneof" or "block" (the
  * last two with @sub). A "key" argument is the command's key spec 0.
+ * The strings are listed in Redis's order: name, type, token, since,
+ * deprecated_since, then flags and the sub-arguments.
  */
 struct gvd_cmd_arg {
 	const char *name, *type, *token, *since;
+	const char *deprecated; /* deprecated_since, or NULL */
 	unsigned flags;
 	const struct gvd_cmd_arg *sub;
 };
@@ -155,6 +158,16 @@ gvd_cmd_fn gvd_cmd_append, gvd_cmd_strlen, gvd_cmd_getrange,
 	gvd_cmd_randomkey, gvd_cmd_object, gvd_cmd_object_encoding,
 	gvd_cmd_object_freq, gvd_cmd_object_idletime, gvd_cmd_object_refcount,
 	gvd_cmd_object_help;
+/* cmd_conn.c */
+gvd_cmd_fn gvd_cmd_hello, gvd_cmd_auth, gvd_cmd_select, gvd_cmd_reset,
+	gvd_cmd_time, gvd_cmd_lastsave, gvd_cmd_client_getname,
+	gvd_cmd_client_help, gvd_cmd_client_id, gvd_cmd_client_info,
+	gvd_cmd_client_kill, gvd_cmd_client_list, gvd_cmd_client_no_evict,
+	gvd_cmd_client_no_touch, gvd_cmd_client_reply, gvd_cmd_client_setinfo,
+	gvd_cmd_client_setname;
+/* cmd_config.c */
+gvd_cmd_fn gvd_cmd_config_get, gvd_cmd_config_help, gvd_cmd_config_resetstat,
+	gvd_cmd_config_set;
 gvd_cmd_fn gvd_cmd_command, gvd_cmd_command_count, gvd_cmd_command_docs,
 	gvd_cmd_command_getkeys, gvd_cmd_command_getkeysandflags,
 	gvd_cmd_command_help, gvd_cmd_command_info, gvd_cmd_command_list;

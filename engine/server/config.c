@@ -93,6 +93,14 @@ static const struct opt opts[] = {
 	 "with --keyring: auto (AES-256-GCM where the CPU has AES-NI, else "
 	 "XChaCha20-Poly1305), aes256gcm or xchacha20poly1305; receiving "
 	 "takes either (default auto)"},
+	{"requirepass", K_STR, OFF(requirepass), SZ(requirepass), 0, 0, "PASS",
+	 "RESP clients must AUTH with PASS (or HELLO AUTH default PASS) "
+	 "before any other command, as with Redis's requirepass; better "
+	 "given in the --config file than on the command line, where ps "
+	 "shows it (default: none)"},
+	{"timeout", K_UINT, OFF(timeout), 0, 0, 1u << 31, "S",
+	 "close RESP clients idle for S seconds, as Redis's timeout "
+	 "(default 0: never)"},
 };
 
 static void
@@ -437,6 +445,85 @@ read_file(gv_daemon_config *c, const char *path, char *err, size_t errlen)
 out:
 	(void)fclose(f); /* read-only: nothing to flush, nothing lost */
 	return rc;
+}
+
+const char *
+gv_daemon_config_name(size_t i)
+{
+	return i < sizeof(opts) / sizeof(opts[0]) ? opts[i].name : NULL;
+}
+
+int
+gv_daemon_config_format(const gv_daemon_config *c, size_t i, char *out,
+			size_t len)
+{
+	if (i >= sizeof(opts) / sizeof(opts[0]) || !len)
+		return -1;
+	const struct opt *o = &opts[i];
+	const char *base = (const char *)c;
+	out[0] = 0;
+	switch (o->kind) {
+	case K_ADDR:
+		if (o->off == OFF(metrics) && !c->metrics_on)
+			return 0;
+		gv_addr_str((const gv_addr *)(base + o->off), out, len);
+		break;
+	case K_SEEDS: {
+		size_t n = 0;
+		for (size_t k = 0; k < c->nseeds && n + 1 < len; k++) {
+			char a[64];
+			n += (size_t)snprintf(out + n, len - n, "%s%s",
+					      k ? "," : "",
+					      gv_addr_str(&c->seeds[k], a,
+							  sizeof(a)));
+		}
+		break;
+	}
+	case K_STR:
+	case K_FILE:
+		snprintf(out, len, "%s", base + o->off);
+		break;
+	case K_UINT:
+		snprintf(out, len, "%u", *(const unsigned *)(base + o->off));
+		break;
+	case K_SIZE:
+		snprintf(out, len, "%llu",
+			 o->off == OFF(max_value)
+				 ? (unsigned long long)c->max_value
+				 : (unsigned long long)*(const uint64_t *)(
+					   base + o->off));
+		break;
+	case K_MODE:
+		snprintf(out, len, "%s", gv_mode_name(c->mode));
+		break;
+	case K_LEVEL: {
+		static const char *const names[] = {"debug", "info", "warn",
+						    "error"};
+		snprintf(out, len, "%s",
+			 c->log_level >= 0 && c->log_level < 4
+				 ? names[c->log_level]
+				 : "info");
+		break;
+	}
+	case K_IO: {
+		static const char *const names[] = {"auto", "uring", "mmsg"};
+		snprintf(out, len, "%s",
+			 c->io_backend >= 0 && c->io_backend < 3
+				 ? names[c->io_backend]
+				 : "auto");
+		break;
+	}
+	case K_CIPHER:
+		snprintf(out, len, "%s",
+			 c->cipher == GV_CIPHER_AUTO ? "auto"
+						     : gv_cipher_name(c->cipher));
+		break;
+	case K_FLAG:
+		snprintf(out, len, "%s",
+			 *(const bool *)(base + o->off) ? "yes" : "no");
+		break;
+	}
+	return (int)strlen(out);
 }
 
 const char *

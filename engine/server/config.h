@@ -51,6 +51,10 @@ typedef struct gv_daemon_config {
 	char config_file[1024];  /* --config FILE */
 	char keyring[1024];      /* --keyring FILE: seal gossip (none: clear) */
 	int cipher;              /* --cipher auto|aes256gcm|xchacha20poly1305 */
+	char requirepass[512];   /* --requirepass PASS: RESP clients AUTH
+				  * first ("": no password) */
+	unsigned timeout;        /* --timeout S: close RESP clients idle this
+				  * long (0: never), Redis's timeout */
 } gv_daemon_config;
 
 /* The default --shards: a property of the cluster, the same on every host
@@ -81,5 +85,16 @@ int gv_parse_size(const char *s, uint64_t *out);
 
 /* The help text. */
 const char *gv_daemon_usage(void);
+
+/*
+ * The options one by one, for CONFIG GET: gv_daemon_config_name(i) is the
+ * i-th option's flag name without dashes (NULL past the last), and
+ * gv_daemon_config_format writes its value in @cfg as its flag takes it
+ * ("" for an unset address or list, "yes"/"no" for a switch). Returns
+ * the length written (cut to @len - 1, as snprintf), or -1 past the last.
+ */
+const char *gv_daemon_config_name(size_t i);
+int gv_daemon_config_format(const gv_daemon_config *cfg, size_t i, char *out,
+			    size_t len);
 
 #endif

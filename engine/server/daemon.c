@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +36,16 @@ gv_daemon_new(gv_daemon **out, const gv_daemon_config *cfg, char *err,
 	d->mem = gv_mem_default();
 	d->lfd = d->mfd = d->epfd = d->efd = -1;
 	d->started = time(NULL);
+	d->started_mono = gvd_mono_s();
+	/* grapevine never evicts: a write past --max-memory is refused */
+	snprintf(d->maxmemory_policy, sizeof(d->maxmemory_policy),
+		 "noeviction");
+	uint8_t rid[20] = {0};
+	/* best effort: a run id only tells restarts apart */
+	if (getrandom(rid, sizeof(rid), 0) != (ssize_t)sizeof(rid))
+		memcpy(rid, &d->started, sizeof(d->started));
+	for (size_t i = 0; i < sizeof(rid); i++)
+		snprintf(d->run_id + 2 * i, 3, "%02x", rid[i]);
 	gv_resp_limits_init(&d->lim);
 	d->lim.max_bulk = cfg->max_value + GV_MAX_KEY + 1024;
 	gv_log_set_level(cfg->log_level);
@@ -88,12 +99,13 @@ gv_daemon_new(gv_daemon **out, const gv_daemon_config *cfg, char *err,
 		gv_addr_str(&cfg->metrics, m, sizeof(m));
 	gv_log(GV_LOG_INFO, "grapevined started",
 	       "version=%s gossip=%s shards=%u threads=%u resp=%s metrics=%s "
-	       "io=%s allocator=%s gossip_auth=%s resp_auth=none",
+	       "io=%s allocator=%s gossip_auth=%s resp_auth=%s",
 	       GV_VERSION_STRING, gv_addr_str(&cfg->bind, a, sizeof(a)), d->k,
 	       d->nthreads, gv_addr_str(&cfg->resp, r, sizeof(r)), m,
 	       gv_io_backend_name(d->shards[0].io), gv_mem_default_name(),
 	       d->keyring ? gv_cipher_name(gv_keyring_cipher(d->keyring))
-			  : "none");
+			  : "none",
+	       cfg->requirepass[0] ? "requirepass" : "none");
 	if (d->keyring)
 		gv_log(GV_LOG_INFO, "gossip is sealed",
 		       "cipher=%s keys=%zu primary=%08x keyring=%s",
@@ -150,6 +162,7 @@ gv_daemon_run(gv_daemon *d, const volatile sig_atomic_t *stop)
 			}
 		}
 		gvd_drain_shards(d);
+		gvd_clients_tick(d);
 		gvd_metrics_tick(d);
 		gvd_save_keyring(d);
 	}

@@ -24,7 +24,9 @@
  * The files: daemon.c (lifecycle), shards.c (worker threads, their
  * shards, node callbacks, routing), apply.c (a sub applied on its shard),
  * commands.c (a command parsed into subs; the table of commands is
- * cmd_table.c, COMMAND's introspection cmd_command.c), frontend.c
+ * cmd_table.c, COMMAND's introspection cmd_command.c, the connection
+ * commands HELLO, AUTH, CLIENT, SELECT, RESET... cmd_conn.c, CONFIG
+ * cmd_config.c), frontend.c
  * (client connections and replies), counters.c (the counter table behind
  * INFO, GV.STATS and /metrics), stats.c (INFO and GV.STATS),
  * metrics_http.c (/metrics), hooks.c (the event-hook runner),
@@ -60,6 +62,10 @@
 #define IN_LIMIT (70u << 20)  /* client input cap (a max value + slack) */
 #define PUB_EVERY_US 100000 /* stats snapshot period */
 #define GV_ECANCELED_SHUTDOWN GV_EFULL /* a request caught by shutdown */
+/* The Redis version grapevined answers as (HELLO, INFO's redis_version):
+ * clients pick their features by it, so it names the Redis whose
+ * replies grapevined's are compared with. */
+#define GVD_REDIS_VERSION "7.0.15"
 
 enum op {
 	OP_GET,
@@ -108,6 +114,7 @@ struct sub {
 	struct req *parent;
 	uint8_t op;
 	uint8_t setmode; /* 0, 1 NX, 2 XX */
+	uint8_t proto;   /* the client's RESP version, for fragments */
 	uint16_t shard;
 	char *key;
 	size_t klen;
@@ -136,6 +143,8 @@ struct req {
 	struct req *next;
 	struct client *cl; /* NULL once the client is gone */
 	int combine;
+	uint8_t proto; /* the client's RESP version when it asked */
+	bool noreply;  /* CLIENT REPLY OFF/SKIP: run, answer nothing */
 	unsigned nsubs, done;
 	struct sub *subs;
 	gv_resp_buf reply;
@@ -156,6 +165,18 @@ struct client {
 	bool paused; /* not read: replies or requests piled up */
 	unsigned inflight;
 	size_t queued; /* subs (1 for a ready reply) not yet flushed */
+	/* connection state (HELLO, AUTH, CLIENT, RESET): front end only */
+	uint64_t id;            /* CLIENT ID: the daemon's connection count */
+	char addr[64], laddr[64]; /* peer and local "ip:port" */
+	int64_t created, last;  /* monotonic seconds: age, idle */
+	char *name, *lib_name, *lib_ver; /* NULL: none */
+	const char *last_cmd;   /* CLIENT LIST's cmd=: a table row's name */
+	uint8_t proto;          /* 2 or 3 (HELLO) */
+	bool authed;            /* AUTH passed, or no password was set */
+	bool reply_off;         /* CLIENT REPLY OFF */
+	bool skip_this, skip_next; /* CLIENT REPLY SKIP: the next command */
+	bool no_evict, no_touch;
+	bool killed;            /* CLIENT KILL: closed at the loop's tick */
 };
 
 /* A hook event, fixed size for the SPSC ring. */
@@ -247,7 +268,18 @@ struct gv_daemon {
 	char fatal_msg[256];
 	gv_resp_limits lim;
 	time_t started;
+	int64_t started_mono; /* monotonic seconds at start */
 	uint64_t commands, connections;
+	uint64_t next_client_id; /* CLIENT ID: never reused, not reset */
+	uint64_t keyspace_hits, keyspace_misses;
+	/* expired keys: written by the shards' threads (expiry), read by
+	 * INFO; atomic (relaxed) so the reads are not torn */
+
+	int64_t idle_checked; /* last idle-timeout sweep, monotonic s */
+	bool kill_pending;    /* a client has killed set (CLIENT KILL) */
+	char maxmemory_policy[24]; /* CONFIG SET maxmemory-policy */
+	char run_id[41];       /* INFO run_id: 40 random hex digits */
+	uint64_t ops_prev, ops_per_sec; /* commands a second ago; the rate */
 	/* front-end thread only */
 	uint64_t out_disconnects, in_disconnects, read_pauses, busy_replies;
 	uint64_t metrics_refused, metrics_timeouts;
@@ -334,6 +366,16 @@ void gvd_key_cmd(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac,
 void gvd_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac);
 struct req *gvd_ready(struct client *c);
 
+/* cmd_conn.c: the connection state CLIENT LIST and INFO report; the
+ * monotonic clock in seconds those use; the constant-time password
+ * check (AUTH, HELLO AUTH). */
+void gvd_client_info_line(gv_daemon *d, const struct client *c,
+			  gv_resp_buf *b);
+int64_t gvd_mono_s(void);
+unsigned gvd_maxclients(void);
+bool gvd_auth_ok(const gv_daemon *d, const char *user, size_t ulen,
+		 const char *pass, size_t plen);
+
 /* frontend.c: client connections, their reqs and replies. */
 int gvd_listen_tcp(const gv_addr *a, char *err, size_t errlen,
 		   const char *what);
@@ -341,6 +383,7 @@ void gvd_accept_clients(gv_daemon *d);
 bool gvd_client_input(gv_daemon *d, struct client *c);
 bool gvd_flush_resume(gv_daemon *d, struct client *c);
 void gvd_client_close(gv_daemon *d, struct client *c);
+void gvd_clients_tick(gv_daemon *d); /* CLIENT KILL, timeout: each turn */
 struct req *gvd_req_new(struct client *c, int combine, unsigned nsubs);
 void gvd_req_free(struct req *r);
 
@@ -362,8 +405,10 @@ void gvd_drain_shards(gv_daemon *d);
 void gvd_sum_stats(gv_daemon *d, struct pub *t, struct pub *per);
 void gvd_sum_drops(gv_daemon *d, struct drops *x);
 
-/* stats.c: INFO and GV.STATS. */
-void gvd_info_text(gv_daemon *d, gv_resp_buf *b, const char *sec);
+/* stats.c: INFO and GV.STATS. gvd_info_text writes the sections @secs
+ * names (@n of them, lowercase; none: the default ones) as INFO's text. */
+void gvd_info_text(gv_daemon *d, gv_resp_buf *b, const char *const *secs,
+		   size_t n);
 void gvd_stats_array(gv_daemon *d, gv_resp_buf *b);
 
 /* metrics_http.c: /metrics. _init registers the series (at start, with

@@ -85,6 +85,9 @@ gvd_client_close(gv_daemon *d, struct client *c)
 			r->cl = NULL;
 	}
 	free(c->in);
+	free(c->name);
+	free(c->lib_name);
+	free(c->lib_ver);
 	gv_resp_req_fini(&c->parser);
 	gv_resp_buf_fini(&c->out);
 	free(c);
@@ -100,7 +103,12 @@ gvd_req_new(struct client *c, int combine, unsigned nsubs)
 	r->cl = c;
 	r->combine = combine;
 	r->nsubs = nsubs;
+	/* the protocol and CLIENT REPLY as they are when the command
+	 * arrives: a later HELLO or CLIENT REPLY changes later replies */
+	r->proto = c->proto;
+	r->noreply = c->reply_off || c->skip_this;
 	gv_resp_buf_init(&r->reply, gv_mem_libc(), 0);
+	r->reply.proto = c->proto;
 	if (nsubs) {
 		r->subs = calloc(nsubs, sizeof(*r->subs));
 		if (!r->subs) {
@@ -108,8 +116,10 @@ gvd_req_new(struct client *c, int combine, unsigned nsubs)
 			free(r);
 			return NULL;
 		}
-		for (unsigned i = 0; i < nsubs; i++)
+		for (unsigned i = 0; i < nsubs; i++) {
 			r->subs[i].parent = r;
+			r->subs[i].proto = c->proto;
+		}
 	}
 	if (c->tail)
 		c->tail->next = r;
@@ -141,6 +151,7 @@ static void
 finish_req(gv_daemon *d, struct client *c, struct req *r)
 {
 	gv_resp_buf *o = &c->out;
+	o->proto = r->proto;
 	for (unsigned i = 0; i < r->nsubs; i++)
 		if (r->subs[i].rc) {
 			int rc = r->subs[i].rc;
@@ -203,10 +214,13 @@ finish_req(gv_daemon *d, struct client *c, struct req *r)
 		break;
 	}
 	case C_BULK:
-		if (r->subs[0].null)
+		if (r->subs[0].null) {
+			d->keyspace_misses++;
 			gv_resp_out_null(o);
-		else
+		} else {
+			d->keyspace_hits++;
 			gv_resp_out_bulk(o, r->subs[0].out, r->subs[0].outlen);
+		}
 		break;
 	case C_SET:
 		if (r->subs[0].null)
@@ -226,12 +240,16 @@ finish_req(gv_daemon *d, struct client *c, struct req *r)
 	}
 	case C_MGET:
 		gv_resp_out_array(o, r->nsubs);
-		for (unsigned i = 0; i < r->nsubs; i++)
-			if (r->subs[i].null)
+		for (unsigned i = 0; i < r->nsubs; i++) {
+			if (r->subs[i].null) {
+				d->keyspace_misses++;
 				gv_resp_out_null(o);
-			else
+			} else {
+				d->keyspace_hits++;
 				gv_resp_out_bulk(o, r->subs[i].out,
 						 r->subs[i].outlen);
+			}
+		}
 		break;
 	case C_RAW:
 		if (r->subs[0].op == OP_MEMBERS || r->subs[0].op == OP_KEYS) {
@@ -351,7 +369,8 @@ flush_client(gv_daemon *d, struct client *c)
 		c->head = r->next;
 		if (!c->head)
 			c->tail = NULL;
-		finish_req(d, c, r);
+		if (!r->noreply) /* CLIENT REPLY OFF/SKIP: its place only */
+			finish_req(d, c, r);
 		c->queued -= r->nsubs ? r->nsubs : 1;
 		gvd_req_free(r);
 		c->inflight--;
@@ -427,6 +446,8 @@ parse_input(gv_daemon *d, struct client *c)
 			break;
 		}
 		size_t used = 0;
+		/* before AUTH, Redis's small limits (AUTH may pass mid-way) */
+		c->parser.unauth = d->cfg.requirepass[0] && !c->authed;
 		int rc = gv_resp_req_parse(&c->parser, c->in + off,
 					   c->inlen - off, &used);
 		if (rc == 1) {
@@ -537,11 +558,72 @@ accept_failed(gv_daemon *d, int err)
 	       strerror(err));
 }
 
+/* "ip:port" as Redis writes a client's address ("[ip6]:port"). */
+static void
+format_addr(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(s6->sin6_port);
+		snprintf(out, len, "[%s]:%u", ip, port);
+		return;
+	}
+	const struct sockaddr_in *s4 = (const void *)ss;
+	if (ss->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+		port = ntohs(s4->sin_port);
+	}
+	snprintf(out, len, "%s:%u", ip, port);
+}
+
+/*
+ * Once per turn of the loop, after the events: close the clients CLIENT
+ * KILL marked (not at once: an event of this turn may still name them),
+ * and, about once a second with a --timeout / CONFIG SET timeout, those
+ * idle that long. As in Redis, a client with requests still at the
+ * shards is not idle.
+ */
+void
+gvd_clients_tick(gv_daemon *d)
+{
+	int64_t now = gvd_mono_s();
+	bool second = now != d->idle_checked;
+	bool sweep = d->cfg.timeout && second;
+	if (second) { /* INFO's instantaneous_ops_per_sec: the last second */
+		d->ops_per_sec = d->commands >= d->ops_prev
+					 ? (d->commands - d->ops_prev) /
+						   (uint64_t)(now - d->idle_checked)
+					 : 0;
+		d->ops_prev = d->commands;
+		d->idle_checked = now;
+	}
+	if (!sweep && !d->kill_pending)
+		return; /* the common turn: no walk over every client */
+	d->kill_pending = false;
+	for (struct client *c = d->clients, *next; c; c = next) {
+		next = c->next;
+		if (c->killed) {
+			gvd_client_close(d, c);
+		} else if (sweep && !c->head &&
+			   now - c->last > (int64_t)d->cfg.timeout) {
+			gv_log(GV_LOG_DEBUG, "closing an idle client",
+			       "id=%llu addr=%s", (unsigned long long)c->id,
+			       c->addr);
+			gvd_client_close(d, c);
+		}
+	}
+}
+
 void
 gvd_accept_clients(gv_daemon *d)
 {
 	for (;;) {
-		int fd = accept4(d->lfd, NULL, NULL,
+		struct sockaddr_storage peer, self;
+		socklen_t pl = sizeof(peer), sl = sizeof(self);
+		int fd = accept4(d->lfd, (struct sockaddr *)&peer, &pl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
@@ -561,6 +643,13 @@ gvd_accept_clients(gv_daemon *d)
 			continue;
 		}
 		c->fd = fd;
+		c->id = ++d->next_client_id;
+		c->proto = 2;
+		c->authed = !d->cfg.requirepass[0];
+		c->created = c->last = gvd_mono_s();
+		format_addr(&peer, c->addr, sizeof(c->addr));
+		if (getsockname(fd, (struct sockaddr *)&self, &sl) == 0)
+			format_addr(&self, c->laddr, sizeof(c->laddr));
 		gv_resp_req_init(&c->parser, gv_mem_libc(), &d->lim);
 		gv_resp_buf_init(&c->out, gv_mem_libc(), 0);
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * resp.h - the Redis protocol (RESP2), so redis-cli, redis-benchmark and any
+ * resp.h - the Redis protocol (RESP2, and RESP3's reply types for clients
+ * that ask for them with HELLO 3), so redis-cli, redis-benchmark and any
  * Redis client can talk to grapevined, and gvctl can talk to it too.
  *
  * Three pieces, all sans-IO (bytes in, bytes out; the caller owns sockets):
@@ -74,6 +75,8 @@ typedef struct gv_resp_buf {
 	size_t cap;
 	size_t limit; /* most pending bytes; 0 = unlimited */
 	int err;      /* latched error, 0 if none */
+	uint8_t proto; /* the encoders' protocol: 3 RESP3, else RESP2 (the
+			* default: gv_resp_buf_init leaves it 0) */
 } gv_resp_buf;
 
 /*
@@ -86,7 +89,8 @@ void gv_resp_buf_init(gv_resp_buf *b, const gv_mem *mem, size_t limit);
 /* Free the storage. The buffer may be initialised again. */
 void gv_resp_buf_fini(gv_resp_buf *b);
 
-/* Drop all pending bytes and the latched error; keeps the storage. */
+/* Drop all pending bytes and the latched error; keeps the storage and
+ * the protocol. */
 void gv_resp_buf_clear(gv_resp_buf *b);
 
 /* Free the storage if nothing is pending (after a burst of big replies). */
@@ -127,10 +131,13 @@ gv_resp_buf_pending(const gv_resp_buf *b)
 void gv_resp_buf_consume(gv_resp_buf *b, size_t n);
 
 /*
- * Reply encoders. Each appends one RESP2 value to @b and returns 0,
- * GV_ENOMEM or GV_ENOSPC (see gv_resp_buf_append). Strings given to the
- * line types (simple, error) must not hold CR or LF; any they hold are
- * written as spaces, as Redis does.
+ * Reply encoders. Each appends one value to @b and returns 0, GV_ENOMEM or
+ * GV_ENOSPC (see gv_resp_buf_append). Strings given to the line types
+ * (simple, error) must not hold CR or LF; any they hold are written as
+ * spaces, as Redis does. The types RESP3 added (null, map, set, double,
+ * boolean, verbatim) are written as RESP3 when @b->proto is 3 and as
+ * Redis writes them to a RESP2 client otherwise, so a reply is encoded
+ * once for both protocols.
  */
 
 /* "+<s>\r\n" */
@@ -162,14 +169,34 @@ int gv_resp_out_bulk_str(gv_resp_buf *b, const char *s);
 int gv_resp_out_bulkf(gv_resp_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* The null bulk string "$-1\r\n" (GET of a missing key). */
+/* The null bulk string "$-1\r\n" (GET of a missing key); RESP3 "_\r\n". */
 int gv_resp_out_null(gv_resp_buf *b);
 
 /* An array header "*<n>\r\n"; the @n elements follow. */
 int gv_resp_out_array(gv_resp_buf *b, size_t n);
 
-/* The null array "*-1\r\n". */
+/* The null array "*-1\r\n"; RESP3 "_\r\n". */
 int gv_resp_out_null_array(gv_resp_buf *b);
+
+/* A map header of @n pairs: RESP3 "%<n>\r\n", RESP2 the flat array
+ * "*<2n>\r\n"; the @n keys and values follow, alternating. */
+int gv_resp_out_map(gv_resp_buf *b, size_t n);
+
+/* A set header: RESP3 "~<n>\r\n", RESP2 "*<n>\r\n"; @n elements follow. */
+int gv_resp_out_set(gv_resp_buf *b, size_t n);
+
+/* A double: RESP3 ",<v>\r\n", RESP2 a bulk string, both as Redis 7.0
+ * formats it (%.17g; "inf", "-inf", "nan"). */
+int gv_resp_out_double(gv_resp_buf *b, double v);
+
+/* A boolean: RESP3 "#t\r\n" / "#f\r\n", RESP2 ":1\r\n" / ":0\r\n". */
+int gv_resp_out_bool(gv_resp_buf *b, bool v);
+
+/* A verbatim string of format @fmt (3 characters, "txt" or "mkd"):
+ * RESP3 "=<n+4>\r\n<fmt>:<bytes>\r\n", RESP2 a bulk string of the bytes
+ * (INFO, CLIENT INFO, CLIENT LIST). GV_EINVAL if @fmt is not 3 long. */
+int gv_resp_out_verbatim(gv_resp_buf *b, const char *fmt, const void *p,
+			 size_t n);
 
 /*
  * gv_resp_out_command - a client request: an array of @argc bulk strings.
@@ -202,6 +229,9 @@ typedef struct gv_resp_req {
 	int64_t bulk;   /* length of the bulk awaited; -1 before its header */
 	int kind;       /* 0 between commands, 1 inline, 2 multibulk */
 	int err;        /* latched error */
+	bool unauth;    /* set by the caller: the client has not passed a
+			 * password check, so Redis's tighter limits hold
+			 * (see gv_resp_req_parse) */
 	char errmsg[96];
 } gv_resp_req;
 
@@ -242,10 +272,20 @@ void gv_resp_req_reset(gv_resp_req *p);
  * memory"), to be sent as "-ERR <message>" before closing.
  *
  * A "$-1" null bulk is not a valid argument (Redis rejects it too), while
- * "*0" and "*-1" are empty requests and skipped.
+ * "*0" and any negative count ("*-1") are empty requests and skipped, as
+ * Redis skips them; a count past INT32_MAX is malformed, as in Redis.
  */
 int gv_resp_req_parse(gv_resp_req *p, char *buf, size_t len,
 		      size_t *consumed);
+
+/*
+ * While @p->unauth is set (a server with a password, a client that has
+ * not given it), requests are held to Redis's limits for such clients, so
+ * that a stranger cannot make the server buffer much: more than 10
+ * arguments is GV_ERANGE "Protocol error: unauthenticated multibulk
+ * length", a bulk longer than 16384 bytes GV_EVALSIZE "Protocol error:
+ * unauthenticated bulk length".
+ */
 
 /* The message of the latched error, or "" if none. */
 const char *gv_resp_req_errmsg(const gv_resp_req *p);
@@ -258,7 +298,11 @@ const char *gv_resp_req_errmsg(const gv_resp_req *p);
  */
 size_t gv_resp_req_need(const gv_resp_req *p);
 
-/* Reply value types. */
+/* Reply value types. The parser reads RESP3's types too, as the RESP2
+ * type a RESP2 client gets: null "_" as NIL, a boolean as INTEGER 1 or 0,
+ * a double or big number as SIMPLE (its text), a verbatim string as BULK
+ * (without its "txt:"), a set or push as ARRAY and a map as the ARRAY of
+ * its keys and values. */
 enum gv_resp_type {
 	GV_RESP_SIMPLE = 1,     /* +OK */
 	GV_RESP_ERROR = 2,      /* -ERR ... */
@@ -287,7 +331,7 @@ typedef struct gv_resp_value {
  * gv_resp_reply_scan - is one full reply at the start of @buf?
  * @lim: limits (max_bulk, max_elems), or NULL for the defaults.
  * Returns 1 and sets @consumed to its length, 0 if more bytes are needed,
- * GV_EMALFORMED (not RESP2, or nested deeper than GV_RESP_MAX_DEPTH) or
+ * GV_EMALFORMED (not RESP, or nested deeper than GV_RESP_MAX_DEPTH) or
  * GV_EVALSIZE (beyond a limit). Allocates nothing.
  */
 int gv_resp_reply_scan(const char *buf, size_t len, const gv_resp_limits *lim,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * resp_out.c - the bytes-out half of the Redis protocol (RESP2): the
+ * resp_out.c - the bytes-out half of the Redis protocol (RESP2/3): the
  * growable gv_resp_buf (which also serves as a connection's input buffer,
  * through reserve and commit) and the gv_resp_out_* encoders that append
  * one reply value, or a client's command, to it. See resp.h for the
@@ -11,7 +11,9 @@
  * The file is compiled with the core's gv_core.h force-included, so it
  * cannot reach for malloc, a clock or a socket by mistake.
  */
+#include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -297,9 +299,17 @@ gv_resp_out_bulkf(gv_resp_buf *b, const char *fmt, ...)
 	return 0;
 }
 
+static bool
+resp3(const gv_resp_buf *b)
+{
+	return b->proto == 3;
+}
+
 int
 gv_resp_out_null(gv_resp_buf *b)
 {
+	if (resp3(b))
+		return gv_resp_buf_append(b, "_\r\n", 3);
 	return gv_resp_buf_append(b, "$-1\r\n", 5);
 }
 
@@ -314,7 +324,76 @@ gv_resp_out_array(gv_resp_buf *b, size_t n)
 int
 gv_resp_out_null_array(gv_resp_buf *b)
 {
+	if (resp3(b))
+		return gv_resp_buf_append(b, "_\r\n", 3);
 	return gv_resp_buf_append(b, "*-1\r\n", 5);
+}
+
+int
+gv_resp_out_map(gv_resp_buf *b, size_t n)
+{
+	if (n > INT64_MAX / 2)
+		return GV_ERANGE;
+	if (resp3(b))
+		return out_num(b, '%', (int64_t)n);
+	return out_num(b, '*', (int64_t)(2 * n));
+}
+
+int
+gv_resp_out_set(gv_resp_buf *b, size_t n)
+{
+	if (n > INT64_MAX)
+		return GV_ERANGE;
+	return out_num(b, resp3(b) ? '~' : '*', (int64_t)n);
+}
+
+int
+gv_resp_out_double(gv_resp_buf *b, double v)
+{
+	char s[40];
+	/* Redis 7.0's addReplyDouble: inf and nan by name (RESP3's
+	 * spelling, which its RESP2 bulk uses too), else %.17g */
+	if (isinf(v))
+		snprintf(s, sizeof(s), "%s", v > 0 ? "inf" : "-inf");
+	else if (isnan(v))
+		snprintf(s, sizeof(s), "nan");
+	else
+		snprintf(s, sizeof(s), "%.17g", v);
+	if (resp3(b))
+		return out_line(b, ',', s, strlen(s));
+	return gv_resp_out_bulk(b, s, strlen(s));
+}
+
+int
+gv_resp_out_bool(gv_resp_buf *b, bool v)
+{
+	if (resp3(b))
+		return gv_resp_buf_append(b, v ? "#t\r\n" : "#f\r\n", 4);
+	return gv_resp_buf_append(b, v ? ":1\r\n" : ":0\r\n", 4);
+}
+
+int
+gv_resp_out_verbatim(gv_resp_buf *b, const char *fmt, const void *p,
+		     size_t n)
+{
+	if (strlen(fmt) != 3)
+		return GV_EINVAL;
+	if (!resp3(b))
+		return gv_resp_out_bulk(b, p, n);
+	if (n > SIZE_MAX / 4)
+		return GV_ENOMEM;
+	int r = out_num(b, '=', (int64_t)(n + 4));
+	char *w = r ? NULL : gv_resp_buf_reserve(b, 4 + n + 2);
+	if (!w)
+		return b->err;
+	memcpy(w, fmt, 3);
+	w[3] = ':';
+	if (n)
+		memcpy(w + 4, p, n);
+	w[4 + n] = '\r';
+	w[4 + n + 1] = '\n';
+	b->end += 4 + n + 2;
+	return 0;
 }
 
 int

@@ -394,10 +394,16 @@ parse_mbulk(gv_resp_req *p, char *buf, size_t len)
 			return req_fail(p, GV_EMALFORMED,
 					"Protocol error: too big mbulk count "
 					"string");
-		if (h == HDR_BAD || v < -1)
+		/* Redis skips any count <= 0 as an empty request and
+		 * refuses one past INT_MAX */
+		if (h == HDR_BAD || v > INT32_MAX)
 			return req_fail(p, GV_EMALFORMED,
 					"Protocol error: invalid multibulk "
 					"length");
+		if (v > 10 && p->unauth)
+			return req_fail(p, GV_ERANGE,
+					"Protocol error: unauthenticated "
+					"multibulk length");
 		if (v > 0 && (uint64_t)v > p->lim.max_args)
 			return req_fail(p, GV_ERANGE,
 					"Protocol error: too many arguments "
@@ -406,7 +412,7 @@ parse_mbulk(gv_resp_req *p, char *buf, size_t len)
 		p->pos = next;
 		p->argc = 0;
 		if (v <= 0)
-			return 1; /* "*0" and "*-1": nothing to run */
+			return 1; /* "*0", "*-1", "*-5": nothing to run */
 		p->mbulk = v;
 		p->bulk = -1;
 	}
@@ -434,6 +440,10 @@ parse_mbulk(gv_resp_req *p, char *buf, size_t len)
 				return req_fail(p, GV_EMALFORMED,
 						"Protocol error: invalid bulk "
 						"length");
+			if (v > 16384 && p->unauth)
+				return req_fail(p, GV_EVALSIZE,
+						"Protocol error: "
+						"unauthenticated bulk length");
 			if ((uint64_t)v > p->lim.max_bulk)
 				return req_fail(p, GV_EVALSIZE,
 						"Protocol error: bulk too long "
@@ -556,9 +566,29 @@ read_value(const char *buf, size_t len, size_t pos, const gv_resp_limits *lim,
 	size_t next;
 	int r;
 	switch (buf[pos]) {
+	case '_': /* RESP3 null */
+		if (len - pos < 3)
+			return 0;
+		if (buf[pos + 1] != '\r' || buf[pos + 2] != '\n')
+			return GV_EMALFORMED;
+		h->type = GV_RESP_NIL;
+		h->next = pos + 3;
+		return 1;
+	case '#': /* RESP3 boolean, read as the integer RESP2 gets */
+		if (len - pos < 4)
+			return 0;
+		if ((buf[pos + 1] != 't' && buf[pos + 1] != 'f') ||
+		    buf[pos + 2] != '\r' || buf[pos + 3] != '\n')
+			return GV_EMALFORMED;
+		h->type = GV_RESP_INTEGER;
+		h->num = buf[pos + 1] == 't';
+		h->next = pos + 4;
+		return 1;
 	case '+':
-	case '-': {
-		h->type = buf[pos] == '+' ? GV_RESP_SIMPLE : GV_RESP_ERROR;
+	case '-':
+	case ',':   /* RESP3 double, read as its text */
+	case '(': { /* RESP3 big number, likewise */
+		h->type = buf[pos] == '-' ? GV_RESP_ERROR : GV_RESP_SIMPLE;
 		const char *cr = memchr(buf + pos + 1, '\r', len - pos - 1);
 		if (!cr)
 			return len - pos - 1 > lim->max_bulk ? GV_EVALSIZE : 0;
@@ -585,10 +615,11 @@ read_value(const char *buf, size_t len, size_t pos, const gv_resp_limits *lim,
 		h->next = next;
 		return 1;
 	case '$':
+	case '=': /* RESP3 verbatim: a bulk whose first 4 bytes say "txt:" */
 		r = read_header(buf, len, pos + 1, &v, &next);
 		if (r == HDR_MORE)
 			return 0;
-		if (r != HDR_OK || v < -1)
+		if (r != HDR_OK || v < -1 || (buf[pos] == '=' && v < 4))
 			return GV_EMALFORMED;
 		if (v == -1) {
 			h->type = GV_RESP_NIL;
@@ -607,13 +638,26 @@ read_value(const char *buf, size_t len, size_t pos, const gv_resp_limits *lim,
 		h->str = next;
 		h->len = (size_t)v;
 		h->next = next + (size_t)v + 2;
+		if (buf[pos] == '=') { /* the text without its format */
+			h->str += 4;
+			h->len -= 4;
+			h->num -= 4;
+		}
 		return 1;
 	case '*':
+	case '~': /* RESP3 set */
+	case '>': /* RESP3 push */
+	case '%': /* RESP3 map: its keys and values as one flat array */
 		r = read_header(buf, len, pos + 1, &v, &next);
 		if (r == HDR_MORE)
 			return 0;
-		if (r != HDR_OK || v < -1)
+		if (r != HDR_OK || v < -1 || (buf[pos] != '*' && v < 0))
 			return GV_EMALFORMED;
+		if (buf[pos] == '%') {
+			if ((uint64_t)v > lim->max_elems / 2)
+				return GV_EVALSIZE;
+			v *= 2;
+		}
 		if (v > 0 && (uint64_t)v > lim->max_elems)
 			return GV_EVALSIZE;
 		h->type = v == -1 ? GV_RESP_NIL_ARRAY : GV_RESP_ARRAY;

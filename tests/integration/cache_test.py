@@ -209,6 +209,36 @@ def raw(port, words):
         r.close()
 
 
+class Raw3:
+    """A RESP3 connection (after HELLO 3) that returns each reply's bytes."""
+
+    def __init__(self, port):
+        self.r = ct.Resp(port)
+        self.r.send_raw(ct.resp_encode(["HELLO", "3"]))
+        self.reply()
+
+    def _line(self):
+        return self.r._line() + b"\r\n"
+
+    def reply(self):
+        line = self._line()
+        t = line[:1]
+        if t in (b"$", b"=", b"!"):
+            n = int(line[1:-2])
+            return line if n < 0 else line + self.r._exact(n) + b"\r\n"
+        if t in (b"*", b"~", b">", b"%", b"|"):
+            n = int(line[1:-2])
+            if n < 0:
+                return line
+            k = 2 * n if t in (b"%", b"|") else n
+            return line + b"".join(self.reply() for _ in range(k))
+        return line
+
+    def cmd(self, words):
+        self.r.send_raw(ct.resp_encode(words))
+        return self.reply()
+
+
 def test_transcript():
     rp, rport = start_redis()
     if not rp:
@@ -242,6 +272,33 @@ def test_transcript():
                 ct.check(False, f"{line}: redis {a!r}, grapevined {b!r}")
         ct.check(same == len(TRANSCRIPT.strip().splitlines()),
                  f"transcript: {same} replies equal redis-server's")
+        # the same in RESP3, byte for byte (fresh keys)
+        prefix3 = prefix + "3:"
+        ra, rb = Raw3(rport), Raw3(nodes[0].resp)
+        same3 = 0
+        for line in TRANSCRIPT.strip().splitlines():
+            words = line.split()
+            cmd = words[0]
+            if cmd in ("object",) and len(words) > 1 and words[1] == "help":
+                pos = []
+            elif cmd in ("mget", "touch", "exists", "del"):
+                pos = range(1, len(words))
+            elif cmd == "object":
+                pos = [2]
+            elif cmd in ("scan", "keys", "randomkey"):
+                pos = []
+            else:
+                pos = [1]
+            keyed = [prefix3 + w if i in pos and i < len(words) else w for i, w in enumerate(words)]
+            keyed = ["" if w == '""' else w for w in keyed]
+            if cmd in ("scan", "keys", "randomkey"):
+                continue  # their key sets differ: the other keys of the run
+            a3, b3 = ra.cmd(keyed), rb.cmd(keyed)
+            if a3 == b3:
+                same3 += 1
+            else:
+                ct.check(False, f"RESP3 {line}: redis {a3!r}, grapevined {b3!r}")
+        ct.check(same3 > 140, f"transcript in RESP3: {same3} replies equal redis-server's")
         # KEYS lists in hash order: compare as sets; RANDOMKEY: one of them
         for pat in ("*", prefix + "*", prefix + "n*", prefix + "[sn]", "nomatch*"):
             a_, b_ = raw(rport, ["KEYS", pat]), raw(nodes[0].resp, ["KEYS", pat])

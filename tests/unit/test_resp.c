@@ -254,6 +254,12 @@ test_resp_inline_command(void **state)
 			 1);
 	check_argv(&p, (const char *[]){"GET", "a", NULL});
 	assert_int_equal(used, 22);
+	/* Any negative count is an empty request, as in Redis. */
+	assert_int_equal(parse_once(&p, S("*-5\r\n*-2147483648\r\nPING\r\n"),
+				    buf, &used),
+			 1);
+	check_argv(&p, (const char *[]){"PING", NULL});
+	assert_int_equal(used, 25);
 	/* Skipped bytes are handed back even when no command follows. */
 	assert_int_equal(parse_once(&p, S("\r\n\r\n*0\r\nGE"), buf, &used),
 			 0);
@@ -428,12 +434,45 @@ expect_error(const gv_resp_limits *lim, const char *in, size_t n, int err,
 	test_free(buf);
 }
 
+/* Redis's limits for a client that has not passed a password check. */
+static void
+test_resp_unauth_limits(void **state)
+{
+	(void)state;
+	static const char ok[] = "*10\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n"
+				 "$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n"
+				 "$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n";
+	char buf[256];
+	size_t used;
+	gv_resp_req p;
+	gv_resp_req_init(&p, gv_mem_libc(), NULL);
+	p.unauth = true;
+	assert_int_equal(parse_once(&p, ok, sizeof(ok) - 1, buf, &used), 1);
+	assert_int_equal(p.argc, 10);
+	assert_int_equal(parse_once(&p, S("*11\r\n"), buf, &used), GV_ERANGE);
+	assert_string_equal(gv_resp_req_errmsg(&p),
+			    "Protocol error: unauthenticated multibulk length");
+	gv_resp_req_reset(&p);
+	p.unauth = true;
+	assert_int_equal(parse_once(&p, S("*1\r\n$16384\r\n"), buf, &used), 0);
+	gv_resp_req_reset(&p);
+	assert_int_equal(parse_once(&p, S("*1\r\n$16385\r\n"), buf, &used),
+			 GV_EVALSIZE);
+	assert_string_equal(gv_resp_req_errmsg(&p),
+			    "Protocol error: unauthenticated bulk length");
+	/* the caller clears it once the client is authenticated */
+	gv_resp_req_reset(&p);
+	p.unauth = false;
+	assert_int_equal(parse_once(&p, S("*11\r\n"), buf, &used), 0);
+	gv_resp_req_fini(&p);
+}
+
 static void
 test_resp_protocol_errors(void **state)
 {
 	expect_error(NULL, S("*abc\r\n"), GV_EMALFORMED,
 		     "Protocol error: invalid multibulk length");
-	expect_error(NULL, S("*-2\r\n"), GV_EMALFORMED,
+	expect_error(NULL, S("*2147483648\r\n"), GV_EMALFORMED,
 		     "Protocol error: invalid multibulk length");
 	expect_error(NULL, S("*+1\r\n"), GV_EMALFORMED,
 		     "Protocol error: invalid multibulk length");
@@ -1104,6 +1143,125 @@ test_resp_reply_alloc_failure(void **state)
 	assert_int_equal(tm.live_bytes, 0);
 }
 
+/* RESP3's types, and what the same calls write to a RESP2 client. */
+static void
+test_resp_resp3_encoders(void **state)
+{
+	(void)state;
+	gv_resp_buf b;
+	gv_resp_buf_init(&b, gv_mem_libc(), 0);
+	assert_int_equal(b.proto, 0); /* RESP2 unless asked */
+	gv_resp_out_null(&b);
+	assert_buf(&b, S("$-1\r\n"));
+	gv_resp_out_null_array(&b);
+	assert_buf(&b, S("*-1\r\n"));
+	gv_resp_out_map(&b, 3);
+	assert_buf(&b, S("*6\r\n"));
+	gv_resp_out_set(&b, 2);
+	assert_buf(&b, S("*2\r\n"));
+	gv_resp_out_double(&b, 1.5);
+	assert_buf(&b, S("$3\r\n1.5\r\n"));
+	gv_resp_out_double(&b, 0.1);
+	assert_buf(&b, S("$19\r\n0.10000000000000001\r\n"));
+	gv_resp_out_double(&b, -1.0 / 0.0);
+	assert_buf(&b, S("$4\r\n-inf\r\n"));
+	gv_resp_out_bool(&b, true);
+	assert_buf(&b, S(":1\r\n"));
+	gv_resp_out_bool(&b, false);
+	assert_buf(&b, S(":0\r\n"));
+	gv_resp_out_verbatim(&b, "txt", "a\r\nb", 4);
+	assert_buf(&b, S("$4\r\na\r\nb\r\n"));
+	assert_int_equal(gv_resp_out_verbatim(&b, "text", "x", 1), GV_EINVAL);
+
+	b.proto = 3;
+	gv_resp_out_null(&b);
+	assert_buf(&b, S("_\r\n"));
+	gv_resp_out_null_array(&b);
+	assert_buf(&b, S("_\r\n"));
+	gv_resp_out_map(&b, 3);
+	assert_buf(&b, S("%3\r\n"));
+	gv_resp_out_map(&b, 0);
+	assert_buf(&b, S("%0\r\n"));
+	gv_resp_out_set(&b, 2);
+	assert_buf(&b, S("~2\r\n"));
+	gv_resp_out_double(&b, 1.5);
+	assert_buf(&b, S(",1.5\r\n"));
+	gv_resp_out_double(&b, 1.0 / 0.0);
+	assert_buf(&b, S(",inf\r\n"));
+	gv_resp_out_double(&b, 0.0 / 0.0);
+	assert_buf(&b, S(",nan\r\n"));
+	gv_resp_out_double(&b, 3.0);
+	assert_buf(&b, S(",3\r\n"));
+	gv_resp_out_bool(&b, true);
+	assert_buf(&b, S("#t\r\n"));
+	gv_resp_out_bool(&b, false);
+	assert_buf(&b, S("#f\r\n"));
+	gv_resp_out_verbatim(&b, "txt", "a\r\nb", 4);
+	assert_buf(&b, S("=8\r\ntxt:a\r\nb\r\n"));
+	gv_resp_out_verbatim(&b, "txt", "", 0);
+	assert_buf(&b, S("=4\r\ntxt:\r\n"));
+	/* the RESP2 types stay as they are */
+	gv_resp_out_array(&b, 2);
+	assert_buf(&b, S("*2\r\n"));
+	gv_resp_out_bulk(&b, "x", 1);
+	assert_buf(&b, S("$1\r\nx\r\n"));
+	/* clearing keeps the protocol */
+	gv_resp_buf_clear(&b);
+	assert_int_equal(b.proto, 3);
+	gv_resp_buf_fini(&b);
+
+	/* a full buffer latches, whatever the type */
+	gv_resp_buf_init(&b, gv_mem_libc(), 4);
+	b.proto = 3;
+	assert_int_equal(gv_resp_out_verbatim(&b, "txt", "x", 1), GV_ENOSPC);
+	assert_int_equal(gv_resp_out_bool(&b, true), GV_ENOSPC);
+	gv_resp_buf_fini(&b);
+}
+
+/* The reply parser reads RESP3 as the RESP2 types (see resp.h). */
+static void
+test_resp_reply_resp3(void **state)
+{
+	(void)state;
+	static const char in[] = "%2\r\n$1\r\na\r\n_\r\n+b\r\n~3\r\n#t\r\n"
+				 "#f\r\n,1.5\r\n=6\r\ntxt:hi\r\n";
+	gv_resp_value v;
+	size_t used = 0;
+	assert_int_equal(gv_resp_reply_parse(in, sizeof(in) - 1, gv_mem_libc(),
+					     NULL, &v, &used),
+			 1);
+	assert_int_equal(used, sizeof(in) - 1 - strlen("=6\r\ntxt:hi\r\n"));
+	assert_int_equal(v.type, GV_RESP_ARRAY);
+	assert_int_equal(v.n, 4);
+	assert_int_equal(v.elems[1].type, GV_RESP_NIL);
+	assert_int_equal(v.elems[3].type, GV_RESP_ARRAY);
+	assert_int_equal(v.elems[3].n, 3);
+	assert_int_equal(v.elems[3].elems[0].type, GV_RESP_INTEGER);
+	assert_int_equal(v.elems[3].elems[0].integer, 1);
+	assert_int_equal(v.elems[3].elems[1].integer, 0);
+	assert_int_equal(v.elems[3].elems[2].type, GV_RESP_SIMPLE);
+	assert_int_equal(v.elems[3].elems[2].len, 3);
+	gv_resp_value_fini(gv_mem_libc(), &v);
+	const char *rest = in + used;
+	assert_int_equal(gv_resp_reply_parse(rest, strlen(rest), gv_mem_libc(),
+					     NULL, &v, &used),
+			 1);
+	assert_int_equal(v.type, GV_RESP_BULK);
+	assert_int_equal(v.len, 2);
+	assert_memory_equal(v.str, "hi", 2);
+	gv_resp_value_fini(gv_mem_libc(), &v);
+	/* truncated: need more, at every cut */
+	for (size_t cut = 0; cut < sizeof(in) - 1 - 12; cut++)
+		assert_int_equal(gv_resp_reply_scan(in, cut, NULL, &used), 0);
+	static const char *const bad[] = {"_x\r\n", "#x\r\n", "#t\n\n",
+					  "=3\r\ntxt\r\n", "%-1\r\n",
+					  "~-1\r\n"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(gv_resp_reply_scan(bad[i], strlen(bad[i]),
+						    NULL, &used),
+				 GV_EMALFORMED);
+}
+
 int
 main(void)
 {
@@ -1124,6 +1282,9 @@ main(void)
 		cmocka_unit_test(test_resp_reply_truncated),
 		cmocka_unit_test(test_resp_reply_malformed),
 		cmocka_unit_test(test_resp_reply_alloc_failure),
+		cmocka_unit_test(test_resp_resp3_encoders),
+		cmocka_unit_test(test_resp_unauth_limits),
+		cmocka_unit_test(test_resp_reply_resp3),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
