@@ -885,7 +885,9 @@ const struct gvd_cmd gvd_cmds[] = {
 	 .acl = ACL_STRING,
 	 .kflags = KS_RW | KS_ACCESS | KS_UPDATE,
 	 .group = "string",
-	 .summary = "Set the string value of a key",
+	 .summary = "Set the string value of a key (grapevine: NX and XX "
+		    "are checked against this node's replica only: two nodes "
+		    "can both succeed; counted in nx_conflicts)",
 	 .since = "1.0.0",
 	 .complexity = "O(1)",
 	 .history = STRS("2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options.", "6.0.0", "Added the `KEEPTTL` option.", "6.2.0", "Added the `GET`, `EXAT` and `PXAT` option.", "7.0.0", "Allowed the `NX` and `GET` options to be used together."),
@@ -919,7 +921,9 @@ const struct gvd_cmd gvd_cmds[] = {
 	 .acl = ACL_STRING,
 	 .kflags = KS_OW | KS_INSERT,
 	 .group = "string",
-	 .summary = "Set the value of a key, only if the key does not exist",
+	 .summary = "Set the value of a key, only if the key does not exist "
+		    "(grapevine: at this node's replica; two nodes can both "
+		    "succeed, counted in nx_conflicts)",
 	 .since = "1.0.0",
 	 .complexity = "O(1)",
 	 .args = ARGS({.name = "key", .type = "key"},
