@@ -75,6 +75,8 @@
 	"  --ttl-ms MS          every write expires MS after it is made, as\n" \
 	"                       SET ... PX MS (default 0: never): the cost\n"  \
 	"                       of expiry\n"                                   \
+	"  --counters           every write is an INCRBY of its key's\n"       \
+	"                       counter (a CRDT): the cost of counters\n"      \
 	"  --writers W          writer nodes 0 .. W-1; key k is written by\n"  \
 	"                       node k mod W (default: all nodes)\n"           \
 	"  --mode M             eager, push, pull or pushpull (default "       \
@@ -147,6 +149,7 @@ struct tp_params {
 	size_t value_size;
 	size_t key_space;
 	uint64_t ttl_ms;
+	bool counters;
 	size_t writers;
 	uint64_t seed;
 	int backend;
@@ -433,6 +436,7 @@ step_run(const struct tp_params *p, struct tp_step *st, size_t idx, bool max,
 	cfg.tp_updates = (size_t)capacity(p, st->target_ups);
 	cfg.tp_keys = p->key_space;
 	cfg.tp_ttl_ms = p->ttl_ms;
+	cfg.tp_counters = p->counters;
 	cfg.tp_writers = p->writers;
 	cfg.node.mode = p->mode;
 	cfg.node.fanout = p->fanout;
@@ -622,11 +626,12 @@ tp_print(FILE *f, const struct tp_result *r)
 
 	fprintf(f,
 	        "throughput: mode=%s nodes=%zu fanout=%u interval=%" PRIu64
-	        "ms value=%zuB keys=%zu ttl=%" PRIu64 "ms writers=%zu seed=%" PRIu64
+	        "ms value=%zuB keys=%zu ttl=%" PRIu64 "ms counters=%s"
+	        " writers=%zu seed=%" PRIu64
 	        " workers=%u io=%s anti-entropy=%s sealed=%s\n",
 	        gv_mode_name(p->mode), p->nodes, p->fanout, p->interval_ms,
-	        p->value_size, p->key_space, p->ttl_ms, p->writers, p->seed,
-	        st->workers,
+	        p->value_size, p->key_space, p->ttl_ms,
+	        p->counters ? "yes" : "no", p->writers, p->seed, st->workers,
 	        st->backend, p->ae_ms ? "on" : "off",
 	        p->keyring ? seal_cipher_name(p->keyring) : "no");
 	if (r->max)
@@ -739,10 +744,11 @@ tp_json(FILE *f, const struct tp_result *r, const struct machine *m)
 	fprintf(f,
 	        ",\"nodes\":%zu,\"fanout\":%u,\"interval_ms\":%" PRIu64
 	        ",\"value_size\":%zu,\"key_space\":%zu,\"ttl_ms\":%" PRIu64
-	        ",\"writers\":%zu"
+	        ",\"counters\":%s,\"writers\":%zu"
 	        ",\"seed\":%" PRIu64 ",\"workers\":%u,\"io_backend\":",
 	        p->nodes, p->fanout, p->interval_ms, p->value_size,
-	        p->key_space, p->ttl_ms, p->writers, p->seed, st->workers);
+	        p->key_space, p->ttl_ms, p->counters ? "true" : "false",
+	        p->writers, p->seed, st->workers);
 	json_str(f, st->backend);
 	fprintf(f,
 	        ",\"membership\":\"prejoined\",\"anti_entropy\":%s"
@@ -954,6 +960,7 @@ cmd_throughput(int argc, char **argv)
 {
 	uint64_t nodes = 0, rate = 0, vsize = 32, keys = 10000, writers = 0;
 	uint64_t ttl = 0;
+	bool counters = false;
 	uint64_t fanout = 3, interval = 100, workers = 0, seed = 1;
 	uint64_t warmup = 300, drain_ms = 2000, start = 1000, ae_ms;
 	double seconds = 5, ceil_s = 1, budget = 30;
@@ -1007,6 +1014,7 @@ cmd_throughput(int argc, char **argv)
 	         .dst = &vsize,
 	         .umin = 8,
 	         .umax = 1024},
+	        {.name = "--counters", .kind = OPT_FLAG, .dst = &counters},
 	        {.name = "--ttl-ms",
 	         .kind = OPT_U64,
 	         .dst = &ttl,
@@ -1126,6 +1134,7 @@ cmd_throughput(int argc, char **argv)
 	        .value_size = vsize,
 	        .key_space = keys,
 	        .ttl_ms = ttl,
+	        .counters = counters,
 	        .writers = writers,
 	        .seed = seed,
 	        .backend = backend,

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/counter.h"
 #include "core/rng.h"
 #include "io/io.h"
 #include "shard/shard.h"
@@ -311,12 +312,42 @@ tp_of(const netcluster *c, const gv_record *rec, uint64_t *s)
 	if (!c->tp || rec->klen < 4 || memcmp(rec->key, "tp:", 3) != 0 ||
 	    rec->vlen < 8)
 		return false;
-	memcpy(&v, rec->val, 8);
-	v = le64toh(v);
+	if (rec->kind == GV_KIND_COUNTER) {
+		/* --counters: the value is the latest write's number + 1 */
+		gv_counter ct;
+		int64_t iv;
+		if (gv_counter_decode(rec->val, rec->vlen, &ct) ||
+		    gv_counter_int(&ct, &iv) || iv < 1)
+			return false;
+		v = (uint64_t)iv - 1;
+	} else {
+		memcpy(&v, rec->val, 8);
+		v = le64toh(v);
+	}
 	if (v >= c->cfg.tp_updates)
 		return false;
 	*s = v;
 	return true;
+}
+
+/*
+ * --counters: INCRBY the key's counter by what makes its value s + 1
+ * (one writer per key, so the writer's view is the whole counter): the
+ * counter path of INCR, and a value that says which write it is.
+ */
+static int
+tp_incr(gv_node *n, gv_time now, const char *key, size_t klen, uint64_t s)
+{
+	gv_record r;
+	int64_t cur = 0;
+	if (gv_node_get_at(n, now, key, klen, &r) == 0 &&
+	    r.kind == GV_KIND_COUNTER) {
+		gv_counter ct;
+		if (gv_counter_decode(r.val, r.vlen, &ct) == 0)
+			gv_counter_int(&ct, &cur);
+	}
+	gv_incr by = {.di = (int64_t)(s + 1) - cur};
+	return gv_node_incr(n, now, key, klen, &by, GV_PRIO_NORMAL, NULL);
 }
 
 /* Runs on the node's worker thread. */
@@ -773,7 +804,10 @@ run_cmd(void *ud, gv_shard *sh, void *arg, gv_time now)
 		w->put_now = now;
 		atomic_store_explicit(&sl->injected, w->put_now,
 		                      memory_order_relaxed);
-		if (c->cfg.tp_ttl_ms)
+		if (c->cfg.tp_counters)
+			rc = tp_incr(c->nodes[node], w->put_now, key,
+			             (size_t)klen, cmd->arg);
+		else if (c->cfg.tp_ttl_ms)
 			rc = gv_node_put_ex(
 			        c->nodes[node], w->put_now, key, (size_t)klen,
 			        w->val, c->cfg.value_size,

@@ -60,6 +60,9 @@ typedef struct netcluster_config {
 	size_t tp_keys;    /* keyspace: "tp:<k>", k < tp_keys */
 	uint64_t tp_ttl_ms; /* each write expires this long after it is
 	                     * made (0: never): the cost of expiry */
+	bool tp_counters;   /* each write is an INCRBY of its key's counter
+	                     * (the cost of counters): the delta makes the
+	                     * value the write's number plus one */
 	size_t tp_writers; /* key k is written by node k % tp_writers only
 	                    * (0: all nodes) */
 } netcluster_config;
