@@ -46,9 +46,10 @@ enum {
 	CMD_BLOCKING = 1u << 5,
 	CMD_LOADING = 1u << 6,
 	CMD_STALE = 1u << 7,
-	CMD_FAST = 1u << 8,
-	CMD_NO_AUTH = 1u << 9,
-	CMD_ALLOW_BUSY = 1u << 10,
+	CMD_SKIP_SLOWLOG = 1u << 8,
+	CMD_FAST = 1u << 9,
+	CMD_NO_AUTH = 1u << 10,
+	CMD_ALLOW_BUSY = 1u << 11,
 };
 
 /* ACL categories, in Redis's order (the order COMMAND INFO lists them). */
@@ -142,6 +143,8 @@ gvd_cmd_fn gvd_cmd_ping, gvd_cmd_echo, gvd_cmd_quit, gvd_cmd_get,
 	gvd_cmd_dbsize, gvd_cmd_scan, gvd_cmd_info, gvd_cmd_gv_keys,
 	gvd_cmd_gv_members, gvd_cmd_gv_conflicts, gvd_cmd_gv_stats,
 	gvd_cmd_gv_watch;
+gvd_cmd_fn gvd_cmd_multi, gvd_cmd_exec, gvd_cmd_discard, gvd_cmd_watch,
+	gvd_cmd_unwatch; /* multi.c */
 gvd_cmd_fn gvd_cmd_command, gvd_cmd_command_count, gvd_cmd_command_docs,
 	gvd_cmd_command_getkeys, gvd_cmd_command_getkeysandflags,
 	gvd_cmd_command_help, gvd_cmd_command_info, gvd_cmd_command_list;

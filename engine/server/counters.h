@@ -268,7 +268,27 @@
 	X(METRICS_TIMEOUTS, "metrics_timeouts", STATS, "metrics_timeouts",    \
 	  COUNTER, "grapevine_metrics_timeouts_total", NULL, NULL,            \
 	  "Metrics connections closed unanswered or unread at the deadline.", \
-	  d->metrics_timeouts)
+	  d->metrics_timeouts)                                                \
+	X(REQS_HELD, "reqs_held", STATS, "reqs_held",                         \
+	  COUNTER, "grapevine_reqs_held_total", NULL, NULL,                   \
+	  "Requests that waited for room on the shard queues.",               \
+	  d->reqs_held)                                                       \
+	X(EXECS, "execs", STATS, "execs",                                     \
+	  COUNTER, "grapevine_execs_total", NULL, NULL,                       \
+	  "Transactions run (EXEC, WATCHed keys unchanged or not).",          \
+	  d->execs)                                                           \
+	X(EXEC_ABORTS, "exec_aborts", STATS, "exec_aborts",                   \
+	  COUNTER, "grapevine_exec_aborts_total", NULL, NULL,                 \
+	  "Transactions refused with EXECABORT (a command refused in MULTI).",\
+	  d->exec_aborts)                                                     \
+	X(WATCH_ABORTS, "watch_aborts", STATS, "watch_aborts",                \
+	  COUNTER, "grapevine_watch_aborts_total", NULL, NULL,                \
+	  "EXECs answered null: a WATCHed key changed on this node.",         \
+	  d->watch_aborts)                                                    \
+	X(WATCH_LATE, "watch_late", STATS, "watch_late",                      \
+	  COUNTER, "grapevine_watch_late_total", NULL, NULL,                  \
+	  "WATCHed keys changed by gossip between an EXEC's check and apply.",\
+	  d->watch_late)
 /* clang-format on */
 
 enum gvd_counter_id {

@@ -17,14 +17,25 @@
  * stalls nobody but itself: past a soft limit of unsent replies, or of
  * requests at the shards, it is not read (TCP pushes back on it); past
  * --client-output-limit it is disconnected. No thread ever waits for
- * another: a full ring is an error reply (inbound), a sub kept for the
- * next iteration (outbound), a dropped and counted message (hooks,
- * membership; the latter followed by a resync).
+ * another: a req that finds no room on a ring waits in the front end's
+ * FIFO (inbound; its client is not read meanwhile once it has its share
+ * of subs out), a sub kept for the next iteration (outbound), a dropped
+ * and counted message (hooks, membership; the latter followed by a
+ * resync).
+ *
+ * Subs go to a thread in batches (struct batch: up to BATCH_KEYS subs of
+ * one req for one shard, one ring slot), and a req's batches are pushed
+ * all or none: gvd_dispatch checks every ring has room for its part
+ * first. One front-end thread pushes, each thread applies its ring in
+ * order, so any req dispatched after another sees all of its writes or
+ * (dispatched before) none: MSET and EXEC are atomic to readers on this
+ * node, across shards.
  *
  * The files: daemon.c (lifecycle), shards.c (worker threads, their
  * shards, node callbacks, routing), apply.c (a sub applied on its shard),
  * commands.c (a command parsed into subs; the table of commands is
- * cmd_table.c, COMMAND's introspection cmd_command.c), frontend.c
+ * cmd_table.c, COMMAND's introspection cmd_command.c), multi.c
+ * (MULTI/EXEC/WATCH: transactions), frontend.c
  * (client connections and replies), counters.c (the counter table behind
  * INFO, GV.STATS and /metrics), stats.c (INFO and GV.STATS),
  * metrics_http.c (/metrics), hooks.c (the event-hook runner),
@@ -72,6 +83,8 @@ enum op {
 	OP_SCAN,
 	OP_WATCH,
 	OP_KEYS, /* GV.KEYS, on shard 0 */
+	OP_VERSION, /* WATCH: the key's version (tombstones included) */
+	OP_VCHECK,  /* EXEC: has the key still the WATCHed version? */
 };
 
 /* How a req's subs combine into the reply. */
@@ -85,7 +98,13 @@ enum combine {
 	C_RAW,     /* subs' out buffers are RESP fragments: array of them */
 	C_SCAN,    /* cursor + keys */
 	C_WATCH,   /* [version, with latest, total] */
+	C_WATCHED, /* WATCH: +OK, the versions kept in the client */
+	C_EXEC,    /* EXEC: array of its commands' replies, or null */
 };
+
+/* Keys grouped into one batch (one ring slot) at most, unless a req
+ * needs bigger batches to fit in a ring at all (gvd_dispatch). */
+#define BATCH_KEYS 1024
 
 struct req;
 
@@ -107,20 +126,74 @@ struct sub {
 	uint64_t cursor; /* scan: leaf in, next leaf out */
 	size_t count;
 	const char *pattern;
-	gv_version ver; /* watch */
+	gv_version ver; /* GV.WATCH, WATCH, EXEC's check */
+};
+
+/*
+ * A batch: a run of one req's subs for one shard, in the req's order;
+ * the unit on a shard thread's command ring (a struct batch pointer).
+ * The thread applies its subs in one go and answers with the same
+ * pointer. A req's batches are pushed all or none (gvd_dispatch), so a
+ * reader dispatched later sees all of its writes, on every shard.
+ */
+struct batch {
+	struct req *r; /* the req dispatched (an EXEC's, for its commands) */
+	struct sub **v;
+	uint32_t n;
+	uint16_t shard;
 };
 
 struct client;
+struct gvd_cmd;
 
 struct req {
 	struct req *next;
 	struct client *cl; /* NULL once the client is gone */
 	int combine;
-	unsigned nsubs, done;
+	unsigned nsubs; /* subs[] */
+	unsigned total; /* subs it waits for: nsubs, + its kids' (EXEC) */
+	unsigned done;
+	unsigned queued; /* what it adds to cl->queued */
 	struct sub *subs;
 	gv_resp_buf reply;
 	uint64_t scan_shard; /* C_SCAN */
 	char *pattern;
+	/* dispatch (shards.c) */
+	struct req *wnext;      /* the daemon's FIFO of reqs waiting */
+	struct batch *batches;  /* made by gvd_dispatch */
+	unsigned nbatches;
+	struct sub **order;     /* the subs, grouped by shard */
+	bool dispatched;
+	/* Transactions (multi.c). An EXEC's req owns its commands' reqs
+	 * (kids, in order; their subs go out in its batches) and its
+	 * check subs (subs[], first on each shard). */
+	struct req **kids;
+	unsigned nkids, kcap;
+	bool kid;       /* captured by an EXEC: dispatched with it */
+	bool watch_one; /* check and apply on one thread: check decides */
+	_Atomic bool abort; /* a check failed: skip the rest (one thread) */
+	bool aborted;   /* EXEC: a WATCHed key changed: null reply */
+	struct req *exec; /* a check-only req: the EXEC it decides */
+	gv_daemon *d;     /* for on_done */
+	/* called instead of flushing the client when every sub is back */
+	void (*on_done)(gv_daemon *d, struct req *r);
+};
+
+/* A key WATCHed by a client, and the version it had then (zero: absent
+ * or deleted). */
+struct watched {
+	char *key;
+	size_t klen;
+	gv_version ver;
+	bool live;
+};
+
+/* A command queued after MULTI: its arguments, copied. */
+struct queued_cmd {
+	const struct gvd_cmd *cmd;
+	gv_resp_arg *av;
+	size_t ac;
+	char *mem;
 };
 
 struct client {
@@ -136,6 +209,15 @@ struct client {
 	bool paused; /* not read: replies or requests piled up */
 	unsigned inflight;
 	size_t queued; /* subs (1 for a ready reply) not yet flushed */
+	/* transactions (multi.c) */
+	bool multi;     /* after MULTI, until EXEC or DISCARD */
+	bool dirty;     /* a command refused while queuing: EXECABORT */
+	struct queued_cmd *mq;
+	size_t nmq, mqcap;
+	struct watched *watch;
+	size_t nwatch, wcap;
+	unsigned watch_wait; /* WATCH reqs not yet back: not read */
+	struct req *capture; /* EXEC running its commands: their reqs */
 };
 
 /* A hook event, fixed size for the SPSC ring. */
@@ -226,6 +308,12 @@ struct gv_daemon {
 	uint64_t commands, connections;
 	/* front-end thread only */
 	uint64_t out_disconnects, in_disconnects, read_pauses, busy_replies;
+	uint64_t reqs_held; /* reqs that waited for ring room */
+	uint64_t execs, exec_aborts, watch_aborts, watch_late;
+	/* reqs waiting for room on the shards' rings, oldest first; while
+	 * it is not empty every new req joins it (order is kept) */
+	struct req *wait_head, *wait_tail;
+	struct req *barrier; /* an EXEC's check out: dispatch waits */
 	uint64_t metrics_refused, metrics_timeouts;
 	unsigned nclients;
 	struct gvd_metrics *metrics; /* /metrics (metrics_http.c); NULL: off */
@@ -264,7 +352,7 @@ state_name(int s)
 static inline bool
 req_done(const struct req *r)
 {
-	return r->done == r->nsubs;
+	return r->done == r->total;
 }
 
 /* A version as gvctl reads it: "<hlc>@<origin, 16 hex digits>". */
@@ -293,7 +381,22 @@ bool gvd_client_input(gv_daemon *d, struct client *c);
 bool gvd_flush_resume(gv_daemon *d, struct client *c);
 void gvd_client_close(gv_daemon *d, struct client *c);
 struct req *gvd_req_new(struct client *c, int combine, unsigned nsubs);
+struct req *gvd_req_alloc(int combine, unsigned nsubs);
 void gvd_req_free(struct req *r);
+void gvd_finish_one(gv_daemon *d, gv_resp_buf *o, struct client *c,
+		    struct req *r);
+
+/* multi.c: MULTI, EXEC, DISCARD, WATCH, UNWATCH. gvd_multi_intercept
+ * takes a command while the client is in MULTI (true: handled: queued
+ * or refused); gvd_watch_done keeps a WATCH's versions; _reset forgets
+ * a client's transaction and WATCHes (on close). */
+bool gvd_multi_intercept(gv_daemon *d, struct client *c,
+			 const struct gvd_cmd *cmd, gv_resp_arg *av,
+			 size_t ac);
+void gvd_watch_done(struct client *c, struct req *r);
+void gvd_multi_reset(struct client *c);
+void gvd_exec_finish(gv_daemon *d, gv_resp_buf *o, struct client *c,
+		     struct req *r);
 
 /* shards.c: the worker threads and their shards: set up (bind every
  * gossip port), start (join first), leave (announce it, wait for the
@@ -310,6 +413,9 @@ void gvd_wake_front(gv_daemon *d);
  * stats summed, and the daemon's drop counters. */
 void gvd_dispatch(gv_daemon *d, struct req *r);
 void gvd_drain_shards(gv_daemon *d);
+void gvd_dispatch_waiting(gv_daemon *d);
+void gvd_exec_checked(gv_daemon *d, struct req *chk);
+void gvd_req_finished(gv_daemon *d, struct req *r);
 void gvd_sum_stats(gv_daemon *d, struct pub *t, struct pub *per);
 void gvd_sum_drops(gv_daemon *d, struct drops *x);
 

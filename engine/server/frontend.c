@@ -84,6 +84,7 @@ gvd_client_close(gv_daemon *d, struct client *c)
 		else
 			r->cl = NULL;
 	}
+	gvd_multi_reset(c);
 	free(c->in);
 	gv_resp_req_fini(&c->parser);
 	gv_resp_buf_fini(&c->out);
@@ -91,15 +92,16 @@ gvd_client_close(gv_daemon *d, struct client *c)
 	d->nclients--;
 }
 
+/* A req on no client's queue. */
 struct req *
-gvd_req_new(struct client *c, int combine, unsigned nsubs)
+gvd_req_alloc(int combine, unsigned nsubs)
 {
 	struct req *r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
-	r->cl = c;
 	r->combine = combine;
 	r->nsubs = nsubs;
+	r->total = nsubs;
 	gv_resp_buf_init(&r->reply, gv_mem_libc(), 0);
 	if (nsubs) {
 		r->subs = calloc(nsubs, sizeof(*r->subs));
@@ -111,12 +113,43 @@ gvd_req_new(struct client *c, int combine, unsigned nsubs)
 		for (unsigned i = 0; i < nsubs; i++)
 			r->subs[i].parent = r;
 	}
+	return r;
+}
+
+/*
+ * A req on c's queue; or, while c runs an EXEC (c->capture), one of that
+ * EXEC's commands: kept by the EXEC, whose batches carry its subs and
+ * whose reply holds its reply (multi.c). Every handler makes its req
+ * here, which is what makes any command work inside MULTI.
+ */
+struct req *
+gvd_req_new(struct client *c, int combine, unsigned nsubs)
+{
+	struct req *x = c->capture;
+	if (x && x->nkids == x->kcap) {
+		unsigned cap = x->kcap ? x->kcap * 2 : 8;
+		struct req **k = realloc(x->kids, cap * sizeof(*k));
+		if (!k)
+			return NULL;
+		x->kids = k;
+		x->kcap = cap;
+	}
+	struct req *r = gvd_req_alloc(combine, nsubs);
+	if (!r)
+		return NULL;
+	r->cl = c;
+	if (x) {
+		r->kid = true;
+		x->kids[x->nkids++] = r;
+		return r;
+	}
 	if (c->tail)
 		c->tail->next = r;
 	else
 		c->head = r;
 	c->tail = r;
-	c->queued += nsubs ? nsubs : 1;
+	r->queued = nsubs ? nsubs : 1;
+	c->queued += r->queued;
 	return r;
 }
 
@@ -128,6 +161,11 @@ gvd_req_free(struct req *r)
 		free(r->subs[i].val);
 		free(r->subs[i].out);
 	}
+	for (unsigned k = 0; k < r->nkids; k++)
+		gvd_req_free(r->kids[k]);
+	free(r->kids);
+	free(r->batches);
+	free(r->order);
 	free(r->subs);
 	free(r->pattern);
 	gv_resp_buf_fini(&r->reply);
@@ -135,11 +173,13 @@ gvd_req_free(struct req *r)
 }
 
 
-/* Encode a complete req's reply into the client's output. */
-static void
-finish_req(gv_daemon *d, struct client *c, struct req *r)
+/* Encode a complete req's reply into o (c's output, or an EXEC's
+ * reply for one of its commands). */
+void
+gvd_finish_one(gv_daemon *d, gv_resp_buf *o, struct client *c, struct req *r)
 {
-	gv_resp_buf *o = &c->out;
+	if (r->combine == C_WATCHED)
+		gvd_watch_done(c, r); /* even on an error: it is read again */
 	for (unsigned i = 0; i < r->nsubs; i++)
 		if (r->subs[i].rc) {
 			int rc = r->subs[i].rc;
@@ -257,6 +297,12 @@ finish_req(gv_daemon *d, struct client *c, struct req *r)
 		gv_resp_out_int(o, (int64_t)s->count);
 		break;
 	}
+	case C_WATCHED:
+		gv_resp_out_ok(o);
+		break;
+	case C_EXEC:
+		gvd_exec_finish(d, o, c, r);
+		break;
 	}
 }
 
@@ -276,7 +322,7 @@ out_soft(const gv_daemon *d)
 static bool
 client_blocked(const gv_daemon *d, const struct client *c)
 {
-	return c->queued >= CLIENT_PENDING ||
+	return c->queued >= CLIENT_PENDING || c->watch_wait ||
 	       gv_resp_buf_pending(&c->out) >= out_soft(d);
 }
 
@@ -285,7 +331,7 @@ client_blocked(const gv_daemon *d, const struct client *c)
 static bool
 client_can_resume(const gv_daemon *d, const struct client *c)
 {
-	return c->queued < CLIENT_PENDING / 2 &&
+	return c->queued < CLIENT_PENDING / 2 && !c->watch_wait &&
 	       gv_resp_buf_pending(&c->out) < out_soft(d) / 2;
 }
 
@@ -312,8 +358,8 @@ flush_client(gv_daemon *d, struct client *c)
 		c->head = r->next;
 		if (!c->head)
 			c->tail = NULL;
-		finish_req(d, c, r);
-		c->queued -= r->nsubs ? r->nsubs : 1;
+		gvd_finish_one(d, &c->out, c, r);
+		c->queued -= r->queued;
 		gvd_req_free(r);
 		c->inflight--;
 	}
