@@ -50,3 +50,15 @@ if(Python3_Interpreter_FOUND)
 	set_tests_properties(integration_metrics PROPERTIES TIMEOUT 60
 		SKIP_RETURN_CODE 77 LABELS integration)
 endif()
+if(Python3_Interpreter_FOUND)
+	# MULTI/EXEC/WATCH byte for byte against a real redis-server,
+	# redis-py pipelines, WATCH vs local and gossip writes, 200,000-key
+	# MSET/MGET/DEL, a reader never sees half an EXEC (skips without
+	# redis-server)
+	add_test(NAME integration_txn
+		COMMAND ${Python3_EXECUTABLE}
+			${CMAKE_CURRENT_SOURCE_DIR}/integration/txn_test.py
+			$<TARGET_FILE:grapevined>)
+	set_tests_properties(integration_txn PROPERTIES TIMEOUT 300
+		SKIP_RETURN_CODE 77 LABELS integration)
+endif()

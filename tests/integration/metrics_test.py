@@ -75,6 +75,11 @@ PROM = {
     "client_input_disconnects": "grapevine_client_input_disconnects_total",
     "metrics_refused": "grapevine_metrics_refused_total",
     "metrics_timeouts": "grapevine_metrics_timeouts_total",
+    "reqs_held": "grapevine_reqs_held_total",
+    "execs": "grapevine_execs_total",
+    "exec_aborts": "grapevine_exec_aborts_total",
+    "watch_aborts": "grapevine_watch_aborts_total",
+    "watch_late": "grapevine_watch_late_total",
 }
 # in GV.STATS, not in /metrics (INFO's conflicts is their sum there)
 STATS_ONLY = {"conflicts_applied", "conflicts_lost"}
