@@ -273,6 +273,10 @@
 	  COUNTER, "grapevine_reqs_held_total", NULL, NULL,                   \
 	  "Requests that waited for room on the shard queues.",               \
 	  d->reqs_held)                                                       \
+	X(OOM_REFUSED, "oom_refused", STATS, "oom_refused",                   \
+	  COUNTER, "grapevine_oom_refused_total", NULL, NULL,                 \
+	  "Writes refused whole before dispatch: a shard at its memory cap.", \
+	  d->oom_refused)                                                     \
 	X(EXECS, "execs", STATS, "execs",                                     \
 	  COUNTER, "grapevine_execs_total", NULL, NULL,                       \
 	  "Transactions run (EXEC, WATCHed keys unchanged or not).",          \

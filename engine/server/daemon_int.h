@@ -173,6 +173,7 @@ struct req {
 	bool watch_one; /* check and apply on one thread: check decides */
 	_Atomic bool abort; /* a check failed: skip the rest (one thread) */
 	bool aborted;   /* EXEC: a WATCHed key changed: null reply */
+	int refused;    /* EXEC: refused whole before dispatch (OOM) */
 	struct req *exec; /* a check-only req: the EXEC it decides */
 	gv_daemon *d;     /* for on_done */
 	/* called instead of flushing the client when every sub is back */
@@ -314,6 +315,11 @@ struct gv_daemon {
 	 * it is not empty every new req joins it (order is kept) */
 	struct req *wait_head, *wait_tail;
 	struct req *barrier; /* an EXEC's check out: dispatch waits */
+	/* each shard's store bytes as last published, for the memory
+	 * check before dispatch (shards.c), and when it was read */
+	size_t mem_seen[MAX_SHARDS];
+	gv_time mem_seen_at;
+	uint64_t oom_refused; /* reqs refused whole before dispatch */
 	uint64_t metrics_refused, metrics_timeouts;
 	unsigned nclients;
 	struct gvd_metrics *metrics; /* /metrics (metrics_http.c); NULL: off */
@@ -415,6 +421,7 @@ void gvd_dispatch(gv_daemon *d, struct req *r);
 void gvd_drain_shards(gv_daemon *d);
 void gvd_dispatch_waiting(gv_daemon *d);
 void gvd_exec_checked(gv_daemon *d, struct req *chk);
+bool gvd_mem_full(gv_daemon *d);
 void gvd_req_finished(gv_daemon *d, struct req *r);
 void gvd_sum_stats(gv_daemon *d, struct pub *t, struct pub *per);
 void gvd_sum_drops(gv_daemon *d, struct drops *x);

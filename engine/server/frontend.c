@@ -180,13 +180,13 @@ gvd_finish_one(gv_daemon *d, gv_resp_buf *o, struct client *c, struct req *r)
 {
 	if (r->combine == C_WATCHED)
 		gvd_watch_done(c, r); /* even on an error: it is read again */
-	for (unsigned i = 0; i < r->nsubs; i++)
+	for (unsigned i = 0; i < r->nsubs && r->combine != C_EXEC; i++)
 		if (r->subs[i].rc) {
 			int rc = r->subs[i].rc;
 			if (rc == GV_ENOSPC)
 				gv_resp_out_error(o, "OOM command not allowed "
 						     "when used memory > "
-						     "'maxmemory'");
+						     "'maxmemory'.");
 			else if (rc == GV_EREADONLY)
 				gv_resp_out_error(o, "READONLY this node is in "
 						     "a minority partition");

@@ -277,6 +277,10 @@ gvd_multi_intercept(gv_daemon *d, struct client *c, const struct gvd_cmd *cmd,
 		error_reply(c, "ERR WATCH inside MULTI is not allowed");
 	} else if (!strcmp(n, "quit") || !strcmp(n, "reset")) {
 		return false; /* at once, as Redis does */
+	} else if ((cmd->flags & CMD_DENYOOM) && gvd_mem_full(d)) {
+		c->dirty = true;
+		error_reply(c, "OOM command not allowed when used memory > "
+			       "'maxmemory'.");
 	} else if (queue_cmd(c, cmd, av, ac)) {
 		c->dirty = true;
 		error_reply(c, "ERR out of memory");
@@ -338,6 +342,12 @@ gvd_exec_finish(gv_daemon *d, gv_resp_buf *o, struct client *c, struct req *r)
 {
 	if (r->aborted) {
 		gv_resp_out_null_array(o);
+		return;
+	}
+	if (r->refused == GV_ENOSPC) {
+		/* Redis refuses such an EXEC whole, with its OOM error */
+		gv_resp_out_error(o, "OOM command not allowed when used "
+				     "memory > 'maxmemory'.");
 		return;
 	}
 	if (atomic_load_explicit(&r->abort, memory_order_relaxed)) {

@@ -802,6 +802,89 @@ wait_push(gv_daemon *d, struct req *r, bool front)
 }
 
 /*
+ * Would r pass a shard's memory cap? Its writes (subs carrying a value)
+ * counted as new entries, against each shard's bytes as last published
+ * (at most PUB_EVERY_US old; re-read at most every 10 ms). This is
+ * Redis's refusal of a deny-oom command over maxmemory, made before
+ * anything is sent, so that a refused MSET or EXEC applies nothing
+ * anywhere. It cannot see the writes in flight since the snapshot nor
+ * the gossip arriving meanwhile: a shard that still reaches its cap at
+ * apply time refuses its own puts (GV_ENOSPC, the reply is OOM) while
+ * the other shards' parts apply. The count is an upper bound (an
+ * overwrite frees the old entry), so near the cap it refuses early.
+ */
+static void
+mem_refresh(gv_daemon *d)
+{
+	gv_time now = gv_io_now();
+	if (!d->mem_seen_at || now - d->mem_seen_at > 10000) {
+		struct pub t, per[MAX_SHARDS];
+		gvd_sum_stats(d, &t, per);
+		for (unsigned i = 0; i < d->k; i++)
+			d->mem_seen[i] = per[i].mem_used;
+		d->mem_seen_at = now;
+	}
+}
+
+/* Is a shard's store at its share of --max-memory (as last published;
+ * within 1%: a store refuses the entry that would pass the cap, so a full
+ * one stays a little under it)? Then MULTI refuses a deny-oom command
+ * while queuing, as Redis does over maxmemory (its keys are not known
+ * before EXEC runs its handler). */
+bool
+gvd_mem_full(gv_daemon *d)
+{
+	if (!d->cfg.max_memory)
+		return false;
+	mem_refresh(d);
+	size_t cap = (size_t)(d->cfg.max_memory / d->k);
+	for (unsigned i = 0; i < d->k; i++)
+		if (d->mem_seen[i] >= cap - cap / 100)
+			return true;
+	return false;
+}
+
+static bool
+over_memory(gv_daemon *d, struct req *r)
+{
+	if (!d->cfg.max_memory)
+		return false;
+	size_t need[MAX_SHARDS] = {0};
+	bool any = false;
+	for (unsigned i = 0; i < r->total; i++) {
+		const struct sub *s = r->order[i];
+		if (s->val && s->op != OP_KEYS) {
+			need[s->shard] += gv_store_entry_size(s->klen, s->vlen);
+			any = true;
+		}
+	}
+	if (!any)
+		return false;
+	mem_refresh(d);
+	size_t cap = (size_t)(d->cfg.max_memory / d->k);
+	for (unsigned i = 0; i < d->k; i++)
+		if (need[i] && d->mem_seen[i] + need[i] > cap)
+			return true;
+	return false;
+}
+
+/* Answer all of r with rc, nothing sent. */
+static void
+refuse(gv_daemon *d, struct req *r, int rc)
+{
+	for (unsigned i = 0; i < r->nsubs; i++)
+		r->subs[i].rc = rc;
+	for (unsigned k = 0; k < r->nkids; k++)
+		for (unsigned i = 0; i < r->kids[k]->nsubs; i++)
+			r->kids[k]->subs[i].rc = rc;
+	if (r->combine == C_EXEC)
+		r->refused = rc; /* one error for the whole EXEC */
+	r->done = r->total;
+	if (r->on_done)
+		r->on_done(d, r);
+}
+
+/*
  * Send r's subs to their shards' threads, all or none. A req that finds
  * a ring without room for its part, or others waiting before it, waits
  * in the daemon's FIFO (gvd_dispatch_waiting retries as replies come
@@ -819,16 +902,11 @@ gvd_dispatch(gv_daemon *d, struct req *r)
 		return; /* nothing to send (an EXEC of ready replies) */
 	}
 	int rc = make_batches(d, r);
-	if (rc) {
-		for (unsigned i = 0; i < r->nsubs; i++)
-			r->subs[i].rc = rc;
-		for (unsigned k = 0; k < r->nkids; k++)
-			for (unsigned i = 0; i < r->kids[k]->nsubs; i++)
-				r->kids[k]->subs[i].rc = rc;
-		r->done = r->total;
-		if (r->on_done)
-			r->on_done(d, r);
-		return;
+	if (rc)
+		return refuse(d, r, rc);
+	if (over_memory(d, r)) {
+		d->oom_refused++;
+		return refuse(d, r, GV_ENOSPC);
 	}
 	if (!d->wait_head && !d->barrier && try_push(d, r))
 		return;

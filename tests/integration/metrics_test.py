@@ -76,6 +76,7 @@ PROM = {
     "metrics_refused": "grapevine_metrics_refused_total",
     "metrics_timeouts": "grapevine_metrics_timeouts_total",
     "reqs_held": "grapevine_reqs_held_total",
+    "oom_refused": "grapevine_oom_refused_total",
     "execs": "grapevine_execs_total",
     "exec_aborts": "grapevine_exec_aborts_total",
     "watch_aborts": "grapevine_watch_aborts_total",

@@ -344,6 +344,46 @@ def test_refused_applies_nothing():
         ct.stop_all([g])
 
 
+def test_oom():
+    """--max-memory: an MSET that a shard cannot hold is refused whole,
+    before any shard applies its part; at the cap MULTI refuses a write
+    while queuing (EXECABORT), as Redis does over maxmemory."""
+    g = node(extra=["--max-memory", str(4 << 20)])
+    try:
+        r = ct.Resp(g.resp, 30)
+        v = b"x" * 100
+        args = []
+        for i in range(50000):
+            args += [b"o%d" % i, v]
+        r.send_raw(encode("MSET", *args))
+        e = r.reply()
+        check(isinstance(e, Exception) and str(e).startswith("OOM"),
+              f"an MSET over the cap is refused ({e})")
+        check(r.cmd("DBSIZE") == 0, "and applied nothing on any shard")
+        i = 0
+        while not isinstance(r.cmd("SET", b"f%d" % i, v), Exception):
+            i += 1
+        check(i > 1000, f"SETs until the cap ({i})")
+        time.sleep(0.3)  # the shards publish their bytes
+        n = r.cmd("DBSIZE")
+        keys = [b"m%d" % j for j in range(64)]
+        e = r.cmd("MSET", *sum([[k, b"y"] for k in keys], []))
+        check(isinstance(e, Exception) and str(e).startswith("OOM"),
+              f"at the cap an MSET is refused ({e})")
+        check(r.cmd("EXISTS", *keys) == 0 and r.cmd("DBSIZE") == n,
+              "and applied nothing")
+        r.send_raw(encode("MULTI") + encode("SET", "q", "1") +
+                   encode("EXEC"))
+        got = [r.reply() for _ in range(3)]
+        check(got[0] == "OK" and str(got[1]).startswith("OOM") and
+              str(got[2]).startswith("EXECABORT"),
+              f"MULTI at the cap: {got}")
+        check(ct.stats(g.resp).get("oom_refused", 0) >= 2, "oom_refused")
+        r.close()
+    finally:
+        ct.stop_all([g])
+
+
 # ------------------------------------------------------------ atomicity
 
 def atomic_run(port, n_keys, rounds, use_multi):
@@ -408,6 +448,7 @@ TESTS = {
     "watch_gossip": test_watch_gossip,
     "large": test_large,
     "refused": test_refused_applies_nothing,
+    "oom": test_oom,
     "atomic": test_atomic,
 }
 
