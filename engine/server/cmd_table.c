@@ -109,7 +109,8 @@ const struct gvd_cmd gvd_cmds[] = {
 		       "holds a string value is O(1).",
 	 .args = ARGS(KEYS_ARG), .fn = gvd_cmd_del},
 	{.name = "discard", .arity = 1,
-	 .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY,
+	 .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST |
+		  CMD_ALLOW_BUSY,
 	 .acl = ACL_TRANSACTION, .group = "transactions",
 	 .summary = "Discard all commands issued after MULTI",
 	 .since = "2.0.0",
@@ -121,7 +122,8 @@ const struct gvd_cmd gvd_cmds[] = {
 	 .since = "1.0.0", .complexity = "O(1)",
 	 .args = ARGS({.name = "message", .type = "string"}),
 	 .fn = gvd_cmd_echo},
-	{.name = "exec", .arity = 1, .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG,
+	{.name = "exec", .arity = 1,
+	 .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG,
 	 .acl = ACL_TRANSACTION, .group = "transactions",
 	 .summary = "Execute all commands issued after MULTI",
 	 .since = "1.2.0",
@@ -216,7 +218,8 @@ const struct gvd_cmd gvd_cmds[] = {
 				   {.name = "value", .type = "string"})}),
 	 .fn = gvd_cmd_mset},
 	{.name = "multi", .arity = 1,
-	 .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY,
+	 .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST |
+		  CMD_ALLOW_BUSY,
 	 .acl = ACL_TRANSACTION, .group = "transactions",
 	 .summary = "Mark the start of a transaction block",
 	 .since = "1.2.0", .complexity = "O(1)", .fn = gvd_cmd_multi},
@@ -276,13 +279,15 @@ const struct gvd_cmd gvd_cmds[] = {
 		       "allocations the deleted objects where composed of.",
 	 .args = ARGS(KEYS_ARG), .fn = gvd_cmd_del},
 	{.name = "unwatch", .arity = 1,
-	 .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY,
+	 .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST |
+		  CMD_ALLOW_BUSY,
 	 .acl = ACL_TRANSACTION, .group = "transactions",
 	 .summary = "Forget about all watched keys", .since = "2.2.0",
 	 .complexity = "O(1)", .fn = gvd_cmd_unwatch},
 	/* checked against this node's replica only (README) */
 	{.name = "watch", .arity = -2,
-	 .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST | CMD_ALLOW_BUSY,
+	 .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST |
+		  CMD_ALLOW_BUSY,
 	 .first = 1, .last = -1, .step = 1, .acl = ACL_TRANSACTION,
 	 .kflags = KS_RO, .group = "transactions",
 	 .summary = "Watch the given keys to determine execution of the "

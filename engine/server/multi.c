@@ -132,7 +132,8 @@ queue_cmd(struct client *c, const struct gvd_cmd *cmd, gv_resp_arg *av,
 	char *p = q->mem;
 	for (size_t i = 0; i < ac; i++) {
 		memcpy(p, av[i].ptr, av[i].len);
-		p[av[i].len] = 0; /* handlers may read an argument as a string */
+		/* NUL-ended: a handler may read an argument as a string */
+		p[av[i].len] = 0;
 		q->av[i] = av[i];
 		q->av[i].ptr = p;
 		p += av[i].len + 1;
