@@ -697,30 +697,43 @@ collect_subs(struct req *r, struct sub **all)
  * Group r's subs into batches: by shard, in r's order within a shard, up
  * to bk subs each. bk starts at BATCH_KEYS and doubles until no thread
  * needs more than half its ring for r, so that any req fits once the
- * ring drains, whatever its size. Returns 0 or GV_ENOMEM.
+ * ring drains, whatever its size. An EXEC's own subs (its WATCH checks)
+ * make batches of their own, pushed before its commands' on every shard:
+ * a thread hosting several shards then runs all of its checks before
+ * any of its writes. Returns 0 or GV_ENOMEM.
  */
 static int
 make_batches(gv_daemon *d, struct req *r)
 {
-	unsigned n = r->total, cnt[MAX_SHARDS] = {0}, at[MAX_SHARDS];
+	/* a group: a shard of phase 0 (own subs) or 1 (kids' subs) */
+	enum { G = 2 * MAX_SHARDS };
+	unsigned n = r->total, cnt[G] = {0}, at[G], fill[G];
 	struct sub **all = malloc(n * sizeof(*all));
+	unsigned char *grp = malloc(n);
 	r->order = malloc(n * sizeof(*r->order));
-	if (!all || !r->order) {
+	if (!all || !grp || !r->order) {
 		free(all);
+		free(grp);
 		return GV_ENOMEM;
 	}
 	if (collect_subs(r, all) != n) {
 		free(all);
+		free(grp);
 		return GV_EINVAL; /* a kid's subs changed: a bug */
 	}
-	for (unsigned i = 0; i < n; i++)
-		cnt[all[i]->shard]++;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned phase = r->nkids && i >= r->nsubs;
+		grp[i] = (unsigned char)(phase * MAX_SHARDS + all[i]->shard);
+		cnt[grp[i]]++;
+	}
 	size_t bk = BATCH_KEYS;
 	for (;;) {
 		size_t nb[MAX_SHARDS] = {0};
 		bool fits = true;
-		for (unsigned s = 0; s < d->k; s++)
-			nb[d->shards[s].w->idx] += (cnt[s] + bk - 1) / bk;
+		for (unsigned g = 0; g < G; g++)
+			if (cnt[g])
+				nb[d->shards[g % MAX_SHARDS].w->idx] +=
+					(cnt[g] + bk - 1) / bk;
 		for (unsigned t = 0; t < d->nthreads; t++)
 			if (nb[t] > gv_shard_capacity(d->workers[t].rt) / 2)
 				fits = false;
@@ -729,29 +742,30 @@ make_batches(gv_daemon *d, struct req *r)
 		bk *= 2;
 	}
 	unsigned nbatch = 0, pos = 0;
-	for (unsigned s = 0; s < d->k; s++) {
-		at[s] = pos;
-		pos += cnt[s];
-		nbatch += (unsigned)((cnt[s] + bk - 1) / bk);
+	for (unsigned g = 0; g < G; g++) {
+		at[g] = pos;
+		pos += cnt[g];
+		nbatch += (unsigned)((cnt[g] + bk - 1) / bk);
 	}
 	r->batches = calloc(nbatch ? nbatch : 1, sizeof(*r->batches));
 	if (!r->batches) {
 		free(all);
+		free(grp);
 		return GV_ENOMEM;
 	}
-	unsigned fill[MAX_SHARDS];
 	memcpy(fill, at, sizeof(fill));
 	for (unsigned i = 0; i < n; i++)
-		r->order[fill[all[i]->shard]++] = all[i];
+		r->order[fill[grp[i]]++] = all[i];
 	free(all);
+	free(grp);
 	r->nbatches = 0;
-	for (unsigned s = 0; s < d->k; s++)
-		for (unsigned o = 0; o < cnt[s]; o += (unsigned)bk) {
+	for (unsigned g = 0; g < G; g++)
+		for (unsigned o = 0; o < cnt[g]; o += (unsigned)bk) {
 			struct batch *b = &r->batches[r->nbatches++];
 			b->r = r;
-			b->shard = (uint16_t)s;
-			b->v = &r->order[at[s] + o];
-			b->n = (uint32_t)(cnt[s] - o < bk ? cnt[s] - o : bk);
+			b->shard = (uint16_t)(g % MAX_SHARDS);
+			b->v = &r->order[at[g] + o];
+			b->n = (uint32_t)(cnt[g] - o < bk ? cnt[g] - o : bk);
 		}
 	return 0;
 }

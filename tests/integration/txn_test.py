@@ -215,18 +215,34 @@ def test_redis_py():
 # ------------------------------------------------------------ WATCH
 
 def test_watch_other_client():
-    g = node()
+    # 2 threads: the two-step EXEC; 1 thread hosting 4 shards: the
+    # one-step check (all checks before any write on the thread)
+    for threads in (2, 1):
+        log(f"-- 4 shards on {threads} thread(s)")
+        watch_other_client(threads)
+
+
+def watch_other_client(threads):
+    g = node(shards=4, threads=threads)
     try:
         a, b = g.r(), g.r()
         keys = [f"wc{i}" for i in range(8)]
-        a.cmd("MSET", *sum([[k, "0"] for k in keys], []))
-        check(a.cmd("WATCH", *keys) == "OK", "WATCH of 8 keys")
-        check(b.cmd("SET", "wc5", "other") == "OK", "another client writes")
-        a.cmd("MULTI")
-        a.cmd("MSET", *sum([[k, "1"] for k in keys], []))
-        check(a.cmd("EXEC") is None, "EXEC answers null")
-        check(a.cmd("MGET", *keys) ==
-              [b"0"] * 5 + [b"other"] + [b"0"] * 2, "nothing applied")
+        # each key in turn changed: whatever its shard's place on its
+        # thread, the check precedes every write of the EXEC
+        for j, kj in enumerate(keys):
+            a.cmd("MSET", *sum([[k, "0"] for k in keys], []))
+            ok = a.cmd("WATCH", *keys) == "OK"
+            ok &= b.cmd("SET", kj, "other") == "OK"
+            a.cmd("MULTI")
+            a.cmd("MSET", *sum([[k, "1"] for k in keys], []))
+            ok &= a.cmd("EXEC") is None
+            want = [b"0"] * len(keys)
+            want[j] = b"other"
+            ok &= a.cmd("MGET", *keys) == want
+            if not ok:
+                break
+        check(ok, f"another client's write to any of 8 WATCHed keys: "
+              f"EXEC null, nothing applied (key {j})")
         # one key, so one shard: the one-step check
         a.cmd("WATCH", "wc1")
         b.cmd("DEL", "wc1")
@@ -239,7 +255,7 @@ def test_watch_other_client():
         a.cmd("MSET", *sum([[k, "3"] for k in keys], []))
         check(a.cmd("EXEC") == ["OK"], "unchanged: EXEC applies")
         st = ct.stats(g.resp)
-        check(st.get("watch_aborts") == 2 and st.get("execs") == 3,
+        check(st.get("watch_aborts") == 9 and st.get("execs") == 10,
               f"watch_aborts {st.get('watch_aborts')}, execs "
               f"{st.get('execs')}")
         a.close()
