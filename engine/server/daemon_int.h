@@ -176,8 +176,9 @@ struct req {
 	int refused;    /* EXEC: refused whole before dispatch (OOM) */
 	struct req *exec; /* a check-only req: the EXEC it decides */
 	gv_daemon *d;     /* for on_done */
-	/* called instead of flushing the client when every sub is back */
-	void (*on_done)(gv_daemon *d, struct req *r);
+	/* called instead of flushing the client when every sub is back;
+	 * returns a req it completed (to flush), or NULL */
+	struct req *(*on_done)(gv_daemon *d, struct req *r);
 };
 
 /* A key WATCHed by a client, and the version it had then (zero: absent
@@ -420,7 +421,7 @@ void gvd_wake_front(gv_daemon *d);
 void gvd_dispatch(gv_daemon *d, struct req *r);
 void gvd_drain_shards(gv_daemon *d);
 void gvd_dispatch_waiting(gv_daemon *d);
-void gvd_exec_checked(gv_daemon *d, struct req *chk);
+struct req *gvd_exec_checked(gv_daemon *d, struct req *chk);
 bool gvd_mem_full(gv_daemon *d);
 void gvd_req_finished(gv_daemon *d, struct req *r);
 void gvd_sum_stats(gv_daemon *d, struct pub *t, struct pub *per);

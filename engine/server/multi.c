@@ -182,11 +182,6 @@ one_thread(gv_daemon *d, const struct req *x)
 	return true;
 }
 
-static void
-exec_checked(gv_daemon *d, struct req *chk)
-{
-	gvd_exec_checked(d, chk);
-}
 
 /*
  * EXEC in MULTI: run the queued commands' handlers into kids of one req
@@ -258,7 +253,7 @@ exec_run(gv_daemon *d, struct client *c)
 	}
 	chk->exec = x;
 	chk->d = d;
-	chk->on_done = exec_checked;
+	chk->on_done = gvd_exec_checked;
 	gvd_dispatch(d, chk);
 }
 

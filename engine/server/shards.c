@@ -616,9 +616,14 @@ batch_back(struct batch *b)
 	r->done += b->n;
 	if (!req_done(r))
 		return;
-	if (r->on_done)
-		r->on_done(r->d, r);
-	else if (!r->cl)
+	if (r->on_done) {
+		/* an EXEC's check: its EXEC is answered (or freed) with its
+		 * client, not flushed now that the threads are stopped */
+		r = r->on_done(r->d, r);
+		if (!r || !req_done(r))
+			return;
+	}
+	if (!r->cl)
 		gvd_req_free(r);
 }
 
@@ -894,8 +899,13 @@ refuse(gv_daemon *d, struct req *r, int rc)
 	if (r->combine == C_EXEC)
 		r->refused = rc; /* one error for the whole EXEC */
 	r->done = r->total;
-	if (r->on_done)
-		r->on_done(d, r);
+	if (r->on_done) {
+		/* from a handler (inside the client's input): its flush
+		 * comes when the input is done, not from here */
+		struct req *x = r->on_done(d, r);
+		if (x && req_done(x) && !x->cl)
+			gvd_req_free(x);
+	}
 }
 
 /*
@@ -933,11 +943,11 @@ static void
 dispatch_first(gv_daemon *d, struct req *r)
 {
 	int rc = make_batches(d, r);
-	if (rc) {
-		for (unsigned i = 0; i < r->nsubs; i++)
-			r->subs[i].rc = rc;
-		r->done = r->total;
-		return;
+	if (rc)
+		return refuse(d, r, rc);
+	if (over_memory(d, r)) {
+		d->oom_refused++;
+		return refuse(d, r, GV_ENOSPC);
 	}
 	if (!try_push(d, r))
 		wait_push(d, r, true);
@@ -964,7 +974,7 @@ gvd_dispatch_waiting(gv_daemon *d)
  * (the check passed) ahead of the waiting reqs, or answer it (a key
  * changed: nothing of it was sent).
  */
-void
+struct req *
 gvd_exec_checked(gv_daemon *d, struct req *chk)
 {
 	struct req *x = chk->exec;
@@ -983,8 +993,7 @@ gvd_exec_checked(gv_daemon *d, struct req *chk)
 		dispatch_first(d, x);
 	}
 	gvd_dispatch_waiting(d);
-	if (req_done(x))
-		gvd_req_finished(d, x);
+	return x;
 }
 
 /* A req whose subs are all back: free it when its client is gone, else
@@ -1019,10 +1028,12 @@ gvd_drain_shards(gv_daemon *d)
 			r->done += b->n;
 			if (!req_done(r))
 				continue;
-			if (r->on_done)
-				r->on_done(d, r);
-			else
-				gvd_req_finished(d, r);
+			if (r->on_done) {
+				r = r->on_done(d, r);
+				if (!r || !req_done(r))
+					continue;
+			}
+			gvd_req_finished(d, r);
 		}
 	}
 	gvd_dispatch_waiting(d);
