@@ -163,7 +163,6 @@ struct req {
 	struct batch *batches;  /* made by gvd_dispatch */
 	unsigned nbatches;
 	struct sub **order;     /* the subs, grouped by shard */
-	bool dispatched;
 	/* Transactions (multi.c). An EXEC's req owns its commands' reqs
 	 * (kids, in order; their subs go out in its batches) and its
 	 * check subs (subs[], first on each shard). */

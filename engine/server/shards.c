@@ -795,7 +795,6 @@ try_push(gv_daemon *d, struct req *r)
 	for (unsigned t = 0; t < d->nthreads; t++)
 		if (need[t])
 			gv_shard_wake(d->workers[t].rt);
-	r->dispatched = true;
 	if (r->exec)
 		d->barrier = r; /* an EXEC's check: the rest waits for it */
 	return true;
@@ -820,18 +819,8 @@ wait_push(gv_daemon *d, struct req *r, bool front)
 	d->wait_tail = r;
 }
 
-/*
- * Would r pass a shard's memory cap? Its writes (subs carrying a value)
- * counted as new entries, against each shard's bytes as last published
- * (at most PUB_EVERY_US old; re-read at most every 10 ms). This is
- * Redis's refusal of a deny-oom command over maxmemory, made before
- * anything is sent, so that a refused MSET or EXEC applies nothing
- * anywhere. It cannot see the writes in flight since the snapshot nor
- * the gossip arriving meanwhile: a shard that still reaches its cap at
- * apply time refuses its own puts (GV_ENOSPC, the reply is OOM) while
- * the other shards' parts apply. The count is an upper bound (an
- * overwrite frees the old entry), so near the cap it refuses early.
- */
+/* The shards' store bytes as last published, re-read at most every
+ * 10 ms (a snapshot is at most PUB_EVERY_US old). */
 static void
 mem_refresh(gv_daemon *d)
 {
@@ -863,6 +852,18 @@ gvd_mem_full(gv_daemon *d)
 	return false;
 }
 
+/*
+ * Would r pass a shard's memory cap? Its writes (subs carrying a value)
+ * counted as new entries, against each shard's bytes as last published
+ * (mem_refresh). This is
+ * Redis's refusal of a deny-oom command over maxmemory, made before
+ * anything is sent, so that a refused MSET or EXEC applies nothing
+ * anywhere. It cannot see the writes in flight since the snapshot nor
+ * the gossip arriving meanwhile: a shard that still reaches its cap at
+ * apply time refuses its own puts (GV_ENOSPC, the reply is OOM) while
+ * the other shards' parts apply. The count is an upper bound (an
+ * overwrite frees the old entry), so near the cap it refuses early.
+ */
 static bool
 over_memory(gv_daemon *d, struct req *r)
 {
@@ -922,9 +923,8 @@ gvd_dispatch(gv_daemon *d, struct req *r)
 {
 	if (r->kid)
 		return;
-	if (!r->total) {
+	if (!r->total)
 		return; /* nothing to send (an EXEC of ready replies) */
-	}
 	int rc = make_batches(d, r);
 	if (rc)
 		return refuse(d, r, rc);
