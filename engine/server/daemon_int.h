@@ -163,6 +163,8 @@ struct req {
 	struct batch *batches;  /* made by gvd_dispatch */
 	unsigned nbatches;
 	struct sub **order;     /* the subs, grouped by shard */
+	struct batch batch1;    /* a one-sub req's batch: no allocation */
+	struct sub *order1;
 	/* Transactions (multi.c). An EXEC's req owns its commands' reqs
 	 * (kids, in order; their subs go out in its batches) and its
 	 * check subs (subs[], first on each shard). */

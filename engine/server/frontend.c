@@ -164,7 +164,8 @@ gvd_req_free(struct req *r)
 	for (unsigned k = 0; k < r->nkids; k++)
 		gvd_req_free(r->kids[k]);
 	free(r->kids);
-	free(r->batches);
+	if (r->batches != &r->batch1)
+		free(r->batches);
 	free(r->order);
 	free(r->subs);
 	free(r->pattern);

@@ -713,6 +713,15 @@ make_batches(gv_daemon *d, struct req *r)
 	/* a group: a shard of phase 0 (own subs) or 1 (kids' subs) */
 	enum { G = 2 * MAX_SHARDS };
 	unsigned n = r->total, cnt[G] = {0}, at[G], fill[G];
+	if (n == 1 && !r->nkids) {
+		/* the common case (GET, SET...): nothing to allocate */
+		r->order1 = &r->subs[0];
+		r->batch1 = (struct batch){.r = r, .v = &r->order1, .n = 1,
+					   .shard = r->subs[0].shard};
+		r->batches = &r->batch1;
+		r->nbatches = 1;
+		return 0;
+	}
 	struct sub **all = malloc(n * sizeof(*all));
 	unsigned char *grp = malloc(n);
 	r->order = malloc(n * sizeof(*r->order));
@@ -871,13 +880,15 @@ over_memory(gv_daemon *d, struct req *r)
 		return false;
 	size_t need[MAX_SHARDS] = {0};
 	bool any = false;
-	for (unsigned i = 0; i < r->total; i++) {
-		const struct sub *s = r->order[i];
-		if (s->val && s->op != OP_KEYS) {
-			need[s->shard] += gv_store_entry_size(s->klen, s->vlen);
-			any = true;
+	for (unsigned b = 0; b < r->nbatches; b++)
+		for (uint32_t i = 0; i < r->batches[b].n; i++) {
+			const struct sub *s = r->batches[b].v[i];
+			if (s->val && s->op != OP_KEYS) {
+				need[s->shard] += gv_store_entry_size(s->klen,
+								      s->vlen);
+				any = true;
+			}
 		}
-	}
 	if (!any)
 		return false;
 	mem_refresh(d);
