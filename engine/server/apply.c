@@ -317,6 +317,34 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 		take_buf(s, &b);
 		break;
 	}
+	case OP_VERSION:
+	case OP_VCHECK: {
+		/* tombstones included: a key deleted and written again is
+		 * changed, though absent at both ends */
+		gv_version v = {0, 0};
+		bool live = false;
+		if (s->key || !s->klen) {
+			if (gv_store_lookup(gv_node_store(n), s->key, s->klen,
+					    &r) == 0) {
+				v = r.ver;
+				live = !r.tombstone;
+			}
+		} else {
+			v.hlc = UINT64_MAX; /* no copy of the key: changed */
+		}
+		if (s->op == OP_VERSION) {
+			s->ver = v;
+			s->null = !live;
+			break;
+		}
+		/* unchanged: the same version, or a tombstone since
+		 * collected (absent and deleted read alike) */
+		bool same = gv_version_cmp(&v, &s->ver) == 0 ||
+			    (!(s->setmode & 1) && !live &&
+			     gv_version_is_zero(&v));
+		s->ival = !same;
+		break;
+	}
 	case OP_WATCH: {
 		gv_node_watch_result w;
 		s->rc = gv_node_watch(n, now, s->key, s->klen, &w);

@@ -18,7 +18,8 @@
 
 static const char *const flag_names[] = {
 	"write",   "readonly", "denyoom", "admin",   "noscript",  "blocking",
-	"loading", "stale",    "fast",    "no_auth", "allow_busy", NULL};
+	"loading", "stale",    "skip_slowlog", "fast", "no_auth",
+	"allow_busy", NULL};
 
 static const char *const acl_names[] = {
 	"keyspace", "read",        "write",     "set",        "sortedset",

@@ -200,6 +200,7 @@ reset_client(gv_daemon *d, struct client *c)
 	c->skip_next = false;
 	c->no_evict = false;
 	c->no_touch = false;
+	gvd_multi_reset(c); /* RESET ends MULTI and every WATCH */
 }
 
 /* -------------------------------------------------------- HELLO, AUTH */
@@ -400,13 +401,14 @@ gvd_client_info_line(gv_daemon *d, const struct client *c, gv_resp_buf *b)
 	int n = snprintf(
 	        line, cap,
 	        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld "
-	        "flags=%s db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu "
+	        "flags=%s db=0 sub=0 psub=0 ssub=0 multi=%d qbuf=%zu "
 	        "qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=%zu obl=0 "
 	        "oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=default "
 	        "redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
 	        (unsigned long long)c->id, c->addr, c->laddr, c->fd, name,
 	        (long long)(now - c->created), (long long)(now - c->last),
-	        flags, c->inlen, c->incap - c->inlen, c->incap, c->inlen, omem,
+	        flags, c->multi ? (int)c->nmq : -1, c->inlen,
+	        c->incap - c->inlen, c->incap, c->inlen, omem,
 	        sizeof(*c) + c->incap + c->out.cap,
 	        c->paused ? (c->want_out ? "w" : "")
 	                  : (c->want_out ? "rw" : "r"),

@@ -445,12 +445,27 @@ const struct gvd_cmd gvd_cmds[] = {
 		       "set, sorted set or hash. Removing a single key that "
 		       "holds a string value is O(1).",
 	 .args = ARGS(KEYS_ARG), .fn = gvd_cmd_del},
+	{.name = "discard", .arity = 1,
+	 .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST |
+		  CMD_ALLOW_BUSY,
+	 .acl = ACL_TRANSACTION, .group = "transactions",
+	 .summary = "Discard all commands issued after MULTI",
+	 .since = "2.0.0",
+	 .complexity = "O(N), when N is the number of queued commands",
+	 .fn = gvd_cmd_discard},
 	{.name = "echo", .arity = 2,
 	 .flags = CMD_LOADING | CMD_STALE | CMD_FAST, .acl = ACL_CONNECTION,
 	 .group = "connection", .summary = "Echo the given string",
 	 .since = "1.0.0", .complexity = "O(1)",
 	 .args = ARGS({.name = "message", .type = "string"}),
 	 .fn = gvd_cmd_echo},
+	{.name = "exec", .arity = 1,
+	 .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_SKIP_SLOWLOG,
+	 .acl = ACL_TRANSACTION, .group = "transactions",
+	 .summary = "Execute all commands issued after MULTI",
+	 .since = "1.2.0",
+	 .complexity = "Depends on commands in the transaction",
+	 .fn = gvd_cmd_exec},
 	{.name = "exists", .arity = -2, .flags = CMD_READONLY | CMD_FAST,
 	 .first = 1, .last = -1, .step = 1, .acl = ACL_KEYSPACE,
 	 .kflags = KS_RO, .tips = MULTI_SHARD_SUM, .group = "generic",
@@ -738,6 +753,12 @@ const struct gvd_cmd gvd_cmds[] = {
 		       .sub = ARGS({.name = "key", .type = "key"},
 				   {.name = "value", .type = "string"})}),
 	 .fn = gvd_cmd_mset},
+	{.name = "multi", .arity = 1,
+	 .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST |
+		  CMD_ALLOW_BUSY,
+	 .acl = ACL_TRANSACTION, .group = "transactions",
+	 .summary = "Mark the start of a transaction block",
+	 .since = "1.2.0", .complexity = "O(1)", .fn = gvd_cmd_multi},
 	{.name = "object", .arity = -2,
 	 .group = "generic",
 	 .summary = "A container for object introspection commands",
@@ -1006,6 +1027,22 @@ const struct gvd_cmd gvd_cmds[] = {
 		       "in order to reclaim memory, where N is the number of "
 		       "allocations the deleted objects where composed of.",
 	 .args = ARGS(KEYS_ARG), .fn = gvd_cmd_del},
+	{.name = "unwatch", .arity = 1,
+	 .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST |
+		  CMD_ALLOW_BUSY,
+	 .acl = ACL_TRANSACTION, .group = "transactions",
+	 .summary = "Forget about all watched keys", .since = "2.2.0",
+	 .complexity = "O(1)", .fn = gvd_cmd_unwatch},
+	/* checked against this node's replica only (README) */
+	{.name = "watch", .arity = -2,
+	 .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST |
+		  CMD_ALLOW_BUSY,
+	 .first = 1, .last = -1, .step = 1, .acl = ACL_TRANSACTION,
+	 .kflags = KS_RO, .group = "transactions",
+	 .summary = "Watch the given keys to determine execution of the "
+		    "MULTI/EXEC block",
+	 .since = "2.2.0", .complexity = "O(1) for every key.",
+	 .args = ARGS(KEYS_ARG), .fn = gvd_cmd_watch},
 };
 
 const size_t gvd_ncmds = sizeof(gvd_cmds) / sizeof(gvd_cmds[0]);

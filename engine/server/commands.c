@@ -165,21 +165,42 @@ run_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 	if (cmd && cmd->subs && ac > 1) {
 		const struct gvd_cmd *sub = gvd_cmd_find(
 			cmd->subs, cmd->nsubs, av[1].ptr, av[1].len);
-		if (!sub)
+		if (!sub) {
+			c->dirty |= c->multi;
 			return unknown_subcommand(c, cmd, &av[1]);
+		}
 		cmd = sub;
 	}
-	if (!cmd)
+	if (!cmd) {
+		c->dirty |= c->multi; /* a refused command aborts the EXEC */
 		return unknown_command(c, av, ac);
+	}
 	c->last_cmd = cmd->name;
 	if (cmd->arity >= 0 ? ac != (size_t)cmd->arity
-			    : ac < (size_t)-cmd->arity)
+			    : ac < (size_t)-cmd->arity) {
+		if (c->multi && !strcmp(cmd->name, "exec")) {
+			/* Redis ends the transaction here, saying why */
+			gvd_multi_reset(c);
+			d->exec_aborts++;
+			struct req *r = gvd_ready(c);
+			if (r)
+				gv_resp_out_error(
+					&r->reply,
+					"EXECABORT Transaction discarded "
+					"because of: wrong number of "
+					"arguments for 'exec' command");
+			return;
+		}
+		c->dirty |= c->multi;
 		return wrong_args(c, cmd->name);
+	}
 	/* requirepass set and this client not past AUTH: only the rows
 	 * Redis marks no_auth (AUTH, HELLO, QUIT, RESET) run. GV.* too:
 	 * they are admin commands of the same server. */
 	if (d->cfg.requirepass[0] && !c->authed && !(cmd->flags & CMD_NO_AUTH))
 		return error_reply(c, "NOAUTH Authentication required.");
+	if (c->multi && gvd_multi_intercept(d, c, cmd, av, ac))
+		return;
 	cmd->fn(d, c, av, ac);
 }
 

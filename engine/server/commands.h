@@ -46,9 +46,10 @@ enum {
 	CMD_BLOCKING = 1u << 5,
 	CMD_LOADING = 1u << 6,
 	CMD_STALE = 1u << 7,
-	CMD_FAST = 1u << 8,
-	CMD_NO_AUTH = 1u << 9,
-	CMD_ALLOW_BUSY = 1u << 10,
+	CMD_SKIP_SLOWLOG = 1u << 8,
+	CMD_FAST = 1u << 9,
+	CMD_NO_AUTH = 1u << 10,
+	CMD_ALLOW_BUSY = 1u << 11,
 };
 
 /* ACL categories, in Redis's order (the order COMMAND INFO lists them). */
@@ -168,6 +169,8 @@ gvd_cmd_fn gvd_cmd_hello, gvd_cmd_auth, gvd_cmd_select, gvd_cmd_reset,
 /* cmd_config.c */
 gvd_cmd_fn gvd_cmd_config_get, gvd_cmd_config_help, gvd_cmd_config_resetstat,
 	gvd_cmd_config_set;
+gvd_cmd_fn gvd_cmd_multi, gvd_cmd_exec, gvd_cmd_discard, gvd_cmd_watch,
+	gvd_cmd_unwatch; /* multi.c */
 gvd_cmd_fn gvd_cmd_command, gvd_cmd_command_count, gvd_cmd_command_docs,
 	gvd_cmd_command_getkeys, gvd_cmd_command_getkeysandflags,
 	gvd_cmd_command_help, gvd_cmd_command_info, gvd_cmd_command_list;

@@ -297,7 +297,31 @@
 	  COUNTER, "grapevine_nx_conflicts_total", NULL, NULL,                \
 	  "Conflicts of two conditional writes (SET NX) that both "           \
 	  "succeeded at their nodes.",                                        \
-	  t.st.nx_conflicts)
+	  t.st.nx_conflicts)                                                  \
+	X(REQS_HELD, "reqs_held", STATS, "reqs_held",                         \
+	  COUNTER, "grapevine_reqs_held_total", NULL, NULL,                   \
+	  "Requests that waited for room on the shard queues.",               \
+	  d->reqs_held)                                                       \
+	X(OOM_REFUSED, "oom_refused", STATS, "oom_refused",                   \
+	  COUNTER, "grapevine_oom_refused_total", NULL, NULL,                 \
+	  "Writes refused whole before dispatch: a shard at its memory cap.", \
+	  d->oom_refused)                                                     \
+	X(EXECS, "execs", STATS, "execs",                                     \
+	  COUNTER, "grapevine_execs_total", NULL, NULL,                       \
+	  "Transactions run (EXEC, WATCHed keys unchanged or not).",          \
+	  d->execs)                                                           \
+	X(EXEC_ABORTS, "exec_aborts", STATS, "exec_aborts",                   \
+	  COUNTER, "grapevine_exec_aborts_total", NULL, NULL,                 \
+	  "Transactions refused with EXECABORT (a command refused in MULTI).",\
+	  d->exec_aborts)                                                     \
+	X(WATCH_ABORTS, "watch_aborts", STATS, "watch_aborts",                \
+	  COUNTER, "grapevine_watch_aborts_total", NULL, NULL,                \
+	  "EXECs answered null: a WATCHed key changed on this node.",         \
+	  d->watch_aborts)                                                    \
+	X(WATCH_LATE, "watch_late", STATS, "watch_late",                      \
+	  COUNTER, "grapevine_watch_late_total", NULL, NULL,                  \
+	  "WATCHed keys changed by gossip between an EXEC's check and apply.",\
+	  d->watch_late)
 /* clang-format on */
 
 enum gvd_counter_id {

@@ -48,6 +48,10 @@ gv_daemon_new(gv_daemon **out, const gv_daemon_config *cfg, char *err,
 		snprintf(d->run_id + 2 * i, 3, "%02x", rid[i]);
 	gv_resp_limits_init(&d->lim);
 	d->lim.max_bulk = cfg->max_value + GV_MAX_KEY + 1024;
+	/* multi-key commands of any size (Redis takes up to INT_MAX
+	 * arguments): the input cap (IN_LIMIT) is what bounds a request,
+	 * and the parser's argv grows only as arguments arrive */
+	d->lim.max_args = IN_LIMIT / 4;
 	gv_log_set_level(cfg->log_level);
 	if (cfg->keyring[0] && gvd_load_keyring(d, err, errlen))
 		goto fail;

@@ -17,16 +17,27 @@
  * stalls nobody but itself: past a soft limit of unsent replies, or of
  * requests at the shards, it is not read (TCP pushes back on it); past
  * --client-output-limit it is disconnected. No thread ever waits for
- * another: a full ring is an error reply (inbound), a sub kept for the
- * next iteration (outbound), a dropped and counted message (hooks,
- * membership; the latter followed by a resync).
+ * another: a req that finds no room on a ring waits in the front end's
+ * FIFO (inbound; its client is not read meanwhile once it has its share
+ * of subs out), a sub kept for the next iteration (outbound), a dropped
+ * and counted message (hooks, membership; the latter followed by a
+ * resync).
+ *
+ * Subs go to a thread in batches (struct batch: up to BATCH_KEYS subs of
+ * one req for one shard, one ring slot), and a req's batches are pushed
+ * all or none: gvd_dispatch checks every ring has room for its part
+ * first. One front-end thread pushes, each thread applies its ring in
+ * order, so any req dispatched after another sees all of its writes or
+ * (dispatched before) none: MSET and EXEC are atomic to readers on this
+ * node, across shards.
  *
  * The files: daemon.c (lifecycle), shards.c (worker threads, their
  * shards, node callbacks, routing), apply.c (a sub applied on its shard),
  * commands.c (a command parsed into subs; the table of commands is
  * cmd_table.c, COMMAND's introspection cmd_command.c, the connection
  * commands HELLO, AUTH, CLIENT, SELECT, RESET... cmd_conn.c, CONFIG
- * cmd_config.c), frontend.c
+ * cmd_config.c, the string, expiry and counter commands cmd_keys.c and
+ * cmd_strings.c), multi.c (MULTI/EXEC/WATCH: transactions), frontend.c
  * (client connections and replies), counters.c (the counter table behind
  * INFO, GV.STATS and /metrics), stats.c (INFO and GV.STATS),
  * metrics_http.c (/metrics), hooks.c (the event-hook runner),
@@ -82,6 +93,8 @@ enum op {
 	OP_FLUSH,  /* FLUSHDB on every shard */
 	OP_KEYLIST, /* KEYS: every live key matching the pattern */
 	OP_RANDOM,  /* RANDOMKEY: one live key at random, and the count */
+	OP_VERSION, /* WATCH: the key's version (tombstones included) */
+	OP_VCHECK,  /* EXEC: has the key still the WATCHed version? */
 };
 
 /* How a req's subs combine into the reply. */
@@ -98,7 +111,13 @@ enum combine {
 	C_FRAG,    /* one sub whose out is the whole reply (RESP) */
 	C_KEYS,    /* array: every sub's bulks (out) concatenated */
 	C_RANDOM,  /* one sub's key, picked by weight (ival), or nil */
+	C_WATCHED, /* WATCH: +OK, the versions kept in the client */
+	C_EXEC,    /* EXEC: array of its commands' replies, or null */
 };
+
+/* Keys grouped into one batch (one ring slot) at most, unless a req
+ * needs bigger batches to fit in a ring at all (gvd_dispatch). */
+#define BATCH_KEYS 1024
 
 struct req;
 struct sub;
@@ -129,15 +148,30 @@ struct sub {
 	uint64_t cursor; /* scan: leaf in, next leaf out */
 	size_t count;
 	const char *pattern;
-	gv_version ver; /* watch */
 	/* OP_KEYCMD: the handler and the command's arguments (name and key
 	 * included), copied into one block */
 	gvd_key_fn *kfn;
 	gv_resp_arg *args;
 	size_t nargs;
+	gv_version ver; /* GV.WATCH, WATCH, EXEC's check */
+};
+
+/*
+ * A batch: a run of one req's subs for one shard, in the req's order;
+ * the unit on a shard thread's command ring (a struct batch pointer).
+ * The thread applies its subs in one go and answers with the same
+ * pointer. A req's batches are pushed all or none (gvd_dispatch), so a
+ * reader dispatched later sees all of its writes, on every shard.
+ */
+struct batch {
+	struct req *r; /* the req dispatched (an EXEC's, for its commands) */
+	struct sub **v;
+	uint32_t n;
+	uint16_t shard;
 };
 
 struct client;
+struct gvd_cmd;
 
 struct req {
 	struct req *next;
@@ -145,11 +179,53 @@ struct req {
 	int combine;
 	uint8_t proto; /* the client's RESP version when it asked */
 	bool noreply;  /* CLIENT REPLY OFF/SKIP: run, answer nothing */
-	unsigned nsubs, done;
+	unsigned nsubs; /* subs[] */
+	unsigned total; /* subs it waits for: nsubs, + its kids' (EXEC) */
+	unsigned done;
+	unsigned queued; /* what it adds to cl->queued */
 	struct sub *subs;
 	gv_resp_buf reply;
 	uint64_t scan_shard; /* C_SCAN */
 	char *pattern;
+	/* dispatch (shards.c) */
+	struct req *wnext;      /* the daemon's FIFO of reqs waiting */
+	struct batch *batches;  /* made by gvd_dispatch */
+	unsigned nbatches;
+	struct sub **order;     /* the subs, grouped by shard */
+	struct batch batch1;    /* a one-sub req's batch: no allocation */
+	struct sub *order1;
+	/* Transactions (multi.c). An EXEC's req owns its commands' reqs
+	 * (kids, in order; their subs go out in its batches) and its
+	 * check subs (subs[], first on each shard). */
+	struct req **kids;
+	unsigned nkids, kcap;
+	bool kid;       /* captured by an EXEC: dispatched with it */
+	bool watch_one; /* check and apply on one thread: check decides */
+	_Atomic bool abort; /* a check failed: skip the rest (one thread) */
+	bool aborted;   /* EXEC: a WATCHed key changed: null reply */
+	int refused;    /* EXEC: refused whole before dispatch (OOM) */
+	struct req *exec; /* a check-only req: the EXEC it decides */
+	gv_daemon *d;     /* for on_done */
+	/* called instead of flushing the client when every sub is back;
+	 * returns a req it completed (to flush), or NULL */
+	struct req *(*on_done)(gv_daemon *d, struct req *r);
+};
+
+/* A key WATCHed by a client, and the version it had then (zero: absent
+ * or deleted). */
+struct watched {
+	char *key;
+	size_t klen;
+	gv_version ver;
+	bool live;
+};
+
+/* A command queued after MULTI: its arguments, copied. */
+struct queued_cmd {
+	const struct gvd_cmd *cmd;
+	gv_resp_arg *av;
+	size_t ac;
+	char *mem;
 };
 
 struct client {
@@ -177,6 +253,15 @@ struct client {
 	bool skip_this, skip_next; /* CLIENT REPLY SKIP: the next command */
 	bool no_evict, no_touch;
 	bool killed;            /* CLIENT KILL: closed at the loop's tick */
+	/* transactions (multi.c) */
+	bool multi;     /* after MULTI, until EXEC or DISCARD */
+	bool dirty;     /* a command refused while queuing: EXECABORT */
+	struct queued_cmd *mq;
+	size_t nmq, mqcap;
+	struct watched *watch;
+	size_t nwatch, wcap;
+	unsigned watch_wait; /* WATCH reqs not yet back: not read */
+	struct req *capture; /* EXEC running its commands: their reqs */
 };
 
 /* A hook event, fixed size for the SPSC ring. */
@@ -282,6 +367,17 @@ struct gv_daemon {
 	uint64_t ops_prev, ops_per_sec; /* commands a second ago; the rate */
 	/* front-end thread only */
 	uint64_t out_disconnects, in_disconnects, read_pauses, busy_replies;
+	uint64_t reqs_held; /* reqs that waited for ring room */
+	uint64_t execs, exec_aborts, watch_aborts, watch_late;
+	/* reqs waiting for room on the shards' rings, oldest first; while
+	 * it is not empty every new req joins it (order is kept) */
+	struct req *wait_head, *wait_tail;
+	struct req *barrier; /* an EXEC's check out: dispatch waits */
+	/* each shard's store bytes as last published, for the memory
+	 * check before dispatch (shards.c), and when it was read */
+	size_t mem_seen[MAX_SHARDS];
+	gv_time mem_seen_at;
+	uint64_t oom_refused; /* reqs refused whole before dispatch */
 	uint64_t metrics_refused, metrics_timeouts;
 	unsigned nclients;
 	struct gvd_metrics *metrics; /* /metrics (metrics_http.c); NULL: off */
@@ -321,7 +417,7 @@ state_name(int s)
 static inline bool
 req_done(const struct req *r)
 {
-	return r->done == r->nsubs;
+	return r->done == r->total;
 }
 
 /* A version as gvctl reads it: "<hlc>@<origin, 16 hex digits>". */
@@ -385,7 +481,22 @@ bool gvd_flush_resume(gv_daemon *d, struct client *c);
 void gvd_client_close(gv_daemon *d, struct client *c);
 void gvd_clients_tick(gv_daemon *d); /* CLIENT KILL, timeout: each turn */
 struct req *gvd_req_new(struct client *c, int combine, unsigned nsubs);
+struct req *gvd_req_alloc(int combine, unsigned nsubs);
 void gvd_req_free(struct req *r);
+void gvd_finish_one(gv_daemon *d, gv_resp_buf *o, struct client *c,
+		    struct req *r);
+
+/* multi.c: MULTI, EXEC, DISCARD, WATCH, UNWATCH. gvd_multi_intercept
+ * takes a command while the client is in MULTI (true: handled: queued
+ * or refused); gvd_watch_done keeps a WATCH's versions; _reset forgets
+ * a client's transaction and WATCHes (on close). */
+bool gvd_multi_intercept(gv_daemon *d, struct client *c,
+			 const struct gvd_cmd *cmd, gv_resp_arg *av,
+			 size_t ac);
+void gvd_watch_done(struct client *c, struct req *r);
+void gvd_multi_reset(struct client *c);
+void gvd_exec_finish(gv_daemon *d, gv_resp_buf *o, struct client *c,
+		     struct req *r);
 
 /* shards.c: the worker threads and their shards: set up (bind every
  * gossip port), start (join first), leave (announce it, wait for the
@@ -402,6 +513,10 @@ void gvd_wake_front(gv_daemon *d);
  * stats summed, and the daemon's drop counters. */
 void gvd_dispatch(gv_daemon *d, struct req *r);
 void gvd_drain_shards(gv_daemon *d);
+void gvd_dispatch_waiting(gv_daemon *d);
+struct req *gvd_exec_checked(gv_daemon *d, struct req *chk);
+bool gvd_mem_full(gv_daemon *d);
+void gvd_req_finished(gv_daemon *d, struct req *r);
 void gvd_sum_stats(gv_daemon *d, struct pub *t, struct pub *per);
 void gvd_sum_drops(gv_daemon *d, struct drops *x);
 

@@ -84,6 +84,7 @@ gvd_client_close(gv_daemon *d, struct client *c)
 		else
 			r->cl = NULL;
 	}
+	gvd_multi_reset(c);
 	free(c->in);
 	free(c->name);
 	free(c->lib_name);
@@ -94,21 +95,17 @@ gvd_client_close(gv_daemon *d, struct client *c)
 	d->nclients--;
 }
 
+/* A req on no client's queue. */
 struct req *
-gvd_req_new(struct client *c, int combine, unsigned nsubs)
+gvd_req_alloc(int combine, unsigned nsubs)
 {
 	struct req *r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
-	r->cl = c;
 	r->combine = combine;
 	r->nsubs = nsubs;
-	/* the protocol and CLIENT REPLY as they are when the command
-	 * arrives: a later HELLO or CLIENT REPLY changes later replies */
-	r->proto = c->proto;
-	r->noreply = c->reply_off || c->skip_this;
+	r->total = nsubs;
 	gv_resp_buf_init(&r->reply, gv_mem_libc(), 0);
-	r->reply.proto = c->proto;
 	if (nsubs) {
 		r->subs = calloc(nsubs, sizeof(*r->subs));
 		if (!r->subs) {
@@ -116,17 +113,53 @@ gvd_req_new(struct client *c, int combine, unsigned nsubs)
 			free(r);
 			return NULL;
 		}
-		for (unsigned i = 0; i < nsubs; i++) {
+		for (unsigned i = 0; i < nsubs; i++)
 			r->subs[i].parent = r;
-			r->subs[i].proto = c->proto;
-		}
+	}
+	return r;
+}
+
+/*
+ * A req on c's queue; or, while c runs an EXEC (c->capture), one of that
+ * EXEC's commands: kept by the EXEC, whose batches carry its subs and
+ * whose reply holds its reply (multi.c). Every handler makes its req
+ * here, which is what makes any command work inside MULTI.
+ */
+struct req *
+gvd_req_new(struct client *c, int combine, unsigned nsubs)
+{
+	struct req *x = c->capture;
+	if (x && x->nkids == x->kcap) {
+		unsigned cap = x->kcap ? x->kcap * 2 : 8;
+		struct req **k = realloc(x->kids, cap * sizeof(*k));
+		if (!k)
+			return NULL;
+		x->kids = k;
+		x->kcap = cap;
+	}
+	struct req *r = gvd_req_alloc(combine, nsubs);
+	if (!r)
+		return NULL;
+	r->cl = c;
+	/* the protocol and CLIENT REPLY as they are when the command
+	 * arrives: a later HELLO or CLIENT REPLY changes later replies */
+	r->proto = c->proto;
+	r->noreply = c->reply_off || c->skip_this;
+	r->reply.proto = c->proto;
+	for (unsigned i = 0; i < nsubs; i++)
+		r->subs[i].proto = c->proto;
+	if (x) {
+		r->kid = true;
+		x->kids[x->nkids++] = r;
+		return r;
 	}
 	if (c->tail)
 		c->tail->next = r;
 	else
 		c->head = r;
 	c->tail = r;
-	c->queued += nsubs ? nsubs : 1;
+	r->queued = nsubs ? nsubs : 1;
+	c->queued += r->queued;
 	return r;
 }
 
@@ -139,6 +172,12 @@ gvd_req_free(struct req *r)
 		free(r->subs[i].out);
 		free(r->subs[i].args);
 	}
+	for (unsigned k = 0; k < r->nkids; k++)
+		gvd_req_free(r->kids[k]);
+	free(r->kids);
+	if (r->batches != &r->batch1)
+		free(r->batches);
+	free(r->order);
 	free(r->subs);
 	free(r->pattern);
 	gv_resp_buf_fini(&r->reply);
@@ -146,19 +185,21 @@ gvd_req_free(struct req *r)
 }
 
 
-/* Encode a complete req's reply into the client's output. */
-static void
-finish_req(gv_daemon *d, struct client *c, struct req *r)
+/* Encode a complete req's reply into o (c's output, or an EXEC's
+ * reply for one of its commands). */
+void
+gvd_finish_one(gv_daemon *d, gv_resp_buf *o, struct client *c, struct req *r)
 {
-	gv_resp_buf *o = &c->out;
 	o->proto = r->proto;
-	for (unsigned i = 0; i < r->nsubs; i++)
+	if (r->combine == C_WATCHED)
+		gvd_watch_done(c, r); /* even on an error: it is read again */
+	for (unsigned i = 0; i < r->nsubs && r->combine != C_EXEC; i++)
 		if (r->subs[i].rc) {
 			int rc = r->subs[i].rc;
 			if (rc == GV_ENOSPC)
 				gv_resp_out_error(o, "OOM command not allowed "
 						     "when used memory > "
-						     "'maxmemory'");
+						     "'maxmemory'.");
 			else if (rc == GV_EREADONLY)
 				gv_resp_out_error(o, "READONLY this node is in "
 						     "a minority partition");
@@ -314,6 +355,12 @@ finish_req(gv_daemon *d, struct client *c, struct req *r)
 		gv_resp_out_int(o, (int64_t)s->count);
 		break;
 	}
+	case C_WATCHED:
+		gv_resp_out_ok(o);
+		break;
+	case C_EXEC:
+		gvd_exec_finish(d, o, c, r);
+		break;
 	}
 }
 
@@ -333,7 +380,7 @@ out_soft(const gv_daemon *d)
 static bool
 client_blocked(const gv_daemon *d, const struct client *c)
 {
-	return c->queued >= CLIENT_PENDING ||
+	return c->queued >= CLIENT_PENDING || c->watch_wait ||
 	       gv_resp_buf_pending(&c->out) >= out_soft(d);
 }
 
@@ -342,7 +389,7 @@ client_blocked(const gv_daemon *d, const struct client *c)
 static bool
 client_can_resume(const gv_daemon *d, const struct client *c)
 {
-	return c->queued < CLIENT_PENDING / 2 &&
+	return c->queued < CLIENT_PENDING / 2 && !c->watch_wait &&
 	       gv_resp_buf_pending(&c->out) < out_soft(d) / 2;
 }
 
@@ -370,8 +417,10 @@ flush_client(gv_daemon *d, struct client *c)
 		if (!c->head)
 			c->tail = NULL;
 		if (!r->noreply) /* CLIENT REPLY OFF/SKIP: its place only */
-			finish_req(d, c, r);
-		c->queued -= r->nsubs ? r->nsubs : 1;
+			gvd_finish_one(d, &c->out, c, r);
+		else if (r->combine == C_WATCHED)
+			gvd_watch_done(c, r); /* its versions all the same */
+		c->queued -= r->queued;
 		gvd_req_free(r);
 		c->inflight--;
 	}

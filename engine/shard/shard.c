@@ -461,6 +461,20 @@ gv_shard_pending(const gv_shard *sh)
 	return gv_spsc_size(&sh->in);
 }
 
+size_t
+gv_shard_room(const gv_shard *sh)
+{
+	/* on the producer's side the size is an upper bound (the consumer
+	 * may have popped since), so this is a lower bound of the room */
+	return gv_spsc_capacity(&sh->in) - gv_spsc_size(&sh->in);
+}
+
+size_t
+gv_shard_capacity(const gv_shard *sh)
+{
+	return gv_spsc_capacity(&sh->in);
+}
+
 void
 gv_shard_wake(gv_shard *sh)
 {

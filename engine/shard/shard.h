@@ -141,6 +141,18 @@ int gv_shard_submit(gv_shard *sh, const void *cmd);
 /* Commands waiting in the ring now (approximate from other threads). */
 size_t gv_shard_pending(const gv_shard *sh);
 
+/*
+ * gv_shard_room - how many commands gv_shard_submit would take now
+ * without GV_EFULL. Owner thread only: only the owner pushes and the
+ * shard only pops, so the room can only grow until the owner's next
+ * submit, and a caller that finds room for n can submit n that will all
+ * be taken (an all-or-nothing group of commands: check, then push).
+ * gv_shard_capacity is the ring's size (cfg.cmd_cap): a group larger
+ * than that never fits.
+ */
+size_t gv_shard_room(const gv_shard *sh);
+size_t gv_shard_capacity(const gv_shard *sh);
+
 /* Make the loop iterate soon (any thread; coalesced). */
 void gv_shard_wake(gv_shard *sh);
 

@@ -82,6 +82,12 @@ PROM = {
     "flushed_entries": "grapevine_flushed_entries_total",
     "flushed_updates": "grapevine_flushed_updates_total",
     "nx_conflicts": "grapevine_nx_conflicts_total",
+    "reqs_held": "grapevine_reqs_held_total",
+    "oom_refused": "grapevine_oom_refused_total",
+    "execs": "grapevine_execs_total",
+    "exec_aborts": "grapevine_exec_aborts_total",
+    "watch_aborts": "grapevine_watch_aborts_total",
+    "watch_late": "grapevine_watch_late_total",
 }
 # in GV.STATS, not in /metrics (INFO's conflicts is their sum there)
 STATS_ONLY = {"conflicts_applied", "conflicts_lost"}

@@ -257,6 +257,96 @@ test_shard_cmds_in_order(void **state)
 	del_shard(sh);
 }
 
+/*
+ * gv_shard_room: what the owner may submit now, all of it taken. Groups
+ * of random sizes (up to the whole ring) go in only when the room says
+ * they fit, and every submit of a group then succeeds, while the shard
+ * drains concurrently: the check-then-push that makes grapevined's
+ * dispatch all-or-nothing.
+ */
+#define ROOM_CAP 256u
+#define ROOM_N 200000u
+
+static void
+test_shard_room_groups(void **state)
+{
+	gv_shard_ops ops = {.on_cmd = order_on_cmd};
+	gv_shard_config cfg;
+	gv_shard_stats st;
+	static order_ctx ctx;
+	gv_shard *sh;
+	uint64_t sub = 0, took = 0, waits = 0, rnd = 88172645463325252ull;
+	gv_time t0;
+	(void)state;
+
+	memset(&ctx, 0, sizeof(ctx));
+	base_config(&cfg, ops, &ctx, sizeof(seq_cmd));
+	cfg.reply_size = sizeof(seq_reply);
+	cfg.cmd_cap = ROOM_CAP;
+	cfg.reply_cap = ROOM_CAP;
+	sh = new_shard(&cfg);
+	/* before start nothing is taken: the room is exact */
+	assert_int_equal(gv_shard_capacity(sh), ROOM_CAP);
+	assert_int_equal(gv_shard_room(sh), ROOM_CAP);
+	for (unsigned i = 0; i < ROOM_CAP; i++) {
+		seq_cmd k = {sub, (uint32_t)(sub * 2654435761u), 0};
+
+		assert_int_equal(gv_shard_submit(sh, &k), 0);
+		sub++;
+		assert_int_equal(gv_shard_room(sh), ROOM_CAP - i - 1);
+	}
+	{
+		seq_cmd k = {sub, 0, 0};
+
+		assert_int_equal(gv_shard_submit(sh, &k), GV_EFULL);
+	}
+	assert_int_equal(gv_shard_start(sh), 0);
+	gv_shard_wake(sh);
+
+	t0 = gv_io_now();
+	while (took < ROOM_N) {
+		seq_reply r;
+		size_t g;
+
+		rnd ^= rnd << 13, rnd ^= rnd >> 7, rnd ^= rnd << 17;
+		g = 1 + (size_t)(rnd % ROOM_CAP);
+		if (g > ROOM_N - sub)
+			g = (size_t)(ROOM_N - sub);
+		while (g && gv_shard_room(sh) < g) {
+			/* the group waits, whole: take replies meanwhile */
+			waits++;
+			while (gv_shard_take(sh, &r) == 1) {
+				assert_int_equal(r.seq, took);
+				took++;
+			}
+			if (gv_io_now() - t0 > (gv_time)WAIT_S * SEC)
+				fail_msg("no room for %zu after %d s", g,
+				         WAIT_S);
+			sched_yield();
+		}
+		for (size_t i = 0; i < g; i++) {
+			seq_cmd k = {sub, (uint32_t)(sub * 2654435761u), 0};
+
+			/* the room was checked: never refused */
+			assert_int_equal(gv_shard_submit(sh, &k), 0);
+			sub++;
+		}
+		gv_shard_wake(sh);
+		while (gv_shard_take(sh, &r) == 1) {
+			assert_int_equal(r.seq, took);
+			took++;
+		}
+		if (!g)
+			sched_yield();
+	}
+	stop_and_stats(sh, &st);
+	print_message("%u commands in groups, %" PRIu64 " waits for room\n",
+	              ROOM_N, waits);
+	assert_int_equal(atomic_load(&ctx.bad_seq), 0);
+	assert_int_equal(ctx.next, ROOM_N);
+	del_shard(sh);
+}
+
 /* ---- 2. held replies -------------------------------------------------- */
 
 #define HELD_CAP 4u
@@ -1361,6 +1451,7 @@ main(void)
 	         NULL, reap, (void *)&backend_auto},
 	        {"test_shard_cmds_in_order/recvmmsg", test_shard_cmds_in_order,
 	         NULL, reap, (void *)&backend_mmsg},
+	        cmocka_unit_test_teardown(test_shard_room_groups, reap),
 	        cmocka_unit_test_teardown(test_shard_replies_held, reap),
 	        cmocka_unit_test_teardown(test_shard_reply_overflow, reap),
 	        cmocka_unit_test_teardown(test_shard_held_after_stop, reap),
