@@ -514,6 +514,7 @@ void gvd_wake_front(gv_daemon *d);
 void gvd_dispatch(gv_daemon *d, struct req *r);
 void gvd_drain_shards(gv_daemon *d);
 void gvd_dispatch_waiting(gv_daemon *d);
+void gvd_dispatch_first(gv_daemon *d, struct req *r);
 struct req *gvd_exec_checked(gv_daemon *d, struct req *chk);
 bool gvd_mem_full(gv_daemon *d);
 void gvd_req_finished(gv_daemon *d, struct req *r);

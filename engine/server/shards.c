@@ -952,9 +952,10 @@ gvd_dispatch(gv_daemon *d, struct req *r)
 }
 
 /* Push r ahead of every waiting req: an EXEC whose check passed, which
- * must follow its check before anything else does. */
-static void
-dispatch_first(gv_daemon *d, struct req *r)
+ * must follow its check before anything else does (also the second step
+ * of RENAME, COPY and MSETNX across threads: cmd_multikey.c). */
+void
+gvd_dispatch_first(gv_daemon *d, struct req *r)
 {
 	int rc = make_batches(d, r);
 	if (rc)
@@ -1004,7 +1005,7 @@ gvd_exec_checked(gv_daemon *d, struct req *chk)
 		d->watch_aborts++;
 		x->done = x->total;
 	} else {
-		dispatch_first(d, x);
+		gvd_dispatch_first(d, x);
 	}
 	gvd_dispatch_waiting(d);
 	return x;

@@ -127,6 +127,56 @@ incr
 setex x
 expire x
 getex
+rename nokey x
+set a 1
+rename a a
+renamenx a a
+set b 2
+renamenx a b
+copy a c
+copy a b
+copy a b replace
+get b
+copy a b db 0
+copy a b db x
+copy a b foo
+msetnx
+msetnx x 1 y
+msetnx x 1 a 2
+msetnx x 1 y 2
+mget x y
+copy nokey z
+copy a a
+set e v ex 100
+rename e e2
+ttl e2
+exists e
+copy e2 e3
+ttl e3
+incr ctr
+incr ctr
+rename ctr ctr2
+get ctr2
+incr ctr2
+renamenx ctr2 nk1
+renamenx nk1 ctr2
+get nk1
+set k1 a
+set k2 b
+set k3 c
+set k4 d
+set k5 e
+rename k1 m1
+rename k2 m2
+rename k3 m3
+rename k4 m4
+rename k5 m5
+mget m1 m2 m3 m4 m5 k1 k2
+msetnx q1 1 q2 2 q3 3 q4 4 q5 5
+msetnx q5 x q6 y
+mget q1 q2 q3 q4 q5 q6
+copy m1 m2 replace
+get m2
 set s hello
 object encoding s
 set n 12345
@@ -184,6 +234,23 @@ scan 0 foo
 randomkey x
 keys
 """
+
+
+def key_positions(words):
+    """Which words of a transcript line name keys (they get the run's
+    prefix, so every run starts from absent keys on both servers)."""
+    cmd = words[0]
+    if cmd in ("mget", "touch", "exists", "del"):
+        return range(1, len(words))
+    if cmd == "object":
+        return [2] if len(words) > 1 and words[1] != "help" else []
+    if cmd in ("scan", "keys", "randomkey"):
+        return []
+    if cmd in ("rename", "renamenx", "copy"):
+        return [1, 2]
+    if cmd == "msetnx":
+        return range(1, len(words), 2)
+    return [1]
 
 
 def start_redis():
@@ -244,23 +311,28 @@ def test_transcript():
     if not rp:
         ct.log("skip: transcript: no redis-server (tools/bootstrap.sh installs it)")
         raise SystemExit(77)
-    nodes = ct.cluster(1)
     try:
-        prefix = f"t{int(time.time() * 1000)}:"
+        # two worker threads: RENAME, COPY and MSETNX take their two-step
+        # path when their keys' shards are on different threads; one: the
+        # one-sub path always
+        for threads in ("2", "1"):
+            transcript_run(rport, threads)
+    finally:
+        rp.terminate()
+        rp.wait(5)
+
+
+def transcript_run(rport, threads):
+    nodes = ct.cluster(1, shards=4, extra=["--threads", threads])
+    try:
+        prefix = f"t{int(time.time() * 1000)}.{threads}:"
         same = 0
         for line in TRANSCRIPT.strip().splitlines():
             words = line.split()
             # the words that name keys get the prefix, so each run starts
             # from absent keys on both servers
             cmd = words[0]
-            if cmd in ("mget", "touch", "exists", "del"):
-                pos = range(1, len(words))
-            elif cmd == "object":
-                pos = [2]
-            elif cmd in ("scan", "keys", "randomkey"):
-                pos = []
-            else:
-                pos = [1]
+            pos = key_positions(words)
             keyed = [prefix + w if i in pos and i < len(words) else w for i, w in enumerate(words)]
             keyed = ["" if w == '""' else w for w in keyed]
             a = raw(rport, keyed)
@@ -271,7 +343,7 @@ def test_transcript():
             else:
                 ct.check(False, f"{line}: redis {a!r}, grapevined {b!r}")
         ct.check(same == len(TRANSCRIPT.strip().splitlines()),
-                 f"transcript: {same} replies equal redis-server's")
+                 f"transcript (--threads {threads}): {same} replies equal redis-server's")
         # the same in RESP3, byte for byte (fresh keys)
         prefix3 = prefix + "3:"
         ra, rb = Raw3(rport), Raw3(nodes[0].resp)
@@ -279,16 +351,7 @@ def test_transcript():
         for line in TRANSCRIPT.strip().splitlines():
             words = line.split()
             cmd = words[0]
-            if cmd in ("object",) and len(words) > 1 and words[1] == "help":
-                pos = []
-            elif cmd in ("mget", "touch", "exists", "del"):
-                pos = range(1, len(words))
-            elif cmd == "object":
-                pos = [2]
-            elif cmd in ("scan", "keys", "randomkey"):
-                pos = []
-            else:
-                pos = [1]
+            pos = key_positions(words)
             keyed = [prefix3 + w if i in pos and i < len(words) else w for i, w in enumerate(words)]
             keyed = ["" if w == '""' else w for w in keyed]
             if cmd in ("scan", "keys", "randomkey"):
@@ -310,8 +373,6 @@ def test_transcript():
         ct.check(raw(nodes[0].resp, ["SCAN", "0", "TYPE", "hash"])[1] == [], "SCAN TYPE hash: none")
     finally:
         ct.stop_all(nodes)
-        rp.terminate()
-        rp.wait(5)
 
 
 def ttl(node, key, cmd="PTTL"):
@@ -473,8 +534,44 @@ def test_flush():
         ct.stop_all(nodes)
 
 
+def test_multikey():
+    nodes = ct.cluster(3, shards=4)
+    try:
+        ct.check(ct.wait_until(lambda: all(ct.alive_members(n) == 2 for n in nodes), 10),
+                 "3 nodes joined (2 peers alive at each)")
+        a, b, c = (n.r() for n in nodes)
+        for i in range(20):
+            a.cmd("SET", f"mk:src{i}", f"v{i}", "EX", "100")
+        ok = all(a.cmd("RENAME", f"mk:src{i}", f"mk:dst{i}") == "OK" for i in range(20))
+        ct.check(ok, "20 RENAMEs at node 0 (across threads and not)")
+
+        def moved():
+            return all(b.cmd("GET", f"mk:dst{i}") == f"v{i}".encode() and
+                       b.cmd("EXISTS", f"mk:src{i}") == 0 and 90 <= b.cmd("TTL", f"mk:dst{i}") <= 100
+                       for i in range(20))
+        ct.check(ct.wait_until(moved, 5), "node 1 sees every key moved, with its TTL")
+        ct.check(b.cmd("MSETNX", "mk:n1", "1", "mk:n2", "2", "mk:n3", "3") == 1, "MSETNX at node 1")
+        ct.check(ct.wait_until(lambda: c.cmd("MGET", "mk:n1", "mk:n2", "mk:n3") == [b"1", b"2", b"3"], 5),
+                 "node 2 sees MSETNX's keys")
+        ct.check(c.cmd("MSETNX", "mk:n3", "x", "mk:n4", "y") == 0 and c.cmd("EXISTS", "mk:n4") == 0,
+                 "MSETNX with one key taken sets nothing")
+        # inside MULTI: a command whose keys share a thread runs; one
+        # across threads is an error element, the rest of the EXEC applies
+        a.send_raw(b"".join(ct.resp_encode(w) for w in (
+            ["MULTI"], ["COPY", "mk:dst0", "mk:dst0copy"], ["SET", "mk:m", "1"], ["EXEC"])))
+        replies = [a.reply() for _ in range(4)]
+        ex = replies[3]
+        ct.check(isinstance(ex, list) and len(ex) == 2 and ex[1] == "OK" and
+                 (ex[0] == 1 or (isinstance(ex[0], Exception) and "worker threads" in str(ex[0]))),
+                 f"COPY inside MULTI: done, or the documented error element ({ex})")
+        for r in (a, b, c):
+            r.close()
+    finally:
+        ct.stop_all(nodes)
+
+
 TESTS = {"transcript": test_transcript, "expiry": test_expiry, "counters": test_counters,
-         "flush": test_flush}
+         "flush": test_flush, "multikey": test_multikey}
 
 
 def main():
