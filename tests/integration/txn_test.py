@@ -400,6 +400,47 @@ def test_oom():
         ct.stop_all([g])
 
 
+def test_held():
+    """Full rings: reqs wait in the front end (reqs_held), in order.
+    One thread's ring for 64 clients pipelining SET k i / GET k pairs
+    (more than the ring holds, 256 each, so reqs wait; reqs_held is
+    logged, not checked: a fast shard may keep up):
+    each GET must read its own SET's value (nothing overtakes), with no
+    BUSY reply."""
+    g = node(shards=1, threads=1)
+    try:
+        n_clients, pairs = 64, 1500
+        bad = []
+
+        def client(cid):
+            r = ct.Resp(g.resp, timeout=60)
+            try:
+                out = b"".join(encode("SET", f"h{cid}", str(i)) +
+                               encode("GET", f"h{cid}")
+                               for i in range(pairs))
+                r.send_raw(out)
+                for i in range(pairs):
+                    a, b = r.reply(), r.reply()
+                    if a != "OK" or b != str(i).encode():
+                        bad.append((cid, i, a, b))
+                        return
+            finally:
+                r.close()
+        ts = [threading.Thread(target=client, args=(c,))
+              for c in range(n_clients)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(120)
+        st = ct.stats(g.resp)
+        check(not bad, f"{n_clients} clients x {pairs} SET/GET pairs in "
+              f"order" + (f": {bad[0]}" if bad else ""))
+        check(st.get("busy_replies") == 0, "no BUSY reply")
+        log(f"   reqs_held {st.get('reqs_held')}")
+    finally:
+        ct.stop_all([g])
+
+
 # ------------------------------------------------------------ atomicity
 
 def atomic_run(port, n_keys, rounds, use_multi):
@@ -465,6 +506,7 @@ TESTS = {
     "large": test_large,
     "refused": test_refused_applies_nothing,
     "oom": test_oom,
+    "held": test_held,
     "atomic": test_atomic,
 }
 
