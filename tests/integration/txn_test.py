@@ -355,6 +355,17 @@ def test_refused_applies_nothing():
         r.cmd("GET")
         check("EXECABORT" in str(r.cmd("EXEC")), "EXECABORT")
         check(r.cmd("EXISTS", *keys) == 0, "aborted EXEC applied nothing")
+        # the queue is bounded (70 MiB of queued arguments)
+        r.cmd("MULTI")
+        v = b"z" * 50000
+        errs = 0
+        for i in range(1600):
+            r.send_raw(encode("SET", f"big{i}", v))
+        for i in range(1600):
+            errs += isinstance(r.reply(), Exception)
+        check(errs > 0, f"80 MB queued: refused past the bound ({errs})")
+        check("EXECABORT" in str(r.cmd("EXEC")), "then EXECABORT")
+        check(r.cmd("EXISTS", "big0") == 0, "and nothing applied")
         r.close()
     finally:
         ct.stop_all([g])
