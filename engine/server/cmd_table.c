@@ -1087,14 +1087,16 @@ const struct gvd_cmd gvd_cmds[] = {
 	 .acl = ACL_TRANSACTION, .group = "transactions",
 	 .summary = "Forget about all watched keys", .since = "2.2.0",
 	 .complexity = "O(1)", .fn = gvd_cmd_unwatch},
-	/* checked against this node's replica only (README) */
+	/* checked against this node's replica only (README): its docs say
+	 * so, as the issue asks of every conditional write */
 	{.name = "watch", .arity = -2,
 	 .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST |
 		  CMD_ALLOW_BUSY,
 	 .first = 1, .last = -1, .step = 1, .acl = ACL_TRANSACTION,
 	 .kflags = KS_RO, .group = "transactions",
 	 .summary = "Watch the given keys to determine execution of the "
-		    "MULTI/EXEC block",
+		    "MULTI/EXEC block (grapevine: checked against this "
+		    "node's replica only; two nodes can both succeed)",
 	 .since = "2.2.0", .complexity = "O(1) for every key.",
 	 .args = ARGS(KEYS_ARG), .fn = gvd_cmd_watch},
 };

@@ -258,6 +258,7 @@ struct client {
 	bool dirty;     /* a command refused while queuing: EXECABORT */
 	struct queued_cmd *mq;
 	size_t nmq, mqcap;
+	size_t mqbytes; /* their arguments' bytes: at most IN_LIMIT */
 	struct watched *watch;
 	size_t nwatch, wcap;
 	unsigned watch_wait; /* WATCH reqs not yet back: not read */

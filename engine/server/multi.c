@@ -82,7 +82,7 @@ discard(struct client *c)
 	}
 	free(c->mq);
 	c->mq = NULL;
-	c->nmq = c->mqcap = 0;
+	c->nmq = c->mqcap = c->mqbytes = 0;
 	c->multi = false;
 	c->dirty = false;
 }
@@ -121,6 +121,10 @@ queue_cmd(struct client *c, const struct gvd_cmd *cmd, gv_resp_arg *av,
 	size_t bytes = 0;
 	for (size_t i = 0; i < ac; i++)
 		bytes += av[i].len + 1;
+	/* the queue is bounded like a request: what a client can make the
+	 * daemon hold is its input limit, in MULTI too */
+	if (c->mqbytes + bytes + ac * sizeof(gv_resp_arg) > IN_LIMIT)
+		return GV_EFULL;
 	struct queued_cmd *q = &c->mq[c->nmq];
 	q->av = malloc(ac * sizeof(*q->av));
 	q->mem = malloc(bytes ? bytes : 1);
@@ -141,6 +145,7 @@ queue_cmd(struct client *c, const struct gvd_cmd *cmd, gv_resp_arg *av,
 	q->ac = ac;
 	q->cmd = cmd;
 	c->nmq++;
+	c->mqbytes += bytes + ac * sizeof(gv_resp_arg);
 	return 0;
 }
 
@@ -262,6 +267,7 @@ gvd_multi_intercept(gv_daemon *d, struct client *c, const struct gvd_cmd *cmd,
 		    gv_resp_arg *av, size_t ac)
 {
 	const char *n = cmd->name;
+	int rc;
 	if (!strcmp(n, "exec")) {
 		exec_run(d, c);
 	} else if (!strcmp(n, "discard")) {
@@ -277,9 +283,12 @@ gvd_multi_intercept(gv_daemon *d, struct client *c, const struct gvd_cmd *cmd,
 		c->dirty = true;
 		error_reply(c, "OOM command not allowed when used memory > "
 			       "'maxmemory'.");
-	} else if (queue_cmd(c, cmd, av, ac)) {
+	} else if ((rc = queue_cmd(c, cmd, av, ac))) {
 		c->dirty = true;
-		error_reply(c, "ERR out of memory");
+		error_reply(c, rc == GV_EFULL
+				       ? "ERR transaction too large (more "
+					 "than 70 MiB of commands queued)"
+				       : "ERR out of memory");
 	} else {
 		struct req *r = gvd_ready(c);
 		if (r)

@@ -355,6 +355,17 @@ def test_refused_applies_nothing():
         r.cmd("GET")
         check("EXECABORT" in str(r.cmd("EXEC")), "EXECABORT")
         check(r.cmd("EXISTS", *keys) == 0, "aborted EXEC applied nothing")
+        # the queue is bounded (70 MiB of queued arguments)
+        r.cmd("MULTI")
+        v = b"z" * 50000
+        errs = 0
+        for i in range(1600):
+            r.send_raw(encode("SET", f"big{i}", v))
+        for i in range(1600):
+            errs += isinstance(r.reply(), Exception)
+        check(errs > 0, f"80 MB queued: refused past the bound ({errs})")
+        check("EXECABORT" in str(r.cmd("EXEC")), "then EXECABORT")
+        check(r.cmd("EXISTS", "big0") == 0, "and nothing applied")
         r.close()
     finally:
         ct.stop_all([g])
@@ -396,6 +407,47 @@ def test_oom():
               f"MULTI at the cap: {got}")
         check(ct.stats(g.resp).get("oom_refused", 0) >= 2, "oom_refused")
         r.close()
+    finally:
+        ct.stop_all([g])
+
+
+def test_held():
+    """Full rings: reqs wait in the front end (reqs_held), in order.
+    One thread's ring for 64 clients pipelining SET k i / GET k pairs
+    (more than the ring holds, 256 each, so reqs wait; reqs_held is
+    logged, not checked: a fast shard may keep up):
+    each GET must read its own SET's value (nothing overtakes), with no
+    BUSY reply."""
+    g = node(shards=1, threads=1)
+    try:
+        n_clients, pairs = 64, 1500
+        bad = []
+
+        def client(cid):
+            r = ct.Resp(g.resp, timeout=60)
+            try:
+                out = b"".join(encode("SET", f"h{cid}", str(i)) +
+                               encode("GET", f"h{cid}")
+                               for i in range(pairs))
+                r.send_raw(out)
+                for i in range(pairs):
+                    a, b = r.reply(), r.reply()
+                    if a != "OK" or b != str(i).encode():
+                        bad.append((cid, i, a, b))
+                        return
+            finally:
+                r.close()
+        ts = [threading.Thread(target=client, args=(c,))
+              for c in range(n_clients)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(120)
+        st = ct.stats(g.resp)
+        check(not bad, f"{n_clients} clients x {pairs} SET/GET pairs in "
+              f"order" + (f": {bad[0]}" if bad else ""))
+        check(st.get("busy_replies") == 0, "no BUSY reply")
+        log(f"   reqs_held {st.get('reqs_held')}")
     finally:
         ct.stop_all([g])
 
@@ -465,6 +517,7 @@ TESTS = {
     "large": test_large,
     "refused": test_refused_applies_nothing,
     "oom": test_oom,
+    "held": test_held,
     "atomic": test_atomic,
 }
 
