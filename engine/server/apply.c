@@ -327,7 +327,10 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 			if (gv_store_lookup(gv_node_store(n), s->key, s->klen,
 					    &r) == 0) {
 				v = r.ver;
-				live = !r.tombstone;
+				/* an expired key is absent, reclaimed or not */
+				live = !r.tombstone &&
+				       !gv_record_expired(
+					       &r, gv_node_clock_ms(n, now));
 			}
 		} else {
 			v.hlc = UINT64_MAX; /* no copy of the key: changed */
@@ -337,11 +340,13 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 			s->null = !live;
 			break;
 		}
-		/* unchanged: the same version, or a tombstone since
-		 * collected (absent and deleted read alike) */
-		bool same = gv_version_cmp(&v, &s->ver) == 0 ||
-			    (!(s->setmode & 1) && !live &&
-			     gv_version_is_zero(&v));
+		/* unchanged: the same version and as live as it was (a key
+		 * that expired since is changed, as in Redis 7), or a
+		 * tombstone since collected (absent and deleted read alike) */
+		bool was_live = s->setmode & 1;
+		bool same = (gv_version_cmp(&v, &s->ver) == 0 &&
+			     live == was_live) ||
+			    (!was_live && !live && gv_version_is_zero(&v));
 		s->ival = !same;
 		break;
 	}

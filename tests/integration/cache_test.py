@@ -564,6 +564,18 @@ def test_multikey():
         ct.check(isinstance(ex, list) and len(ex) == 2 and ex[1] == "OK" and
                  (ex[0] == 1 or (isinstance(ex[0], Exception) and "worker threads" in str(ex[0]))),
                  f"COPY inside MULTI: done, or the documented error element ({ex})")
+        # WATCH sees a key expire as a change (Redis 7 aborts the EXEC)
+        a.cmd("SET", "mk:w", "v", "PX", "300")
+        a.cmd("WATCH", "mk:w")
+        time.sleep(0.5)
+        a.cmd("MULTI")
+        a.cmd("SET", "mk:other", "1")
+        ct.check(a.cmd("EXEC") is None, "a WATCHed key that expired aborts the EXEC")
+        a.cmd("SET", "mk:w2", "v", "PX", "10000")
+        a.cmd("WATCH", "mk:w2")
+        a.cmd("MULTI")
+        a.cmd("SET", "mk:other", "1")
+        ct.check(a.cmd("EXEC") == ["OK"], "one that is still alive does not")
         for r in (a, b, c):
             r.close()
     finally:
