@@ -28,25 +28,15 @@
 
 /* ------------------------------------------------------- front end */
 
-void
-gvd_key_cmd(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac,
-	    gvd_key_fn *fn)
+bool
+gvd_copy_args(struct sub *s, const gv_resp_arg *av, size_t ac)
 {
 	size_t bytes = ac * sizeof(gv_resp_arg);
 	for (size_t i = 0; i < ac; i++)
 		bytes += av[i].len + 1;
-	struct req *r = gvd_req_new(c, C_FRAG, 1);
-	if (!r)
-		return;
-	struct sub *s = &r->subs[0];
-	s->op = OP_KEYCMD;
-	s->kfn = fn;
 	s->args = malloc(bytes);
-	if (!s->args) {
-		s->rc = GV_ENOMEM;
-		r->done = 1;
-		return;
-	}
+	if (!s->args)
+		return false;
 	char *p = (char *)(s->args + ac);
 	for (size_t i = 0; i < ac; i++) {
 		memcpy(p, av[i].ptr, av[i].len);
@@ -55,12 +45,30 @@ gvd_key_cmd(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac,
 		p += av[i].len + 1;
 	}
 	s->nargs = ac;
+	return true;
+}
+
+void
+gvd_key_cmd(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac,
+	    gvd_key_fn *fn)
+{
+	struct req *r = gvd_req_new(c, C_FRAG, 1);
+	if (!r)
+		return;
+	struct sub *s = &r->subs[0];
+	s->op = OP_KEYCMD;
+	s->kfn = fn;
+	if (!gvd_copy_args(s, av, ac)) {
+		s->rc = GV_ENOMEM;
+		r->done = r->total;
+		return;
+	}
 	s->key = dupmem(av[1].ptr, av[1].len);
 	s->klen = av[1].len;
 	s->shard = (uint16_t)(XXH3_64bits(av[1].ptr, av[1].len) % d->k);
 	if (!s->key) {
 		s->rc = GV_ENOMEM;
-		r->done = 1;
+		r->done = r->total;
 		return;
 	}
 	gvd_dispatch(d, r);

@@ -53,27 +53,6 @@ error_reply(struct client *c, const char *msg)
 		gv_resp_out_error(&r->reply, msg);
 }
 
-/* Copy av[0..ac) into one block for s (as gvd_key_cmd does). */
-static bool
-copy_args(struct sub *s, const gv_resp_arg *av, size_t ac)
-{
-	size_t bytes = ac * sizeof(gv_resp_arg);
-	for (size_t i = 0; i < ac; i++)
-		bytes += av[i].len + 1;
-	s->args = malloc(bytes);
-	if (!s->args)
-		return false;
-	char *p = (char *)(s->args + ac);
-	for (size_t i = 0; i < ac; i++) {
-		memcpy(p, av[i].ptr, av[i].len);
-		p[av[i].len] = 0;
-		s->args[i] = (gv_resp_arg){.ptr = p, .len = av[i].len};
-		p += av[i].len + 1;
-	}
-	s->nargs = ac;
-	return true;
-}
-
 /* A sub for key k of op (and kfn), its arguments copied. */
 static bool
 key_sub(gv_daemon *d, struct sub *s, int op, gvd_key_fn *kfn,
@@ -84,7 +63,7 @@ key_sub(gv_daemon *d, struct sub *s, int op, gvd_key_fn *kfn,
 	s->key = dupmem(k->ptr, k->len);
 	s->klen = k->len;
 	s->shard = (uint16_t)shard_of(d, k->ptr, k->len);
-	return s->key && (!av || copy_args(s, av, ac));
+	return s->key && (!av || gvd_copy_args(s, av, ac));
 }
 
 /* The keys of the command: RENAME/COPY av[1], av[2]; MSETNX av[1, 3..]. */
@@ -296,7 +275,7 @@ step1_done(gv_daemon *d, struct req *chk)
 			gv_resp_arg a[3] = {{.ptr = "set", .len = 3},
 					    {.ptr = w->key, .len = w->klen},
 					    {.ptr = p, .len = n}};
-			if (!copy_args(w, a, 3)) {
+			if (!gvd_copy_args(w, a, 3)) {
 				answer(x, 0, "ERR out of memory");
 			} else {
 				if (kind == MK_RENAME)

@@ -453,8 +453,10 @@ bool gvd_value_get(gv_node *n, gv_time now, const void *key, size_t klen,
 		   char *num, struct gvd_value *v);
 void gvd_out_value(gv_resp_buf *b, bool have, const struct gvd_value *v);
 
-/* cmd_keys.c: route a single-key command to its shard with its
- * arguments; fn runs there (see gvd_key_fn). */
+/* cmd_keys.c: copy av[0..ac) into one block for s->args (false: out of
+ * memory); route a single-key command to its shard with its arguments,
+ * fn running there (see gvd_key_fn). */
+bool gvd_copy_args(struct sub *s, const gv_resp_arg *av, size_t ac);
 void gvd_key_cmd(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac,
 		 gvd_key_fn *fn);
 
