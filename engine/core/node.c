@@ -1083,9 +1083,10 @@ gv_node_put_ex(gv_node *n, gv_time now, const void *key, size_t klen,
 			   false);
 }
 
-int
-gv_node_put_nx(gv_node *n, gv_time now, const void *key, size_t klen,
-	       const void *val, size_t vlen, uint64_t expire, int priority)
+static int
+put_cond(gv_node *n, gv_time now, const void *key, size_t klen,
+	 const void *val, size_t vlen, uint64_t expire, int priority,
+	 bool absent)
 {
 	if (klen && key && gv_key_reserved(key, klen))
 		return GV_EINVAL;
@@ -1093,11 +1094,25 @@ gv_node_put_nx(gv_node *n, gv_time now, const void *key, size_t klen,
 			     priority);
 	if (rc)
 		return rc;
-	if (gv_store_get(&n->store, key, klen, NULL) == 0)
+	if (absent && gv_store_get(&n->store, key, klen, NULL) == 0)
 		return 1;
 	gv_version ver = {gv_hlc_now(&n->hlc, gv__wall_ms(n, now)), n->self};
 	return write_entry_ver(n, now, key, klen, val, vlen, 0, expire, true,
 			       &ver, priority, false, NULL);
+}
+
+int
+gv_node_put_nx(gv_node *n, gv_time now, const void *key, size_t klen,
+	       const void *val, size_t vlen, uint64_t expire, int priority)
+{
+	return put_cond(n, now, key, klen, val, vlen, expire, priority, true);
+}
+
+int
+gv_node_put_cond(gv_node *n, gv_time now, const void *key, size_t klen,
+		 const void *val, size_t vlen, uint64_t expire, int priority)
+{
+	return put_cond(n, now, key, klen, val, vlen, expire, priority, false);
 }
 
 int

@@ -367,6 +367,12 @@ int gv_node_put_ex(gv_node *n, gv_time now, const void *key, size_t klen,
  */
 int gv_node_put_nx(gv_node *n, gv_time now, const void *key, size_t klen,
 		   const void *val, size_t vlen, uint64_t expire, int priority);
+/* gv_node_put_cond - gv_node_put_ex of a write the caller made under a
+ * check of its own against this replica (an EXEC after WATCH): marked
+ * conditional like SET NX's, so a conflict of two is counted. */
+int gv_node_put_cond(gv_node *n, gv_time now, const void *key, size_t klen,
+		     const void *val, size_t vlen, uint64_t expire,
+		     int priority);
 int gv_node_expire(gv_node *n, gv_time now, const void *key, size_t klen,
 		   uint64_t expire, int priority);
 int gv_node_incr(gv_node *n, gv_time now, const void *key, size_t klen,

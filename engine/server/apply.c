@@ -172,8 +172,11 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 			s->null = true;
 			break;
 		}
-		s->rc = gv_node_put(n, now, s->key, s->klen, s->val, s->vlen,
-				    GV_PRIO_NORMAL);
+		s->rc = s->cond ? gv_node_put_cond(n, now, s->key, s->klen,
+						   s->val, s->vlen, 0,
+						   GV_PRIO_NORMAL)
+				: gv_node_put(n, now, s->key, s->klen, s->val,
+					      s->vlen, GV_PRIO_NORMAL);
 		break;
 	}
 	case OP_DEL: {

@@ -261,6 +261,9 @@ store_value(struct shard *sh, gv_time now, struct sub *s, const void *val,
 					vlen, deadline, GV_PRIO_NORMAL);
 		return rc == 1 ? 0 : rc; /* checked absent just before */
 	}
+	if (s->cond)
+		return gv_node_put_cond(sh->node, now, s->key, s->klen, val,
+					vlen, deadline, GV_PRIO_NORMAL);
 	return gv_node_put_ex(sh->node, now, s->key, s->klen, val, vlen,
 			      deadline, GV_PRIO_NORMAL);
 }

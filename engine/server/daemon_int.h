@@ -153,6 +153,7 @@ struct sub {
 	gvd_key_fn *kfn;
 	gv_resp_arg *args;
 	size_t nargs;
+	bool cond; /* a write of an EXEC after WATCH: marked conditional */
 	gv_version ver; /* GV.WATCH, WATCH, EXEC's check */
 };
 

@@ -227,8 +227,13 @@ exec_run(gv_daemon *d, struct client *c)
 	c->capture = NULL;
 	gvd_multi_reset(c); /* EXEC ends MULTI and every WATCH */
 	unsigned total = x->nsubs;
-	for (unsigned k = 0; k < x->nkids; k++)
+	for (unsigned k = 0; k < x->nkids; k++) {
 		total += x->kids[k]->nsubs;
+		/* writes made under WATCH are conditional, like SET NX's:
+		 * two nodes can both pass the check (nx_conflicts) */
+		for (unsigned i = 0; nw && i < x->kids[k]->nsubs; i++)
+			x->kids[k]->subs[i].cond = true;
+	}
 	x->total = total;
 	unsigned q = total ? total : 1;
 	c->queued += q - x->queued;

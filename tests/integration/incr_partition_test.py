@@ -140,6 +140,20 @@ def main():
         r3 = cl.conn(2)
         r3.cmd("SET", "gv:incr:sentinel", "from-3")
         r3.close()
+        # a WATCH/EXEC on both sides of the cut: both succeed (each checks
+        # its own replica); the heal finds the pair (nx_conflicts: only
+        # conditional writes count there, SET NX's and these; SET NX's
+        # own count is sim_cache's test_nx_conflicts)
+        both = []
+        for i in (0, 2):
+            r = cl.conn(i)
+            r.cmd("WATCH", "gv:nx:watched")
+            r.cmd("MULTI")
+            r.cmd("SET", "gv:nx:watched", f"side{i}")
+            both.append(r.cmd("EXEC"))
+            r.close()
+        check(both == [["OK"], ["OK"]],
+              "WATCH/EXEC succeeds on both sides of the cut", f"{both}")
         time.sleep(max(1.5, CUT_MIN_S - (time.time() - t_cut)))
         r1 = cl.conn(0)
         leaked = r1.cmd("GET", "gv:incr:sentinel")
@@ -163,6 +177,22 @@ def main():
         check(ok, f"the value is {want.decode()} on every node after the heal",
               f"during the cut {during}, after {time.time() - t_heal:.1f} s {final}; "
               f"increments took {t_cut - t0:.1f} s + the cut")
+
+        def nx_conflicts():
+            total = 0
+            for i in range(3):
+                r = cl.conn(i)
+                v = r.cmd("GV.STATS")
+                r.close()
+                st = {v[j].decode() if isinstance(v[j], bytes) else v[j]: v[j + 1]
+                      for j in range(0, len(v), 2)}
+                total += st.get("nx_conflicts", 0)
+            return total
+        counted = servers.wait_until(lambda: nx_conflicts() >= 1, 10, 0.2)
+        check(counted, "the heal counts the pair in nx_conflicts", f"{nx_conflicts()}")
+        same = servers.wait_until(lambda: len(set(map(bytes, get_all(cl, b"gv:nx:watched")))) == 1, 10, 0.2)
+        check(same, "one EXEC's value survives, the same on every node",
+              f"{get_all(cl, b'gv:nx:watched')}")
     except Exception as e:  # noqa: BLE001
         check(False, f"ran to the end: {type(e).__name__}: {e}")
     finally:
