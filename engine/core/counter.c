@@ -172,13 +172,13 @@ gv_counter_join(gv_counter *a, const gv_counter *b)
 {
 	gv_counter_slot out[2 * GV_COUNTER_MAX_SLOTS];
 	unsigned i = 0, j = 0, k = 0;
-	while (i < a->nslots || j < b->nslots) {
-		const gv_counter_slot *x = i < a->nslots ? &a->slots[i] : NULL;
-		const gv_counter_slot *y = j < b->nslots ? &b->slots[j] : NULL;
-		if (x && (!y || x->origin < y->origin)) {
+	/* both sorted by origin: merge, the higher sequence for a shared one */
+	while (i < a->nslots && j < b->nslots) {
+		const gv_counter_slot *x = &a->slots[i], *y = &b->slots[j];
+		if (x->origin < y->origin) {
 			out[k++] = *x;
 			i++;
-		} else if (y && (!x || y->origin < x->origin)) {
+		} else if (y->origin < x->origin) {
 			out[k++] = *y;
 			j++;
 		} else {
@@ -187,9 +187,14 @@ gv_counter_join(gv_counter *a, const gv_counter *b)
 			j++;
 		}
 	}
+	while (i < a->nslots)
+		out[k++] = a->slots[i++];
+	while (j < b->nslots)
+		out[k++] = b->slots[j++];
 	if (k > GV_COUNTER_MAX_SLOTS)
 		return GV_EFULL;
-	memcpy(a->slots, out, k * sizeof(out[0]));
+	if (k)
+		memcpy(a->slots, out, k * sizeof(out[0]));
 	a->nslots = k;
 	if (b->hlc > a->hlc)
 		a->hlc = b->hlc;

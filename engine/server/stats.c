@@ -146,6 +146,12 @@ info_section(gv_daemon *d, gv_resp_buf *b, int s, const uint64_t *v,
 		struct timespec now;
 		clock_gettime(CLOCK_REALTIME, &now);
 		int64_t up = gvd_mono_s() - d->started_mono;
+#ifdef __GNUC__
+		const int gcc[3] = {__GNUC__, __GNUC_MINOR__,
+				    __GNUC_PATCHLEVEL__};
+#else
+		const int gcc[3] = {0, 0, 0};
+#endif
 		OUT(b, "redis_version:%s\r\nredis_git_sha1:00000000\r\n"
 		    "redis_git_dirty:0\r\nredis_build_id:0\r\n"
 		    "redis_mode:standalone\r\nos:%s %s %s\r\n"
@@ -154,12 +160,7 @@ info_section(gv_daemon *d, gv_resp_buf *b, int s, const uint64_t *v,
 		    "process_id:%d\r\nprocess_supervised:no\r\n"
 		    "run_id:%s\r\ntcp_port:%u\r\n",
 		    GVD_REDIS_VERSION, u.sysname, u.release, u.machine,
-		    (int)sizeof(void *) * 8,
-#ifdef __GNUC__
-		    __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__,
-#else
-		    0, 0, 0,
-#endif
+		    (int)sizeof(void *) * 8, gcc[0], gcc[1], gcc[2],
 		    (int)getpid(), d->run_id, d->cfg.resp.port);
 		OUT(b, "server_time_usec:%lld\r\nuptime_in_seconds:%lld\r\n"
 		    "uptime_in_days:%lld\r\nhz:10\r\nconfigured_hz:10\r\n"
