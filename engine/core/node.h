@@ -420,6 +420,19 @@ typedef struct gv_node_watch_result {
 int gv_node_watch(gv_node *n, gv_time now, const void *key, size_t klen,
 		  gv_node_watch_result *out);
 
+/*
+ * gv_node_holders - WAIT's question: how many other live members hold key
+ * at version ver or newer? Answers come from queries like the watch's
+ * (one small datagram to each live member not yet heard to hold it, at
+ * most every 2 ms per key); call again until the count is high enough
+ * or time is up. A member heard to hold it once stays counted (a newer
+ * version supersedes, never removes, the write). Up to GV_HOLD_SLOTS
+ * (key, version) questions are followed at once.
+ * Returns 0 with *holders and *alive (other live members now).
+ */
+int gv_node_holders(gv_node *n, gv_time now, const void *key, size_t klen,
+		    const gv_version *ver, unsigned *holders, unsigned *alive);
+
 /* The Merkle root of this node's data. */
 uint64_t gv_node_root(gv_node *n);
 

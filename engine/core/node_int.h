@@ -205,6 +205,19 @@ struct watch {
 	gv_version *answers; /* [0] is ours */
 };
 
+/* WAIT: which members were heard to hold a key at a version or newer
+ * (watch.c); a few at once, the least recently asked one replaced. */
+#define GV_HOLD_SLOTS 8
+struct holders {
+	bool active;
+	uint32_t id; /* the PULL_QUERY session */
+	uint64_t key_hash;
+	gv_version ver;
+	gv_time used, asked;
+	unsigned n, cap;
+	gv_addr *held;
+};
+
 #define GV_KEYOPS_MAX 64
 
 struct gv_keyent {
@@ -369,6 +382,7 @@ struct gv_node {
 	gv_time next_sweep, next_dedup_advance;
 	gv_time next_reclaim; /* the active expiry cycle */
 	gv_version flush_ver; /* the last flush applied: older writes die */
+	struct holders hold[GV_HOLD_SLOTS]; /* WAIT (watch.c) */
 	bool flush_set;       /* the flush entry is in the store */
 	size_t reclaim_cursor;
 	gv_time now; /* last time seen, for callbacks from the store */

@@ -4,7 +4,9 @@
  * version of a key it holds (a PULL_DIGEST query, answered by a PULL_DIGEST
  * answer) and count how many hold the newest. It costs one small datagram
  * per member and round, so it is for an operator watching one key, not for
- * the data path.
+ * the data path. WAIT (gv_node_holders) asks the same question of the
+ * members not yet heard to hold a write, and counts those that answer
+ * with it or newer.
  */
 #include "node_int.h"
 
@@ -104,6 +106,109 @@ gv_node_watch(gv_node *n, gv_time now, const void *key, size_t klen,
 	return 0;
 }
 
+#define HOLD_ASK_US 2000 /* a member not heard yet is asked again */
+
+static struct holders *
+hold_slot(gv_node *n, uint64_t kh, const gv_version *ver, gv_time now)
+{
+	struct holders *lru = &n->hold[0];
+	for (int i = 0; i < GV_HOLD_SLOTS; i++) {
+		struct holders *h = &n->hold[i];
+		if (h->active && h->key_hash == kh &&
+		    gv_version_cmp(&h->ver, ver) == 0)
+			return h;
+		if (!h->active || h->used < lru->used)
+			lru = h;
+	}
+	lru->active = true;
+	lru->key_hash = kh;
+	lru->ver = *ver;
+	lru->id = gv__rand32(n) | 1;
+	lru->n = 0;
+	lru->asked = 0;
+	lru->used = now;
+	return lru;
+}
+
+static bool
+held_by(const struct holders *h, const gv_addr *a)
+{
+	for (unsigned i = 0; i < h->n; i++)
+		if (gv_addr_eq(&h->held[i], a))
+			return true;
+	return false;
+}
+
+int
+gv_node_holders(gv_node *n, gv_time now, const void *key, size_t klen,
+		const gv_version *ver, unsigned *holders, unsigned *alive)
+{
+	if (!n || (klen && !key) || klen > GV_MAX_KEY || !ver || !holders ||
+	    !alive)
+		return GV_EINVAL;
+	n->now = now;
+	uint64_t kh = gv__key_hash(key, klen);
+	struct holders *h = hold_slot(n, kh, ver, now);
+	h->used = now;
+	unsigned live = 0, counted = 0;
+	bool ask = !h->asked || now - h->asked >= HOLD_ASK_US;
+	uint64_t item[3] = {kh, 0, 0};
+	for (size_t i = 0; i < n->nmembers; i++) {
+		struct member *m = &n->members[i];
+		if (m->state != GV_MEMBER_ALIVE && m->state != GV_MEMBER_SUSPECT)
+			continue;
+		live++;
+		if (held_by(h, &m->addr)) {
+			counted++;
+			continue;
+		}
+		if (!ask)
+			continue;
+		struct bulk b;
+		gv__bulk_init(&b, n, &m->addr, false);
+		gv_wire_writer *wr = gv__bulk_room(&b, gv_wire_pull_digest_size(1));
+		if (wr)
+			gv_wire_put_pull_digest(wr, h->id, GV_PULL_QUERY, item,
+						1);
+		gv__bulk_finish(&b);
+	}
+	if (ask)
+		h->asked = now;
+	*holders = counted;
+	*alive = live;
+	return 0;
+}
+
+/* A WAIT question's answer: is from one more holder? */
+static bool
+hold_answer(gv_node *n, const gv_addr *from, const gv_wire_pull_digest *d)
+{
+	for (int i = 0; i < GV_HOLD_SLOTS; i++) {
+		struct holders *h = &n->hold[i];
+		if (!h->active || d->session != h->id)
+			continue;
+		gv_version v = {gv_wire_u64_at(d->items, 1),
+				gv_wire_u64_at(d->items, 2)};
+		if (gv_wire_u64_at(d->items, 0) != h->key_hash ||
+		    gv_version_cmp(&v, &h->ver) < 0 || held_by(h, from))
+			return true;
+		if (h->n == h->cap) {
+			unsigned cap = h->cap ? 2 * h->cap : 8;
+			gv_addr *a = gv__alloc(n->mem, cap * sizeof(*a));
+			if (!a)
+				return true;
+			if (h->n)
+				memcpy(a, h->held, h->n * sizeof(*a));
+			gv__free(n->mem, h->held, h->cap * sizeof(*a));
+			h->held = a;
+			h->cap = cap;
+		}
+		h->held[h->n++] = *from;
+		return true;
+	}
+	return false;
+}
+
 void
 gv__on_watch(gv_node *n, gv_time now, const gv_addr *from,
 	     const gv_wire_pull_digest *d)
@@ -129,6 +234,8 @@ gv__on_watch(gv_node *n, gv_time now, const gv_addr *from,
 		gv__bulk_finish(&b);
 		return;
 	}
+	if (d->count >= 1 && hold_answer(n, from, d))
+		return;
 	struct watch *w = &n->watch;
 	if (!w->active || d->session != w->id || d->count < 1 ||
 	    gv_wire_u64_at(d->items, 0) != w->key_hash ||
@@ -143,4 +250,9 @@ gv__watch_fini(gv_node *n)
 {
 	gv__free(n->mem, n->watch.answers, n->watch.cap * sizeof(gv_version));
 	n->watch.answers = NULL;
+	for (int i = 0; i < GV_HOLD_SLOTS; i++) {
+		gv__free(n->mem, n->hold[i].held,
+			 n->hold[i].cap * sizeof(gv_addr));
+		n->hold[i].held = NULL;
+	}
 }

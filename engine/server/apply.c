@@ -89,6 +89,20 @@ random_key(struct shard *sh, struct sub *s, gv_time now)
 	}
 }
 
+/* If s's key now holds another version than before (NULL: none), s
+ * wrote it: say so, with the version, for the client's WAIT. */
+static void
+note_write(gv_node *n, struct sub *s, const gv_version *before)
+{
+	gv_record r;
+	if (gv_store_lookup(gv_node_store(n), s->key, s->klen, &r))
+		return;
+	if (before && gv_version_cmp(before, &r.ver) == 0)
+		return;
+	s->wrote = true;
+	s->ver = r.ver;
+}
+
 /* A conflict side's value: nil for a delete, else its first bytes. */
 static void
 out_value(gv_resp_buf *b, bool tomb, const uint8_t *val, size_t vlen,
@@ -155,11 +169,22 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 	case OP_FLUSH:
 		s->rc = gv_node_flush(n, now, GV_PRIO_CRITICAL);
 		break;
+	case OP_WAIT: {
+		unsigned holders = 0, alive = 0;
+		s->rc = gv_node_holders(n, now, s->key, s->klen, &s->ver,
+					&holders, &alive);
+		s->ival = holders;
+		break;
+	}
 	case OP_KEYCMD: {
 		gv_resp_buf b;
 		gv_resp_buf_init(&b, gv_mem_libc(), 0);
 		b.proto = s->proto; /* the client's RESP version */
+		gv_record before;
+		bool had = gv_store_lookup(gv_node_store(n), s->key, s->klen,
+					   &before) == 0;
 		s->kfn(sh, s, now, &b);
+		note_write(n, s, had ? &before.ver : NULL);
 		if (s->rc)
 			gv_resp_buf_fini(&b);
 		else
@@ -177,6 +202,8 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 						   GV_PRIO_NORMAL)
 				: gv_node_put(n, now, s->key, s->klen, s->val,
 					      s->vlen, GV_PRIO_NORMAL);
+		if (!s->rc)
+			note_write(n, s, NULL);
 		break;
 	}
 	case OP_DEL: {
@@ -184,6 +211,8 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 					GV_PRIO_NORMAL);
 		s->ival = rc == 0;
 		s->rc = rc == GV_ENOTFOUND ? 0 : rc;
+		if (rc == 0)
+			note_write(n, s, NULL);
 		break;
 	}
 	case OP_COUNT: {

@@ -1089,6 +1089,17 @@ const struct gvd_cmd gvd_cmds[] = {
 	 .complexity = "O(1)", .fn = gvd_cmd_unwatch},
 	/* checked against this node's replica only (README): its docs say
 	 * so, as the issue asks of every conditional write */
+	{.name = "wait", .arity = 3,
+	 .flags = CMD_NOSCRIPT,
+	 .acl = ACL_CONNECTION,
+	 .tips = STRS("request_policy:all_shards", "response_policy:agg_min"),
+	 .group = "generic",
+	 .summary = "Wait for the synchronous replication of all the write commands sent in the context of the current connection",
+	 .since = "3.0.0",
+	 .complexity = "O(1)",
+	 .args = ARGS({.name = "numreplicas", .type = "integer"},
+		      {.name = "timeout", .type = "integer"}),
+	 .fn = gvd_cmd_wait},
 	{.name = "watch", .arity = -2,
 	 .flags = CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST |
 		  CMD_ALLOW_BUSY,

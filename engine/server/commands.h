@@ -155,6 +155,8 @@ gvd_cmd_fn gvd_cmd_setex, gvd_cmd_psetex, gvd_cmd_setnx, gvd_cmd_getset,
 	gvd_cmd_incrbyfloat, gvd_cmd_flushdb, gvd_cmd_flushall;
 /* cmd_multikey.c */
 gvd_cmd_fn gvd_cmd_rename, gvd_cmd_renamenx, gvd_cmd_copy, gvd_cmd_msetnx;
+/* cmd_wait.c */
+gvd_cmd_fn gvd_cmd_wait;
 /* cmd_strings.c */
 gvd_cmd_fn gvd_cmd_append, gvd_cmd_strlen, gvd_cmd_getrange,
 	gvd_cmd_setrange, gvd_cmd_type, gvd_cmd_touch, gvd_cmd_keys,

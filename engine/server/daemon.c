@@ -136,7 +136,8 @@ gv_daemon_run(gv_daemon *d, const volatile sig_atomic_t *stop)
 {
 	struct epoll_event evs[64];
 	while (!*stop && !atomic_load(&d->fatal)) {
-		int n = epoll_wait(d->epfd, evs, 64, 200);
+		/* a WAIT polls its shard every millisecond */
+		int n = epoll_wait(d->epfd, evs, 64, d->waits ? 1 : 200);
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
 			if (p == &d->lfd) {
@@ -166,6 +167,7 @@ gv_daemon_run(gv_daemon *d, const volatile sig_atomic_t *stop)
 			}
 		}
 		gvd_drain_shards(d);
+		gvd_wait_tick(d);
 		gvd_clients_tick(d);
 		gvd_metrics_tick(d);
 		gvd_save_keyring(d);
@@ -193,6 +195,15 @@ gv_daemon_del(gv_daemon *d)
 	/* stop the threads, collect what came back and what was never
 	 * applied, then close the clients with their replies */
 	gvd_shards_fini(d);
+	/* WAITs between probes: answered (done), so their clients' close
+	 * frees them; those of closed clients freed here */
+	while (d->waits) {
+		struct req *r = d->waits;
+		d->waits = r->poll_next;
+		r->done = r->total;
+		if (!r->cl)
+			gvd_req_free(r);
+	}
 	while (d->clients)
 		gvd_client_close(d, d->clients);
 	gvd_shards_del(d);

@@ -92,6 +92,7 @@ enum op {
 	OP_KEYCMD, /* a single-key command run by sub->kfn (cmd_keys.c) */
 	OP_FLUSH,  /* FLUSHDB on every shard */
 	OP_KEYLIST, /* KEYS: every live key matching the pattern */
+	OP_WAIT,    /* WAIT: how many members hold key at ver or newer */
 	OP_RANDOM,  /* RANDOMKEY: one live key at random, and the count */
 	OP_VERSION, /* WATCH: the key's version (tombstones included) */
 	OP_VCHECK,  /* EXEC: has the key still the WATCHed version? */
@@ -154,6 +155,7 @@ struct sub {
 	gv_resp_arg *args;
 	size_t nargs;
 	bool cond; /* a write of an EXEC after WATCH: marked conditional */
+	bool wrote; /* out: this sub wrote its key, at version ver (WAIT) */
 	gv_version ver; /* GV.WATCH, WATCH, EXEC's check */
 };
 
@@ -207,6 +209,7 @@ struct req {
 	int refused;    /* EXEC: refused whole before dispatch (OOM) */
 	struct req *exec; /* a check-only req: the EXEC it decides */
 	gv_daemon *d;     /* for on_done */
+	struct req *poll_next; /* WAIT: the daemon's list of waiting ones */
 	/* called instead of flushing the client when every sub is back;
 	 * returns a req it completed (to flush), or NULL */
 	struct req *(*on_done)(gv_daemon *d, struct req *r);
@@ -264,6 +267,11 @@ struct client {
 	size_t nwatch, wcap;
 	unsigned watch_wait; /* WATCH reqs not yet back: not read */
 	struct req *capture; /* EXEC running its commands: their reqs */
+	/* WAIT: this client's last write (its key's shard and version) */
+	char *lw_key;
+	size_t lw_klen;
+	uint16_t lw_shard;
+	gv_version lw_ver;
 };
 
 /* A hook event, fixed size for the SPSC ring. */
@@ -375,6 +383,7 @@ struct gv_daemon {
 	 * it is not empty every new req joins it (order is kept) */
 	struct req *wait_head, *wait_tail;
 	struct req *barrier; /* an EXEC's check out: dispatch waits */
+	struct req *waits;   /* WAITs between two probes (cmd_wait.c) */
 	/* each shard's store bytes as last published, for the memory
 	 * check before dispatch (shards.c), and when it was read */
 	size_t mem_seen[MAX_SHARDS];
@@ -453,6 +462,10 @@ struct gvd_value {
 bool gvd_value_get(gv_node *n, gv_time now, const void *key, size_t klen,
 		   char *num, struct gvd_value *v);
 void gvd_out_value(gv_resp_buf *b, bool have, const struct gvd_value *v);
+
+/* cmd_wait.c: WAITs due for another probe go out (every loop turn); the
+ * loop sleeps at most 1 ms while any waits. */
+void gvd_wait_tick(gv_daemon *d);
 
 /* cmd_keys.c: copy av[0..ac) into one block for s->args (false: out of
  * memory); route a single-key command to its shard with its arguments,

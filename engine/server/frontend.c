@@ -85,6 +85,7 @@ gvd_client_close(gv_daemon *d, struct client *c)
 			r->cl = NULL;
 	}
 	gvd_multi_reset(c);
+	free(c->lw_key);
 	free(c->in);
 	free(c->name);
 	free(c->lib_name);
@@ -191,6 +192,20 @@ void
 gvd_finish_one(gv_daemon *d, gv_resp_buf *o, struct client *c, struct req *r)
 {
 	o->proto = r->proto;
+	/* WAIT's question is about the client's last write */
+	for (unsigned i = 0; c && i < r->nsubs; i++) {
+		struct sub *s = &r->subs[i];
+		if (!s->wrote || s->rc)
+			continue;
+		char *k = dupmem(s->key, s->klen);
+		if (!k)
+			continue;
+		free(c->lw_key);
+		c->lw_key = k;
+		c->lw_klen = s->klen;
+		c->lw_shard = s->shard;
+		c->lw_ver = s->ver;
+	}
 	if (r->combine == C_WATCHED)
 		gvd_watch_done(c, r); /* even on an error: it is read again */
 	for (unsigned i = 0; i < r->nsubs && r->combine != C_EXEC; i++)

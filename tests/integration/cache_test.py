@@ -582,8 +582,38 @@ def test_multikey():
         ct.stop_all(nodes)
 
 
+def test_wait():
+    nodes = ct.cluster(3)
+    try:
+        ct.check(ct.wait_until(lambda: all(ct.alive_members(n) == 2 for n in nodes), 10),
+                 "3 nodes joined (2 peers alive at each)")
+        r = nodes[0].r()
+        ct.check(r.cmd("WAIT", "2", "1000") == 2, "WAIT before any write: both peers")
+        for cmd in (["SET", "w:k", "v"], ["INCR", "w:c"], ["SET", "w:e", "v", "EX", "100"],
+                    ["DEL", "w:k"]):
+            r.cmd(*cmd)
+            t = time.time()
+            got = r.cmd("WAIT", "2", "1000")
+            ct.check(got == 2, f"WAIT 2 1000 after {cmd[0]}: {got} in {(time.time() - t) * 1000:.1f} ms")
+        ct.check(str(r.cmd("WAIT", "1", "-1")) == "ERR timeout is negative", "WAIT 1 -1: Redis's error")
+        nodes[2].kill9()
+        r.cmd("SET", "w:k2", "v")
+        t = time.time()
+        got = r.cmd("WAIT", "2", "500")
+        took = time.time() - t
+        ct.check(got == 1 and 0.45 <= took < 2, f"one peer down: WAIT 2 500 answers {got} after {took * 1000:.0f} ms")
+        r.cmd("MULTI")
+        r.cmd("WAIT", "1", "100")
+        ex = r.cmd("EXEC")
+        ct.check(isinstance(ex, list) and len(ex) == 1 and isinstance(ex[0], int),
+                 f"WAIT inside MULTI answers at once ({ex})")
+        r.close()
+    finally:
+        ct.stop_all(nodes[:2])
+
+
 TESTS = {"transcript": test_transcript, "expiry": test_expiry, "counters": test_counters,
-         "flush": test_flush, "multikey": test_multikey}
+         "flush": test_flush, "multikey": test_multikey, "wait": test_wait}
 
 
 def main():

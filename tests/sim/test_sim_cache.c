@@ -483,6 +483,51 @@ test_expire_vs_set(void **state)
 	}
 }
 
+/* WAIT's question: members holding a write count once they answer; one
+ * cut off does not, and counts after the heal brings it the write. */
+static void
+test_holders(void **state)
+{
+	(void)state;
+	enum { N = 4 };
+	gv_cluster *c = cluster(N, 0, 0, 0, GV_MODE_EAGER);
+	unsigned groups[N] = {0, 0, 0, 1};
+	assert_int_equal(gv_cluster_partition(c, groups), 0);
+	gv_node *a = gv_cluster_node(c, 0);
+	put(c, 0, "w");
+	gv_record r;
+	assert_int_equal(gv_node_get_at(a, gv_cluster_now(c), "w", 1, &r), 0);
+	gv_version ver = r.ver;
+	unsigned holders = 0, alive = 0;
+	for (int i = 0; i < 50; i++) {
+		assert_int_equal(gv_node_holders(a, gv_cluster_now(c), "w", 1,
+						 &ver, &holders, &alive),
+				 0);
+		gv_cluster_run_for(c, 3 * MS_US);
+	}
+	assert_int_equal(holders, 2); /* nodes 1 and 2; 3 is cut off */
+	/* a newer write asked about: nobody holds it yet but its writer */
+	gv_version later = {ver.hlc + (1 << 16), ver.origin};
+	assert_int_equal(gv_node_holders(a, gv_cluster_now(c), "w", 1, &later,
+					 &holders, &alive),
+			 0);
+	gv_cluster_run_for(c, 10 * MS_US);
+	assert_int_equal(gv_node_holders(a, gv_cluster_now(c), "w", 1, &later,
+					 &holders, &alive),
+			 0);
+	assert_int_equal(holders, 0);
+	gv_cluster_heal(c);
+	gv_cluster_run_until_roots_equal(c, 50 * MS_US,
+					 gv_cluster_now(c) + 20000 * MS_US);
+	for (int i = 0; i < 50 && holders < 3; i++) {
+		gv_node_holders(a, gv_cluster_now(c), "w", 1, &ver, &holders,
+				&alive);
+		gv_cluster_run_for(c, 3 * MS_US);
+	}
+	assert_int_equal(holders, 3);
+	gv_cluster_del(c);
+}
+
 int
 main(void)
 {
@@ -497,6 +542,7 @@ main(void)
 		cmocka_unit_test(test_nx_conflicts),
 		cmocka_unit_test(test_counter_restart),
 		cmocka_unit_test(test_expire_vs_set),
+		cmocka_unit_test(test_holders),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
