@@ -577,10 +577,16 @@ gv_store_merge_out(gv_store *s, const gv_record *in0, uint64_t hash,
 		inx.vlen = 0;
 	}
 	gv_counter wc;
-	if (in->kind == GV_KIND_COUNTER &&
-	    (gv_counter_decode(in->val, in->vlen, &wc) ||
-	     wc.expire != in->expire))
-		return GV_EINVAL;
+	if (in->kind == GV_KIND_COUNTER) {
+		/* a counter's version is its state's: one that is not would
+		 * break "equal versions, equal states" for every replica */
+		if (gv_counter_decode(in->val, in->vlen, &wc) ||
+		    wc.expire != in->expire)
+			return GV_EINVAL;
+		gv_version cv = gv_counter_ver(&wc);
+		if (gv_version_cmp(&cv, &in->ver) != 0)
+			return GV_EINVAL;
+	}
 	if (!hash)
 		hash = gv__key_hash(in->key, in->klen);
 	bool found;

@@ -317,6 +317,27 @@ test_store_counter_merge(void **state)
 	}
 }
 
+/* A counter whose version is not its state's is refused: versions must
+ * keep identifying states on every replica. */
+static void
+test_store_counter_forged_version(void **state)
+{
+	(void)state;
+	uint8_t buf[GV_COUNTER_MAX_ENC];
+	gv_counter c = fresh();
+	gv_counter_add(&c, 100, 5000, 3, 0, false);
+	gv_record r = counter_rec("k", &c, buf);
+	gv_store s = new_store();
+	gv_record forged = r;
+	forged.ver.hlc += 1;
+	assert_int_equal(gv_store_merge(&s, &forged, NULL, NULL), GV_EINVAL);
+	forged = r;
+	forged.expire = 12345; /* the entry's deadline differs from the state's */
+	assert_int_equal(gv_store_merge(&s, &forged, NULL, NULL), GV_EINVAL);
+	assert_int_equal(gv_store_merge(&s, &r, NULL, NULL), GV_MERGE_APPLIED);
+	gv_store_fini(&s);
+}
+
 /* A SET of another epoch against a counter: last write wins. */
 static void
 test_store_counter_vs_set(void **state)
@@ -465,6 +486,7 @@ main(void)
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_store_counter_merge),
 		cmocka_unit_test(test_store_counter_vs_set),
+		cmocka_unit_test(test_store_counter_forged_version),
 		cmocka_unit_test(test_store_expiry),
 		cmocka_unit_test(test_wire_meta),
 	};
