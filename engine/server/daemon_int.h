@@ -32,12 +32,14 @@
  * node, across shards.
  *
  * The files: daemon.c (lifecycle), shards.c (worker threads, their
- * shards, node callbacks, routing), apply.c (a sub applied on its shard),
+ * shards, node callbacks, stats), dispatch.c (subs to the threads in
+ * batches, all or none, and back), apply.c (a sub applied on its shard),
  * commands.c (a command parsed into subs; the table of commands is
  * cmd_table.c, COMMAND's introspection cmd_command.c, the connection
  * commands HELLO, AUTH, CLIENT, SELECT, RESET... cmd_conn.c, CONFIG
  * cmd_config.c, the string, expiry and counter commands cmd_keys.c and
- * cmd_strings.c), multi.c (MULTI/EXEC/WATCH: transactions), frontend.c
+ * cmd_strings.c, RENAME, COPY, MSETNX cmd_multikey.c, WAIT
+ * cmd_wait.c), multi.c (MULTI/EXEC/WATCH: transactions), frontend.c
  * (client connections and replies), counters.c (the counter table behind
  * INFO, GV.STATS and /metrics), stats.c (INFO and GV.STATS),
  * metrics_http.c (/metrics), hooks.c (the event-hook runner),
