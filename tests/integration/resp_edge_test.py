@@ -156,11 +156,14 @@ def exchange(port, data, limit=2.0, resp3=False):
                 return b"<HELLO 3: " + out + b">"
             out = out[end:]
         if data == "SPLIT":
+            # the sentinel itself, a byte at a time: its one reply is the
+            # answer (a second sentinel could be answered in the same
+            # read, depending on timing)
             for i in range(len(SENTINEL)):
                 s.sendall(SENTINEL[i:i + 1])
                 time.sleep(0.001)
-            data = b""
-        s.sendall(data + SENTINEL)
+        else:
+            s.sendall(data + SENTINEL)
         deadline = time.time() + limit
         while not out.endswith(SENTINEL_REPLY):
             left = deadline - time.time()
