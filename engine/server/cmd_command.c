@@ -362,12 +362,6 @@ list_rows(gv_resp_buf *b, const struct gvd_cmd *tab, size_t n, int type,
 	return k;
 }
 
-static bool
-arg_is(const gv_resp_arg *a, const char *s)
-{
-	return a->len == strlen(s) && !strncasecmp(a->ptr, s, a->len);
-}
-
 /* COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN glob]:
  * every command's and subcommand's full name, or those that match. */
 void
@@ -382,12 +376,12 @@ gvd_cmd_command_list(gv_daemon *d, struct client *c, gv_resp_arg *av,
 	unsigned cat = 0;
 	char *pat = NULL;
 	if (ac != 2) {
-		if (ac == 5 && arg_is(&av[2], "filterby")) {
-			if (arg_is(&av[3], "module"))
+		if (ac == 5 && gvd_arg_is(&av[2], "filterby")) {
+			if (gvd_arg_is(&av[3], "module"))
 				type = F_MODULE;
-			else if (arg_is(&av[3], "aclcat"))
+			else if (gvd_arg_is(&av[3], "aclcat"))
 				type = F_ACLCAT;
-			else if (arg_is(&av[3], "pattern"))
+			else if (gvd_arg_is(&av[3], "pattern"))
 				type = F_PATTERN;
 		}
 		if (type == F_NONE) {
@@ -397,7 +391,7 @@ gvd_cmd_command_list(gv_daemon *d, struct client *c, gv_resp_arg *av,
 	}
 	if (type == F_ACLCAT)
 		for (size_t i = 0; acl_names[i]; i++)
-			if (arg_is(&av[4], acl_names[i]))
+			if (gvd_arg_is(&av[4], acl_names[i]))
 				cat = 1u << i;
 	if (type == F_PATTERN) /* fnmatch wants a C string */
 		pat = strndup(av[4].ptr, av[4].len);
@@ -500,11 +494,5 @@ gvd_cmd_command_help(gv_daemon *d, struct client *c, gv_resp_arg *av,
 		"HELP",
 		"    Prints this help.",
 		NULL};
-	struct req *r = gvd_ready(c);
-	if (!r)
-		return;
-	size_t n = count_strs(help);
-	gv_resp_out_array(&r->reply, n);
-	for (size_t i = 0; i < n; i++)
-		gv_resp_out_simple(&r->reply, help[i]);
+	gvd_help_reply(c, help);
 }

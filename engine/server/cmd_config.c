@@ -359,13 +359,5 @@ gvd_cmd_config_help(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 	        "HELP",
 	        "    Prints this help.",
 	        NULL};
-	struct req *r = gvd_ready(c);
-	if (!r)
-		return;
-	size_t n = 0;
-	while (help[n])
-		n++;
-	gv_resp_out_array(&r->reply, n);
-	for (size_t i = 0; i < n; i++)
-		gv_resp_out_simple(&r->reply, help[i]);
+	gvd_help_reply(c, help);
 }

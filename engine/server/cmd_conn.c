@@ -70,12 +70,6 @@ gvd_auth_ok(const gv_daemon *d, const char *user, size_t ulen, const char *pass,
 	return ok;
 }
 
-static bool
-arg_is(const gv_resp_arg *a, const char *s)
-{
-	return a->len == strlen(s) && strncasecmp(a->ptr, s, a->len) == 0;
-}
-
 /* Redis's string2ll: an optional '-', no '+', no leading zeros or
  * blanks, within int64. */
 static bool
@@ -246,11 +240,11 @@ gvd_cmd_hello(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 	const gv_resp_arg *user = NULL, *pass = NULL, *name = NULL;
 	for (size_t j = 2; j < ac; j++) {
 		size_t more = ac - 1 - j;
-		if (arg_is(&av[j], "auth") && more >= 2) {
+		if (gvd_arg_is(&av[j], "auth") && more >= 2) {
 			user = &av[j + 1];
 			pass = &av[j + 2];
 			j += 2;
-		} else if (arg_is(&av[j], "setname") && more) {
+		} else if (gvd_arg_is(&av[j], "setname") && more) {
 			name = &av[++j];
 		} else {
 			struct req *r = gvd_ready(c);
@@ -456,8 +450,8 @@ gvd_cmd_client_setinfo(gv_daemon *d, struct client *c, gv_resp_arg *av,
                        size_t ac)
 {
 	(void)d, (void)ac;
-	char **dst = arg_is(&av[2], "lib-name")  ? &c->lib_name
-	             : arg_is(&av[2], "lib-ver") ? &c->lib_ver
+	char **dst = gvd_arg_is(&av[2], "lib-name")  ? &c->lib_name
+	             : gvd_arg_is(&av[2], "lib-ver") ? &c->lib_ver
 	                                         : NULL;
 	struct req *r;
 	int an = (int)strnlen(av[2].ptr, av[2].len < 128 ? av[2].len : 128);
@@ -501,10 +495,10 @@ gvd_cmd_client_info(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 static int
 client_type(const gv_resp_arg *a)
 {
-	if (arg_is(a, "normal"))
+	if (gvd_arg_is(a, "normal"))
 		return 1;
-	if (arg_is(a, "master") || arg_is(a, "replica") || arg_is(a, "slave") ||
-	    arg_is(a, "pubsub"))
+	if (gvd_arg_is(a, "master") || gvd_arg_is(a, "replica") || gvd_arg_is(a, "slave") ||
+	    gvd_arg_is(a, "pubsub"))
 		return 0;
 	return -1;
 }
@@ -527,10 +521,10 @@ gvd_cmd_client_list(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 {
 	int type = 1;
 	size_t ids = 0;
-	if (ac == 4 && arg_is(&av[2], "type")) {
+	if (ac == 4 && gvd_arg_is(&av[2], "type")) {
 		if ((type = client_type(&av[3])) < 0)
 			return unknown_type(c, &av[3]);
-	} else if (ac > 3 && arg_is(&av[2], "id")) {
+	} else if (ac > 3 && gvd_arg_is(&av[2], "id")) {
 		for (size_t j = 3; j < ac; j++) {
 			long long id;
 			if (!arg_ll(&av[j], &id) || id < 1)
@@ -594,19 +588,19 @@ gvd_cmd_client_kill(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 	} else if (ac > 3 && ac % 2 == 0) {
 		for (size_t i = 2; i < ac; i += 2) {
 			const gv_resp_arg *v = &av[i + 1];
-			if (arg_is(&av[i], "id")) {
+			if (gvd_arg_is(&av[i], "id")) {
 				if (!arg_ll(v, &id) || id < 1)
 					return reply_error(
 					        c, "ERR client-id should be "
 					           "greater than 0");
-			} else if (arg_is(&av[i], "type")) {
+			} else if (gvd_arg_is(&av[i], "type")) {
 				if ((type = client_type(v)) < 0)
 					return unknown_type(c, v);
-			} else if (arg_is(&av[i], "addr")) {
+			} else if (gvd_arg_is(&av[i], "addr")) {
 				addr = v;
-			} else if (arg_is(&av[i], "laddr")) {
+			} else if (gvd_arg_is(&av[i], "laddr")) {
 				laddr = v;
-			} else if (arg_is(&av[i], "user")) {
+			} else if (gvd_arg_is(&av[i], "user")) {
 				if (v->len != 7 ||
 				    memcmp(v->ptr, "default", 7)) {
 					struct req *r = gvd_ready(c);
@@ -623,10 +617,10 @@ gvd_cmd_client_kill(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 						        v->ptr);
 					return;
 				}
-			} else if (arg_is(&av[i], "skipme")) {
-				if (arg_is(v, "yes"))
+			} else if (gvd_arg_is(&av[i], "skipme")) {
+				if (gvd_arg_is(v, "yes"))
 					skipme = true;
-				else if (arg_is(v, "no"))
+				else if (gvd_arg_is(v, "no"))
 					skipme = false;
 				else
 					return reply_error(c, "ERR syntax "
@@ -669,9 +663,9 @@ gvd_cmd_client_kill(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 static void
 client_onoff(struct client *c, const gv_resp_arg *a, bool *flag)
 {
-	if (arg_is(a, "on"))
+	if (gvd_arg_is(a, "on"))
 		*flag = true;
-	else if (arg_is(a, "off"))
+	else if (gvd_arg_is(a, "off"))
 		*flag = false;
 	else
 		return reply_error(c, "ERR syntax error");
@@ -701,17 +695,17 @@ void
 gvd_cmd_client_reply(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 {
 	(void)d, (void)ac;
-	if (arg_is(&av[2], "on")) {
+	if (gvd_arg_is(&av[2], "on")) {
 		c->reply_off = false;
 		c->skip_next = false;
 		return reply_ok(c);
 	}
-	if (arg_is(&av[2], "off")) {
+	if (gvd_arg_is(&av[2], "off")) {
 		reply_none(c);
 		c->reply_off = true;
 		return;
 	}
-	if (arg_is(&av[2], "skip")) {
+	if (gvd_arg_is(&av[2], "skip")) {
 		reply_none(c);
 		if (!c->reply_off)
 			c->skip_next = true;
@@ -769,13 +763,5 @@ gvd_cmd_client_help(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 	        "HELP",
 	        "    Prints this help.",
 	        NULL};
-	struct req *r = gvd_ready(c);
-	if (!r)
-		return;
-	size_t n = 0;
-	while (help[n])
-		n++;
-	gv_resp_out_array(&r->reply, n);
-	for (size_t i = 0; i < n; i++)
-		gv_resp_out_simple(&r->reply, help[i]);
+	gvd_help_reply(c, help);
 }

@@ -65,7 +65,7 @@ gvd_key_cmd(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac,
 	}
 	s->key = dupmem(av[1].ptr, av[1].len);
 	s->klen = av[1].len;
-	s->shard = (uint16_t)(XXH3_64bits(av[1].ptr, av[1].len) % d->k);
+	s->shard = (uint16_t)gvd_shard_of(d, av[1].ptr, av[1].len);
 	if (!s->key) {
 		s->rc = GV_ENOMEM;
 		r->done = r->total;
@@ -149,12 +149,6 @@ gvd_cmd_flushall(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 }
 
 /* ------------------------------------------------------- shard side */
-
-static bool
-is(const gv_resp_arg *a, const char *s)
-{
-	return a->len == strlen(s) && strncasecmp(a->ptr, s, a->len) == 0;
-}
 
 static const char ERR_INT[] = "ERR value is not an integer or out of range";
 static const char ERR_SYNTAX[] = "ERR syntax error";
@@ -277,20 +271,20 @@ k_set(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 	bool get = false, keepttl = false;
 	size_t tpos = 0;
 	for (size_t i = 3; i < s->nargs; i++) {
-		if (is(&a[i], "nx") && cond != 2) {
+		if (gvd_arg_is(&a[i], "nx") && cond != 2) {
 			cond = 1;
-		} else if (is(&a[i], "xx") && cond != 1) {
+		} else if (gvd_arg_is(&a[i], "xx") && cond != 1) {
 			cond = 2;
-		} else if (is(&a[i], "get")) {
+		} else if (gvd_arg_is(&a[i], "get")) {
 			get = true;
-		} else if (is(&a[i], "keepttl") && unit < 0) {
+		} else if (gvd_arg_is(&a[i], "keepttl") && unit < 0) {
 			keepttl = true;
 		} else if (!keepttl && unit < 0 && i + 1 < s->nargs &&
-			   (is(&a[i], "ex") || is(&a[i], "px") ||
-			    is(&a[i], "exat") || is(&a[i], "pxat"))) {
-			unit = is(&a[i], "ex")	   ? U_EX
-			       : is(&a[i], "px")   ? U_PX
-			       : is(&a[i], "exat") ? U_EXAT
+			   (gvd_arg_is(&a[i], "ex") || gvd_arg_is(&a[i], "px") ||
+			    gvd_arg_is(&a[i], "exat") || gvd_arg_is(&a[i], "pxat"))) {
+			unit = gvd_arg_is(&a[i], "ex")	   ? U_EX
+			       : gvd_arg_is(&a[i], "px")   ? U_PX
+			       : gvd_arg_is(&a[i], "exat") ? U_EXAT
 						   : U_PXAT;
 			tpos = ++i;
 		} else {
@@ -401,14 +395,14 @@ k_getex(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 	const gv_resp_arg *a = s->args;
 	int unit = -1;
 	bool persist = false;
-	if (s->nargs == 3 && is(&a[2], "persist")) {
+	if (s->nargs == 3 && gvd_arg_is(&a[2], "persist")) {
 		persist = true;
 	} else if (s->nargs == 4 &&
-		   (is(&a[2], "ex") || is(&a[2], "px") || is(&a[2], "exat") ||
-		    is(&a[2], "pxat"))) {
-		unit = is(&a[2], "ex")	   ? U_EX
-		       : is(&a[2], "px")   ? U_PX
-		       : is(&a[2], "exat") ? U_EXAT
+		   (gvd_arg_is(&a[2], "ex") || gvd_arg_is(&a[2], "px") || gvd_arg_is(&a[2], "exat") ||
+		    gvd_arg_is(&a[2], "pxat"))) {
+		unit = gvd_arg_is(&a[2], "ex")	   ? U_EX
+		       : gvd_arg_is(&a[2], "px")   ? U_PX
+		       : gvd_arg_is(&a[2], "exat") ? U_EXAT
 					   : U_PXAT;
 	} else if (s->nargs != 2) {
 		gv_resp_out_error(b, ERR_SYNTAX);
@@ -441,13 +435,13 @@ expire_cmd(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b,
 	const gv_resp_arg *a = s->args;
 	bool nx = false, xx = false, gt = false, lt = false;
 	for (size_t i = 3; i < s->nargs; i++) {
-		if (is(&a[i], "nx"))
+		if (gvd_arg_is(&a[i], "nx"))
 			nx = true;
-		else if (is(&a[i], "xx"))
+		else if (gvd_arg_is(&a[i], "xx"))
 			xx = true;
-		else if (is(&a[i], "gt"))
+		else if (gvd_arg_is(&a[i], "gt"))
 			gt = true;
-		else if (is(&a[i], "lt"))
+		else if (gvd_arg_is(&a[i], "lt"))
 			lt = true;
 		else {
 			gv_resp_out_errorf(b, "ERR Unsupported option %.*s",

@@ -33,26 +33,6 @@
 
 enum mk_kind { MK_RENAME, MK_RENAMENX, MK_COPY, MK_MSETNX };
 
-static unsigned
-shard_of(const gv_daemon *d, const void *key, size_t klen)
-{
-	return (unsigned)(XXH3_64bits(key, klen) % d->k);
-}
-
-static bool
-is(const gv_resp_arg *a, const char *s)
-{
-	return a->len == strlen(s) && strncasecmp(a->ptr, s, a->len) == 0;
-}
-
-static void
-error_reply(struct client *c, const char *msg)
-{
-	struct req *r = gvd_ready(c);
-	if (r)
-		gv_resp_out_error(&r->reply, msg);
-}
-
 /* A sub for key k of op (and kfn), its arguments copied. */
 static bool
 key_sub(gv_daemon *d, struct sub *s, int op, gvd_key_fn *kfn,
@@ -62,7 +42,7 @@ key_sub(gv_daemon *d, struct sub *s, int op, gvd_key_fn *kfn,
 	s->kfn = kfn;
 	s->key = dupmem(k->ptr, k->len);
 	s->klen = k->len;
-	s->shard = (uint16_t)shard_of(d, k->ptr, k->len);
+	s->shard = (uint16_t)gvd_shard_of(d, k->ptr, k->len);
 	return s->key && (!av || gvd_copy_args(s, av, ac));
 }
 
@@ -71,11 +51,11 @@ static bool
 one_thread(gv_daemon *d, gv_resp_arg *av, size_t ac, int kind)
 {
 	const struct worker *w =
-		d->shards[shard_of(d, av[1].ptr, av[1].len)].w;
+		d->shards[gvd_shard_of(d, av[1].ptr, av[1].len)].w;
 	size_t step = kind == MK_MSETNX ? 2 : 1;
 	size_t last = kind == MK_MSETNX ? ac : 3;
 	for (size_t i = 1; i < last; i += step)
-		if (d->shards[shard_of(d, av[i].ptr, av[i].len)].w != w)
+		if (d->shards[gvd_shard_of(d, av[i].ptr, av[i].len)].w != w)
 			return false;
 	return true;
 }
@@ -86,7 +66,7 @@ static gv_node *
 node_of(struct shard *sh, const gv_resp_arg *k)
 {
 	gv_daemon *d = sh->d;
-	return d->shards[shard_of(d, k->ptr, k->len)].node;
+	return d->shards[gvd_shard_of(d, k->ptr, k->len)].node;
 }
 
 /* RENAME, RENAMENX, COPY run on the thread of both keys (setmode: the
@@ -359,22 +339,22 @@ multikey(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac,
 	bool replace = false;
 	if (kind == MK_COPY) {
 		for (size_t i = 3; i < ac; i++) {
-			if (is(&av[i], "replace")) {
+			if (gvd_arg_is(&av[i], "replace")) {
 				replace = true;
-			} else if (is(&av[i], "db") && i + 1 < ac) {
+			} else if (gvd_arg_is(&av[i], "db") && i + 1 < ac) {
 				int64_t db;
 				if (!gv_parse_i64(av[i + 1].ptr, av[i + 1].len,
 						  &db))
-					return error_reply(
+					return gvd_error_reply(
 						c, "ERR value is not an "
 						   "integer or out of range");
 				if (db != 0)
-					return error_reply(
+					return gvd_error_reply(
 						c, "ERR DB index is out of "
 						   "range");
 				i++;
 			} else {
-				return error_reply(c, "ERR syntax error");
+				return gvd_error_reply(c, "ERR syntax error");
 			}
 		}
 	}
@@ -404,7 +384,7 @@ multikey(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac,
 		return;
 	}
 	if (c->capture)
-		return error_reply(c, "ERR this command's keys are on "
+		return gvd_error_reply(c, "ERR this command's keys are on "
 				      "different worker threads of this node: "
 				      "grapevine runs it only outside MULTI "
 				      "(or with --threads 1)");

@@ -73,6 +73,7 @@ static const char *const object_help[] = {
 	"    <key>.",
 	"HELP",
 	"    Prints this help.",
+	NULL,
 };
 
 void
@@ -80,13 +81,7 @@ gvd_cmd_object_help(gv_daemon *d, struct client *c, gv_resp_arg *av,
 		    size_t ac)
 {
 	(void)d, (void)av, (void)ac;
-	struct req *r = gvd_ready(c);
-	if (!r)
-		return;
-	size_t n = sizeof(object_help) / sizeof(object_help[0]);
-	gv_resp_out_array(&r->reply, n);
-	for (size_t i = 0; i < n; i++)
-		gv_resp_out_simple(&r->reply, object_help[i]);
+	gvd_help_reply(c, object_help);
 }
 
 /* OBJECT with no subcommand: Redis's arity error for the container. */

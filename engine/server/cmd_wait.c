@@ -34,14 +34,6 @@ now_us(void)
 	return (gv_time)ts.tv_sec * 1000000u + (gv_time)ts.tv_nsec / 1000u;
 }
 
-static void
-error_reply(struct client *c, const char *msg)
-{
-	struct req *r = gvd_ready(c);
-	if (r)
-		gv_resp_out_error(&r->reply, msg);
-}
-
 /* The probe is back: done (enough holders, time up, client gone), or
  * wait for the next probe in the daemon's list. */
 static struct req *
@@ -99,13 +91,13 @@ gvd_cmd_wait(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 	(void)ac;
 	int64_t want, timeout;
 	if (!gv_parse_i64(av[1].ptr, av[1].len, &want))
-		return error_reply(c, "ERR value is not an integer or out of "
+		return gvd_error_reply(c, "ERR value is not an integer or out of "
 				      "range");
 	if (!gv_parse_i64(av[2].ptr, av[2].len, &timeout))
-		return error_reply(c, "ERR timeout is not an integer or out "
+		return gvd_error_reply(c, "ERR timeout is not an integer or out "
 				      "of range");
 	if (timeout < 0)
-		return error_reply(c, "ERR timeout is negative");
+		return gvd_error_reply(c, "ERR timeout is negative");
 	struct req *r = gvd_req_new(c, C_SUM, 1);
 	if (!r)
 		return;

@@ -17,23 +17,11 @@
 
 #include "core/counter.h"
 
-static unsigned
-shard_of(const gv_daemon *d, const void *key, size_t klen)
-{
-	return (unsigned)(XXH3_64bits(key, klen) % d->k);
-}
-
 /* A ready reply: an error or an immediate answer. */
 struct req *
 gvd_ready(struct client *c)
 {
 	return gvd_req_new(c, C_READY, 0);
-}
-
-static bool
-arg_is(const gv_resp_arg *a, const char *s)
-{
-	return a->len == strlen(s) && strncasecmp(a->ptr, s, a->len) == 0;
 }
 
 static bool
@@ -60,7 +48,7 @@ key_sub(gv_daemon *d, struct sub *s, int op, const gv_resp_arg *k,
 	s->op = (uint8_t)op;
 	s->key = dupmem(k->ptr, k->len);
 	s->klen = k->len;
-	s->shard = (uint16_t)shard_of(d, k->ptr, k->len);
+	s->shard = (uint16_t)gvd_shard_of(d, k->ptr, k->len);
 	if (v) {
 		s->val = dupmem(v->ptr, v->len);
 		s->vlen = v->len;
@@ -76,13 +64,26 @@ all_shards(gv_daemon *d, struct req *r, int op)
 	}
 }
 
-/* A ready reply of one error line. */
-static void
-error_reply(struct client *c, const char *msg)
+void
+gvd_error_reply(struct client *c, const char *msg)
 {
 	struct req *r = gvd_ready(c);
 	if (r)
 		gv_resp_out_error(&r->reply, msg);
+}
+
+void
+gvd_help_reply(struct client *c, const char *const *lines)
+{
+	struct req *r = gvd_ready(c);
+	if (!r)
+		return;
+	size_t n = 0;
+	while (lines[n])
+		n++;
+	gv_resp_out_array(&r->reply, n);
+	for (size_t i = 0; i < n; i++)
+		gv_resp_out_simple(&r->reply, lines[i]);
 }
 
 static void
@@ -198,7 +199,7 @@ run_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 	 * Redis marks no_auth (AUTH, HELLO, QUIT, RESET) run. GV.* too:
 	 * they are admin commands of the same server. */
 	if (d->cfg.requirepass[0] && !c->authed && !(cmd->flags & CMD_NO_AUTH))
-		return error_reply(c, "NOAUTH Authentication required.");
+		return gvd_error_reply(c, "NOAUTH Authentication required.");
 	if (c->multi && gvd_multi_intercept(d, c, cmd, av, ac))
 		return;
 	cmd->fn(d, c, av, ac);
@@ -322,29 +323,29 @@ gvd_cmd_scan(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 	struct req *r;
 	uint64_t cursor, count = 10;
 	if (!arg_u64(&av[1], &cursor))
-		return error_reply(c, "ERR invalid cursor");
+		return gvd_error_reply(c, "ERR invalid cursor");
 	char *pattern = NULL;
 	bool other_type = false; /* TYPE of a kind no key here has */
 	for (size_t i = 2; i < ac; i++) {
-		if (arg_is(&av[i], "count") && i + 1 < ac) {
+		if (gvd_arg_is(&av[i], "count") && i + 1 < ac) {
 			int64_t n;
 			if (!gv_parse_i64(av[i + 1].ptr, av[i + 1].len, &n)) {
 				free(pattern);
-				return error_reply(c, "ERR value is not an "
+				return gvd_error_reply(c, "ERR value is not an "
 						      "integer or out of "
 						      "range");
 			}
 			if (n < 1) {
 				free(pattern);
-				return error_reply(c, "ERR syntax error");
+				return gvd_error_reply(c, "ERR syntax error");
 			}
 			count = (uint64_t)n;
 			i++;
-		} else if (arg_is(&av[i], "type") && i + 1 < ac) {
+		} else if (gvd_arg_is(&av[i], "type") && i + 1 < ac) {
 			/* every key is a string (counters too) */
-			other_type = !arg_is(&av[i + 1], "string");
+			other_type = !gvd_arg_is(&av[i + 1], "string");
 			i++;
-		} else if (arg_is(&av[i], "match") && i + 1 < ac) {
+		} else if (gvd_arg_is(&av[i], "match") && i + 1 < ac) {
 			free(pattern);
 			pattern = calloc(1, av[i + 1].len + 1);
 			if (pattern)
@@ -352,13 +353,13 @@ gvd_cmd_scan(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 			i++;
 		} else {
 			free(pattern);
-			return error_reply(c, "ERR syntax error");
+			return gvd_error_reply(c, "ERR syntax error");
 		}
 	}
 	uint64_t sh = cursor % d->k, leaf = cursor / d->k;
 	if (leaf >= 65536) {
 		free(pattern);
-		return error_reply(c, "ERR invalid cursor");
+		return gvd_error_reply(c, "ERR invalid cursor");
 	}
 	if ((r = gvd_req_new(c, C_SCAN, 1))) {
 		r->subs[0].op = OP_SCAN;
@@ -427,7 +428,7 @@ gvd_cmd_gv_conflicts(gv_daemon *d, struct client *c, gv_resp_arg *av,
 	uint64_t n = 10;
 	if (ac > 2 ||
 	    (ac == 2 && (!arg_u64(&av[1], &n) || n == 0 || n > 100000)))
-		return error_reply(c, "ERR usage: GV.CONFLICTS "
+		return gvd_error_reply(c, "ERR usage: GV.CONFLICTS "
 				      "[count 1..100000]");
 	if ((r = gvd_req_new(c, C_RAW, d->k))) {
 		all_shards(d, r, OP_CONFLICTS);
@@ -464,19 +465,19 @@ gvd_cmd_gv_keys(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 {
 	struct req *r;
 	int op = -1;
-	if (ac == 2 && arg_is(&av[1], "list"))
+	if (ac == 2 && gvd_arg_is(&av[1], "list"))
 		op = 0;
-	else if (ac == 3 && arg_is(&av[1], "install"))
+	else if (ac == 3 && gvd_arg_is(&av[1], "install"))
 		op = GV_KEYOP_INSTALL;
-	else if (ac == 3 && arg_is(&av[1], "use"))
+	else if (ac == 3 && gvd_arg_is(&av[1], "use"))
 		op = GV_KEYOP_USE;
-	else if (ac == 3 && arg_is(&av[1], "remove"))
+	else if (ac == 3 && gvd_arg_is(&av[1], "remove"))
 		op = GV_KEYOP_REMOVE;
 	if (op < 0)
-		return error_reply(c, "ERR usage: GV.KEYS LIST | INSTALL "
+		return gvd_error_reply(c, "ERR usage: GV.KEYS LIST | INSTALL "
 				      "KEY | USE KEY|ID | REMOVE KEY|ID");
 	if (!d->keyring)
-		return error_reply(c, "ERR no keyring: this node's gossip "
+		return gvd_error_reply(c, "ERR no keyring: this node's gossip "
 				      "runs in the clear (start it with "
 				      "--keyring FILE)");
 	uint8_t key[GV_KEY_LEN];
@@ -489,7 +490,7 @@ gvd_cmd_gv_keys(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 			id = gv_key_id(key);
 		} else if (op == GV_KEYOP_INSTALL ||
 			   gv_key_id_parse(t, av[2].len, &id)) {
-			return error_reply(
+			return gvd_error_reply(
 				c, op == GV_KEYOP_INSTALL
 					   ? "ERR not a key: 32 bytes as 64 "
 					     "hex digits or base64"

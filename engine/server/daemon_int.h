@@ -55,6 +55,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <xxhash.h>
 
 #include "core/node.h"
 #include "io/io.h"
@@ -426,6 +428,20 @@ state_name(int s)
 	return s >= 0 && s < 4 ? n[s] : "new";
 }
 
+/* The key shard of a key: the same on every node (--shards). */
+static inline unsigned
+gvd_shard_of(const gv_daemon *d, const void *key, size_t klen)
+{
+	return (unsigned)(XXH3_64bits(key, klen) % d->k);
+}
+
+/* Is the argument the word s (any case)? */
+static inline bool
+gvd_arg_is(const gv_resp_arg *a, const char *s)
+{
+	return a->len == strlen(s) && strncasecmp(a->ptr, s, a->len) == 0;
+}
+
 /* Has every sub of r come back? */
 static inline bool
 req_done(const struct req *r)
@@ -480,6 +496,10 @@ void gvd_key_cmd(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac,
  * to their shards); gvd_ready queues a reply the caller encodes now. */
 void gvd_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac);
 struct req *gvd_ready(struct client *c);
+/* A ready reply of one error line; of help lines (NULL-terminated), as
+ * the HELP subcommands answer. */
+void gvd_error_reply(struct client *c, const char *msg);
+void gvd_help_reply(struct client *c, const char *const *lines);
 
 /* cmd_conn.c: the connection state CLIENT LIST and INFO report; the
  * monotonic clock in seconds those use; the constant-time password

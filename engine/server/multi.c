@@ -50,20 +50,6 @@
 
 #include <xxhash.h>
 
-static unsigned
-shard_of(const gv_daemon *d, const void *key, size_t klen)
-{
-	return (unsigned)(XXH3_64bits(key, klen) % d->k);
-}
-
-static void
-error_reply(struct client *c, const char *msg)
-{
-	struct req *r = gvd_ready(c);
-	if (r)
-		gv_resp_out_error(&r->reply, msg);
-}
-
 static void
 ok_reply(struct client *c)
 {
@@ -159,7 +145,7 @@ check_subs(gv_daemon *d, const struct client *c, struct sub *s)
 		s[i].op = OP_VCHECK;
 		s[i].key = dupmem(w->key, w->klen);
 		s[i].klen = w->klen;
-		s[i].shard = (uint16_t)shard_of(d, w->key, w->klen);
+		s[i].shard = (uint16_t)gvd_shard_of(d, w->key, w->klen);
 		s[i].ver = w->ver;
 		s[i].setmode = w->live;
 	}
@@ -198,14 +184,14 @@ exec_run(gv_daemon *d, struct client *c)
 	if (c->dirty) {
 		gvd_multi_reset(c);
 		d->exec_aborts++;
-		return error_reply(c, "EXECABORT Transaction discarded "
+		return gvd_error_reply(c, "EXECABORT Transaction discarded "
 				      "because of previous errors.");
 	}
 	unsigned nw = (unsigned)c->nwatch;
 	struct req *x = gvd_req_new(c, C_EXEC, nw);
 	if (!x) {
 		gvd_multi_reset(c);
-		return error_reply(c, "ERR out of memory");
+		return gvd_error_reply(c, "ERR out of memory");
 	}
 	check_subs(d, c, x->subs);
 	d->execs++;
@@ -279,18 +265,18 @@ gvd_multi_intercept(gv_daemon *d, struct client *c, const struct gvd_cmd *cmd,
 		gvd_multi_reset(c);
 		ok_reply(c);
 	} else if (!strcmp(n, "multi")) {
-		error_reply(c, "ERR MULTI calls can not be nested");
+		gvd_error_reply(c, "ERR MULTI calls can not be nested");
 	} else if (!strcmp(n, "watch")) {
-		error_reply(c, "ERR WATCH inside MULTI is not allowed");
+		gvd_error_reply(c, "ERR WATCH inside MULTI is not allowed");
 	} else if (!strcmp(n, "quit") || !strcmp(n, "reset")) {
 		return false; /* at once, as Redis does */
 	} else if ((cmd->flags & CMD_DENYOOM) && gvd_mem_full(d)) {
 		c->dirty = true;
-		error_reply(c, "OOM command not allowed when used memory > "
+		gvd_error_reply(c, "OOM command not allowed when used memory > "
 			       "'maxmemory'.");
 	} else if ((rc = queue_cmd(c, cmd, av, ac))) {
 		c->dirty = true;
-		error_reply(c, rc == GV_EFULL
+		gvd_error_reply(c, rc == GV_EFULL
 				       ? "ERR transaction too large (more "
 					 "than 70 MiB of commands queued)"
 				       : "ERR out of memory");
@@ -387,14 +373,14 @@ void
 gvd_cmd_exec(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 {
 	(void)d, (void)av, (void)ac;
-	error_reply(c, "ERR EXEC without MULTI");
+	gvd_error_reply(c, "ERR EXEC without MULTI");
 }
 
 void
 gvd_cmd_discard(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 {
 	(void)d, (void)av, (void)ac;
-	error_reply(c, "ERR DISCARD without MULTI");
+	gvd_error_reply(c, "ERR DISCARD without MULTI");
 }
 
 void
@@ -419,7 +405,7 @@ gvd_cmd_watch(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 		s->op = OP_VERSION;
 		s->key = dupmem(av[i].ptr, av[i].len);
 		s->klen = av[i].len;
-		s->shard = (uint16_t)shard_of(d, av[i].ptr, av[i].len);
+		s->shard = (uint16_t)gvd_shard_of(d, av[i].ptr, av[i].len);
 	}
 	/* not read until the versions are back (gvd_watch_done) */
 	c->watch_wait++;
