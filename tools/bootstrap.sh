@@ -19,7 +19,7 @@ set -euo pipefail
 # client matrix) are handled below the list.
 PACKAGES=(
 	gcc make libc6-dev cmake pkg-config
-	liburing-dev libxxhash-dev libmimalloc-dev libcmocka-dev libsodium-dev
+	liburing-dev libxxhash-dev libmimalloc-dev libcmocka-dev libsodium-dev libzstd-dev
 	hyperfine gnuplot-nox redis-tools redis-server python3-redis iproute2
 	nftables python3
 	clang libclang-rt-14-dev valgrind linux-perf cppcheck
