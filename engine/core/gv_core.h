@@ -38,6 +38,11 @@
 #include <sodium/crypto_generichash.h>
 #include <sodium/utils.h>
 
+/* zstd (compress.c): its context-with-allocator calls are in the
+ * "static linking only" part of the header, exported by libzstd.so. */
+#define ZSTD_STATIC_LINKING_ONLY
+#include <zstd.h>
+
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "grapevine's core assumes a little-endian host (x86-64, aarch64)"
 #endif

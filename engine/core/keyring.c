@@ -702,7 +702,7 @@ gv_seal(const gv_keyring *kr, gv_seal_cache *c, uint8_t *buf, size_t len,
 	size_t cap, uint32_t boot)
 {
 	if (!kr || !c || !buf || len < GV_WIRE_HEADER_LEN ||
-	    len + GV_SEAL_OVERHEAD > cap || buf[3] != 0)
+	    len + GV_SEAL_OVERHEAD > cap || (buf[3] & ~GV_WIRE_FLAG_ZSTD))
 		return GV_EINVAL;
 	const struct snap *s = ring_of(kr, c);
 	if (!s->n)
@@ -712,8 +712,10 @@ gv_seal(const gv_keyring *kr, gv_seal_cache *c, uint8_t *buf, size_t len,
 	if (x.seq > GV_SEAL_MAX_SEQ)
 		return GV_ERANGE;
 	int cipher = s->cipher;
-	buf[3] = GV_WIRE_FLAG_SEALED |
-		 (cipher == GV_CIPHER_AES256GCM ? GV_WIRE_FLAG_AESGCM : 0);
+	/* a compressed datagram stays so: its flag is in the AAD */
+	buf[3] = (uint8_t)((buf[3] & GV_WIRE_FLAG_ZSTD) | GV_WIRE_FLAG_SEALED |
+			   (cipher == GV_CIPHER_AES256GCM ? GV_WIRE_FLAG_AESGCM
+							  : 0));
 	gv__st32(buf + 32, s->id[0]);
 	gv__st32(buf + 36, boot);
 	uint8_t *m = buf + GV_WIRE_HEADER_LEN;

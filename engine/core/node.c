@@ -64,6 +64,8 @@ gv_node_config_default(gv_node_config *c)
 	c->max_rumors = 65536;
 	c->ready_max_bytes = 16u << 20;
 	c->conflict_log = 128;
+	c->compress_threshold = GV_COMPRESS_THRESHOLD_DEFAULT;
+	c->compress_level = GV_COMPRESS_LEVEL_DEFAULT;
 }
 
 uint64_t
@@ -122,6 +124,9 @@ check_config(const gv_node_config *c)
 		return GV_EINVAL;
 	if (c->ae_max_sessions > GV_MAX_AE_SESSIONS ||
 	    c->indirect_checks > GV_MAX_CONFIRM)
+		return GV_EINVAL;
+	if (c->compress_level < GV_COMPRESS_LEVEL_MIN ||
+	    c->compress_level > GV_COMPRESS_LEVEL_MAX)
 		return GV_EINVAL;
 	if (memchr(c->name, 0, sizeof(c->name)) == NULL ||
 	    memchr(c->region, 0, sizeof(c->region)) == NULL)
@@ -243,6 +248,7 @@ gv_node_del(gv_node *n)
 	gv__free(mem, n->items, n->items_cap * sizeof(struct item));
 	gv__members_fini(n);
 	gv__sec_fini(n);
+	gv__z_fini(n);
 	gv__keys_fini(n);
 	gv__free(mem, n->conflicts,
 		 n->cfg.conflict_log * sizeof(gv_conflict_info));
@@ -624,6 +630,8 @@ gv_node_send(gv_node *n, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
 	n->now = now;
 	for (;;) {
 		ssize_t len = send_clear(n, now, to, buf, cap - over);
+		if (len > 0)
+			len = (ssize_t)gv__z_pack(n, buf, (size_t)len);
 		if (len <= 0 || !over)
 			return len;
 		ssize_t sealed = gv__sec_seal(n, buf, (size_t)len, cap);
@@ -652,7 +660,7 @@ gv_node_recv(gv_node *n, gv_time now, const gv_addr *from, const uint8_t *buf,
 	gv_wire_reader rd;
 	gv_wire_header h;
 	int rc;
-	if (n->cfg.keyring || (len > 3 && buf[3] != 0)) {
+	if (n->cfg.keyring || (len > 3 && (buf[3] & ~GV_WIRE_FLAG_ZSTD))) {
 		/* sealed gossip: open it (sec.c counts every refusal) */
 		rc = gv__sec_open(n, buf, len, &h, &buf, &len);
 		if (rc)
@@ -671,6 +679,9 @@ gv_node_recv(gv_node *n, gv_time now, const gv_addr *from, const uint8_t *buf,
 	}
 	if (h.sender == n->self)
 		return 0; /* our own datagram came back */
+	if ((h.flags & GV_WIRE_FLAG_ZSTD) &&
+	    (rc = gv__z_unpack(n, &rd, &buf, &len)))
+		return rc;
 	/*
 	 * The first records are decoded ahead, so that what their updates
 	 * will touch is prefetched together (gv__prefetch_updates), then

@@ -112,6 +112,10 @@ typedef struct gv_node_callbacks {
 	/* A seed refused our join: its shard count differs from ours. */
 	void (*on_join_refused)(void *ud, const gv_addr *seed,
 				unsigned their_shards, gv_time now);
+	/* Optional: a clock in nanoseconds (the host's; the core has
+	 * none), read around each compression and decompression to count
+	 * their CPU cost (compress_ns, decompress_ns). NULL: not counted. */
+	uint64_t (*clock_ns)(void *ud);
 } gv_node_callbacks;
 
 typedef struct gv_node_config {
@@ -203,6 +207,19 @@ typedef struct gv_node_config {
 	 * process lifetime (the daemon draws it at random), or its
 	 * datagrams read as replays until its incarnation moves on. */
 	gv_keyring *keyring;
+
+	/* compression (compress.h): a datagram whose records (its padding
+	 * aside) exceed compress_threshold bytes is sent as one zstd frame
+	 * (GV_WIRE_FLAG_ZSTD) when that saves at least a sixteenth of them
+	 * (else raw, counted in compress_skipped). 0: never compress;
+	 * compressed datagrams are accepted whatever this says. Default
+	 * GV_COMPRESS_THRESHOLD_DEFAULT (docs/compression.md). */
+	size_t compress_threshold;
+	int compress_level;   /* zstd level (GV_COMPRESS_LEVEL_DEFAULT) */
+	/* also compress datagrams padded to max_datagram for a UDP GSO
+	 * chain (they go out one by one then); false: they stay raw and
+	 * chained (the default, docs/compression.md) */
+	bool compress_padded;
 
 	gv_node_callbacks cb;
 	void *ud;
@@ -514,6 +531,17 @@ typedef struct gv_node_stats {
 	/* conflicts between two conditional writes (SET NX) that both found
 	 * the key absent at their nodes: both succeeded, one was lost */
 	uint64_t nx_conflicts;
+	/* compression: datagrams sent compressed, their records' bytes
+	 * before and after (compression ratio: in / out); datagrams tried
+	 * but sent raw (not a sixteenth smaller); compressed datagrams
+	 * received, and those refused (a bad frame: among dgrams_bad); the
+	 * time spent, when cb.clock_ns is given */
+	uint64_t compressed_datagrams;
+	uint64_t compress_in_bytes, compress_out_bytes;
+	uint64_t compress_skipped;
+	uint64_t decompressed_datagrams;
+	uint64_t decompress_errors;
+	uint64_t compress_ns, decompress_ns;
 } gv_node_stats;
 
 const gv_node_stats *gv_node_get_stats(const gv_node *n);

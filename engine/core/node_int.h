@@ -11,6 +11,7 @@
  *              periodic rounds, pull digests
  *   ae.c       Merkle anti-entropy
  *   tomb.c     tombstone collection
+ *   zdgram.c   compressed datagrams (zstd)
  *
  * Output takes two paths. Small control items (pings, acks, rumors for one
  * peer) wait in `items` and are encoded when send() is called, so that all
@@ -22,6 +23,7 @@
 #ifndef GV_CORE_NODE_INT_H
 #define GV_CORE_NODE_INT_H
 
+#include "compress.h"
 #include "counter.h"
 #include "dedup.h"
 #include "hlc.h"
@@ -264,6 +266,11 @@ struct gv_node {
 	struct gv_win *win;        /* replay windows, by sender */
 	size_t win_cap, win_n;
 
+	/* compressed gossip (zdgram.c), made at first use */
+	struct gv_zctx *zctx;
+	uint8_t *zbuf;             /* GV_WIRE_MAX_MTU: an inflated datagram,
+				    * or a frame being made */
+
 	/* key rotation through gossip (keys.c) */
 	struct {
 		size_t base_n; /* the ring the node was created with */
@@ -420,6 +427,14 @@ ssize_t gv__sec_seal(gv_node *n, uint8_t *buf, size_t len, size_t cap);
  * negative code, already counted */
 int gv__sec_open(gv_node *n, const uint8_t *buf, size_t len,
 		 gv_wire_header *h, const uint8_t **plain, size_t *plen);
+/* zdgram.c: compressed gossip. pack: compress the datagram in place if
+ * it is worth it; returns its (new) length. unpack: inflate an opened
+ * compressed datagram into the node's scratch, position rd on its
+ * records, and point *buf, *len at it; or a negative code, counted. */
+size_t gv__z_pack(gv_node *n, uint8_t *buf, size_t len);
+int gv__z_unpack(gv_node *n, gv_wire_reader *rd, const uint8_t **buf,
+		 size_t *len);
+void gv__z_fini(gv_node *n);
 uint64_t gv__wall_ms(const gv_node *n, gv_time now);
 /* The cluster clock, ms: the HLC's wall part, never behind the wall. */
 uint64_t gv__cluster_ms(const gv_node *n, gv_time now);

@@ -230,7 +230,7 @@ gv__sec_open(gv_node *n, const uint8_t *buf, size_t len, gv_wire_header *h,
 		return GV_EMALFORMED;
 	}
 	if (len >= GV_WIRE_HEADER_LEN && gv__ld16(buf) == GV_WIRE_MAGIC &&
-	    buf[3] == 0) {
+	    !(buf[3] & GV_WIRE_FLAG_SEALED)) {
 		n->st.auth_clear++;
 		return GV_EAUTH;
 	}

@@ -16,6 +16,8 @@
  */
 #include "wire.h"
 
+#include "compress.h"
+
 /* Body sizes of fixed records and fixed parts of variable ones. */
 #define PING_BODY 12         /* probe u32, target u64 */
 #define ACK_BODY 5           /* probe u32, flags u8 */
@@ -612,7 +614,7 @@ gv_wire_open(gv_wire_reader *r, gv_wire_header *h, const uint8_t *buf,
 		return GV_EVERSION;
 	/* A sealed datagram is opened by gv_open (keyring.h) and read
 	 * with gv_wire_open_plain, never here. */
-	if (buf[3] != 0)
+	if (buf[3] & ~GV_WIRE_FLAG_ZSTD)
 		return GV_EMALFORMED;
 	if (gv__ld16(buf + 10) != 0)
 		return GV_EMALFORMED;
@@ -646,7 +648,8 @@ gv_wire_check_sealed(gv_wire_header *h, const uint8_t *buf, size_t len,
 	if (buf[2] != GV_WIRE_VERSION)
 		return GV_EVERSION;
 	if (!(buf[3] & GV_WIRE_FLAG_SEALED) ||
-	    (buf[3] & ~(GV_WIRE_FLAG_SEALED | GV_WIRE_FLAG_AESGCM)))
+	    (buf[3] & ~(GV_WIRE_FLAG_SEALED | GV_WIRE_FLAG_AESGCM |
+			GV_WIRE_FLAG_ZSTD)))
 		return GV_EMALFORMED;
 	if (gv__ld16(buf + 10) != 0 || len > GV_WIRE_MAX_MTU)
 		return GV_EMALFORMED;
@@ -663,6 +666,57 @@ gv_wire_open_plain(gv_wire_reader *r, const uint8_t *buf, size_t len)
 		return GV_EINVAL;
 	r->buf = buf;
 	r->len = len;
+	r->off = GV_WIRE_HEADER_LEN;
+	return 0;
+}
+
+size_t
+gv_wire_unpadded_len(const uint8_t *buf, size_t len)
+{
+	if (!buf || len < GV_WIRE_HEADER_LEN)
+		return len;
+	size_t off = GV_WIRE_HEADER_LEN;
+	while (len - off >= GV_WIRE_RECORD_HDR) {
+		size_t end = off + GV_WIRE_RECORD_HDR + gv__ld16(buf + off + 1);
+		if (end > len)
+			return len;
+		if (end == len)
+			return buf[off] == GV_REC_PAD ? off : len;
+		off = end;
+	}
+	return len;
+}
+
+void
+gv_wire_set_compressed(uint8_t *buf, size_t len, bool summed)
+{
+	buf[3] |= GV_WIRE_FLAG_ZSTD;
+	if (summed)
+		gv__st64(buf + CSUM_OFF, wire_checksum(buf, len));
+}
+
+int
+gv_wire_inflate(struct gv_zctx *z, gv_wire_reader *r, uint8_t *out,
+		size_t cap, const uint8_t *buf, size_t len, size_t *outlen)
+{
+	if (!z || !r || !out || !buf || !outlen || len < GV_WIRE_HEADER_LEN ||
+	    cap < GV_WIRE_HEADER_LEN)
+		return GV_EINVAL;
+	if (!(buf[3] & GV_WIRE_FLAG_ZSTD))
+		return GV_EMALFORMED;
+	if (cap > GV_WIRE_MAX_MTU)
+		cap = GV_WIRE_MAX_MTU;
+	ssize_t n = gv_decompress(z, out + GV_WIRE_HEADER_LEN,
+				  cap - GV_WIRE_HEADER_LEN,
+				  buf + GV_WIRE_HEADER_LEN,
+				  len - GV_WIRE_HEADER_LEN);
+	if (n < 0)
+		return (int)n;
+	memcpy(out, buf, GV_WIRE_HEADER_LEN);
+	out[3] &= (uint8_t)~GV_WIRE_FLAG_ZSTD;
+	*outlen = GV_WIRE_HEADER_LEN + (size_t)n;
+	r->buf = out;
+	r->len = *outlen;
 	r->off = GV_WIRE_HEADER_LEN;
 	return 0;
 }

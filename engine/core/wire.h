@@ -12,6 +12,10 @@
  *     2   1 version      GV_WIRE_VERSION
  *     3   1 flags        bit 0: sealed (AEAD, see keyring.h); bit 1: the
  *                        AEAD is AES-256-GCM, not XChaCha20-Poly1305;
+ *                        bit 2: compressed (the records region is one
+ *                        zstd frame, compress.h, whose content is the
+ *                        records; compressed before sealing, so sealed
+ *                        it is the plaintext that is a frame);
  *                        others must be 0
  *     4   4 cluster      cluster id; a mismatch is GV_ECLUSTER
  *     8   2 shard        shard index of sender and receiver
@@ -97,6 +101,7 @@
 
 #define GV_WIRE_FLAG_SEALED 0x01
 #define GV_WIRE_FLAG_AESGCM 0x02
+#define GV_WIRE_FLAG_ZSTD 0x04
 
 /* Fixed part of an UPDATE body, before key and value. */
 #define GV_WIRE_UPDATE_FIXED 39
@@ -460,10 +465,13 @@ typedef struct gv_wire_reader {
  * @h: receives the header fields; may be NULL.
  * @cluster: expected cluster id.
  * Checks, in this order: length, magic, version, flags, reserved, maximum
- * length, checksum, cluster.
+ * length, checksum, cluster. A compressed datagram (GV_WIRE_FLAG_ZSTD,
+ * checksummed over its compressed bytes) opens here too, but its reader
+ * is not for gv_wire_next: gv_wire_inflate it first.
  * Returns 0; GV_EINVAL (r NULL, or buf NULL with len > 0), GV_ETRUNCATED
  * (shorter than a header), GV_EBADMAGIC, GV_EVERSION, GV_EMALFORMED (any
- * flag bit set -- a sealed datagram goes to gv_open instead --
+ * flag bit but GV_WIRE_FLAG_ZSTD set -- a sealed datagram goes to gv_open
+ * instead --
  * reserved field non-zero, longer than GV_WIRE_MAX_MTU),
  * GV_ECHECKSUM, GV_ECLUSTER. On error neither *r nor *h is written.
  */
@@ -474,7 +482,8 @@ int gv_wire_open(gv_wire_reader *r, gv_wire_header *h, const uint8_t *buf,
  * gv_wire_check_sealed - check a sealed datagram's header before opening
  * it (keyring.h): length (header and tag at least, at most
  * GV_WIRE_MAX_MTU), magic, version, flags (sealed, and no unknown bit),
- * reserved, cluster. Fills *h. Returns 0; GV_ETRUNCATED, GV_EBADMAGIC,
+ * reserved, cluster (GV_WIRE_FLAG_ZSTD may be set too). Fills *h.
+ * Returns 0; GV_ETRUNCATED, GV_EBADMAGIC,
  * GV_EVERSION, GV_EMALFORMED (also: not sealed), GV_ECLUSTER.
  */
 int gv_wire_check_sealed(gv_wire_header *h, const uint8_t *buf, size_t len,
@@ -486,6 +495,39 @@ int gv_wire_check_sealed(gv_wire_header *h, const uint8_t *buf, size_t len,
  * checksum to check: the AEAD tag was.
  */
 int gv_wire_open_plain(gv_wire_reader *r, const uint8_t *buf, size_t len);
+
+/*
+ * gv_wire_unpadded_len - the datagram's length without its trailing PAD
+ * record (gv_wire_pad_to), if it ends in one: what is worth compressing.
+ * @buf, @len: a whole datagram built by gv_wire_begin..finish (its
+ * records are walked by their headers only). Returns len when there is no
+ * trailing PAD or the records do not parse.
+ */
+size_t gv_wire_unpadded_len(const uint8_t *buf, size_t len);
+
+/*
+ * gv_wire_set_compressed - after the records region [GV_WIRE_HEADER_LEN,
+ * len) of a datagram was replaced by its zstd frame: set
+ * GV_WIRE_FLAG_ZSTD and, when @summed (a clear datagram; a sealed one
+ * leaves it to the AEAD tag), recompute the checksum over the frame.
+ */
+void gv_wire_set_compressed(uint8_t *buf, size_t len, bool summed);
+
+struct gv_zctx;
+
+/*
+ * gv_wire_inflate - decompress an opened compressed datagram (@buf, @len:
+ * header and zstd frame, as gv_wire_open or gv_open left it) into @out:
+ * the header copied, GV_WIRE_FLAG_ZSTD cleared, then the records; and
+ * position @r on them for gv_wire_next.
+ * @cap: room at out, at most GV_WIRE_MAX_MTU is used: a frame that
+ * declares more is refused before anything is decompressed.
+ * Returns 0 with *outlen set; GV_EINVAL, GV_EMALFORMED (not compressed, or
+ * a bad frame: see gv_decompress), GV_ERANGE (declares more than fits).
+ */
+int gv_wire_inflate(struct gv_zctx *z, gv_wire_reader *r, uint8_t *out,
+		    size_t cap, const uint8_t *buf, size_t len,
+		    size_t *outlen);
 
 /*
  * gv_wire_next - decode the next record.

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * zdgram.c - a node's side of compressed gossip (GV_WIRE_FLAG_ZSTD):
+ * compressing a finished datagram before it is sealed, and inflating a
+ * compressed one after it is opened, before its records are decoded.
+ *
+ * The zstd contexts and the scratch buffer are the node's, made at the
+ * first datagram that needs them (a node that never sees one pays
+ * nothing: a simulated cluster of a thousand nodes would otherwise hold
+ * a thousand decompression contexts of ~100 KiB), then reused: never a
+ * context per datagram.
+ *
+ * What is tried: the records region of a datagram, without the PAD
+ * record that fills it to max_datagram for a GSO chain, when it is
+ * longer than cfg.compress_threshold. A padded datagram is tried only
+ * with cfg.compress_padded: once compressed it is shorter than its
+ * neighbours and the io layer sends it alone (docs/compression.md has
+ * the measurement). The frame must save a sixteenth of the records (at
+ * least MIN_GAIN bytes), or the datagram goes raw: a datagram never
+ * grows, and a receiver never inflates for a trifle.
+ */
+#include "node_int.h"
+
+#include "compress.h"
+
+#define MIN_GAIN 16
+
+static uint64_t
+clock_ns(const gv_node *n)
+{
+	return n->cfg.cb.clock_ns ? n->cfg.cb.clock_ns(n->cfg.ud) : 0;
+}
+
+/* The contexts and the scratch buffer, made once. */
+static int
+z_ready(gv_node *n)
+{
+	if (n->zbuf)
+		return 0;
+	if (!n->zctx) {
+		int rc = gv_zctx_new(&n->zctx, n->mem);
+		if (rc)
+			return rc;
+	}
+	n->zbuf = gv__alloc(n->mem, GV_WIRE_MAX_MTU);
+	return n->zbuf ? 0 : GV_ENOMEM;
+}
+
+void
+gv__z_fini(gv_node *n)
+{
+	gv_zctx_del(n->zctx);
+	n->zctx = NULL;
+	gv__free(n->mem, n->zbuf, GV_WIRE_MAX_MTU);
+	n->zbuf = NULL;
+}
+
+size_t
+gv__z_pack(gv_node *n, uint8_t *buf, size_t len)
+{
+	size_t thr = n->cfg.compress_threshold;
+	if (!thr || len <= GV_WIRE_HEADER_LEN + thr)
+		return len;
+	size_t end = gv_wire_unpadded_len(buf, len);
+	if (end < len && !n->cfg.compress_padded)
+		return len;
+	size_t raw = end - GV_WIRE_HEADER_LEN;
+	if (raw <= thr || z_ready(n))
+		return len;
+	size_t gain = raw / 16 > MIN_GAIN ? raw / 16 : MIN_GAIN;
+	if (raw <= gain)
+		return len;
+	uint64_t t0 = clock_ns(n);
+	ssize_t z = gv_compress(n->zctx, n->zbuf, raw - gain,
+				buf + GV_WIRE_HEADER_LEN, raw,
+				n->cfg.compress_level);
+	n->st.compress_ns += clock_ns(n) - t0;
+	if (z <= 0) {
+		n->st.compress_skipped++;
+		return len;
+	}
+	memcpy(buf + GV_WIRE_HEADER_LEN, n->zbuf, (size_t)z);
+	size_t out = GV_WIRE_HEADER_LEN + (size_t)z;
+	gv_wire_set_compressed(buf, out, n->cfg.keyring == NULL);
+	n->st.compressed_datagrams++;
+	n->st.compress_in_bytes += raw;
+	n->st.compress_out_bytes += (uint64_t)z;
+	n->st.bytes_out -= len - out; /* send_clear counted it raw */
+	return out;
+}
+
+int
+gv__z_unpack(gv_node *n, gv_wire_reader *rd, const uint8_t **buf,
+	     size_t *len)
+{
+	int rc = z_ready(n);
+	if (rc)
+		return rc;
+	uint64_t t0 = clock_ns(n);
+	size_t out;
+	rc = gv_wire_inflate(n->zctx, rd, n->zbuf, GV_WIRE_MAX_MTU, *buf,
+			     *len, &out);
+	n->st.decompress_ns += clock_ns(n) - t0;
+	if (rc) {
+		n->st.decompress_errors++;
+		n->st.dgrams_bad++;
+		return rc;
+	}
+	n->st.decompressed_datagrams++;
+	*buf = n->zbuf;
+	*len = out;
+	return 0;
+}
