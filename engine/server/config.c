@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/compress.h"
 #include "core/node.h"
 #include "io/io.h"
 
@@ -98,6 +99,13 @@ static const struct opt opts[] = {
 	 "before any other command, as with Redis's requirepass; better "
 	 "given in the --config file than on the command line, where ps "
 	 "shows it (default: none)"},
+	{"compress-threshold", K_SIZE, OFF(compress_threshold), 0, 0, 65507,
+	 "BYTES|off",
+	 "zstd-compress gossip datagrams whose records pass BYTES, when that "
+	 "saves a sixteenth; 0 or off: never (compressed datagrams are "
+	 "accepted either way; default 512, docs/compression.md)"},
+	{"compress-level", K_UINT, OFF(compress_level), 0, 1, 19, "L",
+	 "zstd level for gossip datagrams (default 1)"},
 	{"timeout", K_UINT, OFF(timeout), 0, 0, 1u << 31, "S",
 	 "close RESP clients idle for S seconds, as Redis's timeout "
 	 "(default 0: never)"},
@@ -128,6 +136,8 @@ gv_daemon_config_default(gv_daemon_config *c)
 	c->log_level = GV_LOG_INFO;
 	snprintf(c->cluster, sizeof(c->cluster), "grapevine");
 	c->probe_interval_ms = 1000;
+	c->compress_threshold = GV_COMPRESS_THRESHOLD_DEFAULT;
+	c->compress_level = GV_COMPRESS_LEVEL_DEFAULT;
 }
 
 const char *
@@ -280,6 +290,10 @@ apply(gv_daemon_config *c, const struct opt *o, const char *v, char *err,
 	}
 	case K_SIZE: {
 		uint64_t x;
+		if (o->off == OFF(compress_threshold) && !strcmp(v, "off")) {
+			c->compress_threshold = 0;
+			return 0;
+		}
 		if (gv_parse_size(v, &x) ||
 		    (o->max && (x < o->min || x > o->max))) {
 			if (o->max)
@@ -487,6 +501,11 @@ gv_daemon_config_format(const gv_daemon_config *c, size_t i, char *out,
 		snprintf(out, len, "%u", *(const unsigned *)(base + o->off));
 		break;
 	case K_SIZE:
+		if (o->off == OFF(compress_threshold) &&
+		    !c->compress_threshold) {
+			snprintf(out, len, "off");
+			break;
+		}
 		snprintf(out, len, "%llu",
 			 o->off == OFF(max_value)
 				 ? (unsigned long long)c->max_value

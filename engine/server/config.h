@@ -55,6 +55,8 @@ typedef struct gv_daemon_config {
 				  * first ("": no password) */
 	unsigned timeout;        /* --timeout S: close RESP clients idle this
 				  * long (0: never), Redis's timeout */
+	uint64_t compress_threshold; /* --compress-threshold BYTES|off */
+	unsigned compress_level;     /* --compress-level L (1) */
 } gv_daemon_config;
 
 /* The default --shards: a property of the cluster, the same on every host

@@ -30,3 +30,11 @@ gvd_counters_read(gv_daemon *d, uint64_t *v, struct pub *sum)
 	if (sum)
 		*sum = t;
 }
+
+double
+gvd_compression_ratio(const uint64_t *v)
+{
+	uint64_t in = v[GVD_C_COMPRESS_IN_BYTES];
+	uint64_t out = v[GVD_C_COMPRESS_OUT_BYTES];
+	return out ? (double)in / (double)out : 1.0;
+}

@@ -321,7 +321,38 @@
 	X(WATCH_LATE, "watch_late", STATS, "watch_late",                      \
 	  COUNTER, "grapevine_watch_late_total", NULL, NULL,                  \
 	  "WATCHed keys changed by gossip between an EXEC's check and apply.",\
-	  d->watch_late)
+	  d->watch_late)                                                      \
+	X(COMPRESSED_DATAGRAMS, "compressed_datagrams", STATS,                \
+	  "compressed_datagrams",                                             \
+	  COUNTER, "grapevine_compressed_datagrams_total", NULL, NULL,        \
+	  "Gossip datagrams sent zstd-compressed.",                           \
+	  t.st.compressed_datagrams)                                          \
+	X(COMPRESS_IN_BYTES, "compress_in_bytes", NONE, NULL,                 \
+	  COUNTER, "grapevine_compress_bytes_total", "stage", "raw",          \
+	  "Records of the compressed datagrams, before (raw) and after.",     \
+	  t.st.compress_in_bytes)                                             \
+	X(COMPRESS_OUT_BYTES, "compress_out_bytes", NONE, NULL,               \
+	  COUNTER, "grapevine_compress_bytes_total", "stage", "compressed",   \
+	  NULL,                                                               \
+	  t.st.compress_out_bytes)                                            \
+	X(COMPRESS_SKIPPED, "compress_skipped", STATS, "compress_skipped",    \
+	  COUNTER, "grapevine_compress_skipped_total", NULL, NULL,            \
+	  "Datagrams tried and sent raw: compression saved too little.",      \
+	  t.st.compress_skipped)                                              \
+	X(DECOMPRESSED_DATAGRAMS, "decompressed_datagrams", NONE, NULL,       \
+	  COUNTER, "grapevine_decompressed_datagrams_total", NULL, NULL,      \
+	  "Compressed gossip datagrams received and inflated.",               \
+	  t.st.decompressed_datagrams)                                        \
+	X(DECOMPRESS_ERRORS, "decompress_errors", STATS, "decompress_errors", \
+	  COUNTER, "grapevine_decompress_errors_total", NULL, NULL,           \
+	  "Compressed datagrams refused: a bad frame (among datagrams_bad).", \
+	  t.st.decompress_errors)                                             \
+	X(COMPRESS_NS, "compress_ns", NONE, NULL, /* /metrics: seconds */     \
+	  COUNTER, NULL, NULL, NULL, NULL,                                    \
+	  t.st.compress_ns)                                                   \
+	X(DECOMPRESS_NS, "decompress_ns", NONE, NULL,                         \
+	  COUNTER, NULL, NULL, NULL, NULL,                                    \
+	  t.st.decompress_ns)
 /* clang-format on */
 
 enum gvd_counter_id {
@@ -361,5 +392,10 @@ struct pub;
  * unless sum is NULL (for INFO's reach). On the front end's thread.
  */
 void gvd_counters_read(gv_daemon *d, uint64_t *v, struct pub *sum);
+
+/* compression_ratio (GV.STATS, INFO, /metrics) from a read of the rows:
+ * the compressed datagrams' raw bytes over their compressed bytes; 1
+ * while none was compressed. */
+double gvd_compression_ratio(const uint64_t *v);
 
 #endif

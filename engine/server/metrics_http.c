@@ -49,6 +49,8 @@ struct mconn {
 struct gvd_metrics {
 	gv_metrics reg;
 	_Atomic uint64_t snap[GVD_NCOUNTERS]; /* filled by each scrape */
+	_Atomic double ratio;                 /* compression_ratio */
+	_Atomic double zsecs[2];              /* compress, decompress CPU */
 	gv_histogram delay;                   /* the shards' summed */
 	gv_metrics_buf body;                  /* reused by each scrape */
 	unsigned nconns;
@@ -94,6 +96,28 @@ gvd_metrics_init(gv_daemon *d, char *err, size_t errlen)
 			snprintf(err, errlen, "metrics: cannot register %s: %s",
 				 c->prom, gv_strerror(rc));
 	}
+	/* the float series: not rows of the table, made from its rows */
+	atomic_init(&m->ratio, 1.0);
+	atomic_init(&m->zsecs[0], 0.0);
+	atomic_init(&m->zsecs[1], 0.0);
+	if (!rc)
+		rc = gv_metrics_add_gauge_f64(
+			&m->reg, "grapevine_compression_ratio",
+			"Raw over compressed bytes of the gossip datagrams sent "
+			"compressed (1: none yet).",
+			NULL, 0, &m->ratio);
+	static const char *const zop[2] = {"compress", "decompress"};
+	for (int k = 0; k < 2 && !rc; k++) {
+		gv_metric_label l = {"op", zop[k]};
+		rc = gv_metrics_add_counter_f64(
+			&m->reg, "grapevine_compress_cpu_seconds_total",
+			"Time spent compressing and decompressing gossip "
+			"datagrams.",
+			&l, 1, &m->zsecs[k]);
+	}
+	if (rc)
+		snprintf(err, errlen, "metrics: compression: %s",
+			 gv_strerror(rc));
 	if (!rc) {
 		rc = gv_metrics_add_histogram(
 			&m->reg, "grapevine_propagation_delay_seconds",
@@ -114,6 +138,13 @@ snapshot(gv_daemon *d, struct gvd_metrics *m)
 	/* relaxed: read back on this thread by gv_metrics_write */
 	for (size_t i = 0; i < GVD_NCOUNTERS; i++)
 		atomic_store_explicit(&m->snap[i], v[i], memory_order_relaxed);
+	atomic_store_explicit(&m->ratio, gvd_compression_ratio(v),
+			      memory_order_relaxed);
+	atomic_store_explicit(&m->zsecs[0], (double)v[GVD_C_COMPRESS_NS] / 1e9,
+			      memory_order_relaxed);
+	atomic_store_explicit(&m->zsecs[1],
+			      (double)v[GVD_C_DECOMPRESS_NS] / 1e9,
+			      memory_order_relaxed);
 	gv_histogram_init(&m->delay, gv_hist_delay_s_bounds, GV_HIST_DELAY_S_N);
 	for (unsigned i = 0; i < d->k; i++)
 		(void)gv_histogram_add(&m->delay, &d->shards[i].delay);

@@ -236,6 +236,7 @@ info_section(gv_daemon *d, gv_resp_buf *b, int s, const uint64_t *v,
 		    (unsigned long long)d->ops_per_sec,
 		    (unsigned long long)d->keyspace_hits,
 		    (unsigned long long)d->keyspace_misses);
+		OUT(b, "compression_ratio:%.3f\r\n", gvd_compression_ratio(v));
 		break;
 	case S_REPL:
 		/* to its clients every node is a master: each takes writes,
@@ -319,11 +320,16 @@ gvd_stats_array(gv_daemon *d, gv_resp_buf *b)
 	size_t n = 0;
 	for (size_t i = 0; i < GVD_NCOUNTERS; i++)
 		n += gvd_counters[i].stats != NULL;
-	gv_resp_out_map(b, n); /* RESP2: the flat pairs gvctl reads */
+	gv_resp_out_map(b, n + 1); /* RESP2: the flat pairs gvctl reads */
 	for (size_t i = 0; i < GVD_NCOUNTERS; i++) {
 		if (!gvd_counters[i].stats)
 			continue;
 		gv_resp_out_bulk_str(b, gvd_counters[i].stats);
 		gv_resp_out_int(b, (int64_t)v[i]);
 	}
+	/* the one number that is not an integer: a string, as INFO's */
+	char ratio[32];
+	snprintf(ratio, sizeof(ratio), "%.3f", gvd_compression_ratio(v));
+	gv_resp_out_bulk_str(b, "compression_ratio");
+	gv_resp_out_bulk_str(b, ratio);
 }

@@ -561,6 +561,15 @@ gv_metrics_add_gauge_f64(gv_metrics *m, const char *name, const char *help,
 }
 
 int
+gv_metrics_add_counter_f64(gv_metrics *m, const char *name, const char *help,
+                           const gv_metric_label *labels, size_t nlabels,
+                           const _Atomic double *src)
+{
+	return add_series(m, name, help, labels, nlabels, GV_METRIC_COUNTER,
+	                  SRC_F64, src);
+}
+
+int
 gv_metrics_add_histogram(gv_metrics *m, const char *name, const char *help,
                          const gv_metric_label *labels, size_t nlabels,
                          const gv_histogram *src)

@@ -196,6 +196,11 @@ int gv_metrics_add_gauge(gv_metrics *m, const char *name, const char *help,
 int gv_metrics_add_gauge_f64(gv_metrics *m, const char *name, const char *help,
                              const gv_metric_label *labels, size_t nlabels,
                              const _Atomic double *src);
+/* A counter of a float quantity (seconds of CPU, say). */
+int gv_metrics_add_counter_f64(gv_metrics *m, const char *name,
+                               const char *help,
+                               const gv_metric_label *labels, size_t nlabels,
+                               const _Atomic double *src);
 int gv_metrics_add_histogram(gv_metrics *m, const char *name, const char *help,
                              const gv_metric_label *labels, size_t nlabels,
                              const gv_histogram *src);

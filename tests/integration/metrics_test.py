@@ -88,12 +88,24 @@ PROM = {
     "exec_aborts": "grapevine_exec_aborts_total",
     "watch_aborts": "grapevine_watch_aborts_total",
     "watch_late": "grapevine_watch_late_total",
+    "compressed_datagrams": "grapevine_compressed_datagrams_total",
+    "compress_in_bytes": 'grapevine_compress_bytes_total{stage="raw"}',
+    "compress_out_bytes": 'grapevine_compress_bytes_total{stage="compressed"}',
+    "compress_skipped": "grapevine_compress_skipped_total",
+    "decompressed_datagrams": "grapevine_decompressed_datagrams_total",
+    "decompress_errors": "grapevine_decompress_errors_total",
 }
 # in GV.STATS, not in /metrics (INFO's conflicts is their sum there)
-STATS_ONLY = {"conflicts_applied", "conflicts_lost"}
+STATS_ONLY = {"conflicts_applied", "conflicts_lost",
+              # /metrics has them as grapevine_compress_cpu_seconds_total
+              # and grapevine_compression_ratio (floats, checked below)
+              "compress_ns", "decompress_ns", "compression_ratio"}
 # in /metrics, not in GV.STATS
 PROM_ONLY = {"grapevine_connections_total", "grapevine_commands_total",
-             "grapevine_connected_clients", "grapevine_updates_conflict_total"}
+             "grapevine_connected_clients", "grapevine_updates_conflict_total",
+             "grapevine_compression_ratio",
+             'grapevine_compress_cpu_seconds_total{op="compress"}',
+             'grapevine_compress_cpu_seconds_total{op="decompress"}'}
 HIST = "grapevine_propagation_delay_seconds"
 # the GV.STATS names before the counter table, in their order: kept
 OLD_STATS = [
@@ -250,6 +262,13 @@ def test_metrics(promtool):
         ct.check(not bad, "every GV.STATS counter with a Prometheus name has its value "
                  f"in /metrics ({bad})")
         ct.check(after["keys"] == 99 and m["grapevine_keys"] == 99, "keys: 99 in both")
+        ratio = float(after["compression_ratio"])
+        ct.check(ratio >= 1.0 and m["grapevine_compression_ratio"] >= 1.0,
+                 f"compression_ratio: a float >= 1 in both ({ratio}, "
+                 f"{m['grapevine_compression_ratio']})")
+        zs = m['grapevine_compress_cpu_seconds_total{op="compress"}']
+        ct.check(abs(zs - after["compress_ns"] / 1e9) < 1.0 and zs >= 0,
+                 f"compress CPU: {zs} s in /metrics, {after['compress_ns']} ns in GV.STATS")
         known = set(PROM.values()) | PROM_ONLY
         extra = [k for k in m if k not in known and not k.startswith(HIST + "_")]
         ct.check(not extra, f"no /metrics series the test does not know ({extra})")
