@@ -31,11 +31,13 @@
 #include "bench_util.h"
 #include "ceiling.h"
 #include "cmds.h"
+#include "core/compress.h"
 #include "core/node.h"
 #include "core/rng.h"
 #include "core/wire.h"
 #include "io/io.h"
 #include "netcluster.h"
+#include "zbench.h"
 #include "plot.h"
 
 #define TP_USAGE                                                               \
@@ -71,6 +73,15 @@
 	"  --value-size B       value bytes, 8 .. 1024 (default 32; the "      \
 	"first\n"                                                              \
 	"                       8 carry the write's number)\n"                 \
+	"  --values K           random, json or html: what values are made\n" \
+	"                       of (default random: incompressible)\n"        \
+	"  --compress-threshold T[,T...]\n"                                    \
+	"                       off or bytes: the nodes' threshold; a list\n" \
+	"                       runs once per entry (the ceiling once) and\n" \
+	"                       ends with a table against the first\n"       \
+	"                       (default: the node's)\n"                      \
+	"  --compress-level L   zstd level (default 1)\n"                     \
+	"  --compress-padded    also compress datagrams padded for GSO\n"     \
 	"  --key-space K        keys tp:0 .. tp:K-1 (default 10000)\n"         \
 	"  --ttl-ms MS          every write expires MS after it is made, as\n" \
 	"                       SET ... PX MS (default 0: never): the cost\n"  \
@@ -158,6 +169,10 @@ struct tp_params {
 	uint64_t ae_ms; /* anti-entropy period; 0: off */
 	bool progress;
 	gv_keyring *keyring; /* non-NULL: every node seals its gossip */
+	int value_kind;      /* enum zb_kind */
+	size_t threshold;    /* compress_threshold */
+	int level;
+	bool padded;
 };
 
 /* One run at one rate (a --rate run, or a step of --max). */
@@ -444,6 +459,10 @@ step_run(const struct tp_params *p, struct tp_step *st, size_t idx, bool max,
 	cfg.node.mem = gv_mem_default();
 	cfg.node.ae_interval_ms = p->ae_ms;
 	cfg.node.keyring = p->keyring;
+	cfg.value_kind = p->value_kind;
+	cfg.node.compress_threshold = p->threshold;
+	cfg.node.compress_level = p->level;
+	cfg.node.compress_padded = p->padded;
 
 	rc = netcluster_new(&c, &cfg, err, sizeof(err));
 	if (rc) {
@@ -687,8 +706,12 @@ tp_print(FILE *f, const struct tp_result *r)
 		        r->efficiency);
 	fprintf(f,
 	        "  cpu              %.2f s user+sys over %.2f s (%.2f cores "
-	        "busy)\n",
-	        st->cpu_s, st->measured_s, st->cpu_s / st->measured_s);
+	        "busy; %.2f us per write)\n",
+	        st->cpu_s, st->measured_s, st->cpu_s / st->measured_s,
+	        st->offered ? st->cpu_s * 1e6 / (double)st->offered : 0);
+	struct zb_stats z;
+	ZB_FROM_NETCLUSTER(&z, d);
+	zb_print(f, &z, p->threshold, p->value_kind, st->offered);
 	fprintf(f,
 	        "  io               kernel drops %" PRIu64
 	        ", send errors %" PRIu64 ", buffer ring dry %" PRIu64
@@ -828,6 +851,13 @@ tp_json(FILE *f, const struct tp_result *r, const struct machine *m)
 		}
 		fputc(']', f);
 	}
+	struct zb_stats z;
+	ZB_FROM_NETCLUSTER(&z, d);
+	fprintf(f, ",\"bytes_per_write\":");
+	json_num(f, st->bytes_per_update, true);
+	fprintf(f, ",\"cpu_s\":");
+	json_num(f, st->cpu_s, true);
+	zb_json(f, &z, p->threshold, p->value_kind, st->offered);
 	fprintf(f, ",\"wall_s\":");
 	json_num(f, r->wall_s, true);
 	json_end(f, m);
@@ -968,6 +998,9 @@ cmd_throughput(int argc, char **argv)
 	bool max = false;
 	const char *json = NULL, *plot = NULL;
 	const char *seal = "off", *cipher = "auto";
+	const char *values = "random", *zthr = NULL;
+	uint64_t zlevel = GV_COMPRESS_LEVEL_DEFAULT;
+	bool zpadded = false;
 	int backend = GV_IO_AUTO;
 	gv_node_config nc;
 
@@ -1062,6 +1095,14 @@ cmd_throughput(int argc, char **argv)
 	        {.name = "--plot", .kind = OPT_STR, .dst = &plot},
 	        {.name = "--seal", .kind = OPT_STR, .dst = &seal},
 	        {.name = "--cipher", .kind = OPT_STR, .dst = &cipher},
+	        {.name = "--values", .kind = OPT_STR, .dst = &values},
+	        {.name = "--compress-threshold", .kind = OPT_STR, .dst = &zthr},
+	        {.name = "--compress-level",
+	         .kind = OPT_U64,
+	         .dst = &zlevel,
+	         .umin = 1,
+	         .umax = 19},
+	        {.name = "--compress-padded", .kind = OPT_FLAG, .dst = &zpadded},
 	};
 	enum {
 		O_NODES,
@@ -1102,6 +1143,22 @@ cmd_throughput(int argc, char **argv)
 	}
 	if (!writers)
 		writers = nodes;
+	int kind = zb_kind_parse(values);
+	if (kind < 0) {
+		fprintf(stderr, "gvbench throughput: --values: expected random, "
+		                "json or html, got '%s'\n",
+		        values);
+		return EXIT_USAGE;
+	}
+	size_t thr[ZB_MAX_THRESHOLDS] = {GV_COMPRESS_THRESHOLD_DEFAULT};
+	int nthr = zthr ? zb_thresholds_parse("throughput", zthr, thr) : 1;
+	if (nthr < 0)
+		return EXIT_USAGE;
+	if (nthr > 1 && strcmp(seal, "both") == 0) {
+		fprintf(stderr, "gvbench throughput: a --compress-threshold "
+		                "list and --seal both: one at a time\n");
+		return EXIT_USAGE;
+	}
 	int nruns;
 	bool seal_first;
 	gv_keyring *ring;
@@ -1109,6 +1166,9 @@ cmd_throughput(int argc, char **argv)
 	                &ring);
 	if (rc)
 		return rc;
+	if (nthr > 1)
+		nruns = nthr;
+	struct zb_row rows[ZB_MAX_THRESHOLDS];
 	if (max && !opts[O_SECONDS].seen)
 		seconds = 1;
 	if (max && !opts[O_DRAIN].seen)
@@ -1143,6 +1203,10 @@ cmd_throughput(int argc, char **argv)
 	        .drain_ms = drain_ms,
 	        .ae_ms = ae_ms,
 	        .progress = isatty(STDERR_FILENO),
+	        .value_kind = kind,
+	        .threshold = thr[0],
+	        .level = (int)zlevel,
+	        .padded = zpadded,
 	};
 	r->max = max;
 	r->upd_per_dgram = updates_per_datagram(keys, vsize, nc.max_datagram);
@@ -1178,8 +1242,9 @@ cmd_throughput(int argc, char **argv)
 
 	double clear_ups = 0;
 	for (int run = 0; run < nruns; run++) {
-		if (run == 1) {
-			/* --seal both: the same again, sealed; the ceiling
+		if (run >= 1) {
+			/* --seal both: the same again, sealed; a threshold
+			 * list: the same at the next threshold; the ceiling
 			 * stands */
 			for (size_t i = 0; i < r->nsteps; i++)
 				free(r->steps[i].conv_us);
@@ -1191,11 +1256,14 @@ cmd_throughput(int argc, char **argv)
 			r->have_ceiling = keep.have_ceiling;
 			r->ceil = keep.ceil;
 			r->upd_per_dgram = keep.upd_per_dgram;
-			r->have_cmp = true;
+			r->have_cmp = nthr == 1;
 			r->clear_ups = clear_ups;
 			t_begin = now_s();
 		}
-		r->p.keyring = (run == 1 || seal_first) ? ring : NULL;
+		if (nthr > 1)
+			r->p.threshold = thr[run];
+		r->p.keyring = ((run == 1 && nthr == 1) || seal_first) ? ring
+		                                                        : NULL;
 		if (r->p.keyring) /* the tag takes 16 bytes of every datagram */
 			r->upd_per_dgram = updates_per_datagram(
 			        keys, vsize,
@@ -1235,6 +1303,18 @@ cmd_throughput(int argc, char **argv)
 			                 (double)r->upd_per_dgram);
 		r->wall_s = now_s() - t_begin;
 		tp_print(stdout, r);
+		{
+			struct zb_stats z;
+			struct zb_row *row = &rows[run % ZB_MAX_THRESHOLDS];
+			ZB_FROM_NETCLUSTER(&z, &best->d);
+			zb_row_fill(row, r->p.threshold, &z, best->d.bytes_out,
+			            best->offered, best->cpu_s);
+			row->p50_ms = best->conv_p50;
+			row->p99_ms = best->conv_p99;
+			row->extra = best->converged_ups;
+			if (nthr > 1 && run == nthr - 1)
+				zb_table(stdout, "conv/s", rows, (size_t)nthr);
+		}
 		fflush(stdout);
 		rc = 0;
 		if (jf)

@@ -36,12 +36,14 @@
 #include "ceiling.h"
 #include "cmds_net.h"
 #include "cmds.h"
+#include "core/compress.h"
 #include "core/node.h"
 #include "core/rng.h"
 #include "io/io.h"
 #include "netcluster.h"
 #include "plot.h"
 #include "sim/cluster.h"
+#include "zbench.h"
 
 /* Progress bar on stderr (callers pass on = isatty(stderr)); u ==
  * updates erases it. */
@@ -524,7 +526,17 @@ cmd_sim(int argc, char **argv)
 	"  --loss P             drop outgoing datagrams with probability P\n"  \
 	"                       in [0, 1) (default 0); with loss > 0,\n"       \
 	"                       anti-entropy stays on\n"                       \
-	"  --value-size B       value bytes (default 32)\n"                    \
+	"  --value-size B       value bytes, 1 .. 60000 (default 32; above\n"  \
+	"                       max_datagram a write is a datagram of its\n"  \
+	"                       own)\n"                                        \
+	"  --values K           random, json or html: what values are made\n" \
+	"                       of (default random: incompressible)\n"        \
+	"  --compress-threshold T[,T...]\n"                                    \
+	"                       off or bytes: the nodes' threshold; a list\n" \
+	"                       runs once per entry and ends with a table\n"  \
+	"                       against the first (default: the node's)\n"   \
+	"  --compress-level L   zstd level (default 1)\n"                     \
+	"  --compress-padded    also compress datagrams padded for GSO\n"     \
 	"  --seed S             node ids and write placement (default 1)\n"    \
 	"  --deadline-ms MS     give up on a write after this (default\n"      \
 	"                       10000)\n"                                      \
@@ -572,6 +584,10 @@ struct cv_params {
 	bool progress;
 	bool plot; /* collect reach times for --plot */
 	gv_keyring *keyring; /* non-NULL: every node seals its gossip */
+	int value_kind;      /* enum zb_kind */
+	size_t threshold;    /* compress_threshold */
+	int level;
+	bool padded;
 };
 
 struct cv_result {
@@ -591,6 +607,8 @@ struct cv_result {
 	struct plot_reach reach; /* with p.plot; the caller finis it */
 	bool have_cmp;        /* --seal both: the clear run's p99 */
 	double clear_p99_ms;
+	double cpu_s;         /* process CPU over the window */
+	struct zb_stats z;
 };
 
 /* Background load: rate writes/s in total, at random nodes and keys,
@@ -698,6 +716,10 @@ cv_run(const struct cv_params *p, struct cv_result *r)
 	cfg.node.interval_ms = p->interval_ms;
 	cfg.node.mem = gv_mem_default();
 	cfg.node.keyring = p->keyring;
+	cfg.value_kind = p->value_kind;
+	cfg.node.compress_threshold = p->threshold;
+	cfg.node.compress_level = p->level;
+	cfg.node.compress_padded = p->padded;
 	/* as in sim: measure dissemination, not repair, unless loss makes
 	 * repair part of reaching everyone */
 	r->ae = p->loss > 0;
@@ -740,6 +762,7 @@ cv_run(const struct cv_params *p, struct cv_result *r)
 	if (rc)
 		goto snap_failed;
 	win0 = now_s();
+	double cpu0 = zb_cpu_seconds();
 	uint64_t dropped0 = pc.dropped;
 	unsigned missed = 0;
 
@@ -793,8 +816,10 @@ cv_run(const struct cv_params *p, struct cv_result *r)
 	if (rc)
 		goto snap_failed;
 	r->window_s = now_s() - win0;
+	r->cpu_s = zb_cpu_seconds() - cpu0;
 	r->bg_dropped = pc.dropped - dropped0;
 	netcluster_stats_diff(&r->d, &s0, &s1);
+	ZB_FROM_NETCLUSTER(&r->z, &r->d);
 	r->end = s1;
 	if (r->d.put_errors) {
 		fprintf(stderr,
@@ -852,6 +877,12 @@ cv_print(FILE *f, const struct cv_result *r)
 	        " datagrams, %" PRIu64 " update records)\n",
 	        r->messages_per_node, r->messages_per_node_per_update,
 	        d->dgrams_out, d->updates_out);
+	fprintf(f,
+	        "  bytes            %.0f sent per update (all nodes); process "
+	        "CPU %.1f us per update\n",
+	        (double)d->bytes_out / (double)p->updates,
+	        r->cpu_s * 1e6 / (double)p->updates);
+	zb_print(f, &r->z, p->threshold, p->value_kind, p->updates);
 	if (r->have_rmr)
 		fprintf(f, "  rmr              %.3f (update records)\n",
 		        r->rmr);
@@ -929,6 +960,9 @@ cv_json(FILE *f, const struct cv_result *r, const struct machine *m)
 	        ",\"member_events\":{\"suspect\":%" PRIu64 ",\"dead\":%" PRIu64
 	        "}",
 	        d->ev_suspect, d->ev_dead);
+	fprintf(f, ",\"bytes_out\":%" PRIu64 ",\"cpu_s\":", d->bytes_out);
+	json_num(f, r->cpu_s, true);
+	zb_json(f, &r->z, p->threshold, p->value_kind, p->updates);
 	fprintf(f, ",\"wall_s\":");
 	json_num(f, r->wall_s, true);
 	fprintf(f, ",\"measured_s\":");
@@ -957,6 +991,9 @@ cmd_converge(int argc, char **argv)
 	int mode = GV_MODE_EAGER;
 	const char *json = NULL, *plot = NULL;
 	const char *seal = "off", *cipher = "auto";
+	const char *values = "random", *zthr = NULL;
+	uint64_t zlevel = GV_COMPRESS_LEVEL_DEFAULT;
+	bool zpadded = false;
 	int backend = GV_IO_AUTO;
 	struct opt opts[] = {
 	        {.name = "--nodes",
@@ -964,6 +1001,14 @@ cmd_converge(int argc, char **argv)
 	         .dst = &nodes,
 	         .umin = 2,
 	         .umax = 4096},
+	        {.name = "--values", .kind = OPT_STR, .dst = &values},
+	        {.name = "--compress-threshold", .kind = OPT_STR, .dst = &zthr},
+	        {.name = "--compress-level",
+	         .kind = OPT_U64,
+	         .dst = &zlevel,
+	         .umin = 1,
+	         .umax = 19},
+	        {.name = "--compress-padded", .kind = OPT_FLAG, .dst = &zpadded},
 	        {.name = "--seal", .kind = OPT_STR, .dst = &seal},
 	        {.name = "--cipher", .kind = OPT_STR, .dst = &cipher},
 	        {.name = "--workers",
@@ -1000,7 +1045,7 @@ cmd_converge(int argc, char **argv)
 	         .kind = OPT_U64,
 	         .dst = &vsize,
 	         .umin = 1,
-	         .umax = 1024},
+	         .umax = 60000},
 	        {.name = "--seed",
 	         .kind = OPT_U64,
 	         .dst = &seed,
@@ -1029,12 +1074,33 @@ cmd_converge(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
+	int kind = zb_kind_parse(values);
+	if (kind < 0) {
+		fprintf(stderr, "gvbench converge: --values: expected random, "
+		                "json or html, got '%s'\n",
+		        values);
+		return EXIT_USAGE;
+	}
+	size_t thr[ZB_MAX_THRESHOLDS] = {GV_COMPRESS_THRESHOLD_DEFAULT};
+	int nthr = zthr ? zb_thresholds_parse("converge", zthr, thr) : 1;
+	if (nthr < 0)
+		return EXIT_USAGE;
+	if (nthr > 1 && strcmp(seal, "both") == 0) {
+		fprintf(stderr, "gvbench converge: a --compress-threshold list "
+		                "and --seal both: one at a time\n");
+		return EXIT_USAGE;
+	}
+
 	struct machine m;
 	machine_get(&m);
 	FILE *jf = NULL;
 	if (json && json_open("converge", json, &jf))
 		return 1;
 	struct cv_params p = {
+	        .value_kind = kind,
+	        .threshold = thr[0],
+	        .level = (int)zlevel,
+	        .padded = zpadded,
 	        .nodes = nodes,
 	        .workers = (unsigned)workers,
 	        .fanout = (unsigned)fanout,
@@ -1063,16 +1129,33 @@ cmd_converge(int argc, char **argv)
 	}
 	struct cv_result r;
 	double clear_p99 = 0;
+	struct zb_row rows[ZB_MAX_THRESHOLDS];
+	if (nthr > 1)
+		nruns = nthr;
 	for (int run = 0; run < nruns && rc == 0; run++) {
-		p.keyring = (run == 1 || sealed_first) ? ring : NULL;
+		if (nthr > 1) {
+			p.threshold = thr[run];
+			p.keyring = sealed_first ? ring : NULL;
+		} else {
+			p.keyring = (run == 1 || sealed_first) ? ring : NULL;
+		}
 		if (cv_run(&p, &r)) {
 			rc = 1;
 		} else {
-			if (run == 1) {
+			if (run == 1 && nthr == 1) {
 				r.have_cmp = true;
 				r.clear_p99_ms = clear_p99;
 			}
 			clear_p99 = r.s.conv_p99;
+			zb_row_fill(&rows[run % ZB_MAX_THRESHOLDS], p.threshold,
+			            &r.z, r.d.bytes_out, p.updates, r.cpu_s);
+			rows[run % ZB_MAX_THRESHOLDS].p50_ms = r.s.conv_p50;
+			rows[run % ZB_MAX_THRESHOLDS].p99_ms = r.s.conv_p99;
+			rows[run % ZB_MAX_THRESHOLDS].extra =
+			        (double)r.d.dgrams_out / (double)p.updates;
+			if (nthr > 1 && run == nthr - 1)
+				zb_table(stdout, "dgrams/wr", rows,
+				         (size_t)nthr);
 			cv_print(stdout, &r);
 			if (jf)
 				cv_json(jf, &r, &m);

@@ -41,6 +41,7 @@
 #include "core/rng.h"
 #include "io/io.h"
 #include "shard/shard.h"
+#include "zbench.h"
 
 #define RING_CAP 16384 /* commands per worker ring */
 #define KEY_MAX 32
@@ -76,6 +77,10 @@ struct worker {
 	gv_rng loss_rng; /* worker thread only */
 	gv_time put_now; /* time of the put being executed */
 	uint8_t *val;    /* value scratch, value_size bytes */
+	uint8_t *pool;   /* VAL_POOL different values (background and
+	                  * throughput writes take them in turn: a run of
+	                  * writes in one datagram does not repeat a value,
+	                  * which would flatter compression) */
 	/* worker thread only; published through the shard's snapshot */
 	uint64_t ev_suspect, ev_dead, bg_puts, put_errors, tp_overtaken;
 	uint64_t ev_conflict, down_puts;
@@ -505,13 +510,36 @@ fault_filter(void *ud, int ep, const gv_addr *peer, bool outgoing)
 
 /* ------------------------------------------------------------ worker */
 
+#define VAL_POOL 64
+
 static void
-fill_value(uint8_t *val, size_t len, uint64_t seed)
+fill_value(const netcluster *c, uint8_t *val, size_t len, uint64_t seed)
 {
+	if (c->cfg.value_kind != ZB_RANDOM) {
+		zb_fill(c->cfg.value_kind, val, len, seed);
+		return;
+	}
 	for (size_t i = 0; i < len; i += 8) {
 		uint64_t x = gv_splitmix64(&seed);
 		memcpy(val + i, &x, len - i < 8 ? len - i : 8);
 	}
+}
+
+/* The pool's value for write number k, into w->val. */
+static void
+pool_value(struct worker *w, uint64_t k)
+{
+	size_t len = w->c->cfg.value_size;
+	memcpy(w->val, w->pool + (k % VAL_POOL) * len, len);
+}
+
+static uint64_t
+clock_ns(void *ud)
+{
+	(void)ud;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Add one node's counters to s; its member views only if it is live. */
@@ -542,6 +570,14 @@ add_node_stats(netcluster_stats *s, const gv_node *node, bool views)
 	s->ae_entries_sent += ns->ae_entries_sent;
 	s->partitions += ns->partitions;
 	s->heals += ns->heals;
+	s->z_compressed += ns->compressed_datagrams;
+	s->z_skipped += ns->compress_skipped;
+	s->z_in_bytes += ns->compress_in_bytes;
+	s->z_out_bytes += ns->compress_out_bytes;
+	s->z_decompressed += ns->decompressed_datagrams;
+	s->z_errors += ns->decompress_errors;
+	s->z_compress_ns += ns->compress_ns;
+	s->z_decompress_ns += ns->decompress_ns;
 }
 
 /* The shard's on_publish: the worker's counters into its snapshot buffer
@@ -596,7 +632,7 @@ do_write(struct worker *w, size_t node, size_t wid)
 	int klen, rc;
 
 	klen = snprintf(key, sizeof(key), "kw:%zu", ws->key);
-	fill_value(w->val, c->cfg.value_size, c->cfg.seed ^ ~tag);
+	fill_value(c, w->val, c->cfg.value_size, c->cfg.seed ^ ~tag);
 	memcpy(w->val, &tag, sizeof(tag));
 	w->put_now = gv_io_now();
 	rc = gv_node_put(c->nodes[node], w->put_now, key, (size_t)klen, w->val,
@@ -755,7 +791,7 @@ run_cmd(void *ud, gv_shard *sh, void *arg, gv_time now)
 		struct track *tr = &c->tracks[cmd->arg];
 
 		klen = snprintf(key, sizeof(key), "cv:%" PRIu64, cmd->arg);
-		fill_value(w->val, c->cfg.value_size,
+		fill_value(c, w->val, c->cfg.value_size,
 		           c->cfg.seed ^ (cmd->arg * UINT64_C(0x2545f491)));
 		w->put_now = gv_io_now();
 		atomic_store_explicit(&tr->injected, w->put_now,
@@ -774,6 +810,7 @@ run_cmd(void *ud, gv_shard *sh, void *arg, gv_time now)
 		klen = snprintf(key, sizeof(key), "bg:%" PRIu64,
 		                cmd->arg % c->cfg.bg_keys);
 		w->put_now = now;
+		pool_value(w, cmd->arg);
 		rc = gv_node_put(c->nodes[node], w->put_now, key, (size_t)klen,
 		                 w->val, c->cfg.value_size, GV_PRIO_NORMAL);
 		if (rc)
@@ -800,6 +837,7 @@ run_cmd(void *ud, gv_shard *sh, void *arg, gv_time now)
 
 		klen = snprintf(key, sizeof(key), "tp:%" PRIu32, sl->key);
 		/* the value carries the write's number */
+		pool_value(w, cmd->arg);
 		memcpy(w->val, &le, 8);
 		w->put_now = now;
 		atomic_store_explicit(&sl->injected, w->put_now,
@@ -877,9 +915,14 @@ worker_init(netcluster *c, struct worker *w, unsigned idx, size_t neps,
 	gv_rng_seed(&w->loss_rng,
 	            c->cfg.seed * UINT64_C(0x9e3779b97f4a7c15) + idx + 1);
 	w->val = calloc(1, c->cfg.value_size);
-	if (!w->val)
+	w->pool = calloc(VAL_POOL, c->cfg.value_size);
+	if (!w->val || !w->pool)
 		return GV_ENOMEM;
-	fill_value(w->val, c->cfg.value_size, c->cfg.seed + idx);
+	fill_value(c, w->val, c->cfg.value_size, c->cfg.seed + idx);
+	for (size_t k = 0; k < VAL_POOL; k++)
+		fill_value(c, w->pool + k * c->cfg.value_size,
+		           c->cfg.value_size,
+		           c->cfg.seed * 1000003 + idx * VAL_POOL + k);
 
 	gv_shard_config_default(&sc);
 	sc.name = "gvbench-w";
@@ -969,6 +1012,7 @@ make_node(netcluster *c, size_t i, gv_node_id id, uint64_t seed, gv_time now,
 	nc.cb.on_member = cb_member;
 	nc.cb.on_conflict = cb_conflict;
 	nc.cb.on_partition = cb_partition;
+	nc.cb.clock_ns = clock_ns;
 	nc.ud = &c->ctx[i];
 	return gv_node_new(out, &nc, now);
 }
@@ -1188,6 +1232,7 @@ netcluster_del(netcluster *c)
 	for (unsigned k = 0; c->w && k < c->nw; k++) {
 		gv_shard_del(c->w[k].sh);
 		free(c->w[k].val);
+		free(c->w[k].pool);
 	}
 	for (size_t i = 0; c->nodes && i < c->n; i++)
 		if (c->nodes[i])

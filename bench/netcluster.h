@@ -65,6 +65,8 @@ typedef struct netcluster_config {
 	                     * value the write's number plus one */
 	size_t tp_writers; /* key k is written by node k % tp_writers only
 	                    * (0: all nodes) */
+	int value_kind;    /* enum zb_kind (zbench.h): what the values are
+	                    * made of (ZB_RANDOM) */
 } netcluster_config;
 
 #define NETCLUSTER_WATCH_MAX 2048
@@ -213,6 +215,9 @@ typedef struct netcluster_stats {
 	uint64_t ev_conflict;       /* conflicts seen by the callbacks */
 	uint64_t io_filtered_in;    /* incoming datagrams the filter dropped */
 	uint64_t down_puts;         /* writes sent to a killed node: skipped */
+	/* compression (gv_node_stats) */
+	uint64_t z_compressed, z_skipped, z_in_bytes, z_out_bytes;
+	uint64_t z_decompressed, z_errors, z_compress_ns, z_decompress_ns;
 } netcluster_stats;
 
 /*
