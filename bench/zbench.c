@@ -223,7 +223,7 @@ void
 zb_print(FILE *f, const struct zb_stats *z, size_t threshold, int kind,
 	 uint64_t writes)
 {
-	char t[16];
+	char t[24];
 	fprintf(f,
 		"  compression      threshold=%s values=%s ratio %.2f; "
 		"%" PRIu64 " datagrams compressed, %" PRIu64
@@ -286,7 +286,7 @@ void
 zb_table(FILE *f, const char *extra_name, const struct zb_row *rows,
 	 size_t n)
 {
-	char t[16];
+	char t[24];
 	fprintf(f,
 		"compression table (each run against the first):\n"
 		"%9s %6s %12s %7s %11s %7s %9s %8s %8s %7s %10s\n",
