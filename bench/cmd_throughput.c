@@ -80,7 +80,7 @@
 	"                       runs once per entry (the ceiling once) and\n" \
 	"                       ends with a table against the first\n"       \
 	"                       (default: the node's)\n"                      \
-	"  --compress-level L   zstd level (default 1)\n"                     \
+	"  --compress-level L   zstd level, -7 .. 19 (default 1)\n"           \
 	"  --compress-padded    also compress datagrams padded for GSO\n"     \
 	"  --key-space K        keys tp:0 .. tp:K-1 (default 10000)\n"         \
 	"  --ttl-ms MS          every write expires MS after it is made, as\n" \
@@ -999,7 +999,7 @@ cmd_throughput(int argc, char **argv)
 	const char *json = NULL, *plot = NULL;
 	const char *seal = "off", *cipher = "auto";
 	const char *values = "random", *zthr = NULL;
-	uint64_t zlevel = GV_COMPRESS_LEVEL_DEFAULT;
+	const char *zlevel_s = NULL;
 	bool zpadded = false;
 	int backend = GV_IO_AUTO;
 	gv_node_config nc;
@@ -1098,10 +1098,8 @@ cmd_throughput(int argc, char **argv)
 	        {.name = "--values", .kind = OPT_STR, .dst = &values},
 	        {.name = "--compress-threshold", .kind = OPT_STR, .dst = &zthr},
 	        {.name = "--compress-level",
-	         .kind = OPT_U64,
-	         .dst = &zlevel,
-	         .umin = 1,
-	         .umax = 19},
+	         .kind = OPT_STR,
+	         .dst = &zlevel_s},
 	        {.name = "--compress-padded", .kind = OPT_FLAG, .dst = &zpadded},
 	};
 	enum {
@@ -1150,6 +1148,9 @@ cmd_throughput(int argc, char **argv)
 		        values);
 		return EXIT_USAGE;
 	}
+	int zlevel = GV_COMPRESS_LEVEL_DEFAULT;
+	if (zlevel_s && zb_level_parse("throughput", zlevel_s, &zlevel))
+		return EXIT_USAGE;
 	size_t thr[ZB_MAX_THRESHOLDS] = {GV_COMPRESS_THRESHOLD_DEFAULT};
 	int nthr = zthr ? zb_thresholds_parse("throughput", zthr, thr) : 1;
 	if (nthr < 0)
@@ -1205,7 +1206,7 @@ cmd_throughput(int argc, char **argv)
 	        .progress = isatty(STDERR_FILENO),
 	        .value_kind = kind,
 	        .threshold = thr[0],
-	        .level = (int)zlevel,
+	        .level = zlevel,
 	        .padded = zpadded,
 	};
 	r->max = max;

@@ -535,7 +535,7 @@ cmd_sim(int argc, char **argv)
 	"                       off or bytes: the nodes' threshold; a list\n" \
 	"                       runs once per entry and ends with a table\n"  \
 	"                       against the first (default: the node's)\n"   \
-	"  --compress-level L   zstd level (default 1)\n"                     \
+	"  --compress-level L   zstd level, -7 .. 19 (default 1)\n"           \
 	"  --compress-padded    also compress datagrams padded for GSO\n"     \
 	"  --seed S             node ids and write placement (default 1)\n"    \
 	"  --deadline-ms MS     give up on a write after this (default\n"      \
@@ -992,7 +992,7 @@ cmd_converge(int argc, char **argv)
 	const char *json = NULL, *plot = NULL;
 	const char *seal = "off", *cipher = "auto";
 	const char *values = "random", *zthr = NULL;
-	uint64_t zlevel = GV_COMPRESS_LEVEL_DEFAULT;
+	const char *zlevel_s = NULL;
 	bool zpadded = false;
 	int backend = GV_IO_AUTO;
 	struct opt opts[] = {
@@ -1004,10 +1004,8 @@ cmd_converge(int argc, char **argv)
 	        {.name = "--values", .kind = OPT_STR, .dst = &values},
 	        {.name = "--compress-threshold", .kind = OPT_STR, .dst = &zthr},
 	        {.name = "--compress-level",
-	         .kind = OPT_U64,
-	         .dst = &zlevel,
-	         .umin = 1,
-	         .umax = 19},
+	         .kind = OPT_STR,
+	         .dst = &zlevel_s},
 	        {.name = "--compress-padded", .kind = OPT_FLAG, .dst = &zpadded},
 	        {.name = "--seal", .kind = OPT_STR, .dst = &seal},
 	        {.name = "--cipher", .kind = OPT_STR, .dst = &cipher},
@@ -1081,6 +1079,9 @@ cmd_converge(int argc, char **argv)
 		        values);
 		return EXIT_USAGE;
 	}
+	int zlevel = GV_COMPRESS_LEVEL_DEFAULT;
+	if (zlevel_s && zb_level_parse("converge", zlevel_s, &zlevel))
+		return EXIT_USAGE;
 	size_t thr[ZB_MAX_THRESHOLDS] = {GV_COMPRESS_THRESHOLD_DEFAULT};
 	int nthr = zthr ? zb_thresholds_parse("converge", zthr, thr) : 1;
 	if (nthr < 0)
@@ -1099,7 +1100,7 @@ cmd_converge(int argc, char **argv)
 	struct cv_params p = {
 	        .value_kind = kind,
 	        .threshold = thr[0],
-	        .level = (int)zlevel,
+	        .level = zlevel,
 	        .padded = zpadded,
 	        .nodes = nodes,
 	        .workers = (unsigned)workers,

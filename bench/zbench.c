@@ -183,6 +183,22 @@ zb_thresholds_parse(const char *cmd, const char *s, size_t *out)
 	return n;
 }
 
+int
+zb_level_parse(const char *cmd, const char *s, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (end == s || *end || v < -7 || v > 19) {
+		fprintf(stderr,
+			"gvbench %s: --compress-level: expected -7 .. 19, got "
+			"'%s'\n",
+			cmd, s);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
 const char *
 zb_threshold_str(size_t t, char *buf, size_t len)
 {

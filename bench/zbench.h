@@ -38,6 +38,9 @@ void zb_fill(int kind, uint8_t *val, size_t len, uint64_t seed);
  */
 int zb_thresholds_parse(const char *cmd, const char *s, size_t *out);
 
+/* A zstd level, -7 .. 19; -1 with the error printed. */
+int zb_level_parse(const char *cmd, const char *s, int *out);
+
 /* A threshold for output: "off" or the number. */
 const char *zb_threshold_str(size_t t, char *buf, size_t len);
 

@@ -114,3 +114,13 @@ if(Python3_Interpreter_FOUND)
 	set_tests_properties(integration_txn PROPERTIES TIMEOUT 300
 		SKIP_RETURN_CODE 77 LABELS integration)
 endif()
+if(Python3_Interpreter_FOUND)
+	# compressed gossip: big JSON, HTML and random values through
+	# redis-py, a node with compression off among them (~5 s)
+	add_test(NAME integration_compress
+		COMMAND ${Python3_EXECUTABLE}
+			${CMAKE_CURRENT_SOURCE_DIR}/integration/compress_test.py
+			$<TARGET_FILE:grapevined>)
+	set_tests_properties(integration_compress PROPERTIES TIMEOUT 120
+		SKIP_RETURN_CODE 77 LABELS integration)
+endif()

@@ -210,8 +210,9 @@ typedef struct gv_node_config {
 
 	/* compression (compress.h): a datagram whose records (its padding
 	 * aside) exceed compress_threshold bytes is sent as one zstd frame
-	 * (GV_WIRE_FLAG_ZSTD) when that saves at least a sixteenth of them
-	 * (else raw, counted in compress_skipped). 0: never compress;
+	 * (GV_WIRE_FLAG_ZSTD) when that saves at least an eighth of them
+	 * (else raw, counted in compress_skipped; after failures in a row
+	 * the next few are sent raw untried, zdgram.c). 0: never compress;
 	 * compressed datagrams are accepted whatever this says. Default
 	 * GV_COMPRESS_THRESHOLD_DEFAULT (docs/compression.md). */
 	size_t compress_threshold;
@@ -533,7 +534,8 @@ typedef struct gv_node_stats {
 	uint64_t nx_conflicts;
 	/* compression: datagrams sent compressed, their records' bytes
 	 * before and after (compression ratio: in / out); datagrams tried
-	 * but sent raw (not a sixteenth smaller); compressed datagrams
+	 * but sent raw (not an eighth smaller) or not tried (backing off
+	 * after failures); compressed datagrams
 	 * received, and those refused (a bad frame: among dgrams_bad); the
 	 * time spent, when cb.clock_ns is given */
 	uint64_t compressed_datagrams;
@@ -545,6 +547,13 @@ typedef struct gv_node_stats {
 } gv_node_stats;
 
 const gv_node_stats *gv_node_get_stats(const gv_node *n);
+
+/*
+ * gv_node_set_compress - change cfg.compress_threshold and
+ * cfg.compress_level at run time (the next datagram sent uses them).
+ * Returns 0, GV_EINVAL (n NULL, level out of range).
+ */
+int gv_node_set_compress(gv_node *n, size_t threshold, int level);
 
 /*
  * gv_node_keys_op - change the cluster's keyring, through gossip (keys.c).

@@ -270,6 +270,8 @@ struct gv_node {
 	struct gv_zctx *zctx;
 	uint8_t *zbuf;             /* GV_WIRE_MAX_MTU: an inflated datagram,
 				    * or a frame being made */
+	uint32_t z_fails;          /* attempts that failed in a row */
+	uint32_t z_backoff;        /* eligible datagrams to send untried */
 
 	/* key rotation through gossip (keys.c) */
 	struct {

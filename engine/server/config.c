@@ -21,7 +21,7 @@
 #include "io/io.h"
 
 enum kind { K_ADDR, K_SEEDS, K_STR, K_UINT, K_SIZE, K_MODE, K_LEVEL, K_FLAG,
-	    K_IO, K_FILE, K_CIPHER };
+	    K_IO, K_FILE, K_CIPHER, K_INT };
 
 struct opt {
 	const char *name;
@@ -102,10 +102,10 @@ static const struct opt opts[] = {
 	{"compress-threshold", K_SIZE, OFF(compress_threshold), 0, 0, 65507,
 	 "BYTES|off",
 	 "zstd-compress gossip datagrams whose records pass BYTES, when that "
-	 "saves a sixteenth; 0 or off: never (compressed datagrams are "
+	 "saves an eighth; 0 or off: never (compressed datagrams are "
 	 "accepted either way; default 512, docs/compression.md)"},
-	{"compress-level", K_UINT, OFF(compress_level), 0, 1, 19, "L",
-	 "zstd level for gossip datagrams (default 1)"},
+	{"compress-level", K_INT, OFF(compress_level), 0, (uint64_t)-7, 19, "L",
+	 "zstd level for gossip datagrams, -7 (fastest) .. 19 (default 1)"},
 	{"timeout", K_UINT, OFF(timeout), 0, 0, 1u << 31, "S",
 	 "close RESP clients idle for S seconds, as Redis's timeout "
 	 "(default 0: never)"},
@@ -286,6 +286,21 @@ apply(gv_daemon_config *c, const struct opt *o, const char *v, char *err,
 			goto fail;
 		}
 		*(unsigned *)(base + o->off) = (unsigned)x;
+		return 0;
+	}
+	case K_INT: { /* min and max are int64_t cast to uint64_t */
+		char *end;
+		errno = 0;
+		long long x = strtoll(v, &end, 10);
+		if (errno || end == v || *end || x < (int64_t)o->min ||
+		    x > (int64_t)o->max) {
+			snprintf(m, sizeof(m),
+				 "expected an integer in %lld..%lld, got '%s'",
+				 (long long)(int64_t)o->min,
+				 (long long)(int64_t)o->max, v);
+			goto fail;
+		}
+		*(int *)(base + o->off) = (int)x;
 		return 0;
 	}
 	case K_SIZE: {
@@ -499,6 +514,9 @@ gv_daemon_config_format(const gv_daemon_config *c, size_t i, char *out,
 		break;
 	case K_UINT:
 		snprintf(out, len, "%u", *(const unsigned *)(base + o->off));
+		break;
+	case K_INT:
+		snprintf(out, len, "%d", *(const int *)(base + o->off));
 		break;
 	case K_SIZE:
 		if (o->off == OFF(compress_threshold) &&

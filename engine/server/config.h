@@ -56,7 +56,7 @@ typedef struct gv_daemon_config {
 	unsigned timeout;        /* --timeout S: close RESP clients idle this
 				  * long (0: never), Redis's timeout */
 	uint64_t compress_threshold; /* --compress-threshold BYTES|off */
-	unsigned compress_level;     /* --compress-level L (1) */
+	int compress_level;          /* --compress-level L (1; -7..19) */
 } gv_daemon_config;
 
 /* The default --shards: a property of the cluster, the same on every host

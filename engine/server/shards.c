@@ -512,7 +512,7 @@ shard_init(gv_daemon *d, unsigned i, gv_node_id id, uint64_t seed,
 	nc.mem = d->mem;
 	nc.keyring = d->keyring; /* shared by the shards */
 	nc.compress_threshold = (size_t)d->cfg.compress_threshold;
-	nc.compress_level = (int)d->cfg.compress_level;
+	nc.compress_level = d->cfg.compress_level;
 	nc.cb.clock_ns = cb_clock_ns;
 	nc.cb.on_update = cb_update;
 	nc.cb.on_conflict = cb_conflict;
