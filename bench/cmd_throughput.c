@@ -80,7 +80,7 @@
 	"                       runs once per entry (the ceiling once) and\n" \
 	"                       ends with a table against the first\n"       \
 	"                       (default: the node's)\n"                      \
-	"  --compress-level L   zstd level, -7 .. 19 (default 1)\n"           \
+	"  --compress-level L   zstd level, -7 .. 19 (default -1)\n"          \
 	"  --compress-padded    also compress datagrams padded for GSO\n"     \
 	"  --key-space K        keys tp:0 .. tp:K-1 (default 10000)\n"         \
 	"  --ttl-ms MS          every write expires MS after it is made, as\n" \

@@ -535,7 +535,7 @@ cmd_sim(int argc, char **argv)
 	"                       off or bytes: the nodes' threshold; a list\n" \
 	"                       runs once per entry and ends with a table\n"  \
 	"                       against the first (default: the node's)\n"   \
-	"  --compress-level L   zstd level, -7 .. 19 (default 1)\n"           \
+	"  --compress-level L   zstd level, -7 .. 19 (default -1)\n"          \
 	"  --compress-padded    also compress datagrams padded for GSO\n"     \
 	"  --seed S             node ids and write placement (default 1)\n"    \
 	"  --deadline-ms MS     give up on a write after this (default\n"      \

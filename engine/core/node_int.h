@@ -270,6 +270,9 @@ struct gv_node {
 	struct gv_zctx *zctx;
 	uint8_t *zbuf;             /* GV_WIRE_MAX_MTU: an inflated datagram,
 				    * or a frame being made */
+	uint8_t *zlast, *zlast_frame; /* the last records compressed and
+				       * their frame (zlast_cap each) */
+	size_t zlast_cap, zlast_len, zlast_out;
 	uint32_t z_fails;          /* attempts that failed in a row */
 	uint32_t z_backoff;        /* eligible datagrams to send untried */
 

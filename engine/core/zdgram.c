@@ -20,6 +20,14 @@
  * grows, and a receiver never inflates for a trifle (random values
  * behind compressible headers save about a tenth: not worth the CPU).
  *
+ * The same records often go to several peers in a row: an origin sends
+ * a write to each of its peers itself (GV_UPD_DIRECT), a flooding pass
+ * sends one run of records to each of its successors, and only the
+ * header differs. So the last input compressed and its frame are kept
+ * (zlast, zlast_frame): records equal to them (compared byte for byte,
+ * not by a hash a client could aim at) reuse the frame, and an origin
+ * sending a 20 KB value to 15 peers compresses it once, not 15 times.
+ *
  * A failed attempt costs as much CPU as a successful one, so a node
  * whose datagrams do not compress (random or already compressed values)
  * backs off: after k failures in a row it sends the next min(2^k,
@@ -61,6 +69,45 @@ gv__z_fini(gv_node *n)
 	n->zctx = NULL;
 	gv__free(n->mem, n->zbuf, GV_WIRE_MAX_MTU);
 	n->zbuf = NULL;
+	gv__free(n->mem, n->zlast, n->zlast_cap);
+	gv__free(n->mem, n->zlast_frame, n->zlast_cap);
+	n->zlast = n->zlast_frame = NULL;
+	n->zlast_cap = 0;
+}
+
+/* The frame of the last records compressed, if these are the same. */
+static ssize_t
+cached(const gv_node *n, const uint8_t *raw, size_t len)
+{
+	if (n->zlast_len != len || !n->zlast_out || memcmp(n->zlast, raw, len))
+		return 0;
+	return (ssize_t)n->zlast_out;
+}
+
+/* Keep raw and its frame for the next datagram (best effort). */
+static void
+remember(gv_node *n, const uint8_t *raw, size_t len, const uint8_t *frame,
+	 size_t flen)
+{
+	if (n->zlast_cap < len) {
+		size_t cap = len < 4096 ? 4096 : len;
+		uint8_t *a = gv__alloc(n->mem, cap);
+		uint8_t *b = a ? gv__alloc(n->mem, cap) : NULL;
+		if (!b) {
+			gv__free(n->mem, a, cap);
+			n->zlast_out = 0;
+			return;
+		}
+		gv__free(n->mem, n->zlast, n->zlast_cap);
+		gv__free(n->mem, n->zlast_frame, n->zlast_cap);
+		n->zlast = a;
+		n->zlast_frame = b;
+		n->zlast_cap = cap;
+	}
+	memcpy(n->zlast, raw, len);
+	memcpy(n->zlast_frame, frame, flen);
+	n->zlast_len = len;
+	n->zlast_out = flen;
 }
 
 size_t
@@ -84,9 +131,18 @@ gv__z_pack(gv_node *n, uint8_t *buf, size_t len)
 	if (raw <= gain || z_ready(n))
 		return len;
 	uint64_t t0 = clock_ns(n);
-	ssize_t z = gv_compress(n->zctx, n->zbuf, raw - gain,
+	const uint8_t *frame = n->zbuf;
+	ssize_t z = cached(n, buf + GV_WIRE_HEADER_LEN, raw);
+	if (z > 0) {
+		frame = n->zlast_frame;
+	} else {
+		z = gv_compress(n->zctx, n->zbuf, raw - gain,
 				buf + GV_WIRE_HEADER_LEN, raw,
 				n->cfg.compress_level);
+		if (z > 0)
+			remember(n, buf + GV_WIRE_HEADER_LEN, raw, n->zbuf,
+				 (size_t)z);
+	}
 	n->st.compress_ns += clock_ns(n) - t0;
 	if (z <= 0) {
 		n->st.compress_skipped++;
@@ -97,7 +153,7 @@ gv__z_pack(gv_node *n, uint8_t *buf, size_t len)
 		return len;
 	}
 	n->z_fails = 0;
-	memcpy(buf + GV_WIRE_HEADER_LEN, n->zbuf, (size_t)z);
+	memcpy(buf + GV_WIRE_HEADER_LEN, frame, (size_t)z);
 	size_t out = GV_WIRE_HEADER_LEN + (size_t)z;
 	gv_wire_set_compressed(buf, out, n->cfg.keyring == NULL);
 	n->st.compressed_datagrams++;
@@ -137,5 +193,6 @@ gv_node_set_compress(gv_node *n, size_t threshold, int level)
 		return GV_EINVAL;
 	n->cfg.compress_threshold = threshold;
 	n->cfg.compress_level = level;
+	n->zlast_out = 0; /* made at the old level */
 	return 0;
 }

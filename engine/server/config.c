@@ -105,7 +105,7 @@ static const struct opt opts[] = {
 	 "saves an eighth; 0 or off: never (compressed datagrams are "
 	 "accepted either way; default 512, docs/compression.md)"},
 	{"compress-level", K_INT, OFF(compress_level), 0, (uint64_t)-7, 19, "L",
-	 "zstd level for gossip datagrams, -7 (fastest) .. 19 (default 1)"},
+	 "zstd level for gossip datagrams, -7 (fastest) .. 19 (default -1)"},
 	{"timeout", K_UINT, OFF(timeout), 0, 0, 1u << 31, "S",
 	 "close RESP clients idle for S seconds, as Redis's timeout "
 	 "(default 0: never)"},
