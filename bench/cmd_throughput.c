@@ -82,6 +82,8 @@
 	"                       (default: the node's)\n"                      \
 	"  --compress-level L   zstd level, -7 .. 19 (default -1)\n"          \
 	"  --compress-padded    also compress datagrams padded for GSO\n"     \
+	"  --compress-pack      pack flooding datagrams to what compresses\n" \
+	"                       into one, sent padded (GSO chains kept)\n"   \
 	"  --key-space K        keys tp:0 .. tp:K-1 (default 10000)\n"         \
 	"  --ttl-ms MS          every write expires MS after it is made, as\n" \
 	"                       SET ... PX MS (default 0: never): the cost\n"  \
@@ -173,6 +175,7 @@ struct tp_params {
 	size_t threshold;    /* compress_threshold */
 	int level;
 	bool padded;
+	bool pack;
 };
 
 /* One run at one rate (a --rate run, or a step of --max). */
@@ -463,6 +466,7 @@ step_run(const struct tp_params *p, struct tp_step *st, size_t idx, bool max,
 	cfg.node.compress_threshold = p->threshold;
 	cfg.node.compress_level = p->level;
 	cfg.node.compress_padded = p->padded;
+	cfg.node.compress_pack = p->pack;
 
 	rc = netcluster_new(&c, &cfg, err, sizeof(err));
 	if (rc) {
@@ -1000,7 +1004,7 @@ cmd_throughput(int argc, char **argv)
 	const char *seal = "off", *cipher = "auto";
 	const char *values = "random", *zthr = NULL;
 	const char *zlevel_s = NULL;
-	bool zpadded = false;
+	bool zpadded = false, zpack = false;
 	int backend = GV_IO_AUTO;
 	gv_node_config nc;
 
@@ -1101,6 +1105,7 @@ cmd_throughput(int argc, char **argv)
 	         .kind = OPT_STR,
 	         .dst = &zlevel_s},
 	        {.name = "--compress-padded", .kind = OPT_FLAG, .dst = &zpadded},
+	        {.name = "--compress-pack", .kind = OPT_FLAG, .dst = &zpack},
 	};
 	enum {
 		O_NODES,
@@ -1208,6 +1213,7 @@ cmd_throughput(int argc, char **argv)
 	        .threshold = thr[0],
 	        .level = zlevel,
 	        .padded = zpadded,
+	        .pack = zpack,
 	};
 	r->max = max;
 	r->upd_per_dgram = updates_per_datagram(keys, vsize, nc.max_datagram);

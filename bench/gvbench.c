@@ -537,6 +537,8 @@ cmd_sim(int argc, char **argv)
 	"                       against the first (default: the node's)\n"   \
 	"  --compress-level L   zstd level, -7 .. 19 (default -1)\n"          \
 	"  --compress-padded    also compress datagrams padded for GSO\n"     \
+	"  --compress-pack      pack flooding datagrams to what compresses\n" \
+	"                       into one, sent padded (GSO chains kept)\n"   \
 	"  --seed S             node ids and write placement (default 1)\n"    \
 	"  --deadline-ms MS     give up on a write after this (default\n"      \
 	"                       10000)\n"                                      \
@@ -588,6 +590,7 @@ struct cv_params {
 	size_t threshold;    /* compress_threshold */
 	int level;
 	bool padded;
+	bool pack;
 };
 
 struct cv_result {
@@ -720,6 +723,7 @@ cv_run(const struct cv_params *p, struct cv_result *r)
 	cfg.node.compress_threshold = p->threshold;
 	cfg.node.compress_level = p->level;
 	cfg.node.compress_padded = p->padded;
+	cfg.node.compress_pack = p->pack;
 	/* as in sim: measure dissemination, not repair, unless loss makes
 	 * repair part of reaching everyone */
 	r->ae = p->loss > 0;
@@ -993,7 +997,7 @@ cmd_converge(int argc, char **argv)
 	const char *seal = "off", *cipher = "auto";
 	const char *values = "random", *zthr = NULL;
 	const char *zlevel_s = NULL;
-	bool zpadded = false;
+	bool zpadded = false, zpack = false;
 	int backend = GV_IO_AUTO;
 	struct opt opts[] = {
 	        {.name = "--nodes",
@@ -1007,6 +1011,7 @@ cmd_converge(int argc, char **argv)
 	         .kind = OPT_STR,
 	         .dst = &zlevel_s},
 	        {.name = "--compress-padded", .kind = OPT_FLAG, .dst = &zpadded},
+	        {.name = "--compress-pack", .kind = OPT_FLAG, .dst = &zpack},
 	        {.name = "--seal", .kind = OPT_STR, .dst = &seal},
 	        {.name = "--cipher", .kind = OPT_STR, .dst = &cipher},
 	        {.name = "--workers",
@@ -1102,6 +1107,7 @@ cmd_converge(int argc, char **argv)
 	        .threshold = thr[0],
 	        .level = zlevel,
 	        .padded = zpadded,
+	        .pack = zpack,
 	        .nodes = nodes,
 	        .workers = (unsigned)workers,
 	        .fanout = (unsigned)fanout,

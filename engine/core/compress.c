@@ -122,6 +122,17 @@ gv_compress(gv_zctx *z, void *dst, size_t dst_cap, const void *src,
 	return n < len ? (ssize_t)n : 0;
 }
 
+ssize_t
+gv_compressed_len(const void *src, size_t len)
+{
+	if (!src && len)
+		return GV_EINVAL;
+	size_t n = ZSTD_findFrameCompressedSize(src, len);
+	if (ZSTD_isError(n) || n == 0 || n > len || n > (size_t)SSIZE_MAX)
+		return GV_EMALFORMED;
+	return (ssize_t)n;
+}
+
 int
 gv_decompressed_size(const void *src, size_t len, uint64_t *size)
 {

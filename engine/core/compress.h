@@ -99,6 +99,13 @@ ssize_t gv_decompress(gv_zctx *z, void *dst, size_t dst_cap, const void *src,
 		      size_t len);
 
 /*
+ * gv_compressed_len - the length of the zstd frame that starts at @src
+ * (what may follow it is not looked at). Returns it (> 0), GV_EINVAL,
+ * GV_EMALFORMED (not a frame, or truncated).
+ */
+ssize_t gv_compressed_len(const void *src, size_t len);
+
+/*
  * gv_decompressed_size - the content size the frame at @src declares,
  * for a caller that sizes its buffer first (a stream chunk): 0 and
  * *size on success; GV_EMALFORMED (not a frame, or no content size),

@@ -446,10 +446,54 @@ flood_put(gv_node *n, gv_wire_writer *w, const struct flood_ent *e)
 	return rc;
 }
 
+/*
+ * Fill the datagram w (begun) for destination c with the pass's records
+ * from index i on; returns the index to go on from. A datagram that
+ * fills up is padded to its full size when @pad (so that back-to-back
+ * datagrams to one peer go out as one UDP GSO send); a record too big
+ * for w alone gets a datagram of its own, up to cap.
+ */
+static size_t
+flood_fill(gv_node *n, gv_wire_writer *w, uint8_t *buf, size_t cap,
+	   unsigned c, size_t i, bool pad)
+{
+	struct flood *f = &n->flood;
+	struct flood_buf *q = &f->q[f->pend ^ 1];
+	gv_wire_header h;
+	for (; i < q->nents; i++) {
+		const struct flood_ent *e = &q->ents[i];
+		if (!flood_wants(e, f->dest[c], f->dest_cycle[c]))
+			continue;
+		int rc = flood_put(n, w, e);
+		if (rc != GV_ENOBUFS)
+			continue;
+		if (w->records) {
+			/* first in the next one, to the same peer: full
+			 * size, so the io layer can send both as one (UDP
+			 * GSO) */
+			if (pad)
+				gv_wire_pad_to(w, w->cap);
+			break;
+		}
+		/* alone and too big for this datagram: one of its own */
+		gv__header_for(n, &h);
+		if (cap > w->cap && gv_wire_begin(w, buf, cap, &h) == 0 &&
+		    flood_put(n, w, e) == 0) {
+			i++;
+			break;
+		}
+		n->st.outbox_drops++;
+		gv__header_for(n, &h);
+		gv_wire_begin(w, buf, n->cfg.max_datagram, &h);
+	}
+	return i;
+}
+
 ssize_t
 gv__flood_send(gv_node *n, gv_addr *to, uint8_t *buf, size_t cap)
 {
 	struct flood *f = &n->flood;
+	size_t mtu = n->cfg.max_datagram;
 	for (;;) {
 		if (!f->active) {
 			if (!f->q[f->pend].nents ||
@@ -464,42 +508,37 @@ gv__flood_send(gv_node *n, gv_addr *to, uint8_t *buf, size_t cap)
 			unsigned c = f->cur;
 			gv_wire_header h;
 			gv_wire_writer w;
+			/* with compression packing (zdgram.c), as many raw
+			 * bytes as should compress into one datagram */
+			size_t raw_cap = gv__z_pack_cap(n, cap);
 			gv__header_for(n, &h);
-			if (gv_wire_begin(&w, buf, n->cfg.max_datagram, &h))
+			if (gv_wire_begin(&w, buf, raw_cap, &h))
 				return GV_ENOBUFS;
-			size_t i = f->pos;
-			for (; i < q->nents; i++) {
-				const struct flood_ent *e = &q->ents[i];
-				if (!flood_wants(e, f->dest[c], f->dest_cycle[c]))
-					continue;
-				int rc = flood_put(n, &w, e);
-				if (rc != GV_ENOBUFS)
-					continue;
-				if (w.records) {
-					/* first in the next one, to the same
-					 * peer: full size, so the io layer can
-					 * send both as one (UDP GSO) */
-					gv_wire_pad_to(&w, w.cap);
-					break;
+			size_t i0 = f->pos;
+			size_t i = flood_fill(n, &w, buf, cap, c, i0,
+					      raw_cap == mtu);
+			bool packed = false;
+			if (raw_cap > mtu && w.cap == raw_cap && w.len > mtu) {
+				packed = gv__z_fit(n, buf, w.len, mtu) == 0;
+				if (!packed) {
+					/* it did not compress enough: as
+					 * without packing */
+					n->st.updates_out -= w.records;
+					gv__header_for(n, &h);
+					gv_wire_begin(&w, buf, mtu, &h);
+					i = flood_fill(n, &w, buf, cap, c, i0,
+						       true);
 				}
-				/* alone and too big for max_datagram: a
-				 * datagram of its own */
-				gv__header_for(n, &h);
-				if (cap > w.cap &&
-				    gv_wire_begin(&w, buf, cap, &h) == 0 &&
-				    flood_put(n, &w, e) == 0) {
-					i++;
-					break;
-				}
-				n->st.outbox_drops++;
-				gv__header_for(n, &h);
-				gv_wire_begin(&w, buf, n->cfg.max_datagram, &h);
 			}
 			if (i >= q->nents) {
 				f->cur++;
 				f->pos = 0;
 			} else {
 				f->pos = i;
+			}
+			if (packed) {
+				*to = f->dest_addr[c];
+				return (ssize_t)mtu;
 			}
 			if (w.records) {
 				*to = f->dest_addr[c];

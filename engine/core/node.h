@@ -221,6 +221,12 @@ typedef struct gv_node_config {
 	 * chain (they go out one by one then); false: they stay raw and
 	 * chained (the default, docs/compression.md) */
 	bool compress_padded;
+	/* pack: a flooding datagram takes as many records as should
+	 * compress into max_datagram (after the node's recent ratio), and
+	 * is sent compressed and padded with zeros to max_datagram, so GSO
+	 * chains stay whole with fewer datagrams; one that does not fit is
+	 * rebuilt raw (default false, docs/compression.md) */
+	bool compress_pack;
 
 	gv_node_callbacks cb;
 	void *ud;

@@ -273,6 +273,7 @@ struct gv_node {
 	uint8_t *zlast, *zlast_frame; /* the last records compressed and
 				       * their frame (zlast_cap each) */
 	size_t zlast_cap, zlast_len, zlast_out;
+	double z_est;              /* packing: expected ratio (0: unset) */
 	uint32_t z_fails;          /* attempts that failed in a row */
 	uint32_t z_backoff;        /* eligible datagrams to send untried */
 
@@ -440,6 +441,13 @@ size_t gv__z_pack(gv_node *n, uint8_t *buf, size_t len);
 int gv__z_unpack(gv_node *n, gv_wire_reader *rd, const uint8_t **buf,
 		 size_t *len);
 void gv__z_fini(gv_node *n);
+/* Packing (cfg.compress_pack): the raw bytes a flooding datagram may
+ * take so that they should compress into max_datagram (max_datagram
+ * when not packing); and compress such a datagram into exactly mtu
+ * bytes (the frame, then zeros: a full-size datagram for GSO), 0, or
+ * GV_ENOBUFS (it would not fit: buf unchanged). */
+size_t gv__z_pack_cap(gv_node *n, size_t cap);
+int gv__z_fit(gv_node *n, uint8_t *buf, size_t len, size_t mtu);
 uint64_t gv__wall_ms(const gv_node *n, gv_time now);
 /* The cluster clock, ms: the HLC's wall part, never behind the wall. */
 uint64_t gv__cluster_ms(const gv_node *n, gv_time now);

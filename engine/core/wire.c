@@ -706,10 +706,17 @@ gv_wire_inflate(struct gv_zctx *z, gv_wire_reader *r, uint8_t *out,
 		return GV_EMALFORMED;
 	if (cap > GV_WIRE_MAX_MTU)
 		cap = GV_WIRE_MAX_MTU;
+	/* the frame, then only zeros (a packed datagram's padding) */
+	const uint8_t *f = buf + GV_WIRE_HEADER_LEN;
+	size_t room = len - GV_WIRE_HEADER_LEN;
+	ssize_t flen = gv_compressed_len(f, room);
+	if (flen < 0)
+		return GV_EMALFORMED;
+	for (size_t i = (size_t)flen; i < room; i++)
+		if (f[i])
+			return GV_EMALFORMED;
 	ssize_t n = gv_decompress(z, out + GV_WIRE_HEADER_LEN,
-				  cap - GV_WIRE_HEADER_LEN,
-				  buf + GV_WIRE_HEADER_LEN,
-				  len - GV_WIRE_HEADER_LEN);
+				  cap - GV_WIRE_HEADER_LEN, f, (size_t)flen);
 	if (n < 0)
 		return (int)n;
 	memcpy(out, buf, GV_WIRE_HEADER_LEN);

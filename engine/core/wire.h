@@ -14,8 +14,10 @@
  *                        AEAD is AES-256-GCM, not XChaCha20-Poly1305;
  *                        bit 2: compressed (the records region is one
  *                        zstd frame, compress.h, whose content is the
- *                        records; compressed before sealing, so sealed
- *                        it is the plaintext that is a frame);
+ *                        records, then only zero bytes if any: the
+ *                        padding of a packed datagram to max_datagram;
+ *                        compressed before sealing, so sealed it is the
+ *                        plaintext that is a frame);
  *                        others must be 0
  *     4   4 cluster      cluster id; a mismatch is GV_ECLUSTER
  *     8   2 shard        shard index of sender and receiver
@@ -522,8 +524,10 @@ struct gv_zctx;
  * position @r on them for gv_wire_next.
  * @cap: room at out, at most GV_WIRE_MAX_MTU is used: a frame that
  * declares more is refused before anything is decompressed.
- * Returns 0 with *outlen set; GV_EINVAL, GV_EMALFORMED (not compressed, or
- * a bad frame: see gv_decompress), GV_ERANGE (declares more than fits).
+ * The frame may be followed by zero bytes (padding), nothing else.
+ * Returns 0 with *outlen set; GV_EINVAL, GV_EMALFORMED (not compressed, a
+ * bad frame: see gv_decompress, or non-zero bytes after it), GV_ERANGE
+ * (declares more than fits).
  */
 int gv_wire_inflate(struct gv_zctx *z, gv_wire_reader *r, uint8_t *out,
 		    size_t cap, const uint8_t *buf, size_t len,

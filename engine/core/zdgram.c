@@ -114,7 +114,8 @@ size_t
 gv__z_pack(gv_node *n, uint8_t *buf, size_t len)
 {
 	size_t thr = n->cfg.compress_threshold;
-	if (!thr || len <= GV_WIRE_HEADER_LEN + thr)
+	if (!thr || len <= GV_WIRE_HEADER_LEN + thr ||
+	    (buf[3] & GV_WIRE_FLAG_ZSTD)) /* packed by the flooding pass */
 		return len;
 	size_t end = gv_wire_unpadded_len(buf, len);
 	if (end < len && !n->cfg.compress_padded)
@@ -194,5 +195,75 @@ gv_node_set_compress(gv_node *n, size_t threshold, int level)
 	n->cfg.compress_threshold = threshold;
 	n->cfg.compress_level = level;
 	n->zlast_out = 0; /* made at the old level */
+	return 0;
+}
+
+/*
+ * Packing: the raw capacity is max_datagram times the expected ratio
+ * (z_est, from the last packed datagrams, at most 4), shrunk by a tenth
+ * so that most fit; below 1.2 not worth a rebuild now and then.
+ */
+#define PACK_START 2.0
+#define PACK_MAX 4.0
+#define PACK_MIN 1.2
+
+size_t
+gv__z_pack_cap(gv_node *n, size_t cap)
+{
+	size_t mtu = n->cfg.max_datagram;
+	if (!n->cfg.compress_pack || !n->cfg.compress_threshold ||
+	    n->z_backoff)
+		return mtu;
+	if (n->z_est == 0)
+		n->z_est = PACK_START;
+	if (n->z_est < PACK_MIN) {
+		/* recover slowly, so that a node whose values became
+		 * compressible again packs again */
+		n->z_est += 0.01;
+		return mtu;
+	}
+	size_t raw = (size_t)((double)(mtu - GV_WIRE_HEADER_LEN) * n->z_est *
+			      0.9) +
+		     GV_WIRE_HEADER_LEN;
+	if (raw > cap)
+		raw = cap;
+	if (raw > GV_WIRE_MAX_MTU)
+		raw = GV_WIRE_MAX_MTU;
+	return raw > mtu ? raw : mtu;
+}
+
+int
+gv__z_fit(gv_node *n, uint8_t *buf, size_t len, size_t mtu)
+{
+	size_t raw = len - GV_WIRE_HEADER_LEN, room = mtu - GV_WIRE_HEADER_LEN;
+	if (z_ready(n))
+		return GV_ENOBUFS;
+	uint64_t t0 = clock_ns(n);
+	ssize_t z = cached(n, buf + GV_WIRE_HEADER_LEN, raw);
+	const uint8_t *frame = n->zlast_frame;
+	if (z <= 0 || (size_t)z > room) {
+		z = gv_compress(n->zctx, n->zbuf, room,
+				buf + GV_WIRE_HEADER_LEN, raw,
+				n->cfg.compress_level);
+		frame = n->zbuf;
+		if (z > 0)
+			remember(n, buf + GV_WIRE_HEADER_LEN, raw, n->zbuf,
+				 (size_t)z);
+	}
+	n->st.compress_ns += clock_ns(n) - t0;
+	double got = z > 0 ? (double)raw / (double)z : 0;
+	if (z <= 0) {
+		/* expected too much: aim lower next time */
+		n->z_est *= 0.8;
+		n->st.compress_skipped++;
+		return GV_ENOBUFS;
+	}
+	n->z_est = 0.8 * n->z_est + 0.2 * (got < PACK_MAX ? got : PACK_MAX);
+	memcpy(buf + GV_WIRE_HEADER_LEN, frame, (size_t)z);
+	memset(buf + GV_WIRE_HEADER_LEN + z, 0, room - (size_t)z);
+	gv_wire_set_compressed(buf, mtu, n->cfg.keyring == NULL);
+	n->st.compressed_datagrams++;
+	n->st.compress_in_bytes += raw;
+	n->st.compress_out_bytes += (uint64_t)z;
 	return 0;
 }

@@ -6,7 +6,9 @@
  * Nodes with compression on converge under loss, duplication and
  * reordering, with JSON values from a few hundred bytes to several
  * datagrams' worth, every value read back byte for byte; the same with
- * the GSO-padded datagrams compressed too, and sealed. A mixed cluster
+ * the GSO-padded datagrams compressed too, with flooding datagrams
+ * packed (more records, compressed, padded to full size), and sealed
+ * and packed. A mixed cluster
  * (compression off at half the nodes) converges, the nodes that have it
  * off sending nothing compressed yet accepting what the others send.
  * A compressed datagram whose frame is corrupted (checksum fixed, so it
@@ -125,7 +127,7 @@ zsum_of(gv_cluster *c, size_t from, size_t to, struct zsum *z)
 }
 
 static gv_cluster *
-zcluster(size_t n, uint64_t seed, double loss, bool padded,
+zcluster(size_t n, uint64_t seed, double loss, int padded,
 	 gv_keyring **rings)
 {
 	gv_cluster_config cfg;
@@ -136,15 +138,17 @@ zcluster(size_t n, uint64_t seed, double loss, bool padded,
 	cfg.net.dup = loss;
 	cfg.net.reorder = 2 * loss;
 	cfg.node.compress_threshold = 128;
-	cfg.node.compress_padded = padded;
+	cfg.node.compress_padded = padded == 1;
+	cfg.node.compress_pack = padded == 2;
 	cfg.keyrings = rings;
 	gv_cluster *c;
 	assert_int_equal(gv_cluster_new(&c, &cfg), 0);
 	return c;
 }
 
+/* padded: 0 no, 1 compress padded datagrams, 2 pack them */
 static void
-run_converges(bool padded, bool sealed, uint64_t seed)
+run_converges(int padded, bool sealed, uint64_t seed)
 {
 	enum { N = 16 };
 	gv_keyring *rings[N] = {0};
@@ -169,7 +173,8 @@ run_converges(bool padded, bool sealed, uint64_t seed)
 	zsum_of(c, 0, N, &z);
 	printf("# %d nodes%s%s, 300 JSON writes, 5%% loss: %llu datagrams "
 	       "compressed (ratio %.2f), %llu skipped, %llu inflated\n",
-	       N, padded ? ", padded too" : "", sealed ? ", sealed" : "",
+	       N, padded == 1 ? ", padded too" : padded ? ", packed" : "",
+	       sealed ? ", sealed" : "",
 	       (unsigned long long)z.compressed,
 	       z.out ? (double)z.in / (double)z.out : 0,
 	       (unsigned long long)z.skipped,
@@ -190,21 +195,28 @@ static void
 test_sim_compress_converges(void **state)
 {
 	(void)state;
-	run_converges(false, false, 21);
+	run_converges(0, false, 21);
 }
 
 static void
 test_sim_compress_padded(void **state)
 {
 	(void)state;
-	run_converges(true, false, 22);
+	run_converges(1, false, 22);
+}
+
+static void
+test_sim_compress_packed(void **state)
+{
+	(void)state;
+	run_converges(2, false, 24);
 }
 
 static void
 test_sim_compress_sealed(void **state)
 {
 	(void)state;
-	run_converges(false, true, 23);
+	run_converges(2, true, 23);
 }
 
 /* Compression off at nodes 0..5, on at 6..11: all converge; the first
@@ -214,7 +226,7 @@ test_sim_compress_mixed(void **state)
 {
 	(void)state;
 	enum { N = 12 };
-	gv_cluster *c = zcluster(N, 31, 0.02, false, NULL);
+	gv_cluster *c = zcluster(N, 31, 0.02, 2, NULL);
 	for (size_t i = 0; i < N / 2; i++)
 		assert_int_equal(gv_node_set_compress(gv_cluster_node(c, i), 0,
 						      1),
@@ -252,7 +264,7 @@ static void
 test_sim_compress_corrupt_frame(void **state)
 {
 	(void)state;
-	gv_cluster *c = zcluster(4, 41, 0, false, NULL);
+	gv_cluster *c = zcluster(4, 41, 0, 0, NULL);
 	gv_cluster_run_for(c, S);
 	gv_node *v = gv_cluster_node(c, 1);
 	uint64_t root = gv_node_root(v);
@@ -307,6 +319,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sim_compress_converges),
 		cmocka_unit_test(test_sim_compress_padded),
+		cmocka_unit_test(test_sim_compress_packed),
 		cmocka_unit_test(test_sim_compress_sealed),
 		cmocka_unit_test(test_sim_compress_mixed),
 		cmocka_unit_test(test_sim_compress_corrupt_frame),

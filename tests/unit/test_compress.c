@@ -360,6 +360,26 @@ test_compress_datagram(void **state)
 	assert_int_equal(rc, 0);
 	assert_int_equal(got_n, nrec);
 
+	/* padded with zeros after the frame (a packed datagram): accepted;
+	 * a non-zero byte there: refused */
+	uint8_t pd[1400];
+	memcpy(pd, dg, dlen);
+	memset(pd + dlen, 0, sizeof(pd) - dlen);
+	gv_wire_set_compressed(pd, sizeof(pd), true);
+	assert_int_equal(gv_wire_open(&r, &got, pd, sizeof(pd), CLUSTER), 0);
+	assert_int_equal(gv_wire_inflate(z, &r, out, sizeof(out), pd,
+					 sizeof(pd), &olen),
+			 0);
+	assert_int_equal(olen, unpadded);
+	pd[sizeof(pd) - 7] = 1;
+	assert_int_equal(gv_wire_inflate(z, &r, out, sizeof(out), pd,
+					 sizeof(pd), &olen),
+			 GV_EMALFORMED);
+	assert_int_equal(gv_compressed_len(dg + GV_WIRE_HEADER_LEN,
+					   dlen - GV_WIRE_HEADER_LEN),
+			 n);
+	assert_int_equal(gv_compressed_len(dg + GV_WIRE_HEADER_LEN, 5),
+			 GV_EMALFORMED);
 	/* a changed byte fails the checksum; an unknown flag is refused */
 	dg[dlen - 1] ^= 1;
 	assert_int_equal(gv_wire_open(&r, &got, dg, dlen, CLUSTER),
