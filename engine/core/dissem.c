@@ -502,15 +502,20 @@ gv__flood_send(gv_node *n, gv_addr *to, uint8_t *buf, size_t cap)
 			f->last_pass = n->now;
 			if (!flood_begin(n))
 				return 0;
+			/* with compression packing (zdgram.c), as many raw
+			 * bytes as should compress into one datagram: the
+			 * same for the whole pass, so that every peer gets
+			 * the same runs and their frames are reused */
+			f->raw_cap = gv__z_pack_cap(n, cap);
 		}
 		struct flood_buf *q = &f->q[f->pend ^ 1];
 		while (f->cur < f->ndest) {
 			unsigned c = f->cur;
 			gv_wire_header h;
 			gv_wire_writer w;
-			/* with compression packing (zdgram.c), as many raw
-			 * bytes as should compress into one datagram */
-			size_t raw_cap = gv__z_pack_cap(n, cap);
+			size_t raw_cap = f->raw_cap > mtu && f->raw_cap <= cap
+						 ? f->raw_cap
+						 : mtu;
 			gv__header_for(n, &h);
 			if (gv_wire_begin(&w, buf, raw_cap, &h))
 				return GV_ENOBUFS;

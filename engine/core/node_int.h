@@ -48,6 +48,7 @@
 #define GV_DIRECT_MAX 16   /* eager: up to this many peers, the origin
                             * sends to each itself */
 #define GV_MAX_FLOOD_DESTS (GV_FLOOD_CYCLES + GV_DIRECT_MAX)
+#define GV_ZCACHE 8 /* compressed frames kept for reuse (zdgram.c) */
 
 enum rumor_kind {
 	RUMOR_UPDATE = 1,
@@ -270,9 +271,11 @@ struct gv_node {
 	struct gv_zctx *zctx;
 	uint8_t *zbuf;             /* GV_WIRE_MAX_MTU: an inflated datagram,
 				    * or a frame being made */
-	uint8_t *zlast, *zlast_frame; /* the last records compressed and
-				       * their frame (zlast_cap each) */
-	size_t zlast_cap, zlast_len, zlast_out;
+	struct gv_zcache {
+		uint8_t *raw, *frame; /* records compressed, their frame */
+		size_t cap, len, out; /* cap bytes each; out 0: empty */
+	} zc[GV_ZCACHE];           /* the last GV_ZCACHE made */
+	unsigned zc_next;
 	double z_est;              /* packing: expected ratio (0: unset) */
 	uint32_t z_fails;          /* attempts that failed in a row */
 	uint32_t z_backoff;        /* eligible datagrams to send untried */
@@ -356,6 +359,8 @@ struct gv_node {
 		gv_addr dest_addr[GV_MAX_FLOOD_DESTS];
 		uint8_t dest_cycle[GV_MAX_FLOOD_DESTS]; /* 255: direct only */
 		size_t pos;
+		size_t raw_cap;    /* this pass's datagram size before
+				    * compression (gv__z_pack_cap) */
 		gv_time last_pass; /* when the last pass began */
 		/* successors of this node, one per cycle (see dissem.c) */
 		uint64_t epoch; /* members_epoch they were computed at */

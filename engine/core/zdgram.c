@@ -23,10 +23,12 @@
  * The same records often go to several peers in a row: an origin sends
  * a write to each of its peers itself (GV_UPD_DIRECT), a flooding pass
  * sends one run of records to each of its successors, and only the
- * header differs. So the last input compressed and its frame are kept
- * (zlast, zlast_frame): records equal to them (compared byte for byte,
- * not by a hash a client could aim at) reuse the frame, and an origin
- * sending a 20 KB value to 15 peers compresses it once, not 15 times.
+ * header differs. So the last GV_ZCACHE inputs compressed and their
+ * frames are kept (zc): records equal to one of them (compared byte for
+ * byte, not by a hash a client could aim at) reuse its frame. An origin
+ * sending a 20 KB value to 15 peers compresses it once, not 15 times,
+ * and a pass of several datagrams per peer compresses each run once
+ * (peer after peer, the same runs come back in the same order).
  *
  * A failed attempt costs as much CPU as a successful one, so a node
  * whose datagrams do not compress (random or already compressed values)
@@ -69,45 +71,54 @@ gv__z_fini(gv_node *n)
 	n->zctx = NULL;
 	gv__free(n->mem, n->zbuf, GV_WIRE_MAX_MTU);
 	n->zbuf = NULL;
-	gv__free(n->mem, n->zlast, n->zlast_cap);
-	gv__free(n->mem, n->zlast_frame, n->zlast_cap);
-	n->zlast = n->zlast_frame = NULL;
-	n->zlast_cap = 0;
+	for (unsigned k = 0; k < GV_ZCACHE; k++) {
+		struct gv_zcache *e = &n->zc[k];
+		gv__free(n->mem, e->raw, e->cap);
+		gv__free(n->mem, e->frame, e->cap);
+		memset(e, 0, sizeof(*e));
+	}
 }
 
-/* The frame of the last records compressed, if these are the same. */
-static ssize_t
-cached(const gv_node *n, const uint8_t *raw, size_t len)
+/* A frame made for exactly these records, if one is kept. */
+static const uint8_t *
+cached(const gv_node *n, const uint8_t *raw, size_t len, ssize_t *flen)
 {
-	if (n->zlast_len != len || !n->zlast_out || memcmp(n->zlast, raw, len))
-		return 0;
-	return (ssize_t)n->zlast_out;
+	for (unsigned k = 0; k < GV_ZCACHE; k++) {
+		const struct gv_zcache *e = &n->zc[k];
+		if (e->out && e->len == len && !memcmp(e->raw, raw, len)) {
+			*flen = (ssize_t)e->out;
+			return e->frame;
+		}
+	}
+	return NULL;
 }
 
-/* Keep raw and its frame for the next datagram (best effort). */
+/* Keep raw and its frame, in place of the oldest kept (best effort). */
 static void
 remember(gv_node *n, const uint8_t *raw, size_t len, const uint8_t *frame,
 	 size_t flen)
 {
-	if (n->zlast_cap < len) {
+	struct gv_zcache *e = &n->zc[n->zc_next];
+	n->zc_next = (n->zc_next + 1) % GV_ZCACHE;
+	if (e->cap < len) {
 		size_t cap = len < 4096 ? 4096 : len;
 		uint8_t *a = gv__alloc(n->mem, cap);
 		uint8_t *b = a ? gv__alloc(n->mem, cap) : NULL;
 		if (!b) {
 			gv__free(n->mem, a, cap);
-			n->zlast_out = 0;
+			e->out = 0;
 			return;
 		}
-		gv__free(n->mem, n->zlast, n->zlast_cap);
-		gv__free(n->mem, n->zlast_frame, n->zlast_cap);
-		n->zlast = a;
-		n->zlast_frame = b;
-		n->zlast_cap = cap;
+		gv__free(n->mem, e->raw, e->cap);
+		gv__free(n->mem, e->frame, e->cap);
+		e->raw = a;
+		e->frame = b;
+		e->cap = cap;
 	}
-	memcpy(n->zlast, raw, len);
-	memcpy(n->zlast_frame, frame, flen);
-	n->zlast_len = len;
-	n->zlast_out = flen;
+	memcpy(e->raw, raw, len);
+	memcpy(e->frame, frame, flen);
+	e->len = len;
+	e->out = flen;
 }
 
 size_t
@@ -132,11 +143,10 @@ gv__z_pack(gv_node *n, uint8_t *buf, size_t len)
 	if (raw <= gain || z_ready(n))
 		return len;
 	uint64_t t0 = clock_ns(n);
-	const uint8_t *frame = n->zbuf;
-	ssize_t z = cached(n, buf + GV_WIRE_HEADER_LEN, raw);
-	if (z > 0) {
-		frame = n->zlast_frame;
-	} else {
+	ssize_t z = 0;
+	const uint8_t *frame = cached(n, buf + GV_WIRE_HEADER_LEN, raw, &z);
+	if (!frame) {
+		frame = n->zbuf;
 		z = gv_compress(n->zctx, n->zbuf, raw - gain,
 				buf + GV_WIRE_HEADER_LEN, raw,
 				n->cfg.compress_level);
@@ -194,7 +204,8 @@ gv_node_set_compress(gv_node *n, size_t threshold, int level)
 		return GV_EINVAL;
 	n->cfg.compress_threshold = threshold;
 	n->cfg.compress_level = level;
-	n->zlast_out = 0; /* made at the old level */
+	for (unsigned k = 0; k < GV_ZCACHE; k++)
+		n->zc[k].out = 0; /* made at the old level */
 	return 0;
 }
 
@@ -239,9 +250,9 @@ gv__z_fit(gv_node *n, uint8_t *buf, size_t len, size_t mtu)
 	if (z_ready(n))
 		return GV_ENOBUFS;
 	uint64_t t0 = clock_ns(n);
-	ssize_t z = cached(n, buf + GV_WIRE_HEADER_LEN, raw);
-	const uint8_t *frame = n->zlast_frame;
-	if (z <= 0 || (size_t)z > room) {
+	ssize_t z = 0;
+	const uint8_t *frame = cached(n, buf + GV_WIRE_HEADER_LEN, raw, &z);
+	if (!frame || (size_t)z > room) {
 		z = gv_compress(n->zctx, n->zbuf, room,
 				buf + GV_WIRE_HEADER_LEN, raw,
 				n->cfg.compress_level);
