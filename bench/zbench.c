@@ -36,25 +36,27 @@ zb_kind_name(int kind)
 }
 
 static const char *const first[] = {
-	"Alice", "Bob", "Chloe", "David", "Emma", "Farid", "Grace", "Hugo",
-	"Ines", "Jonas", "Keiko", "Liam", "Maya", "Noah", "Olga", "Pablo",
-	"Quinn", "Rosa", "Sven", "Tara", "Uma", "Victor", "Wen", "Yusuf"};
+        "Alice", "Bob",   "Chloe", "David", "Emma", "Farid",  "Grace", "Hugo",
+        "Ines",  "Jonas", "Keiko", "Liam",  "Maya", "Noah",   "Olga",  "Pablo",
+        "Quinn", "Rosa",  "Sven",  "Tara",  "Uma",  "Victor", "Wen",   "Yusuf"};
 static const char *const last[] = {
-	"Smith", "Garcia", "Martin", "Kowalski", "Nguyen", "Rossi", "Müller",
-	"Dubois", "Tanaka", "Silva", "Cohen", "Novak", "Larsen", "Okafor"};
+        "Smith",  "Garcia", "Martin", "Kowalski", "Nguyen", "Rossi",  "Müller",
+        "Dubois", "Tanaka", "Silva",  "Cohen",    "Novak",  "Larsen", "Okafor"};
 static const char *const cities[] = {
-	"Paris", "Lisbon", "Osaka", "Toronto", "Nairobi", "Lima", "Oslo",
-	"Austin", "Krakow", "Seoul", "Dublin", "Porto", "Denver", "Lyon"};
-static const char *const tags[] = {
-	"admin", "beta", "premium", "trial", "staff", "mobile", "eu", "us",
-	"newsletter", "vip", "support", "api"};
+        "Paris",  "Lisbon", "Osaka", "Toronto", "Nairobi", "Lima",   "Oslo",
+        "Austin", "Krakow", "Seoul", "Dublin",  "Porto",   "Denver", "Lyon"};
+static const char *const tags[] = {"admin",      "beta",   "premium", "trial",
+                                   "staff",      "mobile", "eu",      "us",
+                                   "newsletter", "vip",    "support", "api"};
 static const char *const words[] = {
-	"fast", "light", "durable", "classic", "organic", "compact", "wireless",
-	"steel", "cotton", "ceramic", "vintage", "smart", "portable", "quiet",
-	"waterproof", "handmade", "premium", "eco", "modular", "foldable"};
+        "fast",     "light",    "durable",  "classic", "organic",
+        "compact",  "wireless", "steel",    "cotton",  "ceramic",
+        "vintage",  "smart",    "portable", "quiet",   "waterproof",
+        "handmade", "premium",  "eco",      "modular", "foldable"};
 static const char *const nouns[] = {
-	"lamp", "chair", "kettle", "backpack", "speaker", "jacket", "mug",
-	"desk", "headphones", "blender", "tent", "watch", "bottle", "shelf"};
+        "lamp",   "chair", "kettle", "backpack",   "speaker",
+        "jacket", "mug",   "desk",   "headphones", "blender",
+        "tent",   "watch", "bottle", "shelf"};
 
 #define PICK(r, a) (a[gv_rng_below(r, sizeof(a) / sizeof(a[0]))])
 
@@ -65,22 +67,24 @@ json_doc(char *p, gv_rng *r)
 	const char *f = PICK(r, first), *l = PICK(r, last);
 	unsigned ntags = 1 + (unsigned)gv_rng_below(r, 3);
 	int n = sprintf(
-		p,
-		"{\"id\":%" PRIu64 ",\"name\":\"%s %s\",\"email\":\"%s.%s%u"
-		"@example.com\",\"created\":\"2026-%02u-%02uT%02u:%02u:%02uZ\","
-		"\"active\":%s,\"score\":%u.%u,\"visits\":%u,\"address\":"
-		"{\"city\":\"%s\",\"zip\":\"%05u\",\"street\":\"%u %s street\"},"
-		"\"tags\":[",
-		100000 + gv_rng_below(r, 900000), f, l, f, l,
-		(unsigned)gv_rng_below(r, 100),
-		1 + (unsigned)gv_rng_below(r, 12),
-		1 + (unsigned)gv_rng_below(r, 28), (unsigned)gv_rng_below(r, 24),
-		(unsigned)gv_rng_below(r, 60), (unsigned)gv_rng_below(r, 60),
-		gv_rng_below(r, 4) ? "true" : "false",
-		(unsigned)gv_rng_below(r, 100), (unsigned)gv_rng_below(r, 10),
-		(unsigned)gv_rng_below(r, 5000), PICK(r, cities),
-		(unsigned)gv_rng_below(r, 100000),
-		1 + (unsigned)gv_rng_below(r, 300), PICK(r, nouns));
+	        p,
+	        "{\"id\":%" PRIu64 ",\"name\":\"%s %s\",\"email\":\"%s.%s%u"
+	        "@example.com\",\"created\":\"2026-%02u-%02uT%02u:%02u:%02uZ\","
+	        "\"active\":%s,\"score\":%u.%u,\"visits\":%u,\"address\":"
+	        "{\"city\":\"%s\",\"zip\":\"%05u\",\"street\":\"%u %s "
+	        "street\"},"
+	        "\"tags\":[",
+	        100000 + gv_rng_below(r, 900000), f, l, f, l,
+	        (unsigned)gv_rng_below(r, 100),
+	        1 + (unsigned)gv_rng_below(r, 12),
+	        1 + (unsigned)gv_rng_below(r, 28),
+	        (unsigned)gv_rng_below(r, 24), (unsigned)gv_rng_below(r, 60),
+	        (unsigned)gv_rng_below(r, 60),
+	        gv_rng_below(r, 4) ? "true" : "false",
+	        (unsigned)gv_rng_below(r, 100), (unsigned)gv_rng_below(r, 10),
+	        (unsigned)gv_rng_below(r, 5000), PICK(r, cities),
+	        (unsigned)gv_rng_below(r, 100000),
+	        1 + (unsigned)gv_rng_below(r, 300), PICK(r, nouns));
 	for (unsigned i = 0; i < ntags; i++)
 		n += sprintf(p + n, "%s\"%s\"", i ? "," : "", PICK(r, tags));
 	n += sprintf(p + n, "]}");
@@ -95,20 +99,22 @@ html_doc(char *p, gv_rng *r)
 	const char *w1 = PICK(r, words), *w2 = PICK(r, words);
 	const char *nn = PICK(r, nouns);
 	return sprintf(
-		p,
-		"<div class=\"product-card\" data-id=\"%u\">\n"
-		"  <a href=\"/products/%u-%s-%s\" class=\"product-link\">\n"
-		"    <img src=\"/img/%u.jpg\" alt=\"%s %s %s\" loading=\"lazy\""
-		" width=\"320\" height=\"240\">\n"
-		"    <h2 class=\"product-title\">%s %s %s</h2>\n  </a>\n"
-		"  <p class=\"product-desc\">A %s %s, %s and %s, made to last."
-		"</p>\n"
-		"  <span class=\"price\" data-currency=\"EUR\">%u.%02u</span>\n"
-		"  <button class=\"btn btn-primary add-to-cart\" data-id=\"%u\">"
-		"Add to cart</button>\n</div>\n",
-		id, id, w1, nn, id, w1, w2, nn, w1, w2, nn, w1, nn,
-		PICK(r, words), PICK(r, words), 1 + (unsigned)gv_rng_below(r, 500),
-		(unsigned)gv_rng_below(r, 100), id);
+	        p,
+	        "<div class=\"product-card\" data-id=\"%u\">\n"
+	        "  <a href=\"/products/%u-%s-%s\" class=\"product-link\">\n"
+	        "    <img src=\"/img/%u.jpg\" alt=\"%s %s %s\" loading=\"lazy\""
+	        " width=\"320\" height=\"240\">\n"
+	        "    <h2 class=\"product-title\">%s %s %s</h2>\n  </a>\n"
+	        "  <p class=\"product-desc\">A %s %s, %s and %s, made to last."
+	        "</p>\n"
+	        "  <span class=\"price\" data-currency=\"EUR\">%u.%02u</span>\n"
+	        "  <button class=\"btn btn-primary add-to-cart\" "
+	        "data-id=\"%u\">"
+	        "Add to cart</button>\n</div>\n",
+	        id, id, w1, nn, id, w1, w2, nn, w1, w2, nn, w1, nn,
+	        PICK(r, words), PICK(r, words),
+	        1 + (unsigned)gv_rng_below(r, 500),
+	        (unsigned)gv_rng_below(r, 100), id);
 }
 
 void
@@ -147,7 +153,7 @@ zb_thresholds_parse(const char *cmd, const char *s, size_t *out)
 	char buf[256];
 	if (strlen(s) >= sizeof(buf)) {
 		fprintf(stderr, "gvbench %s: --compress-threshold: too long\n",
-			cmd);
+		        cmd);
 		return -1;
 	}
 	strcpy(buf, s);
@@ -156,9 +162,9 @@ zb_thresholds_parse(const char *cmd, const char *s, size_t *out)
 	     t = strtok_r(NULL, ",", &save)) {
 		if (n == ZB_MAX_THRESHOLDS) {
 			fprintf(stderr,
-				"gvbench %s: --compress-threshold: at most "
-				"%d values\n",
-				cmd, ZB_MAX_THRESHOLDS);
+			        "gvbench %s: --compress-threshold: at most "
+			        "%d values\n",
+			        cmd, ZB_MAX_THRESHOLDS);
 			return -1;
 		}
 		char *end;
@@ -167,9 +173,9 @@ zb_thresholds_parse(const char *cmd, const char *s, size_t *out)
 			v = strtoull(t, &end, 10);
 			if (end == t || *end || t[0] == '-' || v > 65507) {
 				fprintf(stderr,
-					"gvbench %s: --compress-threshold: "
-					"expected off or 0..65507, got '%s'\n",
-					cmd, t);
+				        "gvbench %s: --compress-threshold: "
+				        "expected off or 0..65507, got '%s'\n",
+				        cmd, t);
 				return -1;
 			}
 		}
@@ -177,7 +183,7 @@ zb_thresholds_parse(const char *cmd, const char *s, size_t *out)
 	}
 	if (!n) {
 		fprintf(stderr, "gvbench %s: --compress-threshold: empty\n",
-			cmd);
+		        cmd);
 		return -1;
 	}
 	return n;
@@ -190,9 +196,9 @@ zb_level_parse(const char *cmd, const char *s, int *out)
 	long v = strtol(s, &end, 10);
 	if (end == s || *end || v < -7 || v > 19) {
 		fprintf(stderr,
-			"gvbench %s: --compress-level: expected -7 .. 19, got "
-			"'%s'\n",
-			cmd, s);
+		        "gvbench %s: --compress-level: expected -7 .. 19, got "
+		        "'%s'\n",
+		        cmd, s);
 		return -1;
 	}
 	*out = (int)v;
@@ -211,7 +217,7 @@ zb_threshold_str(size_t t, char *buf, size_t len)
 
 void
 zb_stats_diff(struct zb_stats *out, const struct zb_stats *a,
-	      const struct zb_stats *b)
+              const struct zb_stats *b)
 {
 	out->compressed = b->compressed - a->compressed;
 	out->skipped = b->skipped - a->skipped;
@@ -237,35 +243,35 @@ per(uint64_t ns, uint64_t writes)
 
 void
 zb_print(FILE *f, const struct zb_stats *z, size_t threshold, int kind,
-	 uint64_t writes)
+         uint64_t writes)
 {
 	char t[24];
 	fprintf(f,
-		"  compression      threshold=%s values=%s ratio %.2f; "
-		"%" PRIu64 " datagrams compressed, %" PRIu64
-		" skipped; %.2f us compress + %.2f us decompress per write; "
-		"%" PRIu64 " errors\n",
-		zb_threshold_str(threshold, t, sizeof(t)), zb_kind_name(kind),
-		ratio(z), z->compressed, z->skipped,
-		per(z->compress_ns, writes), per(z->decompress_ns, writes),
-		z->errors);
+	        "  compression      threshold=%s values=%s ratio %.2f; "
+	        "%" PRIu64 " datagrams compressed, %" PRIu64
+	        " skipped; %.2f us compress + %.2f us decompress per write; "
+	        "%" PRIu64 " errors\n",
+	        zb_threshold_str(threshold, t, sizeof(t)), zb_kind_name(kind),
+	        ratio(z), z->compressed, z->skipped,
+	        per(z->compress_ns, writes), per(z->decompress_ns, writes),
+	        z->errors);
 }
 
 void
 zb_json(FILE *f, const struct zb_stats *z, size_t threshold, int kind,
-	uint64_t writes)
+        uint64_t writes)
 {
 	fprintf(f,
-		",\"compress\":{\"threshold\":%zu,\"values\":\"%s\","
-		"\"ratio\":%.4f,\"datagrams\":%" PRIu64 ",\"skipped\":%" PRIu64
-		",\"in_bytes\":%" PRIu64 ",\"out_bytes\":%" PRIu64
-		",\"decompressed\":%" PRIu64 ",\"errors\":%" PRIu64
-		",\"compress_us_per_write\":%.4f"
-		",\"decompress_us_per_write\":%.4f}",
-		threshold, zb_kind_name(kind), ratio(z), z->compressed,
-		z->skipped, z->in_bytes, z->out_bytes, z->decompressed,
-		z->errors, per(z->compress_ns, writes),
-		per(z->decompress_ns, writes));
+	        ",\"compress\":{\"threshold\":%zu,\"values\":\"%s\","
+	        "\"ratio\":%.4f,\"datagrams\":%" PRIu64 ",\"skipped\":%" PRIu64
+	        ",\"in_bytes\":%" PRIu64 ",\"out_bytes\":%" PRIu64
+	        ",\"decompressed\":%" PRIu64 ",\"errors\":%" PRIu64
+	        ",\"compress_us_per_write\":%.4f"
+	        ",\"decompress_us_per_write\":%.4f}",
+	        threshold, zb_kind_name(kind), ratio(z), z->compressed,
+	        z->skipped, z->in_bytes, z->out_bytes, z->decompressed,
+	        z->errors, per(z->compress_ns, writes),
+	        per(z->decompress_ns, writes));
 }
 
 double
@@ -281,7 +287,7 @@ zb_cpu_seconds(void)
 
 void
 zb_row_fill(struct zb_row *row, size_t threshold, const struct zb_stats *z,
-	    uint64_t bytes_out, uint64_t writes, double cpu_s)
+            uint64_t bytes_out, uint64_t writes, double cpu_s)
 {
 	row->threshold = threshold;
 	row->ratio = ratio(z);
@@ -289,7 +295,7 @@ zb_row_fill(struct zb_row *row, size_t threshold, const struct zb_stats *z,
 	row->bytes_per_write = (double)bytes_out / w;
 	row->cpu_us_per_write = cpu_s * 1e6 / w;
 	row->zcpu_us_per_write =
-		(double)(z->compress_ns + z->decompress_ns) / 1000.0 / w;
+	        (double)(z->compress_ns + z->decompress_ns) / 1000.0 / w;
 }
 
 static double
@@ -299,26 +305,25 @@ rel(double a, double b)
 }
 
 void
-zb_table(FILE *f, const char *extra_name, const struct zb_row *rows,
-	 size_t n)
+zb_table(FILE *f, const char *extra_name, const struct zb_row *rows, size_t n)
 {
 	char t[24];
 	fprintf(f,
-		"compression table (each run against the first):\n"
-		"%9s %6s %12s %7s %11s %7s %9s %8s %8s %7s %10s\n",
-		"threshold", "ratio", "bytes/write", "x", "cpu_us/wr", "x",
-		"z_us/wr", "p50_ms", "p99_ms", "x", extra_name);
+	        "compression table (each run against the first):\n"
+	        "%9s %6s %12s %7s %11s %7s %9s %8s %8s %7s %10s\n",
+	        "threshold", "ratio", "bytes/write", "x", "cpu_us/wr", "x",
+	        "z_us/wr", "p50_ms", "p99_ms", "x", extra_name);
 	for (size_t i = 0; i < n; i++) {
 		const struct zb_row *r = &rows[i];
 		fprintf(f,
-			"%9s %6.2f %12.1f %7.3f %11.2f %7.3f %9.2f %8.2f "
-			"%8.2f %7.3f %10.2f\n",
-			zb_threshold_str(r->threshold, t, sizeof(t)), r->ratio,
-			r->bytes_per_write,
-			rel(r->bytes_per_write, rows[0].bytes_per_write),
-			r->cpu_us_per_write,
-			rel(r->cpu_us_per_write, rows[0].cpu_us_per_write),
-			r->zcpu_us_per_write, r->p50_ms, r->p99_ms,
-			rel(r->p99_ms, rows[0].p99_ms), r->extra);
+		        "%9s %6.2f %12.1f %7.3f %11.2f %7.3f %9.2f %8.2f "
+		        "%8.2f %7.3f %10.2f\n",
+		        zb_threshold_str(r->threshold, t, sizeof(t)), r->ratio,
+		        r->bytes_per_write,
+		        rel(r->bytes_per_write, rows[0].bytes_per_write),
+		        r->cpu_us_per_write,
+		        rel(r->cpu_us_per_write, rows[0].cpu_us_per_write),
+		        r->zcpu_us_per_write, r->p50_ms, r->p99_ms,
+		        rel(r->p99_ms, rows[0].p99_ms), r->extra);
 	}
 }

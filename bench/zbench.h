@@ -51,23 +51,23 @@ struct zb_stats {
 };
 
 void zb_stats_diff(struct zb_stats *out, const struct zb_stats *a,
-		   const struct zb_stats *b);
+                   const struct zb_stats *b);
 
 /* One line of text: ratio, datagrams compressed and skipped, CPU per
  * write (writes: the run's), decompression errors. */
-void zb_print(FILE *f, const struct zb_stats *z, size_t threshold,
-	      int kind, uint64_t writes);
+void zb_print(FILE *f, const struct zb_stats *z, size_t threshold, int kind,
+              uint64_t writes);
 
 /* The same as JSON members (",\"compress\":{...}"). */
 void zb_json(FILE *f, const struct zb_stats *z, size_t threshold, int kind,
-	     uint64_t writes);
+             uint64_t writes);
 
 /* Copy a netcluster_stats' z_* counters (netcluster.h) */
-#define ZB_FROM_NETCLUSTER(z, d)                                              \
-	(*(z) = (struct zb_stats){(d)->z_compressed, (d)->z_skipped,          \
-				  (d)->z_in_bytes, (d)->z_out_bytes,          \
-				  (d)->z_decompressed, (d)->z_errors,         \
-				  (d)->z_compress_ns, (d)->z_decompress_ns})
+#define ZB_FROM_NETCLUSTER(z, d)                                               \
+	(*(z) = (struct zb_stats){(d)->z_compressed, (d)->z_skipped,           \
+	                          (d)->z_in_bytes, (d)->z_out_bytes,           \
+	                          (d)->z_decompressed, (d)->z_errors,          \
+	                          (d)->z_compress_ns, (d)->z_decompress_ns})
 
 /* This process's CPU time (user + system), seconds. */
 double zb_cpu_seconds(void);
@@ -76,21 +76,20 @@ double zb_cpu_seconds(void);
 struct zb_row {
 	size_t threshold;
 	double ratio;
-	double bytes_per_write;  /* gossip bytes sent (all nodes) per write */
-	double cpu_us_per_write; /* process CPU per write */
+	double bytes_per_write;   /* gossip bytes sent (all nodes) per write */
+	double cpu_us_per_write;  /* process CPU per write */
 	double zcpu_us_per_write; /* of which compression + decompression */
-	double p50_ms, p99_ms;   /* convergence */
-	double extra;            /* converge: datagrams/write; throughput:
-				  * converged writes/s */
+	double p50_ms, p99_ms;    /* convergence */
+	double extra;             /* converge: datagrams/write; throughput:
+	                           * converged writes/s */
 };
 
 /* The table of a threshold list's runs, each against the first. */
 void zb_table(FILE *f, const char *extra_name, const struct zb_row *rows,
-	      size_t n);
+              size_t n);
 
 /* Fill a row from a run's counters. */
-void zb_row_fill(struct zb_row *row, size_t threshold,
-		 const struct zb_stats *z, uint64_t bytes_out,
-		 uint64_t writes, double cpu_s);
+void zb_row_fill(struct zb_row *row, size_t threshold, const struct zb_stats *z,
+                 uint64_t bytes_out, uint64_t writes, double cpu_s);
 
 #endif

@@ -61,10 +61,10 @@ gv_zctx_new(gv_zctx **out, const gv_mem *mem)
 	/* The frame says its size (the decoder insists), carries no
 	 * checksum (the datagram's checksum or AEAD tag covers it) and no
 	 * dictionary id: 4 to 8 bytes saved per datagram. */
-	if (ZSTD_isError(ZSTD_CCtx_setParameter(z->cc, ZSTD_c_contentSizeFlag,
-						1)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(z->cc, ZSTD_c_checksumFlag,
-						0)) ||
+	if (ZSTD_isError(
+	            ZSTD_CCtx_setParameter(z->cc, ZSTD_c_contentSizeFlag, 1)) ||
+	    ZSTD_isError(
+	            ZSTD_CCtx_setParameter(z->cc, ZSTD_c_checksumFlag, 0)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(z->cc, ZSTD_c_dictIDFlag, 0)))
 		goto nomem;
 	*out = z;
@@ -91,8 +91,8 @@ gv_compress_bound(size_t len)
 }
 
 ssize_t
-gv_compress(gv_zctx *z, void *dst, size_t dst_cap, const void *src,
-	    size_t len, int level)
+gv_compress(gv_zctx *z, void *dst, size_t dst_cap, const void *src, size_t len,
+            int level)
 {
 	if (!z || (!dst && dst_cap) || (!src && len) ||
 	    level < GV_COMPRESS_LEVEL_MIN || level > GV_COMPRESS_LEVEL_MAX)
@@ -103,7 +103,7 @@ gv_compress(gv_zctx *z, void *dst, size_t dst_cap, const void *src,
 		return GV_EINVAL;
 	if (level != z->level) {
 		if (ZSTD_isError(ZSTD_CCtx_setParameter(
-			    z->cc, ZSTD_c_compressionLevel, level)))
+		            z->cc, ZSTD_c_compressionLevel, level)))
 			return GV_EINVAL;
 		z->level = level;
 	}
@@ -153,7 +153,7 @@ gv_decompressed_size(const void *src, size_t len, uint64_t *size)
 
 ssize_t
 gv_decompress(gv_zctx *z, void *dst, size_t dst_cap, const void *src,
-	      size_t len)
+              size_t len)
 {
 	if (!z || (!dst && dst_cap) || (!src && len))
 		return GV_EINVAL;

@@ -80,7 +80,7 @@ size_t gv_compress_bound(size_t len);
  * range), GV_ENOMEM (zstd could not get its workspace).
  */
 ssize_t gv_compress(gv_zctx *z, void *dst, size_t dst_cap, const void *src,
-		    size_t len, int level);
+                    size_t len, int level);
 
 /*
  * gv_decompress - decompress the one zstd frame of @len bytes at @src
@@ -96,7 +96,7 @@ ssize_t gv_compress(gv_zctx *z, void *dst, size_t dst_cap, const void *src,
  * error dst's first dst_cap bytes may have been written, never more.
  */
 ssize_t gv_decompress(gv_zctx *z, void *dst, size_t dst_cap, const void *src,
-		      size_t len);
+                      size_t len);
 
 /*
  * gv_compressed_len - the length of the zstd frame that starts at @src

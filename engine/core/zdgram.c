@@ -96,7 +96,7 @@ cached(const gv_node *n, const uint8_t *raw, size_t len, ssize_t *flen)
 /* Keep raw and its frame, in place of the oldest kept (best effort). */
 static void
 remember(gv_node *n, const uint8_t *raw, size_t len, const uint8_t *frame,
-	 size_t flen)
+         size_t flen)
 {
 	struct gv_zcache *e = &n->zc[n->zc_next];
 	n->zc_next = (n->zc_next + 1) % GV_ZCACHE;
@@ -148,11 +148,11 @@ gv__z_pack(gv_node *n, uint8_t *buf, size_t len)
 	if (!frame) {
 		frame = n->zbuf;
 		z = gv_compress(n->zctx, n->zbuf, raw - gain,
-				buf + GV_WIRE_HEADER_LEN, raw,
-				n->cfg.compress_level);
+		                buf + GV_WIRE_HEADER_LEN, raw,
+		                n->cfg.compress_level);
 		if (z > 0)
 			remember(n, buf + GV_WIRE_HEADER_LEN, raw, n->zbuf,
-				 (size_t)z);
+			         (size_t)z);
 	}
 	n->st.compress_ns += clock_ns(n) - t0;
 	if (z <= 0) {
@@ -175,16 +175,15 @@ gv__z_pack(gv_node *n, uint8_t *buf, size_t len)
 }
 
 int
-gv__z_unpack(gv_node *n, gv_wire_reader *rd, const uint8_t **buf,
-	     size_t *len)
+gv__z_unpack(gv_node *n, gv_wire_reader *rd, const uint8_t **buf, size_t *len)
 {
 	int rc = z_ready(n);
 	if (rc)
 		return rc;
 	uint64_t t0 = clock_ns(n);
 	size_t out;
-	rc = gv_wire_inflate(n->zctx, rd, n->zbuf, GV_WIRE_MAX_MTU, *buf,
-			     *len, &out);
+	rc = gv_wire_inflate(n->zctx, rd, n->zbuf, GV_WIRE_MAX_MTU, *buf, *len,
+	                     &out);
 	n->st.decompress_ns += clock_ns(n) - t0;
 	if (rc) {
 		n->st.decompress_errors++;
@@ -200,7 +199,8 @@ gv__z_unpack(gv_node *n, gv_wire_reader *rd, const uint8_t **buf,
 int
 gv_node_set_compress(gv_node *n, size_t threshold, int level)
 {
-	if (!n || level < GV_COMPRESS_LEVEL_MIN || level > GV_COMPRESS_LEVEL_MAX)
+	if (!n || level < GV_COMPRESS_LEVEL_MIN ||
+	    level > GV_COMPRESS_LEVEL_MAX)
 		return GV_EINVAL;
 	n->cfg.compress_threshold = threshold;
 	n->cfg.compress_level = level;
@@ -222,8 +222,7 @@ size_t
 gv__z_pack_cap(gv_node *n, size_t cap)
 {
 	size_t mtu = n->cfg.max_datagram;
-	if (!n->cfg.compress_pack || !n->cfg.compress_threshold ||
-	    n->z_backoff)
+	if (!n->cfg.compress_pack || !n->cfg.compress_threshold || n->z_backoff)
 		return mtu;
 	if (n->z_est == 0)
 		n->z_est = PACK_START;
@@ -233,9 +232,9 @@ gv__z_pack_cap(gv_node *n, size_t cap)
 		n->z_est += 0.01;
 		return mtu;
 	}
-	size_t raw = (size_t)((double)(mtu - GV_WIRE_HEADER_LEN) * n->z_est *
-			      0.9) +
-		     GV_WIRE_HEADER_LEN;
+	size_t raw =
+	        (size_t)((double)(mtu - GV_WIRE_HEADER_LEN) * n->z_est * 0.9) +
+	        GV_WIRE_HEADER_LEN;
 	if (raw > cap)
 		raw = cap;
 	if (raw > GV_WIRE_MAX_MTU)
@@ -254,12 +253,12 @@ gv__z_fit(gv_node *n, uint8_t *buf, size_t len, size_t mtu)
 	const uint8_t *frame = cached(n, buf + GV_WIRE_HEADER_LEN, raw, &z);
 	if (!frame || (size_t)z > room) {
 		z = gv_compress(n->zctx, n->zbuf, room,
-				buf + GV_WIRE_HEADER_LEN, raw,
-				n->cfg.compress_level);
+		                buf + GV_WIRE_HEADER_LEN, raw,
+		                n->cfg.compress_level);
 		frame = n->zbuf;
 		if (z > 0)
 			remember(n, buf + GV_WIRE_HEADER_LEN, raw, n->zbuf,
-				 (size_t)z);
+			         (size_t)z);
 	}
 	n->st.compress_ns += clock_ns(n) - t0;
 	double got = z > 0 ? (double)raw / (double)z : 0;

@@ -51,10 +51,10 @@ walk(const uint8_t *dg, size_t len)
 	while (gv_wire_next(&rd, &rec) == 1) {
 		if (rec.type == GV_REC_UPDATE) {
 			const gv_wire_update *u = &rec.u.update;
-			if ((u->klen && (u->key < dg ||
-					 u->key + u->klen > dg + len)) ||
-			    (u->vlen && (u->val < dg ||
-					 u->val + u->vlen > dg + len)))
+			if ((u->klen &&
+			     (u->key < dg || u->key + u->klen > dg + len)) ||
+			    (u->vlen &&
+			     (u->val < dg || u->val + u->vlen > dg + len)))
 				abort(); /* a view outside the datagram */
 		}
 		if (++n > len)
@@ -83,8 +83,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		int level = (data[0] >> 1) % 9 + 1;
 		ssize_t n = gv_compress(z, buf + GV_WIRE_HEADER_LEN,
-					GV_WIRE_MAX_MTU - GV_WIRE_HEADER_LEN,
-					recs, nrecs, level);
+		                        GV_WIRE_MAX_MTU - GV_WIRE_HEADER_LEN,
+		                        recs, nrecs, level);
 		if (n < 0)
 			abort();
 		if (n == 0) { /* not smaller: it would go raw */
@@ -103,7 +103,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t olen = 0;
 	int rc = gv_wire_inflate(z, &rd, out, sizeof(out), buf, len, &olen);
 	if (mode == 1 && (rc != 0 || olen != GV_WIRE_HEADER_LEN + nrecs ||
-			  memcmp(out + GV_WIRE_HEADER_LEN, recs, nrecs)))
+	                  memcmp(out + GV_WIRE_HEADER_LEN, recs, nrecs)))
 		abort(); /* our own frame must come back exactly */
 	if (rc == 0) {
 		if (olen > sizeof(out) || olen < GV_WIRE_HEADER_LEN ||

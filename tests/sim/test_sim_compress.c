@@ -42,14 +42,14 @@ json_value(char *out, size_t len, uint64_t seed)
 	size_t n = (size_t)snprintf(out, len, "[");
 	while (n + 120 < len)
 		n += (size_t)snprintf(
-			out + n, len - n,
-			"{\"id\":%u,\"user\":\"user%04u\",\"city\":\"%s\","
-			"\"active\":%s,\"score\":%u},",
-			(unsigned)gv_rng_below(&r, 1000000),
-			(unsigned)gv_rng_below(&r, 10000),
-			gv_rng_below(&r, 2) ? "Paris" : "Osaka",
-			gv_rng_below(&r, 2) ? "true" : "false",
-			(unsigned)gv_rng_below(&r, 100));
+		        out + n, len - n,
+		        "{\"id\":%u,\"user\":\"user%04u\",\"city\":\"%s\","
+		        "\"active\":%s,\"score\":%u},",
+		        (unsigned)gv_rng_below(&r, 1000000),
+		        (unsigned)gv_rng_below(&r, 10000),
+		        gv_rng_below(&r, 2) ? "Paris" : "Osaka",
+		        gv_rng_below(&r, 2) ? "true" : "false",
+		        (unsigned)gv_rng_below(&r, 100));
 	snprintf(out + n, len - n, "{}]");
 }
 
@@ -96,10 +96,10 @@ settle(gv_cluster *c, struct write_log *l, const struct values *vals)
 		for (size_t i = 0; i < gv_cluster_size(c); i++) {
 			gv_record r;
 			assert_int_equal(
-				gv_store_lookup(
-					gv_node_store(gv_cluster_node(c, i)),
-					key, strlen(key), &r),
-				0);
+			        gv_store_lookup(
+			                gv_node_store(gv_cluster_node(c, i)),
+			                key, strlen(key), &r),
+			        0);
 			assert_int_equal(r.vlen, strlen(vals->v[kk]));
 			assert_memory_equal(r.val, vals->v[kk], r.vlen);
 		}
@@ -115,7 +115,8 @@ zsum_of(gv_cluster *c, size_t from, size_t to, struct zsum *z)
 {
 	memset(z, 0, sizeof(*z));
 	for (size_t i = from; i < to; i++) {
-		const gv_node_stats *s = gv_node_get_stats(gv_cluster_node(c, i));
+		const gv_node_stats *s =
+		        gv_node_get_stats(gv_cluster_node(c, i));
 		z->compressed += s->compressed_datagrams;
 		z->skipped += s->compress_skipped;
 		z->in += s->compress_in_bytes;
@@ -127,8 +128,7 @@ zsum_of(gv_cluster *c, size_t from, size_t to, struct zsum *z)
 }
 
 static gv_cluster *
-zcluster(size_t n, uint64_t seed, double loss, int padded,
-	 gv_keyring **rings)
+zcluster(size_t n, uint64_t seed, double loss, int padded, gv_keyring **rings)
 {
 	gv_cluster_config cfg;
 	gv_cluster_config_default(&cfg);
@@ -156,9 +156,9 @@ run_converges(int padded, bool sealed, uint64_t seed)
 		for (int i = 0; i < N; i++) {
 			assert_int_equal(gv_keyring_new(&rings[i], NULL), 0);
 			assert_int_equal(gv_keyring_load(rings[i], K1 "\n",
-							 strlen(K1) + 1, NULL,
-							 0),
-					 0);
+			                                 strlen(K1) + 1, NULL,
+			                                 0),
+			                 0);
 		}
 	gv_cluster *c = zcluster(N, seed, 0.05, padded, sealed ? rings : NULL);
 	gv_cluster_run_for(c, S);
@@ -173,9 +173,11 @@ run_converges(int padded, bool sealed, uint64_t seed)
 	zsum_of(c, 0, N, &z);
 	printf("# %d nodes%s%s, 300 JSON writes, 5%% loss: %llu datagrams "
 	       "compressed (ratio %.2f), %llu skipped, %llu inflated\n",
-	       N, padded == 1 ? ", padded too" : padded ? ", packed" : "",
-	       sealed ? ", sealed" : "",
-	       (unsigned long long)z.compressed,
+	       N,
+	       padded == 1 ? ", padded too"
+	       : padded    ? ", packed"
+	                   : "",
+	       sealed ? ", sealed" : "", (unsigned long long)z.compressed,
 	       z.out ? (double)z.in / (double)z.out : 0,
 	       (unsigned long long)z.skipped,
 	       (unsigned long long)z.decompressed);
@@ -228,9 +230,8 @@ test_sim_compress_mixed(void **state)
 	enum { N = 12 };
 	gv_cluster *c = zcluster(N, 31, 0.02, 2, NULL);
 	for (size_t i = 0; i < N / 2; i++)
-		assert_int_equal(gv_node_set_compress(gv_cluster_node(c, i), 0,
-						      1),
-				 0);
+		assert_int_equal(
+		        gv_node_set_compress(gv_cluster_node(c, i), 0, 1), 0);
 	gv_cluster_run_for(c, S);
 	struct write_log l = {0};
 	struct values *vals = calloc(1, sizeof(*vals));
@@ -279,11 +280,11 @@ test_sim_compress_corrupt_frame(void **state)
 	char val[900];
 	json_value(val, sizeof(val), 5);
 	gv_wire_update u = {.ver = {(uint64_t)1 << 50, h.sender},
-			    .priority = 1,
-			    .key = (const uint8_t *)"zz",
-			    .klen = 2,
-			    .val = (const uint8_t *)val,
-			    .vlen = (uint16_t)strlen(val)};
+	                    .priority = 1,
+	                    .key = (const uint8_t *)"zz",
+	                    .klen = 2,
+	                    .val = (const uint8_t *)val,
+	                    .vlen = (uint16_t)strlen(val)};
 	assert_int_equal(gv_wire_put_update(&w, &u), 0);
 	ssize_t len = gv_wire_finish(&w);
 	size_t raw = (size_t)len - GV_WIRE_HEADER_LEN;
@@ -295,7 +296,7 @@ test_sim_compress_corrupt_frame(void **state)
 	gv_zctx_del(z);
 	memcpy(buf + GV_WIRE_HEADER_LEN, zb, (size_t)zn);
 	size_t dlen = GV_WIRE_HEADER_LEN + (size_t)zn;
-	buf[dlen - 3] ^= 0x5a; /* damage the frame's last block */
+	buf[dlen - 3] ^= 0x5a;               /* damage the frame's last block */
 	buf[GV_WIRE_HEADER_LEN + 5] ^= 0x7f; /* and its declared size */
 	gv_wire_set_compressed(buf, dlen, true);
 	gv_addr from;
@@ -309,7 +310,7 @@ test_sim_compress_corrupt_frame(void **state)
 	assert_int_equal(gv_node_root(v), root);
 	gv_record r;
 	assert_int_equal(gv_store_lookup(gv_node_store(v), "zz", 2, &r),
-			 GV_ENOTFOUND);
+	                 GV_ENOTFOUND);
 	gv_cluster_del(c);
 }
 
@@ -317,12 +318,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sim_compress_converges),
-		cmocka_unit_test(test_sim_compress_padded),
-		cmocka_unit_test(test_sim_compress_packed),
-		cmocka_unit_test(test_sim_compress_sealed),
-		cmocka_unit_test(test_sim_compress_mixed),
-		cmocka_unit_test(test_sim_compress_corrupt_frame),
+	        cmocka_unit_test(test_sim_compress_converges),
+	        cmocka_unit_test(test_sim_compress_padded),
+	        cmocka_unit_test(test_sim_compress_packed),
+	        cmocka_unit_test(test_sim_compress_sealed),
+	        cmocka_unit_test(test_sim_compress_mixed),
+	        cmocka_unit_test(test_sim_compress_corrupt_frame),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,15 +42,16 @@ json_like(uint8_t *out, size_t len, uint64_t seed)
 	size_t n = 0;
 	while (n < len) {
 		char rec[160];
-		int l = snprintf(rec, sizeof(rec),
-				 "{\"id\":%u,\"user\":\"user%04u\",\"active\":%s,"
-				 "\"score\":%u.%02u,\"tags\":[\"a\",\"b%u\"]},",
-				 (unsigned)gv_rng_below(&r, 100000),
-				 (unsigned)gv_rng_below(&r, 10000),
-				 gv_rng_below(&r, 2) ? "true" : "false",
-				 (unsigned)gv_rng_below(&r, 1000),
-				 (unsigned)gv_rng_below(&r, 100),
-				 (unsigned)gv_rng_below(&r, 9));
+		int l = snprintf(
+		        rec, sizeof(rec),
+		        "{\"id\":%u,\"user\":\"user%04u\",\"active\":%s,"
+		        "\"score\":%u.%02u,\"tags\":[\"a\",\"b%u\"]},",
+		        (unsigned)gv_rng_below(&r, 100000),
+		        (unsigned)gv_rng_below(&r, 10000),
+		        gv_rng_below(&r, 2) ? "true" : "false",
+		        (unsigned)gv_rng_below(&r, 1000),
+		        (unsigned)gv_rng_below(&r, 100),
+		        (unsigned)gv_rng_below(&r, 9));
 		size_t c = (size_t)l < len - n ? (size_t)l : len - n;
 		memcpy(out + n, rec, c);
 		n += c;
@@ -91,7 +92,7 @@ round_trip(gv_zctx *z, size_t len, int level)
 	assert_int_equal(sz, len);
 	memset(back, 0xa5, len + GUARD);
 	assert_int_equal(gv_decompress(z, back, len, dst, (size_t)n),
-			 (ssize_t)len);
+	                 (ssize_t)len);
 	assert_memory_equal(back, src, len);
 	for (size_t i = 0; i < GUARD; i++)
 		assert_int_equal(back[len + i], 0xa5);
@@ -129,26 +130,26 @@ test_compress_not_smaller(void **state)
 	random_bytes(src, sizeof(src), 7);
 	/* incompressible: never returned, even with room for the bound */
 	assert_int_equal(gv_compress(z, dst, sizeof(dst), src, sizeof(src), 1),
-			 0);
+	                 0);
 	assert_int_equal(gv_compress(z, dst, sizeof(dst), src, sizeof(src), 19),
-			 0);
+	                 0);
 	/* compressible, but the caller's bound asks for more */
 	json_like(src, sizeof(src), 1);
 	ssize_t n = gv_compress(z, dst, sizeof(dst), src, sizeof(src), 1);
 	assert_true(n > 0 && n < 1400);
-	assert_int_equal(gv_compress(z, dst, (size_t)n - 1, src, sizeof(src), 1),
-			 0);
+	assert_int_equal(
+	        gv_compress(z, dst, (size_t)n - 1, src, sizeof(src), 1), 0);
 	/* the context is usable after a refusal */
 	assert_int_equal(gv_compress(z, dst, sizeof(dst), src, sizeof(src), 1),
-			 n);
+	                 n);
 	/* tiny inputs are not tried; bad arguments */
 	assert_int_equal(gv_compress(z, dst, sizeof(dst), src, 31, 1), 0);
 	assert_int_equal(gv_compress(z, dst, sizeof(dst), src, sizeof(src), 99),
-			 GV_EINVAL);
+	                 GV_EINVAL);
 	assert_int_equal(gv_compress(NULL, dst, sizeof(dst), src, 100, 1),
-			 GV_EINVAL);
+	                 GV_EINVAL);
 	assert_int_equal(gv_compress(z, dst, sizeof(dst), NULL, 100, 1),
-			 GV_EINVAL);
+	                 GV_EINVAL);
 	assert_true(gv_compress_bound(1400) >= 1400);
 	gv_zctx_del(z);
 }
@@ -166,7 +167,7 @@ test_compress_bounds(void **state)
 	/* one byte short of the declared size: refused, nothing written */
 	memset(out, 0x5a, sizeof(out));
 	assert_int_equal(gv_decompress(z, out, sizeof(src) - 1, f, (size_t)n),
-			 GV_ERANGE);
+	                 GV_ERANGE);
 	for (size_t i = 0; i < sizeof(out); i++)
 		assert_int_equal(out[i], 0x5a);
 	/* a frame header declaring 1 GiB (single segment, 8-byte size) */
@@ -177,31 +178,31 @@ test_compress_bounds(void **state)
 	assert_int_equal(gv_decompressed_size(big, 13, &sz), 0);
 	assert_int_equal(sz, gib);
 	assert_int_equal(gv_decompress(z, out, sizeof(out), big, sizeof(big)),
-			 GV_ERANGE);
+	                 GV_ERANGE);
 	/* truncated: every prefix refused */
 	for (size_t l = 0; l < (size_t)n; l++)
 		assert_int_equal(gv_decompress(z, out, sizeof(src), f, l),
-				 GV_EMALFORMED);
+		                 GV_EMALFORMED);
 	/* trailing bytes, two frames */
 	uint8_t two[8200];
 	memcpy(two, f, (size_t)n);
 	two[n] = 0;
 	assert_int_equal(gv_decompress(z, out, sizeof(src), two, (size_t)n + 1),
-			 GV_EMALFORMED);
+	                 GV_EMALFORMED);
 	memcpy(two + n, f, (size_t)n);
 	assert_int_equal(gv_decompress(z, out, sizeof(out), two, 2 * (size_t)n),
-			 GV_EMALFORMED);
+	                 GV_EMALFORMED);
 	/* not a frame; an empty input; a skippable frame */
 	assert_int_equal(gv_decompress(z, out, sizeof(out), src, 100),
-			 GV_EMALFORMED);
+	                 GV_EMALFORMED);
 	assert_int_equal(gv_decompress(z, out, sizeof(out), src, 0),
-			 GV_EMALFORMED);
+	                 GV_EMALFORMED);
 	uint8_t skip[12] = {0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0};
 	assert_int_equal(gv_decompress(z, out, sizeof(out), skip, sizeof(skip)),
-			 GV_EMALFORMED);
+	                 GV_EMALFORMED);
 	/* the context still works */
 	assert_int_equal(gv_decompress(z, out, sizeof(src), f, (size_t)n),
-			 (ssize_t)sizeof(src));
+	                 (ssize_t)sizeof(src));
 	assert_memory_equal(out, src, sizeof(src));
 	gv_zctx_del(z);
 }
@@ -224,13 +225,13 @@ test_compress_no_content_size(void **state)
 	assert_int_equal(r, 0);
 	ZSTD_freeCCtx(cc);
 	assert_int_equal(ZSTD_getFrameContentSize(f, ob.pos),
-			 ZSTD_CONTENTSIZE_UNKNOWN);
+	                 ZSTD_CONTENTSIZE_UNKNOWN);
 	gv_zctx *z;
 	assert_int_equal(gv_zctx_new(&z, gv_mem_libc()), 0);
 	uint64_t sz;
 	assert_int_equal(gv_decompressed_size(f, ob.pos, &sz), GV_EMALFORMED);
 	assert_int_equal(gv_decompress(z, out, sizeof(out), f, ob.pos),
-			 GV_EMALFORMED);
+	                 GV_EMALFORMED);
 	gv_zctx_del(z);
 }
 
@@ -254,9 +255,9 @@ test_compress_corrupted(void **state)
 			bad[i] ^= flips[k];
 			memset(out, 0x77, sizeof(out));
 			ssize_t r = gv_decompress(z, out, sizeof(src), bad,
-						  (size_t)n);
+			                          (size_t)n);
 			assert_true(r == GV_EMALFORMED || r == GV_ERANGE ||
-				    (r >= 0 && (size_t)r <= sizeof(src)));
+			            (r >= 0 && (size_t)r <= sizeof(src)));
 			for (size_t g = 0; g < GUARD; g++)
 				assert_int_equal(out[sizeof(src) + g], 0x77);
 		}
@@ -285,7 +286,7 @@ test_compress_alloc_failures(void **state)
 		assert_true(n == GV_ENOMEM || n > 0);
 		if (n > 0) {
 			ssize_t d = gv_decompress(z, out, sizeof(out), f,
-						  (size_t)n);
+			                          (size_t)n);
 			if (d == (ssize_t)sizeof(src) && tm.failures == 0)
 				done = true;
 		}
@@ -304,8 +305,11 @@ test_compress_datagram(void **state)
 {
 	(void)state;
 	uint8_t buf[1400], zb[1400], out[GV_WIRE_MAX_MTU];
-	gv_wire_header h = {.cluster = CLUSTER, .shard = 0, .sender = 42,
-			    .incarnation = 1, .seq = 9};
+	gv_wire_header h = {.cluster = CLUSTER,
+	                    .shard = 0,
+	                    .sender = 42,
+	                    .incarnation = 1,
+	                    .seq = 9};
 	gv_wire_writer w;
 	assert_int_equal(gv_wire_begin(&w, buf, sizeof(buf), &h), 0);
 	uint8_t val[200];
@@ -315,9 +319,10 @@ test_compress_datagram(void **state)
 		char key[32];
 		snprintf(key, sizeof(key), "user:%05d", nrec);
 		gv_wire_update u = {.ver = {1000 + (uint64_t)nrec, 42},
-				    .key = (const uint8_t *)key,
-				    .klen = (uint16_t)strlen(key),
-				    .val = val, .vlen = sizeof(val)};
+		                    .key = (const uint8_t *)key,
+		                    .klen = (uint16_t)strlen(key),
+		                    .val = val,
+		                    .vlen = sizeof(val)};
 		if (gv_wire_put_update(&w, &u))
 			break;
 	}
@@ -345,14 +350,13 @@ test_compress_datagram(void **state)
 	assert_int_equal(gv_wire_open(&r, &got, dg, dlen, CLUSTER), 0);
 	assert_int_equal(got.flags, GV_WIRE_FLAG_ZSTD);
 	size_t olen;
-	assert_int_equal(gv_wire_inflate(z, &r, out, sizeof(out), dg, dlen,
-					 &olen),
-			 0);
+	assert_int_equal(
+	        gv_wire_inflate(z, &r, out, sizeof(out), dg, dlen, &olen), 0);
 	assert_int_equal(olen, unpadded);
 	assert_int_equal(out[3], 0);
 	assert_memory_equal(out + 4, buf + 4, 28);
 	assert_memory_equal(out + GV_WIRE_HEADER_LEN, buf + GV_WIRE_HEADER_LEN,
-			    raw);
+	                    raw);
 	gv_wire_record rec;
 	int got_n = 0, rc;
 	while ((rc = gv_wire_next(&r, &rec)) == 1)
@@ -367,36 +371,36 @@ test_compress_datagram(void **state)
 	memset(pd + dlen, 0, sizeof(pd) - dlen);
 	gv_wire_set_compressed(pd, sizeof(pd), true);
 	assert_int_equal(gv_wire_open(&r, &got, pd, sizeof(pd), CLUSTER), 0);
-	assert_int_equal(gv_wire_inflate(z, &r, out, sizeof(out), pd,
-					 sizeof(pd), &olen),
-			 0);
+	assert_int_equal(
+	        gv_wire_inflate(z, &r, out, sizeof(out), pd, sizeof(pd), &olen),
+	        0);
 	assert_int_equal(olen, unpadded);
 	pd[sizeof(pd) - 7] = 1;
-	assert_int_equal(gv_wire_inflate(z, &r, out, sizeof(out), pd,
-					 sizeof(pd), &olen),
-			 GV_EMALFORMED);
+	assert_int_equal(
+	        gv_wire_inflate(z, &r, out, sizeof(out), pd, sizeof(pd), &olen),
+	        GV_EMALFORMED);
 	assert_int_equal(gv_compressed_len(dg + GV_WIRE_HEADER_LEN,
-					   dlen - GV_WIRE_HEADER_LEN),
-			 n);
+	                                   dlen - GV_WIRE_HEADER_LEN),
+	                 n);
 	assert_int_equal(gv_compressed_len(dg + GV_WIRE_HEADER_LEN, 5),
-			 GV_EMALFORMED);
+	                 GV_EMALFORMED);
 	/* a changed byte fails the checksum; an unknown flag is refused */
 	dg[dlen - 1] ^= 1;
 	assert_int_equal(gv_wire_open(&r, &got, dg, dlen, CLUSTER),
-			 GV_ECHECKSUM);
+	                 GV_ECHECKSUM);
 	dg[dlen - 1] ^= 1;
 	dg[3] |= 0x08;
 	assert_int_equal(gv_wire_open(&r, &got, dg, dlen, CLUSTER),
-			 GV_EMALFORMED);
+	                 GV_EMALFORMED);
 	dg[3] &= (uint8_t)~0x08;
 	/* a frame declaring more than a datagram holds: refused */
 	assert_int_equal(gv_wire_inflate(z, &r, out, GV_WIRE_HEADER_LEN + 100,
-					 dg, dlen, &olen),
-			 GV_ERANGE);
+	                                 dg, dlen, &olen),
+	                 GV_ERANGE);
 	/* not compressed: refused */
 	assert_int_equal(gv_wire_inflate(z, &r, out, sizeof(out), buf,
-					 (size_t)len, &olen),
-			 GV_EMALFORMED);
+	                                 (size_t)len, &olen),
+	                 GV_EMALFORMED);
 	gv_zctx_del(z);
 }
 
@@ -404,13 +408,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_compress_round_trips),
-		cmocka_unit_test(test_compress_not_smaller),
-		cmocka_unit_test(test_compress_bounds),
-		cmocka_unit_test(test_compress_no_content_size),
-		cmocka_unit_test(test_compress_corrupted),
-		cmocka_unit_test(test_compress_alloc_failures),
-		cmocka_unit_test(test_compress_datagram),
+	        cmocka_unit_test(test_compress_round_trips),
+	        cmocka_unit_test(test_compress_not_smaller),
+	        cmocka_unit_test(test_compress_bounds),
+	        cmocka_unit_test(test_compress_no_content_size),
+	        cmocka_unit_test(test_compress_corrupted),
+	        cmocka_unit_test(test_compress_alloc_failures),
+	        cmocka_unit_test(test_compress_datagram),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
