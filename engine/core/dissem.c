@@ -523,8 +523,14 @@ gv__flood_send(gv_node *n, gv_addr *to, uint8_t *buf, size_t cap)
 			size_t i = flood_fill(n, &w, buf, cap, c, i0,
 					      raw_cap == mtu);
 			bool packed = false;
+			ssize_t plen = 0;
 			if (raw_cap > mtu && w.cap == raw_cap && w.len > mtu) {
-				packed = gv__z_fit(n, buf, w.len, mtu) == 0;
+				/* padded to full size only when more follow
+				 * for this peer: the last of a chain may be
+				 * shorter */
+				plen = gv__z_fit(n, buf, w.len, mtu,
+						 i < q->nents);
+				packed = plen > 0;
 				if (!packed) {
 					/* it did not compress enough: as
 					 * without packing */
@@ -543,7 +549,7 @@ gv__flood_send(gv_node *n, gv_addr *to, uint8_t *buf, size_t cap)
 			}
 			if (packed) {
 				*to = f->dest_addr[c];
-				return (ssize_t)mtu;
+				return plen;
 			}
 			if (w.records) {
 				*to = f->dest_addr[c];

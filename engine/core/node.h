@@ -550,6 +550,9 @@ typedef struct gv_node_stats {
 	uint64_t decompressed_datagrams;
 	uint64_t decompress_errors;
 	uint64_t compress_ns, decompress_ns;
+	uint64_t compress_reused; /* of compressed_datagrams: a kept frame
+				   * reused (the same records to another
+				   * peer), not compressed again */
 } gv_node_stats;
 
 const gv_node_stats *gv_node_get_stats(const gv_node *n);

@@ -448,11 +448,13 @@ int gv__z_unpack(gv_node *n, gv_wire_reader *rd, const uint8_t **buf,
 void gv__z_fini(gv_node *n);
 /* Packing (cfg.compress_pack): the raw bytes a flooding datagram may
  * take so that they should compress into max_datagram (max_datagram
- * when not packing); and compress such a datagram into exactly mtu
- * bytes (the frame, then zeros: a full-size datagram for GSO), 0, or
+ * when not packing); and compress such a datagram into at most mtu
+ * bytes, exactly mtu when @pad (the frame, then zeros: a full-size
+ * datagram for a GSO chain). Returns the datagram's new length, or
  * GV_ENOBUFS (it would not fit: buf unchanged). */
 size_t gv__z_pack_cap(gv_node *n, size_t cap);
-int gv__z_fit(gv_node *n, uint8_t *buf, size_t len, size_t mtu);
+ssize_t gv__z_fit(gv_node *n, uint8_t *buf, size_t len, size_t mtu,
+		  bool pad);
 uint64_t gv__wall_ms(const gv_node *n, gv_time now);
 /* The cluster clock, ms: the HLC's wall part, never behind the wall. */
 uint64_t gv__cluster_ms(const gv_node *n, gv_time now);

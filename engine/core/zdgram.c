@@ -81,12 +81,13 @@ gv__z_fini(gv_node *n)
 
 /* A frame made for exactly these records, if one is kept. */
 static const uint8_t *
-cached(const gv_node *n, const uint8_t *raw, size_t len, ssize_t *flen)
+cached(gv_node *n, const uint8_t *raw, size_t len, ssize_t *flen)
 {
 	for (unsigned k = 0; k < GV_ZCACHE; k++) {
 		const struct gv_zcache *e = &n->zc[k];
 		if (e->out && e->len == len && !memcmp(e->raw, raw, len)) {
 			*flen = (ssize_t)e->out;
+			n->st.compress_reused++;
 			return e->frame;
 		}
 	}
@@ -242,8 +243,8 @@ gv__z_pack_cap(gv_node *n, size_t cap)
 	return raw > mtu ? raw : mtu;
 }
 
-int
-gv__z_fit(gv_node *n, uint8_t *buf, size_t len, size_t mtu)
+ssize_t
+gv__z_fit(gv_node *n, uint8_t *buf, size_t len, size_t mtu, bool pad)
 {
 	size_t raw = len - GV_WIRE_HEADER_LEN, room = mtu - GV_WIRE_HEADER_LEN;
 	if (z_ready(n))
@@ -270,10 +271,14 @@ gv__z_fit(gv_node *n, uint8_t *buf, size_t len, size_t mtu)
 	}
 	n->z_est = 0.8 * n->z_est + 0.2 * (got < PACK_MAX ? got : PACK_MAX);
 	memcpy(buf + GV_WIRE_HEADER_LEN, frame, (size_t)z);
-	memset(buf + GV_WIRE_HEADER_LEN + z, 0, room - (size_t)z);
-	gv_wire_set_compressed(buf, mtu, n->cfg.keyring == NULL);
+	size_t out = GV_WIRE_HEADER_LEN + (size_t)z;
+	if (pad) {
+		memset(buf + out, 0, mtu - out);
+		out = mtu;
+	}
+	gv_wire_set_compressed(buf, out, n->cfg.keyring == NULL);
 	n->st.compressed_datagrams++;
 	n->st.compress_in_bytes += raw;
 	n->st.compress_out_bytes += (uint64_t)z;
-	return 0;
+	return (ssize_t)out;
 }
