@@ -64,6 +64,10 @@ gv_node_config_default(gv_node_config *c)
 	c->max_rumors = 65536;
 	c->ready_max_bytes = 16u << 20;
 	c->conflict_log = 128;
+	c->stream_threshold = GV_STREAM_DEFAULT_THRESHOLD;
+	c->stream_chunk = GV_STREAM_DEFAULT_CHUNK;
+	c->stream_timeout_ms = 2000;
+	c->stream_stall_ms = 10000;
 }
 
 uint64_t
@@ -122,6 +126,11 @@ check_config(const gv_node_config *c)
 		return GV_EINVAL;
 	if (c->ae_max_sessions > GV_MAX_AE_SESSIONS ||
 	    c->indirect_checks > GV_MAX_CONFIRM)
+		return GV_EINVAL;
+	if (c->stream_threshold > GV_STREAM_INLINE_MAX ||
+	    c->stream_chunk > (16u << 20) ||
+	    (c->stream_chunk && c->stream_chunk < 1024) ||
+	    (!c->cb.stream_send && c->store.max_value > GV_STREAM_INLINE_MAX))
 		return GV_EINVAL;
 	if (memchr(c->name, 0, sizeof(c->name)) == NULL ||
 	    memchr(c->region, 0, sizeof(c->region)) == NULL)
@@ -198,6 +207,7 @@ gv_node_new(gv_node **out, const gv_node_config *cfg, gv_time now)
 	n->next_dedup_advance = now + 1000 * MS;
 	n->next_reclaim = now + RECLAIM_US;
 	n->store.self = n->self;
+	gv__stream_init(n);
 	*out = n;
 	return 0;
 
@@ -232,6 +242,7 @@ gv_node_del(gv_node *n)
 		if (n->items[i].kind == IT_RUMOR)
 			n->items[i].u.r->refs--;
 	n->nitems = 0;
+	gv__stream_fini(n);
 	gv__dissem_fini(n);
 	gv__tomb_fini(n);
 	gv__watch_fini(n);
@@ -793,6 +804,7 @@ gv_node_next_expiry(const gv_node *n)
 		t = tmin(t, n->flood.last_pass + n->cfg.flood_gap_us);
 	if (n->ae_kick)
 		t = tmin(t, n->now);
+	t = tmin(t, gv__stream_next(n));
 	/* paced anti-entropy output waiting for budget */
 	if (!n->nitems && n->ready_head && n->ready_head->ae &&
 	    n->cfg.ae_bytes_per_sec) {
@@ -908,6 +920,7 @@ gv_node_handle_expiry(gv_node *n, gv_time now)
 		reclaim_tick(n, now);
 		n->next_reclaim = now + RECLAIM_US;
 	}
+	gv__stream_tick(n, now);
 	gv__recent_expire(n, now);
 	return 0;
 }
@@ -1025,11 +1038,19 @@ write_check(gv_node *n, gv_time now, const void *key, size_t klen,
 		return GV_EINVAL;
 	if (n->partitioned && n->cfg.read_only_in_minority)
 		return GV_EREADONLY;
-	/* a write must fit in one datagram to replicate */
-	if (GV_WIRE_HEADER_LEN +
-		    gv_wire_update_size_meta(klen, vlen, kind, expire) >
-	    GV_WIRE_MAX_MTU)
-		return klen > GV_MAX_KEY ? GV_EKEYSIZE : GV_EVALSIZE;
+	if (klen > GV_MAX_KEY)
+		return GV_EKEYSIZE;
+	/* a write must fit in one datagram to replicate, or go by the
+	 * stream channel (announced in a datagram: the key must fit) */
+	if (gv__stream_on(n) && vlen > n->cfg.stream_threshold) {
+		if (vlen > n->store.max_value)
+			return GV_EVALSIZE;
+	} else if (GV_WIRE_HEADER_LEN +
+			   gv_wire_update_size_meta(klen, vlen, kind,
+						    expire) >
+		   GV_WIRE_MAX_MTU) {
+		return GV_EVALSIZE;
+	}
 	n->now = now;
 	n->store.now_ms = gv__cluster_ms(n, now);
 	return 0;

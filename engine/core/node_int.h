@@ -373,6 +373,17 @@ struct gv_node {
 
 	struct watch watch;
 
+	/* large values over the stream channel (stream.c) */
+	struct {
+		struct sfetch *fetch[GV_STREAM_MAX_FETCHES];
+		struct sxfer *xfer[GV_STREAM_MAX_SENDS];
+		size_t nfetch, nxfer;
+		size_t chunk;         /* bytes of value per DATA message */
+		size_t pending_bytes; /* values being received */
+		uint8_t *msg;         /* a DATA message being built */
+		gv_time next;         /* timer (GV_TIME_NEVER: none) */
+	} stream;
+
 	/* conflicts log (ring) */
 	gv_conflict_info *conflicts;
 	size_t nconflicts, conflict_pos;
@@ -518,8 +529,10 @@ void gv__piggyback(gv_node *n, gv_wire_writer *w, bool updates,
 void gv__fill_updates(gv_node *n, gv_wire_writer *w, const gv_addr *dest);
 int gv__put_update_rumor(gv_node *n, gv_wire_writer *w, struct rumor *r);
 /* Encode a store record as an UPDATE (flags: GV_UPD_AE or 0). */
-int gv__put_record(gv_wire_writer *w, const gv_record *rec, uint8_t priority,
-		   uint8_t flags);
+int gv__put_record(const gv_node *n, gv_wire_writer *w, const gv_record *rec,
+		   uint8_t priority, uint8_t flags);
+/* Its encoded size (a value above the stream threshold: a reference). */
+size_t gv__record_wire_size(const gv_node *n, const gv_record *rec);
 void gv__put_pull_digest(gv_node *n, gv_wire_writer *w);
 void gv__dissem_fini(gv_node *n);
 
@@ -538,6 +551,22 @@ void gv__on_entries_req(gv_node *n, gv_time now, const gv_addr *from,
 			const gv_wire_entries_req *e);
 void gv__ae_activity(gv_node *n, gv_time now, uint32_t session, bool data);
 gv_time gv__ae_next(const gv_node *n);
+
+/* ---- stream.c */
+int gv__stream_init(gv_node *n);
+void gv__stream_fini(gv_node *n);
+bool gv__stream_on(const gv_node *n);
+/* An UPDATE with GV_UPD_REF: fetch the value if it is news. */
+void gv__stream_announced(gv_node *n, gv_time now, const gv_addr *from,
+			  gv_node_id sender, const gv_wire_update *u,
+			  uint64_t kh);
+gv_time gv__stream_next(const gv_node *n);
+void gv__stream_tick(gv_node *n, gv_time now);
+/* dissem.c: merge a remote write that passed the arrival checks (the
+ * stream's fetched values come through here too) */
+void gv__apply_update(gv_node *n, gv_time now, gv_node_id sender,
+		      const gv_record *in, uint64_t kh, uint8_t priority,
+		      uint8_t uflags);
 
 /* ---- watch.c */
 void gv__on_watch(gv_node *n, gv_time now, const gv_addr *from,
