@@ -310,6 +310,7 @@ struct pub {
 	double reach;
 	bool partitioned;
 	gv_io_stats io;
+	gv_tcp_stats tcp; /* the thread's stream channel (first shard) */
 };
 
 struct worker;
@@ -366,6 +367,7 @@ struct gv_daemon {
 	_Atomic int fatal;
 	char fatal_msg[256];
 	gv_resp_limits lim;
+	size_t in_limit; /* a client's input cap: the largest request */
 	time_t started;
 	int64_t started_mono; /* monotonic seconds at start */
 	uint64_t commands, connections;

@@ -559,7 +559,7 @@ gvd_client_input(gv_daemon *d, struct client *c)
 			size_t cap = c->incap * 2 > 65536 ? c->incap * 2 : 65536;
 			if (need > cap)
 				cap = need + 16384;
-			if (cap > IN_LIMIT) {
+			if (cap > d->in_limit) {
 				gv_log(GV_LOG_WARN, "client input too large, "
 				       "closing", "fd=%d", c->fd);
 				d->in_disconnects++;
