@@ -243,6 +243,7 @@ struct client {
 	size_t inlen, incap;
 	gv_resp_req parser;
 	gv_resp_buf out;
+	size_t out_big; /* the biggest reply pending in out (its limit) */
 	struct req *head, *tail;
 	bool closing; /* QUIT or protocol error: close once flushed */
 	bool want_out;

@@ -431,8 +431,13 @@ flush_client(gv_daemon *d, struct client *c)
 		c->head = r->next;
 		if (!c->head)
 			c->tail = NULL;
-		if (!r->noreply) /* CLIENT REPLY OFF/SKIP: its place only */
+		if (!r->noreply) { /* CLIENT REPLY OFF/SKIP: its place only */
+			size_t before = gv_resp_buf_pending(&c->out);
 			gvd_finish_one(d, &c->out, c, r);
+			size_t len = gv_resp_buf_pending(&c->out) - before;
+			if (len > c->out_big)
+				c->out_big = len;
+		}
 		else if (r->combine == C_WATCHED)
 			gvd_watch_done(c, r); /* its versions all the same */
 		c->queued -= r->queued;
@@ -452,7 +457,16 @@ flush_client(gv_daemon *d, struct client *c)
 		gv_resp_buf_clear(&c->out);
 		break;
 	}
-	if (gv_resp_buf_pending(&c->out) > d->cfg.client_output_limit) {
+	if (!gv_resp_buf_pending(&c->out)) {
+		c->out_big = 0;
+		if (c->out.cap > (1u << 20))
+			gv_resp_buf_trim(&c->out); /* after a big reply */
+	}
+	/* one reply may be bigger than the limit (a GET of a value of up to
+	 * --max-value): the limit is on what the client leaves unread
+	 * beyond its biggest reply */
+	if (gv_resp_buf_pending(&c->out) >
+	    d->cfg.client_output_limit + c->out_big) {
 		/* like Redis's client-output-buffer-limit: the client asked
 		 * for more than it reads; it goes, nobody else waits */
 		gv_log(GV_LOG_WARN, "client output over the limit, closing",
@@ -535,6 +549,16 @@ parse_input(gv_daemon *d, struct client *c)
 	if (off) {
 		memmove(c->in, c->in + off, c->inlen - off);
 		c->inlen -= off;
+	}
+	/* a big request came through: do not keep its buffer per client */
+	if (c->incap > (1u << 20) && c->inlen < c->incap / 8 &&
+	    gv_resp_req_need(&c->parser) < c->incap / 8) {
+		size_t cap = c->inlen * 2 > 65536 ? c->inlen * 2 : 65536;
+		char *p = realloc(c->in, cap);
+		if (p) {
+			c->in = p;
+			c->incap = cap;
+		}
 	}
 }
 

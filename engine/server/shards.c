@@ -554,8 +554,15 @@ shard_init(gv_daemon *d, unsigned i, gv_node_id id, uint64_t seed,
 		return -1;
 	}
 	sh->ep = rc;
-	rc = gv_shard_stream_listen(w->rt, sh->ep, &sh->addr, &sh->addr,
-				    (uint16_t)i, id);
+	/* the stream channel on the same port number, TCP (retried like the
+	 * gossip port: a process that just exited may still hold it) */
+	for (int tries = 0;; tries++) {
+		rc = gv_shard_stream_listen(w->rt, sh->ep, &sh->addr,
+					    &sh->addr, (uint16_t)i, id);
+		if (rc != -EADDRINUSE || tries == 100)
+			break;
+		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+	}
 	if (rc < 0) {
 		char a[64];
 		snprintf(err, errlen,
