@@ -355,6 +355,10 @@ gv__ready_commit(gv_node *n, struct ready *r, gv_wire_writer *w)
 	n->ready_bytes += r->alloc;
 }
 
+/* anti-entropy datagrams over the stream: as big as still goes by UDP,
+ * sealed, if the stream refuses one */
+#define STREAM_BULK_CAP 60000
+
 void
 gv__bulk_init(struct bulk *b, gv_node *n, const gv_addr *to, bool ae)
 {
@@ -362,6 +366,40 @@ gv__bulk_init(struct bulk *b, gv_node *n, const gv_addr *to, bool ae)
 	b->n = n;
 	b->to = *to;
 	b->ae = ae;
+	/* anti-entropy's batches go over the stream channel when there is
+	 * one: datagrams of up to 64 KiB, at TCP's pace, not the paced
+	 * gossip budget's */
+	b->stream = ae && gv__stream_on(n);
+}
+
+/* The datagram being built is complete: over the stream, or queued to
+ * go out by UDP (also when the stream refuses it). */
+static void
+bulk_commit(struct bulk *b)
+{
+	gv_node *n = b->n;
+	struct ready *r = b->r;
+	b->r = NULL;
+	if (!b->stream || !b->w.records) {
+		gv__ready_commit(n, r, &b->w);
+		return;
+	}
+	r->len = (size_t)gv_wire_finish(&b->w);
+	if (gv__stream_send_dgram(n, &b->to, r->data, r->len) == 0) {
+		n->st.ae_msgs_out++;
+		n->st.ae_bytes_out += r->len;
+		ready_free(n, r);
+		return;
+	}
+	/* no room on the stream now: the datagram as it is (a big one goes
+	 * alone, as a big value would) */
+	if (n->ready_tail)
+		n->ready_tail->next = r;
+	else
+		n->ready_head = r;
+	n->ready_tail = r;
+	n->nready++;
+	n->ready_bytes += r->alloc;
 }
 
 gv_wire_writer *
@@ -372,13 +410,12 @@ gv__bulk_room(struct bulk *b, size_t size)
 	if (b->r && gv_wire_room(&b->w) >= size)
 		return &b->w;
 	if (b->r) {
-		gv__ready_commit(b->n, b->r, &b->w);
+		bulk_commit(b);
 		b->datagrams++;
-		b->r = NULL;
 	}
 	/* A record larger than max_datagram (a big value) travels alone
 	 * in a datagram of its own, up to the largest UDP payload. */
-	size_t cap = b->n->cfg.max_datagram;
+	size_t cap = b->stream ? STREAM_BULK_CAP : b->n->cfg.max_datagram;
 	if (size > cap - GV_WIRE_HEADER_LEN) {
 		if (size > GV_WIRE_MAX_MTU - GV_WIRE_HEADER_LEN) {
 			b->err = GV_EINVAL;
@@ -391,6 +428,8 @@ gv__bulk_room(struct bulk *b, size_t size)
 		b->err = GV_ENOMEM;
 		return NULL;
 	}
+	if (b->stream)
+		b->w.unsummed = false; /* checked as a clear datagram there */
 	return &b->w;
 }
 
@@ -400,8 +439,7 @@ gv__bulk_finish(struct bulk *b)
 	if (b->r) {
 		if (b->w.records)
 			b->datagrams++;
-		gv__ready_commit(b->n, b->r, &b->w);
-		b->r = NULL;
+		bulk_commit(b);
 	}
 }
 
@@ -651,6 +689,10 @@ gv_node_send(gv_node *n, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
 
 /* ------------------------------------------------------------- intake */
 
+static int recv_records(gv_node *n, gv_time now, const gv_addr *from,
+			const gv_wire_header *hp, gv_wire_reader *rdp,
+			size_t len);
+
 int
 gv_node_recv(gv_node *n, gv_time now, const gv_addr *from, const uint8_t *buf,
 	     size_t len)
@@ -676,6 +718,33 @@ gv_node_recv(gv_node *n, gv_time now, const gv_addr *from, const uint8_t *buf,
 			n->st.dgrams_bad++;
 		return rc;
 	}
+	return recv_records(n, now, from, &h, &rd, len);
+}
+
+/* A whole clear datagram that came over the stream channel (a batch of
+ * anti-entropy records too big for gossip): the transport authenticated
+ * it; its checksum and header are checked as a datagram's. */
+int
+gv__recv_stream_dgram(gv_node *n, gv_time now, const gv_addr *from,
+		      const uint8_t *buf, size_t len)
+{
+	gv_wire_reader rd;
+	gv_wire_header h;
+	int rc = gv_wire_open(&rd, &h, buf, len, n->cfg.cluster);
+	if (rc) {
+		n->st.stream_bad++;
+		return rc;
+	}
+	return recv_records(n, now, from, &h, &rd, len);
+}
+
+static int
+recv_records(gv_node *n, gv_time now, const gv_addr *from,
+	     const gv_wire_header *hp, gv_wire_reader *rdp, size_t len)
+{
+	const gv_wire_header h = *hp;
+	gv_wire_reader rd = *rdp;
+	int rc;
 	if (h.shard != n->cfg.shard) {
 		n->st.dgrams_foreign++;
 		return GV_ECLUSTER;

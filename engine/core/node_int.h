@@ -444,6 +444,7 @@ struct bulk {
 	gv_node *n;
 	gv_addr to;
 	bool ae;
+	bool stream; /* its datagrams go over the stream channel */
 	struct ready *r;
 	gv_wire_writer w;
 	unsigned datagrams;
@@ -561,6 +562,13 @@ void gv__stream_announced(gv_node *n, gv_time now, const gv_addr *from,
 			  gv_node_id sender, const gv_wire_update *u,
 			  uint64_t kh);
 gv_time gv__stream_next(const gv_node *n);
+/* A finished clear datagram as one stream message (0, or the transport's
+ * refusal: then send it by UDP). */
+int gv__stream_send_dgram(gv_node *n, const gv_addr *to, const uint8_t *dg,
+			  size_t len);
+/* node.c: such a datagram, received */
+int gv__recv_stream_dgram(gv_node *n, gv_time now, const gv_addr *from,
+			  const uint8_t *buf, size_t len);
 void gv__stream_tick(gv_node *n, gv_time now);
 /* dissem.c: merge a remote write that passed the arrival checks (the
  * stream's fetched values come through here too) */

@@ -36,6 +36,10 @@
  *            total u32, offset u32, digest u64, bytes[rest]
  *            (the version the sender holds now: the one asked for or a
  *            newer one; chunks of one value come in offset order)
+ *   DGRAM    type u8, then a whole clear datagram (wire.h) of up to 64
+ *            KiB: anti-entropy's batches (entries, leaf digests, a
+ *            joiner's repair), which would otherwise be paced out as
+ *            gossip datagrams of max_datagram bytes
  */
 #include "node_int.h"
 
@@ -44,6 +48,7 @@
 #define ST_FETCH 1
 #define ST_DATA 2
 #define ST_NACK 3
+#define ST_DGRAM 4 /* type u8, then a whole clear datagram */
 
 #define NACK_GONE 1 /* not held (any more) */
 #define NACK_BUSY 2 /* too many transfers */
@@ -560,6 +565,23 @@ pump(gv_node *n, gv_time now)
 		n->stream.next = now; /* more to send: come back at once */
 }
 
+int
+gv__stream_send_dgram(gv_node *n, const gv_addr *to, const uint8_t *dg,
+		      size_t len)
+{
+	size_t need = COMMON_LEN + GV_MAX_KEY + DATA_FIXED + n->stream.chunk;
+	if (len + 1 > need)
+		return GV_EINVAL;
+	if (!n->stream.msg) {
+		n->stream.msg = gv__alloc(n->mem, need);
+		if (!n->stream.msg)
+			return GV_ENOMEM;
+	}
+	n->stream.msg[0] = ST_DGRAM;
+	memcpy(n->stream.msg + 1, dg, len);
+	return msg_out(n, to, n->stream.msg, len + 1);
+}
+
 /* ------------------------------------------------------------ the API */
 
 int
@@ -571,6 +593,8 @@ gv_node_stream_recv(gv_node *n, gv_time now, const gv_addr *from,
 	n->now = now;
 	n->st.stream_msgs_in++;
 	n->st.stream_bytes_in += len;
+	if (len && msg[0] == ST_DGRAM)
+		return gv__recv_stream_dgram(n, now, from, msg + 1, len - 1);
 	if (len < COMMON_LEN) {
 		n->st.stream_bad++;
 		return GV_EMALFORMED;

@@ -236,6 +236,38 @@ test_restart_and_delete(void **state)
 	gv_cluster_del(c);
 }
 
+/* A node restarted empty is repaired by anti-entropy in batches over the
+ * stream (whole datagrams of up to 60 KB), not in paced gossip datagrams:
+ * 4,000 small keys come back, and most of the bytes came by stream. */
+static void
+test_bulk_repair(void **state)
+{
+	(void)state;
+	enum { N = 3, K = 4000 };
+	gv_cluster *c = cluster(N, GV_MODE_EAGER, 0, 0);
+	char key[32], val[64];
+	for (int k = 0; k < K; k++) {
+		snprintf(key, sizeof(key), "key:%d", k);
+		snprintf(val, sizeof(val), "value of key %d, some bytes", k);
+		assert_int_equal(put(c, (size_t)k % 2, key,
+				     (const uint8_t *)val, strlen(val)),
+				 0);
+		if (k % 100 == 99)
+			gv_cluster_run_for(c, 2 * MS_US);
+	}
+	gv_cluster_run_for(c, 2000 * MS_US);
+	assert_int_equal(gv_cluster_restart(c, 2, false), 0);
+	assert_true(gv_cluster_run_until_roots_equal(
+			    c, 50 * MS_US, gv_cluster_now(c) + 20000 * MS_US) !=
+		    GV_TIME_NEVER);
+	gv_node *fresh = gv_cluster_node(c, 2);
+	assert_int_equal(gv_node_store(fresh)->count, K);
+	const gv_node_stats *st = gv_node_get_stats(fresh);
+	assert_true(st->stream_bytes_in > st->ae_bytes_in / 2);
+	assert_int_equal(st->stream_bad, 0);
+	gv_cluster_del(c);
+}
+
 /* A partition cuts the transfer: the fetch asks another source, and the
  * value arrives after the heal. */
 static void
@@ -371,6 +403,7 @@ main(void)
 		cmocka_unit_test(test_pushpull),
 		cmocka_unit_test(test_overtaken),
 		cmocka_unit_test(test_restart_and_delete),
+		cmocka_unit_test(test_bulk_repair),
 		cmocka_unit_test(test_partition_mid_transfer),
 		cmocka_unit_test(test_stalled_peer),
 		cmocka_unit_test(test_memory_cap),
