@@ -86,6 +86,7 @@ struct tconn {
 
 struct listener {
 	int fd;
+	gv_addr at;   /* bound: outbound connections leave from its IP */
 	gv_addr self;
 	uint16_t shard;
 	gv_node_id node;
@@ -294,7 +295,7 @@ gv_tcp_listen(gv_tcp *t, unsigned lep, const gv_addr *at,
 		close(fd);
 		return e;
 	}
-	t->lis[lep] = (struct listener){fd, *self, shard, node, true};
+	t->lis[lep] = (struct listener){fd, *at, *self, shard, node, true};
 	return 0;
 }
 
@@ -742,6 +743,17 @@ connect_to(gv_tcp *t, unsigned lep, const gv_addr *to, gv_time now, int *err)
 	}
 	int one = 1;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* from the address we listen on (not a wildcard): on a host with
+	 * several, the peer (and a firewall) sees the node's own address */
+	static const uint8_t zero[16];
+	if (l->at.family == to->family &&
+	    memcmp(l->at.addr, zero, l->at.family == 6 ? 16 : 4) != 0) {
+		gv_addr from = l->at;
+		from.port = 0;
+		struct sockaddr_storage fs;
+		socklen_t fl = to_sockaddr(&from, &fs);
+		(void)bind(fd, (struct sockaddr *)&fs, fl);
+	}
 	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 &&
 	    errno != EINPROGRESS) {
 		*err = -errno;
