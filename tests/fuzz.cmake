@@ -11,7 +11,7 @@ set(fuzz_libs_node gv_core)
 set(fuzz_libs_node_sealed gv_core)
 set(fuzz_libs_sealed gv_core)
 set(fuzz_libs_keyring gv_core)
-set(fuzz_libs_stream gv_core)
+set(fuzz_libs_stream gv_io)
 foreach(t ${GV_FUZZ_TARGETS})
 	add_executable(fuzz_replay_${t} fuzz/fuzz_${t}.c fuzz/replay.c)
 	target_include_directories(fuzz_replay_${t} PRIVATE

@@ -18,12 +18,24 @@
  *                 until a chunk without it
  *   ctl bits 6-7  time moves on by 0, 5 ms, 1 s or 12 s, and timers run
  * Every allocation must be back when the node is deleted.
+ *
+ * An input that starts with 'T' is instead the byte stream a peer sends on
+ * a TCP connection to the node's stream listener (io/tcp.c, in the clear):
+ * the framing and the handshake (HELLO) decode it, and the messages that
+ * come out go to the node as above; the connection is written, read until
+ * the listener has taken everything or closed it, and closed.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/node_int.h"
 #include "fuzz.h"
+#include "io/tcp.h"
 
 #define MAX_CHUNKS 48
 
@@ -70,6 +82,97 @@ peer(unsigned i)
 			 .addr = {127, 0, 0, (uint8_t)(2 + i)}};
 }
 
+/* ------------------------------------------------------- TCP mode */
+
+static gv_node *cur; /* the node of the input being run */
+static gv_tcp *tcp;
+static gv_addr tcp_addr;
+
+static void
+t_recv(void *ud, unsigned lep, gv_time now, const gv_addr *from,
+       const uint8_t *msg, size_t len)
+{
+	(void)ud, (void)lep;
+	if (cur)
+		(void)gv_node_stream_recv(cur, now, from, msg, len);
+}
+
+static void
+t_quiet(void *ud, int level, const char *msg)
+{
+	(void)ud, (void)level, (void)msg;
+}
+
+static bool
+tcp_setup(void)
+{
+	if (tcp)
+		return true;
+	gv_tcp_config c;
+	gv_tcp_config_default(&c);
+	c.cluster = 7;
+	c.max_msg = GV_STREAM_MAX_MSG(GV_STREAM_DEFAULT_CHUNK);
+	c.log = t_quiet;
+	c.ops.recv = t_recv;
+	if (gv_tcp_new(&tcp, &c))
+		return false;
+	/* a free port: the kernel's pick for a socket bound to port 0 */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl))
+		abort();
+	close(fd);
+	tcp_addr = (gv_addr){.family = 4, .port = ntohs(sa.sin_port),
+			     .addr = {127, 0, 0, 1}};
+	if (gv_tcp_listen(tcp, 0, &tcp_addr, &tcp_addr, 0, 1))
+		abort();
+	return true;
+}
+
+/* Write the bytes to a new connection and let the listener take them. */
+static void
+tcp_feed(const uint8_t *data, size_t size, gv_time now)
+{
+	if (!tcp_setup())
+		return;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(tcp_addr.port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	size_t off = 0;
+	for (int spins = 0; spins < 200; spins++) {
+		if (off < size) {
+			ssize_t w = send(fd, data + off, size - off,
+					 MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (w > 0)
+				off += (size_t)w;
+		}
+		struct pollfd p = {gv_tcp_fd(tcp), POLLIN, 0};
+		poll(&p, 1, 1);
+		gv_tcp_poll(tcp, now);
+		char sink[256];
+		ssize_t r = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+		if (r == 0)
+			break; /* the listener closed it */
+		if (off == size && spins > 4)
+			break;
+	}
+	close(fd);
+	for (int i = 0; i < 3; i++) { /* the hang-up, taken */
+		struct pollfd p = {gv_tcp_fd(tcp), POLLIN, 0};
+		poll(&p, 1, 1);
+		gv_tcp_poll(tcp, now);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -101,6 +204,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t big[40000];
 	memset(big, 0x5a, sizeof(big));
 	(void)gv_node_put(n, now, "big", 3, big, sizeof(big), GV_PRIO_NORMAL);
+	if (size && data[0] == 'T') {
+		cur = n;
+		tcp_feed(data + 1, size - 1, now);
+		cur = NULL;
+		gv_node_del(n);
+		if (live)
+			abort();
+		return 0;
+	}
 	size_t off = 0;
 	for (int k = 0; k < MAX_CHUNKS && off + 3 <= size; k++) {
 		size_t len = (size_t)data[off] | (size_t)data[off + 1] << 8;
