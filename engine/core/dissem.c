@@ -532,7 +532,7 @@ gv__record_wire_size(const gv_node *n, const gv_record *rec)
 /* Fill u from rec: the value itself, or (GV_UPD_REF) its size and digest
  * in ref[GV_WIRE_REF_LEN]. */
 static int
-record_update(const gv_node *n, const gv_record *rec, uint8_t priority,
+record_update(gv_node *n, const gv_record *rec, uint8_t priority,
 	      uint8_t flags, gv_wire_update *u, uint8_t *ref)
 {
 	bool isref = record_ref(n, rec);
@@ -554,7 +554,7 @@ record_update(const gv_node *n, const gv_record *rec, uint8_t priority,
 	};
 	if (isref) {
 		gv__st64(ref, rec->vlen);
-		gv__st64(ref + 8, XXH3_64bits(rec->val, rec->vlen));
+		gv__st64(ref + 8, gv__value_digest(n, rec));
 		u->val = ref;
 		u->vlen = GV_WIRE_REF_LEN;
 	}
@@ -710,7 +710,7 @@ gv__spread_purge(gv_node *n, const void *key, size_t klen,
 /* ---------------------------------------------------------- encoding */
 
 int
-gv__put_record(const gv_node *n, gv_wire_writer *w, const gv_record *rec,
+gv__put_record(gv_node *n, gv_wire_writer *w, const gv_record *rec,
 	       uint8_t priority, uint8_t flags)
 {
 	gv_wire_update u;

@@ -208,6 +208,7 @@ struct watch {
 /* WAIT: which members were heard to hold a key at a version or newer
  * (watch.c); a few at once, the least recently asked one replaced. */
 #define GV_HOLD_SLOTS 8
+#define GV_STREAM_MEMO 8 /* large values' digests remembered */
 struct holders {
 	bool active;
 	uint32_t id; /* the PULL_QUERY session */
@@ -375,6 +376,12 @@ struct gv_node {
 
 	/* large values over the stream channel (stream.c) */
 	struct {
+		struct digest_memo {
+			uint64_t kh;
+			gv_version ver;
+			size_t len;
+			uint64_t digest;
+		} memo[GV_STREAM_MEMO]; /* gv__value_digest */
 		struct sfetch *fetch[GV_STREAM_MAX_FETCHES];
 		struct sxfer *xfer[GV_STREAM_MAX_SENDS];
 		size_t nfetch, nxfer;
@@ -530,7 +537,7 @@ void gv__piggyback(gv_node *n, gv_wire_writer *w, bool updates,
 void gv__fill_updates(gv_node *n, gv_wire_writer *w, const gv_addr *dest);
 int gv__put_update_rumor(gv_node *n, gv_wire_writer *w, struct rumor *r);
 /* Encode a store record as an UPDATE (flags: GV_UPD_AE or 0). */
-int gv__put_record(const gv_node *n, gv_wire_writer *w, const gv_record *rec,
+int gv__put_record(gv_node *n, gv_wire_writer *w, const gv_record *rec,
 		   uint8_t priority, uint8_t flags);
 /* Its encoded size (a value above the stream threshold: a reference). */
 size_t gv__record_wire_size(const gv_node *n, const gv_record *rec);
@@ -554,6 +561,8 @@ void gv__ae_activity(gv_node *n, gv_time now, uint32_t session, bool data);
 gv_time gv__ae_next(const gv_node *n);
 
 /* ---- stream.c */
+/* A value's XXH3-64, remembered by key and version. */
+uint64_t gv__value_digest(gv_node *n, const gv_record *rec);
 int gv__stream_init(gv_node *n);
 void gv__stream_fini(gv_node *n);
 bool gv__stream_on(const gv_node *n);

@@ -94,6 +94,26 @@ struct sxfer {
 
 /* ------------------------------------------------------------ helpers */
 
+/*
+ * A large value's digest: announced with every copy of its write and
+ * sent with its chunks. Hashing 256 MiB takes tens of milliseconds, and
+ * one write is announced and served several times, so the last few are
+ * remembered by (key, version) (a value never changes under a version).
+ */
+uint64_t
+gv__value_digest(gv_node *n, const gv_record *rec)
+{
+	uint64_t kh = gv__key_hash(rec->key, rec->klen);
+	struct digest_memo *m =
+		&n->stream.memo[(kh ^ rec->ver.hlc) % GV_STREAM_MEMO];
+	if (m->kh == kh && gv_version_cmp(&m->ver, &rec->ver) == 0 &&
+	    m->len == rec->vlen)
+		return m->digest;
+	uint64_t d = XXH3_64bits(rec->val, rec->vlen);
+	*m = (struct digest_memo){kh, rec->ver, rec->vlen, d};
+	return d;
+}
+
 bool
 gv__stream_on(const gv_node *n)
 {
@@ -470,7 +490,7 @@ on_fetch(gv_node *n, gv_time now, const gv_addr *from, const gv_version *v,
 	x->ver = rec.ver;
 	x->to = *from;
 	x->total = (uint32_t)rec.vlen;
-	x->digest = XXH3_64bits(rec.val, rec.vlen);
+	x->digest = gv__value_digest(n, &rec);
 	x->progress = now;
 	n->stream.xfer[n->stream.nxfer++] = x;
 	n->st.stream_sends++;
