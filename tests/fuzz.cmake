@@ -4,13 +4,15 @@
 # crashes) under the build's sanitizers. With GV_FUZZ=ON and clang
 # (tools/fuzz.sh), the same targets are also linked with libFuzzer as
 # fuzz_<name> for real fuzzing.
-set(GV_FUZZ_TARGETS wire resp node node_sealed sealed keyring compressed)
+set(GV_FUZZ_TARGETS wire resp node node_sealed sealed keyring stream
+	compressed)
 set(fuzz_libs_wire gv_core)
 set(fuzz_libs_resp gv_server)
 set(fuzz_libs_node gv_core)
 set(fuzz_libs_node_sealed gv_core)
 set(fuzz_libs_sealed gv_core)
 set(fuzz_libs_keyring gv_core)
+set(fuzz_libs_stream gv_io)
 set(fuzz_libs_compressed gv_core)
 foreach(t ${GV_FUZZ_TARGETS})
 	add_executable(fuzz_replay_${t} fuzz/fuzz_${t}.c fuzz/replay.c)

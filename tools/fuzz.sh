@@ -8,7 +8,8 @@
 # sealed records round-trip, a flipped byte never opens), resp (the RESP
 # request parser), node (arbitrary datagrams into a live node), node_sealed
 # (the same into a node with a keyring, each datagram sealed), keyring
-# (the keyring file, key and key-id parsers), compressed (compressed
+# (the keyring file, key and key-id parsers), stream (the stream
+# channel's messages into a live node), compressed (compressed
 # datagrams: the zstd frame decoder under its bound, and round trips). Prints
 # each target's executions, coverage and corpus size; exits non-zero on
 # any crash, leak or undefined behaviour, leaving the input in
@@ -20,7 +21,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(wire sealed resp node node_sealed keyring compressed)
+[ ${#targets[@]} -gt 0 ] || targets=(wire sealed resp node node_sealed keyring stream compressed)
 case $secs in
 '' | *[!0-9]*)
 	echo "fuzz.sh: SECONDS must be a whole number, got '$secs'" >&2

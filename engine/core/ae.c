@@ -183,14 +183,10 @@ static int
 send_entry(void *ud, const gv_record *r)
 {
 	struct leaf_ctx *c = ud;
-	if (r->vlen > UINT16_MAX)
-		return 0;
-	gv_wire_writer *w =
-		gv__bulk_room(c->b, gv_wire_update_size_meta(r->klen, r->vlen,
-							      r->kind, r->expire));
+	gv_wire_writer *w = gv__bulk_room(c->b, gv__record_wire_size(c->n, r));
 	if (!w)
 		return 1;
-	if (gv__put_record(w, r, GV_PRIO_NORMAL, GV_UPD_AE) == 0)
+	if (gv__put_record(c->n, w, r, GV_PRIO_NORMAL, GV_UPD_AE) == 0)
 		c->n->st.ae_entries_sent++;
 	return 0;
 }

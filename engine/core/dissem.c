@@ -562,6 +562,55 @@ gv__flood_send(gv_node *n, gv_addr *to, uint8_t *buf, size_t cap)
 	}
 }
 
+/* Whether rec travels as a reference to be fetched over the stream. */
+static inline bool
+record_ref(const gv_node *n, const gv_record *rec)
+{
+	return !rec->tombstone && rec->vlen > n->cfg.stream_threshold &&
+	       gv__stream_on(n);
+}
+
+size_t
+gv__record_wire_size(const gv_node *n, const gv_record *rec)
+{
+	return gv_wire_update_size_meta(rec->klen,
+					record_ref(n, rec) ? GV_WIRE_REF_LEN
+							   : rec->vlen,
+					rec->kind, rec->expire);
+}
+
+/* Fill u from rec: the value itself, or (GV_UPD_REF) its size and digest
+ * in ref[GV_WIRE_REF_LEN]. */
+static int
+record_update(gv_node *n, const gv_record *rec, uint8_t priority,
+	      uint8_t flags, gv_wire_update *u, uint8_t *ref)
+{
+	bool isref = record_ref(n, rec);
+	if ((!isref && rec->vlen > UINT16_MAX) || rec->klen > UINT16_MAX)
+		return GV_EINVAL;
+	*u = (gv_wire_update){
+		.ver = rec->ver,
+		.prev = rec->prev,
+		.flags = flags | (rec->tombstone ? GV_UPD_TOMBSTONE : 0) |
+			 (rec->cond ? GV_UPD_COND : 0) |
+			 (isref ? GV_UPD_REF : 0),
+		.priority = priority,
+		.key = rec->key,
+		.klen = (uint16_t)rec->klen,
+		.val = rec->val,
+		.vlen = (uint16_t)rec->vlen,
+		.kind = rec->kind,
+		.expire = rec->expire,
+	};
+	if (isref) {
+		gv__st64(ref, rec->vlen);
+		gv__st64(ref + 8, gv__value_digest(n, rec));
+		u->val = ref;
+		u->vlen = GV_WIRE_REF_LEN;
+	}
+	return 0;
+}
+
 /*
  * Queue a write just applied (or written) here for the next pass, encoded
  * now, while its entry is in cache: a record that goes to several peers is
@@ -573,30 +622,18 @@ flood_add(gv_node *n, const gv_record *rec, int priority, gv_node_id from)
 {
 	struct flood *f = &n->flood;
 	struct flood_buf *q = &f->q[f->pend];
-	if (rec->vlen > UINT16_MAX || rec->klen > UINT16_MAX)
-		return;
 	size_t k = scaled_fanout(n, priority);
 	if (!from)
 		k *= 2; /* the origin: a hop's worth at once */
 	if (k > GV_FLOOD_CYCLES)
 		k = GV_FLOOD_CYCLES;
 	bool direct = !from && gv__cluster_size(n) - 1 <= GV_DIRECT_MAX;
-	gv_wire_update u = {
-		.ver = rec->ver,
-		.prev = rec->prev,
-		.flags = (rec->tombstone ? GV_UPD_TOMBSTONE : 0) |
-			 (direct ? GV_UPD_DIRECT : 0) |
-			 (rec->cond ? GV_UPD_COND : 0),
-		.priority = (uint8_t)priority,
-		.key = rec->key,
-		.klen = (uint16_t)rec->klen,
-		.val = rec->val,
-		.vlen = (uint16_t)rec->vlen,
-		.kind = rec->kind,
-		.expire = rec->expire,
-	};
-	size_t size = gv_wire_update_size_meta(rec->klen, rec->vlen, rec->kind,
-					       rec->expire);
+	gv_wire_update u;
+	uint8_t ref[GV_WIRE_REF_LEN];
+	if (record_update(n, rec, (uint8_t)priority,
+			  direct ? GV_UPD_DIRECT : 0, &u, ref))
+		return;
+	size_t size = gv__record_wire_size(n, rec);
 	if (n->cfg.flood_max_bytes &&
 	    q->enc_len + size > n->cfg.flood_max_bytes) {
 		/* the sends fall behind the writes: stored, and anti-entropy
@@ -723,24 +760,14 @@ gv__spread_purge(gv_node *n, const void *key, size_t klen,
 /* ---------------------------------------------------------- encoding */
 
 int
-gv__put_record(gv_wire_writer *w, const gv_record *rec, uint8_t priority,
-	       uint8_t flags)
+gv__put_record(gv_node *n, gv_wire_writer *w, const gv_record *rec,
+	       uint8_t priority, uint8_t flags)
 {
-	if (rec->vlen > UINT16_MAX)
-		return GV_EINVAL;
-	gv_wire_update u = {
-		.ver = rec->ver,
-		.prev = rec->prev,
-		.flags = flags | (rec->tombstone ? GV_UPD_TOMBSTONE : 0) |
-			 (rec->cond ? GV_UPD_COND : 0),
-		.priority = priority,
-		.key = rec->key,
-		.klen = (uint16_t)rec->klen,
-		.val = rec->val,
-		.vlen = (uint16_t)rec->vlen,
-		.kind = rec->kind,
-		.expire = rec->expire,
-	};
+	gv_wire_update u;
+	uint8_t ref[GV_WIRE_REF_LEN];
+	int rc = record_update(n, rec, priority, flags, &u, ref);
+	if (rc)
+		return rc;
 	return gv_wire_put_update(w, &u);
 }
 
@@ -758,7 +785,7 @@ gv__put_update_rumor(gv_node *n, gv_wire_writer *w, struct rumor *r)
 	gv_record rec;
 	if (!rumor_current(n, r, &rec))
 		return GV_ENOTFOUND; /* overtaken: a newer rumor carries it */
-	int rc = gv__put_record(w, &rec, r->priority, 0);
+	int rc = gv__put_record(n, w, &rec, r->priority, 0);
 	if (rc)
 		return rc;
 	n->st.updates_out++;
@@ -806,15 +833,13 @@ fill_from(gv_node *n, gv_wire_writer *w, struct bqueue *q, bool updates,
 						dead[ndead++] = r;
 					continue;
 				}
-				rc = gv__put_record(w, &rec, r->priority, 0);
+				rc = gv__put_record(n, w, &rec, r->priority, 0);
 				if (rc == 0)
 					n->st.updates_out++;
 				if (rc == GV_ENOBUFS &&
 				    GV_WIRE_HEADER_LEN +
-						    gv_wire_update_size_meta(
-							    rec.klen, rec.vlen,
-							    rec.kind,
-							    rec.expire) >
+						    gv__record_wire_size(n,
+									 &rec) >
 					    n->cfg.max_datagram) {
 					/* a big value: in a datagram of its
 					 * own (counted when it is sent) */
@@ -964,6 +989,54 @@ tomb_from_origin(gv_node *n, gv_time now, gv_node_id sender,
 	gv__tomb_stored(n, now, &rec);
 }
 
+static void
+tomb_from_origin_rec(gv_node *n, gv_time now, gv_node_id sender,
+		     const gv_record *in, uint64_t kh)
+{
+	if (!in->tombstone || sender != in->ver.origin)
+		return;
+	gv_record rec = {.key = in->key, .klen = in->klen, .ver = in->ver,
+			 .tombstone = true, .hash = kh};
+	gv__tomb_stored(n, now, &rec);
+}
+
+/* Merge a remote write that passed the arrival checks, and pass it on. */
+static void
+apply_update(gv_node *n, gv_time now, gv_node_id sender, const gv_record *in,
+	     uint64_t kh, uint64_t id, uint64_t *seen, uint8_t priority,
+	     uint8_t uflags)
+{
+	gv_record rec;
+	n->store.now_ms = gv__cluster_ms(n, now);
+	int res = gv_store_merge_out(&n->store, in, kh, conflict_cb, n, &rec);
+	if (res < 0) {
+		n->st.updates_refused++;
+		return; /* not recorded as seen: anti-entropy retries */
+	}
+	if (seen)
+		*seen = id;
+	if (n->dedup_on)
+		gv_dedup_insert(&n->dedup, id);
+	if (res == GV_MERGE_APPLIED || res == GV_MERGE_CONFLICT_APPLIED) {
+		if (GV_UNLIKELY(gv_key_reserved(in->key, in->klen)))
+			gv__keys_on_entry(n, now, &rec);
+		else if (n->cfg.cb.on_update)
+			n->cfg.cb.on_update(n->cfg.ud, &rec, res, now);
+		if (rec.tombstone)
+			gv__tomb_stored(n, now, &rec);
+		/* a counter state joined with ours (a version no one sent):
+		 * flooding passes on what came, every node joins it alike;
+		 * the round-based modes spread the joined state */
+		bool joined = gv_version_cmp(&rec.ver, &in->ver) != 0;
+		gv__spread_update(n, now,
+				  joined && n->cfg.mode == GV_MODE_EAGER ? in
+									 : &rec,
+				  priority, sender, !(uflags & GV_UPD_DIRECT));
+	} else if (res == GV_MERGE_DUPLICATE) {
+		tomb_from_origin_rec(n, now, sender, in, kh);
+	}
+}
+
 void
 gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 	      const gv_wire_update *u, uint64_t kh, uint64_t id)
@@ -999,6 +1072,11 @@ gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 	}
 	if (gv_hlc_observe(&n->hlc, u->ver.hlc, gv__wall_ms(n, now)))
 		return; /* too far in the future: counted, not adopted */
+	if (GV_UNLIKELY(u->flags & GV_UPD_REF)) {
+		/* the value follows over the stream (stream.c) */
+		gv__stream_announced(n, now, from, sender, u, kh);
+		return;
+	}
 	gv_record in = {
 		.key = u->key,
 		.klen = u->klen,
@@ -1012,36 +1090,26 @@ gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 		.cond = (u->flags & GV_UPD_COND) != 0 && !tomb,
 		.hash = kh,
 	};
-	gv_record rec;
-	n->store.now_ms = gv__cluster_ms(n, now);
-	int res = gv_store_merge_out(&n->store, &in, kh, conflict_cb, n, &rec);
-	if (res < 0) {
-		n->st.updates_refused++;
-		return; /* not recorded as seen: anti-entropy retries */
+	apply_update(n, now, sender, &in, kh, id, seen, u->priority,
+		     u->flags);
+}
+
+void
+gv__apply_update(gv_node *n, gv_time now, gv_node_id sender,
+		 const gv_record *in, uint64_t kh, uint8_t priority,
+		 uint8_t uflags)
+{
+	/* the checks gv__on_update made at the announcement, again: a
+	 * flush or a purge may have come meanwhile */
+	uint64_t id = update_id(kh, &in->ver);
+	if (in->tombstone && gv__tomb_purged_recently(n, kh, &in->ver))
+		return;
+	if (gv__flushed(n, &in->ver) && !gv_key_reserved(in->key, in->klen)) {
+		n->st.flushed_updates++;
+		return;
 	}
-	if (seen)
-		*seen = id;
-	if (n->dedup_on)
-		gv_dedup_insert(&n->dedup, id);
-	if (res == GV_MERGE_APPLIED || res == GV_MERGE_CONFLICT_APPLIED) {
-		if (GV_UNLIKELY(gv_key_reserved(u->key, u->klen)))
-			gv__keys_on_entry(n, now, &rec);
-		else if (n->cfg.cb.on_update)
-			n->cfg.cb.on_update(n->cfg.ud, &rec, res, now);
-		if (rec.tombstone)
-			gv__tomb_stored(n, now, &rec);
-		/* a counter state joined with ours (a version no one sent):
-		 * flooding passes on what came, every node joins it alike;
-		 * the round-based modes spread the joined state */
-		bool joined = gv_version_cmp(&rec.ver, &u->ver) != 0;
-		gv__spread_update(n, now,
-				  joined && n->cfg.mode == GV_MODE_EAGER ? &in
-									 : &rec,
-				  u->priority, sender,
-				  !(u->flags & GV_UPD_DIRECT));
-	} else if (res == GV_MERGE_DUPLICATE) {
-		tomb_from_origin(n, now, sender, u, kh);
-	}
+	apply_update(n, now, sender, in, kh, id, seen_slot(n, id), priority,
+		     uflags);
 }
 
 /* Recent updates the requester's digest lacks go back to it. */
@@ -1082,15 +1150,13 @@ gv__on_pull_recent(gv_node *n, gv_time now, const gv_addr *from,
 		if (have)
 			continue;
 		gv_record rec;
-		if (!rumor_current(n, r, &rec) || rec.vlen > UINT16_MAX)
+		if (!rumor_current(n, r, &rec))
 			continue;
 		gv_wire_writer *w =
-			gv__bulk_room(&b, gv_wire_update_size_meta(
-						  rec.klen, rec.vlen, rec.kind,
-						  rec.expire));
+			gv__bulk_room(&b, gv__record_wire_size(n, &rec));
 		if (!w || b.datagrams >= PULL_REPLY_DATAGRAMS)
 			break;
-		if (gv__put_record(w, &rec, r->priority, 0) == 0)
+		if (gv__put_record(n, w, &rec, r->priority, 0) == 0)
 			n->st.updates_out++;
 	}
 	gv__bulk_finish(&b);

@@ -36,6 +36,7 @@ gv_strerror(int err)
 	case GV_ENOTFLOAT: return "value is not a valid float";
 	case GV_EOVERFLOW: return "increment or decrement would overflow";
 	case GV_ENANINF: return "increment would produce NaN or Infinity";
+	case GV_EAGAIN: return "queue full, try again later";
 	default: break;
 	}
 	if (err < 0 && err > -4096)

@@ -64,6 +64,10 @@ gv_node_config_default(gv_node_config *c)
 	c->max_rumors = 65536;
 	c->ready_max_bytes = 16u << 20;
 	c->conflict_log = 128;
+	c->stream_threshold = GV_STREAM_DEFAULT_THRESHOLD;
+	c->stream_chunk = GV_STREAM_DEFAULT_CHUNK;
+	c->stream_timeout_ms = 2000;
+	c->stream_stall_ms = 10000;
 	c->compress_threshold = GV_COMPRESS_THRESHOLD_DEFAULT;
 	c->compress_level = GV_COMPRESS_LEVEL_DEFAULT;
 }
@@ -124,6 +128,11 @@ check_config(const gv_node_config *c)
 		return GV_EINVAL;
 	if (c->ae_max_sessions > GV_MAX_AE_SESSIONS ||
 	    c->indirect_checks > GV_MAX_CONFIRM)
+		return GV_EINVAL;
+	if (c->stream_threshold > GV_STREAM_INLINE_MAX ||
+	    c->stream_chunk > (16u << 20) ||
+	    (c->stream_chunk && c->stream_chunk < 1024) ||
+	    (!c->cb.stream_send && c->store.max_value > GV_STREAM_INLINE_MAX))
 		return GV_EINVAL;
 	if (c->compress_level < GV_COMPRESS_LEVEL_MIN ||
 	    c->compress_level > GV_COMPRESS_LEVEL_MAX)
@@ -203,6 +212,7 @@ gv_node_new(gv_node **out, const gv_node_config *cfg, gv_time now)
 	n->next_dedup_advance = now + 1000 * MS;
 	n->next_reclaim = now + RECLAIM_US;
 	n->store.self = n->self;
+	gv__stream_init(n);
 	*out = n;
 	return 0;
 
@@ -237,6 +247,7 @@ gv_node_del(gv_node *n)
 		if (n->items[i].kind == IT_RUMOR)
 			n->items[i].u.r->refs--;
 	n->nitems = 0;
+	gv__stream_fini(n);
 	gv__dissem_fini(n);
 	gv__tomb_fini(n);
 	gv__watch_fini(n);
@@ -350,6 +361,10 @@ gv__ready_commit(gv_node *n, struct ready *r, gv_wire_writer *w)
 	n->ready_bytes += r->alloc;
 }
 
+/* anti-entropy datagrams over the stream: as big as still goes by UDP,
+ * sealed, if the stream refuses one */
+#define STREAM_BULK_CAP 60000
+
 void
 gv__bulk_init(struct bulk *b, gv_node *n, const gv_addr *to, bool ae)
 {
@@ -357,6 +372,40 @@ gv__bulk_init(struct bulk *b, gv_node *n, const gv_addr *to, bool ae)
 	b->n = n;
 	b->to = *to;
 	b->ae = ae;
+	/* anti-entropy's batches go over the stream channel when there is
+	 * one: datagrams of up to 64 KiB, at TCP's pace, not the paced
+	 * gossip budget's */
+	b->stream = ae && gv__stream_on(n);
+}
+
+/* The datagram being built is complete: over the stream, or queued to
+ * go out by UDP (also when the stream refuses it). */
+static void
+bulk_commit(struct bulk *b)
+{
+	gv_node *n = b->n;
+	struct ready *r = b->r;
+	b->r = NULL;
+	if (!b->stream || !b->w.records) {
+		gv__ready_commit(n, r, &b->w);
+		return;
+	}
+	r->len = (size_t)gv_wire_finish(&b->w);
+	if (gv__stream_send_dgram(n, &b->to, r->data, r->len) == 0) {
+		n->st.ae_msgs_out++;
+		n->st.ae_bytes_out += r->len;
+		ready_free(n, r);
+		return;
+	}
+	/* no room on the stream now: the datagram as it is (a big one goes
+	 * alone, as a big value would) */
+	if (n->ready_tail)
+		n->ready_tail->next = r;
+	else
+		n->ready_head = r;
+	n->ready_tail = r;
+	n->nready++;
+	n->ready_bytes += r->alloc;
 }
 
 gv_wire_writer *
@@ -367,13 +416,12 @@ gv__bulk_room(struct bulk *b, size_t size)
 	if (b->r && gv_wire_room(&b->w) >= size)
 		return &b->w;
 	if (b->r) {
-		gv__ready_commit(b->n, b->r, &b->w);
+		bulk_commit(b);
 		b->datagrams++;
-		b->r = NULL;
 	}
 	/* A record larger than max_datagram (a big value) travels alone
 	 * in a datagram of its own, up to the largest UDP payload. */
-	size_t cap = b->n->cfg.max_datagram;
+	size_t cap = b->stream ? STREAM_BULK_CAP : b->n->cfg.max_datagram;
 	if (size > cap - GV_WIRE_HEADER_LEN) {
 		if (size > GV_WIRE_MAX_MTU - GV_WIRE_HEADER_LEN) {
 			b->err = GV_EINVAL;
@@ -386,6 +434,8 @@ gv__bulk_room(struct bulk *b, size_t size)
 		b->err = GV_ENOMEM;
 		return NULL;
 	}
+	if (b->stream)
+		b->w.unsummed = false; /* checked as a clear datagram there */
 	return &b->w;
 }
 
@@ -395,8 +445,7 @@ gv__bulk_finish(struct bulk *b)
 	if (b->r) {
 		if (b->w.records)
 			b->datagrams++;
-		gv__ready_commit(b->n, b->r, &b->w);
-		b->r = NULL;
+		bulk_commit(b);
 	}
 }
 
@@ -648,6 +697,10 @@ gv_node_send(gv_node *n, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
 
 /* ------------------------------------------------------------- intake */
 
+static int recv_records(gv_node *n, gv_time now, const gv_addr *from,
+			const gv_wire_header *hp, gv_wire_reader *rdp,
+			size_t len);
+
 int
 gv_node_recv(gv_node *n, gv_time now, const gv_addr *from, const uint8_t *buf,
 	     size_t len)
@@ -673,15 +726,45 @@ gv_node_recv(gv_node *n, gv_time now, const gv_addr *from, const uint8_t *buf,
 			n->st.dgrams_bad++;
 		return rc;
 	}
+	return recv_records(n, now, from, &h, &rd, len);
+}
+
+/* A whole clear datagram that came over the stream channel (a batch of
+ * anti-entropy records too big for gossip): the transport authenticated
+ * it; its checksum and header are checked as a datagram's. */
+int
+gv__recv_stream_dgram(gv_node *n, gv_time now, const gv_addr *from,
+		      const uint8_t *buf, size_t len)
+{
+	gv_wire_reader rd;
+	gv_wire_header h;
+	int rc = gv_wire_open(&rd, &h, buf, len, n->cfg.cluster);
+	if (rc) {
+		n->st.stream_bad++;
+		return rc;
+	}
+	return recv_records(n, now, from, &h, &rd, len);
+}
+
+static int
+recv_records(gv_node *n, gv_time now, const gv_addr *from,
+	     const gv_wire_header *hp, gv_wire_reader *rdp, size_t len)
+{
+	const gv_wire_header h = *hp;
+	gv_wire_reader rd = *rdp;
+	int rc;
 	if (h.shard != n->cfg.shard) {
 		n->st.dgrams_foreign++;
 		return GV_ECLUSTER;
 	}
 	if (h.sender == n->self)
 		return 0; /* our own datagram came back */
-	if ((h.flags & GV_WIRE_FLAG_ZSTD) &&
-	    (rc = gv__z_unpack(n, &rd, &buf, &len)))
-		return rc;
+	if (h.flags & GV_WIRE_FLAG_ZSTD) {
+		/* inflated into the node's scratch; rd moves onto it */
+		const uint8_t *zb = rd.buf;
+		if ((rc = gv__z_unpack(n, &rd, &zb, &len)))
+			return rc;
+	}
 	/*
 	 * The first records are decoded ahead, so that what their updates
 	 * will touch is prefetched together (gv__prefetch_updates), then
@@ -804,6 +887,7 @@ gv_node_next_expiry(const gv_node *n)
 		t = tmin(t, n->flood.last_pass + n->cfg.flood_gap_us);
 	if (n->ae_kick)
 		t = tmin(t, n->now);
+	t = tmin(t, gv__stream_next(n));
 	/* paced anti-entropy output waiting for budget */
 	if (!n->nitems && n->ready_head && n->ready_head->ae &&
 	    n->cfg.ae_bytes_per_sec) {
@@ -919,6 +1003,7 @@ gv_node_handle_expiry(gv_node *n, gv_time now)
 		reclaim_tick(n, now);
 		n->next_reclaim = now + RECLAIM_US;
 	}
+	gv__stream_tick(n, now);
 	gv__recent_expire(n, now);
 	return 0;
 }
@@ -1036,11 +1121,19 @@ write_check(gv_node *n, gv_time now, const void *key, size_t klen,
 		return GV_EINVAL;
 	if (n->partitioned && n->cfg.read_only_in_minority)
 		return GV_EREADONLY;
-	/* a write must fit in one datagram to replicate */
-	if (GV_WIRE_HEADER_LEN +
-		    gv_wire_update_size_meta(klen, vlen, kind, expire) >
-	    GV_WIRE_MAX_MTU)
-		return klen > GV_MAX_KEY ? GV_EKEYSIZE : GV_EVALSIZE;
+	if (klen > GV_MAX_KEY)
+		return GV_EKEYSIZE;
+	/* a write must fit in one datagram to replicate, or go by the
+	 * stream channel (announced in a datagram: the key must fit) */
+	if (gv__stream_on(n) && vlen > n->cfg.stream_threshold) {
+		if (vlen > n->store.max_value)
+			return GV_EVALSIZE;
+	} else if (GV_WIRE_HEADER_LEN +
+			   gv_wire_update_size_meta(klen, vlen, kind,
+						    expire) >
+		   GV_WIRE_MAX_MTU) {
+		return GV_EVALSIZE;
+	}
 	n->now = now;
 	n->store.now_ms = gv__cluster_ms(n, now);
 	return 0;

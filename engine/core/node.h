@@ -112,11 +112,34 @@ typedef struct gv_node_callbacks {
 	/* A seed refused our join: its shard count differs from ours. */
 	void (*on_join_refused)(void *ud, const gv_addr *seed,
 				unsigned their_shards, gv_time now);
+	/*
+	 * The stream channel (stream.c; NULL: none, and values must fit a
+	 * datagram). Queue one whole message for the peer whose gossip
+	 * address is @to, on a reliable, ordered, authenticated pipe (the
+	 * transport copies it). Returns 0; GV_EAGAIN when that peer's
+	 * bounded queue is full (call gv_node_stream_ready when it drains);
+	 * another negative code when the peer cannot be reached.
+	 */
+	int (*stream_send)(void *ud, const gv_addr *to, const uint8_t *msg,
+			   size_t len);
 	/* Optional: a clock in nanoseconds (the host's; the core has
 	 * none), read around each compression and decompression to count
 	 * their CPU cost (compress_ns, decompress_ns). NULL: not counted. */
 	uint64_t (*clock_ns)(void *ud);
 } gv_node_callbacks;
+
+/* Stream channel limits */
+#define GV_STREAM_MAX_FETCHES 64 /* values being fetched at once */
+#define GV_STREAM_MAX_SENDS 64   /* values being sent at once */
+#define GV_STREAM_SOURCES 4      /* announcers remembered per fetch */
+#define GV_STREAM_DEFAULT_CHUNK (256u * 1024)
+#define GV_STREAM_DEFAULT_THRESHOLD 16384
+/* the largest value that travels inside a datagram (with any key, its
+ * meta header and the seal, it stays under GV_WIRE_MAX_MTU): without a
+ * stream channel, the largest value a node accepts */
+#define GV_STREAM_INLINE_MAX 60000
+/* the largest message a node sends: a DATA chunk with its header */
+#define GV_STREAM_MAX_MSG(chunk) ((chunk) + GV_MAX_KEY + 64)
 
 typedef struct gv_node_config {
 	gv_node_id id;      /* non-zero */
@@ -208,6 +231,16 @@ typedef struct gv_node_config {
 	 * datagrams read as replays until its incarnation moves on. */
 	gv_keyring *keyring;
 
+	/* stream channel (with cb.stream_send): values longer than
+	 * stream_threshold bytes are announced in gossip and fetched over
+	 * the stream (16384; at most GV_STREAM_INLINE_MAX); chunk size
+	 * (256 KiB); a fetch without progress for stream_timeout_ms (2000)
+	 * asks another source; a transfer whose peer has not taken a chunk
+	 * for stream_stall_ms (10000) is abandoned */
+	size_t stream_threshold;
+	size_t stream_chunk;
+	uint64_t stream_timeout_ms;
+	uint64_t stream_stall_ms;
 	/* compression (compress.h): a datagram whose records (its padding
 	 * aside) exceed compress_threshold bytes is sent as one zstd frame
 	 * (GV_WIRE_FLAG_ZSTD) when that saves at least an eighth of them
@@ -318,6 +351,23 @@ int gv_node_recv(gv_node *n, gv_time now, const gv_addr *from,
  */
 ssize_t gv_node_send(gv_node *n, gv_time now, gv_addr *to, uint8_t *buf,
 		     size_t cap);
+
+/*
+ * The stream channel (cb.stream_send and stream.c).
+ * gv_node_stream_recv - one whole message from the peer whose gossip
+ * address is @from (the transport authenticated it). Returns 0 or
+ * GV_EMALFORMED (counted in stream_bad and dropped).
+ * gv_node_stream_ready - @peer's queue has room again (NULL: every
+ * peer's): blocked transfers resume.
+ * gv_node_stream_down - the pipe to or from @peer broke: transfers to it
+ * are dropped, fetches from it ask another source.
+ * gv_node_stream_pending - fetches and transfers open (0: idle).
+ */
+int gv_node_stream_recv(gv_node *n, gv_time now, const gv_addr *from,
+			const uint8_t *msg, size_t len);
+void gv_node_stream_ready(gv_node *n, gv_time now, const gv_addr *peer);
+void gv_node_stream_down(gv_node *n, gv_time now, const gv_addr *peer);
+size_t gv_node_stream_pending(const gv_node *n);
 
 /* When gv_node_handle_expiry should next be called (GV_TIME_NEVER: no
  * timer pending). */
@@ -538,6 +588,21 @@ typedef struct gv_node_stats {
 	/* conflicts between two conditional writes (SET NX) that both found
 	 * the key absent at their nodes: both succeeded, one was lost */
 	uint64_t nx_conflicts;
+	/* stream channel: messages and bytes; fetches started, retried at
+	 * another source, timed out, given up, not started (table full);
+	 * values fetched and served (and their bytes); NACKs; malformed or
+	 * digest-failed messages; messages for no open fetch; values
+	 * refused (max_value, max_memory); sends that found a full queue;
+	 * transfers abandoned because the peer stalled */
+	uint64_t stream_msgs_in, stream_msgs_out;
+	uint64_t stream_bytes_in, stream_bytes_out;
+	uint64_t stream_fetches, stream_fetch_retries, stream_timeouts;
+	uint64_t stream_fetch_failed, stream_fetch_drops;
+	uint64_t stream_values_in, stream_value_bytes_in;
+	uint64_t stream_sends, stream_values_out, stream_value_bytes_out;
+	uint64_t stream_nacks_in, stream_nacks_out;
+	uint64_t stream_bad, stream_unexpected, stream_refused;
+	uint64_t stream_blocked, stream_stalls;
 	/* compression: datagrams sent compressed, their records' bytes
 	 * before and after (compression ratio: in / out); datagrams tried
 	 * but sent raw (not an eighth smaller) or not tried (backing off

@@ -211,6 +211,7 @@ struct watch {
 /* WAIT: which members were heard to hold a key at a version or newer
  * (watch.c); a few at once, the least recently asked one replaced. */
 #define GV_HOLD_SLOTS 8
+#define GV_STREAM_MEMO 8 /* large values' digests remembered */
 struct holders {
 	bool active;
 	uint32_t id; /* the PULL_QUERY session */
@@ -391,6 +392,23 @@ struct gv_node {
 
 	struct watch watch;
 
+	/* large values over the stream channel (stream.c) */
+	struct {
+		struct digest_memo {
+			uint64_t kh;
+			gv_version ver;
+			size_t len;
+			uint64_t digest;
+		} memo[GV_STREAM_MEMO]; /* gv__value_digest */
+		struct sfetch *fetch[GV_STREAM_MAX_FETCHES];
+		struct sxfer *xfer[GV_STREAM_MAX_SENDS];
+		size_t nfetch, nxfer;
+		size_t chunk;         /* bytes of value per DATA message */
+		size_t pending_bytes; /* values being received */
+		uint8_t *msg;         /* a DATA message being built */
+		gv_time next;         /* timer (GV_TIME_NEVER: none) */
+	} stream;
+
 	/* conflicts log (ring) */
 	gv_conflict_info *conflicts;
 	size_t nconflicts, conflict_pos;
@@ -468,6 +486,7 @@ struct bulk {
 	gv_node *n;
 	gv_addr to;
 	bool ae;
+	bool stream; /* its datagrams go over the stream channel */
 	struct ready *r;
 	gv_wire_writer w;
 	unsigned datagrams;
@@ -553,8 +572,10 @@ void gv__piggyback(gv_node *n, gv_wire_writer *w, bool updates,
 void gv__fill_updates(gv_node *n, gv_wire_writer *w, const gv_addr *dest);
 int gv__put_update_rumor(gv_node *n, gv_wire_writer *w, struct rumor *r);
 /* Encode a store record as an UPDATE (flags: GV_UPD_AE or 0). */
-int gv__put_record(gv_wire_writer *w, const gv_record *rec, uint8_t priority,
-		   uint8_t flags);
+int gv__put_record(gv_node *n, gv_wire_writer *w, const gv_record *rec,
+		   uint8_t priority, uint8_t flags);
+/* Its encoded size (a value above the stream threshold: a reference). */
+size_t gv__record_wire_size(const gv_node *n, const gv_record *rec);
 void gv__put_pull_digest(gv_node *n, gv_wire_writer *w);
 void gv__dissem_fini(gv_node *n);
 
@@ -573,6 +594,31 @@ void gv__on_entries_req(gv_node *n, gv_time now, const gv_addr *from,
 			const gv_wire_entries_req *e);
 void gv__ae_activity(gv_node *n, gv_time now, uint32_t session, bool data);
 gv_time gv__ae_next(const gv_node *n);
+
+/* ---- stream.c */
+/* A value's XXH3-64, remembered by key and version. */
+uint64_t gv__value_digest(gv_node *n, const gv_record *rec);
+int gv__stream_init(gv_node *n);
+void gv__stream_fini(gv_node *n);
+bool gv__stream_on(const gv_node *n);
+/* An UPDATE with GV_UPD_REF: fetch the value if it is news. */
+void gv__stream_announced(gv_node *n, gv_time now, const gv_addr *from,
+			  gv_node_id sender, const gv_wire_update *u,
+			  uint64_t kh);
+gv_time gv__stream_next(const gv_node *n);
+/* A finished clear datagram as one stream message (0, or the transport's
+ * refusal: then send it by UDP). */
+int gv__stream_send_dgram(gv_node *n, const gv_addr *to, const uint8_t *dg,
+			  size_t len);
+/* node.c: such a datagram, received */
+int gv__recv_stream_dgram(gv_node *n, gv_time now, const gv_addr *from,
+			  const uint8_t *buf, size_t len);
+void gv__stream_tick(gv_node *n, gv_time now);
+/* dissem.c: merge a remote write that passed the arrival checks (the
+ * stream's fetched values come through here too) */
+void gv__apply_update(gv_node *n, gv_time now, gv_node_id sender,
+		      const gv_record *in, uint64_t kh, uint8_t priority,
+		      uint8_t uflags);
 
 /* ---- watch.c */
 void gv__on_watch(gv_node *n, gv_time now, const gv_addr *from,

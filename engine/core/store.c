@@ -25,15 +25,16 @@
 struct gv_entry {
 	gv_version ver;
 	gv_version prev;
-	uint32_t klen;
-	uint32_t vlen_flags; /* value length | TOMB_BIT | META_BIT */
+	uint16_t klen;       /* <= GV_MAX_KEY */
+	uint16_t flags;      /* TOMB_BIT | META_BIT | COND_BIT */
+	uint32_t vlen;       /* value bytes (the meta header excluded) */
 	uint8_t data[];
 };
 
-#define TOMB_BIT 0x80000000u
-#define META_BIT 0x40000000u /* kind and expiry follow the key */
-#define COND_BIT 0x20000000u /* written by a conditional write */
-#define VLEN_MASK 0x1fffffffu
+#define TOMB_BIT 0x1u
+#define META_BIT 0x2u /* kind and expiry follow the key */
+#define COND_BIT 0x4u /* written by a conditional write */
+#define VLEN_MAX UINT32_MAX
 #define META_LEN 9
 
 _Static_assert(sizeof(struct gv_entry) == 40, "entry header is 40 bytes");
@@ -59,19 +60,19 @@ gv_store_entry_size(size_t klen, size_t vlen)
 static inline bool
 entry_tomb(const struct gv_entry *e)
 {
-	return (e->vlen_flags & TOMB_BIT) != 0;
+	return (e->flags & TOMB_BIT) != 0;
 }
 
 static inline size_t
 entry_vlen(const struct gv_entry *e)
 {
-	return e->vlen_flags & VLEN_MASK;
+	return e->vlen;
 }
 
 static inline bool
 entry_meta(const struct gv_entry *e)
 {
-	return (e->vlen_flags & META_BIT) != 0;
+	return (e->flags & META_BIT) != 0;
 }
 
 static inline size_t
@@ -133,7 +134,7 @@ entry_view(const struct gv_entry *e, uint64_t hash, gv_record *r)
 	r->tombstone = entry_tomb(e);
 	r->kind = entry_kind(e);
 	r->expire = entry_expire(e);
-	r->cond = (e->vlen_flags & COND_BIT) != 0;
+	r->cond = (e->flags & COND_BIT) != 0;
 	r->hash = hash;
 }
 
@@ -167,7 +168,7 @@ gv_store_init(gv_store *s, const gv_mem *mem, const gv_store_config *cfg)
 	gv_store_config def = {0};
 	if (!cfg)
 		cfg = &def;
-	if (cfg->max_value > VLEN_MASK ||
+	if (cfg->max_value > VLEN_MAX ||
 	    cfg->initial_capacity > (SIZE_MAX / 2 / sizeof(void *)))
 		return GV_EINVAL;
 	/* Room for initial_capacity keys below the 3/4 load limit. */
@@ -292,8 +293,9 @@ entry_fill(struct gv_entry *e, const void *val, size_t vlen, bool tomb,
 	   const struct meta *m)
 {
 	size_t ml = meta_len(m);
-	e->vlen_flags = (uint32_t)vlen | (tomb ? TOMB_BIT : 0) |
-			(ml ? META_BIT : 0) | (m->cond && !tomb ? COND_BIT : 0);
+	e->vlen = (uint32_t)vlen;
+	e->flags = (uint16_t)((tomb ? TOMB_BIT : 0) | (ml ? META_BIT : 0) |
+			      (m->cond && !tomb ? COND_BIT : 0));
 	uint8_t *p = e->data + e->klen;
 	/* the value first: it may be this entry's own bytes, where the meta
 	 * header is about to go */
@@ -316,7 +318,7 @@ entry_new(gv_store *s, const void *key, size_t klen,
 		return NULL;
 	e->ver = *ver;
 	e->prev = *prev;
-	e->klen = (uint32_t)klen;
+	e->klen = (uint16_t)klen;
 	if (klen)
 		memcpy(e->data, key, klen);
 	entry_fill(e, val, vlen, tomb, m);

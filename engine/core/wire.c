@@ -238,6 +238,9 @@ update_ok(const gv_wire_update *u)
 	return u && !(u->flags & ~GV_UPD_FLAGS_ALL) && u->priority <= 3 &&
 	       u->klen <= GV_MAX_KEY &&
 	       !((u->flags & GV_UPD_TOMBSTONE) && u->vlen != 0) &&
+	       !((u->flags & GV_UPD_REF) &&
+		 ((u->flags & GV_UPD_TOMBSTONE) ||
+		  u->vlen != GV_WIRE_REF_LEN)) &&
 	       !(u->klen && !u->key) && !(u->vlen && !u->val);
 }
 
@@ -768,6 +771,9 @@ dec_update(const uint8_t *b, size_t n, gv_wire_update *u)
 			return GV_EMALFORMED;
 	}
 	if ((u->flags & GV_UPD_TOMBSTONE) && u->vlen != 0)
+		return GV_EMALFORMED;
+	if ((u->flags & GV_UPD_REF) &&
+	    ((u->flags & GV_UPD_TOMBSTONE) || u->vlen != GV_WIRE_REF_LEN))
 		return GV_EMALFORMED;
 	u->flags &= (uint8_t)~GV_UPD_META;
 	return 0;

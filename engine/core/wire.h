@@ -39,7 +39,9 @@
  *               klen u16, vlen u16, key[klen], value[vlen]; with
  *               GV_UPD_META the value's first GV_WIRE_META_LEN bytes are
  *               the entry's kind u8 (GV_KIND_*) and expiry deadline u64
- *               (cluster milliseconds, 0: none), and the rest its bytes
+ *               (cluster milliseconds, 0: none), and the rest its bytes;
+ *               with GV_UPD_REF those bytes are a reference to a value
+ *               too large for a datagram: size u64, XXH3-64 digest u64
  *   PING        probe u32, target u64
  *   ACK         probe u32, flags u8 (GV_ACK_NACK)
  *   PING_REQ    probe u32, target u64, addr
@@ -140,9 +142,14 @@ enum gv_wire_type {
                                * set by the encoder from kind/expire */
 #define GV_UPD_COND 0x10      /* a conditional write (SET NX) that found the
                                * key absent */
+#define GV_UPD_REF 0x20       /* the value is not here: its bytes are a
+                               * reference (GV_WIRE_REF_LEN: size u64,
+                               * XXH3-64 digest u64); the receiver fetches
+                               * it over the stream channel (stream.h) */
 #define GV_UPD_FLAGS_ALL                                                      \
 	(GV_UPD_TOMBSTONE | GV_UPD_AE | GV_UPD_DIRECT | GV_UPD_META |          \
-	 GV_UPD_COND)
+	 GV_UPD_COND | GV_UPD_REF)
+#define GV_WIRE_REF_LEN 16
 
 /* ACK flags */
 #define GV_ACK_NACK 0x01 /* ping-req relay could not reach the target */

@@ -661,6 +661,7 @@ gv_io_new(gv_io **out, const gv_io_config *cfg)
 	io->gso = cfg->gso;
 	io->gro = cfg->gro && cfg->buf_size >= 65536;
 	io->wake_fd = -1;
+	io->watch_fd = -1;
 	io->m.epfd = -1;
 	io->eps = calloc(cfg->max_endpoints, sizeof(*io->eps));
 	io->heap = calloc(cfg->max_endpoints, sizeof(*io->heap));
@@ -1024,6 +1025,10 @@ gv_io_run_once(gv_io *io, gv_time max_wait_us)
 	if (r < 0)
 		goto out;
 	run_expiries(io);
+	if (io->watch_ready && io->watch_cb) {
+		io->watch_ready = false;
+		io->watch_cb(io->watch_ud, gv_io_now());
+	}
 	/*
 	 * Clear the wake flag before on_iter reads the owner's queues. The
 	 * exchange pairs with the one in gv_io_wake(): a waker whose exchange
@@ -1055,6 +1060,20 @@ gv_io_run(gv_io *io, const volatile sig_atomic_t *stop)
 			return r;
 	}
 	return 0;
+}
+
+int
+gv_io_watch(gv_io *io, int fd, void (*cb)(void *ud, gv_time now), void *ud)
+{
+	if (!io || io->running || io->in_call || (fd >= 0 && !cb))
+		return GV_EINVAL;
+	int old = io->watch_fd;
+	io->watch_fd = fd;
+	io->watch_cb = fd >= 0 ? cb : NULL;
+	io->watch_ud = ud;
+	io->watch_ready = false;
+	return io->kind == GV_IO_URING ? gv__io_uring_watch(io)
+				       : gv__io_mmsg_watch(io, old);
 }
 
 void

@@ -261,6 +261,17 @@ int gv_io_run(gv_io *io, const volatile sig_atomic_t *stop);
  */
 void gv_io_wake(gv_io *io);
 
+/*
+ * gv_io_watch - one more descriptor for the loop to wait on (a worker's
+ * TCP epoll set, say): while fd is readable, cb(ud, now) runs once per
+ * iteration, after the timers and before on_iter, outside any endpoint
+ * call (so it may call into endpoints and gv_io_poke them). One watch per
+ * worker; fd -1 removes it. The owner's thread, outside gv_io_run_once.
+ * Returns 0, GV_EINVAL, -errno (epoll_ctl, a full submission queue).
+ */
+int gv_io_watch(gv_io *io, int fd, void (*cb)(void *ud, gv_time now),
+		void *ud);
+
 /* Copy the counters to *out, first reading each socket's drop counter
  * from the kernel (a syscall per socket: not for the hot path). */
 void gv_io_get_stats(gv_io *io, gv_io_stats *out);

@@ -27,6 +27,7 @@ enum {
 	GV__IO_OP_RECV = 1, /* multishot recvmsg; index = endpoint */
 	GV__IO_OP_SEND = 2, /* sendmsg; index = send slot */
 	GV__IO_OP_WAKE = 3, /* eventfd read */
+	GV__IO_OP_WATCH = 4, /* poll of the watched fd (gv_io_watch) */
 };
 #define GV__IO_UD(op, idx) (((uint64_t)(op) << 32) | (uint32_t)(idx))
 #define GV__IO_UD_OP(ud) ((unsigned)((ud) >> 32))
@@ -114,6 +115,7 @@ struct gv__io_uring {
 	unsigned narmed;   /* multishot receives in the kernel */
 	uint64_t wake_val; /* the eventfd read's target */
 	bool wake_armed;
+	bool watch_armed;
 };
 
 struct gv__io_mmsg {
@@ -157,6 +159,10 @@ struct gv_io {
 
 	int wake_fd;
 	int wake_flag; /* 1 while a wake is pending (see gv_io_wake) */
+	int watch_fd;  /* gv_io_watch: -1 none */
+	void (*watch_cb)(void *ud, gv_time now);
+	void *watch_ud;
+	bool watch_ready; /* readable: call watch_cb this iteration */
 
 	gv_time now;
 	bool in_call;  /* inside an endpoint call or the filter */
@@ -204,6 +210,7 @@ int gv__io_uring_queue_send(gv_io *io, unsigned slot);
 int gv__io_uring_reclaim(gv_io *io);
 int gv__io_uring_wait(gv_io *io, gv_time wait_us);
 int gv__io_uring_finish(gv_io *io);
+int gv__io_uring_watch(gv_io *io);
 
 /* Fallback backend (mmsg.c). */
 int gv__io_mmsg_init(gv_io *io);
@@ -213,5 +220,6 @@ int gv__io_mmsg_queue_send(gv_io *io, unsigned slot);
 int gv__io_mmsg_reclaim(gv_io *io);
 int gv__io_mmsg_wait(gv_io *io, gv_time wait_us);
 int gv__io_mmsg_finish(gv_io *io);
+int gv__io_mmsg_watch(gv_io *io, int old_fd);
 
 #endif /* GV_IO_IO_INT_H */

@@ -28,10 +28,28 @@
 #include "io/io_int.h"
 
 #define WAKE_TAG UINT64_MAX
+#define WATCH_TAG (UINT64_MAX - 1)
 /* sendmmsg takes at most UIO_MAXIOV messages per call. */
 #define SEND_BATCH 1024
 /* How long a send waits for room in a full socket buffer. */
 #define SEND_ROOM_WAIT_MS 10
+
+int
+gv__io_mmsg_watch(gv_io *io, int old_fd)
+{
+	struct epoll_event ev;
+
+	if (old_fd >= 0)
+		(void)epoll_ctl(io->m.epfd, EPOLL_CTL_DEL, old_fd, NULL);
+	if (io->watch_fd < 0)
+		return 0;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u64 = WATCH_TAG;
+	if (epoll_ctl(io->m.epfd, EPOLL_CTL_ADD, io->watch_fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
 
 int
 gv__io_mmsg_init(gv_io *io)
@@ -311,6 +329,10 @@ gv__io_mmsg_wait(gv_io *io, gv_time wait_us)
 	}
 	io->now = gv_io_now();
 	for (i = 0; i < n; i++) {
+		if (m->evs[i].data.u64 == WATCH_TAG) {
+			io->watch_ready = true;
+			continue;
+		}
 		if (m->evs[i].data.u64 == WAKE_TAG) {
 			uint64_t v;
 

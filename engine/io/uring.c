@@ -25,6 +25,7 @@
  * thread. Kernels without those flags get the ring without them.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -124,6 +125,28 @@ arm_wake(gv_io *io)
 	return 0;
 }
 
+static int
+arm_watch(gv_io *io)
+{
+	struct io_uring_sqe *sqe = get_sqe(io);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_poll_add(sqe, io->watch_fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, GV__IO_UD(GV__IO_OP_WATCH, 0));
+	io->u.watch_armed = true;
+	return 0;
+}
+
+int
+gv__io_uring_watch(gv_io *io)
+{
+	/* a poll armed on a previous fd completes on its own (or never):
+	 * its completion only marks the watch ready once, harmlessly */
+	io->u.watch_armed = false;
+	return io->watch_fd >= 0 ? arm_watch(io) : 0;
+}
+
 int
 gv__io_uring_arm(gv_io *io, unsigned epi)
 {
@@ -221,6 +244,11 @@ handle_cqe(gv_io *io, const struct io_uring_cqe *cqe)
 		}
 		if (!(cqe->flags & IORING_CQE_F_MORE))
 			recv_ended(io, idx, cqe->res);
+		break;
+	case GV__IO_OP_WATCH:
+		u->watch_armed = false;
+		if (io->watch_fd >= 0)
+			io->watch_ready = true;
 		break;
 	case GV__IO_OP_WAKE:
 		u->wake_armed = false;
@@ -415,6 +443,8 @@ gv__io_uring_finish(gv_io *io)
 	}
 	if (!u->wake_armed)
 		arm_wake(io);
+	if (io->watch_fd >= 0 && !u->watch_armed && !io->watch_ready)
+		arm_watch(io);
 	if (!io_uring_sq_ready(&u->ring))
 		return 0;
 	r = ensure_enabled(io);

@@ -146,8 +146,9 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 	switch (s->op) {
 	case OP_GET: {
 		int rc = gvd_read_value(n, now, s->key, s->klen, &s->out,
-					&s->outlen);
+					&s->outlen, s->parent->combine == C_BULK);
 		s->null = rc == GV_ENOTFOUND;
+		s->frag = rc == 1;
 		s->rc = rc == GV_ENOMEM ? rc : 0;
 		break;
 	}

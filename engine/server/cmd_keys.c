@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include "server/commands.h"
 
+#include <stdio.h>
 #include <strings.h>
 #include <xxhash.h>
 
@@ -28,12 +29,46 @@
 
 /* ------------------------------------------------------- front end */
 
+struct gvd_donor gvd_donor;
+
+/* Keep the arguments in the request's own buffer (see gvd_donor). */
+static bool
+take_donor(struct sub *s, const gv_resp_arg *av, size_t ac, size_t bytes)
+{
+	struct gvd_donor *g = &gvd_donor;
+	if (!g->buf || g->taken || bytes < BIG_VALUE)
+		return false;
+	for (size_t i = 0; i < ac; i++)
+		if (av[i].len &&
+		    (av[i].ptr < g->buf ||
+		     av[i].ptr + av[i].len >= g->buf + g->len))
+			return false;
+	s->args = malloc(ac * sizeof(gv_resp_arg));
+	if (!s->args)
+		return false;
+	for (size_t i = 0; i < ac; i++) {
+		/* the byte after each is its CRLF's, consumed: a NUL there
+		 * ends it as a copy's would */
+		char *p = (char *)av[i].ptr;
+		if (av[i].len)
+			p[av[i].len] = 0;
+		s->args[i] = (gv_resp_arg){.ptr = av[i].len ? p : "",
+					   .len = av[i].len};
+	}
+	s->nargs = ac;
+	s->argbuf = g->buf;
+	g->taken = true;
+	return true;
+}
+
 bool
 gvd_copy_args(struct sub *s, const gv_resp_arg *av, size_t ac)
 {
 	size_t bytes = ac * sizeof(gv_resp_arg);
 	for (size_t i = 0; i < ac; i++)
 		bytes += av[i].len + 1;
+	if (take_donor(s, av, ac, bytes))
+		return true;
 	s->args = malloc(bytes);
 	if (!s->args)
 		return false;
@@ -178,12 +213,26 @@ gvd_value_get(gv_node *n, gv_time now, const void *key, size_t klen,
 
 int
 gvd_read_value(gv_node *n, gv_time now, const void *key, size_t klen,
-	       char **out, size_t *outlen)
+	       char **out, size_t *outlen, bool frag)
 {
 	char num[GV_COUNTER_STR_MAX];
 	struct gvd_value v;
 	if (!gvd_value_get(n, now, key, klen, num, &v))
 		return GV_ENOTFOUND;
+	if (frag && v.n >= BIG_VALUE) {
+		/* the whole bulk reply, once: the front end hands it to the
+		 * client's output without copying it again */
+		char hdr[32];
+		int h = snprintf(hdr, sizeof(hdr), "$%zu\r\n", v.n);
+		*outlen = (size_t)h + v.n + 2;
+		*out = malloc(*outlen);
+		if (!*out)
+			return GV_ENOMEM;
+		memcpy(*out, hdr, (size_t)h);
+		memcpy(*out + h, v.p, v.n);
+		memcpy(*out + h + v.n, "\r\n", 2);
+		return 1;
+	}
 	*out = dupmem(v.p, v.n);
 	*outlen = v.n;
 	return *out ? 0 : GV_ENOMEM;

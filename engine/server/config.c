@@ -64,8 +64,19 @@ static const struct opt opts[] = {
 	 "region tag (default none)"},
 	{"max-memory", K_SIZE, OFF(max_memory), 0, 0, 0, "BYTES",
 	 "memory cap per node, k/m/g suffixes (default none)"},
-	{"max-value", K_SIZE, OFF(max_value), 0, 1, 60000, "BYTES",
-	 "largest value (default 60000: a write travels in one datagram)"},
+	{"max-value", K_SIZE, OFF(max_value), 0, 1, 512ull << 20, "BYTES",
+	 "largest value, k/m/g suffixes, as Redis's proto-max-bulk-len "
+	 "(default 512m; values over --stream-threshold travel over the "
+	 "stream channel)"},
+	{"stream-threshold", K_SIZE, OFF(stream_threshold), 0, 0, 60000,
+	 "BYTES",
+	 "values longer than BYTES are announced in gossip and fetched "
+	 "over the stream channel, TCP on the gossip port numbers "
+	 "(default 16384; at most 60000)"},
+	{"stream-buffer", K_SIZE, OFF(stream_buffer), 0, 65536, 1ull << 30,
+	 "BYTES",
+	 "bytes queued per stream connection before its senders wait "
+	 "(default 4m)"},
 	{"client-output-limit", K_SIZE, OFF(client_output_limit), 0, 65536,
 	 1ull << 40, "BYTES",
 	 "disconnect a client whose unsent replies pass BYTES (default 64m)"},
@@ -131,7 +142,9 @@ gv_daemon_config_default(gv_daemon_config *c)
 	c->interval_ms = 100;
 	c->fanout = 3;
 	c->mode = GV_MODE_EAGER;
-	c->max_value = 60000;
+	c->max_value = 512u << 20;
+	c->stream_threshold = GV_STREAM_DEFAULT_THRESHOLD;
+	c->stream_buffer = 4u << 20;
 	c->client_output_limit = 64u << 20;
 	c->log_level = GV_LOG_INFO;
 	snprintf(c->cluster, sizeof(c->cluster), "grapevine");

@@ -38,7 +38,9 @@ typedef struct gv_daemon_config {
 	int mode;                /* --mode eager */
 	char region[64];         /* --region */
 	uint64_t max_memory;     /* --max-memory BYTES (k/m/g suffixes); 0 none */
-	size_t max_value;        /* --max-value BYTES (default 1 MiB) */
+	size_t max_value;        /* --max-value BYTES (default 512 MiB) */
+	uint64_t stream_threshold; /* --stream-threshold BYTES (16384) */
+	uint64_t stream_buffer;    /* --stream-buffer BYTES (4 MiB) */
 	uint64_t client_output_limit; /* --client-output-limit BYTES (64 MiB):
 				       * unsent replies past it: disconnect */
 	char on_event[1024];     /* --on-event SCRIPT */

@@ -322,6 +322,95 @@
 	  COUNTER, "grapevine_watch_late_total", NULL, NULL,                  \
 	  "WATCHed keys changed by gossip between an EXEC's check and apply.",\
 	  d->watch_late)                                                      \
+	X(STREAM_VALUES_IN, "stream_values_in", STATS, "stream_values_in",    \
+	  COUNTER, "grapevine_stream_values_total", "dir", "in",              \
+	  "Large values fetched (in) and served (out) over the stream "       \
+	  "channel.",                                                         \
+	  t.st.stream_values_in)                                              \
+	X(STREAM_VALUES_OUT, "stream_values_out", STATS, "stream_values_out", \
+	  COUNTER, "grapevine_stream_values_total", "dir", "out", NULL,       \
+	  t.st.stream_values_out)                                             \
+	X(STREAM_VALUE_BYTES_IN, "stream_value_bytes_in", STATS,              \
+	  "stream_value_bytes_in",                                            \
+	  COUNTER, "grapevine_stream_value_bytes_total", "dir", "in",         \
+	  "Bytes of large values fetched (in) and served (out).",             \
+	  t.st.stream_value_bytes_in)                                         \
+	X(STREAM_VALUE_BYTES_OUT, "stream_value_bytes_out", STATS,            \
+	  "stream_value_bytes_out",                                           \
+	  COUNTER, "grapevine_stream_value_bytes_total", "dir", "out", NULL,  \
+	  t.st.stream_value_bytes_out)                                        \
+	X(STREAM_FETCHES, "stream_fetches", STATS, "stream_fetches",          \
+	  COUNTER, "grapevine_stream_fetches_total", "outcome", "started",    \
+	  "Fetches of large values: started, moved to another source, "       \
+	  "given up (anti-entropy announces again), not started (table "      \
+	  "full).",                                                           \
+	  t.st.stream_fetches)                                                \
+	X(STREAM_FETCH_RETRIES, "stream_fetch_retries", STATS,                \
+	  "stream_fetch_retries",                                             \
+	  COUNTER, "grapevine_stream_fetches_total", "outcome", "retried",    \
+	  NULL, t.st.stream_fetch_retries)                                    \
+	X(STREAM_FETCH_FAILED, "stream_fetch_failed", STATS,                  \
+	  "stream_fetch_failed",                                              \
+	  COUNTER, "grapevine_stream_fetches_total", "outcome", "failed",     \
+	  NULL, t.st.stream_fetch_failed)                                     \
+	X(STREAM_FETCH_DROPS, "stream_fetch_drops", STATS,                    \
+	  "stream_fetch_drops",                                               \
+	  COUNTER, "grapevine_stream_fetches_total", "outcome", "dropped",    \
+	  NULL, t.st.stream_fetch_drops)                                      \
+	X(STREAM_TIMEOUTS, "stream_timeouts", STATS, "stream_timeouts",       \
+	  COUNTER, "grapevine_stream_timeouts_total", NULL, NULL,             \
+	  "Fetches that made no progress for the stream timeout.",            \
+	  t.st.stream_timeouts)                                               \
+	X(STREAM_BAD, "stream_bad", STATS, "stream_bad",                      \
+	  COUNTER, "grapevine_stream_bad_total", NULL, NULL,                  \
+	  "Stream messages malformed or failing their value's digest: "       \
+	  "dropped.",                                                         \
+	  t.st.stream_bad)                                                    \
+	X(STREAM_REFUSED, "stream_refused", STATS, "stream_refused",          \
+	  COUNTER, "grapevine_stream_refused_total", NULL, NULL,              \
+	  "Large values refused here: over --max-value or --max-memory.",     \
+	  t.st.stream_refused)                                                \
+	X(STREAM_BLOCKED, "stream_blocked", STATS, "stream_blocked",          \
+	  COUNTER, "grapevine_stream_blocked_total", NULL, NULL,              \
+	  "Stream sends that found the connection's queue full "              \
+	  "(--stream-buffer): the transfer waits.",                           \
+	  t.st.stream_blocked)                                                \
+	X(STREAM_STALLS, "stream_stalls", STATS, "stream_stalls",             \
+	  COUNTER, "grapevine_stream_stalls_total", NULL, NULL,               \
+	  "Transfers abandoned: the peer took nothing for 10 s.",             \
+	  t.st.stream_stalls)                                                 \
+	X(STREAM_BYTES_IN, "stream_bytes_in", STATS, "stream_bytes_in",       \
+	  COUNTER, "grapevine_stream_bytes_total", "dir", "in",               \
+	  "Bytes of stream messages received and sent.",                      \
+	  t.st.stream_bytes_in)                                               \
+	X(STREAM_BYTES_OUT, "stream_bytes_out", STATS, "stream_bytes_out",    \
+	  COUNTER, "grapevine_stream_bytes_total", "dir", "out", NULL,        \
+	  t.st.stream_bytes_out)                                              \
+	X(STREAM_CONNS, "stream_conns", STATS, "stream_conns",                \
+	  GAUGE, "grapevine_stream_connections", NULL, NULL,                  \
+	  "Stream channel connections open (TCP).",                           \
+	  t.tcp.conns)                                                        \
+	X(STREAM_QUEUED, "stream_queued_bytes", STATS, "stream_queued_bytes", \
+	  GAUGE, "grapevine_stream_queued_bytes", NULL, NULL,                 \
+	  "Bytes waiting in the stream connections' queues.",                 \
+	  t.tcp.queued_bytes)                                                 \
+	X(STREAM_CONNS_REFUSED, "stream_conns_refused", STATS,                \
+	  "stream_conns_refused",                                             \
+	  COUNTER, "grapevine_stream_conns_refused_total", NULL, NULL,        \
+	  "Stream connections refused at the handshake (another cluster, "    \
+	  "not sealed alike, unknown key, too many).",                        \
+	  t.tcp.refused)                                                      \
+	X(STREAM_AUTH_FAILED, "stream_auth_failed", STATS,                    \
+	  "stream_auth_failed",                                               \
+	  COUNTER, "grapevine_stream_auth_failed_total", NULL, NULL,          \
+	  "Sealed stream frames that failed authentication (the connection "  \
+	  "is closed).",                                                      \
+	  t.tcp.auth_failed)                                                  \
+	X(STREAM_CONNECT_FAILED, "stream_connect_failed", STATS,              \
+	  "stream_connect_failed",                                            \
+	  COUNTER, "grapevine_stream_connect_failed_total", NULL, NULL,       \
+	  "Stream connections that could not be opened.",                     \
+	  t.tcp.connect_failed)                                               \
 	X(COMPRESSED_DATAGRAMS, "compressed_datagrams", STATS,                \
 	  "compressed_datagrams",                                             \
 	  COUNTER, "grapevine_compressed_datagrams_total", NULL, NULL,        \

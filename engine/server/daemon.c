@@ -52,6 +52,10 @@ gv_daemon_new(gv_daemon **out, const gv_daemon_config *cfg, char *err,
 	 * arguments): the input cap (IN_LIMIT) is what bounds a request,
 	 * and the parser's argv grows only as arguments arrive */
 	d->lim.max_args = IN_LIMIT / 4;
+	/* a request holding a value of --max-value, and its key */
+	d->in_limit = d->lim.max_bulk + (1u << 20);
+	if (d->in_limit < IN_LIMIT)
+		d->in_limit = IN_LIMIT;
 	gv_log_set_level(cfg->log_level);
 	if (cfg->keyring[0] && gvd_load_keyring(d, err, errlen))
 		goto fail;

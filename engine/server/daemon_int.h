@@ -75,6 +75,10 @@
                             * read: 1/16 of a shard's ring, and at most
                             * 256 values held for its replies */
 #define IN_LIMIT (70u << 20)  /* client input cap (a max value + slack) */
+/* A value this big is not copied once more than it must be: a GET's
+ * reply is built on the shard thread and handed to the client's output
+ * as it is, and a SET's request buffer is handed to the shard */
+#define BIG_VALUE (1u << 20)
 #define PUB_EVERY_US 100000 /* stats snapshot period */
 #define GV_ECANCELED_SHUTDOWN GV_EFULL /* a request caught by shutdown */
 /* The Redis version grapevined answers as (HELLO, INFO's redis_version):
@@ -150,6 +154,8 @@ struct sub {
 	char *out; /* value copy, or a RESP fragment */
 	size_t outlen;
 	bool null;
+	bool frag; /* OP_GET: out is the whole bulk reply ($len, value, CRLF),
+		    * built on the shard thread for a big value */
 	uint64_t cursor; /* scan: leaf in, next leaf out */
 	size_t count;
 	const char *pattern;
@@ -158,6 +164,8 @@ struct sub {
 	gvd_key_fn *kfn;
 	gv_resp_arg *args;
 	size_t nargs;
+	char *argbuf; /* a big request's input buffer, which args point
+		       * into (handed over by the front end: gvd_donor) */
 	bool cond; /* a write of an EXEC after WATCH: marked conditional */
 	bool wrote; /* out: this sub wrote its key, at version ver (WAIT) */
 	gv_version ver; /* GV.WATCH, WATCH, EXEC's check */
@@ -243,6 +251,7 @@ struct client {
 	size_t inlen, incap;
 	gv_resp_req parser;
 	gv_resp_buf out;
+	size_t out_big; /* the biggest reply pending in out (its limit) */
 	struct req *head, *tail;
 	bool closing; /* QUIT or protocol error: close once flushed */
 	bool want_out;
@@ -310,6 +319,7 @@ struct pub {
 	double reach;
 	bool partitioned;
 	gv_io_stats io;
+	gv_tcp_stats tcp; /* the thread's stream channel (first shard) */
 };
 
 struct worker;
@@ -366,6 +376,7 @@ struct gv_daemon {
 	_Atomic int fatal;
 	char fatal_msg[256];
 	gv_resp_limits lim;
+	size_t in_limit; /* a client's input cap: the largest request */
 	time_t started;
 	int64_t started_mono; /* monotonic seconds at start */
 	uint64_t commands, connections;
@@ -409,6 +420,19 @@ struct drops {
 	uint64_t hook_events, member_msgs, replies_held;
 	unsigned paused_clients;
 };
+
+/*
+ * The input buffer of the request being run, when it holds a value of
+ * BIG_VALUE bytes or more (frontend.c offers it, gvd_copy_args takes it):
+ * the command's sub keeps its arguments where they are instead of a copy,
+ * and the client gets a new buffer for what follows. Front end thread.
+ */
+struct gvd_donor {
+	char *buf;
+	size_t len; /* the request's bytes, at buf */
+	bool taken;
+};
+extern struct gvd_donor gvd_donor;
 
 /* ----------------------------------------------------------- helpers */
 
@@ -463,9 +487,11 @@ out_version(gv_resp_buf *b, const gv_version *v)
 void gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now);
 
 /* cmd_keys.c: the live value of key as clients read it (a counter's
- * number printed), copied: 0, GV_ENOTFOUND, GV_ENOMEM. */
+ * number printed), copied: 0, GV_ENOTFOUND, GV_ENOMEM; with frag, a value
+ * of BIG_VALUE bytes or more comes as its whole bulk reply ($len, the
+ * bytes, CRLF), and the return is 1. */
 int gvd_read_value(gv_node *n, gv_time now, const void *key, size_t klen,
-		   char **out, size_t *outlen);
+		   char **out, size_t *outlen, bool frag);
 
 /* cmd_keys.c: a value as clients read it, in place: bytes, or a
  * counter's number printed into num (GV_COUNTER_STR_MAX bytes). Valid

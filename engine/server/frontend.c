@@ -172,6 +172,7 @@ gvd_req_free(struct req *r)
 		free(r->subs[i].val);
 		free(r->subs[i].out);
 		free(r->subs[i].args);
+		free(r->subs[i].argbuf);
 	}
 	for (unsigned k = 0; k < r->nkids; k++)
 		gvd_req_free(r->kids[k]);
@@ -275,7 +276,13 @@ gvd_finish_one(gv_daemon *d, gv_resp_buf *o, struct client *c, struct req *r)
 			gv_resp_out_null(o);
 		} else {
 			d->keyspace_hits++;
-			gv_resp_out_bulk(o, r->subs[0].out, r->subs[0].outlen);
+			struct sub *s0 = &r->subs[0];
+			if (!s0->frag)
+				gv_resp_out_bulk(o, s0->out, s0->outlen);
+			else if (gv_resp_buf_adopt(o, s0->out, s0->outlen))
+				s0->out = NULL; /* the output owns it now */
+			else
+				gv_resp_buf_append(o, s0->out, s0->outlen);
 		}
 		break;
 	case C_SET:
@@ -431,8 +438,13 @@ flush_client(gv_daemon *d, struct client *c)
 		c->head = r->next;
 		if (!c->head)
 			c->tail = NULL;
-		if (!r->noreply) /* CLIENT REPLY OFF/SKIP: its place only */
+		if (!r->noreply) { /* CLIENT REPLY OFF/SKIP: its place only */
+			size_t before = gv_resp_buf_pending(&c->out);
 			gvd_finish_one(d, &c->out, c, r);
+			size_t len = gv_resp_buf_pending(&c->out) - before;
+			if (len > c->out_big)
+				c->out_big = len;
+		}
 		else if (r->combine == C_WATCHED)
 			gvd_watch_done(c, r); /* its versions all the same */
 		c->queued -= r->queued;
@@ -452,7 +464,16 @@ flush_client(gv_daemon *d, struct client *c)
 		gv_resp_buf_clear(&c->out);
 		break;
 	}
-	if (gv_resp_buf_pending(&c->out) > d->cfg.client_output_limit) {
+	if (!gv_resp_buf_pending(&c->out)) {
+		c->out_big = 0;
+		if (c->out.cap > (1u << 20))
+			gv_resp_buf_trim(&c->out); /* after a big reply */
+	}
+	/* one reply may be bigger than the limit (a GET of a value of up to
+	 * --max-value): the limit is on what the client leaves unread
+	 * beyond its biggest reply */
+	if (gv_resp_buf_pending(&c->out) >
+	    d->cfg.client_output_limit + c->out_big) {
 		/* like Redis's client-output-buffer-limit: the client asked
 		 * for more than it reads; it goes, nobody else waits */
 		gv_log(GV_LOG_WARN, "client output over the limit, closing",
@@ -498,6 +519,25 @@ pause_client(gv_daemon *d, struct client *c)
 	}
 }
 
+/* c->in went with a command (gvd_donor): a new buffer for the bytes
+ * after its first @used. Returns false when out of memory (c->in is then
+ * empty: the client is closed). */
+static bool
+adopt_rest(struct client *c, size_t used)
+{
+	size_t rest = c->inlen - used;
+	size_t cap = rest + 16384 > 65536 ? rest + 16384 : 65536;
+	char *p = malloc(cap);
+	char *old = c->in;
+	c->in = p;
+	c->incap = p ? cap : 0;
+	c->inlen = p ? rest : 0;
+	if (!p)
+		return false;
+	memcpy(p, old + used, rest);
+	return true;
+}
+
 /* Run the complete commands buffered in c->in, until the client is
  * paused (then the rest waits there) or closing. */
 static void
@@ -515,9 +555,20 @@ parse_input(gv_daemon *d, struct client *c)
 		int rc = gv_resp_req_parse(&c->parser, c->in + off,
 					   c->inlen - off, &used);
 		if (rc == 1) {
+			/* a big request at the head of the buffer: the buffer
+			 * may go with the command (gvd_donor) */
+			bool offer = used >= BIG_VALUE && off == 0;
+			gvd_donor = (struct gvd_donor){offer ? c->in : NULL,
+						       used, false};
 			gvd_command(d, c, c->parser.argv, c->parser.argc);
 			c->inflight++;
-			off += used;
+			bool taken = gvd_donor.taken;
+			gvd_donor = (struct gvd_donor){0};
+			if (taken && !adopt_rest(c, used)) {
+				c->closing = true;
+				break;
+			}
+			off += taken ? 0 : used;
 			continue;
 		}
 		if (rc == 0) {
@@ -535,6 +586,16 @@ parse_input(gv_daemon *d, struct client *c)
 	if (off) {
 		memmove(c->in, c->in + off, c->inlen - off);
 		c->inlen -= off;
+	}
+	/* a big request came through: do not keep its buffer per client */
+	if (c->incap > (1u << 20) && c->inlen < c->incap / 8 &&
+	    gv_resp_req_need(&c->parser) < c->incap / 8) {
+		size_t cap = c->inlen * 2 > 65536 ? c->inlen * 2 : 65536;
+		char *p = realloc(c->in, cap);
+		if (p) {
+			c->in = p;
+			c->incap = cap;
+		}
 	}
 }
 
@@ -559,7 +620,7 @@ gvd_client_input(gv_daemon *d, struct client *c)
 			size_t cap = c->incap * 2 > 65536 ? c->incap * 2 : 65536;
 			if (need > cap)
 				cap = need + 16384;
-			if (cap > IN_LIMIT) {
+			if (cap > d->in_limit) {
 				gv_log(GV_LOG_WARN, "client input too large, "
 				       "closing", "fd=%d", c->fd);
 				d->in_disconnects++;

@@ -97,6 +97,15 @@ void gv_resp_buf_clear(gv_resp_buf *b);
 void gv_resp_buf_trim(gv_resp_buf *b);
 
 /*
+ * gv_resp_buf_adopt - @data (@len bytes, allocated with the buffer's
+ * allocator, or malloc for gv_mem_libc()) becomes the pending bytes,
+ * without a copy, if the buffer is empty and has no latched error; the
+ * buffer owns it from then on. Returns true if adopted; false leaves
+ * both as they were (append instead).
+ */
+bool gv_resp_buf_adopt(gv_resp_buf *b, char *data, size_t len);
+
+/*
  * gv_resp_buf_reserve - room for at least @n more bytes at the end.
  * Returns a pointer to write them to (then call gv_resp_buf_commit), or
  * NULL with @b->err set to GV_ENOMEM or GV_ENOSPC. May move the pending

@@ -50,6 +50,20 @@ gv_resp_buf_clear(gv_resp_buf *b)
 	b->err = 0;
 }
 
+bool
+gv_resp_buf_adopt(gv_resp_buf *b, char *data, size_t len)
+{
+	if (b->start != b->end || b->err || !data || !len ||
+	    (b->limit && len > b->limit))
+		return false;
+	gv__free(b->mem, b->data, b->cap);
+	b->data = data;
+	b->cap = len;
+	b->start = 0;
+	b->end = len;
+	return true;
+}
+
 void
 gv_resp_buf_trim(gv_resp_buf *b)
 {

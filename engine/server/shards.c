@@ -159,6 +159,20 @@ take_members(struct worker *w, gv_time now)
 
 /* ------------------------------------------------------ node callbacks */
 
+static uint32_t
+cluster_id(const char *name)
+{
+	return (uint32_t)XXH3_64bits(name, strlen(name));
+}
+
+/* The node's stream channel: this worker's TCP connections. */
+static int
+cb_stream_send(void *ud, const gv_addr *to, const uint8_t *msg, size_t len)
+{
+	struct shard *sh = ud;
+	return gv_shard_stream_send(sh->w->rt, sh->ep, to, msg, len);
+}
+
 static void
 cb_update(void *ud, const gv_record *rec, int result, gv_time now)
 {
@@ -362,6 +376,7 @@ on_publish(void *ud, gv_shard *rt, void *snap, gv_time now)
 	}
 	/* the thread's socket counters, once: with the first shard */
 	gv_io_get_stats(gv_shard_io(rt), &p[0].io);
+	gv_shard_stream_stats(rt, &p[0].tcp);
 }
 
 static void
@@ -435,6 +450,18 @@ worker_init(gv_daemon *d, unsigned t, char *err, size_t errlen)
 			 "worker: %s", t, gv_strerror(rc));
 		return -1;
 	}
+	gv_tcp_config tc;
+	gv_tcp_config_default(&tc);
+	tc.cluster = cluster_id(d->cfg.cluster);
+	tc.keyring = d->keyring;
+	tc.max_msg = GV_STREAM_MAX_MSG(GV_STREAM_DEFAULT_CHUNK);
+	tc.queue_max = (size_t)d->cfg.stream_buffer;
+	rc = gv_shard_enable_stream(w->rt, &tc);
+	if (rc) {
+		snprintf(err, errlen, "thread %u: cannot set up the stream "
+			 "channel: %s", t, gv_strerror(rc));
+		return -1;
+	}
 	return 0;
 }
 
@@ -459,12 +486,6 @@ random_bytes(void *buf, size_t len, char *err, size_t errlen)
 		got += (size_t)r;
 	}
 	return 0;
-}
-
-static uint32_t
-cluster_id(const char *name)
-{
-	return (uint32_t)XXH3_64bits(name, strlen(name));
 }
 
 static int
@@ -507,6 +528,8 @@ shard_init(gv_daemon *d, unsigned i, gv_node_id id, uint64_t seed,
 				      : 1;
 	nc.read_only_in_minority = d->cfg.read_only_minority;
 	nc.store.max_value = d->cfg.max_value;
+	nc.stream_threshold = (size_t)d->cfg.stream_threshold;
+	nc.cb.stream_send = cb_stream_send;
 	nc.store.max_memory = (size_t)(d->cfg.max_memory / d->k);
 	nc.wall_offset_ms = d->wall_offset_ms;
 	nc.mem = d->mem;
@@ -547,6 +570,23 @@ shard_init(gv_daemon *d, unsigned i, gv_node_id id, uint64_t seed,
 		return -1;
 	}
 	sh->ep = rc;
+	/* the stream channel on the same port number, TCP (retried like the
+	 * gossip port: a process that just exited may still hold it) */
+	for (int tries = 0;; tries++) {
+		rc = gv_shard_stream_listen(w->rt, sh->ep, &sh->addr,
+					    &sh->addr, (uint16_t)i, id);
+		if (rc != -EADDRINUSE || tries == 100)
+			break;
+		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+	}
+	if (rc < 0) {
+		char a[64];
+		snprintf(err, errlen,
+			 "cannot listen for the stream channel on TCP %s: %s",
+			 gv_addr_str(&sh->addr, a, sizeof(a)),
+			 gv_strerror(rc));
+		return -1;
+	}
 	return 0;
 }
 
@@ -733,6 +773,11 @@ gvd_sum_stats(gv_daemon *d, struct pub *t, struct pub *per)
 			t->mem_used += p->mem_used;
 			t->io.dgrams_in += p->io.dgrams_in;
 			t->io.dgrams_out += p->io.dgrams_out;
+			uint64_t *ta = (uint64_t *)&t->tcp;
+			const uint64_t *tb = (const uint64_t *)&p->tcp;
+			for (size_t k = 0; k < sizeof(p->tcp) / sizeof(uint64_t);
+			     k++)
+				ta[k] += tb[k];
 		}
 	}
 	/* membership is the node's, run by shard 0 (the others mirror it) */

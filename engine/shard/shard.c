@@ -72,6 +72,8 @@ struct gv_shard {
 	 * store of done after the snapshot it took for them. */
 	_Atomic uint64_t pub_req, pub_done;
 
+	gv_tcp *tcp; /* the stream channel, or NULL */
+
 	/* counters: the shard writes, any thread reads (relaxed: each a
 	 * count on its own, no other data hangs on them) */
 	_Atomic uint64_t n_cmds, n_replies, n_held, n_pubs;
@@ -208,6 +210,8 @@ shard_iter(void *ud)
 		gv_io_wake(sh->io);
 	if (ops->on_iter)
 		ops->on_iter(sh->cfg.ud, sh, now);
+	if (sh->tcp)
+		gv_tcp_tick(sh->tcp, now);
 	while (sh->ntouched) {
 		unsigned ep = sh->tlist[--sh->ntouched];
 
@@ -336,6 +340,7 @@ gv_shard_del(gv_shard *sh)
 	gv_shard_stop(sh);
 	if (sh->io)
 		gv_io_del(sh->io);
+	gv_tcp_del(sh->tcp);
 	if (sh->in_ok)
 		gv_spsc_fini(&sh->in);
 	if (sh->out_ok)
@@ -544,6 +549,112 @@ gv_shard_unapplied(gv_shard *sh, void *out)
 	if (!sh->joined && sh->started)
 		return 0;
 	return gv_spsc_pop(&sh->in, out);
+}
+
+/* ------------------------------------------------------ stream channel */
+
+static gv_node *
+stream_node(gv_shard *sh, unsigned lep)
+{
+	return lep < sh->nnodes ? sh->nodes[lep] : NULL;
+}
+
+static void
+st_recv(void *ud, unsigned lep, gv_time now, const gv_addr *peer,
+	const uint8_t *msg, size_t len)
+{
+	gv_shard *sh = ud;
+	gv_node *n = stream_node(sh, lep);
+	if (!n)
+		return;
+	(void)gv_node_stream_recv(n, now, peer, msg, len);
+	gv_shard_touch(sh, (int)lep);
+}
+
+static void
+st_ready(void *ud, unsigned lep, gv_time now, const gv_addr *peer)
+{
+	gv_shard *sh = ud;
+	gv_node *n = stream_node(sh, lep);
+	if (!n)
+		return;
+	gv_node_stream_ready(n, now, peer);
+	gv_shard_touch(sh, (int)lep);
+}
+
+static void
+st_down(void *ud, unsigned lep, gv_time now, const gv_addr *peer)
+{
+	gv_shard *sh = ud;
+	gv_node *n = stream_node(sh, lep);
+	if (!n)
+		return;
+	gv_node_stream_down(n, now, peer);
+	gv_shard_touch(sh, (int)lep);
+}
+
+static void
+st_watch(void *ud, gv_time now)
+{
+	gv_shard *sh = ud;
+	gv_tcp_poll(sh->tcp, now);
+	/* what the nodes sent meanwhile goes out in this iteration */
+	while (sh->ntouched) {
+		unsigned ep = sh->tlist[--sh->ntouched];
+
+		sh->touched[ep] = false;
+		(void)gv_io_poke(sh->io, (int)ep);
+	}
+}
+
+int
+gv_shard_enable_stream(gv_shard *sh, const gv_tcp_config *cfg)
+{
+	if (!sh || !cfg || sh->tcp || sh->started)
+		return GV_EINVAL;
+	gv_tcp_config tc = *cfg;
+	tc.ops = (gv_tcp_ops){st_recv, st_ready, st_down};
+	tc.ud = sh;
+	if (!tc.log) {
+		tc.log = sh->cfg.io.log;
+		tc.log_ud = sh->cfg.io.log_ud;
+	}
+	int rc = gv_tcp_new(&sh->tcp, &tc);
+	if (rc)
+		return rc;
+	rc = gv_io_watch(sh->io, gv_tcp_fd(sh->tcp), st_watch, sh);
+	if (rc) {
+		gv_tcp_del(sh->tcp);
+		sh->tcp = NULL;
+	}
+	return rc;
+}
+
+int
+gv_shard_stream_listen(gv_shard *sh, int ep, const gv_addr *bind,
+		       const gv_addr *self, uint16_t shard, gv_node_id node)
+{
+	if (!sh || !sh->tcp || ep < 0)
+		return GV_EINVAL;
+	return gv_tcp_listen(sh->tcp, (unsigned)ep, bind, self, shard, node);
+}
+
+int
+gv_shard_stream_send(gv_shard *sh, int ep, const gv_addr *to,
+		     const uint8_t *msg, size_t len)
+{
+	if (!sh || !sh->tcp || ep < 0)
+		return GV_EINVAL;
+	return gv_tcp_send(sh->tcp, (unsigned)ep, to, msg, len, gv_io_now());
+}
+
+void
+gv_shard_stream_stats(const gv_shard *sh, gv_tcp_stats *out)
+{
+	if (sh && sh->tcp)
+		gv_tcp_get_stats(sh->tcp, out);
+	else
+		memset(out, 0, sizeof(*out));
 }
 
 void

@@ -40,6 +40,7 @@
 
 #include "core/node.h"
 #include "io/io.h"
+#include "io/tcp.h"
 
 typedef struct gv_shard gv_shard;
 
@@ -181,6 +182,27 @@ int gv_shard_take(gv_shard *sh, void *out);
  * Returns 1 with *out, 0 when there is none (or the thread still runs).
  */
 int gv_shard_unapplied(gv_shard *sh, void *out);
+
+/*
+ * The stream channel (io/tcp.h) for the nodes this shard hosts: their
+ * cb.stream_send must end in gv_shard_stream_send (with the node's socket
+ * index), and each node listens with gv_shard_stream_listen on the TCP
+ * port of its gossip socket. Messages, drains and broken connections are
+ * handed to the node (gv_node_stream_recv/ready/down) on the shard's
+ * thread. gv_shard_enable_stream before gv_shard_start; the listens
+ * before the start or from the shard's thread.
+ * Returns 0, GV_EINVAL (already enabled, bad config), GV_ENOMEM, -errno.
+ */
+int gv_shard_enable_stream(gv_shard *sh, const gv_tcp_config *cfg);
+int gv_shard_stream_listen(gv_shard *sh, int ep, const gv_addr *bind,
+			   const gv_addr *self, uint16_t shard,
+			   gv_node_id node);
+/* Shard thread (inside the node's callback): gv_tcp_send's returns. */
+int gv_shard_stream_send(gv_shard *sh, int ep, const gv_addr *to,
+			 const uint8_t *msg, size_t len);
+/* The channel's counters (zeros when not enabled). Shard thread, or any
+ * thread once the shard stopped. */
+void gv_shard_stream_stats(const gv_shard *sh, gv_tcp_stats *out);
 
 /* Drain node ep's sends after this batch (the owner called into it from
  * on_cmd or on_iter: a put, a join, a membership change). Shard thread. */

@@ -147,6 +147,36 @@ on_deliver(void *ud, gv_time now, int from, int to, const uint8_t *buf,
 		}
 }
 
+/* ------------------------------------------------------------ streams */
+
+static int
+cb_stream_send(void *ud, const gv_addr *to, const uint8_t *msg, size_t len)
+{
+	struct nodectx *x = ud;
+	return gv_sim_stream_send(x->c->sim, (int)x->idx, to, msg, len);
+}
+
+static int
+st_recv(void *ep, gv_time now, const gv_addr *from, const uint8_t *msg,
+	size_t len)
+{
+	return gv_node_stream_recv(ep, now, from, msg, len);
+}
+
+static void
+st_ready(void *ep, gv_time now, const gv_addr *peer)
+{
+	gv_node_stream_ready(ep, now, peer);
+}
+
+static void
+st_down(void *ep, gv_time now, const gv_addr *peer)
+{
+	gv_node_stream_down(ep, now, peer);
+}
+
+static const gv_sim_stream_ops node_stream_ops = {st_recv, st_ready, st_down};
+
 /* ------------------------------------------------------------ lifecycle */
 
 static int
@@ -164,6 +194,8 @@ make_node(gv_cluster *c, size_t i, gv_time now, gv_node **out)
 	nc.cb.on_member = cb_member;
 	nc.cb.on_conflict = cb_conflict;
 	nc.cb.on_partition = cb_partition;
+	if (c->cfg.stream)
+		nc.cb.stream_send = cb_stream_send;
 	nc.ud = &c->ctx[i];
 	if (c->cfg.keyrings)
 		nc.keyring = c->cfg.keyrings[i];
@@ -248,6 +280,17 @@ gv_cluster_new(gv_cluster **out, const gv_cluster_config *cfg)
 						cfg->region_lat_min_us,
 						cfg->region_lat_max_us);
 	c->statics = (gv_static_peers){c->n, c->ids, c->addrs, c->regions};
+	if (cfg->stream) {
+		rc = gv_sim_stream_enable(c->sim, cfg->stream_bps,
+					  cfg->stream_queue);
+		for (size_t i = 0; i < c->n && rc == 0; i++)
+			rc = gv_sim_stream_attach(c->sim, (int)i,
+						  &node_stream_ops);
+		if (rc) {
+			gv_cluster_del(c);
+			return rc;
+		}
+	}
 	for (size_t i = 0; i < c->n; i++) {
 		rc = make_node(c, i, 0, &c->nodes[i]);
 		if (rc) {

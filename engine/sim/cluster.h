@@ -39,6 +39,11 @@ typedef struct gv_cluster_config {
 	/* optional: also called for every datagram delivered */
 	gv_sim_deliver_fn observer;
 	void *observer_ud;
+	/* the stream channel (sim.h's model): nodes fetch large values
+	 * over it; 0 bytes/s and 0 queue take the model's defaults */
+	bool stream;
+	uint64_t stream_bps;
+	size_t stream_queue;
 } gv_cluster_config;
 
 /* Defaults: node defaults, simulator defaults, prejoined, no regions. */

@@ -21,6 +21,7 @@
 
 #include "core/rng.h"
 #include "sim/sim.h"
+#include "sim/sim_int.h"
 
 /* Time is virtual and randomness comes from the seeded generator; like the
  * core, make a slip a compile-time error. Memory comes from cfg.mem. */
@@ -28,69 +29,16 @@
 #pragma GCC poison rand rand_r srand random srandom drand48 lrand48 getrandom
 #pragma GCC poison arc4random malloc calloc realloc free
 
-enum { EV_DELIVER = 0, EV_TIMER = 1, EV_RESTART = 2 };
-
-/* Datagram buffers: class c holds up to 64 << c bytes (64 .. 65536). */
-#define MSG_MIN_SHIFT 6
-#define MSG_NCLASSES 11
-
-struct sim_msg {
-	struct sim_msg *next; /* free-list link */
-	uint32_t len;
-	uint16_t refs; /* deliveries pending: 2 for a duplicate */
-	uint8_t cls;
-	uint8_t data[];
-};
-
-struct sim_ev {
-	gv_time at;
-	uint64_t key; /* sequence << 2 | kind: unique, breaks ties in order */
-	uint32_t to;  /* the endpoint the event is for */
-	uint32_t from;
-	struct sim_msg *msg;
-};
-
-struct sim_ep {
-	const gv_sim_ops *ops; /* NULL: empty slot */
-	void *ep;
-	gv_time armed;      /* time of the live timer event, or NEVER */
-	gv_time restart_at; /* time of the live restart event, or NEVER */
-	uint32_t group;
-	uint8_t region;
-	bool up;
-};
-
-struct sim_lat {
-	gv_time min, span; /* uniform in [min, min + span] */
-};
-
-struct gv_sim {
-	const gv_mem *mem;
-	gv_sim_config cfg;
-	gv_rng rng;
-	gv_time now;
-	uint64_t seq;
-	bool busy; /* inside an event or an endpoint call */
-	size_t n;
-	struct sim_ep *eps;
-	struct sim_ev *q; /* binary min-heap */
-	size_t qlen, qcap;
-	uint8_t *scratch; /* GV_SIM_SEND_CAP bytes for send() */
-	struct sim_msg *pool[MSG_NCLASSES];
-	struct sim_lat lat[GV_SIM_MAX_REGIONS][GV_SIM_MAX_REGIONS];
-	gv_sim_stats st;
-};
-
 #define Q_INITIAL 1024
 
-static void *
-mem_alloc(const gv_sim *sim, size_t size)
+void *
+gv__sim_alloc(const gv_sim *sim, size_t size)
 {
 	return sim->mem->alloc(sim->mem->ctx, size);
 }
 
-static void
-mem_free(const gv_sim *sim, void *p, size_t size)
+void
+gv__sim_free(const gv_sim *sim, void *p, size_t size)
 {
 	if (p)
 		sim->mem->dealloc(sim->mem->ctx, p, size);
@@ -126,8 +74,8 @@ msg_class(size_t len)
 	       MSG_MIN_SHIFT;
 }
 
-static struct sim_msg *
-msg_get(gv_sim *sim, const uint8_t *buf, size_t len)
+struct sim_msg *
+gv__sim_msg_get(gv_sim *sim, const uint8_t *buf, size_t len)
 {
 	unsigned c = msg_class(len);
 	struct sim_msg *m = sim->pool[c];
@@ -135,7 +83,7 @@ msg_get(gv_sim *sim, const uint8_t *buf, size_t len)
 	if (m) {
 		sim->pool[c] = m->next;
 	} else {
-		m = mem_alloc(sim, msg_size(c));
+		m = gv__sim_alloc(sim, msg_size(c));
 		if (!m)
 			return NULL;
 		m->cls = (uint8_t)c;
@@ -148,8 +96,8 @@ msg_get(gv_sim *sim, const uint8_t *buf, size_t len)
 	return m;
 }
 
-static void
-msg_put(gv_sim *sim, struct sim_msg *m)
+void
+gv__sim_msg_put(gv_sim *sim, struct sim_msg *m)
 {
 	if (--m->refs == 0) {
 		m->next = sim->pool[m->cls];
@@ -169,20 +117,20 @@ static int
 q_grow(gv_sim *sim)
 {
 	size_t ncap = sim->qcap * 2;
-	struct sim_ev *nq = mem_alloc(sim, ncap * sizeof(*nq));
+	struct sim_ev *nq = gv__sim_alloc(sim, ncap * sizeof(*nq));
 
 	if (!nq)
 		return GV_ENOMEM;
 	memcpy(nq, sim->q, sim->qlen * sizeof(*nq));
-	mem_free(sim, sim->q, sim->qcap * sizeof(*sim->q));
+	gv__sim_free(sim, sim->q, sim->qcap * sizeof(*sim->q));
 	sim->q = nq;
 	sim->qcap = ncap;
 	return 0;
 }
 
-static int
-q_push(gv_sim *sim, gv_time at, unsigned kind, uint32_t to, uint32_t from,
-       struct sim_msg *msg)
+int
+gv__sim_q_push(gv_sim *sim, gv_time at, unsigned kind, uint32_t to,
+	       uint32_t from, struct sim_msg *msg)
 {
 	struct sim_ev ev = {at, (sim->seq++ << 2) | kind, to, from, msg};
 	size_t i;
@@ -231,8 +179,8 @@ q_pop(gv_sim *sim, struct sim_ev *out)
 
 /* ---- the link model ---- */
 
-static gv_time
-sample_delay(gv_sim *sim, const struct sim_ep *a, const struct sim_ep *b)
+gv_time
+gv__sim_sample_delay(gv_sim *sim, const struct sim_ep *a, const struct sim_ep *b)
 {
 	const struct sim_lat *l = &sim->lat[a->region][b->region];
 	gv_time d = l->min;
@@ -284,17 +232,17 @@ route(gv_sim *sim, uint32_t from, const gv_addr *to_addr, const uint8_t *buf,
 		copies = 2;
 		sim->st.duplicated++;
 	}
-	m = msg_get(sim, buf, len);
+	m = gv__sim_msg_get(sim, buf, len);
 	if (!m) {
 		sim->st.dropped_nomem += copies;
 		return;
 	}
 	m->refs = (uint16_t)copies;
 	for (unsigned c = 0; c < copies; c++) {
-		gv_time at = sim->now + sample_delay(sim, a, b);
-		if (q_push(sim, at, EV_DELIVER, (uint32_t)to, from, m) < 0) {
+		gv_time at = sim->now + gv__sim_sample_delay(sim, a, b);
+		if (gv__sim_q_push(sim, at, EV_DELIVER, (uint32_t)to, from, m) < 0) {
 			sim->st.dropped_nomem++;
-			msg_put(sim, m);
+			gv__sim_msg_put(sim, m);
 		}
 	}
 }
@@ -307,8 +255,8 @@ route(gv_sim *sim, uint32_t from, const gv_addr *to_addr, const uint8_t *buf,
  * a handle_expiry it fires 1 us later at the earliest, so an endpoint that
  * leaves its expiry in the past cannot stall the clock.
  */
-static void
-after_call(gv_sim *sim, uint32_t i, bool expired)
+void
+gv__sim_after_call(gv_sim *sim, uint32_t i, bool expired)
 {
 	struct sim_ep *e = &sim->eps[i];
 	gv_time t, floor;
@@ -341,7 +289,7 @@ after_call(gv_sim *sim, uint32_t i, bool expired)
 		t = floor;
 	if (t == e->armed)
 		return;
-	if (q_push(sim, t, EV_TIMER, i, i, NULL) < 0) {
+	if (gv__sim_q_push(sim, t, EV_TIMER, i, i, NULL) < 0) {
 		sim->st.timers_lost++;
 		e->armed = GV_TIME_NEVER;
 		return;
@@ -359,11 +307,11 @@ do_restart(gv_sim *sim, uint32_t i)
 		return;
 	e->up = true;
 	e->armed = GV_TIME_NEVER;
-	after_call(sim, i, false);
+	gv__sim_after_call(sim, i, false);
 }
 
-static void
-fill_addr(const gv_sim *sim, uint32_t i, gv_addr *out)
+void
+gv__sim_fill_addr(const gv_sim *sim, uint32_t i, gv_addr *out)
 {
 	uint32_t v = i + 1;
 
@@ -395,7 +343,7 @@ ev_deliver(gv_sim *sim, const struct sim_ev *ev)
 	} else {
 		sim->st.delivered++;
 		sim->st.bytes_delivered += m->len;
-		fill_addr(sim, ev->from, &from);
+		gv__sim_fill_addr(sim, ev->from, &from);
 		r = b->ops->recv(b->ep, sim->now, &from, m->data, m->len);
 		if (r < 0)
 			sim->st.recv_errors++;
@@ -403,11 +351,11 @@ ev_deliver(gv_sim *sim, const struct sim_ev *ev)
 			sim->cfg.on_deliver(sim->cfg.ud, sim->now,
 			                    (int)ev->from, (int)ev->to, m->data,
 			                    m->len);
-		msg_put(sim, m);
-		after_call(sim, ev->to, false);
+		gv__sim_msg_put(sim, m);
+		gv__sim_after_call(sim, ev->to, false);
 		return;
 	}
-	msg_put(sim, m);
+	gv__sim_msg_put(sim, m);
 }
 
 static void
@@ -425,7 +373,7 @@ ev_timer(gv_sim *sim, const struct sim_ev *ev)
 	r = e->ops->handle_expiry(e->ep, sim->now);
 	if (r < 0)
 		sim->st.expiry_errors++;
-	after_call(sim, ev->to, true);
+	gv__sim_after_call(sim, ev->to, true);
 }
 
 static void
@@ -474,10 +422,10 @@ gv_sim_new(gv_sim **out, const gv_sim_config *cfg)
 	sim->n = cfg->nendpoints;
 	gv_rng_seed(&sim->rng, cfg->seed);
 
-	sim->eps = mem_alloc(sim, sim->n * sizeof(*sim->eps));
+	sim->eps = gv__sim_alloc(sim, sim->n * sizeof(*sim->eps));
 	sim->qcap = Q_INITIAL;
-	sim->q = mem_alloc(sim, sim->qcap * sizeof(*sim->q));
-	sim->scratch = mem_alloc(sim, GV_SIM_SEND_CAP);
+	sim->q = gv__sim_alloc(sim, sim->qcap * sizeof(*sim->q));
+	sim->scratch = gv__sim_alloc(sim, GV_SIM_SEND_CAP);
 	if (!sim->eps || !sim->q || !sim->scratch) {
 		gv_sim_del(sim);
 		return GV_ENOMEM;
@@ -503,21 +451,22 @@ gv_sim_del(gv_sim *sim)
 {
 	if (!sim)
 		return;
+	gv__sim_stream_fini(sim);
 	/* Every buffer still referenced is referenced from the queue. */
 	for (size_t i = 0; i < sim->qlen; i++)
 		if (sim->q[i].msg)
-			msg_put(sim, sim->q[i].msg);
+			gv__sim_msg_put(sim, sim->q[i].msg);
 	for (unsigned c = 0; c < MSG_NCLASSES; c++) {
 		struct sim_msg *m = sim->pool[c];
 		while (m) {
 			struct sim_msg *next = m->next;
-			mem_free(sim, m, msg_size(c));
+			gv__sim_free(sim, m, msg_size(c));
 			m = next;
 		}
 	}
-	mem_free(sim, sim->scratch, GV_SIM_SEND_CAP);
-	mem_free(sim, sim->q, sim->qcap * sizeof(*sim->q));
-	mem_free(sim, sim->eps, sim->n * sizeof(*sim->eps));
+	gv__sim_free(sim, sim->scratch, GV_SIM_SEND_CAP);
+	gv__sim_free(sim, sim->q, sim->qcap * sizeof(*sim->q));
+	gv__sim_free(sim, sim->eps, sim->n * sizeof(*sim->eps));
 	sim->mem->dealloc(sim->mem->ctx, sim, sizeof(*sim));
 }
 
@@ -532,7 +481,7 @@ gv_sim_addr(const gv_sim *sim, int i, gv_addr *out)
 {
 	if (!index_ok(sim, i) || !out)
 		return GV_EINVAL;
-	fill_addr(sim, (uint32_t)i, out);
+	gv__sim_fill_addr(sim, (uint32_t)i, out);
 	return 0;
 }
 
@@ -567,7 +516,7 @@ gv_sim_attach(gv_sim *sim, int i, const gv_sim_ops *ops, void *ep)
 	e->armed = GV_TIME_NEVER;
 	if (ops && e->up) {
 		sim->busy = true;
-		after_call(sim, (uint32_t)i, false);
+		gv__sim_after_call(sim, (uint32_t)i, false);
 		sim->busy = false;
 	}
 	return 0;
@@ -669,7 +618,7 @@ gv_sim_restart(gv_sim *sim, int i, gv_time at)
 	}
 	if (at < sim->now)
 		at = sim->now;
-	if (q_push(sim, at, EV_RESTART, (uint32_t)i, (uint32_t)i, NULL) < 0)
+	if (gv__sim_q_push(sim, at, EV_RESTART, (uint32_t)i, (uint32_t)i, NULL) < 0)
 		return GV_ENOMEM;
 	e->restart_at = at;
 	return 0;
@@ -689,7 +638,7 @@ gv_sim_poke(gv_sim *sim, int i)
 	if (!sim->eps[i].up)
 		return 0;
 	sim->busy = true;
-	after_call(sim, (uint32_t)i, false);
+	gv__sim_after_call(sim, (uint32_t)i, false);
 	sim->busy = false;
 	return 0;
 }
@@ -724,8 +673,11 @@ gv_sim_step(gv_sim *sim)
 	case EV_TIMER:
 		ev_timer(sim, &ev);
 		break;
-	default:
+	case EV_RESTART:
 		ev_restart(sim, &ev);
+		break;
+	default:
+		gv__sim_stream_deliver(sim, &ev);
 		break;
 	}
 	sim->busy = false;

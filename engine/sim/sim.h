@@ -269,4 +269,46 @@ bool gv_sim_run_while(gv_sim *sim, bool (*cond)(void *ud), void *ud,
 /* The counters (updated live; valid until gv_sim_del). */
 const gv_sim_stats *gv_sim_get_stats(const gv_sim *sim);
 
+/*
+ * The stream channel model (sim_stream.c): a reliable, ordered message
+ * pipe per ordered pair of endpoints, as the daemon's TCP connections
+ * are. A message sent at t arrives at max(t + latency, the pair's last
+ * arrival) + len / bytes_per_sec: in order, never lost or duplicated. A
+ * pair holds at most queue_max bytes in flight; a send beyond it returns
+ * GV_EAGAIN, and the sender's ready() is called once the pair has
+ * drained to half. A message whose receiver is down or across a
+ * partition at arrival is dropped and both ends get down() (a reset
+ * connection); a send to such a peer fails at once. A stalled endpoint
+ * reads nothing: what is sent to it stays queued (its senders see
+ * GV_EAGAIN) until gv_sim_stream_stall(sim, i, false).
+ */
+typedef struct gv_sim_stream_ops {
+	int (*recv)(void *ep, gv_time now, const gv_addr *from,
+		    const uint8_t *msg, size_t len);
+	void (*ready)(void *ep, gv_time now, const gv_addr *peer);
+	void (*down)(void *ep, gv_time now, const gv_addr *peer);
+} gv_sim_stream_ops;
+
+typedef struct gv_sim_stream_stats {
+	uint64_t msgs, bytes;       /* delivered */
+	uint64_t blocked;           /* sends refused with GV_EAGAIN */
+	uint64_t resets;            /* messages dropped: down or partitioned */
+	uint64_t peak_queued;       /* bytes in flight on one pair, at most */
+} gv_sim_stream_stats;
+
+/* Turn the model on (bytes_per_sec 0: 1 GB/s; queue_max 0: 4 MiB).
+ * Returns 0, GV_EINVAL, GV_ENOMEM. */
+int gv_sim_stream_enable(gv_sim *sim, uint64_t bytes_per_sec,
+			 size_t queue_max);
+/* Endpoint i's stream calls (ep as given to gv_sim_attach). */
+int gv_sim_stream_attach(gv_sim *sim, int i, const gv_sim_stream_ops *ops);
+/* Endpoint i sends msg to the endpoint at @to: 0, GV_EAGAIN, GV_EINVAL
+ * (no such endpoint, or a message over 4 MiB), -ECONNREFUSED (down or
+ * partitioned), GV_ENOMEM. Safe to call from inside an endpoint call. */
+int gv_sim_stream_send(gv_sim *sim, int i, const gv_addr *to,
+		       const uint8_t *msg, size_t len);
+/* Endpoint i stops (true) or resumes (false) reading its streams. */
+int gv_sim_stream_stall(gv_sim *sim, int i, bool stalled);
+const gv_sim_stream_stats *gv_sim_stream_get_stats(const gv_sim *sim);
+
 #endif /* GV_SIM_SIM_H */

@@ -66,6 +66,7 @@ enum gv_error {
 	GV_ENOTFLOAT = -10024,  /* the value is not a valid float */
 	GV_EOVERFLOW = -10025,  /* increment or decrement would overflow */
 	GV_ENANINF = -10026,    /* the result would be NaN or infinite */
+	GV_EAGAIN = -10027,     /* a bounded queue is full: try again later */
 };
 
 /*

@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: MIT
 """compress_test.py GRAPEVINED - compressed gossip with real daemons.
 
-Three nodes, the third with --compress-threshold off. A 20 KB JSON
-document, a 12 KB HTML page and 6 KB of random bytes are SET through
-redis-py at the first node and read back identical at the other two
-(the one with compression off included: it accepts compressed
+Three nodes, the third with --compress-threshold off. A 15 KB JSON
+document, a 12 KB HTML page and 6 KB of random bytes (each one datagram)
+and a 20 KB JSON document (over the stream threshold: the stream channel)
+are SET through redis-py at the first node and read back identical at the
+other two (the one with compression off included: it accepts compressed
 datagrams). The first node's GV.STATS show compressed datagrams and a
 compression_ratio above 1 (and the random value tried and skipped); the
 third sent nothing compressed but inflated what it got; nobody refused a
@@ -73,8 +74,10 @@ def test_compress():
         ct.check(ct.wait_until(lambda: all(ct.alive_members(n) == 2 for n in nodes), 10),
                  "3 nodes joined (2 peers alive at each)")
         clients = [redis.Redis(host="127.0.0.1", port=n.resp, socket_timeout=5) for n in nodes]
-        values = {"doc:json": json_doc(20000, rng), "doc:html": html_page(12000, rng),
-                  "doc:random": rng.randbytes(6000)}
+        # 15 KB: under the stream threshold (16 KB), in one datagram;
+        # the 20 KB one goes over the stream channel (TCP)
+        values = {"doc:json": json_doc(15000, rng), "doc:html": html_page(12000, rng),
+                  "doc:random": rng.randbytes(6000), "doc:json20": json_doc(20000, rng)}
         for k, v in values.items():
             ct.check(clients[0].set(k, v) is True, f"SET {k} ({len(v)} bytes) at z0")
         for i in (1, 2):

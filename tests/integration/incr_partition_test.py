@@ -7,9 +7,10 @@ node.
 
 usage: incr_partition_test.py GRAPEVINED [--expect-fail-ok]
 
-The partition is nftables on loopback, in this network namespace, scoped
-to the cluster's own gossip ports (a table of its own, deleted on exit):
-every UDP datagram between node 3 and nodes 1-2 is dropped, both ways.
+The partition is nftables on loopback, in this network namespace (a table
+of its own, deleted on exit): the nodes gossip on addresses of their own
+(127.0.0.11-13) and every packet between node 3's and nodes 1-2's is
+dropped, both ways: UDP gossip and the TCP stream channel.
 Half of each node's increments are made before the cut, half during it;
 the cut lasts at least 3 s (the failure detector sees it); a key written
 at node 3 during the cut must not reach node 1 (the cut holds), and must
@@ -58,14 +59,15 @@ def nft_usable():
 
 
 def cut(cl, minority):
-    """Drop UDP both ways between node `minority` and the others."""
-    ports = lambda nodes: ", ".join(str(cl.gossip[i] + s) for i in nodes for s in range(cl.shards))  # noqa: E731
-    one = ports([minority])
-    rest = ports([i for i in range(cl.n) if i != minority])
+    """Drop everything between node `minority`'s address and the others'
+    (UDP gossip and the TCP stream channel), both ways; clients reach
+    every node's RESP port on 127.0.0.1 still."""
+    one = cl.ip[minority]
+    rest = ", ".join(cl.ip[i] for i in range(cl.n) if i != minority)
     p = nft("-f", "-", inp=f"""table inet {TABLE} {{
 	chain out {{ type filter hook output priority 0; policy accept;
-		ip saddr 127.0.0.1 udp sport {{ {one} }} udp dport {{ {rest} }} drop
-		ip saddr 127.0.0.1 udp sport {{ {rest} }} udp dport {{ {one} }} drop
+		ip saddr {one} ip daddr {{ {rest} }} drop
+		ip saddr {{ {rest} }} ip daddr {one} drop
 	}}
 }}
 """)
@@ -129,7 +131,7 @@ def main():
     key = b"gv:incr:partition"
     cl = None
     try:
-        cl = servers.GvCluster(binary, 3)
+        cl = servers.GvCluster(binary, 3, distinct_ips=True)
         errors = {}
         half = N_PER_NODE // 2
         t0 = time.time()

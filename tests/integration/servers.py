@@ -233,21 +233,26 @@ def gv_supports(binary, flag):
 
 class GvCluster:
     """n grapevined nodes on loopback, node i seeded by node 0. Each node
-    gossips on gossip[i] .. gossip[i] + shards - 1 (UDP)."""
+    gossips on gossip[i] .. gossip[i] + shards - 1 (UDP, and TCP for the
+    stream channel) at ip[i]: 127.0.0.1, or with distinct_ips 127.0.0.(11+i)
+    (all of 127/8 is loopback), so that a firewall rule can cut one node
+    off by address, TCP included, while clients still reach its RESP port
+    on 127.0.0.1."""
 
-    def __init__(self, binary, n=3, shards=2, extra=(), password=None):
+    def __init__(self, binary, n=3, shards=2, extra=(), password=None, distinct_ips=False):
         self.n, self.shards, self.password = n, shards, password
+        self.ip = [f"127.0.0.{11 + i}" if distinct_ips else "127.0.0.1" for i in range(n)]
         base_g = free_port_block(n * 10)
         base_r = free_port_block(n, udp=False)
         self.gossip = [base_g + 10 * i for i in range(n)]
         self.resp = [base_r + i for i in range(n)]
         self.procs, self.logs = [], []
         for i in range(n):
-            a = [binary, "--bind", f"127.0.0.1:{self.gossip[i]}",
+            a = [binary, "--bind", f"{self.ip[i]}:{self.gossip[i]}",
                  "--resp", f"127.0.0.1:{self.resp[i]}", "--shards", str(shards),
                  "--name", f"n{i}", "--probe-interval-ms", "200", "--log-level", "info"]
             if i:
-                a += ["--join", f"127.0.0.1:{self.gossip[0]}"]
+                a += ["--join", f"{self.ip[0]}:{self.gossip[0]}"]
             if password:
                 a += ["--requirepass", password]
             p, log = _spawn(a + list(extra), f"gvd-n{i}")

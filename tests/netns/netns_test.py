@@ -179,13 +179,14 @@ def nft(name, script):
 
 
 def cut(name, others):
-    """Drop UDP both ways between `name` and `others`, inside name's netns."""
+    """Drop everything (UDP gossip and the TCP stream channel) both ways
+    between `name` and `others`, inside name's netns."""
     peers = ", ".join(addr(o) for o in others)
     nft(name, f"""table inet gvpart {{
 	chain in {{ type filter hook input priority 0; policy accept;
-		ip saddr {{ {peers} }} meta l4proto udp drop; }}
+		ip saddr {{ {peers} }} drop; }}
 	chain out {{ type filter hook output priority 0; policy accept;
-		ip daddr {{ {peers} }} meta l4proto udp drop; }}
+		ip daddr {{ {peers} }} drop; }}
 }}
 """)
 
