@@ -12,7 +12,8 @@
  * (compression off at half the nodes) converges, the nodes that have it
  * off sending nothing compressed yet accepting what the others send.
  * A compressed datagram whose frame is corrupted (checksum fixed, so it
- * reaches the decompressor) is refused, counted, and changes nothing.
+ * reaches the decompressor) is refused, counted, and changes nothing;
+ * with an unknown flag bit too it is refused; repaired, it is applied.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -311,6 +312,24 @@ test_sim_compress_corrupt_frame(void **state)
 	gv_record r;
 	assert_int_equal(gv_store_lookup(gv_node_store(v), "zz", 2, &r),
 	                 GV_ENOTFOUND);
+	/* an unknown flag bit next to the compressed one (the frame
+	 * repaired): refused as malformed by a node without a keyring */
+	buf[dlen - 3] ^= 0x5a;
+	buf[GV_WIRE_HEADER_LEN + 5] ^= 0x7f;
+	buf[3] |= 0x08;
+	gv_wire_set_compressed(buf, dlen, true);
+	bad = st->dgrams_bad;
+	assert_int_equal(gv_node_recv(v, gv_cluster_now(c), &from, buf, dlen),
+	                 GV_EMALFORMED);
+	assert_int_equal(st->dgrams_bad, bad + 1);
+	/* without it the same datagram is accepted and applied */
+	buf[3] &= (uint8_t)~0x08;
+	gv_wire_set_compressed(buf, dlen, true);
+	uint64_t inflated = st->decompressed_datagrams;
+	assert_int_equal(gv_node_recv(v, gv_cluster_now(c), &from, buf, dlen),
+	                 0);
+	assert_int_equal(st->decompressed_datagrams, inflated + 1);
+	assert_int_equal(gv_store_lookup(gv_node_store(v), "zz", 2, &r), 0);
 	gv_cluster_del(c);
 }
 
