@@ -5,7 +5,8 @@
  * read (with the values that are true of grapevine: one database, no
  * saving, no eviction) and every grapevined flag under its own name, from
  * config.c's option table. CONFIG SET changes what can change at run
- * time on the front end alone (requirepass, timeout) and accepts the
+ * time on the front end alone (requirepass, timeout) or that the shards
+ * pick up at their next publish (compress-threshold), and accepts the
  * values of the others that are already so (save "", appendonly no,
  * maxmemory-policy noeviction); the rest is immutable, in Redis's words.
  * Runs on the front end's thread.
@@ -234,6 +235,34 @@ set_one(gv_daemon *d, const char *name, const gv_resp_arg *v, bool apply)
 			       "inclusive";
 		if (apply)
 			d->cfg.timeout = (unsigned)t;
+		return NULL;
+	}
+	if (!strcmp(name, "compress-threshold")) {
+		/* the shards' nodes take it at their next publish (100 ms) */
+		char buf[24];
+		unsigned long long t = 0;
+		if (v->len == 3 && !strncasecmp(v->ptr, "off", 3)) {
+			t = 0;
+		} else {
+			if (!v->len || v->len >= sizeof(buf))
+				return "argument couldn't be parsed into an "
+				       "integer";
+			memcpy(buf, v->ptr, v->len);
+			buf[v->len] = 0;
+			char *end;
+			t = strtoull(buf, &end, 10);
+			if (*end || end == buf || buf[0] == '-')
+				return "argument couldn't be parsed into an "
+				       "integer";
+			if (t > 65507)
+				return "argument must be off or between 0 and "
+				       "65507 inclusive";
+		}
+		if (apply) {
+			d->cfg.compress_threshold = t;
+			atomic_store_explicit(&d->compress_threshold, t,
+					      memory_order_relaxed);
+		}
 		return NULL;
 	}
 	if (!strcmp(name, "maxmemory-policy")) {

@@ -358,6 +358,7 @@ struct worker {
 	bool resync; /* shard 0's thread: a message to here was dropped */
 	_Atomic int leave; /* 1: leave now (set by the front end), 2: left */
 	gv_time leave_at;
+	uint64_t compress_threshold; /* this thread's: as its nodes have it */
 };
 
 struct gv_daemon {
@@ -374,6 +375,11 @@ struct gv_daemon {
 	bool hook_running;
 	_Atomic int hook_stop;
 	_Atomic int fatal;
+	/* CONFIG SET compress-threshold: written by the front end, read by
+	 * each worker at its next publish (every 100 ms), which applies it
+	 * to its nodes on their own thread; relaxed: a lone number that
+	 * orders nothing else (a worker may apply it a tick later) */
+	_Atomic uint64_t compress_threshold;
 	char fatal_msg[256];
 	gv_resp_limits lim;
 	size_t in_limit; /* a client's input cap: the largest request */

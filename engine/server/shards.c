@@ -359,8 +359,15 @@ on_publish(void *ud, gv_shard *rt, void *snap, gv_time now)
 {
 	struct worker *w = ud;
 	struct pub *p = snap;
+	uint64_t zthr = atomic_load_explicit(&w->d->compress_threshold,
+					     memory_order_relaxed);
+	bool zset = zthr != w->compress_threshold;
+	w->compress_threshold = zthr;
 	for (unsigned j = 0; j < w->nlocal; j++) {
 		gv_node *n = w->d->shards[w->local[j]].node;
+		if (zset) /* CONFIG SET compress-threshold */
+			(void)gv_node_set_compress(n, (size_t)zthr,
+						   w->d->cfg.compress_level);
 		const gv_store *st = gv_node_store(n);
 		memset(&p[j], 0, sizeof(p[j]));
 		p[j].st = *gv_node_get_stats(n);
@@ -413,6 +420,10 @@ worker_init(gv_daemon *d, unsigned t, char *err, size_t errlen)
 	struct worker *w = &d->workers[t];
 	w->d = d;
 	w->idx = t;
+	/* before the thread starts: what its nodes are created with */
+	w->compress_threshold = d->cfg.compress_threshold;
+	atomic_store_explicit(&d->compress_threshold,
+			      d->cfg.compress_threshold, memory_order_relaxed);
 	for (unsigned i = t; i < d->k; i += d->nthreads)
 		w->local[w->nlocal++] = i;
 	if (gv_spsc_init(&w->memq, d->mem, MEMQ, sizeof(struct member_msg))) {

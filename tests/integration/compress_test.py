@@ -10,14 +10,15 @@ other two (the one with compression off included: it accepts compressed
 datagrams). The first node's GV.STATS show compressed datagrams and a
 compression_ratio above 1 (and the random value tried and skipped); the
 third sent nothing compressed but inflated what it got; nobody refused a
-frame. CONFIG GET shows each node's threshold; a bad value is refused at
-start. Exits 77 without redis-py.
+frame. CONFIG GET shows each node's threshold; CONFIG SET turns it off
+and on at run time; a bad value is refused at start and by CONFIG SET. Exits 77 without redis-py.
 """
 import json
 import os
 import random
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster_test as ct  # noqa: E402
@@ -114,6 +115,34 @@ def test_compress():
                  f"CONFIG GET compress-threshold at z0: {clients[0].config_get('compress-threshold')}")
         ct.check(clients[2].config_get("compress-threshold") == {"compress-threshold": "off"},
                  f"CONFIG GET compress-threshold at z2: {clients[2].config_get('compress-threshold')}")
+        # CONFIG SET: the shards take it at their next publish (100 ms)
+        ct.check(clients[0].config_set("compress-threshold", "off") is True,
+                 "CONFIG SET compress-threshold off at z0")
+        ct.check(clients[0].config_get("compress-threshold") == {"compress-threshold": "off"},
+                 "CONFIG GET shows it off")
+        time.sleep(0.3)
+        before = st(0)["compressed_datagrams"]
+        v2 = html_page(10000, rng)
+        clients[0].set("doc:off", v2)
+        ok = ct.wait_until(lambda: clients[1].get("doc:off") == v2, 10)
+        time.sleep(0.3)
+        ct.check(ok and st(0)["compressed_datagrams"] == before,
+                 f"with it off, z0 sends a 10 KB page raw ({before} -> "
+                 f"{st(0)['compressed_datagrams']} compressed)")
+        ct.check(clients[0].config_set("compress-threshold", "512") is True,
+                 "CONFIG SET compress-threshold 512 at z0")
+        time.sleep(0.3)
+        v3 = html_page(10000, rng)
+        clients[0].set("doc:on", v3)
+        ok = ct.wait_until(lambda: clients[1].get("doc:on") == v3, 10)
+        ct.check(ok and ct.wait_until(lambda: st(0)["compressed_datagrams"] > before, 5),
+                 f"on again, it is compressed ({st(0)['compressed_datagrams']})")
+        try:
+            clients[0].config_set("compress-threshold", "lots")
+            refused = False
+        except redis.ResponseError:
+            refused = True
+        ct.check(refused, "CONFIG SET compress-threshold lots is refused")
         info = clients[0].info("stats")
         ct.check(float(info.get("compression_ratio", 0)) > 1.5,
                  f"INFO compression_ratio {info.get('compression_ratio')}")
