@@ -1,0 +1,929 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hash.c - Redis hashes whose fields merge one by one.
+ *
+ * A hash is not one value: each field is its own store entry, under a
+ * reserved key made of the hash's key and the field,
+ *
+ *   "\0gv\0H" klen u16 key field     the field's value (bytes), or a
+ *                                    counter state (HINCRBY), or the
+ *                                    tombstone an HDEL left
+ *   "\0gv\0X" key                    the hash's expiry register: no value;
+ *                                    its deadline is the entry's (0 or a
+ *                                    tombstone: none, PERSIST)
+ *
+ * so last-write-wins, conflicts, tombstones and their collection, Merkle
+ * anti-entropy and dissemination all work per field, unchanged, and a
+ * field's entry lives on the hash key's shard (the daemon routes by the
+ * user key). The key's own entry (a string, a counter, or the tombstone
+ * of a DEL) is the hash's epoch: a field older than it is dead. So a DEL
+ * (or SET, INCR...) of the key at version v removes every field written
+ * before v, at whatever node, and keeps those written after it; the
+ * newest write decides the key's type. The expiry register applies when
+ * it is newer than the key's entry: once its deadline D has passed,
+ * fields written before D are dead, and a field written after D starts a
+ * new hash (as Redis's HSET on an expired key).
+ *
+ * Dead fields are removed from the store at once (no tombstone: the
+ * key's entry or the register stands for them) when the write that kills
+ * them is stored here, and are refused when they arrive later. A node
+ * that has not yet seen the killing write still holds them; anti-entropy
+ * moves the killing write to it in the same session, so the two agree.
+ * Fields dead by expiry go when the hash is next touched, when the
+ * register's deadline is reclaimed or collected, whichever comes first
+ * (until then another node may push them again: refused, a short-lived
+ * anti-entropy difference). Field tombstones are kept whatever their age
+ * (refusing them at one node and not another would make a lasting
+ * difference); they are collected as any tombstone. An expiry register
+ * older than the key's entry no longer applies; it stays until its
+ * deadline, then goes as an expired entry (PERSIST writes the
+ * register's tombstone).
+ *
+ * The index: per hash key, its live fields in the order they arrived
+ * (HGETALL, HSCAN and HRANDFIELD list them without scanning the store),
+ * and the newest field version seen (WATCH). It follows every change of
+ * a field's entry: local writes and merges (gv__hash_on_entry, from
+ * keys.c's reserved-entry dispatch), kills (gv__hash_on_plain), expiry,
+ * and flushes (rebuilt). Its memory is counted in the store's mem_used,
+ * so --max-memory sees it.
+ */
+#include <math.h>
+
+#include "node_int.h"
+
+#define P_FIELD 'H'
+#define P_EXPIRY 'X'
+#define FKEY_HDR (GV_RESERVED_LEN + 3)
+#define XKEY_HDR (GV_RESERVED_LEN + 1)
+
+struct hfield {
+	uint64_t h;
+	uint32_t flen;
+	uint8_t f[];
+};
+
+struct hkey {
+	uint64_t h;        /* key hash (gv__key_hash) */
+	gv_version newest; /* newest field write seen (live or deleted) */
+	uint32_t n;        /* live fields */
+	uint32_t nv, vcap; /* v: arrival order, NULL holes */
+	struct hfield **v;
+	uint32_t *tab; /* index + 1 into v; 0: empty; home: low bits */
+	uint32_t tcap;
+	uint32_t klen;
+	uint8_t key[];
+};
+
+/* ------------------------------------------------------ memory */
+
+static void *
+halloc(gv_node *n, size_t sz)
+{
+	void *p = gv__alloc(n->mem, sz);
+	if (p) {
+		n->hidx.bytes += sz;
+		n->store.mem_used += sz;
+	}
+	return p;
+}
+
+static void
+hfree(gv_node *n, void *p, size_t sz)
+{
+	if (!p)
+		return;
+	gv__free(n->mem, p, sz);
+	n->hidx.bytes -= sz;
+	n->store.mem_used -= sz;
+}
+
+/* ------------------------------------------------------ keys */
+
+static size_t
+fkey(uint8_t *out, const void *key, size_t klen, const void *field,
+     size_t flen)
+{
+	memcpy(out, GV_RESERVED_PREFIX, GV_RESERVED_LEN);
+	out[GV_RESERVED_LEN] = P_FIELD;
+	gv__st16(out + GV_RESERVED_LEN + 1, (uint16_t)klen);
+	if (klen)
+		memcpy(out + FKEY_HDR, key, klen);
+	if (flen)
+		memcpy(out + FKEY_HDR + klen, field, flen);
+	return FKEY_HDR + klen + flen;
+}
+
+static size_t
+xkey(uint8_t *out, const void *key, size_t klen)
+{
+	memcpy(out, GV_RESERVED_PREFIX, GV_RESERVED_LEN);
+	out[GV_RESERVED_LEN] = P_EXPIRY;
+	if (klen)
+		memcpy(out + XKEY_HDR, key, klen);
+	return XKEY_HDR + klen;
+}
+
+static bool
+fits(size_t klen, size_t flen)
+{
+	return FKEY_HDR + klen + flen <= GV_MAX_KEY;
+}
+
+/* A hash entry's parts: 'H' (field) or 'X' (expiry), or 0. */
+static int
+parse(const uint8_t *k, size_t kl, const uint8_t **key, size_t *klen,
+      const uint8_t **field, size_t *flen)
+{
+	if (kl <= GV_RESERVED_LEN || !gv_key_reserved(k, kl))
+		return 0;
+	if (k[GV_RESERVED_LEN] == P_EXPIRY) {
+		*key = k + XKEY_HDR;
+		*klen = kl - XKEY_HDR;
+		*field = NULL;
+		*flen = 0;
+		return P_EXPIRY;
+	}
+	if (k[GV_RESERVED_LEN] != P_FIELD || kl < FKEY_HDR)
+		return 0;
+	size_t l = gv__ld16(k + GV_RESERVED_LEN + 1);
+	if (FKEY_HDR + l > kl)
+		return 0;
+	*key = k + FKEY_HDR;
+	*klen = l;
+	*field = k + FKEY_HDR + l;
+	*flen = kl - FKEY_HDR - l;
+	return P_FIELD;
+}
+
+size_t
+gv__hash_display(const uint8_t *key, size_t klen, uint8_t *out, size_t cap,
+		 size_t *full)
+{
+	const uint8_t *k, *f;
+	size_t kl, fl;
+	if (parse(key, klen, &k, &kl, &f, &fl) != P_FIELD)
+		return 0;
+	size_t n = 0;
+	for (size_t i = 0; i < kl && n < cap; i++)
+		out[n++] = k[i];
+	if (n < cap)
+		out[n++] = '[';
+	for (size_t i = 0; i < fl && n < cap; i++)
+		out[n++] = f[i];
+	if (n < cap)
+		out[n++] = ']';
+	*full = kl + fl + 2;
+	return n;
+}
+
+/* ------------------------------------------------------ the index */
+
+static struct hkey *
+hk_find(const gv_node *n, const void *key, size_t klen, uint64_t h)
+{
+	const struct gv_hidx *x = &n->hidx;
+	if (!x->count)
+		return NULL;
+	size_t mask = x->cap - 1;
+	for (size_t i = (size_t)(h >> x->shift);; i = (i + 1) & mask) {
+		struct hkey *k = x->slots[i];
+		if (!k)
+			return NULL;
+		if (k->h == h && k->klen == klen &&
+		    memcmp(k->key, key, klen) == 0)
+			return k;
+	}
+}
+
+static size_t
+hk_slot(const struct gv_hidx *x, const struct hkey *k)
+{
+	size_t mask = x->cap - 1;
+	size_t i = (size_t)(k->h >> x->shift);
+	while (x->slots[i] != k)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static void
+hk_place(struct hkey **slots, size_t cap, unsigned shift, struct hkey *k)
+{
+	size_t i = (size_t)(k->h >> shift);
+	while (slots[i])
+		i = (i + 1) & (cap - 1);
+	slots[i] = k;
+}
+
+static int
+hk_grow(gv_node *n)
+{
+	struct gv_hidx *x = &n->hidx;
+	size_t cap = x->cap ? x->cap * 2 : 16;
+	struct hkey **s = halloc(n, cap * sizeof(*s));
+	if (!s)
+		return GV_ENOMEM;
+	memset(s, 0, cap * sizeof(*s));
+	unsigned shift = 64 - (unsigned)__builtin_ctzll(cap);
+	for (size_t i = 0; i < x->cap; i++)
+		if (x->slots[i])
+			hk_place(s, cap, shift, x->slots[i]);
+	hfree(n, x->slots, x->cap * sizeof(*s));
+	x->slots = s;
+	x->cap = cap;
+	x->shift = shift;
+	return 0;
+}
+
+static struct hkey *
+hk_add(gv_node *n, const void *key, size_t klen, uint64_t h)
+{
+	struct gv_hidx *x = &n->hidx;
+	if ((x->count + 1) * 4 > x->cap * 3 && hk_grow(n))
+		return NULL;
+	struct hkey *k = halloc(n, sizeof(*k) + klen);
+	if (!k)
+		return NULL;
+	memset(k, 0, sizeof(*k));
+	k->h = h;
+	k->klen = (uint32_t)klen;
+	memcpy(k->key, key, klen);
+	hk_place(x->slots, x->cap, x->shift, k);
+	x->count++;
+	return k;
+}
+
+static void
+hk_free(gv_node *n, struct hkey *k)
+{
+	for (uint32_t i = 0; i < k->nv; i++)
+		if (k->v[i])
+			hfree(n, k->v[i], sizeof(struct hfield) + k->v[i]->flen);
+	hfree(n, k->v, k->vcap * sizeof(*k->v));
+	hfree(n, k->tab, k->tcap * sizeof(*k->tab));
+	hfree(n, k, sizeof(*k) + k->klen);
+}
+
+/* Remove k from the table (backward shift) and free it. */
+static void
+hk_del(gv_node *n, struct hkey *k)
+{
+	struct gv_hidx *x = &n->hidx;
+	size_t mask = x->cap - 1;
+	size_t hole = hk_slot(x, k);
+	x->slots[hole] = NULL;
+	for (size_t j = (hole + 1) & mask; x->slots[j]; j = (j + 1) & mask) {
+		size_t home = (size_t)(x->slots[j]->h >> x->shift);
+		if (((j - home) & mask) < ((j - hole) & mask))
+			continue;
+		x->slots[hole] = x->slots[j];
+		x->slots[j] = NULL;
+		hole = j;
+	}
+	x->count--;
+	hk_free(n, k);
+}
+
+/* The tab slot of field (or of the empty slot where it would go). */
+static size_t
+hf_slot(const struct hkey *k, const void *f, size_t flen, uint64_t fh,
+	bool *found)
+{
+	size_t mask = k->tcap - 1;
+	for (size_t i = (size_t)fh & mask;; i = (i + 1) & mask) {
+		uint32_t t = k->tab[i];
+		if (!t) {
+			*found = false;
+			return i;
+		}
+		const struct hfield *e = k->v[t - 1];
+		if (e->h == fh && e->flen == flen &&
+		    memcmp(e->f, f, flen) == 0) {
+			*found = true;
+			return i;
+		}
+	}
+}
+
+/* Compact v (drop holes) and rebuild tab with tcap slots. */
+static int
+hf_rebuild(gv_node *n, struct hkey *k, uint32_t tcap)
+{
+	uint32_t *tab = halloc(n, tcap * sizeof(*tab));
+	if (!tab)
+		return GV_ENOMEM;
+	memset(tab, 0, tcap * sizeof(*tab));
+	uint32_t j = 0;
+	for (uint32_t i = 0; i < k->nv; i++)
+		if (k->v[i])
+			k->v[j++] = k->v[i];
+	k->nv = j;
+	for (uint32_t i = 0; i < j; i++) {
+		size_t s = (size_t)k->v[i]->h & (tcap - 1);
+		while (tab[s])
+			s = (s + 1) & (tcap - 1);
+		tab[s] = i + 1;
+	}
+	hfree(n, k->tab, k->tcap * sizeof(*tab));
+	k->tab = tab;
+	k->tcap = tcap;
+	return 0;
+}
+
+static int
+hf_add(gv_node *n, struct hkey *k, const void *f, size_t flen, uint64_t fh)
+{
+	if ((k->n + 1) * 4 > k->tcap * 3 &&
+	    hf_rebuild(n, k, k->tcap ? k->tcap * 2 : 8))
+		return GV_ENOMEM;
+	if (k->nv == k->vcap) {
+		uint32_t cap = k->vcap ? k->vcap * 2 : 4;
+		struct hfield **v = halloc(n, cap * sizeof(*v));
+		if (!v)
+			return GV_ENOMEM;
+		if (k->nv)
+			memcpy(v, k->v, k->nv * sizeof(*v));
+		hfree(n, k->v, k->vcap * sizeof(*v));
+		k->v = v;
+		k->vcap = cap;
+	}
+	struct hfield *e = halloc(n, sizeof(*e) + flen);
+	if (!e)
+		return GV_ENOMEM;
+	e->h = fh;
+	e->flen = (uint32_t)flen;
+	memcpy(e->f, f, flen);
+	bool found;
+	size_t s = hf_slot(k, f, flen, fh, &found);
+	k->v[k->nv++] = e;
+	k->tab[s] = k->nv;
+	k->n++;
+	return 0;
+}
+
+/* Remove the field in tab slot s. */
+static void
+hf_remove(gv_node *n, struct hkey *k, size_t s)
+{
+	uint32_t vi = k->tab[s] - 1;
+	struct hfield *e = k->v[vi];
+	k->v[vi] = NULL;
+	hfree(n, e, sizeof(*e) + e->flen);
+	k->n--;
+	size_t mask = k->tcap - 1;
+	size_t hole = s;
+	k->tab[hole] = 0;
+	for (size_t j = (hole + 1) & mask; k->tab[j]; j = (j + 1) & mask) {
+		size_t home = (size_t)k->v[k->tab[j] - 1]->h & mask;
+		if (((j - home) & mask) < ((j - hole) & mask))
+			continue;
+		k->tab[hole] = k->tab[j];
+		k->tab[j] = 0;
+		hole = j;
+	}
+	/* trailing holes cost nothing; many holes: compact */
+	while (k->nv && !k->v[k->nv - 1])
+		k->nv--;
+	if (k->nv > 16 && k->nv - k->n > k->nv / 2)
+		hf_rebuild(n, k, k->tcap); /* on failure: kept as is */
+}
+
+static uint64_t
+field_hash(const void *f, size_t flen)
+{
+	return XXH3_64bits(f, flen);
+}
+
+/* Index a live field entry, or forget a deleted one. */
+static void
+index_field(gv_node *n, const uint8_t *key, size_t klen, const uint8_t *f,
+	    size_t flen, const gv_version *ver, bool live)
+{
+	uint64_t h = gv__key_hash(key, klen);
+	struct hkey *k = hk_find(n, key, klen, h);
+	if (!k) {
+		if (!live)
+			return;
+		k = hk_add(n, key, klen, h);
+		if (!k)
+			return; /* out of memory: the field is stored, unlisted */
+	}
+	if (gv_version_cmp(ver, &k->newest) > 0)
+		k->newest = *ver;
+	uint64_t fh = field_hash(f, flen);
+	bool found = false;
+	size_t s = k->tcap ? hf_slot(k, f, flen, fh, &found) : 0;
+	if (live && !found)
+		hf_add(n, k, f, flen, fh);
+	else if (!live && found)
+		hf_remove(n, k, s);
+	if (!k->n)
+		hk_del(n, k);
+}
+
+void
+gv__hash_fini(gv_node *n)
+{
+	struct gv_hidx *x = &n->hidx;
+	for (size_t i = 0; i < x->cap; i++)
+		if (x->slots[i])
+			hk_free(n, x->slots[i]);
+	hfree(n, x->slots, x->cap * sizeof(*x->slots));
+	memset(x, 0, sizeof(*x));
+}
+
+static int
+rebuild_visit(void *ud, const gv_record *r)
+{
+	gv_node *n = ud;
+	const uint8_t *k, *f;
+	size_t kl, fl;
+	if (!r->tombstone && parse(r->key, r->klen, &k, &kl, &f, &fl) == P_FIELD)
+		index_field(n, k, kl, f, fl, &r->ver, true);
+	return 0;
+}
+
+void
+gv__hash_rebuild(gv_node *n)
+{
+	gv__hash_fini(n);
+	if (n->store.reserved_live)
+		gv_store_foreach(&n->store, rebuild_visit, n);
+}
+
+/* ------------------------------------------------------ the rule */
+
+/* What decides which of key's fields are alive. */
+struct hstate {
+	bool plain;        /* key holds an entry of its own */
+	gv_record p;       /* it (tombstones included) */
+	bool plain_live;   /* ... live and not expired */
+	bool x;            /* an expiry register newer than p */
+	gv_version xver;
+	uint64_t deadline; /* its deadline (0: none) */
+	uint64_t now_ms;
+};
+
+static void
+hstate_of(gv_node *n, const void *key, size_t klen, struct hstate *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->now_ms = n->store.now_ms;
+	if (gv_store_lookup(&n->store, key, klen, &st->p) == 0) {
+		st->plain = true;
+		st->plain_live = !st->p.tombstone &&
+				 !gv_record_expired(&st->p, st->now_ms);
+	}
+	uint8_t xk[GV_MAX_KEY + XKEY_HDR];
+	gv_record x;
+	if (klen + XKEY_HDR <= GV_MAX_KEY &&
+	    gv_store_lookup(&n->store, xk, xkey(xk, key, klen), &x) == 0 &&
+	    (!st->plain || gv_version_cmp(&x.ver, &st->p.ver) > 0)) {
+		st->x = true;
+		st->xver = x.ver;
+		st->deadline = x.expire;
+	}
+}
+
+/* Is a field write of version v dead under st? */
+static bool
+dead(const struct hstate *st, const gv_version *v)
+{
+	if (st->plain && gv_version_cmp(v, &st->p.ver) < 0)
+		return true;
+	return st->x && st->deadline && st->deadline <= st->now_ms &&
+	       gv_hlc_ms(v->hlc) < st->deadline;
+}
+
+/* Remove key's fields that are dead under st (and the expiry register,
+ * once the key's entry is newer than it). */
+static void
+settle(gv_node *n, struct hkey *k, const struct hstate *st,
+       gv_version *killed_max)
+{
+	uint8_t fk[GV_MAX_KEY];
+	for (uint32_t i = 0; k && i < k->nv; i++) {
+		struct hfield *e = k->v[i];
+		if (!e)
+			continue;
+		gv_record r;
+		size_t l = fkey(fk, k->key, k->klen, e->f, e->flen);
+		if (gv_store_lookup(&n->store, fk, l, &r) == 0 &&
+		    !dead(st, &r.ver))
+			continue;
+		if (killed_max && gv_version_cmp(&r.ver, killed_max) > 0)
+			*killed_max = r.ver;
+		gv_store_remove(&n->store, fk, l);
+		n->st.hash_fields_killed++;
+		bool found;
+		size_t s = hf_slot(k, e->f, e->flen, e->h, &found);
+		uint32_t nv = k->nv;
+		hf_remove(n, k, s);
+		if (!k->n) {
+			hk_del(n, k);
+			k = NULL;
+		} else if (k->nv != nv || k->v[i]) {
+			i = UINT32_MAX; /* compacted: walk again */
+		}
+	}
+}
+
+/* The hash of key, with its dead fields removed; NULL: none here. */
+static struct hkey *
+live_hash(gv_node *n, const void *key, size_t klen, struct hstate *st)
+{
+	hstate_of(n, key, klen, st);
+	struct hkey *k = hk_find(n, key, klen, gv__key_hash(key, klen));
+	if (!k)
+		return NULL;
+	if (st->x && st->deadline && st->deadline <= st->now_ms) {
+		settle(n, k, st, NULL);
+		k = hk_find(n, key, klen, gv__key_hash(key, klen));
+	}
+	return k;
+}
+
+bool
+gv__hash_on_entry(gv_node *n, gv_time now, const gv_record *r)
+{
+	const uint8_t *k, *f;
+	size_t kl, fl;
+	int t = parse(r->key, r->klen, &k, &kl, &f, &fl);
+	if (!t)
+		return false;
+	(void)now;
+	if (t == P_FIELD) {
+		index_field(n, k, kl, f, fl, &r->ver, !r->tombstone);
+		return true;
+	}
+	/* an expiry register: its deadline may have passed already */
+	if (r->expire && r->expire <= n->store.now_ms) {
+		struct hstate st;
+		live_hash(n, k, kl, &st);
+	}
+	return true;
+}
+
+bool
+gv__hash_refuse(gv_node *n, gv_time now, const gv_record *in)
+{
+	(void)now;
+	const uint8_t *k, *f;
+	size_t kl, fl;
+	int t = parse(in->key, in->klen, &k, &kl, &f, &fl);
+	if (!t)
+		return false;
+	struct hstate st;
+	hstate_of(n, k, kl, &st);
+	if (t == P_EXPIRY || in->tombstone)
+		return false; /* kept: see the top of the file */
+	if (dead(&st, &in->ver)) {
+		/* a live string newer than a field its writer had not
+		 * seen: the string won a type race */
+		if (st.plain_live && gv_version_cmp(&st.p.prev, &in->ver) < 0)
+			n->st.type_conflicts++;
+		n->st.hash_refused++;
+		return true;
+	}
+	if (st.plain_live &&
+	    !hk_find(n, k, kl, gv__key_hash(k, kl)))
+		n->st.type_conflicts++; /* the hash wins over a live string */
+	return false;
+}
+
+void
+gv__hash_on_plain(gv_node *n, gv_time now, const gv_record *r, bool remote)
+{
+	(void)now;
+	struct hkey *k = hk_find(n, r->key, r->klen,
+				 gv__key_hash(r->key, r->klen));
+	if (!k)
+		return;
+	struct hstate st;
+	hstate_of(n, r->key, r->klen, &st);
+	gv_version killed = {0, 0};
+	settle(n, k, &st, &killed);
+	bool left = hk_find(n, r->key, r->klen,
+			    gv__key_hash(r->key, r->klen)) != NULL;
+	if (remote && !r->tombstone &&
+	    ((!gv_version_is_zero(&killed) &&
+	      gv_version_cmp(&r->prev, &killed) < 0) ||
+	     (gv_version_is_zero(&killed) && left)))
+		n->st.type_conflicts++;
+}
+
+bool
+gv__hash_seen(gv_node *n, const void *key, size_t klen, gv_version *seen)
+{
+	struct hstate st;
+	struct hkey *k = live_hash(n, key, klen, &st);
+	if (!k)
+		return false;
+	*seen = k->newest;
+	if (st.x && gv_version_cmp(&st.xver, seen) > 0)
+		*seen = st.xver;
+	return true;
+}
+
+/* ------------------------------------------------------ the API */
+
+static void
+clock_in(gv_node *n, gv_time now)
+{
+	n->now = now;
+	n->store.now_ms = gv__cluster_ms(n, now);
+}
+
+int
+gv_node_key_type(gv_node *n, gv_time now, const void *key, size_t klen)
+{
+	if (!n || (klen && !key) || gv_key_reserved(key, klen))
+		return GV_TYPE_NONE;
+	clock_in(n, now);
+	struct hstate st;
+	if (n->hidx.count && live_hash(n, key, klen, &st))
+		return GV_TYPE_HASH;
+	gv_record r;
+	return gv_store_get(&n->store, key, klen, &r) == 0 ? GV_TYPE_STRING
+							   : GV_TYPE_NONE;
+}
+
+/* A hash that is about to get its first field: an expiry register still
+ * standing from an earlier one (emptied by HDEL) would apply to it; a
+ * new hash has none, as in Redis. */
+static int
+fresh_hash(gv_node *n, gv_time now, const void *key, size_t klen,
+	   const struct hstate *st, int priority)
+{
+	if (!st->x || st->deadline <= st->now_ms)
+		return 0;
+	uint8_t xk[GV_MAX_KEY];
+	gv_version ver = {gv_hlc_now(&n->hlc, gv__wall_ms(n, now)), n->self};
+	return gv__write_local(n, now, xk, xkey(xk, key, klen), NULL, 0, 0, 0,
+			       &ver, priority, true, NULL);
+}
+
+int
+gv_node_hset(gv_node *n, gv_time now, const void *key, size_t klen,
+	     const void *field, size_t flen, const void *val, size_t vlen,
+	     int priority)
+{
+	if (!n || (klen && !key) || (flen && !field) || (vlen && !val) ||
+	    gv_key_reserved(key, klen))
+		return GV_EINVAL;
+	if (!fits(klen, flen))
+		return GV_EKEYSIZE;
+	clock_in(n, now);
+	struct hstate st;
+	struct hkey *k = live_hash(n, key, klen, &st);
+	if (!k) {
+		int rc = fresh_hash(n, now, key, klen, &st, priority);
+		if (rc)
+			return rc;
+	}
+	uint8_t fk[GV_MAX_KEY];
+	size_t l = fkey(fk, key, klen, field, flen);
+	gv_record old;
+	bool had = gv_store_get(&n->store, fk, l, &old) == 0;
+	/* the index's share, checked with the entry's: --max-memory */
+	size_t need = gv_store_entry_size(l, vlen) + 64 + flen +
+		      (k ? 0 : 96 + klen);
+	if (n->store.max_memory &&
+	    n->store.mem_used + need > n->store.max_memory)
+		return GV_ENOSPC;
+	gv_version ver = {gv_hlc_now(&n->hlc, gv__wall_ms(n, now)), n->self};
+	int rc = gv__write_local(n, now, fk, l, val, vlen, 0, 0, &ver,
+				 priority, false, NULL);
+	return rc ? rc : !had;
+}
+
+int
+gv_node_hdel(gv_node *n, gv_time now, const void *key, size_t klen,
+	     const void *field, size_t flen, int priority)
+{
+	if (!n || (klen && !key) || (flen && !field) ||
+	    gv_key_reserved(key, klen))
+		return GV_EINVAL;
+	if (!fits(klen, flen))
+		return 0;
+	clock_in(n, now);
+	struct hstate st;
+	if (!live_hash(n, key, klen, &st))
+		return 0;
+	uint8_t fk[GV_MAX_KEY];
+	size_t l = fkey(fk, key, klen, field, flen);
+	if (gv_store_get(&n->store, fk, l, NULL))
+		return 0;
+	gv_version ver = {gv_hlc_now(&n->hlc, gv__wall_ms(n, now)), n->self};
+	int rc = gv__write_local(n, now, fk, l, NULL, 0, 0, 0, &ver, priority,
+				 true, NULL);
+	return rc == GV_ENOTFOUND ? 0 : rc ? rc : 1;
+}
+
+int
+gv_node_hget(gv_node *n, gv_time now, const void *key, size_t klen,
+	     const void *field, size_t flen, gv_record *out)
+{
+	if (!n || (klen && !key) || (flen && !field) ||
+	    gv_key_reserved(key, klen) || !fits(klen, flen))
+		return GV_ENOTFOUND;
+	clock_in(n, now);
+	struct hstate st;
+	if (!live_hash(n, key, klen, &st))
+		return GV_ENOTFOUND;
+	uint8_t fk[GV_MAX_KEY];
+	return gv_store_get(&n->store, fk, fkey(fk, key, klen, field, flen),
+			    out);
+}
+
+int
+gv_node_hincr(gv_node *n, gv_time now, const void *key, size_t klen,
+	      const void *field, size_t flen, const gv_incr *by, int priority,
+	      gv_record *out)
+{
+	if (!n || !by || (klen && !key) || (flen && !field) ||
+	    gv_key_reserved(key, klen))
+		return GV_EINVAL;
+	if (!fits(klen, flen))
+		return GV_EKEYSIZE;
+	clock_in(n, now);
+	struct hstate st;
+	struct hkey *k = live_hash(n, key, klen, &st);
+	uint8_t fk[GV_MAX_KEY];
+	size_t l = fkey(fk, key, klen, field, flen);
+	gv_record r;
+	bool live = k && gv_store_get(&n->store, fk, l, &r) == 0;
+	gv_counter c;
+	memset(&c, 0, offsetof(gv_counter, slots));
+	if (live && r.kind == GV_KIND_COUNTER) {
+		if (gv_counter_decode(r.val, r.vlen, &c))
+			return GV_EINVAL;
+	} else if (live) {
+		c.epoch = r.ver;
+		c.exp_ver = r.ver;
+		if (!gv_parse_i64(r.val, r.vlen, &c.base_i)) {
+			if (!by->is_float)
+				return GV_ENOTINT;
+			if (!gv_parse_ld(r.val, r.vlen, &c.base_f))
+				return GV_ENOTFLOAT;
+			c.base_float = true;
+		}
+	} else {
+		/* a new counter starts from the write that ended the last
+		 * one: the field's tombstone, or the key's own write */
+		gv_record old;
+		if (gv_store_lookup(&n->store, fk, l, &old) == 0)
+			c.epoch = old.ver;
+		if (st.plain && gv_version_cmp(&st.p.ver, &c.epoch) > 0)
+			c.epoch = st.p.ver;
+	}
+	if (by->is_float) {
+		long double v = gv_counter_float(&c) + by->df;
+		if (isnan(v) || isinf(v))
+			return GV_ENANINF;
+	} else {
+		int64_t v;
+		if (gv_counter_int(&c, &v))
+			return GV_ENOTINT;
+		if ((by->di > 0 && v > INT64_MAX - by->di) ||
+		    (by->di < 0 && v < INT64_MIN - by->di))
+			return GV_EOVERFLOW;
+	}
+	if (!k) {
+		int rc = fresh_hash(n, now, key, klen, &st, priority);
+		if (rc)
+			return rc;
+	}
+	uint64_t t = gv_hlc_now(&n->hlc, gv__wall_ms(n, now));
+	int rc = gv_counter_add(&c, n->counter_slot, t, by->di, by->df,
+				by->is_float);
+	if (rc)
+		return rc;
+	rc = gv__write_counter(n, now, fk, l, &c, priority, out);
+	if (rc == 0)
+		n->st.counter_incrs++;
+	return rc;
+}
+
+size_t
+gv_node_hlen(gv_node *n, gv_time now, const void *key, size_t klen)
+{
+	if (!n || (klen && !key) || gv_key_reserved(key, klen))
+		return 0;
+	clock_in(n, now);
+	struct hstate st;
+	struct hkey *k = live_hash(n, key, klen, &st);
+	return k ? k->n : 0;
+}
+
+int
+gv_node_hash_foreach(gv_node *n, gv_time now, const void *key, size_t klen,
+		     gv_hash_fn fn, void *ud)
+{
+	if (!n || (klen && !key) || gv_key_reserved(key, klen))
+		return 0;
+	clock_in(n, now);
+	struct hstate st;
+	struct hkey *k = live_hash(n, key, klen, &st);
+	uint8_t fk[GV_MAX_KEY];
+	for (uint32_t i = 0; k && i < k->nv; i++) {
+		const struct hfield *e = k->v[i];
+		gv_record r;
+		if (!e || gv_store_get(&n->store, fk,
+				       fkey(fk, key, klen, e->f, e->flen),
+				       &r))
+			continue;
+		int rc = fn(ud, e->f, e->flen, &r);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int
+gv_node_hash_expire(gv_node *n, gv_time now, const void *key, size_t klen,
+		    uint64_t deadline, int priority)
+{
+	if (!n || (klen && !key) || gv_key_reserved(key, klen) ||
+	    klen + XKEY_HDR > GV_MAX_KEY)
+		return GV_EINVAL;
+	clock_in(n, now);
+	if (deadline && deadline <= n->store.now_ms)
+		return GV_EINVAL;
+	struct hstate st;
+	if (!live_hash(n, key, klen, &st))
+		return GV_ENOTFOUND;
+	uint8_t xk[GV_MAX_KEY];
+	gv_version ver = {gv_hlc_now(&n->hlc, gv__wall_ms(n, now)), n->self};
+	/* PERSIST: a tombstone of the register (collected in time) */
+	return gv__write_local(n, now, xk, xkey(xk, key, klen), NULL, 0, 0,
+			       deadline, &ver, priority, deadline == 0, NULL);
+}
+
+uint64_t
+gv_node_hash_deadline(gv_node *n, gv_time now, const void *key, size_t klen)
+{
+	if (!n || (klen && !key) || gv_key_reserved(key, klen))
+		return 0;
+	clock_in(n, now);
+	struct hstate st;
+	if (!live_hash(n, key, klen, &st) || !st.x ||
+	    st.deadline <= st.now_ms)
+		return 0;
+	return st.deadline;
+}
+
+void
+gv_node_key_version(gv_node *n, gv_time now, const void *key, size_t klen,
+		    gv_version *ver, bool *live)
+{
+	*ver = (gv_version){0, 0};
+	*live = false;
+	if (!n || (klen && !key))
+		return;
+	clock_in(n, now);
+	struct hstate st;
+	struct hkey *k = n->hidx.count ? live_hash(n, key, klen, &st) : NULL;
+	if (!k)
+		hstate_of(n, key, klen, &st);
+	if (st.plain) {
+		*ver = st.p.ver;
+		*live = st.plain_live;
+	}
+	if (k) {
+		*live = true;
+		if (gv_version_cmp(&k->newest, ver) > 0)
+			*ver = k->newest;
+		if (st.x && gv_version_cmp(&st.xver, ver) > 0)
+			*ver = st.xver;
+	}
+}
+
+size_t
+gv_node_hash_count(const gv_node *n)
+{
+	return n ? n->hidx.count : 0;
+}
+
+int
+gv_node_hash_foreach_key(gv_node *n, uint32_t bucket, unsigned bits,
+			 gv_store_iter_fn fn, void *ud)
+{
+	struct gv_hidx *x = &n->hidx;
+	if (bits > 32 || (bits && bits < 32 && bucket >> bits))
+		return GV_EINVAL;
+	for (size_t i = 0; i < x->cap; i++) {
+		const struct hkey *k = x->slots[i];
+		if (!k || (bits && (uint32_t)(k->h >> (64 - bits)) != bucket))
+			continue;
+		gv_record r;
+		memset(&r, 0, sizeof(r));
+		r.key = k->key;
+		r.klen = k->klen;
+		r.ver = k->newest;
+		r.hash = k->h;
+		int rc = fn(ud, &r);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
