@@ -904,16 +904,56 @@ gv_node_hash_count(const gv_node *n)
 	return n ? n->hidx.count : 0;
 }
 
+bool
+gv_node_hash_has(const gv_node *n, const void *key, size_t klen)
+{
+	return n && hk_find(n, key, klen, gv__key_hash(key, klen)) != NULL;
+}
+
+/* Every field of k is older than its hash's passed deadline (read-only:
+ * the walks that list keys must not change the store). */
+static bool
+expired_ro(const gv_node *n, const struct hkey *k, uint64_t now_ms)
+{
+	uint8_t xk[GV_MAX_KEY];
+	gv_record x, p;
+	if (k->klen + XKEY_HDR > GV_MAX_KEY ||
+	    gv_store_lookup(&n->store, xk, xkey(xk, k->key, k->klen), &x) ||
+	    !x.expire || x.expire > now_ms)
+		return false;
+	if (gv_store_lookup(&n->store, k->key, k->klen, &p) == 0 &&
+	    gv_version_cmp(&x.ver, &p.ver) < 0)
+		return false;
+	return gv_hlc_ms(k->newest.hlc) < x.expire;
+}
+
 int
-gv_node_hash_foreach_key(gv_node *n, uint32_t bucket, unsigned bits,
-			 gv_store_iter_fn fn, void *ud)
+gv_node_hash_foreach_key(gv_node *n, uint64_t now_ms, uint32_t bucket,
+			 unsigned bits, gv_store_iter_fn fn, void *ud)
 {
 	struct gv_hidx *x = &n->hidx;
 	if (bits > 32 || (bits && bits < 32 && bucket >> bits))
 		return GV_EINVAL;
-	for (size_t i = 0; i < x->cap; i++) {
-		const struct hkey *k = x->slots[i];
-		if (!k || (bits && (uint32_t)(k->h >> (64 - bits)) != bucket))
+	/* the table is ordered by the top bits of the key hash: a bucket's
+	 * keys sit in the run from its first home slot on */
+	size_t start = 0, end = x->cap;
+	unsigned lg = x->cap ? (unsigned)__builtin_ctzll(x->cap) : 0;
+	if (bits && x->cap) {
+		start = lg >= bits ? (size_t)bucket << (lg - bits)
+				   : (size_t)bucket >> (bits - lg);
+		end = lg >= bits ? (size_t)(bucket + 1ull) << (lg - bits)
+				 : start + 1;
+	}
+	for (size_t j = start; x->cap && j - start < x->cap; j++) {
+		const struct hkey *k = x->slots[j & (x->cap - 1)];
+		if (!k) {
+			if (j >= end)
+				break;
+			continue;
+		}
+		if (bits && (uint32_t)(k->h >> (64 - bits)) != bucket)
+			continue;
+		if (expired_ro(n, k, now_ms))
 			continue;
 		gv_record r;
 		memset(&r, 0, sizeof(r));

@@ -466,9 +466,11 @@ int gv_node_holders(gv_node *n, gv_time now, const void *key, size_t klen,
  *   or for a hash the newest of its fields' and expiry's), *live whether
  *   it holds a live value (hash or not).
  * gv_node_hash_count - hashes held here (counted in DBSIZE).
- * gv_node_hash_foreach_key - fn for each hash (its key in rec->key,
- *   rec->klen; nothing else set) whose key hash's top `bits` bits are
- *   bucket (bits 0: all hashes), as gv_store_foreach_bucket.
+ * gv_node_hash_foreach_key - fn for each hash not expired at now_ms
+ *   (its key in rec->key, rec->klen; nothing else set) whose key hash's
+ *   top `bits` bits are bucket (bits 0: all hashes), as
+ *   gv_store_foreach_bucket; it changes nothing (fn may not either).
+ * gv_node_hash_has - whether the index holds key (changes nothing).
  */
 enum { GV_TYPE_NONE = 0, GV_TYPE_STRING = 1, GV_TYPE_HASH = 2 };
 int gv_node_key_type(gv_node *n, gv_time now, const void *key, size_t klen);
@@ -494,8 +496,9 @@ uint64_t gv_node_hash_deadline(gv_node *n, gv_time now, const void *key,
 void gv_node_key_version(gv_node *n, gv_time now, const void *key,
 			 size_t klen, gv_version *ver, bool *live);
 size_t gv_node_hash_count(const gv_node *n);
-int gv_node_hash_foreach_key(gv_node *n, uint32_t bucket, unsigned bits,
-			     gv_store_iter_fn fn, void *ud);
+int gv_node_hash_foreach_key(gv_node *n, uint64_t now_ms, uint32_t bucket,
+			     unsigned bits, gv_store_iter_fn fn, void *ud);
+bool gv_node_hash_has(const gv_node *n, const void *key, size_t klen);
 
 /* The Merkle root of this node's data. */
 uint64_t gv_node_root(gv_node *n);

@@ -12,13 +12,17 @@
 #include <fnmatch.h>
 #include <stdio.h>
 
+struct scan_ctx;
+static int scan_emit(struct scan_ctx *c, const gv_record *r);
+
 struct scan_ctx {
 	struct sub *s;
 	size_t cap;
 	size_t used;
 	size_t nkeys;
 	uint64_t now_ms; /* expired keys are not listed */
-	bool none;       /* SCAN TYPE of another kind: walk, list nothing */
+	uint8_t type;    /* SCAN TYPE: 0 any, 1 string, 2 hash, 3 none */
+	gv_node *n;
 };
 
 static int
@@ -26,8 +30,26 @@ scan_visit(void *ud, const gv_record *r)
 {
 	struct scan_ctx *c = ud;
 	if (r->tombstone || gv_key_reserved(r->key, r->klen) ||
-	    gv_record_expired(r, c->now_ms) || c->none)
+	    gv_record_expired(r, c->now_ms) || c->type > 1 ||
+	    (gv_node_hash_count(c->n) && gv_node_hash_has(c->n, r->key,
+							    r->klen)))
+		return 0; /* (a string older than a hash: the hash's) */
+	return scan_emit(c, r);
+}
+
+/* A hash's key (gv_node_hash_foreach_key). */
+static int
+scan_visit_hash(void *ud, const gv_record *r)
+{
+	struct scan_ctx *c = ud;
+	if (c->type == 1 || c->type == 3)
 		return 0;
+	return scan_emit(c, r);
+}
+
+static int
+scan_emit(struct scan_ctx *c, const gv_record *r)
+{
 	if (c->s->pattern) {
 		char k[GV_MAX_KEY + 1];
 		memcpy(k, r->key, r->klen);
@@ -90,7 +112,9 @@ random_key(struct shard *sh, struct sub *s, gv_time now)
 }
 
 /* If s's key now holds another version than before (NULL: none), s
- * wrote it: say so, with the version, for the client's WAIT. */
+ * wrote it: say so, with the version, for the client's WAIT. (A hash's
+ * version is its newest field's, which WAIT does not follow: WAIT after
+ * a hash command asks about the key's own entry.) */
 static void
 note_write(gv_node *n, struct sub *s, const gv_version *before)
 {
@@ -142,9 +166,18 @@ void
 gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 {
 	gv_node *n = sh->node;
-	gv_record r;
 	switch (s->op) {
 	case OP_GET: {
+		if (gv_node_hash_count(n) &&
+		    gv_node_key_type(n, now, s->key, s->klen) ==
+			    GV_TYPE_HASH) {
+			/* GET: Redis's WRONGTYPE; MGET: nil */
+			if (s->parent->combine == C_MGET)
+				s->null = true;
+			else
+				s->rc = GVD_EWRONGTYPE;
+			break;
+		}
 		int rc = gvd_read_value(n, now, s->key, s->klen, &s->out,
 					&s->outlen);
 		s->null = rc == GV_ENOTFOUND;
@@ -152,12 +185,16 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 		break;
 	}
 	case OP_EXISTS:
-		s->ival = gv_node_get_at(n, now, s->key, s->klen, &r) == 0;
+		s->ival = gv_node_key_type(n, now, s->key, s->klen) !=
+			  GV_TYPE_NONE;
 		break;
 	case OP_KEYLIST: {
 		struct scan_ctx c = {.s = s,
-				     .now_ms = gv_node_clock_ms(n, now)};
-		if (gv_store_foreach(gv_node_store(n), scan_visit, &c))
+				     .now_ms = gv_node_clock_ms(n, now),
+				     .n = n};
+		if (gv_store_foreach(gv_node_store(n), scan_visit, &c) ||
+		    gv_node_hash_foreach_key(n, c.now_ms, 0, 0,
+					     scan_visit_hash, &c))
 			s->rc = GV_ENOMEM;
 		s->outlen = c.used;
 		s->ival = (int64_t)c.nkeys;
@@ -192,7 +229,8 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 		break;
 	}
 	case OP_SET: {
-		bool exists = gv_node_get_at(n, now, s->key, s->klen, &r) == 0;
+		bool exists = gv_node_key_type(n, now, s->key, s->klen) !=
+			      GV_TYPE_NONE;
 		if ((s->setmode == 1 && exists) || (s->setmode == 2 && !exists)) {
 			s->null = true;
 			break;
@@ -218,7 +256,8 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 	case OP_COUNT: {
 		const gv_store *st = gv_node_store(n);
 		s->ival = (int64_t)(st->count - st->tombstones -
-				    gv_node_reserved_count(n));
+				    gv_node_reserved_count(n) +
+				    gv_node_hash_count(n));
 		break;
 	}
 	case OP_MEMBERS: {
@@ -284,8 +323,8 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 	case OP_SCAN: {
 		struct scan_ctx c = {.s = s,
 				     .now_ms = gv_node_clock_ms(n, now),
-				     .none = s->null};
-		s->null = false;
+				     .type = s->setmode,
+				     .n = n};
 		uint64_t leaf = s->cursor;
 		const uint64_t leaves = 65536;
 		while (leaf < leaves && c.nkeys < s->count) {
@@ -293,7 +332,10 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 			 * output: stop, rather than skip the rest of the leaf */
 			if (gv_store_foreach_bucket(gv_node_store(n),
 						    (uint32_t)leaf, 16,
-						    scan_visit, &c)) {
+						    scan_visit, &c) ||
+			    gv_node_hash_foreach_key(n, c.now_ms,
+						     (uint32_t)leaf, 16,
+						     scan_visit_hash, &c)) {
 				s->rc = GV_ENOMEM;
 				break;
 			}
@@ -356,14 +398,11 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 		gv_version v = {0, 0};
 		bool live = false;
 		if (s->key || !s->klen) {
-			if (gv_store_lookup(gv_node_store(n), s->key, s->klen,
-					    &r) == 0) {
-				v = r.ver;
-				/* an expired key is absent, reclaimed or not */
-				live = !r.tombstone &&
-				       !gv_record_expired(
-					       &r, gv_node_clock_ms(n, now));
-			}
+			/* a hash: its newest field's or expiry's version, so
+			 * a field changed here or by gossip counts; an
+			 * expired key is absent, reclaimed or not */
+			gv_node_key_version(n, now, s->key, s->klen, &v,
+					    &live);
 		} else {
 			v.hlc = UINT64_MAX; /* no copy of the key: changed */
 		}

@@ -218,6 +218,8 @@ gvd_finish_one(gv_daemon *d, gv_resp_buf *o, struct client *c, struct req *r)
 			else if (rc == GV_EREADONLY)
 				gv_resp_out_error(o, "READONLY this node is in "
 						     "a minority partition");
+			else if (rc == GVD_EWRONGTYPE)
+				gv_resp_out_error(o, GVD_WRONGTYPE);
 			else if (rc == GV_EFULL)
 				gv_resp_out_error(o, "BUSY shard queue full, "
 						     "try again");
