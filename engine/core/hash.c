@@ -156,6 +156,13 @@ parse(const uint8_t *k, size_t kl, const uint8_t **key, size_t *klen,
 }
 
 size_t
+gv_key_display(const uint8_t *key, size_t klen, uint8_t *out, size_t cap,
+	       size_t *full)
+{
+	return gv__hash_display(key, klen, out, cap, full);
+}
+
+size_t
 gv__hash_display(const uint8_t *key, size_t klen, uint8_t *out, size_t cap,
 		 size_t *full)
 {

@@ -473,6 +473,11 @@ int gv_node_holders(gv_node *n, gv_time now, const void *key, size_t klen,
  * gv_node_hash_has - whether the index holds key (changes nothing).
  */
 enum { GV_TYPE_NONE = 0, GV_TYPE_STRING = 1, GV_TYPE_HASH = 2 };
+/* A store key as users name it: a hash's field entry as "key[field]"
+ * (at most cap bytes written, *full its whole length). Returns the bytes
+ * written, or 0 if key is not a field's entry (shown as it is). */
+size_t gv_key_display(const uint8_t *key, size_t klen, uint8_t *out,
+		      size_t cap, size_t *full);
 int gv_node_key_type(gv_node *n, gv_time now, const void *key, size_t klen);
 int gv_node_hset(gv_node *n, gv_time now, const void *key, size_t klen,
 		 const void *field, size_t flen, const void *val, size_t vlen,

@@ -75,6 +75,21 @@ scan_emit(struct scan_ctx *c, const gv_record *r)
 	return 0;
 }
 
+struct pick {
+	uint64_t skip;
+	const uint8_t *key;
+	size_t klen;
+};
+
+static int
+pick_visit(void *ud, const gv_record *r)
+{
+	struct pick *p = ud;
+	p->key = r->key;
+	p->klen = r->klen;
+	return p->skip-- == 0;
+}
+
 /*
  * RANDOMKEY's part on one shard: its live key count, and one of them: the
  * first live key from a random slot on. (Keys after a run of empty slots
@@ -84,8 +99,10 @@ static void
 random_key(struct shard *sh, struct sub *s, gv_time now)
 {
 	const gv_store *st = gv_node_store(sh->node);
-	int64_t live = (int64_t)(st->count - st->tombstones -
-				 gv_node_reserved_count(sh->node));
+	int64_t strings = (int64_t)(st->count - st->tombstones -
+				    gv_node_reserved_count(sh->node));
+	int64_t hashes = (int64_t)gv_node_hash_count(sh->node);
+	int64_t live = strings + hashes;
 	s->ival = 0;
 	if (live <= 0 || !st->cap)
 		return;
@@ -93,6 +110,19 @@ random_key(struct shard *sh, struct sub *s, gv_time now)
 	if (!sh->rng)
 		sh->rng = now ^ ((uint64_t)(uintptr_t)sh << 16);
 	sh->rng = sh->rng * 6364136223846793005ull + 1442695040888963407ull;
+	if (hashes && (int64_t)((sh->rng >> 20) % (uint64_t)live) < hashes) {
+		/* a hash, picked from the index: the k-th one */
+		struct pick p = {.skip = (sh->rng >> 7) % (uint64_t)hashes};
+		gv_node_hash_foreach_key(sh->node, now_ms, 0, 0, pick_visit,
+					 &p);
+		if (p.key) {
+			s->out = dupmem(p.key, p.klen);
+			s->outlen = p.klen;
+			s->rc = s->out ? 0 : GV_ENOMEM;
+			s->ival = live;
+			return;
+		}
+	}
 	size_t start = (size_t)(sh->rng >> 17) & (st->cap - 1);
 	for (size_t k = 0; k < st->cap; k++) {
 		size_t i = (start + k) & (st->cap - 1);

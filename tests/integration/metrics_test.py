@@ -88,6 +88,9 @@ PROM = {
     "exec_aborts": "grapevine_exec_aborts_total",
     "watch_aborts": "grapevine_watch_aborts_total",
     "watch_late": "grapevine_watch_late_total",
+    "type_conflicts": "grapevine_type_conflicts_total",
+    "hash_fields_killed": "grapevine_hash_fields_killed_total",
+    "hash_refused": "grapevine_hash_refused_total",
 }
 # in GV.STATS, not in /metrics (INFO's conflicts is their sum there)
 STATS_ONLY = {"conflicts_applied", "conflicts_lost"}
