@@ -623,8 +623,10 @@ pos_cmp(const void *a, const void *b)
 }
 
 static bool
-field_match(const char *pat, const uint8_t *f, size_t flen)
+field_match(const char *pat, bool nomatch, const uint8_t *f, size_t flen)
 {
+	if (nomatch)
+		return false;
 	if (!pat)
 		return true;
 	char k[GV_MAX_KEY + 1];
@@ -656,6 +658,7 @@ k_hscan(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 	}
 	int64_t count = 10;
 	const char *pat = NULL;
+	bool nomatch = false;
 	for (size_t i = 3; i < s->nargs; i += 2) {
 		if (i + 1 >= s->nargs) {
 			gv_resp_out_error(b, ERR_SYNTAX);
@@ -671,11 +674,12 @@ k_hscan(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 				return;
 			}
 		} else if (gvd_arg_is(&a[i], "match")) {
-			pat = a[i + 1].ptr; /* NUL-terminated copy */
-			if (strlen(pat) != a[i + 1].len ||
-			    (a[i + 1].len == 1 && pat[0] == '*'))
-				pat = strlen(pat) != a[i + 1].len ? "\x01\x02"
-								  : NULL;
+			/* the args are NUL-terminated copies; a pattern with
+			 * a NUL in it matches no field here (fnmatch) */
+			pat = a[i + 1].ptr;
+			nomatch = strlen(pat) != a[i + 1].len;
+			if (a[i + 1].len == 1 && pat[0] == '*')
+				pat = NULL;
 		} else {
 			gv_resp_out_error(b, ERR_SYNTAX);
 			return;
@@ -698,7 +702,7 @@ k_hscan(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 	if (!g.big) {
 		/* a listpack: whole, in order, as Redis answers it */
 		for (size_t i = 0; i < g.n; i++)
-			if (field_match(pat, g.f[i], g.flen[i])) {
+			if (field_match(pat, nomatch, g.f[i], g.flen[i])) {
 				gv_resp_out_bulk(&tmp, g.f[i], g.flen[i]);
 				gv_resp_out_bulk(&tmp, g.v[i], g.vlen[i]);
 				n++;
@@ -716,7 +720,7 @@ k_hscan(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 			size_t j = 0;
 			for (; j < m && j < (size_t)count; j++) {
 				size_t i = px[j].i;
-				if (field_match(pat, g.f[i], g.flen[i])) {
+				if (field_match(pat, nomatch, g.f[i], g.flen[i])) {
 					/* pairs: flat, in RESP3 too */
 					gv_resp_out_bulk(&tmp, g.f[i],
 							 g.flen[i]);
