@@ -613,6 +613,143 @@ test_flush_hash(void **state)
 	gv_cluster_del(c);
 }
 
+
+/* HDEL's field tombstones and a DEL's are collected like any. */
+static void
+test_tombstones_collected(void **state)
+{
+	(void)state;
+	gv_cluster *c = cluster(3, 0, 0, 0);
+	for (int j = 0; j < 20; j++) {
+		char f[8];
+		snprintf(f, sizeof(f), "f%d", j);
+		assert_int_equal(hset(c, 0, "k", f, "v"), 1);
+	}
+	gv_cluster_run_for(c, 100 * MS_US);
+	assert_int_equal(gv_node_hdel(node(c, 1), gv_cluster_now(c), "k", 1,
+				      "f3", 2, GV_PRIO_NORMAL),
+			 1);
+	assert_int_equal(gv_node_hdel(node(c, 1), gv_cluster_now(c), "k", 1,
+				      "f3", 2, GV_PRIO_NORMAL),
+			 0);
+	gv_cluster_run_for(c, 100 * MS_US);
+	assert_true(gv_node_store(node(c, 2))->tombstones >= 1);
+	assert_int_equal(gv_node_delete(node(c, 2), gv_cluster_now(c), "k", 1,
+					GV_PRIO_NORMAL),
+			 0);
+	gv_cluster_run_for(c, 5000 * MS_US);
+	for (size_t i = 0; i < 3; i++) {
+		const gv_store *st = gv_node_store(node(c, i));
+		assert_int_equal(st->tombstones, 0);
+		assert_int_equal(st->count, st->reserved_live);
+		assert_int_equal(gv_node_hash_count(node(c, i)), 0);
+		assert_int_equal(gv_node_key_type(node(c, i), gv_cluster_now(c),
+						  "k", 1),
+				 GV_TYPE_NONE);
+	}
+	gv_cluster_del(c);
+}
+
+/* EXPIRE of a hash: fields written before the deadline, at any node,
+ * expire with it; one written after it starts a new hash, no TTL. */
+static void
+test_expiry(void **state)
+{
+	(void)state;
+	gv_cluster *c = cluster(3, 0, 0, 0);
+	assert_int_equal(hset(c, 0, "k", "a", "1"), 1);
+	gv_cluster_run_for(c, 50 * MS_US);
+	uint64_t d = gv_node_clock_ms(node(c, 0), gv_cluster_now(c)) + 300;
+	unsigned groups[3] = {0, 0, 1};
+	assert_int_equal(gv_cluster_partition(c, groups), 0);
+	assert_int_equal(gv_node_hash_expire(node(c, 0), gv_cluster_now(c),
+					     "k", 1, d, GV_PRIO_NORMAL),
+			 0);
+	/* concurrent, before the deadline, not having seen the EXPIRE */
+	assert_int_equal(hset(c, 2, "k", "b", "2"), 1);
+	gv_cluster_run_for(c, 100 * MS_US);
+	assert_int_equal(gv_node_hash_deadline(node(c, 1), gv_cluster_now(c),
+					       "k", 1),
+			 d);
+	assert_int_equal(gv_node_hash_deadline(node(c, 2), gv_cluster_now(c),
+					       "k", 1),
+			 0);
+	gv_cluster_heal(c);
+	gv_cluster_run_for(c, 100 * MS_US);
+	char got[256];
+	for (size_t i = 0; i < 3; i++) {
+		hash_str(c, i, "k", got, sizeof(got));
+		assert_string_equal(got, "a=1,b=2");
+		assert_int_equal(gv_node_hash_deadline(node(c, i),
+						       gv_cluster_now(c), "k",
+						       1),
+				 d);
+	}
+	gv_cluster_run_for(c, 200 * MS_US); /* past the deadline */
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(gv_node_key_type(node(c, i), gv_cluster_now(c),
+						  "k", 1),
+				 GV_TYPE_NONE);
+		assert_int_equal(gv_node_hlen(node(c, i), gv_cluster_now(c),
+					      "k", 1),
+				 0);
+	}
+	assert_int_equal(hset(c, 1, "k", "c", "3"), 1);
+	converge(c);
+	for (size_t i = 0; i < 3; i++) {
+		hash_str(c, i, "k", got, sizeof(got));
+		assert_string_equal(got, "c=3");
+		assert_int_equal(gv_node_hash_deadline(node(c, i),
+						       gv_cluster_now(c), "k",
+						       1),
+				 0);
+	}
+	gv_cluster_del(c);
+}
+
+/* The index's memory is counted in the store's; --max-memory refuses
+ * an HSET past it; a DEL gives the index's memory back. */
+static void
+test_memory(void **state)
+{
+	(void)state;
+	gv_cluster_config cfg;
+	gv_cluster_config_default(&cfg);
+	cfg.nodes = 1;
+	cfg.seed = 5;
+	cfg.node.store.max_memory = 256 * 1024;
+	gv_cluster *c;
+	assert_int_equal(gv_cluster_new(&c, &cfg), 0);
+	gv_node *n = node(c, 0);
+	const gv_store *st = gv_node_store(n);
+	size_t base = st->mem_used;
+	int rc = 0, j;
+	size_t entries = 0;
+	for (j = 0; j < 100000; j++) {
+		char f[16];
+		snprintf(f, sizeof(f), "field%d", j);
+		rc = hset(c, 0, "k", f, "value");
+		if (rc < 0)
+			break;
+		entries += gv_store_entry_size(7 + 1 + strlen(f), 5);
+	}
+	assert_int_equal(rc, GV_ENOSPC);
+	assert_true(j > 500);
+	assert_true(st->mem_used <= cfg.node.store.max_memory);
+	assert_true(n->hidx.bytes > (size_t)j * 8);
+	assert_true(st->mem_used >= base + entries + n->hidx.bytes -
+					    st->cap * sizeof(void *));
+	assert_int_equal(gv_node_hlen(n, gv_cluster_now(c), "k", 1),
+			 (size_t)j);
+	assert_int_equal(gv_node_delete(n, gv_cluster_now(c), "k", 1,
+					GV_PRIO_NORMAL),
+			 0);
+	assert_int_equal(n->hidx.bytes, n->hidx.cap * sizeof(void *));
+	assert_int_equal(gv_node_hash_count(n), 0);
+	assert_int_equal(st->reserved_live, 0);
+	gv_cluster_del(c);
+}
+
 int
 main(void)
 {
@@ -624,6 +761,9 @@ main(void)
 		cmocka_unit_test(test_type_conflict),
 		cmocka_unit_test(test_set_over_hash),
 		cmocka_unit_test(test_flush_hash),
+		cmocka_unit_test(test_tombstones_collected),
+		cmocka_unit_test(test_expiry),
+		cmocka_unit_test(test_memory),
 		cmocka_unit_test(test_model_random),
 		cmocka_unit_test(test_model_random_split),
 	};
