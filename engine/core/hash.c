@@ -325,6 +325,8 @@ gv__hash_on_plain(gv_node *n, gv_time now, const gv_record *r, bool remote)
 bool
 gv__hash_seen(gv_node *n, const void *key, size_t klen, gv_version *seen)
 {
+	if (!gv__hk_find(n, key, klen, gv__key_hash(key, klen)))
+		return false; /* every write of a key asks: the cheap test first */
 	struct hstate st;
 	struct hkey *k = live_hash(n, key, klen, &st);
 	if (!k)
@@ -351,7 +353,8 @@ gv_node_key_type(gv_node *n, gv_time now, const void *key, size_t klen)
 		return GV_TYPE_NONE;
 	clock_in(n, now);
 	struct hstate st;
-	if (n->hidx.count && live_hash(n, key, klen, &st))
+	if (n->hidx.count && gv__hk_find(n, key, klen, gv__key_hash(key, klen)) &&
+	    live_hash(n, key, klen, &st))
 		return GV_TYPE_HASH;
 	gv_record r;
 	return gv_store_get(&n->store, key, klen, &r) == 0 ? GV_TYPE_STRING

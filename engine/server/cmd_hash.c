@@ -656,6 +656,16 @@ k_hscan(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 		gv_resp_out_error(b, "ERR invalid cursor");
 		return;
 	}
+	/* Redis's order: the cursor, the key's type, an absent key's
+	 * empty answer, and only then the options */
+	if (not_hash(sh, s, now, b))
+		return;
+	if (gv_node_key_type(sh->node, now, s->key, s->klen) == GV_TYPE_NONE) {
+		gv_resp_out_array(b, 2);
+		gv_resp_out_bulk_str(b, "0");
+		gv_resp_out_array(b, 0);
+		return;
+	}
 	int64_t count = 10;
 	const char *pat = NULL;
 	bool nomatch = false;
@@ -685,8 +695,6 @@ k_hscan(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 			return;
 		}
 	}
-	if (not_hash(sh, s, now, b))
-		return;
 	struct gathered g;
 	gather(sh->node, now, s, &g);
 	if (g.oom) {

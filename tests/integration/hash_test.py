@@ -114,6 +114,8 @@ hscan h 0 count 0
 hscan h 0 count x
 hscan h 0 foo bar
 hscan h 0 match
+hscan noh 0 count 0
+hscan noh 0 foo
 type h
 type noh
 exists h noh h
@@ -142,6 +144,7 @@ hgetall str
 hlen str
 hincrby str f 1
 hscan str 0
+hscan str 0 foo
 hrandfield str
 hdel str f
 hexists str f
@@ -251,6 +254,21 @@ def transcript_run(rport, threads):
                 ct.check(False, f"RESP3 {line}: redis {a3!r}, grapevined {b3!r}")
         ct.check(same3 == len(lines),
                  f"hash transcript in RESP3 (--threads {threads}): {same3}/{len(lines)} equal")
+        # the keyspace: the same keys as redis-server's (as sets: the
+        # orders differ), SCAN TYPE hash / string the same split
+        def scan_all(port, *extra):
+            cur, got = "0", []
+            while True:
+                cur, items = cache.raw(port, ["SCAN", cur, "MATCH", prefix + "*", "COUNT", "50", *extra])
+                got += items
+                if cur in ("0", b"0"):
+                    return sorted(got)
+        a_ = sorted(cache.raw(rport, ["KEYS", prefix + "*"]))
+        b_ = sorted(cache.raw(nodes[0].resp, ["KEYS", prefix + "*"]))
+        ct.check(a_ == b_ and len(a_) > 10, f"KEYS: the same {len(b_)} keys as redis-server")
+        for t in ("hash", "string"):
+            a_, b_ = scan_all(rport, "TYPE", t), scan_all(nodes[0].resp, "TYPE", t)
+            ct.check(a_ == b_ and a_, f"SCAN TYPE {t}: the same {len(b_)} keys as redis-server")
         # a big hash: HSCAN's cursor walks it whole, each field once;
         # HRANDFIELD's counts and COUNT replies by size (random content)
         r = nodes[0].resp
