@@ -750,6 +750,72 @@ test_memory(void **state)
 	gv_cluster_del(c);
 }
 
+/* The index keeps arrival order through deletes (holes, compaction) and
+ * finds every field after its tables grew: checked against a plain
+ * array. */
+struct order {
+	size_t n;
+	int f[2048];
+};
+
+static int
+order_visit(void *ud, const uint8_t *f, size_t flen, const gv_record *r)
+{
+	(void)r;
+	struct order *o = ud;
+	char b[16];
+	snprintf(b, sizeof(b), "%.*s", (int)flen, f);
+	assert_true(o->n < 2048);
+	o->f[o->n++] = atoi(b + 1);
+	return 0;
+}
+
+static void
+test_index_order(void **state)
+{
+	(void)state;
+	gv_cluster *c = cluster(1, 0, 0, 0);
+	static int model[4096];
+	size_t m = 0;
+	uint64_t x = 42;
+	char f[16];
+	for (int round = 0; round < 6000; round++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		int k = (int)((x >> 33) % 1500);
+		snprintf(f, sizeof(f), "f%d", k);
+		size_t at = m;
+		for (size_t i = 0; i < m; i++)
+			if (model[i] == k)
+				at = i;
+		if ((x >> 60) < 7) { /* HSET: new fields go last */
+			int rc = hset(c, 0, "k", f, "v");
+			assert_int_equal(rc, at == m);
+			if (at == m)
+				model[m++] = k;
+		} else {
+			int rc = gv_node_hdel(node(c, 0), gv_cluster_now(c),
+					      "k", 1, f, strlen(f),
+					      GV_PRIO_NORMAL);
+			assert_int_equal(rc, at < m);
+			if (at < m) {
+				memmove(&model[at], &model[at + 1],
+					(m - at - 1) * sizeof(model[0]));
+				m--;
+			}
+		}
+	}
+	static struct order o;
+	o.n = 0;
+	gv_node_hash_foreach(node(c, 0), gv_cluster_now(c), "k", 1,
+			     order_visit, &o);
+	assert_int_equal(o.n, m);
+	assert_int_equal(gv_node_hlen(node(c, 0), gv_cluster_now(c), "k", 1),
+			 m);
+	for (size_t i = 0; i < m; i++)
+		assert_int_equal(o.f[i], model[i]);
+	gv_cluster_del(c);
+}
+
 int
 main(void)
 {
@@ -764,6 +830,7 @@ main(void)
 		cmocka_unit_test(test_tombstones_collected),
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_memory),
+		cmocka_unit_test(test_index_order),
 		cmocka_unit_test(test_model_random),
 		cmocka_unit_test(test_model_random_split),
 	};
