@@ -399,8 +399,9 @@ int gv_node_sync(gv_node *n, gv_time now, gv_node_id peer,
 /* gv_node_get - the live value of key. Returns 0 or GV_ENOTFOUND. */
 int gv_node_get(const gv_node *n, const void *key, size_t klen,
 		gv_record *out);
-/* Reserved entries (keys.c) in the store: subtract them from its count
- * to get the user's. */
+/* Live reserved entries in the store (the engine's own, keys.c and
+ * flush.c, and hashes' fields and expiry registers, hash.c): the user's
+ * key count is count - tombstones - this + gv_node_hash_count(). */
 size_t gv_node_reserved_count(const gv_node *n);
 
 /*
