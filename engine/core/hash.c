@@ -115,6 +115,13 @@ parse(const uint8_t *k, size_t kl, const uint8_t **key, size_t *klen,
 }
 
 size_t
+gv_hash_field_key(uint8_t *out, const void *key, size_t klen,
+		  const void *field, size_t flen)
+{
+	return fits(klen, flen) ? fkey(out, key, klen, field, flen) : 0;
+}
+
+size_t
 gv_key_display(const uint8_t *key, size_t klen, uint8_t *out, size_t cap,
 	       size_t *full)
 {

@@ -474,6 +474,11 @@ int gv_node_holders(gv_node *n, gv_time now, const void *key, size_t klen,
  * gv_node_hash_has - whether the index holds key (changes nothing).
  */
 enum { GV_TYPE_NONE = 0, GV_TYPE_STRING = 1, GV_TYPE_HASH = 2 };
+/* The store key of a hash's field (WAIT asks peers about it): written
+ * into out (GV_MAX_KEY bytes); returns its length, or 0 when key and
+ * field are too long together. */
+size_t gv_hash_field_key(uint8_t *out, const void *key, size_t klen,
+			 const void *field, size_t flen);
 /* A store key as users name it: a hash's field entry as "key[field]"
  * (at most cap bytes written, *full its whole length). Returns the bytes
  * written, or 0 if key is not a field's entry (shown as it is). */

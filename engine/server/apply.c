@@ -142,13 +142,20 @@ random_key(struct shard *sh, struct sub *s, gv_time now)
 }
 
 /* If s's key now holds another version than before (NULL: none), s
- * wrote it: say so, with the version, for the client's WAIT. (A hash's
- * version is its newest field's, which WAIT does not follow: WAIT after
- * a hash command asks about the key's own entry.) */
+ * wrote it: say so, with the version, for the client's WAIT. (A hash
+ * command names the field's entry it wrote last in s->wkey: WAIT asks
+ * about that one.) */
 static void
 note_write(gv_node *n, struct sub *s, const gv_version *before)
 {
 	gv_record r;
+	if (s->wkey) {
+		if (gv_store_lookup(gv_node_store(n), s->wkey, s->wklen, &r))
+			return;
+		s->wrote = true;
+		s->ver = r.ver;
+		return;
+	}
 	if (gv_store_lookup(gv_node_store(n), s->key, s->klen, &r))
 		return;
 	if (before && gv_version_cmp(before, &r.ver) == 0)

@@ -142,6 +142,19 @@ out_field_value(gv_resp_buf *b, const gv_record *r)
 	gv_resp_out_bulk(b, p, n);
 }
 
+/* The field's entry this command wrote (last), for WAIT. */
+static void
+wrote_field(struct sub *s, const gv_resp_arg *f)
+{
+	uint8_t k[GV_MAX_KEY];
+	size_t n = gv_hash_field_key(k, s->key, s->klen, f->ptr, f->len);
+	if (!n)
+		return;
+	free(s->wkey);
+	s->wkey = dupmem(k, n);
+	s->wklen = s->wkey ? n : 0;
+}
+
 static int
 set_pairs(struct shard *sh, struct sub *s, gv_time now, int64_t *added)
 {
@@ -153,6 +166,7 @@ set_pairs(struct shard *sh, struct sub *s, gv_time now, int64_t *added)
 		if (rc < 0)
 			return rc;
 		*added += rc;
+		wrote_field(s, f);
 	}
 	return 0;
 }
@@ -190,8 +204,10 @@ k_hsetnx(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 	}
 	int rc = gv_node_hset(sh->node, now, s->key, s->klen, f->ptr, f->len,
 			      v->ptr, v->len, GV_PRIO_NORMAL);
-	if (!failed(s, rc))
+	if (!failed(s, rc)) {
+		wrote_field(s, f);
 		gv_resp_out_int(b, 1);
+	}
 }
 
 static void
@@ -236,6 +252,8 @@ k_hdel(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 		if (failed(s, rc))
 			return;
 		n += rc;
+		if (rc)
+			wrote_field(s, &s->args[i]);
 	}
 	gv_resp_out_int(b, n);
 }
@@ -375,6 +393,7 @@ hincr(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b,
 		s->rc = rc;
 		return;
 	}
+	wrote_field(s, &s->args[2]);
 	gv_counter c;
 	if (gv_counter_decode(r.val, r.vlen, &c)) {
 		s->rc = GV_EMALFORMED;

@@ -161,6 +161,8 @@ struct sub {
 	size_t nargs;
 	bool cond; /* a write of an EXEC after WATCH: marked conditional */
 	bool wrote; /* out: this sub wrote its key, at version ver (WAIT) */
+	char *wkey; /* out: the entry it wrote, if not key (a hash's field) */
+	size_t wklen;
 	gv_version ver; /* GV.WATCH, WATCH, EXEC's check */
 };
 

@@ -426,6 +426,24 @@ def test_incr():
         cl[0].hincrbyfloat("ctr", "f", 1.25)
         ok = ct.wait_until(lambda: all(c.hget("ctr", "f") == b"2.75" for c in cl), 10)
         ct.check(ok, "HINCRBYFLOAT at two nodes: 2.75 everywhere")
+        # WAIT after a hash write asks about the field's entry
+        r = cl[0]
+        r.hset("w", "f", "1")
+        n = r.execute_command("WAIT", 2, 2000)
+        ct.check(n == 2, f"WAIT 2 after HSET: {n} members hold the field")
+        r.hincrby("w", "c", 1)
+        n = r.execute_command("WAIT", 2, 2000)
+        ct.check(n == 2, f"WAIT 2 after HINCRBY: {n}")
+        # with node 3 stopped, a new field is held by node 2 only: WAIT
+        # asks about the field written, not about an older write
+        import signal
+        nodes[2].proc.send_signal(signal.SIGSTOP)
+        try:
+            r.hset("w", "g", "1")
+            n = r.execute_command("WAIT", 2, 500)
+            ct.check(n == 1, f"WAIT 2 after HSET with node 3 stopped: {n} (node 2 only)")
+        finally:
+            nodes[2].proc.send_signal(signal.SIGCONT)
     finally:
         ct.stop_all(nodes)
 
