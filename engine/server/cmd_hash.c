@@ -159,6 +159,19 @@ static int
 set_pairs(struct shard *sh, struct sub *s, gv_time now, int64_t *added)
 {
 	*added = 0;
+	/* all or nothing at the memory cap: the whole command's fields
+	 * (entries and their share of the index) checked before the first,
+	 * each field counted as new */
+	const gv_store *st = gv_node_store(sh->node);
+	if (st->max_memory) {
+		size_t need = 0;
+		for (size_t i = 2; i + 1 < s->nargs; i += 2)
+			need += gv_store_entry_size(s->klen + s->args[i].len + 7,
+						    s->args[i + 1].len) +
+				64 + s->args[i].len;
+		if (st->mem_used + need > st->max_memory)
+			return GV_ENOSPC;
+	}
 	for (size_t i = 2; i + 1 < s->nargs; i += 2) {
 		const gv_resp_arg *f = &s->args[i], *v = &s->args[i + 1];
 		int rc = gv_node_hset(sh->node, now, s->key, s->klen, f->ptr,

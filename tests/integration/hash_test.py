@@ -18,7 +18,9 @@ delete      DEL at one node while another keeps writing fields: every node
             yet seen and that are newer than the DEL)
 incr        HINCRBY of one field at two nodes at once: the sum everywhere
 keyspace    KEYS, SCAN (TYPE hash), DBSIZE count a hash once; WATCH is
-            broken by a field written at another node
+            broken by a field written at another node; EXPIRE replicates
+oom         --max-memory: an HSET past the cap is refused whole (OOM), and
+            a DEL gives the memory back
 
 Clients: redis-py (Debian's python3-redis, run with /usr/bin/python3).
 """
@@ -494,12 +496,48 @@ def test_keyspace():
         ct.stop_all(nodes)
 
 
+def test_oom():
+    """--max-memory: HSET past a shard's cap answers Redis's OOM error and
+    applies none of its fields; the hash stays readable; DEL frees it."""
+    need_redis_py()
+    nodes = ct.cluster(1, shards=1, extra=["--max-memory", str(4 << 20)])
+    try:
+        c = clients(nodes)[0]
+        err, i = None, 0
+        while i < 200000:
+            try:
+                c.hset("oomh", mapping={f"f{i + j}": "x" * 100 for j in range(50)})
+            except redis.ResponseError as e:
+                err = str(e)
+                break
+            i += 50
+        ct.check(err is not None and err.startswith("OOM command not allowed"),
+                 f"HSET past --max-memory: {err!r} after {i} fields")
+        n = c.hlen("oomh")
+        ct.check(n == i, f"the refused HSET applied none of its 50 fields ({n} == {i})")
+        ct.check(c.hget("oomh", "f0") == b"x" * 100, "the hash is still readable")
+        ct.check(c.delete("oomh") == 1, "DEL of the hash")
+        ok = ct.wait_until(lambda: _hset_ok(c), 5)
+        ct.check(ok, "after the DEL, HSET works again (the memory came back)")
+    finally:
+        ct.stop_all(nodes)
+
+
+def _hset_ok(c):
+    try:
+        c.hset("oomh2", mapping={f"g{j}": "y" * 100 for j in range(500)})
+        return True
+    except redis.ResponseError:
+        return False
+
+
 TESTS = {
     "transcript": test_transcript,
     "big": test_big,
     "delete": test_delete,
     "incr": test_incr,
     "keyspace": test_keyspace,
+    "oom": test_oom,
 }
 
 
