@@ -370,6 +370,80 @@ two_steps(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac,
 	gvd_dispatch(d, chk);
 }
 
+/* ------------------------------------------- RENAME and COPY of a hash */
+
+static void
+st32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t
+ld32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static int
+dump_visit(void *ud, const uint8_t *f, size_t flen, const gv_record *r)
+{
+	gv_resp_buf *b = ud;
+	char num[GV_COUNTER_STR_MAX];
+	const uint8_t *p;
+	size_t n;
+	gvd_field_value(r, num, &p, &n);
+	uint8_t len[4];
+	st32(len, (uint32_t)flen);
+	gv_resp_buf_append(b, len, 4);
+	gv_resp_buf_append(b, f, flen);
+	st32(len, (uint32_t)n);
+	gv_resp_buf_append(b, len, 4);
+	gv_resp_buf_append(b, p, n);
+	return 0;
+}
+
+int
+gvd_hash_dump(gv_node *n, gv_time now, const void *key, size_t klen,
+	      gv_resp_buf *b, uint64_t *deadline)
+{
+	*deadline = gv_node_hash_deadline(n, now, key, klen);
+	gv_node_hash_foreach(n, now, key, klen, dump_visit, b);
+	return b->err;
+}
+
+int
+gvd_hash_restore(gv_node *n, gv_time now, const void *key, size_t klen,
+		 const uint8_t *p, size_t len, uint64_t deadline)
+{
+	/* whatever the destination held goes first (a hash: all of it) */
+	int rc = gv_node_delete(n, now, key, klen, GV_PRIO_NORMAL);
+	if (rc && rc != GV_ENOTFOUND)
+		return rc;
+	size_t at = 0;
+	while (at + 8 <= len) {
+		uint32_t fl = ld32(p + at);
+		if (at + 4 + fl + 4 > len)
+			return GV_EMALFORMED;
+		const uint8_t *f = p + at + 4;
+		uint32_t vl = ld32(p + at + 4 + fl);
+		if (at + 8 + fl + vl > len)
+			return GV_EMALFORMED;
+		rc = gv_node_hset(n, now, key, klen, f, fl, p + at + 8 + fl,
+				  vl, GV_PRIO_NORMAL);
+		if (rc < 0)
+			return rc;
+		at += 8 + fl + vl;
+	}
+	if (deadline && deadline > gv_node_clock_ms(n, now))
+		rc = gv_node_hash_expire(n, now, key, klen, deadline,
+					 GV_PRIO_NORMAL);
+	return rc < 0 ? rc : 0;
+}
+
 /* ------------------------------------------------------- front end */
 
 static void

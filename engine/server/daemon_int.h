@@ -494,7 +494,11 @@ bool gvd_wrongtype(gv_node *n, gv_time now, const void *key, size_t klen,
 		   int want, gv_resp_buf *b);
 void gvd_hash_encoding(gv_node *n, gv_time now, const struct sub *s,
 		       gv_resp_buf *b);
-/* RENAME, COPY of a hash: its fields and values (counters as their
+/* A hash field's value as clients read it (a counter's number printed
+ * into num, GV_COUNTER_STR_MAX bytes): *p, *n. */
+void gvd_field_value(const gv_record *r, char *num, const uint8_t **p,
+		     size_t *n);
+/* cmd_multikey.c: RENAME, COPY of a hash: its fields and values (counters as their
  * numbers) into b, then written at key (replacing what it held) with
  * the deadline. Return 0 or a store error. */
 int gvd_hash_dump(gv_node *n, gv_time now, const void *key, size_t klen,
