@@ -368,20 +368,23 @@ def test_delete():
             cl[0].hset("dk", f"old{i}", "x")
         ct.wait_until(lambda: all(c.hlen("dk") == 200 for c in cl), 10)
         stop = threading.Event()
-        written = []
+        written = []  # (sent, acknowledged, i), Unix seconds
 
         def writer():
             i = 0
             while not stop.is_set() and i < 5000:
+                t0 = time.time()
                 cl[1].hset("dk", f"w{i}", str(i))
-                written.append((time.time(), i))
+                written.append((t0, time.time(), i))
                 i += 1
 
         t = threading.Thread(target=writer)
         t.start()
         time.sleep(0.3)
-        t_del = time.time()
         ct.check(cl[0].delete("dk") == 1, "DEL of the hash at node 1 while node 2 writes")
+        # the DEL's version: its tombstone, the key's own entry at node 1
+        ver = cl[0].execute_command("GV.WATCH", "dk")[0]
+        del_ms = int(ver.split(b"@")[0]) >> 16
         time.sleep(0.3)
         stop.set()
         t.join()
@@ -392,15 +395,19 @@ def test_delete():
         survived = views[0]
         ct.check(not any(k.startswith("old") for k in survived), "the fields from before the DEL are gone")
         idx = sorted(int(k[1:]) for k in survived)
-        # exactly those written after the DEL: a contiguous tail of the
-        # writer's sequence (those acknowledged before it are gone)
-        before = [i for (tm, i) in written if tm < t_del - 0.05]
-        after = [i for (tm, i) in written if tm > t_del + 0.05]
-        tail = idx == list(range(idx[0], len(written))) if idx else False
-        ct.check(tail and idx and all(i not in survived for i in map(lambda x: f"w{x}", before)),
-                 f"the fields kept are a tail of the writes: w{idx[0] if idx else '-'}..w{len(written) - 1}")
-        ct.check(all(f"w{i}" in survived for i in after) and all(f"w{i}" not in survived for i in before),
-                 f"writes before the DEL gone ({len(before)}), after it kept ({len(after)})")
+        # one writer: its versions grow with i, so the fields kept are
+        # those newer than the DEL: a tail of the writes
+        tail = bool(idx) and idx == list(range(idx[0], len(written)))
+        ct.check(tail, f"the fields kept are a tail of the writes: w{idx[0] if idx else '-'}.."
+                       f"w{len(written) - 1} of {len(written)}")
+        # and the tail starts at the DEL's version: a write acknowledged
+        # before the DEL's millisecond is older (gone), one sent after it
+        # newer (kept); the node's clocks are this host's
+        before = [i for (t0, t1, i) in written if t1 * 1000 < del_ms - 2]
+        after = [i for (t0, t1, i) in written if t0 * 1000 > del_ms + 2]
+        ct.check(before and after and all(f"w{i}" not in survived for i in before) and
+                 all(f"w{i}" in survived for i in after),
+                 f"writes older than the DEL gone ({len(before)}), newer kept ({len(after)})")
     finally:
         ct.stop_all(nodes)
 
@@ -483,10 +490,10 @@ def test_keyspace():
         p.hset("ks:h", "e", "5")
         ct.check(p.execute() == [1], "WATCH of an unchanged hash: the EXEC runs")
         # expiry replicates: EXPIRE at node 1, TTL at node 2, gone at both
-        cl[0].pexpire("ks:h", 700)
-        ok = ct.wait_until(lambda: 0 < cl[1].pttl("ks:h") <= 700, 5)
+        cl[0].pexpire("ks:h", 1500)
+        ok = ct.wait_until(lambda: 0 < cl[1].pttl("ks:h") <= 1500, 5)
         ct.check(ok, f"PEXPIRE of a hash reaches node 2: PTTL {cl[1].pttl('ks:h')}")
-        ok = ct.wait_until(lambda: all(not c.exists("ks:h") for c in cl), 5)
+        ok = ct.wait_until(lambda: all(not c.exists("ks:h") for c in cl), 10)
         ct.check(ok, "the hash expires at both nodes")
         ct.check(all(c.hgetall("ks:h") == {} for c in cl), "HGETALL of the expired hash: empty")
         st = ct.stats(nodes[0].resp)
