@@ -449,7 +449,7 @@ def test_incr():
         nodes[2].proc.send_signal(signal.SIGSTOP)
         try:
             r.hset("w", "g", "1")
-            n = r.execute_command("WAIT", 2, 500)
+            n = r.execute_command("WAIT", 2, 2000)
             ct.check(n == 1, f"WAIT 2 after HSET with node 3 stopped: {n} (node 2 only)")
         finally:
             nodes[2].proc.send_signal(signal.SIGCONT)
