@@ -27,6 +27,7 @@
 
 #define LP_ENTRIES 128 /* Redis's hash-max-listpack-entries */
 #define LP_VALUE 64    /* hash-max-listpack-value */
+#define HRAND_MAX (1u << 24) /* HRANDFIELD's negative count, at most */
 
 static const char ERR_INT[] = "ERR value is not an integer or out of range";
 static const char ERR_SYNTAX[] = "ERR syntax error";
@@ -580,7 +581,11 @@ k_hrandfield(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 			return;
 		}
 		values = s->nargs == 4;
-		if (values && count < -(INT64_MAX / 2)) {
+		/* Redis's bound with values; without, a bound of ours: a
+		 * reply of 2^24 picks at most (Redis would try to send any
+		 * count, and hit the client's output limit) */
+		if ((values && count < -(INT64_MAX / 2)) ||
+		    count < -(int64_t)HRAND_MAX) {
 			gv_resp_out_error(b, "ERR value is out of range");
 			return;
 		}

@@ -291,6 +291,9 @@ def transcript_run(rport, threads):
         ct.check(len(got) == 25 and len(set(got)) == 25, "HRANDFIELD 25: 25 distinct fields")
         got = cache.raw(r, ["HRANDFIELD", big, "-400", "WITHVALUES"])
         ct.check(len(got) == 800, "HRANDFIELD -400 WITHVALUES: 400 pairs")
+        got = cache.raw(r, ["HRANDFIELD", big, "-9223372036854775807"])
+        ct.check(isinstance(got, Exception) and "out of range" in str(got),
+                 f"HRANDFIELD of a huge negative count: refused ({got!r})")
         got = cache.raw(r, ["HRANDFIELD", big, "5", "WITHVALUES"])
         ok = len(got) == 10 and all(got[i + 1] == got[i][1:] for i in range(0, 10, 2))
         ct.check(ok, "HRANDFIELD 5 WITHVALUES: field, value pairs")
