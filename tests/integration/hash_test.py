@@ -375,7 +375,7 @@ def test_delete():
 
         def writer():
             i = 0
-            while not stop.is_set() and i < 5000:
+            while not stop.is_set() and i < 100000:
                 t0 = time.time()
                 cl[1].hset("dk", f"w{i}", str(i))
                 written.append((t0, time.time(), i))
@@ -384,10 +384,11 @@ def test_delete():
         t = threading.Thread(target=writer)
         t.start()
         time.sleep(0.3)
+        # the DEL's version is taken between its send and its reply (its
+        # HLC milliseconds are this host's clock then)
+        del_sent = time.time()
         ct.check(cl[0].delete("dk") == 1, "DEL of the hash at node 1 while node 2 writes")
-        # the DEL's version: its tombstone, the key's own entry at node 1
-        ver = cl[0].execute_command("GV.WATCH", "dk")[0]
-        del_ms = int(ver.split(b"@")[0]) >> 16
+        del_acked = time.time()
         time.sleep(0.3)
         stop.set()
         t.join()
@@ -404,10 +405,10 @@ def test_delete():
         ct.check(tail, f"the fields kept are a tail of the writes: w{idx[0] if idx else '-'}.."
                        f"w{len(written) - 1} of {len(written)}")
         # and the tail starts at the DEL's version: a write acknowledged
-        # before the DEL's millisecond is older (gone), one sent after it
-        # newer (kept); the node's clocks are this host's
-        before = [i for (t0, t1, i) in written if t1 * 1000 < del_ms - 2]
-        after = [i for (t0, t1, i) in written if t0 * 1000 > del_ms + 2]
+        # before the DEL was sent is older (gone), one sent after the DEL
+        # was acknowledged newer (kept); the nodes' clocks are this host's
+        before = [i for (t0, t1, i) in written if t1 * 1000 < del_sent * 1000 - 1]
+        after = [i for (t0, t1, i) in written if t0 * 1000 > del_acked * 1000 + 1]
         ct.check(before and after and all(f"w{i}" not in survived for i in before) and
                  all(f"w{i}" in survived for i in after),
                  f"writes older than the DEL gone ({len(before)}), newer kept ({len(after)})")
