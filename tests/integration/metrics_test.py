@@ -108,6 +108,9 @@ PROM = {
     "stream_conns_refused": "grapevine_stream_conns_refused_total",
     "stream_auth_failed": "grapevine_stream_auth_failed_total",
     "stream_connect_failed": "grapevine_stream_connect_failed_total",
+    "type_conflicts": "grapevine_type_conflicts_total",
+    "hash_fields_killed": "grapevine_hash_fields_killed_total",
+    "hash_refused": "grapevine_hash_refused_total",
 }
 # in GV.STATS, not in /metrics (INFO's conflicts is their sum there)
 STATS_ONLY = {"conflicts_applied", "conflicts_lost"}
