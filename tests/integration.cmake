@@ -41,6 +41,17 @@ if(Python3_Interpreter_FOUND)
 		SKIP_RETURN_CODE 77 LABELS integration)
 endif()
 if(Python3_Interpreter_FOUND)
+	# hashes merged field by field: the transcript against redis-server,
+	# 10,000 fields from two nodes at once, DEL against HSETs, HINCRBY
+	# at two nodes, keyspace and WATCH (~40 s)
+	add_test(NAME integration_hash
+		COMMAND ${Python3_EXECUTABLE}
+			${CMAKE_CURRENT_SOURCE_DIR}/integration/hash_test.py
+			$<TARGET_FILE:grapevined>)
+	set_tests_properties(integration_hash PROPERTIES TIMEOUT 240
+		SKIP_RETURN_CODE 77 LABELS integration)
+endif()
+if(Python3_Interpreter_FOUND)
 	# cluster shards and host threads: mixed --threads, a one-CPU node
 	# under taskset, 20 nodes in a region flooding on every shard
 	add_test(NAME integration_shards

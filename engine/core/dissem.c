@@ -1008,6 +1008,13 @@ apply_update(gv_node *n, gv_time now, gv_node_id sender, const gv_record *in,
 {
 	gv_record rec;
 	n->store.now_ms = gv__cluster_ms(n, now);
+	bool reserved = gv_key_reserved(in->key, in->klen);
+	if (GV_UNLIKELY(reserved) && gv__hash_refuse(n, now, in)) {
+		/* a hash's field older than its key's last write: dead */
+		if (seen)
+			*seen = id;
+		return;
+	}
 	int res = gv_store_merge_out(&n->store, in, kh, conflict_cb, n, &rec);
 	if (res < 0) {
 		n->st.updates_refused++;
@@ -1018,10 +1025,15 @@ apply_update(gv_node *n, gv_time now, gv_node_id sender, const gv_record *in,
 	if (n->dedup_on)
 		gv_dedup_insert(&n->dedup, id);
 	if (res == GV_MERGE_APPLIED || res == GV_MERGE_CONFLICT_APPLIED) {
-		if (GV_UNLIKELY(gv_key_reserved(in->key, in->klen)))
+		if (GV_UNLIKELY(reserved)) {
 			gv__keys_on_entry(n, now, &rec);
-		else if (n->cfg.cb.on_update)
-			n->cfg.cb.on_update(n->cfg.ud, &rec, res, now);
+		} else {
+			if (GV_UNLIKELY(n->hidx.count))
+				gv__hash_on_plain(n, now, &rec, true);
+			if (n->cfg.cb.on_update)
+				n->cfg.cb.on_update(n->cfg.ud, &rec, res,
+						    now);
+		}
 		if (rec.tombstone)
 			gv__tomb_stored(n, now, &rec);
 		/* a counter state joined with ours (a version no one sent):
@@ -1063,7 +1075,7 @@ gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 	if (tomb && gv__tomb_purged_recently(n, kh, &u->ver))
 		return; /* collected already: do not bring it back */
 	if (GV_UNLIKELY(gv__flushed(n, &u->ver)) &&
-	    !gv_key_reserved(u->key, u->klen)) {
+	    !gv__key_sys(u->key, u->klen)) {
 		/* older than the last FLUSHDB: gone for good */
 		n->st.flushed_updates++;
 		if (seen)
@@ -1104,7 +1116,7 @@ gv__apply_update(gv_node *n, gv_time now, gv_node_id sender,
 	uint64_t id = update_id(kh, &in->ver);
 	if (in->tombstone && gv__tomb_purged_recently(n, kh, &in->ver))
 		return;
-	if (gv__flushed(n, &in->ver) && !gv_key_reserved(in->key, in->klen)) {
+	if (gv__flushed(n, &in->ver) && !gv__key_sys(in->key, in->klen)) {
 		n->st.flushed_updates++;
 		return;
 	}

@@ -20,7 +20,7 @@ static bool
 keep_reserved(void *ud, const gv_record *r)
 {
 	(void)ud;
-	return gv_key_reserved(r->key, r->klen);
+	return gv__key_sys(r->key, r->klen); /* not hashes' entries */
 }
 
 void
@@ -33,6 +33,7 @@ gv__flush_apply(gv_node *n, const gv_record *r)
 	n->st.flushes++;
 	n->st.flushed_entries += gv_store_drop_before(&n->store, &r->ver,
 						      keep_reserved, NULL);
+	gv__hash_rebuild(n);
 }
 
 int

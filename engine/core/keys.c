@@ -104,6 +104,8 @@ held_slot(gv_node *n, gv_node_id node)
 void
 gv__keys_on_entry(gv_node *n, gv_time now, const gv_record *r)
 {
+	if (gv__hash_on_entry(n, now, r))
+		return;
 	if (r->klen < GV_RESERVED_LEN + 1 || r->tombstone)
 		return;
 	const uint8_t *k = r->key + GV_RESERVED_LEN;

@@ -269,6 +269,7 @@ gv_node_del(gv_node *n)
 		gv_dedup_fini(&n->dedup);
 	gv__free(mem, n->seen, n->seen ? n->cfg.seen_cache * sizeof(uint64_t)
 				       : 0);
+	gv__hash_fini(n);
 	gv_store_fini(&n->store);
 	gv_merkle_fini(&n->merkle);
 	gv__free(mem, n, sizeof(*n));
@@ -925,6 +926,8 @@ reclaimed(void *ud, const gv_record *tomb)
 {
 	gv_node *n = ud;
 	n->st.expired_reclaimed++;
+	if (gv_key_reserved(tomb->key, tomb->klen))
+		gv__hash_on_entry(n, n->now, tomb);
 	gv__tomb_stored(n, n->now, tomb);
 }
 
@@ -1054,8 +1057,11 @@ gv__record_conflict(gv_node *n, const gv_record *winner,
 		n->nconflicts++;
 	memset(c, 0, sizeof(*c));
 	c->klen = winner->klen;
-	memcpy(c->key, winner->key,
-	       winner->klen < sizeof(c->key) ? winner->klen : sizeof(c->key));
+	if (!gv__hash_display(winner->key, winner->klen, c->key,
+			      sizeof(c->key), &c->klen))
+		memcpy(c->key, winner->key,
+		       winner->klen < sizeof(c->key) ? winner->klen
+						     : sizeof(c->key));
 	c->winner = winner->ver;
 	c->loser = loser->ver;
 	c->winner_vlen = winner->vlen;
@@ -1091,16 +1097,32 @@ write_entry_ver(gv_node *n, gv_time now, const void *key, size_t klen,
 		gv_record *out)
 {
 	gv_record rec;
-	int rc = del ? gv_store_del(&n->store, key, klen, ver, &rec)
-		     : gv_store_put_ex(&n->store, key, klen, val, vlen, kind,
-				       expire, cond, ver, &rec);
+	bool reserved = gv_key_reserved(key, klen);
+	gv_version seen;
+	int rc;
+	if (!reserved && n->hidx.count && gv__hash_seen(n, key, klen, &seen))
+		/* over a live hash: this write replaces all of it (its fields
+		 * die, hash.c), which its receivers must not take for a write
+		 * concurrent with them; a DEL writes its tombstone here even
+		 * if the key holds no entry of its own */
+		rc = gv_store_write_seen(&n->store, key, klen, val, vlen, kind,
+					 expire, del, &seen, ver, &rec);
+	else if (del)
+		rc = gv_store_del(&n->store, key, klen, ver, &rec);
+	else
+		rc = gv_store_put_ex(&n->store, key, klen, val, vlen, kind,
+				     expire, cond, ver, &rec);
 	if (rc)
 		return rc;
 	n->st.updates_local++;
-	if (gv_key_reserved(key, klen))
+	if (reserved) {
 		gv__keys_on_entry(n, now, &rec);
-	else if (n->cfg.cb.on_update)
-		n->cfg.cb.on_update(n->cfg.ud, &rec, -1, now);
+	} else {
+		if (n->hidx.count)
+			gv__hash_on_plain(n, now, &rec, false);
+		if (n->cfg.cb.on_update)
+			n->cfg.cb.on_update(n->cfg.ud, &rec, -1, now);
+	}
 	if (del)
 		gv__tomb_stored(n, now, &rec);
 	gv__spread_update(n, now, &rec, priority, 0, true);
@@ -1137,6 +1159,19 @@ write_check(gv_node *n, gv_time now, const void *key, size_t klen,
 	n->now = now;
 	n->store.now_ms = gv__cluster_ms(n, now);
 	return 0;
+}
+
+int
+gv__write_local(gv_node *n, gv_time now, const void *key, size_t klen,
+		const void *val, size_t vlen, uint8_t kind, uint64_t expire,
+		const gv_version *ver, int priority, bool del, gv_record *out)
+{
+	int rc = write_check(n, now, key, klen, val, vlen, kind, expire,
+			     priority);
+	if (rc)
+		return rc;
+	return write_entry_ver(n, now, key, klen, val, vlen, kind, expire,
+			       false, ver, priority, del, out);
 }
 
 static int
@@ -1243,8 +1278,8 @@ gv_node_get_at(gv_node *n, gv_time now, const void *key, size_t klen,
 }
 
 /* Write counter state c of key (its version computed from it). */
-static int
-write_counter(gv_node *n, gv_time now, const void *key, size_t klen,
+int
+gv__write_counter(gv_node *n, gv_time now, const void *key, size_t klen,
 	      const gv_counter *c, int priority, gv_record *out)
 {
 	uint8_t buf[GV_COUNTER_MAX_ENC];
@@ -1327,7 +1362,7 @@ gv_node_incr(gv_node *n, gv_time now, const void *key, size_t klen,
 			    by->is_float);
 	if (rc)
 		return rc;
-	rc = write_counter(n, now, key, klen, &c, priority, out);
+	rc = gv__write_counter(n, now, key, klen, &c, priority, out);
 	if (rc == 0)
 		n->st.counter_incrs++;
 	return rc;
@@ -1355,7 +1390,7 @@ gv_node_expire(gv_node *n, gv_time now, const void *key, size_t klen,
 		rc = gv_counter_set_expire(&c, n->counter_slot, &ver, expire);
 		if (rc)
 			return rc;
-		return write_counter(n, now, key, klen, &c, priority, NULL);
+		return gv__write_counter(n, now, key, klen, &c, priority, NULL);
 	}
 	/* r's bytes are the store's: put_ex copies them before it frees */
 	return write_entry(n, now, key, klen, r.val, r.vlen, expire, priority,
@@ -1369,13 +1404,20 @@ gv_node_import(gv_node *n, gv_time now, const gv_record *rec)
 		return GV_EINVAL;
 	n->now = now;
 	gv_hlc_observe(&n->hlc, rec->ver.hlc, gv__wall_ms(n, now));
-	if (gv__flushed(n, &rec->ver) && !gv_key_reserved(rec->key, rec->klen))
+	if (gv__flushed(n, &rec->ver) && !gv__key_sys(rec->key, rec->klen))
 		return GV_MERGE_STALE;
 	n->store.now_ms = gv__cluster_ms(n, now);
-	int res = gv_store_merge(&n->store, rec, NULL, NULL);
-	if ((res == GV_MERGE_APPLIED || res == GV_MERGE_CONFLICT_APPLIED) &&
-	    gv_key_reserved(rec->key, rec->klen))
-		gv__keys_on_entry(n, now, rec);
+	bool reserved = gv_key_reserved(rec->key, rec->klen);
+	if (reserved && gv__hash_refuse(n, now, rec))
+		return GV_MERGE_STALE;
+	gv_record out;
+	int res = gv_store_merge_out(&n->store, rec, 0, NULL, NULL, &out);
+	if (res == GV_MERGE_APPLIED || res == GV_MERGE_CONFLICT_APPLIED) {
+		if (reserved)
+			gv__keys_on_entry(n, now, &out);
+		else if (n->hidx.count)
+			gv__hash_on_plain(n, now, &out, true);
+	}
 	return res;
 }
 
@@ -1406,8 +1448,7 @@ gv_node_get(const gv_node *n, const void *key, size_t klen, gv_record *out)
 size_t
 gv_node_reserved_count(const gv_node *n)
 {
-	return n->keys.nop + (n->keys.has_primary ? 1 : 0) + n->keys.nheld +
-	       (n->flush_set ? 1 : 0);
+	return n->store.reserved_live;
 }
 
 uint64_t

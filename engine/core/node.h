@@ -473,8 +473,9 @@ int gv_node_sync(gv_node *n, gv_time now, gv_node_id peer,
 /* gv_node_get - the live value of key. Returns 0 or GV_ENOTFOUND. */
 int gv_node_get(const gv_node *n, const void *key, size_t klen,
 		gv_record *out);
-/* Reserved entries (keys.c) in the store: subtract them from its count
- * to get the user's. */
+/* Live reserved entries in the store (the engine's own, keys.c and
+ * flush.c, and hashes' fields and expiry registers, hash.c): the user's
+ * key count is count - tombstones - this + gv_node_hash_count(). */
 size_t gv_node_reserved_count(const gv_node *n);
 
 /*
@@ -506,6 +507,83 @@ int gv_node_watch(gv_node *n, gv_time now, const void *key, size_t klen,
  */
 int gv_node_holders(gv_node *n, gv_time now, const void *key, size_t klen,
 		    const gv_version *ver, unsigned *holders, unsigned *alive);
+
+/*
+ * Hashes (hash.c; the rule is in docs/cache.md). Each field is its own
+ * entry (a reserved key made of the hash's key and the field) with its
+ * own version: fields written at two nodes at once both survive, one
+ * field written twice resolves by last-write-wins (a conflict, as for
+ * keys), HDEL leaves a field tombstone. A write of the key itself (DEL,
+ * SET, INCR...) at version v removes every field older than v, wherever
+ * it was written; the hash's expiry is a last-write-wins register of
+ * its own: once its deadline D has passed, fields written before D are
+ * gone. A node keeps an index of its hashes (key -> fields in arrival
+ * order), counted in the store's memory.
+ *
+ * The callers check types (a hash command on a string is Redis's
+ * WRONGTYPE): gv_node_key_type says what key holds.
+ *
+ * gv_node_hset - HSET of one field. Returns 1 (a new field), 0 (one
+ *   changed), or put's errors (GV_EKEYSIZE: key and field together too
+ *   long for a key).
+ * gv_node_hdel - 1 (deleted), 0 (no such field), or put's errors.
+ * gv_node_hget - the live field: 0 with *out (a counter's state for a
+ *   field HINCRBY made: gv_counter_decode), or GV_ENOTFOUND.
+ * gv_node_hincr - gv_node_incr on a field (errors as it).
+ * gv_node_hlen - the number of live fields.
+ * gv_node_hash_foreach - fn for each live field, in arrival order; a
+ *   non-zero return stops the walk and is returned. The node must not be
+ *   changed by fn.
+ * gv_node_hash_expire - EXPIRE (deadline, cluster ms) or PERSIST (0) of
+ *   a live hash. Returns 0, GV_ENOTFOUND, or put's errors.
+ * gv_node_hash_deadline - the live hash's deadline (0: none).
+ * gv_node_key_version - key's version as WATCH sees it (its entry's,
+ *   or for a hash the newest of its fields' and expiry's), *live whether
+ *   it holds a live value (hash or not).
+ * gv_node_hash_count - hashes held here (counted in DBSIZE).
+ * gv_node_hash_foreach_key - fn for each hash not expired at now_ms
+ *   (its key in rec->key, rec->klen; nothing else set) whose key hash's
+ *   top `bits` bits are bucket (bits 0: all hashes), as
+ *   gv_store_foreach_bucket; it changes nothing (fn may not either).
+ * gv_node_hash_has - whether the index holds key (changes nothing).
+ */
+enum { GV_TYPE_NONE = 0, GV_TYPE_STRING = 1, GV_TYPE_HASH = 2 };
+/* The store key of a hash's field (WAIT asks peers about it): written
+ * into out (GV_MAX_KEY bytes); returns its length, or 0 when key and
+ * field are too long together. */
+size_t gv_hash_field_key(uint8_t *out, const void *key, size_t klen,
+			 const void *field, size_t flen);
+/* A store key as users name it: a hash's field entry as "key[field]"
+ * (at most cap bytes written, *full its whole length). Returns the bytes
+ * written, or 0 if key is not a field's entry (shown as it is). */
+size_t gv_key_display(const uint8_t *key, size_t klen, uint8_t *out,
+		      size_t cap, size_t *full);
+int gv_node_key_type(gv_node *n, gv_time now, const void *key, size_t klen);
+int gv_node_hset(gv_node *n, gv_time now, const void *key, size_t klen,
+		 const void *field, size_t flen, const void *val, size_t vlen,
+		 int priority);
+int gv_node_hdel(gv_node *n, gv_time now, const void *key, size_t klen,
+		 const void *field, size_t flen, int priority);
+int gv_node_hget(gv_node *n, gv_time now, const void *key, size_t klen,
+		 const void *field, size_t flen, gv_record *out);
+int gv_node_hincr(gv_node *n, gv_time now, const void *key, size_t klen,
+		  const void *field, size_t flen, const gv_incr *by,
+		  int priority, gv_record *out);
+size_t gv_node_hlen(gv_node *n, gv_time now, const void *key, size_t klen);
+typedef int (*gv_hash_fn)(void *ud, const uint8_t *field, size_t flen,
+			  const gv_record *rec);
+int gv_node_hash_foreach(gv_node *n, gv_time now, const void *key,
+			 size_t klen, gv_hash_fn fn, void *ud);
+int gv_node_hash_expire(gv_node *n, gv_time now, const void *key,
+			size_t klen, uint64_t deadline, int priority);
+uint64_t gv_node_hash_deadline(gv_node *n, gv_time now, const void *key,
+			       size_t klen);
+void gv_node_key_version(gv_node *n, gv_time now, const void *key,
+			 size_t klen, gv_version *ver, bool *live);
+size_t gv_node_hash_count(const gv_node *n);
+int gv_node_hash_foreach_key(gv_node *n, uint64_t now_ms, uint32_t bucket,
+			     unsigned bits, gv_store_iter_fn fn, void *ud);
+bool gv_node_hash_has(const gv_node *n, const void *key, size_t klen);
 
 /* The Merkle root of this node's data. */
 uint64_t gv_node_root(gv_node *n);
@@ -603,6 +681,13 @@ typedef struct gv_node_stats {
 	uint64_t stream_nacks_in, stream_nacks_out;
 	uint64_t stream_bad, stream_unexpected, stream_refused;
 	uint64_t stream_blocked, stream_stalls;
+	/* hashes (hash.c): a string and a hash written concurrently at two
+	 * nodes (the newer decided the type); fields removed because a
+	 * newer delete, overwrite or expiry of their key made them dead;
+	 * remote field writes dropped on arrival for the same reason */
+	uint64_t type_conflicts;
+	uint64_t hash_fields_killed;
+	uint64_t hash_refused;
 	/* compression: datagrams sent compressed, their records' bytes
 	 * before and after (compression ratio: in / out); datagrams tried
 	 * but sent raw (not an eighth smaller) or not tried (backing off

@@ -238,6 +238,18 @@ struct gv_held {
 	uint32_t ids[GV_KEYRING_MAX];
 };
 
+/* The hash index (hash.c): user key -> its live fields, in the order
+ * they arrived here. Zero until the first hash is written. */
+struct hfield;
+struct hkey;
+struct gv_hidx {
+	struct hkey **slots; /* open addressing; home = top bits of h */
+	size_t cap;          /* 0 or a power of two */
+	unsigned shift;
+	size_t count;        /* hashes (each has a live field) */
+	size_t bytes;        /* allocated, counted in the store's mem_used */
+};
+
 struct gv_node {
 	gv_node_config cfg;
 	const gv_mem *mem;
@@ -251,6 +263,7 @@ struct gv_node {
 	gv_rng rng;
 	gv_hlc hlc;
 	gv_store store;
+	struct gv_hidx hidx; /* hashes (hash.c) */
 	gv_merkle merkle;
 	bool dedup_on;
 	gv_dedup dedup;
@@ -424,7 +437,51 @@ struct gv_node {
 	gv_time now; /* last time seen, for callbacks from the store */
 };
 
+/* ---- hash.c: Redis hashes, one store entry per field */
+/* Reserved entries that are the engine's own (keys, flush), not user
+ * data: hashes' fields and expiry registers are user data (flushed,
+ * counted as keys through their hash). */
+static inline bool
+gv__key_sys(const void *key, size_t klen)
+{
+	const uint8_t *k = key;
+	return gv_key_reserved(key, klen) &&
+	       !(klen > GV_RESERVED_LEN &&
+		 (k[GV_RESERVED_LEN] == 'H' || k[GV_RESERVED_LEN] == 'X'));
+}
+void gv__hash_fini(gv_node *n);
+/* A reserved entry was stored (local, remote, reclaimed): true if it
+ * was a hash's (the index follows it). */
+bool gv__hash_on_entry(gv_node *n, gv_time now, const gv_record *r);
+/* A remote hash entry about to be merged: true if it is dead here (older
+ * than its key's last write, or expired with its hash): drop it. */
+bool gv__hash_refuse(gv_node *n, gv_time now, const gv_record *in);
+/* A plain entry of key was stored (remote: from a peer): fields older
+ * than it are dead. */
+void gv__hash_on_plain(gv_node *n, gv_time now, const gv_record *r,
+		       bool remote);
+/* Whether key is a live hash here; if so, *seen: its newest version. */
+bool gv__hash_seen(gv_node *n, const void *key, size_t klen,
+		   gv_version *seen);
+/* After a flush: the index made again from the store. */
+void gv__hash_rebuild(gv_node *n);
+/* A conflict's key as GV.CONFLICTS shows it: a field as "key[field]".
+ * Returns the length written (at most cap), or 0: not a field. */
+size_t gv__hash_display(const uint8_t *key, size_t klen, uint8_t *out,
+			size_t cap, size_t *full);
+
 /* ---- node.c */
+/* A local write of key at version ver (kind, expire as gv_store_put_ex;
+ * del: a tombstone), stored and disseminated; with the checks of every
+ * local write. */
+int gv__write_local(gv_node *n, gv_time now, const void *key, size_t klen,
+		    const void *val, size_t vlen, uint8_t kind,
+		    uint64_t expire, const gv_version *ver, int priority,
+		    bool del, gv_record *out);
+/* A counter state c written at key (its version the state's). */
+int gv__write_counter(gv_node *n, gv_time now, const void *key,
+		      size_t klen, const gv_counter *c, int priority,
+		      gv_record *out);
 int gv__node_item(gv_node *n, const gv_addr *to, const struct item *it);
 struct ready *gv__ready_begin(gv_node *n, const gv_addr *to, bool ae,
 			      size_t cap, gv_wire_writer *w);

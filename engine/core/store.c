@@ -325,10 +325,21 @@ entry_new(gv_store *s, const void *key, size_t klen,
 	return e;
 }
 
+/* A live entry under the engine's reserved prefix (node.h's
+ * GV_RESERVED_PREFIX): counted apart, so that the user's key count is
+ * count - tombstones - reserved_live. */
+static inline bool
+entry_reserved_live(const struct gv_entry *e)
+{
+	return !entry_tomb(e) && e->klen >= 4 &&
+	       memcmp(e->data, "\0gv\0", 4) == 0;
+}
+
 static void
 account_add(gv_store *s, const struct gv_entry *e)
 {
 	s->count++;
+	s->reserved_live += entry_reserved_live(e);
 	s->tombstones += entry_tomb(e);
 	if (!entry_tomb(e) && entry_expire(e)) {
 		s->expiring++;
@@ -343,6 +354,7 @@ static void
 account_sub(gv_store *s, const struct gv_entry *e)
 {
 	s->count--;
+	s->reserved_live -= entry_reserved_live(e);
 	s->tombstones -= entry_tomb(e);
 	if (!entry_tomb(e) && entry_expire(e)) {
 		s->expiring--;
@@ -440,7 +452,7 @@ check_key(const void *key, size_t klen)
 static int
 local_write(gv_store *s, const void *key, size_t klen, const void *val,
 	    size_t vlen, const struct meta *m, const gv_version *ver,
-	    bool tomb, gv_record *out)
+	    bool tomb, const gv_version *seen, gv_record *out)
 {
 	int rc = check_key(key, klen);
 	if (rc)
@@ -460,12 +472,15 @@ local_write(gv_store *s, const void *key, size_t klen, const void *val,
 		const struct gv_entry *cur = s->slots[i];
 		if (gv_version_cmp(ver, &cur->ver) <= 0)
 			return GV_ESTALE;
-		if (tomb && (entry_tomb(cur) || entry_expired_at(cur, s->now_ms)))
+		if (tomb && !seen &&
+		    (entry_tomb(cur) || entry_expired_at(cur, s->now_ms)))
 			return GV_ENOTFOUND;
 		prev = cur->ver;
-	} else if (tomb) {
+	} else if (tomb && !seen) {
 		return GV_ENOTFOUND;
 	}
+	if (seen && gv_version_cmp(seen, &prev) > 0)
+		prev = *seen;
 	return install(s, i, found, hash, key, klen, val, vlen, ver, &prev,
 		       tomb, m, out, NULL);
 }
@@ -475,7 +490,7 @@ gv_store_put(gv_store *s, const void *key, size_t klen, const void *val,
 	     size_t vlen, const gv_version *ver, gv_record *out)
 {
 	struct meta m = {0, 0, false};
-	return local_write(s, key, klen, val, vlen, &m, ver, false, out);
+	return local_write(s, key, klen, val, vlen, &m, ver, false, NULL, out);
 }
 
 int
@@ -489,7 +504,25 @@ gv_store_put_ex(gv_store *s, const void *key, size_t klen, const void *val,
 		if (gv_counter_decode(val, vlen, &c) || c.expire != expire)
 			return GV_EINVAL;
 	}
-	return local_write(s, key, klen, val, vlen, &m, ver, false, out);
+	return local_write(s, key, klen, val, vlen, &m, ver, false, NULL, out);
+}
+
+int
+gv_store_write_seen(gv_store *s, const void *key, size_t klen,
+		    const void *val, size_t vlen, uint8_t kind,
+		    uint64_t expire, bool tomb, const gv_version *seen,
+		    const gv_version *ver, gv_record *out)
+{
+	struct meta m = {tomb ? 0 : kind, tomb ? 0 : expire, false};
+	if (!seen)
+		return GV_EINVAL;
+	if (m.kind == GV_KIND_COUNTER) {
+		gv_counter c;
+		if (gv_counter_decode(val, vlen, &c) || c.expire != expire)
+			return GV_EINVAL;
+	}
+	return local_write(s, key, klen, tomb ? NULL : val, tomb ? 0 : vlen,
+			   &m, ver, tomb, seen, out);
 }
 
 int
@@ -497,7 +530,7 @@ gv_store_del(gv_store *s, const void *key, size_t klen, const gv_version *ver,
 	     gv_record *out)
 {
 	struct meta m = {0, 0, false};
-	return local_write(s, key, klen, NULL, 0, &m, ver, true, out);
+	return local_write(s, key, klen, NULL, 0, &m, ver, true, NULL, out);
 }
 
 /*
@@ -758,6 +791,25 @@ gv_store_purge(gv_store *s, const void *key, size_t klen,
 	if (!(entry_tomb(e) || entry_expired_at(e, s->now_ms)) ||
 	    gv_version_cmp(&e->ver, ver) != 0)
 		return GV_ENOTFOUND;
+	if (s->merkle)
+		gv_merkle_update(s->merkle, hash, entry_digest(e, hash));
+	account_sub(s, e);
+	remove_slot(s, i);
+	gv__free(s->mem, e, entry_size(e));
+	return 0;
+}
+
+int
+gv_store_remove(gv_store *s, const void *key, size_t klen)
+{
+	if (check_key(key, klen))
+		return GV_ENOTFOUND;
+	uint64_t hash = gv__key_hash(key, klen);
+	bool found;
+	size_t i = find_slot(s, hash, key, klen, &found);
+	if (!found)
+		return GV_ENOTFOUND;
+	struct gv_entry *e = s->slots[i];
 	if (s->merkle)
 		gv_merkle_update(s->merkle, hash, entry_digest(e, hash));
 	account_sub(s, e);

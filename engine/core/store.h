@@ -124,6 +124,9 @@ typedef struct gv_store {
 	double expire_sum;  /* their deadlines summed (ms): INFO's avg_ttl */
 	uint64_t reclaimed; /* expired entries turned into tombstones */
 	uint64_t joins;     /* counter states joined by a merge */
+	size_t reserved_live; /* live entries under the reserved prefix
+			       * (node.h): the engine's own, and hashes'
+			       * fields (hash.c) */
 } gv_store;
 
 /*
@@ -173,6 +176,27 @@ int gv_store_put(gv_store *s, const void *key, size_t klen, const void *val,
 int gv_store_put_ex(gv_store *s, const void *key, size_t klen, const void *val,
 		    size_t vlen, uint8_t kind, uint64_t expire, bool cond,
 		    const gv_version *ver, gv_record *out);
+
+/*
+ * gv_store_write_seen - a local write (tomb: a delete) whose writer had
+ * seen the version *seen of this key's data held elsewhere (a hash's
+ * fields, hash.c): the write records as prev the newer of that and the
+ * key's own version, so that its receivers do not take it for a write
+ * concurrent with what it replaced. A delete writes its tombstone even if
+ * the key is absent or deleted here. Errors as gv_store_put_ex.
+ */
+int gv_store_write_seen(gv_store *s, const void *key, size_t klen,
+			const void *val, size_t vlen, uint8_t kind,
+			uint64_t expire, bool tomb, const gv_version *seen,
+			const gv_version *ver, gv_record *out);
+
+/*
+ * gv_store_remove - remove key's entry, whatever it holds, leaving no
+ * tombstone (a hash's field that a newer delete of its key made dead:
+ * the delete's own entry stops it from coming back). Returns 0 or
+ * GV_ENOTFOUND.
+ */
+int gv_store_remove(gv_store *s, const void *key, size_t klen);
 
 /*
  * gv_store_del - a local delete: replace the key's value with a tombstone

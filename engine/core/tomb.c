@@ -73,6 +73,11 @@ purge_local(gv_node *n, const uint8_t *key, size_t klen, const gv_version *ver)
 {
 	uint64_t kh = gv__key_hash(key, klen);
 	remember_purged(n, kh, ver);
+	gv_record r;
+	if (GV_UNLIKELY(gv_key_reserved(key, klen)) &&
+	    gv_store_lookup(&n->store, key, klen, &r) == 0)
+		/* a hash's expiry register: its dead fields go first */
+		gv__hash_on_entry(n, n->now, &r);
 	if (gv_store_purge(&n->store, key, klen, ver) != 0)
 		return false;
 	n->st.tombstones_purged++;

@@ -81,7 +81,8 @@ struct tconn {
 	size_t pend_len, pend_cap;
 	bool want_ready, want_out;
 	gv_time since, last_io;
-	bool refused;       /* closed by a refusal: no down() (logged) */
+	bool refused;       /* closed by a refusal (logged) or for being
+			     * idle: no down() */
 };
 
 struct listener {
@@ -899,7 +900,11 @@ gv_tcp_tick(gv_tcp *t, gv_time now)
 		}
 		if (c->state == C_OPEN && !queued(c) &&
 		    now - c->last_io > idle) {
-			conn_kill(t, c, now, NULL); /* idle: quietly */
+			/* idle: quietly, without down(): the other direction
+			 * (the peer's connection to us) may be busy with a
+			 * long transfer this one only asked for */
+			c->refused = true;
+			conn_kill(t, c, now, NULL);
 			continue;
 		}
 		uint8_t key[GV_KEY_LEN];

@@ -12,13 +12,17 @@
 #include <fnmatch.h>
 #include <stdio.h>
 
+struct scan_ctx;
+static int scan_emit(struct scan_ctx *c, const gv_record *r);
+
 struct scan_ctx {
 	struct sub *s;
 	size_t cap;
 	size_t used;
 	size_t nkeys;
 	uint64_t now_ms; /* expired keys are not listed */
-	bool none;       /* SCAN TYPE of another kind: walk, list nothing */
+	uint8_t type;    /* SCAN TYPE: 0 any, 1 string, 2 hash, 3 none */
+	gv_node *n;
 };
 
 static int
@@ -26,8 +30,26 @@ scan_visit(void *ud, const gv_record *r)
 {
 	struct scan_ctx *c = ud;
 	if (r->tombstone || gv_key_reserved(r->key, r->klen) ||
-	    gv_record_expired(r, c->now_ms) || c->none)
+	    gv_record_expired(r, c->now_ms) || c->type > 1 ||
+	    (gv_node_hash_count(c->n) && gv_node_hash_has(c->n, r->key,
+							    r->klen)))
+		return 0; /* (a string older than a hash: the hash's) */
+	return scan_emit(c, r);
+}
+
+/* A hash's key (gv_node_hash_foreach_key). */
+static int
+scan_visit_hash(void *ud, const gv_record *r)
+{
+	struct scan_ctx *c = ud;
+	if (c->type == 1 || c->type == 3)
 		return 0;
+	return scan_emit(c, r);
+}
+
+static int
+scan_emit(struct scan_ctx *c, const gv_record *r)
+{
 	if (c->s->pattern) {
 		char k[GV_MAX_KEY + 1];
 		memcpy(k, r->key, r->klen);
@@ -53,6 +75,21 @@ scan_visit(void *ud, const gv_record *r)
 	return 0;
 }
 
+struct pick {
+	uint64_t skip;
+	const uint8_t *key;
+	size_t klen;
+};
+
+static int
+pick_visit(void *ud, const gv_record *r)
+{
+	struct pick *p = ud;
+	p->key = r->key;
+	p->klen = r->klen;
+	return p->skip-- == 0;
+}
+
 /*
  * RANDOMKEY's part on one shard: its live key count, and one of them: the
  * first live key from a random slot on. (Keys after a run of empty slots
@@ -62,8 +99,10 @@ static void
 random_key(struct shard *sh, struct sub *s, gv_time now)
 {
 	const gv_store *st = gv_node_store(sh->node);
-	int64_t live = (int64_t)(st->count - st->tombstones -
-				 gv_node_reserved_count(sh->node));
+	int64_t strings = (int64_t)(st->count - st->tombstones -
+				    gv_node_reserved_count(sh->node));
+	int64_t hashes = (int64_t)gv_node_hash_count(sh->node);
+	int64_t live = strings + hashes;
 	s->ival = 0;
 	if (live <= 0 || !st->cap)
 		return;
@@ -71,6 +110,19 @@ random_key(struct shard *sh, struct sub *s, gv_time now)
 	if (!sh->rng)
 		sh->rng = now ^ ((uint64_t)(uintptr_t)sh << 16);
 	sh->rng = sh->rng * 6364136223846793005ull + 1442695040888963407ull;
+	if (hashes && (int64_t)((sh->rng >> 20) % (uint64_t)live) < hashes) {
+		/* a hash, picked from the index: the k-th one */
+		struct pick p = {.skip = (sh->rng >> 7) % (uint64_t)hashes};
+		gv_node_hash_foreach_key(sh->node, now_ms, 0, 0, pick_visit,
+					 &p);
+		if (p.key) {
+			s->out = dupmem(p.key, p.klen);
+			s->outlen = p.klen;
+			s->rc = s->out ? 0 : GV_ENOMEM;
+			s->ival = live;
+			return;
+		}
+	}
 	size_t start = (size_t)(sh->rng >> 17) & (st->cap - 1);
 	for (size_t k = 0; k < st->cap; k++) {
 		size_t i = (start + k) & (st->cap - 1);
@@ -90,11 +142,20 @@ random_key(struct shard *sh, struct sub *s, gv_time now)
 }
 
 /* If s's key now holds another version than before (NULL: none), s
- * wrote it: say so, with the version, for the client's WAIT. */
+ * wrote it: say so, with the version, for the client's WAIT. (A hash
+ * command names the field's entry it wrote last in s->wkey: WAIT asks
+ * about that one.) */
 static void
 note_write(gv_node *n, struct sub *s, const gv_version *before)
 {
 	gv_record r;
+	if (s->wkey) {
+		if (gv_store_lookup(gv_node_store(n), s->wkey, s->wklen, &r))
+			return;
+		s->wrote = true;
+		s->ver = r.ver;
+		return;
+	}
 	if (gv_store_lookup(gv_node_store(n), s->key, s->klen, &r))
 		return;
 	if (before && gv_version_cmp(before, &r.ver) == 0)
@@ -142,9 +203,18 @@ void
 gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 {
 	gv_node *n = sh->node;
-	gv_record r;
 	switch (s->op) {
 	case OP_GET: {
+		if (gv_node_hash_count(n) &&
+		    gv_node_key_type(n, now, s->key, s->klen) ==
+			    GV_TYPE_HASH) {
+			/* GET: Redis's WRONGTYPE; MGET: nil */
+			if (s->parent->combine == C_MGET)
+				s->null = true;
+			else
+				s->rc = GVD_EWRONGTYPE;
+			break;
+		}
 		int rc = gvd_read_value(n, now, s->key, s->klen, &s->out,
 					&s->outlen, s->parent->combine == C_BULK);
 		s->null = rc == GV_ENOTFOUND;
@@ -153,12 +223,16 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 		break;
 	}
 	case OP_EXISTS:
-		s->ival = gv_node_get_at(n, now, s->key, s->klen, &r) == 0;
+		s->ival = gv_node_key_type(n, now, s->key, s->klen) !=
+			  GV_TYPE_NONE;
 		break;
 	case OP_KEYLIST: {
 		struct scan_ctx c = {.s = s,
-				     .now_ms = gv_node_clock_ms(n, now)};
-		if (gv_store_foreach(gv_node_store(n), scan_visit, &c))
+				     .now_ms = gv_node_clock_ms(n, now),
+				     .n = n};
+		if (gv_store_foreach(gv_node_store(n), scan_visit, &c) ||
+		    gv_node_hash_foreach_key(n, c.now_ms, 0, 0,
+					     scan_visit_hash, &c))
 			s->rc = GV_ENOMEM;
 		s->outlen = c.used;
 		s->ival = (int64_t)c.nkeys;
@@ -193,7 +267,8 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 		break;
 	}
 	case OP_SET: {
-		bool exists = gv_node_get_at(n, now, s->key, s->klen, &r) == 0;
+		bool exists = gv_node_key_type(n, now, s->key, s->klen) !=
+			      GV_TYPE_NONE;
 		if ((s->setmode == 1 && exists) || (s->setmode == 2 && !exists)) {
 			s->null = true;
 			break;
@@ -219,7 +294,8 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 	case OP_COUNT: {
 		const gv_store *st = gv_node_store(n);
 		s->ival = (int64_t)(st->count - st->tombstones -
-				    gv_node_reserved_count(n));
+				    gv_node_reserved_count(n) +
+				    gv_node_hash_count(n));
 		break;
 	}
 	case OP_MEMBERS: {
@@ -285,8 +361,8 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 	case OP_SCAN: {
 		struct scan_ctx c = {.s = s,
 				     .now_ms = gv_node_clock_ms(n, now),
-				     .none = s->null};
-		s->null = false;
+				     .type = s->setmode,
+				     .n = n};
 		uint64_t leaf = s->cursor;
 		const uint64_t leaves = 65536;
 		while (leaf < leaves && c.nkeys < s->count) {
@@ -294,7 +370,10 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 			 * output: stop, rather than skip the rest of the leaf */
 			if (gv_store_foreach_bucket(gv_node_store(n),
 						    (uint32_t)leaf, 16,
-						    scan_visit, &c)) {
+						    scan_visit, &c) ||
+			    gv_node_hash_foreach_key(n, c.now_ms,
+						     (uint32_t)leaf, 16,
+						     scan_visit_hash, &c)) {
 				s->rc = GV_ENOMEM;
 				break;
 			}
@@ -357,14 +436,11 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 		gv_version v = {0, 0};
 		bool live = false;
 		if (s->key || !s->klen) {
-			if (gv_store_lookup(gv_node_store(n), s->key, s->klen,
-					    &r) == 0) {
-				v = r.ver;
-				/* an expired key is absent, reclaimed or not */
-				live = !r.tombstone &&
-				       !gv_record_expired(
-					       &r, gv_node_clock_ms(n, now));
-			}
+			/* a hash: its newest field's or expiry's version, so
+			 * a field changed here or by gossip counts; an
+			 * expired key is absent, reclaimed or not */
+			gv_node_key_version(n, now, s->key, s->klen, &v,
+					    &live);
 		} else {
 			v.hlc = UINT64_MAX; /* no copy of the key: changed */
 		}

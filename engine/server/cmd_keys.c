@@ -277,6 +277,14 @@ deadline_of(gv_resp_buf *b, const gv_resp_arg *a, int unit, uint64_t clock,
 	return 0;
 }
 
+/* A hash where a string command reads: WRONGTYPE written into b. */
+static bool
+not_string(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
+{
+	return gvd_wrongtype(sh->node, now, s->key, s->klen, GV_TYPE_STRING,
+			     b);
+}
+
 /* Store errors the front end words (OOM, READONLY, ...): in s->rc. */
 static bool
 failed(struct sub *s, int rc)
@@ -348,6 +356,16 @@ k_set(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 	char num[GV_COUNTER_STR_MAX];
 	struct gvd_value old;
 	bool have = gvd_value_get(sh->node, now, s->key, s->klen, num, &old);
+	if (gv_node_key_type(sh->node, now, s->key, s->klen) == GV_TYPE_HASH) {
+		/* SET replaces a hash (core/hash.c), but GET cannot read it */
+		if (get) {
+			gv_resp_out_error(b, GVD_WRONGTYPE);
+			return;
+		}
+		have = true;
+		old.expire = gv_node_hash_deadline(sh->node, now, s->key,
+						   s->klen);
+	}
 	if ((cond == 1 && have) || (cond == 2 && !have)) {
 		if (get)
 			gvd_out_value(b, have, &old);
@@ -396,6 +414,10 @@ k_psetex(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 static void
 k_setnx(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 {
+	if (gv_node_key_type(sh->node, now, s->key, s->klen) == GV_TYPE_HASH) {
+		gv_resp_out_int(b, 0);
+		return;
+	}
 	int rc = gv_node_put_nx(sh->node, now, s->key, s->klen, s->args[2].ptr,
 				s->args[2].len, 0, GV_PRIO_NORMAL);
 	if (rc == 1) {
@@ -410,6 +432,8 @@ k_setnx(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 static void
 k_getset(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 {
+	if (not_string(sh, s, now, b))
+		return;
 	char num[GV_COUNTER_STR_MAX];
 	struct gvd_value old;
 	bool have = gvd_value_get(sh->node, now, s->key, s->klen, num, &old);
@@ -428,6 +452,8 @@ k_getset(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 static void
 k_getdel(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 {
+	if (not_string(sh, s, now, b))
+		return;
 	char num[GV_COUNTER_STR_MAX];
 	struct gvd_value old;
 	bool have = gvd_value_get(sh->node, now, s->key, s->klen, num, &old);
@@ -459,6 +485,8 @@ k_getex(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 	}
 	uint64_t clock = gv_node_clock_ms(sh->node, now), deadline = 0;
 	if (unit >= 0 && deadline_of(b, &a[3], unit, clock, "getex", &deadline))
+		return;
+	if (not_string(sh, s, now, b))
 		return;
 	char num[GV_COUNTER_STR_MAX];
 	struct gvd_value v;
@@ -526,7 +554,12 @@ expire_cmd(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b,
 		return;
 	}
 	gv_record r;
-	if (gv_node_get_at(sh->node, now, s->key, s->klen, &r)) {
+	bool hash = gv_node_key_type(sh->node, now, s->key, s->klen) ==
+		    GV_TYPE_HASH;
+	if (hash) {
+		r.expire = gv_node_hash_deadline(sh->node, now, s->key,
+						 s->klen);
+	} else if (gv_node_get_at(sh->node, now, s->key, s->klen, &r)) {
 		gv_resp_out_int(b, 0);
 		return;
 	}
@@ -540,8 +573,10 @@ expire_cmd(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b,
 	int rc = deadline <= clock
 			 ? gv_node_delete(sh->node, now, s->key, s->klen,
 					  GV_PRIO_NORMAL)
-			 : gv_node_expire(sh->node, now, s->key, s->klen,
-					  deadline, GV_PRIO_NORMAL);
+		 : hash ? gv_node_hash_expire(sh->node, now, s->key, s->klen,
+					      deadline, GV_PRIO_NORMAL)
+			: gv_node_expire(sh->node, now, s->key, s->klen,
+					 deadline, GV_PRIO_NORMAL);
 	if (failed(s, rc))
 		return;
 	gv_resp_out_int(b, 1);
@@ -577,7 +612,11 @@ ttl_cmd(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b,
 	bool ms, bool absolute)
 {
 	gv_record r;
-	if (gv_node_get_at(sh->node, now, s->key, s->klen, &r)) {
+	if (gv_node_key_type(sh->node, now, s->key, s->klen) ==
+	    GV_TYPE_HASH) {
+		r.expire = gv_node_hash_deadline(sh->node, now, s->key,
+						 s->klen);
+	} else if (gv_node_get_at(sh->node, now, s->key, s->klen, &r)) {
 		gv_resp_out_int(b, -2);
 		return;
 	}
@@ -622,6 +661,18 @@ k_pexpiretime(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 static void
 k_persist(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 {
+	if (gv_node_key_type(sh->node, now, s->key, s->klen) ==
+	    GV_TYPE_HASH) {
+		if (!gv_node_hash_deadline(sh->node, now, s->key, s->klen)) {
+			gv_resp_out_int(b, 0);
+			return;
+		}
+		if (!failed(s, gv_node_hash_expire(sh->node, now, s->key,
+						   s->klen, 0,
+						   GV_PRIO_NORMAL)))
+			gv_resp_out_int(b, 1);
+		return;
+	}
 	gv_record r;
 	if (gv_node_get_at(sh->node, now, s->key, s->klen, &r) || !r.expire) {
 		gv_resp_out_int(b, 0);
@@ -639,6 +690,8 @@ static void
 incr_by(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b,
 	const gv_incr *by)
 {
+	if (not_string(sh, s, now, b))
+		return;
 	gv_record r;
 	int rc = gv_node_incr(sh->node, now, s->key, s->klen, by,
 			      GV_PRIO_NORMAL, &r);

@@ -20,7 +20,9 @@
  * goes out as one dispatch): it answers an error element, saying so.
  *
  * A counter (core/counter.h) is copied or renamed as its value: the new
- * key holds a string, and its next INCR starts a counter from it.
+ * key holds a string, and its next INCR starts a counter from it. A hash
+ * is copied field by field (a field's counter as its number): the
+ * destination's old value goes first, then each field is an HSET there.
  * RENAME and COPY keep the source's deadline, as in Redis.
  */
 #define _GNU_SOURCE
@@ -79,7 +81,9 @@ k_move(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 	gv_node *ns = node_of(sh, src), *nd = node_of(sh, dst);
 	char num[GV_COUNTER_STR_MAX];
 	struct gvd_value v;
-	if (!gvd_value_get(ns, now, src->ptr, src->len, num, &v)) {
+	bool hash = gv_node_key_type(ns, now, src->ptr, src->len) ==
+		    GV_TYPE_HASH;
+	if (!hash && !gvd_value_get(ns, now, src->ptr, src->len, num, &v)) {
 		if (kind == MK_COPY)
 			gv_resp_out_int(b, 0);
 		else
@@ -98,21 +102,37 @@ k_move(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 					     "objects are the same");
 		return;
 	}
-	gv_record r;
 	bool replace = kind == MK_RENAME || (kind == MK_COPY && s->null);
-	if (!replace && gv_node_get_at(nd, now, dst->ptr, dst->len, &r) == 0) {
+	if (!replace &&
+	    gv_node_key_type(nd, now, dst->ptr, dst->len) != GV_TYPE_NONE) {
 		gv_resp_out_int(b, 0);
 		return;
 	}
-	/* the value's bytes are the store's: copied before any write */
-	char *val = dupmem(v.p, v.n);
-	if (!val) {
-		s->rc = GV_ENOMEM;
-		return;
+	int rc;
+	if (hash) {
+		gv_resp_buf dump;
+		gv_resp_buf_init(&dump, gv_mem_libc(), 0);
+		uint64_t deadline;
+		rc = gvd_hash_dump(ns, now, src->ptr, src->len, &dump,
+				   &deadline);
+		if (rc == 0)
+			rc = gvd_hash_restore(
+				nd, now, dst->ptr, dst->len,
+				(const uint8_t *)gv_resp_buf_data(&dump),
+				gv_resp_buf_pending(&dump), deadline);
+		gv_resp_buf_fini(&dump);
+	} else {
+		/* the value's bytes are the store's: copied before any
+		 * write */
+		char *val = dupmem(v.p, v.n);
+		if (!val) {
+			s->rc = GV_ENOMEM;
+			return;
+		}
+		rc = gv_node_put_ex(nd, now, dst->ptr, dst->len, val, v.n,
+				    v.expire, GV_PRIO_NORMAL);
+		free(val);
 	}
-	int rc = gv_node_put_ex(nd, now, dst->ptr, dst->len, val, v.n,
-				v.expire, GV_PRIO_NORMAL);
-	free(val);
 	if (rc == 0 && kind != MK_COPY)
 		rc = gv_node_delete(ns, now, src->ptr, src->len,
 				    GV_PRIO_NORMAL);
@@ -130,10 +150,10 @@ k_move(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 static void
 k_msetnx(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 {
-	gv_record r;
 	for (size_t i = 1; i + 1 < s->nargs; i += 2)
-		if (gv_node_get_at(node_of(sh, &s->args[i]), now,
-				   s->args[i].ptr, s->args[i].len, &r) == 0) {
+		if (gv_node_key_type(node_of(sh, &s->args[i]), now,
+				     s->args[i].ptr, s->args[i].len) !=
+		    GV_TYPE_NONE) {
 			gv_resp_out_int(b, 0);
 			return;
 		}
@@ -152,11 +172,22 @@ k_msetnx(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 /* --------------------------------------- across threads: two steps */
 
 /* Step 1 at the source: its value as clients read it (out), deadline
- * (cursor), or null. */
+ * (cursor), or null; a hash's fields (gvd_hash_dump), with ival 1. */
 static void
 k_read(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 {
-	(void)b;
+	if (gv_node_key_type(sh->node, now, s->key, s->klen) ==
+	    GV_TYPE_HASH) {
+		gv_resp_buf dump;
+		gv_resp_buf_init(&dump, gv_mem_libc(), 0);
+		s->rc = gvd_hash_dump(sh->node, now, s->key, s->klen, &dump,
+				      &s->cursor);
+		gv_resp_out_bulk(b, gv_resp_buf_data(&dump),
+				 gv_resp_buf_pending(&dump));
+		gv_resp_buf_fini(&dump);
+		s->ival = 1;
+		return;
+	}
 	char num[GV_COUNTER_STR_MAX];
 	struct gvd_value v;
 	if (!gvd_value_get(sh->node, now, s->key, s->klen, num, &v)) {
@@ -173,6 +204,14 @@ static void
 k_write(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 {
 	(void)b;
+	if (s->count == 1) { /* a hash */
+		int hr = gvd_hash_restore(sh->node, now, s->key, s->klen,
+					  (const uint8_t *)s->args[2].ptr,
+					  s->args[2].len, s->cursor);
+		if (hr < 0)
+			s->rc = hr;
+		return;
+	}
 	int rc = s->setmode ? gv_node_put_nx(sh->node, now, s->key, s->klen,
 					     s->args[2].ptr, s->args[2].len,
 					     s->cursor, GV_PRIO_NORMAL)
@@ -252,6 +291,7 @@ step1_done(gv_daemon *d, struct req *chk)
 			struct sub *w = &x->subs[0];
 			w->null = false;
 			w->cursor = src->cursor;
+			w->count = (size_t)src->ival; /* 1: a hash */
 			gv_resp_arg a[3] = {{.ptr = "set", .len = 3},
 					    {.ptr = w->key, .len = w->klen},
 					    {.ptr = p, .len = n}};
@@ -328,6 +368,80 @@ two_steps(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac,
 	chk->d = d;
 	chk->on_done = step1_done;
 	gvd_dispatch(d, chk);
+}
+
+/* ------------------------------------------- RENAME and COPY of a hash */
+
+static void
+st32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t
+ld32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static int
+dump_visit(void *ud, const uint8_t *f, size_t flen, const gv_record *r)
+{
+	gv_resp_buf *b = ud;
+	char num[GV_COUNTER_STR_MAX];
+	const uint8_t *p;
+	size_t n;
+	gvd_field_value(r, num, &p, &n);
+	uint8_t len[4];
+	st32(len, (uint32_t)flen);
+	gv_resp_buf_append(b, len, 4);
+	gv_resp_buf_append(b, f, flen);
+	st32(len, (uint32_t)n);
+	gv_resp_buf_append(b, len, 4);
+	gv_resp_buf_append(b, p, n);
+	return 0;
+}
+
+int
+gvd_hash_dump(gv_node *n, gv_time now, const void *key, size_t klen,
+	      gv_resp_buf *b, uint64_t *deadline)
+{
+	*deadline = gv_node_hash_deadline(n, now, key, klen);
+	gv_node_hash_foreach(n, now, key, klen, dump_visit, b);
+	return b->err;
+}
+
+int
+gvd_hash_restore(gv_node *n, gv_time now, const void *key, size_t klen,
+		 const uint8_t *p, size_t len, uint64_t deadline)
+{
+	/* whatever the destination held goes first (a hash: all of it) */
+	int rc = gv_node_delete(n, now, key, klen, GV_PRIO_NORMAL);
+	if (rc && rc != GV_ENOTFOUND)
+		return rc;
+	size_t at = 0;
+	while (at + 8 <= len) {
+		uint32_t fl = ld32(p + at);
+		if (at + 4 + fl + 4 > len)
+			return GV_EMALFORMED;
+		const uint8_t *f = p + at + 4;
+		uint32_t vl = ld32(p + at + 4 + fl);
+		if (at + 8 + fl + vl > len)
+			return GV_EMALFORMED;
+		rc = gv_node_hset(n, now, key, klen, f, fl, p + at + 8 + fl,
+				  vl, GV_PRIO_NORMAL);
+		if (rc < 0)
+			return rc;
+		at += 8 + fl + vl;
+	}
+	if (deadline && deadline > gv_node_clock_ms(n, now))
+		rc = gv_node_hash_expire(n, now, key, klen, deadline,
+					 GV_PRIO_NORMAL);
+	return rc < 0 ? rc : 0;
 }
 
 /* ------------------------------------------------------- front end */

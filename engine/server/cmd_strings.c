@@ -107,9 +107,19 @@ gvd_cmd_touch(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 
 static const char ERR_INT[] = "ERR value is not an integer or out of range";
 
+/* A hash where a string command reads: WRONGTYPE written into b. */
+static bool
+not_string(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
+{
+	return gvd_wrongtype(sh->node, now, s->key, s->klen, GV_TYPE_STRING,
+			     b);
+}
+
 static void
 k_strlen(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 {
+	if (not_string(sh, s, now, b))
+		return;
 	char num[GV_COUNTER_STR_MAX];
 	struct gvd_value v;
 	bool have = gvd_value_get(sh->node, now, s->key, s->klen, num, &v);
@@ -119,9 +129,9 @@ k_strlen(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 static void
 k_type(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 {
-	gv_record r;
-	bool have = gv_node_get_at(sh->node, now, s->key, s->klen, &r) == 0;
-	gv_resp_out_simple(b, have ? "string" : "none");
+	static const char *const names[] = {"none", "string", "hash"};
+	gv_resp_out_simple(b, names[gv_node_key_type(sh->node, now, s->key,
+						     s->klen)]);
 }
 
 /* GETRANGE key start end: Redis's clamping of negative and far ends. */
@@ -134,6 +144,8 @@ k_getrange(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 		gv_resp_out_error(b, ERR_INT);
 		return;
 	}
+	if (not_string(sh, s, now, b))
+		return;
 	char num[GV_COUNTER_STR_MAX];
 	struct gvd_value v;
 	if (!gvd_value_get(sh->node, now, s->key, s->klen, num, &v) || !v.n) {
@@ -179,6 +191,8 @@ write_keep_ttl(struct shard *sh, struct sub *s, gv_time now, const void *p,
 static void
 k_append(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 {
+	if (not_string(sh, s, now, b))
+		return;
 	char num[GV_COUNTER_STR_MAX];
 	struct gvd_value v;
 	bool have = gvd_value_get(sh->node, now, s->key, s->klen, num, &v);
@@ -210,6 +224,8 @@ k_setrange(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 		return;
 	}
 	const gv_resp_arg *a = &s->args[3];
+	if (not_string(sh, s, now, b))
+		return;
 	char num[GV_COUNTER_STR_MAX];
 	struct gvd_value v;
 	bool have = gvd_value_get(sh->node, now, s->key, s->klen, num, &v);
@@ -244,6 +260,11 @@ static void
 k_object_encoding(struct shard *sh, struct sub *s, gv_time now,
 		  gv_resp_buf *b)
 {
+	if (gv_node_key_type(sh->node, now, s->key, s->klen) ==
+	    GV_TYPE_HASH) {
+		gvd_hash_encoding(sh->node, now, s, b);
+		return;
+	}
 	char num[GV_COUNTER_STR_MAX];
 	struct gvd_value v;
 	if (!gvd_value_get(sh->node, now, s->key, s->klen, num, &v)) {
@@ -274,7 +295,9 @@ k_object_idletime(struct shard *sh, struct sub *s, gv_time now,
 		  gv_resp_buf *b)
 {
 	gv_record r;
-	if (gv_node_get_at(sh->node, now, s->key, s->klen, &r)) {
+	bool live;
+	gv_node_key_version(sh->node, now, s->key, s->klen, &r.ver, &live);
+	if (!live) {
 		gv_resp_out_null(b);
 		return;
 	}
@@ -288,6 +311,11 @@ static void
 k_object_refcount(struct shard *sh, struct sub *s, gv_time now,
 		  gv_resp_buf *b)
 {
+	if (gv_node_key_type(sh->node, now, s->key, s->klen) ==
+	    GV_TYPE_HASH) {
+		gv_resp_out_int(b, 1);
+		return;
+	}
 	char num[GV_COUNTER_STR_MAX];
 	struct gvd_value v;
 	if (!gvd_value_get(sh->node, now, s->key, s->klen, num, &v)) {

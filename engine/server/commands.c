@@ -325,7 +325,7 @@ gvd_cmd_scan(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 	if (!arg_u64(&av[1], &cursor))
 		return gvd_error_reply(c, "ERR invalid cursor");
 	char *pattern = NULL;
-	bool other_type = false; /* TYPE of a kind no key here has */
+	uint8_t type = 0; /* TYPE: 1 string, 2 hash, 3 a kind none has */
 	for (size_t i = 2; i < ac; i++) {
 		if (gvd_arg_is(&av[i], "count") && i + 1 < ac) {
 			int64_t n;
@@ -342,8 +342,10 @@ gvd_cmd_scan(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 			count = (uint64_t)n;
 			i++;
 		} else if (gvd_arg_is(&av[i], "type") && i + 1 < ac) {
-			/* every key is a string (counters too) */
-			other_type = !gvd_arg_is(&av[i + 1], "string");
+			/* strings (counters too) and hashes */
+			type = gvd_arg_is(&av[i + 1], "string") ? 1
+			       : gvd_arg_is(&av[i + 1], "hash") ? 2
+								: 3;
 			i++;
 		} else if (gvd_arg_is(&av[i], "match") && i + 1 < ac) {
 			free(pattern);
@@ -368,7 +370,7 @@ gvd_cmd_scan(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 		r->subs[0].count = count > 100000 ? 100000 : count;
 		r->pattern = pattern;
 		r->subs[0].pattern = pattern;
-		r->subs[0].null = other_type; /* in: list nothing */
+		r->subs[0].setmode = type; /* in: which kind to list */
 		r->scan_shard = sh;
 		gvd_dispatch(d, r);
 	} else {

@@ -163,6 +163,12 @@ gvd_cmd_fn gvd_cmd_append, gvd_cmd_strlen, gvd_cmd_getrange,
 	gvd_cmd_randomkey, gvd_cmd_object, gvd_cmd_object_encoding,
 	gvd_cmd_object_freq, gvd_cmd_object_idletime, gvd_cmd_object_refcount,
 	gvd_cmd_object_help;
+/* cmd_hash.c */
+gvd_cmd_fn gvd_cmd_hset, gvd_cmd_hsetnx, gvd_cmd_hmset, gvd_cmd_hget,
+	gvd_cmd_hmget, gvd_cmd_hdel, gvd_cmd_hgetall, gvd_cmd_hkeys,
+	gvd_cmd_hvals, gvd_cmd_hlen, gvd_cmd_hexists, gvd_cmd_hstrlen,
+	gvd_cmd_hincrby, gvd_cmd_hincrbyfloat, gvd_cmd_hrandfield,
+	gvd_cmd_hscan;
 /* cmd_conn.c */
 gvd_cmd_fn gvd_cmd_hello, gvd_cmd_auth, gvd_cmd_select, gvd_cmd_reset,
 	gvd_cmd_time, gvd_cmd_lastsave, gvd_cmd_client_getname,

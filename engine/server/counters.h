@@ -411,6 +411,19 @@
 	  COUNTER, "grapevine_stream_connect_failed_total", NULL, NULL,       \
 	  "Stream connections that could not be opened.",                     \
 	  t.tcp.connect_failed)                                               \
+	X(TYPE_CONFLICTS, "type_conflicts", STATS, "type_conflicts",          \
+	  COUNTER, "grapevine_type_conflicts_total", NULL, NULL,              \
+	  "A string and a hash written at once at two nodes: the newer won.", \
+	  t.st.type_conflicts)                                                \
+	X(HASH_FIELDS_KILLED, "hash_fields_killed", STATS,                    \
+	  "hash_fields_killed", COUNTER,                                      \
+	  "grapevine_hash_fields_killed_total", NULL, NULL,                   \
+	  "Hash fields removed: older than a DEL, overwrite or expiry.",      \
+	  t.st.hash_fields_killed)                                            \
+	X(HASH_REFUSED, "hash_refused", STATS, "hash_refused",                \
+	  COUNTER, "grapevine_hash_refused_total", NULL, NULL,                \
+	  "Hash field writes that arrived already dead, dropped.",            \
+	  t.st.hash_refused)                                                  \
 	X(COMPRESSED_DATAGRAMS, "compressed_datagrams", STATS,                \
 	  "compressed_datagrams",                                             \
 	  COUNTER, "grapevine_compressed_datagrams_total", NULL, NULL,        \

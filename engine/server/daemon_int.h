@@ -81,6 +81,7 @@
 #define BIG_VALUE (1u << 20)
 #define PUB_EVERY_US 100000 /* stats snapshot period */
 #define GV_ECANCELED_SHUTDOWN GV_EFULL /* a request caught by shutdown */
+#define GVD_EWRONGTYPE (-20001) /* a sub's rc: answered Redis's WRONGTYPE */
 /* The Redis version grapevined answers as (HELLO, INFO's redis_version):
  * clients pick their features by it, so it names the Redis whose
  * replies grapevined's are compared with. */
@@ -168,6 +169,8 @@ struct sub {
 		       * into (handed over by the front end: gvd_donor) */
 	bool cond; /* a write of an EXEC after WATCH: marked conditional */
 	bool wrote; /* out: this sub wrote its key, at version ver (WAIT) */
+	char *wkey; /* out: the entry it wrote, if not key (a hash's field) */
+	size_t wklen;
 	gv_version ver; /* GV.WATCH, WATCH, EXEC's check */
 };
 
@@ -512,6 +515,28 @@ struct gvd_value {
 bool gvd_value_get(gv_node *n, gv_time now, const void *key, size_t klen,
 		   char *num, struct gvd_value *v);
 void gvd_out_value(gv_resp_buf *b, bool have, const struct gvd_value *v);
+
+/* cmd_hash.c: Redis's WRONGTYPE. gvd_wrongtype: if key holds a value
+ * of another type than want (GV_TYPE_STRING, GV_TYPE_HASH), writes the
+ * error into b and returns true. gvd_hash_encoding: OBJECT ENCODING of
+ * a hash (listpack or hashtable, by Redis's limits). */
+#define GVD_WRONGTYPE                                                         \
+	"WRONGTYPE Operation against a key holding the wrong kind of value"
+bool gvd_wrongtype(gv_node *n, gv_time now, const void *key, size_t klen,
+		   int want, gv_resp_buf *b);
+void gvd_hash_encoding(gv_node *n, gv_time now, const struct sub *s,
+		       gv_resp_buf *b);
+/* A hash field's value as clients read it (a counter's number printed
+ * into num, GV_COUNTER_STR_MAX bytes): *p, *n. */
+void gvd_field_value(const gv_record *r, char *num, const uint8_t **p,
+		     size_t *n);
+/* cmd_multikey.c: RENAME, COPY of a hash: its fields and values (counters as their
+ * numbers) into b, then written at key (replacing what it held) with
+ * the deadline. Return 0 or a store error. */
+int gvd_hash_dump(gv_node *n, gv_time now, const void *key, size_t klen,
+		  gv_resp_buf *b, uint64_t *deadline);
+int gvd_hash_restore(gv_node *n, gv_time now, const void *key, size_t klen,
+		     const uint8_t *p, size_t len, uint64_t deadline);
 
 /* cmd_wait.c: WAITs due for another probe go out (every loop turn); the
  * loop sleeps at most 1 ms while any waits. */

@@ -169,6 +169,7 @@ gvd_req_free(struct req *r)
 {
 	for (unsigned i = 0; i < r->nsubs; i++) {
 		free(r->subs[i].key);
+		free(r->subs[i].wkey);
 		free(r->subs[i].val);
 		free(r->subs[i].out);
 		free(r->subs[i].args);
@@ -198,12 +199,13 @@ gvd_finish_one(gv_daemon *d, gv_resp_buf *o, struct client *c, struct req *r)
 		struct sub *s = &r->subs[i];
 		if (!s->wrote || s->rc)
 			continue;
-		char *k = dupmem(s->key, s->klen);
+		char *k = s->wkey ? dupmem(s->wkey, s->wklen)
+				  : dupmem(s->key, s->klen);
 		if (!k)
 			continue;
 		free(c->lw_key);
 		c->lw_key = k;
-		c->lw_klen = s->klen;
+		c->lw_klen = s->wkey ? s->wklen : s->klen;
 		c->lw_shard = s->shard;
 		c->lw_ver = s->ver;
 	}
@@ -219,6 +221,8 @@ gvd_finish_one(gv_daemon *d, gv_resp_buf *o, struct client *c, struct req *r)
 			else if (rc == GV_EREADONLY)
 				gv_resp_out_error(o, "READONLY this node is in "
 						     "a minority partition");
+			else if (rc == GVD_EWRONGTYPE)
+				gv_resp_out_error(o, GVD_WRONGTYPE);
 			else if (rc == GV_EFULL)
 				gv_resp_out_error(o, "BUSY shard queue full, "
 						     "try again");

@@ -239,7 +239,13 @@ cb_conflict(void *ud, const gv_record *w, const gv_record *l, gv_time now)
 	struct shard *s = ud;
 	struct event e = {0};
 	snprintf(e.type, sizeof(e.type), "conflict");
-	copy_val(e.key, sizeof(e.key), w->key, w->klen);
+	uint8_t shown[sizeof(e.key)];
+	size_t full, n = gv_key_display(w->key, w->klen, shown, sizeof(shown),
+					&full);
+	if (n)
+		copy_val(e.key, sizeof(e.key), shown, n); /* a hash's field */
+	else
+		copy_val(e.key, sizeof(e.key), w->key, w->klen);
 	copy_val(e.winner, sizeof(e.winner), w->val, w->vlen);
 	copy_val(e.loser, sizeof(e.loser), l->val, l->vlen);
 	gvd_push_event(s, &e);
@@ -372,7 +378,7 @@ on_publish(void *ud, gv_shard *rt, void *snap, gv_time now)
 		memset(&p[j], 0, sizeof(p[j]));
 		p[j].st = *gv_node_get_stats(n);
 		p[j].keys = st->count - st->tombstones -
-			    gv_node_reserved_count(n);
+			    gv_node_reserved_count(n) + gv_node_hash_count(n);
 		p[j].tombstones = st->tombstones;
 		p[j].expires = st->expiring;
 		p[j].expire_sum = st->expire_sum;
