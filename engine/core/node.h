@@ -681,6 +681,10 @@ typedef struct gv_node_stats {
 	uint64_t stream_nacks_in, stream_nacks_out;
 	uint64_t stream_bad, stream_unexpected, stream_refused;
 	uint64_t stream_blocked, stream_stalls;
+	/* stream chunks sent compressed (their bytes are counted in
+	 * compress_in_bytes / compress_out_bytes with the datagrams'), and
+	 * received compressed */
+	uint64_t stream_chunks_zipped, stream_chunks_unzipped;
 	/* hashes (hash.c): a string and a hash written concurrently at two
 	 * nodes (the newer decided the type); fields removed because a
 	 * newer delete, overwrite or expiry of their key made them dead;

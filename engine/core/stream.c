@@ -32,8 +32,12 @@
  *   FETCH    common                    ("send me this version or newer")
  *   NACK     common, reason u8         ("I do not hold it", "busy")
  *   DATA     common, prev_hlc u64, prev_origin u64, flags u8
- *            (GV_UPD_TOMBSTONE, GV_UPD_COND), kind u8, expire u64,
- *            total u32, offset u32, digest u64, bytes[rest]
+ *            (GV_UPD_TOMBSTONE, GV_UPD_COND, DATA_ZSTD), kind u8,
+ *            expire u64, total u32, offset u32, digest u64, bytes[rest]
+ *            (with DATA_ZSTD, the chunk as one zstd frame: a chunk is
+ *            compressed when the node compresses (compress_threshold)
+ *            and it saves an eighth; after CHUNK_TRIES chunks of a value
+ *            that did not, the rest goes raw)
  *            (the version the sender holds now: the one asked for or a
  *            newer one; chunks of one value come in offset order)
  *   DGRAM    type u8, then a whole clear datagram (wire.h) of up to 64
@@ -55,6 +59,12 @@
 
 #define COMMON_LEN (1 + 8 + 8 + 2)
 #define DATA_FIXED (8 + 8 + 1 + 1 + 8 + 4 + 4 + 8)
+/* DATA flags: the chunk's bytes are one zstd frame (compress.h) */
+#define DATA_ZSTD 0x80
+/* zstd level for chunks: compressed once, sent once */
+#define CHUNK_LEVEL 1
+/* chunks of one value that did not compress before it is sent raw */
+#define CHUNK_TRIES 2
 /* the timer's period while fetches or transfers are open */
 #define TICK_US 20000
 /* chunks pushed per pump: the event loop gets back to gossip */
@@ -89,6 +99,7 @@ struct sxfer {
 	uint32_t off, total;
 	uint64_t digest;
 	bool blocked;
+	uint8_t zfails;   /* chunks that did not compress (CHUNK_TRIES) */
 	gv_time progress; /* last chunk taken (or the start) */
 };
 
@@ -365,11 +376,20 @@ on_data(gv_node *n, gv_time now, const gv_addr *from, const gv_version *v,
 	uint32_t total = gv__ld32(p + 26), off = gv__ld32(p + 30);
 	uint64_t digest = gv__ld64(p + 34);
 	const uint8_t *bytes = p + DATA_FIXED;
-	size_t blen = left - DATA_FIXED;
+	size_t zlen = left - DATA_FIXED; /* on the wire */
+	size_t blen = zlen;              /* of the value */
+	bool zip = (flags & DATA_ZSTD) != 0;
+	uint64_t zsize = 0;
+	if (zip && (gv_decompressed_size(bytes, zlen, &zsize) ||
+		    zsize > GV_STREAM_MAX_MSG(GV_STREAM_DEFAULT_CHUNK) * 64))
+		zsize = UINT64_MAX; /* refused below */
+	if (zip)
+		blen = zsize > SIZE_MAX ? SIZE_MAX : (size_t)zsize;
+	flags &= (uint8_t)~DATA_ZSTD;
 	bool tomb = (flags & GV_UPD_TOMBSTONE) != 0;
 	if ((flags & ~(GV_UPD_TOMBSTONE | GV_UPD_COND)) ||
 	    kind > GV_KIND_MAX || (tomb && total) || off > total ||
-	    blen > total - off || gv_version_is_zero(v)) {
+	    blen > total - off || (zip && !blen) || gv_version_is_zero(v)) {
 		n->st.stream_bad++;
 		if (!fetch_next_source(n, now, f))
 			fetch_remove(n, idx);
@@ -419,8 +439,30 @@ on_data(gv_node *n, gv_time now, const gv_addr *from, const gv_version *v,
 			fetch_remove(n, idx);
 		return;
 	}
-	if (blen)
+	if (zip) {
+		if (!n->zctx && gv_zctx_new(&n->zctx, n->mem)) {
+			n->st.stream_refused++;
+			fetch_remove(n, idx);
+			return;
+		}
+		uint64_t t0 = n->cfg.cb.clock_ns ? n->cfg.cb.clock_ns(n->cfg.ud)
+						 : 0;
+		ssize_t got = gv_decompress(n->zctx, f->buf + off, blen, bytes,
+					    zlen);
+		if (n->cfg.cb.clock_ns)
+			n->st.decompress_ns +=
+				n->cfg.cb.clock_ns(n->cfg.ud) - t0;
+		if (got != (ssize_t)blen) {
+			n->st.decompress_errors++;
+			n->st.stream_bad++;
+			if (!fetch_next_source(n, now, f))
+				fetch_remove(n, idx);
+			return;
+		}
+		n->st.stream_chunks_unzipped++;
+	} else if (blen) {
 		memcpy(f->buf + off, bytes, blen);
+	}
 	f->got += (uint32_t)blen;
 	f->progress = now;
 	if (f->got < f->total)
@@ -497,6 +539,24 @@ on_fetch(gv_node *n, gv_time now, const gv_addr *from, const gv_version *v,
 	tick_soon(n, now);
 }
 
+/* Compress a chunk into dst (room: chunk bytes): the frame's length, or
+ * 0 when it does not save an eighth. Counted with the datagrams'. */
+static ssize_t
+compress_chunk(gv_node *n, uint8_t *dst, const uint8_t *src, size_t len)
+{
+	uint64_t t0 = n->cfg.cb.clock_ns ? n->cfg.cb.clock_ns(n->cfg.ud) : 0;
+	ssize_t z = gv_compress(n->zctx, dst, len - len / 8, src, len,
+				CHUNK_LEVEL);
+	if (n->cfg.cb.clock_ns)
+		n->st.compress_ns += n->cfg.cb.clock_ns(n->cfg.ud) - t0;
+	if (z > 0) {
+		n->st.stream_chunks_zipped++;
+		n->st.compress_in_bytes += len;
+		n->st.compress_out_bytes += (uint64_t)z;
+	}
+	return z > 0 ? z : 0;
+}
+
 /* One chunk of x. Returns 1 (sent, more to come), 0 (done: remove it),
  * GV_EAGAIN (queue full), or another error (remove it). */
 static int
@@ -532,10 +592,23 @@ xfer_chunk(gv_node *n, gv_time now, struct sxfer *x)
 	gv__st32(p + 26, x->total);
 	gv__st32(p + 30, x->off);
 	gv__st64(p + 34, x->digest);
+	uint8_t *flagp = p + 16;
 	p += DATA_FIXED;
-	if (chunk)
+	ssize_t z = 0;
+	if (n->cfg.compress_threshold && chunk >= n->cfg.compress_threshold &&
+	    x->zfails < CHUNK_TRIES) {
+		if (!n->zctx && gv_zctx_new(&n->zctx, n->mem))
+			x->zfails = CHUNK_TRIES;
+		else
+			z = compress_chunk(n, p, rec.val + x->off, chunk);
+		if (z > 0)
+			*flagp |= DATA_ZSTD;
+		else
+			x->zfails++;
+	}
+	if (z <= 0 && chunk)
 		memcpy(p, rec.val + x->off, chunk);
-	p += chunk;
+	p += z > 0 ? (size_t)z : chunk;
 	int rc = msg_out(n, &x->to, n->stream.msg,
 			 (size_t)(p - n->stream.msg));
 	if (rc)

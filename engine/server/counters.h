@@ -454,7 +454,17 @@
 	  t.st.compress_ns)                                                   \
 	X(DECOMPRESS_NS, "decompress_ns", NONE, NULL,                         \
 	  COUNTER, NULL, NULL, NULL, NULL,                                    \
-	  t.st.decompress_ns)
+	  t.st.decompress_ns)                                                 \
+	X(STREAM_CHUNKS_ZIPPED, "stream_chunks_zipped", STATS,                \
+	  "stream_chunks_zipped",                                             \
+	  COUNTER, "grapevine_stream_chunks_compressed_total", "dir", "out",  \
+	  "Large values' stream chunks sent (out) and received (in) "         \
+	  "zstd-compressed (their bytes are in the compression totals).",     \
+	  t.st.stream_chunks_zipped)                                          \
+	X(STREAM_CHUNKS_UNZIPPED, "stream_chunks_unzipped", STATS,            \
+	  "stream_chunks_unzipped",                                           \
+	  COUNTER, "grapevine_stream_chunks_compressed_total", "dir", "in",   \
+	  NULL, t.st.stream_chunks_unzipped)
 /* clang-format on */
 
 enum gvd_counter_id {

@@ -117,6 +117,8 @@ PROM = {
     "compress_skipped": "grapevine_compress_skipped_total",
     "decompressed_datagrams": "grapevine_decompressed_datagrams_total",
     "decompress_errors": "grapevine_decompress_errors_total",
+    "stream_chunks_zipped": 'grapevine_stream_chunks_compressed_total{dir="out"}',
+    "stream_chunks_unzipped": 'grapevine_stream_chunks_compressed_total{dir="in"}',
 }
 # in GV.STATS, not in /metrics (INFO's conflicts is their sum there)
 STATS_ONLY = {"conflicts_applied", "conflicts_lost",

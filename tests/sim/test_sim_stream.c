@@ -236,6 +236,46 @@ test_restart_and_delete(void **state)
 	gv_cluster_del(c);
 }
 
+/* A compressible value's chunks travel compressed (zstd), an
+ * incompressible one's raw after CHUNK_TRIES attempts; both arrive
+ * identical. */
+static void
+test_compressed_chunks(void **state)
+{
+	(void)state;
+	enum { N = 4 };
+	const size_t len = 4u << 20;
+	gv_cluster *c = cluster(N, GV_MODE_EAGER, 0, 0);
+	uint8_t *text = malloc(len);
+	assert_non_null(text);
+	for (size_t i = 0; i < len;) {
+		char rec[128];
+		int k = snprintf(rec, sizeof(rec),
+				 "{\"id\":%zu,\"name\":\"user%zu\",\"ok\":true},",
+				 i, i % 977);
+		for (int j = 0; j < k && i < len; j++)
+			text[i++] = (uint8_t)rec[j];
+	}
+	uint64_t d = XXH3_64bits(text, len) | 1;
+	assert_int_equal(put(c, 0, "json", text, len), 0);
+	run_until_all_hold(c, "json", d, 20000 * MS_US);
+	uint64_t zipped = SUM(c, stream_chunks_zipped);
+	assert_true(zipped >= (N - 1) * (len / GV_STREAM_DEFAULT_CHUNK));
+	assert_int_equal(SUM(c, stream_chunks_unzipped), zipped);
+	/* the stream carried a fraction of the value's bytes per copy */
+	assert_true(SUM(c, stream_bytes_out) < (N - 1) * len / 2);
+	uint64_t before = zipped;
+	uint8_t *rnd = bytes(len, 8);
+	d = XXH3_64bits(rnd, len) | 1;
+	assert_int_equal(put(c, 1, "rnd", rnd, len), 0);
+	run_until_all_hold(c, "rnd", d, 20000 * MS_US);
+	assert_int_equal(SUM(c, stream_chunks_zipped), before);
+	assert_int_equal(SUM(c, stream_bad), 0);
+	free(text);
+	free(rnd);
+	gv_cluster_del(c);
+}
+
 /* A node restarted empty is repaired by anti-entropy in batches over the
  * stream (whole datagrams of up to 60 KB), not in paced gossip datagrams:
  * 4,000 small keys come back, and most of the bytes came by stream. */
@@ -403,6 +443,7 @@ main(void)
 		cmocka_unit_test(test_pushpull),
 		cmocka_unit_test(test_overtaken),
 		cmocka_unit_test(test_restart_and_delete),
+		cmocka_unit_test(test_compressed_chunks),
 		cmocka_unit_test(test_bulk_repair),
 		cmocka_unit_test(test_partition_mid_transfer),
 		cmocka_unit_test(test_stalled_peer),
