@@ -427,6 +427,22 @@ static bool
 flush_client(gv_daemon *d, struct client *c)
 {
 	while (c->head && req_done(c->head)) {
+		if (gv_resp_buf_pending(&c->out) > d->cfg.client_output_limit) {
+			/* like Redis's client-output-buffer-limit: the
+			 * client asked for more than it reads; it goes,
+			 * nobody else waits. Checked before each reply, not
+			 * after: one reply bigger than the limit (a GET of
+			 * a value up to --max-value) still goes out whole
+			 * to a client that reads it. */
+			gv_log(GV_LOG_WARN,
+			       "client output over the limit, closing",
+			       "fd=%d pending=%zu limit=%llu", c->fd,
+			       gv_resp_buf_pending(&c->out),
+			       (unsigned long long)d->cfg.client_output_limit);
+			d->out_disconnects++;
+			gvd_client_close(d, c);
+			return false;
+		}
 		struct req *r = c->head;
 		c->head = r->next;
 		if (!c->head)
@@ -451,17 +467,6 @@ flush_client(gv_daemon *d, struct client *c)
 		c->closing = true; /* broken pipe: nothing more to say */
 		gv_resp_buf_clear(&c->out);
 		break;
-	}
-	if (gv_resp_buf_pending(&c->out) > d->cfg.client_output_limit) {
-		/* like Redis's client-output-buffer-limit: the client asked
-		 * for more than it reads; it goes, nobody else waits */
-		gv_log(GV_LOG_WARN, "client output over the limit, closing",
-		       "fd=%d pending=%zu limit=%llu", c->fd,
-		       gv_resp_buf_pending(&c->out),
-		       (unsigned long long)d->cfg.client_output_limit);
-		d->out_disconnects++;
-		gvd_client_close(d, c);
-		return false;
 	}
 	bool want = gv_resp_buf_pending(&c->out) > 0;
 	bool was_paused = c->paused;
