@@ -28,7 +28,7 @@ stall     a node SIGSTOPped while a 64 MB value travels to it: small SETs
           a Debug build (CMakeCache.txt says so) or with GV_LARGE_BIG=0,
           where each takes 20 to 180 s on 2 cores (the output says so)
 max-value a 2-node cluster with --max-value 2m: a 2 MiB value replicates;
-          a 3 MB bulk is answered -ERR Protocol error before its body and
+          2 MiB + 1 B is refused by SET (ERR value too long); a 3 MB bulk is answered -ERR Protocol error before its body and
           the connection closed (as redis-server does past
           proto-max-bulk-len), so redis-py and redis-cli fail; it is
           stored nowhere, and the cluster keeps working
@@ -405,6 +405,15 @@ def part_max_value(binary, tmp):
     c = Cluster(binary, 2, extra=("--max-value", "2m"))
     try:
         set_and_check(c, "max:2mib", 2 * MiB, 2, "redis-py", 0, tmp)
+        # one byte over: parsed (the parser allows some slack), refused
+        # by SET with an error, the connection kept
+        try:
+            c.r[0].set("max:over-by-1", value(2 * MiB + 1, 4))
+            err = None
+        except redis.exceptions.ResponseError as e:
+            err = str(e)
+        check(err is not None and err.startswith("value too long") and c.r[0].ping(),
+              f"2 MiB + 1 B via redis-py: ERR {err!r:.60}, the connection kept")
         # what the daemon answers, read before the body is sent (as
         # redis-server with proto-max-bulk-len, it then closes)
         raw = servers.Resp(c.resp[0])
@@ -424,7 +433,7 @@ def part_max_value(binary, tmp):
               f"3 MB via redis-cli over --max-value 2m fails: exit {rc}, {out!r:.100}")
         time.sleep(1.0)
         stored = [(i, k) for i in range(c.n)
-                  for k in ("max:over-raw", "max:over-py", "max:over-cli")
+                  for k in ("max:over-by-1", "max:over-raw", "max:over-py", "max:over-cli")
                   if c.r[i].exists(k)]
         check(not stored, "the refused values are stored nowhere" +
               (f"; found {stored}" if stored else ""))
