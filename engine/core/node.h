@@ -685,6 +685,8 @@ typedef struct gv_node_stats {
 	 * compress_in_bytes / compress_out_bytes with the datagrams'), and
 	 * received compressed */
 	uint64_t stream_chunks_zipped, stream_chunks_unzipped;
+	/* transfers ended by their fetcher (it went to another source) */
+	uint64_t stream_cancels;
 	/* hashes (hash.c): a string and a hash written concurrently at two
 	 * nodes (the newer decided the type); fields removed because a
 	 * newer delete, overwrite or expiry of their key made them dead;

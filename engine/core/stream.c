@@ -30,7 +30,9 @@
  * delivers each one whole and in order per peer):
  *   common   type u8, hlc u64, origin u64, klen u16, key[klen]
  *   FETCH    common                    ("send me this version or newer")
- *   NACK     common, reason u8         ("I do not hold it", "busy")
+ *   NACK     common, reason u8         ("I do not hold it", "busy"; from
+ *                                      a fetcher: "stop sending it": it
+ *                                      asks elsewhere, or gave up)
  *   DATA     common, prev_hlc u64, prev_origin u64, flags u8
  *            (GV_UPD_TOMBSTONE, GV_UPD_COND, DATA_ZSTD), kind u8,
  *            expire u64, total u32, offset u32, digest u64, bytes[rest]
@@ -54,8 +56,9 @@
 #define ST_NACK 3
 #define ST_DGRAM 4 /* type u8, then a whole clear datagram */
 
-#define NACK_GONE 1 /* not held (any more) */
-#define NACK_BUSY 2 /* too many transfers */
+#define NACK_GONE 1   /* not held (any more) */
+#define NACK_BUSY 2   /* too many transfers */
+#define NACK_CANCEL 3 /* from the fetcher: stop sending it to me */
 
 #define COMMON_LEN (1 + 8 + 8 + 2)
 #define DATA_FIXED (8 + 8 + 1 + 1 + 8 + 4 + 4 + 8)
@@ -232,6 +235,10 @@ fetch_ask(gv_node *n, gv_time now, struct sfetch *f, const gv_addr *to)
 static bool
 fetch_next_source(gv_node *n, gv_time now, struct sfetch *f)
 {
+	/* the one we leave may be sending still: it stops (a whole value
+	 * we would drop otherwise) */
+	send_ctl(n, &f->src[f->cur], ST_NACK, &f->want, f->key, f->klen,
+		 NACK_CANCEL);
 	fetch_drop_buf(n, f);
 	if (f->cur + 1 < f->nsrc) {
 		f->cur++;
@@ -367,7 +374,9 @@ on_data(gv_node *n, gv_time now, const gv_addr *from, const gv_version *v,
 	size_t idx;
 	struct sfetch *f = fetch_find(n, key, klen, &idx);
 	if (!f || !addr_eq(&f->src[f->cur], from)) {
-		n->st.stream_unexpected++; /* given up, or asked elsewhere */
+		/* given up, or asked elsewhere: the sender stops */
+		n->st.stream_unexpected++;
+		send_ctl(n, from, ST_NACK, v, key, klen, NACK_CANCEL);
 		return;
 	}
 	gv_version prev = {gv__ld64(p), gv__ld64(p + 8)};
@@ -476,10 +485,25 @@ on_data(gv_node *n, gv_time now, const gv_addr *from, const gv_version *v,
 	fetch_complete(n, now, idx);
 }
 
+static void xfer_remove(gv_node *n, size_t i);
+
 static void
 on_nack(gv_node *n, gv_time now, const gv_addr *from, const uint8_t *key,
-	uint16_t klen)
+	uint16_t klen, uint8_t reason)
 {
+	if (reason == NACK_CANCEL) {
+		/* the fetcher went elsewhere: our transfer to it ends */
+		for (size_t i = 0; i < n->stream.nxfer; i++) {
+			struct sxfer *x = n->stream.xfer[i];
+			if (x->klen == klen && !memcmp(x->key, key, klen) &&
+			    addr_eq(&x->to, from)) {
+				xfer_remove(n, i);
+				n->st.stream_cancels++;
+				break;
+			}
+		}
+		return;
+	}
 	size_t idx;
 	struct sfetch *f = fetch_find(n, key, klen, &idx);
 	if (!f || !addr_eq(&f->src[f->cur], from))
@@ -719,7 +743,7 @@ gv_node_stream_recv(gv_node *n, gv_time now, const gv_addr *from,
 			n->st.stream_bad++;
 			return GV_EMALFORMED;
 		}
-		on_nack(n, now, from, key, klen);
+		on_nack(n, now, from, key, klen, p[0]);
 		return 0;
 	default:
 		n->st.stream_bad++; /* unknown: counted and skipped */

@@ -464,7 +464,11 @@
 	X(STREAM_CHUNKS_UNZIPPED, "stream_chunks_unzipped", STATS,            \
 	  "stream_chunks_unzipped",                                           \
 	  COUNTER, "grapevine_stream_chunks_compressed_total", "dir", "in",   \
-	  NULL, t.st.stream_chunks_unzipped)
+	  NULL, t.st.stream_chunks_unzipped)                                  \
+	X(STREAM_CANCELS, "stream_cancels", STATS, "stream_cancels",          \
+	  COUNTER, "grapevine_stream_cancels_total", NULL, NULL,              \
+	  "Transfers stopped by their fetcher (it asked another source).",    \
+	  t.st.stream_cancels)
 /* clang-format on */
 
 enum gvd_counter_id {

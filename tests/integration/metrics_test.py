@@ -119,6 +119,7 @@ PROM = {
     "decompress_errors": "grapevine_decompress_errors_total",
     "stream_chunks_zipped": 'grapevine_stream_chunks_compressed_total{dir="out"}',
     "stream_chunks_unzipped": 'grapevine_stream_chunks_compressed_total{dir="in"}',
+    "stream_cancels": "grapevine_stream_cancels_total",
 }
 # in GV.STATS, not in /metrics (INFO's conflicts is their sum there)
 STATS_ONLY = {"conflicts_applied", "conflicts_lost",

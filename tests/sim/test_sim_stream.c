@@ -276,6 +276,40 @@ test_compressed_chunks(void **state)
 	gv_cluster_del(c);
 }
 
+/* A fetcher that leaves a source (its connection reported broken while
+ * chunks still flow) tells it to stop: the old transfer ends early
+ * (stream_cancels), no whole extra copy is sent, and the value arrives
+ * from the next source. */
+static void
+test_cancel(void **state)
+{
+	(void)state;
+	enum { N = 3 };
+	const size_t len = 16u << 20;
+	gv_cluster *c = cluster(N, GV_MODE_EAGER, 0, 0);
+	uint8_t *v = bytes(len, 9);
+	uint64_t d = XXH3_64bits(v, len) | 1;
+	assert_int_equal(put(c, 0, "big", v, len), 0);
+	gv_node *n2 = gv_cluster_node(c, 2);
+	while (gv_node_get_stats(n2)->stream_bytes_in < (1u << 20))
+		gv_cluster_run_for(c, 1 * MS_US);
+	/* its source is node 0 or 1: both "broke" (the sim still delivers
+	 * what they send) */
+	for (int i = 0; i < 2 && !SUM(c, stream_cancels); i++) {
+		gv_addr src;
+		gv_sim_addr(gv_cluster_sim(c), i, &src);
+		gv_node_stream_down(n2, gv_cluster_now(c), &src);
+		gv_sim_poke(gv_cluster_sim(c), 2);
+		gv_cluster_run_for(c, 2 * MS_US);
+	}
+	run_until_all_hold(c, "big", d, 20000 * MS_US);
+	assert_true(SUM(c, stream_cancels) >= 1);
+	/* node 1 got one copy, node 2 one whole and the start of another */
+	assert_true(SUM(c, stream_value_bytes_out) < 3 * len);
+	free(v);
+	gv_cluster_del(c);
+}
+
 /* A node restarted empty is repaired by anti-entropy in batches over the
  * stream (whole datagrams of up to 60 KB), not in paced gossip datagrams:
  * 4,000 small keys come back, and most of the bytes came by stream. */
@@ -444,6 +478,7 @@ main(void)
 		cmocka_unit_test(test_overtaken),
 		cmocka_unit_test(test_restart_and_delete),
 		cmocka_unit_test(test_compressed_chunks),
+		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_bulk_repair),
 		cmocka_unit_test(test_partition_mid_transfer),
 		cmocka_unit_test(test_stalled_peer),
