@@ -345,6 +345,19 @@ gv__ready_begin(gv_node *n, const gv_addr *to, bool ae, size_t cap,
 	return r;
 }
 
+/* Queue a finished datagram at the end of the ready list. */
+static void
+ready_push(gv_node *n, struct ready *r)
+{
+	if (n->ready_tail)
+		n->ready_tail->next = r;
+	else
+		n->ready_head = r;
+	n->ready_tail = r;
+	n->nready++;
+	n->ready_bytes += r->alloc;
+}
+
 void
 gv__ready_commit(gv_node *n, struct ready *r, gv_wire_writer *w)
 {
@@ -353,13 +366,7 @@ gv__ready_commit(gv_node *n, struct ready *r, gv_wire_writer *w)
 		return;
 	}
 	r->len = (size_t)gv_wire_finish(w);
-	if (n->ready_tail)
-		n->ready_tail->next = r;
-	else
-		n->ready_head = r;
-	n->ready_tail = r;
-	n->nready++;
-	n->ready_bytes += r->alloc;
+	ready_push(n, r);
 }
 
 /* anti-entropy datagrams over the stream: as big as still goes by UDP,
@@ -400,13 +407,7 @@ bulk_commit(struct bulk *b)
 	}
 	/* no room on the stream now: the datagram as it is (a big one goes
 	 * alone, as a big value would) */
-	if (n->ready_tail)
-		n->ready_tail->next = r;
-	else
-		n->ready_head = r;
-	n->ready_tail = r;
-	n->nready++;
-	n->ready_bytes += r->alloc;
+	ready_push(n, r);
 }
 
 gv_wire_writer *
