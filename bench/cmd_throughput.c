@@ -109,7 +109,10 @@
 	"  --ceiling-seconds S  ceiling window (default 1; 0: skip it, no\n"   \
 	"                       efficiency)\n"                                 \
 	"  --start-rate R       --max: the first step (default 1000)\n"        \
-	"  --budget-s S         --max: time for the whole run (default 30)\n"  \
+	"  --budget-s S         --max: time for the whole run (default 30,\n"  \
+	"                       or 12 steps' worth of longer --seconds); a\n"  \
+	"                       search it cuts short before a step failed\n"  \
+	"                       reports a lower bound, not a maximum\n"      \
 	"  --io B               auto, uring or mmsg (default auto)\n"          \
 	"  --seal S             off, on or both: seal gossip with a random\n"  \
 	"                       cluster key; both runs clear then sealed "     \
@@ -217,6 +220,11 @@ struct tp_result {
 	size_t nsteps;
 	size_t best;      /* the step reported at the top level */
 	bool any_passed;  /* --max: some step passed (best is the highest) */
+	bool found;       /* --max: a failing step above the best bounds it:
+	                   * the maximum is within the search's bracket;
+	                   * else best is only a lower bound */
+	uint64_t above;   /* --max: the lowest failing rate above best (0:
+	                   * none) */
 	const char *stop; /* --max: why the search ended */
 	bool have_eff;    /* the ceiling was measured */
 	double efficiency;
@@ -635,6 +643,17 @@ search(const struct tp_params *p, struct tp_result *r, uint64_t start,
 			r->best = i;
 		r->any_passed |= a->passed;
 	}
+	r->found = false;
+	r->above = 0;
+	if (r->any_passed)
+		for (size_t i = 0; i < r->nsteps; i++) {
+			const struct tp_step *a = &r->steps[i];
+			if (!a->passed &&
+			    a->target_ups > r->steps[r->best].target_ups &&
+			    (!r->above || a->target_ups < r->above))
+				r->above = a->target_ups;
+		}
+	r->found = r->above != 0;
 	return 0;
 }
 
@@ -657,7 +676,14 @@ tp_print(FILE *f, const struct tp_result *r)
 	        p->counters ? "yes" : "no", p->writers, p->seed, st->workers,
 	        st->backend, p->ae_ms ? "on" : "off",
 	        p->keyring ? seal_cipher_name(p->keyring) : "no");
-	if (r->max)
+	if (r->max && r->any_passed && !r->found)
+		fprintf(f,
+		        "  search           %zu steps of %g s, stopped by "
+		        "%s BEFORE ANY STEP FAILED: the maximum was not found, "
+		        "it is at least the highest passing step (more "
+		        "--budget-s, or a higher --start-rate):\n",
+		        r->nsteps, p->seconds, r->stop);
+	else if (r->max)
 		fprintf(f,
 		        "  search           %zu steps of %g s, stopped by "
 		        "%s; %s\n",
@@ -845,8 +871,15 @@ tp_json(FILE *f, const struct tp_result *r, const struct machine *m)
 	fprintf(f, ",\"measured_s\":");
 	json_num(f, st->measured_s, true);
 	if (r->max) {
-		fprintf(f, ",\"max_ups\":");
+		/* a maximum only when a failing step bounds it; a search
+		 * cut short names the lower bound it reached */
+		fprintf(f, ",\"max_found\":%s,\"max_ups\":",
+		        r->found ? "true" : "false");
+		json_num(f, (double)st->target_ups, r->any_passed && r->found);
+		fprintf(f, ",\"lower_bound_ups\":");
 		json_num(f, (double)st->target_ups, r->any_passed);
+		fprintf(f, ",\"failed_above_ups\":");
+		json_num(f, (double)r->above, r->found);
 		fprintf(f, ",\"stop\":\"%s\",\"steps\":[", r->stop);
 		for (size_t i = 0; i < r->nsteps; i++) {
 			if (i)
@@ -1179,6 +1212,15 @@ cmd_throughput(int argc, char **argv)
 		seconds = 1;
 	if (max && !opts[O_DRAIN].seen)
 		drain_ms = TP_WINDOW_US / 1000;
+	/* the default budget buys as many steps as 30 s does with 1 s
+	 * steps (about ten: doubling from 1000 to the 512,000s, then a
+	 * bisection), whatever --seconds is */
+	if (max && !opts[O_BUDGET].seen) {
+		double step = seconds + 0.5 + (double)warmup / 1000.0 +
+		              (double)drain_ms / 1000.0;
+		if (12 * step > budget)
+			budget = 12 * step;
+	}
 	if (!max && (double)rate * seconds < 1) {
 		fprintf(stderr, "gvbench throughput: --rate x --seconds is "
 		                "below one write\n");

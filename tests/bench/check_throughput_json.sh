@@ -225,11 +225,27 @@ for n, line in enumerate(lines, 1):
         check(steps[0]["target_ups"] == 500, "first step != --start-rate")
         passing = [s["target_ups"] for s in steps if s["passed"]]
         if passing:
-            check(r["passed"] and r["max_ups"] == max(passing)
-                  and r["target_ups"] == max(passing),
+            best = max(passing)
+            check(r["passed"] and r["lower_bound_ups"] == best
+                  and r["target_ups"] == best,
                   "top level is not the highest passing step")
+            above = [s["target_ups"] for s in steps
+                     if not s["passed"] and s["target_ups"] > best]
+            # a maximum only when a failing step bounds it (issue 14: a
+            # search cut short names no maximum it did not find)
+            if above:
+                check(r["max_found"] is True and r["max_ups"] == best
+                      and r["failed_above_ups"] == min(above),
+                      "a bracketed search names its maximum and the rate above")
+            else:
+                check(r["max_found"] is False and r["max_ups"] is None
+                      and r["failed_above_ups"] is None
+                      and r["stop"] != "resolution",
+                      f"a search cut short ({r['stop']}) named a maximum")
         else:
-            check(not r["passed"] and r["max_ups"] is None, "max_ups")
+            check(not r["passed"] and r["max_ups"] is None
+                  and r["lower_bound_ups"] is None
+                  and r["max_found"] is False, "max_ups")
         top = [s for s in steps if s["target_ups"] == r["target_ups"]]
         check(top and close(top[0]["converged_ups"], r["converged_ups"])
               and top[0]["lost"] == r["lost"], "top level not among steps")
