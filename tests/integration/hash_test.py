@@ -451,6 +451,17 @@ def test_incr():
         # asks about the field written, not about an older write
         import signal
         nodes[2].proc.send_signal(signal.SIGSTOP)
+
+        def stopped(pid):
+            # every thread in state T: none can still answer a WAIT
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+                return all(open(f"/proc/{pid}/task/{t}/stat").read()
+                           .rsplit(")", 1)[1].split()[0] in ("T", "t")
+                           for t in tids)
+            except OSError:
+                return False
+        ct.wait_until(lambda: stopped(nodes[2].proc.pid), 5)
         try:
             r.hset("w", "g", "1")
             n = r.execute_command("WAIT", 2, 2000)
