@@ -1179,25 +1179,11 @@ cmd_throughput(int argc, char **argv)
 	}
 	if (!writers)
 		writers = nodes;
-	int kind = zb_kind_parse(values);
-	if (kind < 0) {
-		fprintf(stderr, "gvbench throughput: --values: expected random, "
-		                "json or html, got '%s'\n",
-		        values);
+	int kind, zlevel, nthr;
+	size_t thr[ZB_MAX_THRESHOLDS];
+	if (zb_opts("throughput", values, zlevel_s, zthr, seal, &kind, &zlevel,
+	            thr, &nthr))
 		return EXIT_USAGE;
-	}
-	int zlevel = GV_COMPRESS_LEVEL_DEFAULT;
-	if (zlevel_s && zb_level_parse("throughput", zlevel_s, &zlevel))
-		return EXIT_USAGE;
-	size_t thr[ZB_MAX_THRESHOLDS] = {GV_COMPRESS_THRESHOLD_DEFAULT};
-	int nthr = zthr ? zb_thresholds_parse("throughput", zthr, thr) : 1;
-	if (nthr < 0)
-		return EXIT_USAGE;
-	if (nthr > 1 && strcmp(seal, "both") == 0) {
-		fprintf(stderr, "gvbench throughput: a --compress-threshold "
-		                "list and --seal both: one at a time\n");
-		return EXIT_USAGE;
-	}
 	int nruns;
 	bool seal_first;
 	gv_keyring *ring;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "core/compress.h"
 #include "core/rng.h"
 
 static const char *const kinds[] = {"random", "json", "html"};
@@ -202,6 +203,36 @@ zb_level_parse(const char *cmd, const char *s, int *out)
 		return -1;
 	}
 	*out = (int)v;
+	return 0;
+}
+
+int
+zb_opts(const char *cmd, const char *values, const char *level_s,
+	const char *thr_s, const char *seal, int *kind, int *level,
+	size_t *thr, int *nthr)
+{
+	*kind = zb_kind_parse(values);
+	if (*kind < 0) {
+		fprintf(stderr,
+		        "gvbench %s: --values: expected random, json or html, "
+		        "got '%s'\n",
+		        cmd, values);
+		return -1;
+	}
+	*level = GV_COMPRESS_LEVEL_DEFAULT;
+	if (level_s && zb_level_parse(cmd, level_s, level))
+		return -1;
+	thr[0] = GV_COMPRESS_THRESHOLD_DEFAULT;
+	*nthr = thr_s ? zb_thresholds_parse(cmd, thr_s, thr) : 1;
+	if (*nthr < 0)
+		return -1;
+	if (*nthr > 1 && strcmp(seal, "both") == 0) {
+		fprintf(stderr,
+		        "gvbench %s: a --compress-threshold list and --seal "
+		        "both: one at a time\n",
+		        cmd);
+		return -1;
+	}
 	return 0;
 }
 

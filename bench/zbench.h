@@ -41,6 +41,17 @@ int zb_thresholds_parse(const char *cmd, const char *s, size_t *out);
 /* A zstd level, -7 .. 19; -1 with the error printed. */
 int zb_level_parse(const char *cmd, const char *s, int *out);
 
+/*
+ * zb_opts - the compression options converge and throughput share:
+ * --values (kind), --compress-level (level_s, NULL: the default),
+ * --compress-threshold (thr_s, NULL: the default; a list runs once per
+ * entry, not with --seal both). Fills *kind, *level, thr[] and *nthr.
+ * Returns 0, or -1 with the error printed ("gvbench CMD: ...").
+ */
+int zb_opts(const char *cmd, const char *values, const char *level_s,
+	    const char *thr_s, const char *seal, int *kind, int *level,
+	    size_t *thr, int *nthr);
+
 /* A threshold for output: "off" or the number. */
 const char *zb_threshold_str(size_t t, char *buf, size_t len);
 

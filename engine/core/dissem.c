@@ -979,23 +979,13 @@ seen_slot(gv_node *n, uint64_t id)
 
 /* A tombstone its origin sent again: it retransmits until we ack. */
 static void
-tomb_from_origin(gv_node *n, gv_time now, gv_node_id sender,
-		 const gv_wire_update *u, uint64_t kh)
+tomb_from_origin(gv_node *n, gv_time now, gv_node_id sender, bool tomb,
+		 const uint8_t *key, size_t klen, const gv_version *ver,
+		 uint64_t kh)
 {
-	if (!(u->flags & GV_UPD_TOMBSTONE) || sender != u->ver.origin)
+	if (!tomb || sender != ver->origin)
 		return;
-	gv_record rec = {.key = u->key, .klen = u->klen, .ver = u->ver,
-			 .tombstone = true, .hash = kh};
-	gv__tomb_stored(n, now, &rec);
-}
-
-static void
-tomb_from_origin_rec(gv_node *n, gv_time now, gv_node_id sender,
-		     const gv_record *in, uint64_t kh)
-{
-	if (!in->tombstone || sender != in->ver.origin)
-		return;
-	gv_record rec = {.key = in->key, .klen = in->klen, .ver = in->ver,
+	gv_record rec = {.key = key, .klen = klen, .ver = *ver,
 			 .tombstone = true, .hash = kh};
 	gv__tomb_stored(n, now, &rec);
 }
@@ -1045,7 +1035,8 @@ apply_update(gv_node *n, gv_time now, gv_node_id sender, const gv_record *in,
 									 : &rec,
 				  priority, sender, !(uflags & GV_UPD_DIRECT));
 	} else if (res == GV_MERGE_DUPLICATE) {
-		tomb_from_origin_rec(n, now, sender, in, kh);
+		tomb_from_origin(n, now, sender, in->tombstone, in->key, in->klen,
+				 &in->ver, kh);
 	}
 }
 
@@ -1068,7 +1059,9 @@ gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 	if ((seen && *seen == id && !(u->flags & GV_UPD_AE)) ||
 	    (n->dedup_on && gv_dedup_contains(&n->dedup, id))) {
 		n->st.dedup_hits++;
-		tomb_from_origin(n, now, sender, u, kh);
+		tomb_from_origin(n, now, sender,
+				 (u->flags & GV_UPD_TOMBSTONE) != 0, u->key,
+				 u->klen, &u->ver, kh);
 		return;
 	}
 	bool tomb = (u->flags & GV_UPD_TOMBSTONE) != 0;

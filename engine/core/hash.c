@@ -47,7 +47,6 @@
  * and flushes (rebuilt). Its memory is counted in the store's mem_used,
  * so --max-memory sees it.
  */
-#include <math.h>
 
 #include "hash_int.h"
 
@@ -474,55 +473,18 @@ gv_node_hincr(gv_node *n, gv_time now, const void *key, size_t klen,
 	gv_record r;
 	bool live = k && gv_store_get(&n->store, fk, l, &r) == 0;
 	gv_counter c;
-	memset(&c, 0, offsetof(gv_counter, slots));
-	if (live && r.kind == GV_KIND_COUNTER) {
-		if (gv_counter_decode(r.val, r.vlen, &c))
-			return GV_EINVAL;
-	} else if (live) {
-		c.epoch = r.ver;
-		c.exp_ver = r.ver;
-		if (!gv_parse_i64(r.val, r.vlen, &c.base_i)) {
-			if (!by->is_float)
-				return GV_ENOTINT;
-			if (!gv_parse_ld(r.val, r.vlen, &c.base_f))
-				return GV_ENOTFLOAT;
-			c.base_float = true;
-		}
-	} else {
-		/* a new counter starts from the write that ended the last
-		 * one: the field's tombstone, or the key's own write */
-		gv_record old;
-		if (gv_store_lookup(&n->store, fk, l, &old) == 0)
-			c.epoch = old.ver;
-		if (st.plain && gv_version_cmp(&st.p.ver, &c.epoch) > 0)
-			c.epoch = st.p.ver;
-	}
-	if (by->is_float) {
-		long double v = gv_counter_float(&c) + by->df;
-		if (isnan(v) || isinf(v))
-			return GV_ENANINF;
-	} else {
-		int64_t v;
-		if (gv_counter_int(&c, &v))
-			return GV_ENOTINT;
-		if ((by->di > 0 && v > INT64_MAX - by->di) ||
-		    (by->di < 0 && v < INT64_MIN - by->di))
-			return GV_EOVERFLOW;
-	}
-	if (!k) {
-		int rc = fresh_hash(n, now, key, klen, &st, priority);
-		if (rc)
-			return rc;
-	}
-	uint64_t t = gv_hlc_now(&n->hlc, gv__wall_ms(n, now));
-	int rc = gv_counter_add(&c, n->counter_slot, t, by->di, by->df,
-				by->is_float);
+	int rc = gv__counter_of(n, fk, l, live, &r, by->is_float, &c);
 	if (rc)
 		return rc;
-	rc = gv__write_counter(n, now, fk, l, &c, priority, out);
-	if (rc == 0)
-		n->st.counter_incrs++;
-	return rc;
+	/* a new counter starts from the write that ended the last one:
+	 * the field's tombstone (gv__counter_of), or the key's own write */
+	if (!live && st.plain && gv_version_cmp(&st.p.ver, &c.epoch) > 0)
+		c.epoch = st.p.ver;
+	if ((rc = gv__counter_fits(&c, by)))
+		return rc;
+	if (!k && (rc = fresh_hash(n, now, key, klen, &st, priority)))
+		return rc;
+	return gv__counter_step(n, now, fk, l, &c, by, priority, out);
 }
 
 size_t

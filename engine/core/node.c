@@ -1306,9 +1306,9 @@ gv__write_counter(gv_node *n, gv_time now, const void *key, size_t klen,
  * decoded state, or a new one whose base is a string's number. Returns 0,
  * GV_ENOTINT / GV_ENOTFLOAT (a string that is not a number of that kind).
  */
-static int
-counter_of(gv_node *n, const void *key, size_t klen, bool live,
-	   const gv_record *r, bool want_float, gv_counter *c)
+int
+gv__counter_of(gv_node *n, const void *key, size_t klen, bool live,
+	       const gv_record *r, bool want_float, gv_counter *c)
 {
 	memset(c, 0, offsetof(gv_counter, slots));
 	if (live && r->kind == GV_KIND_COUNTER)
@@ -1342,28 +1342,41 @@ gv_node_incr(gv_node *n, gv_time now, const void *key, size_t klen,
 	gv_record r;
 	bool live = gv_store_get(&n->store, key, klen, &r) == 0;
 	gv_counter c;
-	int rc = counter_of(n, key, klen, live, &r, by->is_float, &c);
-	if (rc)
+	int rc = gv__counter_of(n, key, klen, live, &r, by->is_float, &c);
+	if (rc || (rc = gv__counter_fits(&c, by)))
 		return rc;
+	return gv__counter_step(n, now, key, klen, &c, by, priority, out);
+}
+
+int
+gv__counter_fits(const gv_counter *c, const gv_incr *by)
+{
 	if (by->is_float) {
-		long double v = gv_counter_float(&c) + by->df;
+		long double v = gv_counter_float(c) + by->df;
 		if (isnan(v) || isinf(v))
 			return GV_ENANINF;
-	} else {
-		int64_t v;
-		rc = gv_counter_int(&c, &v);
-		if (rc)
-			return GV_ENOTINT;
-		if ((by->di > 0 && v > INT64_MAX - by->di) ||
-		    (by->di < 0 && v < INT64_MIN - by->di))
-			return GV_EOVERFLOW;
+		return 0;
 	}
+	int64_t v;
+	if (gv_counter_int(c, &v))
+		return GV_ENOTINT;
+	if ((by->di > 0 && v > INT64_MAX - by->di) ||
+	    (by->di < 0 && v < INT64_MIN - by->di))
+		return GV_EOVERFLOW;
+	return 0;
+}
+
+int
+gv__counter_step(gv_node *n, gv_time now, const void *key, size_t klen,
+		 gv_counter *c, const gv_incr *by, int priority,
+		 gv_record *out)
+{
 	uint64_t t = gv_hlc_now(&n->hlc, gv__wall_ms(n, now));
-	rc = gv_counter_add(&c, n->counter_slot, t, by->di, by->df,
-			    by->is_float);
+	int rc = gv_counter_add(c, n->counter_slot, t, by->di, by->df,
+				by->is_float);
 	if (rc)
 		return rc;
-	rc = gv__write_counter(n, now, key, klen, &c, priority, out);
+	rc = gv__write_counter(n, now, key, klen, c, priority, out);
 	if (rc == 0)
 		n->st.counter_incrs++;
 	return rc;

@@ -478,6 +478,18 @@ int gv__write_local(gv_node *n, gv_time now, const void *key, size_t klen,
 		    const void *val, size_t vlen, uint8_t kind,
 		    uint64_t expire, const gv_version *ver, int priority,
 		    bool del, gv_record *out);
+/* The counter of key as it stands (live entry r, or none): its decoded
+ * state, or a new one whose base is a string's number. 0, GV_ENOTINT /
+ * GV_ENOTFLOAT (a string that is not a number of that kind), GV_EINVAL. */
+int gv__counter_of(gv_node *n, const void *key, size_t klen, bool live,
+		   const gv_record *r, bool want_float, gv_counter *c);
+/* Whether c can take the increment: 0, GV_ENANINF, GV_ENOTINT,
+ * GV_EOVERFLOW. */
+int gv__counter_fits(const gv_counter *c, const gv_incr *by);
+/* Add it at this node's slot and write the state at key (INCR, HINCRBY). */
+int gv__counter_step(gv_node *n, gv_time now, const void *key, size_t klen,
+		     gv_counter *c, const gv_incr *by, int priority,
+		     gv_record *out);
 /* A counter state c written at key (its version the state's). */
 int gv__write_counter(gv_node *n, gv_time now, const void *key,
 		      size_t klen, const gv_counter *c, int priority,

@@ -29,7 +29,6 @@
 #define LP_VALUE 64    /* hash-max-listpack-value */
 #define HRAND_MAX (1u << 24) /* HRANDFIELD's negative count, at most */
 
-static const char ERR_INT[] = "ERR value is not an integer or out of range";
 static const char ERR_SYNTAX[] = "ERR syntax error";
 
 static gvd_key_fn k_hset, k_hsetnx, k_hmset, k_hget, k_hmget, k_hdel,
@@ -378,48 +377,9 @@ hincr(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b,
 	gv_record r;
 	int rc = gv_node_hincr(sh->node, now, s->key, s->klen, s->args[2].ptr,
 			       s->args[2].len, by, GV_PRIO_NORMAL, &r);
-	switch (rc) {
-	case 0:
-		break;
-	case GV_ENOTINT:
-		gv_resp_out_error(b, "ERR hash value is not an integer");
-		return;
-	case GV_ENOTFLOAT:
-		gv_resp_out_error(b, "ERR hash value is not a float");
-		return;
-	case GV_EOVERFLOW:
-		gv_resp_out_error(b, "ERR increment or decrement would "
-				     "overflow");
-		return;
-	case GV_ENANINF:
-		gv_resp_out_error(b, "ERR increment would produce NaN or "
-				     "Infinity");
-		return;
-	case GV_EFULL:
-		gv_resp_out_errorf(b, "ERR counter changed by more than %d "
-				      "nodes since it was set: HSET it to "
-				      "start a new one",
-				   GV_COUNTER_MAX_SLOTS);
-		return;
-	default:
-		s->rc = rc;
-		return;
-	}
-	wrote_field(s, &s->args[2]);
-	gv_counter c;
-	if (gv_counter_decode(r.val, r.vlen, &c)) {
-		s->rc = GV_EMALFORMED;
-		return;
-	}
-	if (by->is_float) {
-		char num[GV_COUNTER_STR_MAX];
-		size_t n = gv_counter_format(&c, num, sizeof(num));
-		gv_resp_out_bulk(b, num, n);
-	} else {
-		int64_t v = 0;
-		gv_counter_int(&c, &v); /* checked by gv_node_hincr */
-		gv_resp_out_int(b, v);
-	}
+	if (rc == 0)
+		wrote_field(s, &s->args[2]);
+	(void)gvd_incr_reply(b, s, rc, &r, by->is_float, true);
 }
 
 static void
@@ -427,7 +387,7 @@ k_hincrby(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 {
 	gv_incr by = {0};
 	if (!gv_parse_i64(s->args[3].ptr, s->args[3].len, &by.di)) {
-		gv_resp_out_error(b, ERR_INT);
+		gv_resp_out_error(b, GVD_ERR_INT);
 		return;
 	}
 	hincr(sh, s, now, b, &by);
@@ -572,7 +532,7 @@ k_hrandfield(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 	if (withcount) {
 		if (!gv_parse_i64(s->args[2].ptr, s->args[2].len, &count) ||
 		    count == INT64_MIN) {
-			gv_resp_out_error(b, ERR_INT);
+			gv_resp_out_error(b, GVD_ERR_INT);
 			return;
 		}
 		if (s->nargs > 4 ||
@@ -711,7 +671,7 @@ k_hscan(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 		}
 		if (gvd_arg_is(&a[i], "count")) {
 			if (!gv_parse_i64(a[i + 1].ptr, a[i + 1].len, &count)) {
-				gv_resp_out_error(b, ERR_INT);
+				gv_resp_out_error(b, GVD_ERR_INT);
 				return;
 			}
 			if (count < 1) {

@@ -185,7 +185,6 @@ gvd_cmd_flushall(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 
 /* ------------------------------------------------------- shard side */
 
-static const char ERR_INT[] = "ERR value is not an integer or out of range";
 static const char ERR_SYNTAX[] = "ERR syntax error";
 
 bool
@@ -261,7 +260,7 @@ deadline_of(gv_resp_buf *b, const gv_resp_arg *a, int unit, uint64_t clock,
 {
 	int64_t t;
 	if (!gv_parse_i64(a->ptr, a->len, &t)) {
-		gv_resp_out_error(b, ERR_INT);
+		gv_resp_out_error(b, GVD_ERR_INT);
 		return -1;
 	}
 	bool rel = unit == U_EX || unit == U_PX;
@@ -538,7 +537,7 @@ expire_cmd(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b,
 	}
 	int64_t t;
 	if (!gv_parse_i64(a[2].ptr, a[2].len, &t)) {
-		gv_resp_out_error(b, ERR_INT);
+		gv_resp_out_error(b, GVD_ERR_INT);
 		return;
 	}
 	uint64_t clock = gv_node_clock_ms(sh->node, now);
@@ -684,6 +683,56 @@ k_persist(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 	gv_resp_out_int(b, 1);
 }
 
+bool
+gvd_incr_reply(gv_resp_buf *b, struct sub *s, int rc, const gv_record *r,
+	       bool is_float, bool hash)
+{
+	switch (rc) {
+	case 0:
+		break;
+	case GV_ENOTINT:
+		gv_resp_out_error(b, hash ? "ERR hash value is not an integer"
+					  : GVD_ERR_INT);
+		return false;
+	case GV_ENOTFLOAT:
+		gv_resp_out_error(b, hash ? "ERR hash value is not a float"
+					  : "ERR value is not a valid float");
+		return false;
+	case GV_EOVERFLOW:
+		gv_resp_out_error(b, "ERR increment or decrement would "
+				     "overflow");
+		return false;
+	case GV_ENANINF:
+		gv_resp_out_error(b, "ERR increment would produce NaN or "
+				     "Infinity");
+		return false;
+	case GV_EFULL:
+		gv_resp_out_errorf(b, "ERR counter changed by more than %d "
+				      "nodes since it was set: %s it to "
+				      "start a new one",
+				   GV_COUNTER_MAX_SLOTS, hash ? "HSET" : "SET");
+		return false;
+	default:
+		s->rc = rc;
+		return false;
+	}
+	gv_counter c;
+	if (gv_counter_decode(r->val, r->vlen, &c)) {
+		s->rc = GV_EMALFORMED;
+		return false;
+	}
+	if (is_float) {
+		char num[GV_COUNTER_STR_MAX];
+		size_t n = gv_counter_format(&c, num, sizeof(num));
+		gv_resp_out_bulk(b, num, n);
+	} else {
+		int64_t v = 0;
+		gv_counter_int(&c, &v); /* checked by the incr itself */
+		gv_resp_out_int(b, v);
+	}
+	return true;
+}
+
 /* The counters: a CRDT (core/counter.h), so increments at several nodes
  * at once all count. */
 static void
@@ -695,47 +744,7 @@ incr_by(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b,
 	gv_record r;
 	int rc = gv_node_incr(sh->node, now, s->key, s->klen, by,
 			      GV_PRIO_NORMAL, &r);
-	switch (rc) {
-	case 0:
-		break;
-	case GV_ENOTINT:
-		gv_resp_out_error(b, ERR_INT);
-		return;
-	case GV_ENOTFLOAT:
-		gv_resp_out_error(b, "ERR value is not a valid float");
-		return;
-	case GV_EOVERFLOW:
-		gv_resp_out_error(b, "ERR increment or decrement would "
-				     "overflow");
-		return;
-	case GV_ENANINF:
-		gv_resp_out_error(b, "ERR increment would produce NaN or "
-				     "Infinity");
-		return;
-	case GV_EFULL:
-		gv_resp_out_errorf(b, "ERR counter changed by more than %d "
-				      "nodes since it was set: SET it to "
-				      "start a new one",
-				   GV_COUNTER_MAX_SLOTS);
-		return;
-	default:
-		s->rc = rc;
-		return;
-	}
-	gv_counter c;
-	if (gv_counter_decode(r.val, r.vlen, &c)) {
-		s->rc = GV_EMALFORMED;
-		return;
-	}
-	if (by->is_float) {
-		char num[GV_COUNTER_STR_MAX];
-		size_t n = gv_counter_format(&c, num, sizeof(num));
-		gv_resp_out_bulk(b, num, n);
-	} else {
-		int64_t v = 0;
-		gv_counter_int(&c, &v); /* checked by gv_node_incr */
-		gv_resp_out_int(b, v);
-	}
+	(void)gvd_incr_reply(b, s, rc, &r, by->is_float, false);
 }
 
 static void
@@ -744,7 +753,7 @@ incr_int(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b,
 {
 	int64_t v = 1;
 	if (arg && !gv_parse_i64(s->args[2].ptr, s->args[2].len, &v)) {
-		gv_resp_out_error(b, ERR_INT);
+		gv_resp_out_error(b, GVD_ERR_INT);
 		return;
 	}
 	if (sign < 0 && v == INT64_MIN) {

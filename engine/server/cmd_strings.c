@@ -105,7 +105,6 @@ gvd_cmd_touch(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 
 /* ------------------------------------------------------- shard side */
 
-static const char ERR_INT[] = "ERR value is not an integer or out of range";
 
 /* A hash where a string command reads: WRONGTYPE written into b. */
 static bool
@@ -141,7 +140,7 @@ k_getrange(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 	int64_t start, end;
 	if (!gv_parse_i64(s->args[2].ptr, s->args[2].len, &start) ||
 	    !gv_parse_i64(s->args[3].ptr, s->args[3].len, &end)) {
-		gv_resp_out_error(b, ERR_INT);
+		gv_resp_out_error(b, GVD_ERR_INT);
 		return;
 	}
 	if (not_string(sh, s, now, b))
@@ -216,7 +215,7 @@ k_setrange(struct shard *sh, struct sub *s, gv_time now, gv_resp_buf *b)
 {
 	int64_t off;
 	if (!gv_parse_i64(s->args[2].ptr, s->args[2].len, &off)) {
-		gv_resp_out_error(b, ERR_INT);
+		gv_resp_out_error(b, GVD_ERR_INT);
 		return;
 	}
 	if (off < 0) {

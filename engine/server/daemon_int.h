@@ -516,6 +516,18 @@ bool gvd_value_get(gv_node *n, gv_time now, const void *key, size_t klen,
 		   char *num, struct gvd_value *v);
 void gvd_out_value(gv_resp_buf *b, bool have, const struct gvd_value *v);
 
+/* Redis's text for an argument or value that is not a 64-bit integer. */
+#define GVD_ERR_INT "ERR value is not an integer or out of range"
+
+/* cmd_keys.c: the reply to an INCR-family write (gv_node_incr or
+ * gv_node_hincr returned rc, the counter's entry in *r): the counter's new
+ * value (an integer, or with is_float its bulk text), or Redis's error
+ * for rc. @hash: the texts of HINCRBY/HINCRBYFLOAT. Returns true for a
+ * success (the caller notes the write), false when it replied an error
+ * or set s->rc. */
+bool gvd_incr_reply(gv_resp_buf *b, struct sub *s, int rc,
+		    const gv_record *r, bool is_float, bool hash);
+
 /* cmd_hash.c: Redis's WRONGTYPE. gvd_wrongtype: if key holds a value
  * of another type than want (GV_TYPE_STRING, GV_TYPE_HASH), writes the
  * error into b and returns true. gvd_hash_encoding: OBJECT ENCODING of
