@@ -141,7 +141,8 @@ gv_daemon_run(gv_daemon *d, const volatile sig_atomic_t *stop)
 	struct epoll_event evs[64];
 	while (!*stop && !atomic_load(&d->fatal)) {
 		/* a WAIT polls its shard every millisecond */
-		int n = epoll_wait(d->epfd, evs, 64, d->waits ? 1 : 200);
+		int n = epoll_wait(d->epfd, evs, 64,
+				   d->dirty ? 0 : d->waits ? 1 : 200);
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
 			if (p == &d->lfd) {
@@ -172,6 +173,7 @@ gv_daemon_run(gv_daemon *d, const volatile sig_atomic_t *stop)
 		}
 		gvd_drain_shards(d);
 		gvd_wait_tick(d);
+		gvd_turn_end(d);
 		gvd_clients_tick(d);
 		gvd_metrics_tick(d);
 		gvd_save_keyring(d);
@@ -183,6 +185,7 @@ gv_daemon_run(gv_daemon *d, const volatile sig_atomic_t *stop)
 	gv_log(GV_LOG_INFO, "leaving the cluster", NULL);
 	gvd_shards_leave(d);
 	gvd_drain_shards(d);
+	gvd_turn_end(d);
 	gv_log(GV_LOG_INFO, "stopped", NULL);
 	return fatal ? 1 : 0;
 }

@@ -273,6 +273,8 @@ struct client {
 	bool skip_this, skip_next; /* CLIENT REPLY SKIP: the next command */
 	bool no_evict, no_touch;
 	bool killed;            /* CLIENT KILL: closed at the loop's tick */
+	bool to_write;          /* on the daemon's dirty list */
+	struct client *dprev, *dnext;
 	/* transactions (multi.c) */
 	bool multi;     /* after MULTI, until EXEC or DISCARD */
 	bool dirty;     /* a command refused while queuing: EXECABORT */
@@ -422,6 +424,16 @@ struct gv_daemon {
 	int64_t wall_offset_ms; /* Unix ms = monotonic ms + this */
 	gv_keyring *keyring;    /* NULL: gossip in the clear */
 	uint64_t keyring_saved; /* generation last written to the file */
+	/* Coalescing, once per turn of the loop (gvd_turn_end): the
+	 * threads that were given batches are woken once, and the clients
+	 * whose replies came back are written once, with all of them */
+	uint64_t wake_threads;  /* bit t: thread t was given work */
+	struct client *dirty;   /* clients with replies to write */
+	/* 1: a shard's wake of the front end is pending (its eventfd
+	 * written); the front end clears it before it drains the rings,
+	 * so a thread writes the eventfd at most once per turn */
+	_Atomic int fe_wake;
+	uint64_t wakes_sent, turns; /* eventfd writes to threads; turns */
 };
 
 /* What the bounded queues of the daemon dropped or held back. */
@@ -587,6 +599,11 @@ void gvd_accept_clients(gv_daemon *d);
 bool gvd_client_input(gv_daemon *d, struct client *c);
 bool gvd_flush_resume(gv_daemon *d, struct client *c);
 void gvd_client_close(gv_daemon *d, struct client *c);
+/* c has replies to encode and write: done once, at the turn's end */
+void gvd_mark_dirty(gv_daemon *d, struct client *c);
+/* The end of a turn of the loop: wake the threads given work, then
+ * write every dirty client's replies (one write each) */
+void gvd_turn_end(gv_daemon *d);
 void gvd_clients_tick(gv_daemon *d); /* CLIENT KILL, timeout: each turn */
 struct req *gvd_req_new(struct client *c, int combine, unsigned nsubs);
 struct req *gvd_req_alloc(int combine, unsigned nsubs);

@@ -132,9 +132,11 @@ try_push(gv_daemon *d, struct req *r)
 		 * thread pushes (gv_shard_room) */
 		(void)gv_shard_submit(d->shards[b->shard].w->rt, &b);
 	}
+	/* woken once at the turn's end (gvd_turn_end), with the rest of
+	 * what this turn gave them */
 	for (unsigned t = 0; t < d->nthreads; t++)
 		if (need[t])
-			gv_shard_wake(d->workers[t].rt);
+			d->wake_threads |= 1ull << t;
 	if (r->exec)
 		d->barrier = r; /* an EXEC's check: the rest waits for it */
 	return true;
@@ -349,19 +351,19 @@ gvd_req_finished(gv_daemon *d, struct req *r)
 		gvd_req_free(r);
 		return;
 	}
-	struct client *c = r->cl;
-	if (c->head == r) {
-		if (!gvd_flush_resume(d, c))
-			return;
-		if (c->closing && !c->head && !gv_resp_buf_pending(&c->out))
-			gvd_client_close(d, c);
-	}
+	/* encoded and written at the turn's end, with the client's other
+	 * replies of this turn: one write for all of them */
+	if (r->cl->head == r)
+		gvd_mark_dirty(d, r->cl);
 }
 
 /* Completed batches from the threads. */
 void
 gvd_drain_shards(gv_daemon *d)
 {
+	/* before the rings are read: a reply pushed after this finds 0
+	 * and writes the eventfd (gvd_wake_front), one before is seen */
+	atomic_exchange_explicit(&d->fe_wake, 0, memory_order_acq_rel);
 	for (unsigned t = 0; t < d->nthreads; t++) {
 		struct batch *b;
 		if (!d->workers[t].rt)

@@ -68,6 +68,14 @@ gvd_client_close(gv_daemon *d, struct client *c)
 	 * early. A close error on a socket loses nothing we still hold. */
 	(void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	(void)close(c->fd);
+	if (c->to_write) {
+		if (c->dprev)
+			c->dprev->dnext = c->dnext;
+		else
+			d->dirty = c->dnext;
+		if (c->dnext)
+			c->dnext->dprev = c->dprev;
+	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -433,6 +441,41 @@ set_events(gv_daemon *d, struct client *c, struct epoll_event *ev)
 	return -1;
 }
 
+/* Write what c's output holds, as far as the socket takes it; a broken
+ * connection drops it (nothing more to say) and marks c closing. */
+static void
+write_out(struct client *c)
+{
+	while (gv_resp_buf_pending(&c->out)) {
+		ssize_t w = write(c->fd, gv_resp_buf_data(&c->out),
+				  gv_resp_buf_pending(&c->out));
+		if (w > 0) {
+			gv_resp_buf_consume(&c->out, (size_t)w);
+			continue;
+		}
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		c->closing = true; /* broken pipe: nothing more to say */
+		gv_resp_buf_clear(&c->out);
+		break;
+	}
+}
+
+/* Past the hard output limit: one reply may be bigger than the limit (a
+ * GET of a value of up to --max-value): the limit is on what the client
+ * leaves unread beyond its biggest reply. */
+static bool
+over_output_limit(const gv_daemon *d, const struct client *c)
+{
+	return gv_resp_buf_pending(&c->out) >
+	       d->cfg.client_output_limit + c->out_big;
+}
+
+/* Bytes of encoded replies after which a flush writes before it encodes
+ * more: a turn that brought many replies for one client does not grow
+ * its output past what the socket takes and the limit allows. */
+#define FLUSH_CHUNK (256u << 10)
+
 /* Returns false if the client was closed (output over the hard limit). */
 static bool
 flush_client(gv_daemon *d, struct client *c)
@@ -454,30 +497,19 @@ flush_client(gv_daemon *d, struct client *c)
 		c->queued -= r->queued;
 		gvd_req_free(r);
 		c->inflight--;
-	}
-	while (gv_resp_buf_pending(&c->out)) {
-		ssize_t w = write(c->fd, gv_resp_buf_data(&c->out),
-				  gv_resp_buf_pending(&c->out));
-		if (w > 0) {
-			gv_resp_buf_consume(&c->out, (size_t)w);
-			continue;
+		if (gv_resp_buf_pending(&c->out) >= FLUSH_CHUNK) {
+			write_out(c);
+			if (over_output_limit(d, c))
+				break; /* closed below, the rest unencoded */
 		}
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		c->closing = true; /* broken pipe: nothing more to say */
-		gv_resp_buf_clear(&c->out);
-		break;
 	}
+	write_out(c);
 	if (!gv_resp_buf_pending(&c->out)) {
 		c->out_big = 0;
 		if (c->out.cap > (1u << 20))
 			gv_resp_buf_trim(&c->out); /* after a big reply */
 	}
-	/* one reply may be bigger than the limit (a GET of a value of up to
-	 * --max-value): the limit is on what the client leaves unread
-	 * beyond its biggest reply */
-	if (gv_resp_buf_pending(&c->out) >
-	    d->cfg.client_output_limit + c->out_big) {
+	if (over_output_limit(d, c)) {
 		/* like Redis's client-output-buffer-limit: the client asked
 		 * for more than it reads; it goes, nobody else waits */
 		gv_log(GV_LOG_WARN, "client output over the limit, closing",
@@ -672,6 +704,53 @@ gvd_flush_resume(gv_daemon *d, struct client *c)
 	if (paused && !c->paused)
 		return gvd_client_input(d, c);
 	return true;
+}
+
+void
+gvd_mark_dirty(gv_daemon *d, struct client *c)
+{
+	if (c->to_write)
+		return;
+	c->to_write = true;
+	c->dprev = NULL;
+	c->dnext = d->dirty;
+	if (d->dirty)
+		d->dirty->dprev = c;
+	d->dirty = c;
+}
+
+static void
+wake_threads(gv_daemon *d)
+{
+	for (unsigned t = 0; d->wake_threads && t < d->nthreads; t++)
+		if (d->wake_threads & (1ull << t)) {
+			gv_shard_wake(d->workers[t].rt);
+			d->wakes_sent++;
+		}
+	d->wake_threads = 0;
+}
+
+void
+gvd_turn_end(gv_daemon *d)
+{
+	d->turns++;
+	wake_threads(d);
+	/* one at a time from the head: a flush may close its client, or
+	 * mark one again (its input ran a command answered at once); the
+	 * bound keeps a client that always does from holding the turn */
+	for (unsigned n = 0; d->dirty && n < 2 * d->nclients + 16; n++) {
+		struct client *c = d->dirty;
+		d->dirty = c->dnext;
+		if (d->dirty)
+			d->dirty->dprev = NULL;
+		c->to_write = false;
+		c->dprev = c->dnext = NULL;
+		if (gvd_flush_resume(d, c) && c->closing && !c->head &&
+		    !gv_resp_buf_pending(&c->out))
+			gvd_client_close(d, c);
+	}
+	/* what those flushes dispatched goes out now, not a turn later */
+	wake_threads(d);
 }
 
 /* A connection we could not take (no descriptors, no memory): logged at

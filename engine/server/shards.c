@@ -42,6 +42,11 @@ void
 gvd_wake_front(gv_daemon *d)
 {
 	uint64_t one = 1;
+	/* one write until the front end drains the rings again
+	 * (gvd_drain_shards clears the flag first): what a thread pushes
+	 * meanwhile is read in that same drain */
+	if (atomic_exchange_explicit(&d->fe_wake, 1, memory_order_acq_rel))
+		return;
 	/* EAGAIN means the counter is already non-zero: the front end is
 	 * woken either way; nothing else can fail on an eventfd */
 	ssize_t w = write(d->efd, &one, sizeof(one));
