@@ -671,7 +671,8 @@ gvd_client_input(gv_daemon *d, struct client *c)
 			c->in = p;
 			c->incap = cap;
 		}
-		ssize_t n = read(c->fd, c->in + c->inlen, c->incap - c->inlen);
+		size_t room = c->incap - c->inlen;
+		ssize_t n = read(c->fd, c->in + c->inlen, room);
 		if (n == 0) {
 			gvd_client_close(d, c);
 			return false;
@@ -683,6 +684,13 @@ gvd_client_input(gv_daemon *d, struct client *c)
 			return false;
 		}
 		c->inlen += (size_t)n;
+		if ((size_t)n < room) {
+			/* the socket is drained: no second read to hear
+			 * EAGAIN (epoll is level-triggered: more input
+			 * brings the client back next turn) */
+			parse_input(d, c);
+			break;
+		}
 	}
 	if (!flush_client(d, c))
 		return false;
