@@ -148,3 +148,15 @@ if(Python3_Interpreter_FOUND)
 	set_tests_properties(integration_large PROPERTIES TIMEOUT 400
 		SKIP_RETURN_CODE 77 LABELS integration)
 endif()
+if(Python3_Interpreter_FOUND)
+	# --frontend threads: pipelines mixing the commands a worker runs
+	# and those it hands to the front end, byte for byte against
+	# redis-server; MSET and WATCH/EXEC over two threads against fast
+	# clients; CLIENT LIST/KILL and --timeout of a worker's client
+	add_test(NAME integration_frontend
+		COMMAND ${Python3_EXECUTABLE}
+			${CMAKE_CURRENT_SOURCE_DIR}/integration/frontend_test.py
+			$<TARGET_FILE:grapevined>)
+	set_tests_properties(integration_frontend PROPERTIES TIMEOUT 120
+		SKIP_RETURN_CODE 77 LABELS integration)
+endif()

@@ -360,11 +360,13 @@ gvd_cmd_config_resetstat(gv_daemon *d, struct client *c, gv_resp_arg *av,
                          size_t ac)
 {
 	(void)av, (void)ac;
-	d->commands = 0;
+	/* the workers' counters are theirs to write: INFO shows the totals
+	 * less what they were now */
+	d->commands_base += gvd_tsum(d, GVD_T_COMMANDS);
+	d->hits_base += gvd_tsum(d, GVD_T_HITS);
+	d->misses_base += gvd_tsum(d, GVD_T_MISSES);
 	d->connections = 0;
 	d->ops_prev = 0;
-	d->keyspace_hits = 0;
-	d->keyspace_misses = 0;
 	struct req *r = gvd_ready(c);
 	if (r)
 		gv_resp_out_ok(&r->reply);

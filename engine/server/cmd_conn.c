@@ -371,7 +371,10 @@ gvd_client_info_line(gv_daemon *d, const struct client *c, gv_resp_buf *b)
 	int64_t now = gvd_mono_s();
 	char flags[8];
 	size_t nf = 0;
-	if (c->closing || c->killed)
+	/* a worker serves it (fastpath.c): its buffers are that thread's,
+	 * shown empty; what it does is its idle time and last command */
+	bool h = c->home != NULL;
+	if ((!h && c->closing) || c->killed)
 		flags[nf++] = 'A'; /* close as soon as possible */
 	if (c->no_evict)
 		flags[nf++] = 'e';
@@ -380,7 +383,10 @@ gvd_client_info_line(gv_daemon *d, const struct client *c, gv_resp_buf *b)
 	if (!nf)
 		flags[nf++] = 'N';
 	flags[nf] = 0;
-	size_t omem = gv_resp_buf_pending(&c->out);
+	size_t omem = h ? 0 : gv_resp_buf_pending(&c->out);
+	size_t qbuf = h ? 0 : c->inlen, qcap = h ? 0 : c->incap;
+	size_t ocap = h ? 0 : c->out.cap;
+	const char *cmd = c->last_cmd;
 	const char *name = c->name ? c->name : "";
 	const char *ln = c->lib_name ? c->lib_name : "";
 	const char *lv = c->lib_ver ? c->lib_ver : "";
@@ -399,14 +405,15 @@ gvd_client_info_line(gv_daemon *d, const struct client *c, gv_resp_buf *b)
 	        "qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=%zu obl=0 "
 	        "oll=0 omem=%zu tot-mem=%zu events=%s cmd=%s user=default "
 	        "redir=-1 resp=%d lib-name=%s lib-ver=%s\n",
-	        (unsigned long long)c->id, c->addr, c->laddr, c->fd, name,
-	        (long long)(now - c->created), (long long)(now - c->last),
-	        flags, c->multi ? (int)c->nmq : -1, c->inlen,
-	        c->incap - c->inlen, c->incap, c->inlen, omem,
-	        sizeof(*c) + c->incap + c->out.cap,
-	        c->paused ? (c->want_out ? "w" : "")
-	                  : (c->want_out ? "rw" : "r"),
-	        c->last_cmd ? c->last_cmd : "NULL", c->proto, ln, lv);
+	        (unsigned long long)c->id, c->addr, c->laddr, c->fd_shown,
+	        name, (long long)(now - c->created),
+	        (long long)(now - c->last), flags,
+	        c->multi ? (int)c->nmq : -1, qbuf, qcap - qbuf, qcap, qbuf,
+	        omem, sizeof(*c) + qcap + ocap,
+	        h ? "r"
+	          : c->paused ? (c->want_out ? "w" : "")
+	                      : (c->want_out ? "rw" : "r"),
+	        cmd ? cmd : "NULL", c->proto, ln, lv);
 	if (n > 0)
 		gv_resp_buf_append(b, line,
 		                   (size_t)n < cap ? (size_t)n : cap - 1);
@@ -565,7 +572,8 @@ kill_client(gv_daemon *d, struct client *c, struct client *x)
 		c->closing = true;
 	} else {
 		x->killed = true; /* closed at the tick; no more commands */
-		x->closing = true;
+		if (!x->home) /* a worker's: closed by it (fastpath.c) */
+			x->closing = true;
 		d->kill_pending = true;
 	}
 }
@@ -644,7 +652,7 @@ gvd_cmd_client_kill(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 			continue;
 		if (skipme && x == c)
 			continue;
-		if (x->killed || x->closing)
+		if (x->killed || (!x->home && x->closing))
 			continue; /* already going (QUIT, KILL): not again */
 		kill_client(d, c, x);
 		killed++;

@@ -29,7 +29,7 @@
 
 /* ------------------------------------------------------- front end */
 
-struct gvd_donor gvd_donor;
+_Thread_local struct gvd_donor gvd_donor;
 
 /* Keep the arguments in the request's own buffer (see gvd_donor). */
 static bool

@@ -257,6 +257,7 @@ step1_done(gv_daemon *d, struct req *chk)
 	struct req *x = chk->exec;
 	if (d->barrier == chk)
 		d->barrier = NULL;
+	x->second = true; /* the hold ends when it is pushed, or here */
 	int kind = x->scan_shard; /* the command's kind, kept there */
 	struct req *out = x;
 	if (kind == MK_MSETNX) {
@@ -305,6 +306,11 @@ step1_done(gv_daemon *d, struct req *chk)
 				gvd_dispatch_first(d, x);
 			}
 		}
+	}
+	if (x->second && !x->nbatches) {
+		/* answered without a second step: no push ends the hold */
+		x->second = false;
+		gvd_hold_release(d);
 	}
 	gvd_req_free(chk);
 	gvd_dispatch_waiting(d);

@@ -198,7 +198,7 @@ run_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 	/* requirepass set and this client not past AUTH: only the rows
 	 * Redis marks no_auth (AUTH, HELLO, QUIT, RESET) run. GV.* too:
 	 * they are admin commands of the same server. */
-	if (d->cfg.requirepass[0] && !c->authed && !(cmd->flags & CMD_NO_AUTH))
+	if (!c->authed && d->cfg.requirepass[0] && !(cmd->flags & CMD_NO_AUTH))
 		return gvd_error_reply(c, "NOAUTH Authentication required.");
 	if (c->multi && gvd_multi_intercept(d, c, cmd, av, ac))
 		return;
@@ -208,7 +208,7 @@ run_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 void
 gvd_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 {
-	d->commands++;
+	gvd_tinc(&gvd_ts->commands);
 	c->last = gvd_mono_s();
 	run_command(d, c, av, ac);
 	/* CLIENT REPLY SKIP silences the one command after it, whatever

@@ -94,6 +94,12 @@ static const struct opt opts[] = {
 	 "auto, uring or mmsg (default auto)"},
 	{"pin", K_FLAG, OFF(pin), 0, 0, 0, NULL,
 	 "pin worker thread t to the t-th CPU this process may use"},
+	{"frontend", K_STR, OFF(frontend), SZ(frontend), 0, 0, "MODE",
+	 "threads: RESP clients are served by every worker thread, a "
+	 "command run on the thread of its key's shard (a client is handed "
+	 "to the front-end thread at its first command of another kind: "
+	 "docs/frontend.md); single: all by the front-end thread (default "
+	 "threads)"},
 	{"config", K_FILE, OFF(config_file), SZ(config_file), 0, 0, "FILE",
 	 "read key = value settings (flag names) from FILE first"},
 	{"keyring", K_STR, OFF(keyring), SZ(keyring), 0, 0, "FILE",
@@ -146,6 +152,7 @@ gv_daemon_config_default(gv_daemon_config *c)
 	c->stream_threshold = GV_STREAM_DEFAULT_THRESHOLD;
 	c->stream_buffer = 4u << 20;
 	c->client_output_limit = 64u << 20;
+	snprintf(c->frontend, sizeof(c->frontend), "threads");
 	c->log_level = GV_LOG_INFO;
 	snprintf(c->cluster, sizeof(c->cluster), "grapevine");
 	c->probe_interval_ms = 1000;

@@ -50,6 +50,9 @@ typedef struct gv_daemon_config {
 	bool read_only_minority; /* --read-only-in-minority */
 	int io_backend;          /* --io auto|uring|mmsg */
 	bool pin;                /* --pin: thread t to the t-th usable CPU */
+	char frontend[16];       /* --frontend threads|single (threads):
+				  * clients served by every worker thread,
+				  * or all by the front-end thread */
 	char config_file[1024];  /* --config FILE */
 	char keyring[1024];      /* --keyring FILE: seal gossip (none: clear) */
 	int cipher;              /* --cipher auto|aes256gcm|xchacha20poly1305 */

@@ -71,7 +71,7 @@
 	X(COMMANDS, NULL, STATS, "total_commands_processed",                  \
 	  COUNTER, "grapevine_commands_total", NULL, NULL,                    \
 	  "RESP commands processed.",                                         \
-	  d->commands)                                                        \
+	  gvd_tsum(d, GVD_T_COMMANDS))                                                        \
 	X(DATAGRAMS_IN, "datagrams_in", STATS, "datagrams_in",                \
 	  COUNTER, "grapevine_datagrams_in_total", NULL, NULL,                \
 	  "Datagrams received.",                                              \
@@ -245,22 +245,22 @@
 	X(PAUSED_CLIENTS, "paused_clients", CLIENTS, "paused_clients",        \
 	  GAUGE, "grapevine_paused_clients", NULL, NULL,                      \
 	  "Clients not read now (backpressure).",                             \
-	  x.paused_clients)                                                   \
+	  x.paused_clients + gvd_tsum(d, GVD_T_PAUSED))                      \
 	X(CLIENT_READ_PAUSES, "client_read_pauses", CLIENTS,                  \
 	  "client_read_pauses",                                               \
 	  COUNTER, "grapevine_client_read_pauses_total", NULL, NULL,          \
 	  "Times a client stopped being read (backpressure).",                \
-	  d->read_pauses)                                                     \
+	  d->read_pauses + gvd_tsum(d, GVD_T_PAUSES))                        \
 	X(CLIENT_OUTPUT_DISCONNECTS, "client_output_disconnects", CLIENTS,    \
 	  "client_output_disconnects",                                        \
 	  COUNTER, "grapevine_client_output_disconnects_total", NULL, NULL,   \
 	  "Clients closed: unsent replies over the output limit.",            \
-	  d->out_disconnects)                                                 \
+	  d->out_disconnects + gvd_tsum(d, GVD_T_OUTDISC))                   \
 	X(CLIENT_INPUT_DISCONNECTS, "client_input_disconnects", CLIENTS,      \
 	  "client_input_disconnects",                                         \
 	  COUNTER, "grapevine_client_input_disconnects_total", NULL, NULL,    \
 	  "Clients closed: a request over the input limit.",                  \
-	  d->in_disconnects)                                                  \
+	  d->in_disconnects + gvd_tsum(d, GVD_T_INDISC))                     \
 	X(METRICS_REFUSED, "metrics_refused", STATS, "metrics_refused",       \
 	  COUNTER, "grapevine_metrics_refused_total", NULL, NULL,             \
 	  "Metrics connections closed at once: too many open.",               \
@@ -468,7 +468,24 @@
 	X(STREAM_CANCELS, "stream_cancels", STATS, "stream_cancels",          \
 	  COUNTER, "grapevine_stream_cancels_total", NULL, NULL,              \
 	  "Transfers stopped by their fetcher (it asked another source).",    \
-	  t.st.stream_cancels)
+	  t.st.stream_cancels)                                                \
+	X(FE_LOCAL, "frontend_local", STATS, "frontend_local",               \
+	  COUNTER, "grapevine_frontend_commands_total", "path", "local",      \
+	  "Commands a worker thread ran for the clients it serves: on its "   \
+	  "own shards (local) or another thread's (hop).",                    \
+	  gvd_tsum(d, GVD_T_LOCAL))                                           \
+	X(FE_HOPS, "frontend_hops", STATS, "frontend_hops",                   \
+	  COUNTER, "grapevine_frontend_commands_total", "path", "hop",        \
+	  NULL, gvd_tsum(d, GVD_T_HOPS))                                      \
+	X(FE_SERVED, "frontend_served", STATS, "frontend_served",             \
+	  COUNTER, "grapevine_frontend_clients_served_total", NULL, NULL,     \
+	  "Clients given to a worker thread to serve (--frontend threads).",  \
+	  gvd_tsum(d, GVD_T_SERVED))                                          \
+	X(FE_HANDED, "frontend_handed", STATS, "frontend_handed",             \
+	  COUNTER, "grapevine_frontend_clients_handed_total", NULL, NULL,     \
+	  "Clients a worker thread handed to the front-end thread (a "        \
+	  "command of a kind it does not run).",                              \
+	  gvd_tsum(d, GVD_T_HANDED))
 /* clang-format on */
 
 enum gvd_counter_id {

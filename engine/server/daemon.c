@@ -139,6 +139,7 @@ int
 gv_daemon_run(gv_daemon *d, const volatile sig_atomic_t *stop)
 {
 	struct epoll_event evs[64];
+	gvd_ts = d->ts; /* this thread's counters: the front end's */
 	while (!*stop && !atomic_load(&d->fatal)) {
 		/* a WAIT polls its shard every millisecond */
 		int n = epoll_wait(d->epfd, evs, 64,
@@ -171,6 +172,7 @@ gv_daemon_run(gv_daemon *d, const volatile sig_atomic_t *stop)
 					gvd_flush_resume(d, c);
 			}
 		}
+		gvd_fast_take(d);
 		gvd_drain_shards(d);
 		gvd_wait_tick(d);
 		gvd_turn_end(d);

@@ -206,7 +206,9 @@ struct req {
 	uint64_t scan_shard; /* C_SCAN */
 	char *pattern;
 	/* dispatch (shards.c) */
-	struct req *wnext;      /* the daemon's FIFO of reqs waiting */
+	struct req *wnext;      /* the daemon's FIFO of reqs waiting; a
+				 * worker's queue of others' commands */
+	uint16_t origin;        /* fastpath.c: the worker that sent it */
 	struct batch *batches;  /* made by gvd_dispatch */
 	unsigned nbatches;
 	struct sub **order;     /* the subs, grouped by shard */
@@ -223,6 +225,8 @@ struct req {
 	bool aborted;   /* EXEC: a WATCHed key changed: null reply */
 	int refused;    /* EXEC: refused whole before dispatch (OOM) */
 	struct req *exec; /* a check-only req: the EXEC it decides */
+	bool second;      /* the step after a check: its push ends the
+			   * workers' hold (fastpath.c) */
 	gv_daemon *d;     /* for on_done */
 	struct req *poll_next; /* WAIT: the daemon's list of waiting ones */
 	/* called instead of flushing the client when every sub is back;
@@ -250,6 +254,7 @@ struct queued_cmd {
 struct client {
 	struct client *prev, *next; /* all clients, for shutdown */
 	int fd;
+	int fd_shown;   /* CLIENT LIST's fd= (fd is the serving thread's) */
 	char *in;
 	size_t inlen, incap;
 	gv_resp_req parser;
@@ -264,17 +269,40 @@ struct client {
 	/* connection state (HELLO, AUTH, CLIENT, RESET): front end only */
 	uint64_t id;            /* CLIENT ID: the daemon's connection count */
 	char addr[64], laddr[64]; /* peer and local "ip:port" */
-	int64_t created, last;  /* monotonic seconds: age, idle */
+	int64_t created;        /* monotonic seconds: age */
+	/* idle since, and CLIENT LIST's cmd= (a table row's name): written
+	 * by the thread serving the client, read by the front end's
+	 * CLIENT LIST and --timeout (atomics: a worker may serve it) */
+	_Atomic int64_t last;
+	const char *_Atomic last_cmd;
 	char *name, *lib_name, *lib_ver; /* NULL: none */
-	const char *last_cmd;   /* CLIENT LIST's cmd=: a table row's name */
 	uint8_t proto;          /* 2 or 3 (HELLO) */
 	bool authed;            /* AUTH passed, or no password was set */
 	bool reply_off;         /* CLIENT REPLY OFF */
 	bool skip_this, skip_next; /* CLIENT REPLY SKIP: the next command */
 	bool no_evict, no_touch;
 	bool killed;            /* CLIENT KILL: closed at the loop's tick */
-	bool to_write;          /* on the daemon's dirty list */
+	bool to_write;          /* on its thread's dirty list */
 	struct client *dprev, *dnext;
+	/* --frontend threads (fastpath.c). home: the worker serving it
+	 * (NULL: the front end), written by the front end only; the rest
+	 * by the thread serving it */
+	struct worker *home;
+	bool kill_sent;         /* front end: CLIENT KILL passed to home */
+	struct client *wprev, *wnext; /* the worker's clients */
+	struct client *rprev, *rnext; /* the worker's run list */
+	_Atomic bool kill_req;  /* CLIENT KILL or --timeout from the front
+				 * end, for the worker serving it */
+	bool on_run;
+	struct req *fwait;      /* a command not yet sent: its order waits */
+	unsigned fout;          /* commands at another thread */
+	uint16_t fdest;         /* that thread */
+	bool migrate;           /* a command for the front end is next */
+	size_t mig_used;        /* its bytes at c->in, parsed (argv) */
+	bool wblocked;          /* parsing stopped at its share of replies */
+	bool gone;              /* closed: waits for fout to come back */
+	bool in_on;             /* the worker's epoll reports input */
+	bool out_on;            /*                        and output room */
 	/* transactions (multi.c) */
 	bool multi;     /* after MULTI, until EXEC or DISCARD */
 	bool dirty;     /* a command refused while queuing: EXECABORT */
@@ -364,7 +392,105 @@ struct worker {
 	_Atomic int leave; /* 1: leave now (set by the front end), 2: left */
 	gv_time leave_at;
 	uint64_t compress_threshold; /* this thread's: as its nodes have it */
+	/* --frontend threads: the clients this thread serves (fastpath.c) */
+	struct gvd_tstats *ts;  /* its counters (allocated: own lines) */
+	int cfd;                /* epoll set of its clients, -1: none */
+	bool cfd_ready;         /* cfd readable (the loop's watch) */
+	struct client *clients, *dirty, *run;
+	gv_spsc tow, tom;       /* front end -> here, here -> front end */
+	bool tow_ok, tom_ok;
+	uintptr_t *tom_over;    /* messages the full tom ring did not take */
+	size_t ntom_over, tom_over_cap;
+	struct req *hq_head, *hq_tail; /* others' commands not yet applied */
+	unsigned xout[MAX_SHARDS]; /* commands of ours at thread u */
+	uint64_t wake_mask;     /* threads given work this turn */
+	_Atomic bool kill_pending; /* the front end sent a kill */
 };
+
+/* Counters of the thread that runs commands (the front end, or a worker
+ * serving clients): written by that thread only (relaxed load and store,
+ * no read-modify-write), read by INFO. On their own cache lines. */
+struct gvd_tstats {
+	_Atomic uint64_t commands, hits, misses;
+	_Atomic uint64_t fast_local, fast_hops, fast_handed, fast_served;
+	_Atomic uint64_t pauses, out_disc, in_disc;
+	_Atomic uint64_t paused; /* gauge: its clients not read now */
+	char pad[64];
+};
+
+/* The calling thread's counters (NULL until its first command), and the
+ * worker it is, when it serves clients (NULL: the front end). */
+extern _Thread_local struct gvd_tstats *gvd_ts;
+extern _Thread_local struct worker *gvd_self;
+
+/* fastpath.c: --frontend threads. init after the workers are made and
+ * before they start; fini after they stopped, before the clients are
+ * closed. give: hand a new client to a worker (false: the front end
+ * keeps it); take: the clients the workers handed back or closed (each
+ * turn); kill: CLIENT KILL or --timeout of a worker's client; iter: a
+ * worker's turn (its on_iter); dispatch: a worker's client's command. */
+int gvd_fast_init(gv_daemon *d, char *err, size_t errlen);
+void gvd_fast_fini(gv_daemon *d);
+bool gvd_fast_give(gv_daemon *d, struct client *c);
+void gvd_fast_take(gv_daemon *d);
+void gvd_fast_kill(gv_daemon *d, struct client *c);
+void gvd_fast_iter(struct worker *w, gv_time now);
+void gvd_fast_dispatch(struct worker *w, struct req *r);
+/* frontend.c, shared with fastpath.c: encode c's answered commands
+ * (false: its output passed the hard limit); write what the socket
+ * takes */
+bool gvd_encode_replies(gv_daemon *d, struct client *c);
+/* dispatch.c: a check's second step went out, or will not: the workers
+ * may run their clients' commands again */
+void gvd_hold_release(gv_daemon *d);
+void gvd_write_out(struct client *c);
+/* a client handed back with a command parsed at the head of its input
+ * (mig_used bytes): run it (the front end, at adoption) */
+void gvd_run_handed(gv_daemon *d, struct client *c);
+
+enum { GVD_T_COMMANDS, GVD_T_HITS, GVD_T_MISSES, GVD_T_LOCAL, GVD_T_HOPS,
+       GVD_T_HANDED, GVD_T_SERVED, GVD_T_PAUSES, GVD_T_OUTDISC,
+       GVD_T_INDISC, GVD_T_PAUSED };
+/* A counter summed over the front end and the workers (commands, hits
+ * and misses less what CONFIG RESETSTAT saw). */
+uint64_t gvd_tsum(const gv_daemon *d, int which);
+
+/* A thread's list of clients with replies to write (to_write, dprev,
+ * dnext): pushed once, unlinked when the client goes. */
+static inline void
+gvd_dirty_push(struct client **head, struct client *c)
+{
+	if (c->to_write)
+		return;
+	c->to_write = true;
+	c->dprev = NULL;
+	c->dnext = *head;
+	if (*head)
+		(*head)->dprev = c;
+	*head = c;
+}
+
+static inline void
+gvd_dirty_unlink(struct client **head, struct client *c)
+{
+	if (!c->to_write)
+		return;
+	if (c->dprev)
+		c->dprev->dnext = c->dnext;
+	else
+		*head = c->dnext;
+	if (c->dnext)
+		c->dnext->dprev = c->dprev;
+	c->to_write = false;
+	c->dprev = c->dnext = NULL;
+}
+
+static inline void
+gvd_tinc(_Atomic uint64_t *x)
+{
+	atomic_store_explicit(x, atomic_load_explicit(x, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
 
 struct gv_daemon {
 	gv_daemon_config cfg;
@@ -390,9 +516,23 @@ struct gv_daemon {
 	size_t in_limit; /* a client's input cap: the largest request */
 	time_t started;
 	int64_t started_mono; /* monotonic seconds at start */
-	uint64_t commands, connections;
+	uint64_t connections;
+	/* the front end's counters (gvd_ts on its thread); INFO adds the
+	 * workers' and takes away what CONFIG RESETSTAT saw */
+	struct gvd_tstats *ts;
+	uint64_t commands_base, hits_base, misses_base;
+	/* --frontend threads: on (and no requirepass), the next worker to
+	 * be given a client, and the rings between the workers (thread t
+	 * to u: xr[t * nthreads + u], tagged req pointers) */
+	bool threaded;
+	unsigned next_home;
+	gv_spsc *xr;
+	/* bit 0: a req is being pushed to several threads; bit 1: an EXEC's
+	 * (or RENAME's...) check is out and its second step not yet pushed.
+	 * A worker runs no command of its clients nor another worker's
+	 * while either is set (fastpath.c) */
+	_Atomic unsigned fe_hold;
 	uint64_t next_client_id; /* CLIENT ID: never reused, not reset */
-	uint64_t keyspace_hits, keyspace_misses;
 	/* expired keys: written by the shards' threads (expiry), read by
 	 * INFO; atomic (relaxed) so the reads are not torn */
 
@@ -453,7 +593,7 @@ struct gvd_donor {
 	size_t len; /* the request's bytes, at buf */
 	bool taken;
 };
-extern struct gvd_donor gvd_donor;
+extern _Thread_local struct gvd_donor gvd_donor;
 
 /* ----------------------------------------------------------- helpers */
 

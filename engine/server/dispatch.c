@@ -123,9 +123,19 @@ try_push(gv_daemon *d, struct req *r)
 	size_t need[MAX_SHARDS] = {0};
 	for (unsigned i = 0; i < r->nbatches; i++)
 		need[d->shards[r->batches[i].shard].w->idx]++;
-	for (unsigned t = 0; t < d->nthreads; t++)
+	unsigned nt = 0;
+	for (unsigned t = 0; t < d->nthreads; t++) {
 		if (need[t] && gv_shard_room(d->workers[t].rt) < need[t])
 			return false;
+		nt += need[t] > 0;
+	}
+	/* the workers' clients must not see a req pushed to several
+	 * threads half pushed, nor write between a check and its second
+	 * step (fastpath.c): the hold word says so; set before the pushes
+	 * (their release publishes it), cleared after them */
+	if (nt > 1 || r->exec)
+		atomic_fetch_or_explicit(&d->fe_hold, (nt > 1) | (r->exec ? 2u : 0),
+					 memory_order_relaxed);
 	for (unsigned i = 0; i < r->nbatches; i++) {
 		struct batch *b = &r->batches[i];
 		/* cannot fail: the room was checked above, and only this
@@ -137,6 +147,13 @@ try_push(gv_daemon *d, struct req *r)
 	for (unsigned t = 0; t < d->nthreads; t++)
 		if (need[t])
 			d->wake_threads |= 1ull << t;
+	if (nt > 1)
+		atomic_fetch_and_explicit(&d->fe_hold, ~1u,
+					  memory_order_release);
+	if (r->second) {
+		r->second = false;
+		gvd_hold_release(d); /* the check's second step is out */
+	}
 	if (r->exec)
 		d->barrier = r; /* an EXEC's check: the rest waits for it */
 	return true;
@@ -265,6 +282,11 @@ refuse(gv_daemon *d, struct req *r, int rc)
 void
 gvd_dispatch(gv_daemon *d, struct req *r)
 {
+	if (gvd_self) {
+		/* a worker's client (fastpath.c): one key, or none */
+		gvd_fast_dispatch(gvd_self, r);
+		return;
+	}
 	if (r->kid)
 		return;
 	if (!r->total)
@@ -285,12 +307,22 @@ gvd_dispatch(gv_daemon *d, struct req *r)
  * must follow its check before anything else does (also the second step
  * of RENAME, COPY and MSETNX across threads: cmd_multikey.c). */
 void
+gvd_hold_release(gv_daemon *d)
+{
+	atomic_fetch_and_explicit(&d->fe_hold, ~2u, memory_order_release);
+}
+
+void
 gvd_dispatch_first(gv_daemon *d, struct req *r)
 {
 	int rc = make_batches(d, r);
-	if (rc)
-		return refuse(d, r, rc);
-	if (over_memory(d, r)) {
+	if (rc || over_memory(d, r)) {
+		if (r->second) { /* never goes out: nothing to hold for */
+			r->second = false;
+			gvd_hold_release(d);
+		}
+		if (rc)
+			return refuse(d, r, rc);
 		d->oom_refused++;
 		return refuse(d, r, GV_ENOSPC);
 	}
@@ -334,7 +366,9 @@ gvd_exec_checked(gv_daemon *d, struct req *chk)
 		x->aborted = true;
 		d->watch_aborts++;
 		x->done = x->total;
+		gvd_hold_release(d);
 	} else {
+		x->second = true;
 		gvd_dispatch_first(d, x);
 	}
 	gvd_dispatch_waiting(d);

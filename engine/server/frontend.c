@@ -66,16 +66,11 @@ gvd_client_close(gv_daemon *d, struct client *c)
 	/* the close below removes it from the epoll set in any case (no
 	 * other descriptor refers to the socket); the DEL only says so
 	 * early. A close error on a socket loses nothing we still hold. */
-	(void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	(void)close(c->fd);
-	if (c->to_write) {
-		if (c->dprev)
-			c->dprev->dnext = c->dnext;
-		else
-			d->dirty = c->dnext;
-		if (c->dnext)
-			c->dnext->dprev = c->dprev;
+	if (c->fd >= 0) { /* -1: closed by the worker that served it */
+		(void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		(void)close(c->fd);
 	}
+	gvd_dirty_unlink(&d->dirty, c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -284,10 +279,10 @@ gvd_finish_one(gv_daemon *d, gv_resp_buf *o, struct client *c, struct req *r)
 	}
 	case C_BULK:
 		if (r->subs[0].null) {
-			d->keyspace_misses++;
+			gvd_tinc(&gvd_ts->misses);
 			gv_resp_out_null(o);
 		} else {
-			d->keyspace_hits++;
+			gvd_tinc(&gvd_ts->hits);
 			struct sub *s0 = &r->subs[0];
 			if (!s0->frag)
 				gv_resp_out_bulk(o, s0->out, s0->outlen);
@@ -317,10 +312,10 @@ gvd_finish_one(gv_daemon *d, gv_resp_buf *o, struct client *c, struct req *r)
 		gv_resp_out_array(o, r->nsubs);
 		for (unsigned i = 0; i < r->nsubs; i++) {
 			if (r->subs[i].null) {
-				d->keyspace_misses++;
+				gvd_tinc(&gvd_ts->misses);
 				gv_resp_out_null(o);
 			} else {
-				d->keyspace_hits++;
+				gvd_tinc(&gvd_ts->hits);
 				gv_resp_out_bulk(o, r->subs[i].out,
 						 r->subs[i].outlen);
 			}
@@ -443,8 +438,8 @@ set_events(gv_daemon *d, struct client *c, struct epoll_event *ev)
 
 /* Write what c's output holds, as far as the socket takes it; a broken
  * connection drops it (nothing more to say) and marks c closing. */
-static void
-write_out(struct client *c)
+void
+gvd_write_out(struct client *c)
 {
 	while (gv_resp_buf_pending(&c->out)) {
 		ssize_t w = write(c->fd, gv_resp_buf_data(&c->out),
@@ -476,9 +471,8 @@ over_output_limit(const gv_daemon *d, const struct client *c)
  * its output past what the socket takes and the limit allows. */
 #define FLUSH_CHUNK (256u << 10)
 
-/* Returns false if the client was closed (output over the hard limit). */
-static bool
-flush_client(gv_daemon *d, struct client *c)
+bool
+gvd_encode_replies(gv_daemon *d, struct client *c)
 {
 	while (c->head && req_done(c->head)) {
 		struct req *r = c->head;
@@ -498,12 +492,20 @@ flush_client(gv_daemon *d, struct client *c)
 		gvd_req_free(r);
 		c->inflight--;
 		if (gv_resp_buf_pending(&c->out) >= FLUSH_CHUNK) {
-			write_out(c);
+			gvd_write_out(c);
 			if (over_output_limit(d, c))
-				break; /* closed below, the rest unencoded */
+				return false; /* the rest unencoded */
 		}
 	}
-	write_out(c);
+	return !over_output_limit(d, c);
+}
+
+/* Returns false if the client was closed (output over the hard limit). */
+static bool
+flush_client(gv_daemon *d, struct client *c)
+{
+	(void)gvd_encode_replies(d, c); /* the limit is checked below */
+	gvd_write_out(c);
 	if (!gv_resp_buf_pending(&c->out)) {
 		c->out_big = 0;
 		if (c->out.cap > (1u << 20))
@@ -574,6 +576,38 @@ adopt_rest(struct client *c, size_t used)
 	return true;
 }
 
+/* Run the command c's parser holds, the @used bytes at c->in + *off,
+ * and move *off past them. Returns false when the client is closing. */
+static bool
+run_parsed(gv_daemon *d, struct client *c, size_t *off, size_t used)
+{
+	/* a big request at the head of the buffer: the buffer may go with
+	 * the command (gvd_donor) */
+	bool offer = used >= BIG_VALUE && *off == 0;
+	gvd_donor = (struct gvd_donor){offer ? c->in : NULL, used, false};
+	gvd_command(d, c, c->parser.argv, c->parser.argc);
+	c->inflight++;
+	bool taken = gvd_donor.taken;
+	gvd_donor = (struct gvd_donor){0};
+	if (taken && !adopt_rest(c, used)) {
+		c->closing = true;
+		return false;
+	}
+	*off += taken ? 0 : used;
+	return true;
+}
+
+void
+gvd_run_handed(gv_daemon *d, struct client *c)
+{
+	size_t off = 0, used = c->mig_used;
+	c->mig_used = 0;
+	if (!used || !run_parsed(d, c, &off, used) || !off)
+		return;
+	memmove(c->in, c->in + off, c->inlen - off);
+	c->inlen -= off;
+}
+
 /* Run the complete commands buffered in c->in, until the client is
  * paused (then the rest waits there) or closing. */
 static void
@@ -591,20 +625,8 @@ parse_input(gv_daemon *d, struct client *c)
 		int rc = gv_resp_req_parse(&c->parser, c->in + off,
 					   c->inlen - off, &used);
 		if (rc == 1) {
-			/* a big request at the head of the buffer: the buffer
-			 * may go with the command (gvd_donor) */
-			bool offer = used >= BIG_VALUE && off == 0;
-			gvd_donor = (struct gvd_donor){offer ? c->in : NULL,
-						       used, false};
-			gvd_command(d, c, c->parser.argv, c->parser.argc);
-			c->inflight++;
-			bool taken = gvd_donor.taken;
-			gvd_donor = (struct gvd_donor){0};
-			if (taken && !adopt_rest(c, used)) {
-				c->closing = true;
+			if (!run_parsed(d, c, &off, used))
 				break;
-			}
-			off += taken ? 0 : used;
 			continue;
 		}
 		if (rc == 0) {
@@ -717,14 +739,7 @@ gvd_flush_resume(gv_daemon *d, struct client *c)
 void
 gvd_mark_dirty(gv_daemon *d, struct client *c)
 {
-	if (c->to_write)
-		return;
-	c->to_write = true;
-	c->dprev = NULL;
-	c->dnext = d->dirty;
-	if (d->dirty)
-		d->dirty->dprev = c;
-	d->dirty = c;
+	gvd_dirty_push(&d->dirty, c);
 }
 
 static void
@@ -748,11 +763,7 @@ gvd_turn_end(gv_daemon *d)
 	 * bound keeps a client that always does from holding the turn */
 	for (unsigned n = 0; d->dirty && n < 2 * d->nclients + 16; n++) {
 		struct client *c = d->dirty;
-		d->dirty = c->dnext;
-		if (d->dirty)
-			d->dirty->dprev = NULL;
-		c->to_write = false;
-		c->dprev = c->dnext = NULL;
+		gvd_dirty_unlink(&d->dirty, c);
 		if (gvd_flush_resume(d, c) && c->closing && !c->head &&
 		    !gv_resp_buf_pending(&c->out))
 			gvd_client_close(d, c);
@@ -809,11 +820,12 @@ gvd_clients_tick(gv_daemon *d)
 	bool second = now != d->idle_checked;
 	bool sweep = d->cfg.timeout && second;
 	if (second) { /* INFO's instantaneous_ops_per_sec: the last second */
-		d->ops_per_sec = d->commands >= d->ops_prev
-					 ? (d->commands - d->ops_prev) /
+		uint64_t cmds = gvd_tsum(d, GVD_T_COMMANDS);
+		d->ops_per_sec = cmds >= d->ops_prev
+					 ? (cmds - d->ops_prev) /
 						   (uint64_t)(now - d->idle_checked)
 					 : 0;
-		d->ops_prev = d->commands;
+		d->ops_prev = cmds;
 		d->idle_checked = now;
 	}
 	if (!sweep && !d->kill_pending)
@@ -821,7 +833,12 @@ gvd_clients_tick(gv_daemon *d)
 	d->kill_pending = false;
 	for (struct client *c = d->clients, *next; c; c = next) {
 		next = c->next;
-		if (c->killed) {
+		if (c->home) {
+			/* a worker serves it: it closes it */
+			if (c->killed ||
+			    (sweep && now - c->last > (int64_t)d->cfg.timeout))
+				gvd_fast_kill(d, c);
+		} else if (c->killed) {
 			gvd_client_close(d, c);
 		} else if (sweep && !c->head &&
 			   now - c->last > (int64_t)d->cfg.timeout) {
@@ -858,7 +875,7 @@ gvd_accept_clients(gv_daemon *d)
 			accept_failed(d, ENOMEM);
 			continue;
 		}
-		c->fd = fd;
+		c->fd = c->fd_shown = fd;
 		c->id = ++d->next_client_id;
 		c->proto = 2;
 		c->authed = !d->cfg.requirepass[0];
@@ -868,21 +885,22 @@ gvd_accept_clients(gv_daemon *d)
 			format_addr(&self, c->laddr, sizeof(c->laddr));
 		gv_resp_req_init(&c->parser, gv_mem_libc(), &d->lim);
 		gv_resp_buf_init(&c->out, gv_mem_libc(), 0);
-		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
-			accept_failed(d, errno);
-			(void)close(fd); /* never used: nothing to lose */
-			gv_resp_req_fini(&c->parser);
-			gv_resp_buf_fini(&c->out);
-			free(c);
-			continue;
-		}
+		/* linked first: a worker may start on it at once */
 		c->next = d->clients;
 		if (d->clients)
 			d->clients->prev = c;
 		d->clients = c;
 		d->nclients++;
 		d->connections++;
+		if (c->authed && gvd_fast_give(d, c))
+			continue; /* a worker serves it (fastpath.c) */
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			accept_failed(d, errno);
+			d->connections--;
+			gvd_client_close(d, c); /* never used: nothing lost */
+			continue;
+		}
 	}
 }
 

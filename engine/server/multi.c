@@ -199,7 +199,7 @@ exec_run(gv_daemon *d, struct client *c)
 	for (size_t i = 0; i < c->nmq; i++) {
 		struct queued_cmd *q = &c->mq[i];
 		unsigned before = x->nkids;
-		d->commands++;
+		gvd_tinc(&gvd_ts->commands);
 		q->cmd->fn(d, c, q->av, q->ac);
 		if (x->nkids == before) {
 			/* the handler could not make its req (out of

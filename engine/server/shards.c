@@ -363,6 +363,7 @@ on_iter(void *ud, gv_shard *rt, gv_time now)
 		/* the leave has had half a second to go out */
 		gv_shard_request_stop(rt);
 	}
+	gvd_fast_iter(w, now);
 }
 
 static void
@@ -428,6 +429,7 @@ pow2_at_least(size_t x)
 static int
 worker_init(gv_daemon *d, unsigned t, char *err, size_t errlen)
 {
+	d->workers[t].cfd = -1; /* fastpath.c: none yet */
 	struct worker *w = &d->workers[t];
 	w->d = d;
 	w->idx = t;
@@ -642,7 +644,7 @@ gvd_shards_init(gv_daemon *d, char *err, size_t errlen)
 		if (shard_init(d, i, id, rnd[1 + i], err, errlen))
 			return -1;
 	explicit_bzero(rnd, sizeof(rnd));
-	return 0;
+	return gvd_fast_init(d, err, errlen);
 }
 
 int
@@ -743,6 +745,8 @@ gvd_shards_fini(gv_daemon *d)
 		}
 	}
 	d->wait_tail = NULL;
+	/* the workers' clients: their commands answered, rings gone */
+	gvd_fast_fini(d);
 }
 
 void
@@ -760,7 +764,11 @@ gvd_shards_del(gv_daemon *d)
 		gv_shard_del(w->rt);
 		if (w->memq_ok)
 			gv_spsc_fini(&w->memq);
+		free(w->ts);
+		w->ts = NULL;
 	}
+	free(d->ts);
+	d->ts = NULL;
 }
 
 /* ------------------------------------------------------------ stats */
@@ -832,5 +840,6 @@ gvd_sum_drops(gv_daemon *d, struct drops *x)
 		x->replies_held += ss.replies_held;
 	}
 	for (struct client *c = d->clients; c; c = c->next)
-		x->paused_clients += c->paused;
+		x->paused_clients += !c->home && c->paused; /* a worker's:
+							    * its own */
 }

@@ -234,8 +234,8 @@ info_section(gv_daemon *d, gv_resp_buf *b, int s, const uint64_t *v,
 		    "keyspace_misses:%llu\r\npubsub_channels:0\r\n"
 		    "pubsub_patterns:0\r\n",
 		    (unsigned long long)d->ops_per_sec,
-		    (unsigned long long)d->keyspace_hits,
-		    (unsigned long long)d->keyspace_misses);
+		    (unsigned long long)gvd_tsum(d, GVD_T_HITS),
+		    (unsigned long long)gvd_tsum(d, GVD_T_MISSES));
 		OUT(b, "compression_ratio:%.3f\r\n", gvd_compression_ratio(v));
 		break;
 	case S_REPL:

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "shard/spsc.h"
@@ -73,6 +74,12 @@ struct gv_shard {
 	_Atomic uint64_t pub_req, pub_done;
 
 	gv_tcp *tcp; /* the stream channel, or NULL */
+	/* the owner's descriptor (gv_shard_watch), and the epoll set that
+	 * joins it with the stream channel's when both are watched (the
+	 * loop watches one descriptor) */
+	int owner_fd, aux_fd;
+	void (*owner_cb)(void *ud, gv_time now);
+	void *owner_ud;
 
 	/* counters: the shard writes, any thread reads (relaxed: each a
 	 * count on its own, no other data hangs on them) */
@@ -168,13 +175,48 @@ publish(gv_shard *sh, uint64_t req, gv_time now)
 	atomic_store_explicit(&sh->pub_done, req, memory_order_release);
 }
 
+/* Apply up to max commands from the ring, in batches; *now is the time
+ * the last batch was taken. Returns max less the commands taken. */
+static size_t
+take_cmds(gv_shard *sh, size_t max, gv_time *now)
+{
+	const gv_shard_ops *ops = &sh->cfg.ops;
+	size_t sz = sh->cfg.cmd_size, k;
+
+	while (!sh->nheld && max) {
+		k = gv_spsc_pop_n(&sh->in, sh->batch,
+		                  max < GV_SHARD_BATCH ? max : GV_SHARD_BATCH);
+		if (!k)
+			break;
+		*now = gv_io_now();
+		for (size_t i = 0; i < k; i++)
+			ops->on_cmd(sh->cfg.ud, sh, sh->batch + i * sz, *now);
+		atomic_fetch_add_explicit(&sh->n_cmds, k,
+		                          memory_order_relaxed);
+		max -= k;
+	}
+	return max;
+}
+
+bool
+gv_shard_take_cmds(gv_shard *sh)
+{
+	gv_time now;
+
+	flush_held(sh);
+	/* room left: the last pop found the ring empty, after an acquire
+	 * reload of its tail (gv__spsc_filled) */
+	size_t left = take_cmds(sh, sh->cfg.cmd_cap, &now);
+	return !sh->nheld && left > 0;
+}
+
 /* gv_io's on_iter (shard thread). */
 static void
 shard_iter(void *ud)
 {
 	gv_shard *sh = ud;
 	const gv_shard_ops *ops = &sh->cfg.ops;
-	size_t sz = sh->cfg.cmd_size, k, left = sh->cfg.cmd_cap;
+	size_t left = sh->cfg.cmd_cap;
 	/*
 	 * The publish requests to answer this iteration, read before the
 	 * commands are taken. Acquire: pairs with the release in
@@ -192,18 +234,7 @@ shard_iter(void *ud)
 	flush_held(sh);
 	/* at most a ring's worth: an owner that keeps the ring full must
 	 * not keep the loop from its sockets and timers */
-	while (!sh->nheld && left) {
-		k = gv_spsc_pop_n(&sh->in, sh->batch,
-		                  left < GV_SHARD_BATCH ? left : GV_SHARD_BATCH);
-		if (!k)
-			break;
-		now = gv_io_now();
-		for (size_t i = 0; i < k; i++)
-			ops->on_cmd(sh->cfg.ud, sh, sh->batch + i * sz, now);
-		atomic_fetch_add_explicit(&sh->n_cmds, k,
-		                          memory_order_relaxed);
-		left -= k;
-	}
+	left = take_cmds(sh, left, &now);
 	/* more may wait, and the owner's wake for them may be spent: come
 	 * back right after this iteration's sends */
 	if (!left)
@@ -282,6 +313,8 @@ gv_shard_new(gv_shard **out, const gv_shard_config *cfg)
 	    !pow2(cfg->cmd_cap) || (cfg->reply_size && !pow2(cfg->reply_cap)))
 		return GV_EINVAL;
 	sh = calloc(1, sizeof(*sh));
+	if (sh)
+		sh->owner_fd = sh->aux_fd = -1;
 	if (!sh)
 		return GV_ENOMEM;
 	sh->cfg = *cfg;
@@ -341,6 +374,8 @@ gv_shard_del(gv_shard *sh)
 	if (sh->io)
 		gv_io_del(sh->io);
 	gv_tcp_del(sh->tcp);
+	if (sh->aux_fd >= 0)
+		(void)close(sh->aux_fd); /* an epoll set: nothing to lose */
 	if (sh->in_ok)
 		gv_spsc_fini(&sh->in);
 	if (sh->out_ok)
@@ -593,6 +628,8 @@ st_down(void *ud, unsigned lep, gv_time now, const gv_addr *peer)
 	gv_shard_touch(sh, (int)lep);
 }
 
+static int rewatch(gv_shard *sh);
+
 static void
 st_watch(void *ud, gv_time now)
 {
@@ -622,10 +659,81 @@ gv_shard_enable_stream(gv_shard *sh, const gv_tcp_config *cfg)
 	int rc = gv_tcp_new(&sh->tcp, &tc);
 	if (rc)
 		return rc;
-	rc = gv_io_watch(sh->io, gv_tcp_fd(sh->tcp), st_watch, sh);
+	rc = rewatch(sh);
 	if (rc) {
 		gv_tcp_del(sh->tcp);
 		sh->tcp = NULL;
+		(void)rewatch(sh);
+	}
+	return rc;
+}
+
+/* Both watched: what the joint set says is ready. */
+static void
+aux_watch(void *ud, gv_time now)
+{
+	gv_shard *sh = ud;
+	struct epoll_event ev[2];
+	int n = epoll_wait(sh->aux_fd, ev, 2, 0);
+
+	for (int i = 0; i < n; i++) {
+		if (ev[i].data.u32 == 1)
+			st_watch(sh, now);
+		else
+			sh->owner_cb(sh->owner_ud, now);
+	}
+}
+
+/* Tell the loop what to watch: the stream channel's set, the owner's
+ * descriptor, or (both) a set joining the two. */
+static int
+rewatch(gv_shard *sh)
+{
+	int tfd = sh->tcp ? gv_tcp_fd(sh->tcp) : -1;
+
+	if (sh->aux_fd >= 0) {
+		(void)close(sh->aux_fd);
+		sh->aux_fd = -1;
+	}
+	if (tfd >= 0 && sh->owner_fd >= 0) {
+		struct epoll_event a = {.events = EPOLLIN, .data.u32 = 1};
+		struct epoll_event b = {.events = EPOLLIN, .data.u32 = 2};
+
+		sh->aux_fd = epoll_create1(EPOLL_CLOEXEC);
+		if (sh->aux_fd < 0)
+			return -errno;
+		if (epoll_ctl(sh->aux_fd, EPOLL_CTL_ADD, tfd, &a) ||
+		    epoll_ctl(sh->aux_fd, EPOLL_CTL_ADD, sh->owner_fd, &b)) {
+			int e = -errno;
+
+			(void)close(sh->aux_fd);
+			sh->aux_fd = -1;
+			return e;
+		}
+		return gv_io_watch(sh->io, sh->aux_fd, aux_watch, sh);
+	}
+	if (tfd >= 0)
+		return gv_io_watch(sh->io, tfd, st_watch, sh);
+	if (sh->owner_fd >= 0)
+		return gv_io_watch(sh->io, sh->owner_fd, sh->owner_cb,
+		                   sh->owner_ud);
+	return gv_io_watch(sh->io, -1, NULL, NULL);
+}
+
+int
+gv_shard_watch(gv_shard *sh, int fd, void (*cb)(void *ud, gv_time now),
+	       void *ud)
+{
+	if (!sh || sh->started || (fd >= 0 && !cb))
+		return GV_EINVAL;
+	sh->owner_fd = fd;
+	sh->owner_cb = fd >= 0 ? cb : NULL;
+	sh->owner_ud = ud;
+	int rc = rewatch(sh);
+	if (rc) {
+		sh->owner_fd = -1;
+		sh->owner_cb = NULL;
+		(void)rewatch(sh);
 	}
 	return rc;
 }

@@ -154,6 +154,24 @@ size_t gv_shard_pending(const gv_shard *sh);
 size_t gv_shard_room(const gv_shard *sh);
 size_t gv_shard_capacity(const gv_shard *sh);
 
+/*
+ * gv_shard_take_cmds - apply the commands in the ring now, from the
+ * shard's thread (on_iter), as the loop does before on_iter. Returns
+ * whether the ring was found empty afterwards (no reply held): every
+ * command submitted before the call was applied.
+ */
+bool gv_shard_take_cmds(gv_shard *sh);
+
+/*
+ * gv_shard_watch - one descriptor of the owner's for the loop to wait on
+ * besides the stream channel (a set of client sockets, say): while fd is
+ * readable, cb(ud, now) runs on the shard's thread once per iteration,
+ * before on_iter. fd -1 removes it. Before gv_shard_start.
+ * Returns 0, GV_EINVAL, -errno.
+ */
+int gv_shard_watch(gv_shard *sh, int fd, void (*cb)(void *ud, gv_time now),
+		   void *ud);
+
 /* Make the loop iterate soon (any thread; coalesced). */
 void gv_shard_wake(gv_shard *sh);
 

@@ -120,6 +120,10 @@ PROM = {
     "stream_chunks_zipped": 'grapevine_stream_chunks_compressed_total{dir="out"}',
     "stream_chunks_unzipped": 'grapevine_stream_chunks_compressed_total{dir="in"}',
     "stream_cancels": "grapevine_stream_cancels_total",
+    "frontend_local": 'grapevine_frontend_commands_total{path="local"}',
+    "frontend_hops": 'grapevine_frontend_commands_total{path="hop"}',
+    "frontend_served": "grapevine_frontend_clients_served_total",
+    "frontend_handed": "grapevine_frontend_clients_handed_total",
 }
 # in GV.STATS, not in /metrics (INFO's conflicts is their sum there)
 STATS_ONLY = {"conflicts_applied", "conflicts_lost",
