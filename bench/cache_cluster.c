@@ -387,7 +387,7 @@ static int
 args_redis(const struct cache_cluster *c, size_t i, const struct cc_opts *o,
            char bufs[][ARG_LEN], char **argv)
 {
-	char dir[sizeof(c->dir) + 16];
+	char dir[sizeof(c->dir) + 32];
 	int k = 0;
 
 	snprintf(dir, sizeof(dir), "%s/redis%zu", c->dir, i);
