@@ -33,8 +33,8 @@
 #include "bench_util.h"
 #include "cache_cluster.h"
 #include "cache_load.h"
+#include "cache_report.h"
 #include "cmds.h"
-#include "plot.h"
 #include "resp_client.h"
 
 #define CACHE_USAGE                                                            \
@@ -98,56 +98,11 @@
 	"run failed or a write was lost, 2 on a usage error, 77 when no\n"     \
 	"system asked for can run.\n"
 
-#define MAX_LIST 16
 #define LAG_TIMEOUT_NS (UINT64_C(5) * 1000000000u)
 #define DRAIN_TIMEOUT_NS (UINT64_C(10) * 1000000000u)
 #define CHECK_TIMEOUT_S 10.0
 #define CHECK_BATCH 256 /* keys per MGET */
 #define READY_S 30.0
-
-/* One step's figures, for the table, the JSON and the plots. */
-struct rec {
-	enum cc_system sys;
-	size_t nodes;
-	unsigned pipeline;
-	size_t vsize;
-	double frac; /* 0: the closed-loop "max" step */
-	double offered, ops, set_ps, get_ps;
-	uint64_t errors, get_hits;
-	double lat[4]; /* ms: p50, p99, p999, max */
-	bool have_lag; /* some lag measured (N >= 2) */
-	double lag[3]; /* ms: p50, p99, max */
-	uint64_t lag_writes, lag_samples, lag_timeouts;
-	uint64_t lost;
-	double check_s, elapsed_s, max_late_ms;
-	char version[64];
-};
-
-struct cache_run {
-	size_t nodes[MAX_LIST], nn;
-	bool sys[2];
-	unsigned conns;
-	unsigned pipe[MAX_LIST];
-	size_t np;
-	double get_ratio;
-	size_t vsize[MAX_LIST], nv;
-	size_t keys;
-	double seconds, warmup;
-	double rates[MAX_LIST];
-	size_t nr;
-	size_t lag_max;
-	uint64_t poll_us;
-	uint64_t seed;
-	struct cc_opts cc;
-	char gvd[4096], redis[4096];
-	bool progress;
-	FILE *jf;
-	const char *json, *plot;
-	struct machine m;
-	struct rec *recs;
-	size_t nrecs, caprecs;
-	uint64_t lost; /* over the run */
-};
 
 /* ------------------------------------------------------------ options */
 
@@ -301,311 +256,7 @@ out:
 	return rc;
 }
 
-/* ------------------------------------------------------------ output */
-
-static const char *
-rate_name(const struct rec *r, char *buf, size_t cap)
-{
-	if (!r->frac)
-		return "max";
-	snprintf(buf, cap, "%g", r->frac);
-	return buf;
-}
-
-static void
-table_header(FILE *f)
-{
-	fprintf(f,
-	        "%-10s %2s %3s %6s %5s %9s %9s %7s %7s %7s %7s %7s %7s "
-	        "%5s\n",
-	        "system", "N", "P", "value", "rate", "offered", "ops/s",
-	        "p50_ms", "p99_ms", "p999_ms", "lag_p50", "lag_p99", "lag_max",
-	        "lost");
-}
-
-static void
-table_row(FILE *f, const struct rec *r)
-{
-	char rb[16], off[32], lag[3][16];
-
-	if (r->frac)
-		snprintf(off, sizeof(off), "%.0f", r->offered);
-	else
-		snprintf(off, sizeof(off), "-");
-	for (int i = 0; i < 3; i++) {
-		if (r->have_lag)
-			snprintf(lag[i], sizeof(lag[i]), "%.3f", r->lag[i]);
-		else
-			snprintf(lag[i], sizeof(lag[i]), "-");
-	}
-	fprintf(f,
-	        "%-10s %2zu %3u %6zu %5s %9s %9.0f %7.3f %7.3f %7.3f %7s %7s "
-	        "%7s %5" PRIu64 "\n",
-	        cc_system_name(r->sys), r->nodes, r->pipeline, r->vsize,
-	        rate_name(r, rb, sizeof(rb)), off, r->ops, r->lat[0], r->lat[1],
-	        r->lat[2], lag[0], lag[1], lag[2], r->lost);
-	fflush(f);
-}
-
-static void
-json_pcts(FILE *f, const char *name, const char *const *keys, const double *v,
-          size_t n, bool valid)
-{
-	fprintf(f, ",\"%s\":{", name);
-	for (size_t i = 0; i < n; i++) {
-		fprintf(f, "%s\"%s\":", i ? "," : "", keys[i]);
-		json_num(f, v[i], valid);
-	}
-	fputc('}', f);
-}
-
-static void
-rec_json(const struct cache_run *cr, const struct rec *r)
-{
-	static const char *const lat_k[] = {"p50", "p99", "p999", "max"};
-	static const char *const lag_k[] = {"p50", "p99", "max"};
-	FILE *f = cr->jf;
-	bool gv = r->sys == CC_GRAPEVINED;
-	char rb[16];
-
-	fprintf(f, "{\"bench\":\"cache\",\"version\":");
-	json_str(f, GV_VERSION_STRING);
-	fprintf(f, ",\"system\":\"%s\",\"system_version\":",
-	        cc_system_name(r->sys));
-	json_str(f, r->version);
-	fprintf(f, ",\"nodes\":%zu,\"threads\":", r->nodes);
-	json_num(f, cr->cc.threads, gv);
-	fprintf(f, ",\"shards\":");
-	json_num(f, cr->cc.shards, gv);
-	fprintf(f, ",\"conns\":%u,\"pipeline\":%u,\"get_ratio\":", cr->conns,
-	        r->pipeline);
-	json_num(f, cr->get_ratio, true);
-	fprintf(f, ",\"value_size\":%zu,\"keys\":%zu,\"rate\":", r->vsize,
-	        cr->keys);
-	if (r->frac)
-		fputs(rate_name(r, rb, sizeof(rb)), f);
-	else
-		fputs("\"max\"", f);
-	fprintf(f, ",\"offered_ops\":");
-	json_num(f, r->offered, r->frac > 0);
-	fprintf(f, ",\"ops_per_s\":");
-	json_num(f, r->ops, true);
-	fprintf(f, ",\"set_per_s\":");
-	json_num(f, r->set_ps, true);
-	fprintf(f, ",\"get_per_s\":");
-	json_num(f, r->get_ps, true);
-	fprintf(f, ",\"get_hits\":%" PRIu64 ",\"errors\":%" PRIu64, r->get_hits,
-	        r->errors);
-	json_pcts(f, "latency_ms", lat_k, r->lat, 4, r->ops > 0);
-	if (r->nodes > 1)
-		json_pcts(f, "lag_ms", lag_k, r->lag, 3, r->have_lag);
-	else
-		fprintf(f, ",\"lag_ms\":null");
-	fprintf(f,
-	        ",\"lag_from\":\"ack\",\"lag_writes\":%" PRIu64
-	        ",\"lag_samples\":%" PRIu64 ",\"lag_timeouts\":%" PRIu64
-	        ",\"poll_us\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"check_s\":",
-	        r->lag_writes, r->lag_samples, r->lag_timeouts, cr->poll_us,
-	        r->lost);
-	json_num(f, r->check_s, true);
-	fprintf(f, ",\"max_late_ms\":");
-	json_num(f, r->max_late_ms, r->frac > 0);
-	fprintf(f, ",\"seconds\":");
-	json_num(f, cr->seconds, true);
-	fprintf(f, ",\"elapsed_s\":");
-	json_num(f, r->elapsed_s, true);
-	json_end(f, &cr->m);
-}
-
-static const struct rec *
-find_rec(const struct cache_run *cr, enum cc_system sys, size_t nodes,
-         unsigned pipe, size_t vsize, double frac)
-{
-	for (size_t i = 0; i < cr->nrecs; i++) {
-		const struct rec *r = &cr->recs[i];
-		if (r->sys == sys && r->nodes == nodes && r->pipeline == pipe &&
-		    r->vsize == vsize && r->frac == frac)
-			return r;
-	}
-	return NULL;
-}
-
-/* The open-loop fraction nearest half the max (the lag target's). */
-static double
-half_rate(const struct cache_run *cr)
-{
-	double best = 0;
-
-	for (size_t i = 0; i < cr->nr; i++)
-		if (!best || fabs(cr->rates[i] - 0.5) < fabs(best - 0.5))
-			best = cr->rates[i];
-	return best;
-}
-
-/* The comparison of the systems at N for every pipeline and value size
- * both ran: a table line each, and a JSON line. */
-static void
-compare(struct cache_run *cr, size_t nodes)
-{
-	double hf = half_rate(cr);
-
-	for (size_t p = 0; p < cr->np; p++)
-		for (size_t v = 0; v < cr->nv; v++) {
-			const struct rec *g =
-			        find_rec(cr, CC_GRAPEVINED, nodes, cr->pipe[p],
-			                 cr->vsize[v], 0);
-			const struct rec *r =
-			        find_rec(cr, CC_REDIS, nodes, cr->pipe[p],
-			                 cr->vsize[v], 0);
-			if (!g || !r)
-				continue;
-			const struct rec *gh =
-			        find_rec(cr, CC_GRAPEVINED, nodes, cr->pipe[p],
-			                 cr->vsize[v], hf);
-			const struct rec *rh =
-			        find_rec(cr, CC_REDIS, nodes, cr->pipe[p],
-			                 cr->vsize[v], hf);
-			double ratio = r->ops > 0 ? g->ops / r->ops : 0;
-			printf("compare N=%zu P=%u value %zu: grapevined %.0f "
-			       "vs redis %.0f ops/s: %.2fx",
-			       nodes, cr->pipe[p], cr->vsize[v], g->ops, r->ops,
-			       ratio);
-			if (gh && rh && gh->have_lag && rh->have_lag)
-				printf("; lag p99 at %g of max: %.3f vs %.3f "
-				       "ms",
-				       hf, gh->lag[1], rh->lag[1]);
-			printf("\n");
-			if (!cr->jf)
-				continue;
-			FILE *f = cr->jf;
-			fprintf(f,
-			        "{\"bench\":\"cache\",\"system\":\"compare\","
-			        "\"version\":");
-			json_str(f, GV_VERSION_STRING);
-			fprintf(f,
-			        ",\"nodes\":%zu,\"pipeline\":%u,\"value_size\":"
-			        "%zu,\"get_ratio\":",
-			        nodes, cr->pipe[p], cr->vsize[v]);
-			json_num(f, cr->get_ratio, true);
-			fprintf(f, ",\"grapevined_ops\":");
-			json_num(f, g->ops, true);
-			fprintf(f, ",\"redis_ops\":");
-			json_num(f, r->ops, true);
-			fprintf(f, ",\"ratio_ops\":");
-			json_num(f, ratio, r->ops > 0);
-			fprintf(f, ",\"half_rate\":");
-			json_num(f, hf, hf > 0);
-			fprintf(f, ",\"lag_p99_half_ms\":{\"grapevined\":");
-			json_num(f, gh ? gh->lag[1] : 0, gh && gh->have_lag);
-			fprintf(f, ",\"redis\":");
-			json_num(f, rh ? rh->lag[1] : 0, rh && rh->have_lag);
-			fprintf(f, "},\"lost\":%" PRIu64, g->lost + r->lost);
-			json_end(f, &cr->m);
-		}
-	fflush(stdout);
-}
-
-/*
- * The PNG of N nodes, pipeline pipe, value size vsize: lag p50 and p99
- * against the offered ops/s of the open-loop steps, both systems. 0 when
- * drawn, 1 when there was nothing to draw, -1 when gnuplot failed.
- */
-static int
-plot_one(const struct cache_run *cr, size_t nodes, unsigned pipe, size_t vsize)
-{
-	double x[2][MAX_LIST], y[2][2][MAX_LIST];
-	size_t k[2] = {0, 0}, ns = 0;
-	struct plot_series s[4];
-	char png[4096], title[160], t[4][48];
-
-	for (size_t i = 0; i < cr->nrecs; i++) {
-		const struct rec *r = &cr->recs[i];
-		if (r->nodes != nodes || r->pipeline != pipe ||
-		    r->vsize != vsize || !r->have_lag || !r->frac)
-			continue;
-		size_t j = k[r->sys]++;
-		x[r->sys][j] = r->offered;
-		y[r->sys][0][j] = r->lag[0];
-		y[r->sys][1][j] = r->lag[1];
-	}
-	for (int sy = 0; sy < 2; sy++)
-		for (int q = 1; q >= 0 && k[sy]; q--) {
-			snprintf(t[ns], sizeof(t[ns]), "%s lag %s",
-			         cc_system_name((enum cc_system)sy),
-			         q ? "p99" : "p50");
-			s[ns] = (struct plot_series){
-			        .title = t[ns],
-			        .x = x[sy],
-			        .y = y[sy][q],
-			        .n = k[sy],
-			        .with = q ? "linespoints" : "linespoints dt 2",
-			};
-			ns++;
-		}
-	if (!ns)
-		return 1;
-	int len = snprintf(png, sizeof(png), "%s-n%zu-p%u", cr->plot, nodes,
-	                   pipe);
-	if (cr->nv > 1)
-		len += snprintf(png + len, sizeof(png) - (size_t)len, "-v%zu",
-		                vsize);
-	snprintf(png + len, sizeof(png) - (size_t)len, ".png");
-	snprintf(title, sizeof(title),
-	         "gvbench cache: read-after-write lag at the other %zu "
-	         "node(s), P=%u, %zu-byte values",
-	         nodes - 1, pipe, vsize);
-	struct plot_spec spec = {
-	        .title = title,
-	        .xlabel = "offered ops/s at node 0 / the master",
-	        .ylabel = "lag (ms, log scale)",
-	        .logy = true,
-	        .key_pos = "top left",
-	};
-	if (plot_png("cache", png, &spec, s, ns))
-		return -1;
-	printf("plot: %s\n", png);
-	return 0;
-}
-
-/* Every PNG of the run (plot_one). Returns 0 or -1 (printed). */
-static int
-plots(const struct cache_run *cr)
-{
-	bool drawn = false;
-
-	for (size_t n = 0; n < cr->nn; n++)
-		for (size_t p = 0; p < cr->np; p++)
-			for (size_t v = 0; v < cr->nv; v++) {
-				if (cr->nodes[n] < 2)
-					continue;
-				int rc = plot_one(cr, cr->nodes[n], cr->pipe[p],
-				                  cr->vsize[v]);
-				if (rc < 0)
-					return -1;
-				drawn |= rc == 0;
-			}
-	if (!drawn)
-		printf("plot: no lag to draw (no N >= 2 with open-loop "
-		       "steps)\n");
-	return 0;
-}
-
 /* ------------------------------------------------------------ steps */
-
-static int
-add_rec(struct cache_run *cr, const struct rec *r)
-{
-	if (cr->nrecs == cr->caprecs) {
-		size_t cap = cr->caprecs ? cr->caprecs * 2 : 64;
-		struct rec *p = realloc(cr->recs, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		cr->recs = p;
-		cr->caprecs = cap;
-	}
-	cr->recs[cr->nrecs++] = *r;
-	return 0;
-}
 
 static double
 ms(const uint64_t *v, size_t n, double p)
@@ -624,7 +275,7 @@ one_step(struct cache_run *cr, struct cache_cluster *c, struct cache_keys *k,
 	int readers[CC_MAX_NODES];
 	char label[96], rb[16];
 	struct cache_step st;
-	struct rec r = {
+	struct cache_rec r = {
 	        .sys = c->sys,
 	        .nodes = c->n,
 	        .pipeline = pipe,
@@ -637,7 +288,7 @@ one_step(struct cache_run *cr, struct cache_cluster *c, struct cache_keys *k,
 		readers[i - 1] = c->node[i].resp_port;
 	snprintf(label, sizeof(label), "%s N=%zu P=%u %s",
 	         cc_system_name(c->sys), c->n, pipe,
-	         record ? rate_name(&r, rb, sizeof(rb)) : "warm-up");
+	         record ? cache_rate_name(&r, rb, sizeof(rb)) : "warm-up");
 	struct cache_step_opts o = {
 	        .port = c->node[0].resp_port,
 	        .reader_ports = readers,
@@ -689,14 +340,14 @@ one_step(struct cache_run *cr, struct cache_cluster *c, struct cache_keys *k,
 	snprintf(r.version, sizeof(r.version), "%s", c->version);
 	cr->lost += r.lost;
 	*ops = r.ops;
-	table_row(stdout, &r);
+	cache_table_row(stdout, &r);
 	if (cr->jf) {
-		rec_json(cr, &r);
+		cache_rec_json(cr, &r);
 		if (json_flush("cache", cr->json, cr->jf))
 			rc = -EIO;
 	}
 	if (!rc)
-		rc = add_rec(cr, &r);
+		rc = cache_add_rec(cr, &r);
 out:
 	cache_step_fini(&st);
 	return rc;
@@ -918,7 +569,7 @@ cmd_cache(int argc, char **argv)
 	       "steps; grapevined --threads %u --shards %u\n",
 	       cr->conns, cr->get_ratio, cr->keys, cr->seconds, cr->cc.threads,
 	       cr->cc.shards);
-	table_header(stdout);
+	cache_table_header(stdout);
 	rc = 0;
 	for (size_t i = 0; i < cr->nn && !rc; i++) {
 		for (int sys = 0; sys < 2 && !rc; sys++)
@@ -926,7 +577,7 @@ cmd_cache(int argc, char **argv)
 				rc = run_cluster(cr, (enum cc_system)sys,
 				                 cr->nodes[i]);
 		if (!rc)
-			compare(cr, cr->nodes[i]);
+			cache_compare(cr, cr->nodes[i]);
 	}
 	if (rc == -EINTR)
 		fprintf(stderr, "gvbench cache: interrupted: every process it "
@@ -941,7 +592,7 @@ cmd_cache(int argc, char **argv)
 	}
 	/* a plot that fails leaves the results standing */
 	if (cr->plot && cr->nrecs)
-		plots(cr);
+		cache_plots(cr);
 out:
 	if (cr->jf && fclose(cr->jf) && !rc) {
 		fprintf(stderr, "gvbench cache: %s: %s\n", cr->json,
