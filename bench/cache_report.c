@@ -76,6 +76,14 @@ cache_table_row(FILE *f, const struct cache_rec *r)
 	fflush(f);
 }
 
+/* ,"name":v (null unless valid) */
+static void
+jfield(FILE *f, const char *name, double v, bool valid)
+{
+	fprintf(f, ",\"%s\":", name);
+	json_num(f, v, valid);
+}
+
 static void
 json_pcts(FILE *f, const char *name, const char *const *keys, const double *v,
           size_t n, bool valid)
@@ -102,27 +110,21 @@ cache_rec_json(const struct cache_run *cr, const struct cache_rec *r)
 	fprintf(f, ",\"system\":\"%s\",\"system_version\":",
 	        cc_system_name(r->sys));
 	json_str(f, r->version);
-	fprintf(f, ",\"nodes\":%zu,\"threads\":", r->nodes);
-	json_num(f, cr->cc.threads, gv);
-	fprintf(f, ",\"shards\":");
-	json_num(f, cr->cc.shards, gv);
-	fprintf(f, ",\"conns\":%u,\"pipeline\":%u,\"get_ratio\":", cr->conns,
-	        r->pipeline);
-	json_num(f, cr->get_ratio, true);
+	fprintf(f, ",\"nodes\":%zu", r->nodes);
+	jfield(f, "threads", cr->cc.threads, gv);
+	jfield(f, "shards", cr->cc.shards, gv);
+	fprintf(f, ",\"conns\":%u,\"pipeline\":%u", cr->conns, r->pipeline);
+	jfield(f, "get_ratio", cr->get_ratio, true);
 	fprintf(f, ",\"value_size\":%zu,\"keys\":%zu,\"rate\":", r->vsize,
 	        cr->keys);
 	if (r->frac)
 		fputs(cache_rate_name(r, rb, sizeof(rb)), f);
 	else
 		fputs("\"max\"", f);
-	fprintf(f, ",\"offered_ops\":");
-	json_num(f, r->offered, r->frac > 0);
-	fprintf(f, ",\"ops_per_s\":");
-	json_num(f, r->ops, true);
-	fprintf(f, ",\"set_per_s\":");
-	json_num(f, r->set_ps, true);
-	fprintf(f, ",\"get_per_s\":");
-	json_num(f, r->get_ps, true);
+	jfield(f, "offered_ops", r->offered, r->frac > 0);
+	jfield(f, "ops_per_s", r->ops, true);
+	jfield(f, "set_per_s", r->set_ps, true);
+	jfield(f, "get_per_s", r->get_ps, true);
 	fprintf(f, ",\"get_hits\":%" PRIu64 ",\"errors\":%" PRIu64, r->get_hits,
 	        r->errors);
 	json_pcts(f, "latency_ms", lat_k, r->lat, 4, r->ops > 0);
@@ -133,16 +135,13 @@ cache_rec_json(const struct cache_run *cr, const struct cache_rec *r)
 	fprintf(f,
 	        ",\"lag_from\":\"ack\",\"lag_writes\":%" PRIu64
 	        ",\"lag_samples\":%" PRIu64 ",\"lag_timeouts\":%" PRIu64
-	        ",\"poll_us\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"check_s\":",
+	        ",\"poll_us\":%" PRIu64 ",\"lost\":%" PRIu64,
 	        r->lag_writes, r->lag_samples, r->lag_timeouts, cr->poll_us,
 	        r->lost);
-	json_num(f, r->check_s, true);
-	fprintf(f, ",\"max_late_ms\":");
-	json_num(f, r->max_late_ms, r->frac > 0);
-	fprintf(f, ",\"seconds\":");
-	json_num(f, cr->seconds, true);
-	fprintf(f, ",\"elapsed_s\":");
-	json_num(f, r->elapsed_s, true);
+	jfield(f, "check_s", r->check_s, true);
+	jfield(f, "max_late_ms", r->max_late_ms, r->frac > 0);
+	jfield(f, "seconds", cr->seconds, true);
+	jfield(f, "elapsed_s", r->elapsed_s, true);
 	json_end(f, &cr->m);
 }
 
@@ -171,66 +170,59 @@ half_rate(const struct cache_run *cr)
 	return best;
 }
 
-/* The comparison of the systems at N for every pipeline and value size
- * both ran: a table line each, and a JSON line. */
+/* The comparison of the systems at nodes, pipe, vsize when both ran: a
+ * line on stdout, and a JSON line. */
+static void
+compare_one(struct cache_run *cr, size_t nodes, unsigned pipe, size_t vsize,
+            double hf)
+{
+	const struct cache_rec *g =
+	        find_rec(cr, CC_GRAPEVINED, nodes, pipe, vsize, 0);
+	const struct cache_rec *r =
+	        find_rec(cr, CC_REDIS, nodes, pipe, vsize, 0);
+	const struct cache_rec *gh =
+	        find_rec(cr, CC_GRAPEVINED, nodes, pipe, vsize, hf);
+	const struct cache_rec *rh =
+	        find_rec(cr, CC_REDIS, nodes, pipe, vsize, hf);
+	FILE *f = cr->jf;
+
+	if (!g || !r)
+		return;
+	double ratio = r->ops > 0 ? g->ops / r->ops : 0;
+	printf("compare N=%zu P=%u value %zu: grapevined %.0f vs redis %.0f "
+	       "ops/s: %.2fx",
+	       nodes, pipe, vsize, g->ops, r->ops, ratio);
+	if (gh && rh && gh->have_lag && rh->have_lag)
+		printf("; lag p99 at %g of max: %.3f vs %.3f ms", hf,
+		       gh->lag[1], rh->lag[1]);
+	printf("\n");
+	if (!f)
+		return;
+	fprintf(f, "{\"bench\":\"cache\",\"system\":\"compare\",\"version\":");
+	json_str(f, GV_VERSION_STRING);
+	fprintf(f, ",\"nodes\":%zu,\"pipeline\":%u,\"value_size\":%zu", nodes,
+	        pipe, vsize);
+	jfield(f, "get_ratio", cr->get_ratio, true);
+	jfield(f, "grapevined_ops", g->ops, true);
+	jfield(f, "redis_ops", r->ops, true);
+	jfield(f, "ratio_ops", ratio, r->ops > 0);
+	jfield(f, "half_rate", hf, hf > 0);
+	fprintf(f, ",\"lag_p99_half_ms\":{\"grapevined\":");
+	json_num(f, gh ? gh->lag[1] : 0, gh && gh->have_lag);
+	fprintf(f, ",\"redis\":");
+	json_num(f, rh ? rh->lag[1] : 0, rh && rh->have_lag);
+	fprintf(f, "},\"lost\":%" PRIu64, g->lost + r->lost);
+	json_end(f, &cr->m);
+}
+
 void
 cache_compare(struct cache_run *cr, size_t nodes)
 {
 	double hf = half_rate(cr);
 
 	for (size_t p = 0; p < cr->np; p++)
-		for (size_t v = 0; v < cr->nv; v++) {
-			const struct cache_rec *g =
-			        find_rec(cr, CC_GRAPEVINED, nodes, cr->pipe[p],
-			                 cr->vsize[v], 0);
-			const struct cache_rec *r =
-			        find_rec(cr, CC_REDIS, nodes, cr->pipe[p],
-			                 cr->vsize[v], 0);
-			if (!g || !r)
-				continue;
-			const struct cache_rec *gh =
-			        find_rec(cr, CC_GRAPEVINED, nodes, cr->pipe[p],
-			                 cr->vsize[v], hf);
-			const struct cache_rec *rh =
-			        find_rec(cr, CC_REDIS, nodes, cr->pipe[p],
-			                 cr->vsize[v], hf);
-			double ratio = r->ops > 0 ? g->ops / r->ops : 0;
-			printf("compare N=%zu P=%u value %zu: grapevined %.0f "
-			       "vs redis %.0f ops/s: %.2fx",
-			       nodes, cr->pipe[p], cr->vsize[v], g->ops, r->ops,
-			       ratio);
-			if (gh && rh && gh->have_lag && rh->have_lag)
-				printf("; lag p99 at %g of max: %.3f vs %.3f "
-				       "ms",
-				       hf, gh->lag[1], rh->lag[1]);
-			printf("\n");
-			if (!cr->jf)
-				continue;
-			FILE *f = cr->jf;
-			fprintf(f,
-			        "{\"bench\":\"cache\",\"system\":\"compare\","
-			        "\"version\":");
-			json_str(f, GV_VERSION_STRING);
-			fprintf(f,
-			        ",\"nodes\":%zu,\"pipeline\":%u,\"value_size\":"
-			        "%zu,\"get_ratio\":",
-			        nodes, cr->pipe[p], cr->vsize[v]);
-			json_num(f, cr->get_ratio, true);
-			fprintf(f, ",\"grapevined_ops\":");
-			json_num(f, g->ops, true);
-			fprintf(f, ",\"redis_ops\":");
-			json_num(f, r->ops, true);
-			fprintf(f, ",\"ratio_ops\":");
-			json_num(f, ratio, r->ops > 0);
-			fprintf(f, ",\"half_rate\":");
-			json_num(f, hf, hf > 0);
-			fprintf(f, ",\"lag_p99_half_ms\":{\"grapevined\":");
-			json_num(f, gh ? gh->lag[1] : 0, gh && gh->have_lag);
-			fprintf(f, ",\"redis\":");
-			json_num(f, rh ? rh->lag[1] : 0, rh && rh->have_lag);
-			fprintf(f, "},\"lost\":%" PRIu64, g->lost + r->lost);
-			json_end(f, &cr->m);
-		}
+		for (size_t v = 0; v < cr->nv; v++)
+			compare_one(cr, nodes, cr->pipe[p], cr->vsize[v], hf);
 	fflush(stdout);
 }
 
