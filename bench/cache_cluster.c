@@ -27,6 +27,7 @@
 
 #define STOP_TIMEOUT_S 5.0
 #define CMD_TIMEOUT_MS 2000
+#define START_ATTEMPTS 3
 #define ARG_LEN 192 /* one argument of a command line built here */
 
 volatile sig_atomic_t cc_interrupted;
@@ -242,7 +243,7 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 }
 
 int
-cache_cluster_stop(struct cache_cluster *c, bool keep_logs)
+cache_cluster_stop(struct cache_cluster *c, enum cc_logs logs)
 {
 	int rc = 0;
 
@@ -270,17 +271,20 @@ cache_cluster_stop(struct cache_cluster *c, bool keep_logs)
 		} else if (k == pid && !(WIFEXITED(st) && !WEXITSTATUS(st))) {
 			char how[64];
 			describe_exit(how, sizeof(how), st);
-			fprintf(stderr,
-			        "gvbench cache: %s node %zu (pid %d) %s on "
-			        "SIGTERM\n",
-			        cc_system_name(c->sys), i, (int)pid, how);
+			if (logs != CC_LOGS_DROP)
+				fprintf(stderr,
+				        "gvbench cache: %s node %zu (pid %d) "
+				        "%s "
+				        "when stopped\n",
+				        cc_system_name(c->sys), i, (int)pid,
+				        how);
 			rc = -ECHILD;
 		}
 		c->node[i].pid = 0;
 	}
 	if (!c->dir[0])
 		return rc;
-	if (keep_logs || rc)
+	if (logs == CC_LOGS_KEEP || (logs == CC_LOGS_ON_ERROR && rc))
 		fprintf(stderr, "gvbench cache: the logs are in %s\n", c->dir);
 	else
 		nftw(c->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -420,9 +424,9 @@ args_redis(const struct cache_cluster *c, size_t i, const struct cc_opts *o,
 	return 0;
 }
 
-int
-cache_cluster_start(struct cache_cluster *c, enum cc_system sys, size_t n,
-                    const struct cc_opts *o)
+static int
+start_once(struct cache_cluster *c, enum cc_system sys, size_t n,
+           const struct cc_opts *o, bool last)
 {
 	unsigned shards = sys == CC_GRAPEVINED ? o->shards : 0;
 	int per = (int)shards + 1; /* gossip ports and the RESP port */
@@ -515,6 +519,29 @@ cache_cluster_start(struct cache_cluster *c, enum cc_system sys, size_t n,
 	if (!rc)
 		return 0;
 fail:
-	cache_cluster_stop(c, rc != -EINTR);
+	/* the logs of a start that will be tried again go */
+	cache_cluster_stop(c, rc == -EINTR             ? CC_LOGS_ON_ERROR
+	                      : !last && rc == -ECHILD ? CC_LOGS_DROP
+	                                               : CC_LOGS_KEEP);
+	return rc;
+}
+
+int
+cache_cluster_start(struct cache_cluster *c, enum cc_system sys, size_t n,
+                    const struct cc_opts *o)
+{
+	int rc = -ECHILD;
+
+	/* a process that exits while starting most likely lost its port to
+	 * another program between the check and its bind: other ports */
+	for (int attempt = 0; attempt < START_ATTEMPTS && rc == -ECHILD;
+	     attempt++) {
+		if (attempt)
+			fprintf(stderr,
+			        "gvbench cache: %s: starting again on other "
+			        "ports\n",
+			        cc_system_name(sys));
+		rc = start_once(c, sys, n, o, attempt == START_ATTEMPTS - 1);
+	}
 	return rc;
 }

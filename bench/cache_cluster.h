@@ -69,7 +69,10 @@ int cc_find_program(const char *name, const char *explicit_path,
  * Redis the master has n-1 connected replicas and every replica's link
  * is up. Errors are printed ("gvbench cache: ...", with the tail of the
  * log of the process that failed). On failure everything started is
- * stopped. Returns 0, -EINTR (cc_interrupted), or another -errno.
+ * stopped. A process that exits while starting (its port most likely
+ * taken by another program between the check and its bind) makes it try
+ * again on other ports, three times in all. Returns 0, -EINTR
+ * (cc_interrupted), or another -errno.
  */
 int cache_cluster_start(struct cache_cluster *c, enum cc_system sys, size_t n,
                         const struct cc_opts *o);
@@ -80,13 +83,21 @@ int cache_cluster_start(struct cache_cluster *c, enum cc_system sys, size_t n,
  */
 int cache_cluster_alive(struct cache_cluster *c);
 
+/* What becomes of a cluster's logs when it is stopped. */
+enum cc_logs {
+	CC_LOGS_DROP,     /* removed, whatever happened */
+	CC_LOGS_ON_ERROR, /* kept when a process had to be killed or exited
+	                   * other than 0 */
+	CC_LOGS_KEEP,     /* kept */
+};
+
 /*
  * cache_cluster_stop - SIGTERM to every process, SIGKILL to those still
- * there after 5 s; the directory is removed unless keep_logs (then its
- * path is printed). Returns 0, or -ECHILD when a process had to be
- * killed or exited with a status other than 0.
+ * there after 5 s; the directory of the logs is removed or kept as logs
+ * says (its path printed when kept). Returns 0, or -ECHILD when a
+ * process had to be killed or exited with a status other than 0.
  */
-int cache_cluster_stop(struct cache_cluster *c, bool keep_logs);
+int cache_cluster_stop(struct cache_cluster *c, enum cc_logs logs);
 
 const char *cc_system_name(enum cc_system sys);
 

@@ -394,7 +394,8 @@ run_cluster(struct cache_run *cr, enum cc_system sys, size_t nodes)
 				              cr->vsize[v], cr->rates[i],
 				              max_ops, cr->seconds, true, &ops);
 		}
-	int src = cache_cluster_stop(&c, rc && rc != -EINTR);
+	int src = cache_cluster_stop(&c, rc && rc != -EINTR ? CC_LOGS_KEEP
+	                                                    : CC_LOGS_ON_ERROR);
 	cache_keys_fini(&k);
 	return rc ? rc : src;
 }

@@ -143,12 +143,10 @@ for r in steps:
         check(m is not None and close(r["offered_ops"], r["rate"] * m),
               f"offered_ops {r['offered_ops']} != rate x max {m}")
         check(r["max_late_ms"] >= 0, "max_late_ms")
-        # a low fraction of the max is carried (within a tenth: the
-        # last batches of the window)
-        check(r["ops_per_s"] >= 0.9 * r["offered_ops"] and
-              r["ops_per_s"] <= 1.1 * r["offered_ops"],
-              f"ops_per_s {r['ops_per_s']} far from offered "
-              f"{r['offered_ops']}")
+        # an open-loop step sends only what falls due in its window (it
+        # may carry less: the machine is not checked for speed)
+        check(0 < r["ops_per_s"] <= 1.05 * r["offered_ops"],
+              f"ops_per_s {r['ops_per_s']} above offered {r['offered_ops']}")
     check(r["lag_from"] == "ack", "lag_from")
     lag = r["lag_ms"]
     if r["nodes"] == 1:
