@@ -12,4 +12,9 @@
  * sockets, at a given rate or searched for with --max. */
 int cmd_throughput(int argc, char **argv);
 
+/* `gvbench cache` (cmd_cache.c): grapevined processes against a Redis
+ * master and its replicas: acknowledged ops/s, latency and
+ * read-after-write lag at the other nodes. */
+int cmd_cache(int argc, char **argv);
+
 #endif /* GV_BENCH_CMDS_H */

@@ -9,7 +9,9 @@
  * a function of the seed, so two runs with the same flags print the same
  * numbers. `converge` measures the same on real UDP sockets through the io
  * workers (bench/netcluster.h), on the machine's monotonic clock.
- * `throughput` lives in cmd_throughput.c (cmds.h); the other real-socket
+ * `throughput` lives in cmd_throughput.c and `cache` (grapevined
+ * processes against redis-server, over RESP) in cmd_cache.c (cmds.h);
+ * the other real-socket
  * subcommands (partition, churn) slot into `subcmds` below when they
  * arrive. Shared helpers: bench_util.h; --plot: plot.h.
  *
@@ -1190,6 +1192,8 @@ static const struct subcmd {
          "crashed nodes: failure detection, restart and catch-up"},
         {"throughput", cmd_throughput,
          "sustained writes/s converging on real UDP sockets (--max)"},
+        {"cache", cmd_cache,
+         "grapevined processes against Redis replication over RESP"},
 };
 
 static void

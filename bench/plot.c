@@ -88,6 +88,8 @@ write_script(const char *path, const char *data, const char *png,
 	        p->key_pos ? p->key_pos : "bottom right");
 	if (p->logx)
 		fprintf(f, "set logscale x\n");
+	if (p->logy)
+		fprintf(f, "set logscale y\n");
 	if (p->ymin != p->ymax)
 		fprintf(f, "set yrange [%.9g:%.9g]\n", p->ymin, p->ymax);
 	if (p->y2label) {

@@ -33,7 +33,7 @@ struct plot_series {
 struct plot_spec {
 	const char *title;
 	const char *xlabel, *ylabel, *y2label; /* y2label: NULL if no y2 */
-	bool logx, logy2;
+	bool logx, logy, logy2;
 	double ymin, ymax;       /* ymin == ymax: automatic */
 	double xmark;            /* > 0: a dashed vertical line there */
 	const char *xmark_label; /* its label */

@@ -12,8 +12,10 @@
 # to results/ (git-ignored): results/suite.jsonl, results/*.png.
 #
 #   tools/run.sh          the main job
-#   tools/run.sh --all    also `gvbench sim --table`, `gvbench churn` and
-#                         the core micro-benchmarks (bench_core), ~2 min more
+#   tools/run.sh --all    also `gvbench sim --table`, `gvbench churn`, a
+#                         short `gvbench cache` (grapevined against Redis
+#                         replication at N = 1, 2) and the core
+#                         micro-benchmarks (bench_core), ~3 min more
 #   tools/run.sh ARGS...  run `gvbench ARGS...` instead (after the build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +54,9 @@ echo "run.sh: gvbench partition --nodes 150"
 if [ "$all" = 1 ]; then
 	echo "run.sh: gvbench churn --nodes 50 --kill 5 --restart"
 	"$gvb" churn --nodes 50 --kill 5 --restart --json "$out"
+	echo "run.sh: gvbench cache --nodes 1,2 --seconds 2 --pipeline 1,16"
+	"$gvb" cache --nodes 1,2 --seconds 2 --pipeline 1,16 --json "$out" \
+		--plot results/cache
 	echo "run.sh: gvbench sim --table"
 	"$gvb" sim --table --json results/sim_table.jsonl
 	echo "run.sh: core micro-benchmarks (bench_core)"

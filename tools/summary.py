@@ -7,8 +7,10 @@
 One row per run: the benchmark, its shape, and its headline figures next
 to the issue's targets (converge: p99 convergence; pushpull: p99 rounds;
 throughput: converged writes/s and efficiency; partition: detect_ms,
-heal_ms, lost; churn: dead_ms p99, catch-up). A line that is not JSON is
-reported and skipped.
+heal_ms, lost; churn: dead_ms p99, catch-up; cache: grapevined against
+Redis per N and pipeline, from the comparison lines, or the max steps
+when a run had no Redis). A line that is not JSON is reported and
+skipped.
 """
 import json
 import sys
@@ -59,13 +61,45 @@ def row(r):
                f"{num(cu.get('p99'), '{:.0f}')} ms, false positives "
                f"{r.get('false_positives')}")
         return b, shape, fig, "-"
+    if b == "cache":
+        shape = f"{n} nodes, P={r.get('pipeline')}"
+        if r.get("system") == "compare":
+            h = r.get("lag_p99_half_ms") or {}
+            fig = (f"grapevined {num(r.get('grapevined_ops'), '{:,.0f}')} vs "
+                   f"redis {num(r.get('redis_ops'), '{:,.0f}')} ops/s "
+                   f"({num(r.get('ratio_ops'), '{:.2f}')}x)")
+            if n != 1:
+                fig += (f", lag p99 at half max "
+                        f"{num(h.get('grapevined'), '{:.2f}')} vs "
+                        f"{num(h.get('redis'), '{:.2f}')} ms")
+            fig += f", lost {r.get('lost')}"
+            if n == 1:
+                target = ">= 1.5x at P=16, >= 1.0x at P=1"
+            else:
+                target = ">= 1.5x (SET, N=2), lag p99 <= 2 ms, lost 0"
+            return b, shape, fig, target
+        lag = r.get("lag_ms") or {}
+        fig = (f"{r.get('system')} {num(r.get('ops_per_s'), '{:,.0f}')} "
+               f"ops/s, lag p99 {num(lag.get('p99'), '{:.2f}')} ms, lost "
+               f"{r.get('lost')}")
+        return b, shape, fig, "lost 0"
     if b == "ceiling":
         return b, "loopback", f"{num(r.get('dps'), '{:,.0f}')} dgram/s", "-"
     return str(b), f"{n} nodes", "", "-"
 
 
+def cache_kept(runs):
+    """A cache run is summed up by its comparison lines; its steps show
+    only when it had none (no Redis), and then only the max ones."""
+    compared = any(r.get("bench") == "cache" and r.get("system") == "compare"
+                   for r in runs)
+    return [r for r in runs if r.get("bench") != "cache" or
+            r.get("system") == "compare" or
+            (not compared and r.get("rate") == "max")]
+
+
 def main(paths):
-    rows = []
+    runs = []
     for p in paths:
         with open(p, encoding="utf-8") as f:
             for i, line in enumerate(f, 1):
@@ -73,9 +107,22 @@ def main(paths):
                 if not line:
                     continue
                 try:
-                    rows.append(row(json.loads(line)))
-                except (ValueError, TypeError, AttributeError) as e:
+                    r = json.loads(line)
+                except ValueError as e:
                     print(f"summary: {p}:{i}: skipped ({e})", file=sys.stderr)
+                    continue
+                if isinstance(r, dict):
+                    runs.append(r)
+                else:
+                    print(f"summary: {p}:{i}: skipped (not an object)",
+                          file=sys.stderr)
+    rows = []
+    for r in cache_kept(runs):
+        try:
+            rows.append(row(r))
+        except (TypeError, AttributeError) as e:
+            print(f"summary: skipped a {r.get('bench')} line ({e})",
+                  file=sys.stderr)
     if not rows:
         print("summary: no runs", file=sys.stderr)
         return 1
