@@ -74,8 +74,10 @@
 	"  --poll-us US         a lag reader's pause between polls (default\n" \
 	"                       100)\n"                                        \
 	"  --threads T          grapevined --threads (default: the online\n"   \
-	"                       CPUs)\n"                                       \
-	"  --shards S           grapevined --shards (default: --threads)\n"    \
+	"                       CPUs less one, at least 1: the load runs on\n" \
+	"                       this machine too)\n"                            \
+	"  --shards S           grapevined --shards (default: --threads,\n"    \
+	"                       at least 2)\n"                                  \
 	"  --grapevined PATH    default: tools/grapevined of this build\n"     \
 	"                       tree, else grapevined on PATH\n"               \
 	"  --redis-server PATH  default: redis-server on PATH\n"               \
@@ -517,10 +519,12 @@ cmd_cache(int argc, char **argv)
 	cr->lag_max = (size_t)lag_max;
 	cr->poll_us = poll_us;
 	cr->seed = seed;
-	cr->cc.threads =
-	        threads ? (unsigned)threads
-	                : (unsigned)(cr->m.cores > 0 ? cr->m.cores : 1);
-	cr->cc.shards = shards ? (unsigned)shards : cr->cc.threads;
+	/* the load generator and the lag reader share the machine: a
+	 * worker thread per core would have them take turns with it */
+	cr->cc.threads = threads ? (unsigned)threads
+	                 : cr->m.cores > 1 ? (unsigned)cr->m.cores - 1 : 1;
+	cr->cc.shards = shards ? (unsigned)shards
+	                : cr->cc.threads > 2 ? cr->cc.threads : 2;
 	cr->cc.ready_s = READY_S;
 	cr->progress = isatty(STDERR_FILENO);
 

@@ -123,6 +123,11 @@ static const struct opt opts[] = {
 	 "accepted either way; default 512, docs/compression.md)"},
 	{"compress-level", K_INT, OFF(compress_level), 0, (uint64_t)-7, 19, "L",
 	 "zstd level for gossip datagrams, -7 (fastest) .. 19 (default -1)"},
+	{"flood-gap-us", K_UINT, OFF(flood_gap_us), 0, 0, 1000000, "US",
+	 "eager mode: the least time between two flooding passes of a shard; "
+	 "a write after a quiet spell goes at once, under load what comes "
+	 "meanwhile shares the next pass's datagrams (default 200; the "
+	 "library's default is 1000, for clusters of hundreds)"},
 	{"timeout", K_UINT, OFF(timeout), 0, 0, 1u << 31, "S",
 	 "close RESP clients idle for S seconds, as Redis's timeout "
 	 "(default 0: never)"},
@@ -153,6 +158,7 @@ gv_daemon_config_default(gv_daemon_config *c)
 	c->stream_buffer = 4u << 20;
 	c->client_output_limit = 64u << 20;
 	snprintf(c->frontend, sizeof(c->frontend), "threads");
+	c->flood_gap_us = 200;
 	c->log_level = GV_LOG_INFO;
 	snprintf(c->cluster, sizeof(c->cluster), "grapevine");
 	c->probe_interval_ms = 1000;

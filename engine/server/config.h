@@ -58,6 +58,8 @@ typedef struct gv_daemon_config {
 	int cipher;              /* --cipher auto|aes256gcm|xchacha20poly1305 */
 	char requirepass[512];   /* --requirepass PASS: RESP clients AUTH
 				  * first ("": no password) */
+	unsigned flood_gap_us;   /* --flood-gap-us US (200): eager mode's
+				  * least time between two flooding passes */
 	unsigned timeout;        /* --timeout S: close RESP clients idle this
 				  * long (0: never), Redis's timeout */
 	uint64_t compress_threshold; /* --compress-threshold BYTES|off */
