@@ -409,7 +409,9 @@ set_events(struct worker *w, struct client *c)
  * handed to the front end to free once no command of it is out. */
 static void set_paused(struct worker *w, struct client *c, bool on);
 
-static void
+/* Returns true when c went to the front end to be freed: not to be
+ * touched again. */
+static bool
 close_client(struct worker *w, struct client *c)
 {
 	set_paused(w, c, false);
@@ -425,25 +427,27 @@ close_client(struct worker *w, struct client *c)
 		c->fwait = NULL;
 	}
 	if (c->fout)
-		return; /* when the last comes back */
+		return false; /* when the last comes back */
 	unlink_worker(w, c);
 	post_tom(w, (uintptr_t)c | 1);
+	return true;
 }
 
 /* Give the client back to the front end once nothing of it is left
  * here: its commands all answered (their replies may still wait in its
  * output: the front end writes them). */
-static void
+static bool
 maybe_hand(struct worker *w, struct client *c)
 {
 	if (!c->migrate || c->gone || c->head || c->fwait || c->fout)
-		return;
+		return false;
 	(void)epoll_ctl(w->cfd, EPOLL_CTL_DEL, c->fd, NULL);
 	c->in_on = c->out_on = false;
 	set_paused(w, c, false);
 	unlink_worker(w, c);
 	gvd_tinc(&w->ts->fast_handed);
 	post_tom(w, (uintptr_t)c);
+	return true;
 }
 
 /* New clients from the front end, and its kills. */
@@ -479,7 +483,7 @@ take_tow(struct worker *w)
 	}
 }
 
-static void write_client(struct worker *w, struct client *c);
+static bool write_client(struct worker *w, struct client *c);
 
 /* Read what the socket has (not parsed yet: see the order above). */
 static void
@@ -539,8 +543,10 @@ poll_clients(struct worker *w)
 			struct client *c = ev[i].data.ptr;
 			if (c->gone)
 				continue;
-			if (ev[i].events & EPOLLOUT)
-				write_client(w, c);
+			/* a write may hand it back or close it: then it is
+			 * not ours to read */
+			if ((ev[i].events & EPOLLOUT) && !write_client(w, c))
+				continue;
 			if (!c->gone &&
 			    (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 				read_client(w, c);
@@ -603,16 +609,18 @@ run_hq(struct worker *w, gv_time now)
 	while (w->hq_head) {
 		struct req *r = w->hq_head;
 		uintptr_t m = (uintptr_t)r | XR_ANSWER;
+		/* r is its sender's again once answered: read it first */
+		struct req *next = r->wnext;
+		unsigned to = r->origin;
 		apply_here(d, r, now);
 		/* cannot be full: the sender keeps at most XMAX of its
 		 * commands here, and we as many of ours there */
-		if (gv_spsc_push(xr(d, w->idx, r->origin), &m)) {
-			gv_log(GV_LOG_ERROR, "worker ring full", "to=%u",
-			       r->origin);
+		if (gv_spsc_push(xr(d, w->idx, to), &m)) {
+			gv_log(GV_LOG_ERROR, "worker ring full", "to=%u", to);
 			break;
 		}
-		w->wake_mask |= 1ull << r->origin;
-		w->hq_head = r->wnext;
+		w->wake_mask |= 1ull << to;
+		w->hq_head = next;
 		if (!w->hq_head)
 			w->hq_tail = NULL;
 	}
@@ -685,8 +693,9 @@ fast_ok(const struct gvd_cmd *cmd, size_t ac)
 	return false;
 }
 
-/* Parse and run the client's buffered commands while it may. */
-static void
+/* Parse and run the client's buffered commands while it may. Returns
+ * false when c is no longer ours (handed back). */
+static bool
 run_client(struct worker *w, struct client *c)
 {
 	gv_daemon *d = w->d;
@@ -695,7 +704,7 @@ run_client(struct worker *w, struct client *c)
 		c->fwait = NULL;
 		try_send(w, c, r);
 		if (c->fwait)
-			return;
+			return true;
 	}
 	size_t soft = d->cfg.client_output_limit / 2 < OUT_SOFT
 			      ? (size_t)(d->cfg.client_output_limit / 2)
@@ -752,12 +761,12 @@ run_client(struct worker *w, struct client *c)
 	c->wblocked = !partial && c->inlen && !c->fwait &&
 		      !c->migrate && !c->closing;
 	set_events(w, c);
-	if (c->migrate)
-		maybe_hand(w, c);
+	return !c->migrate || !maybe_hand(w, c);
 }
 
-/* Encode the answered commands at the head and write. */
-static void
+/* Encode the answered commands at the head and write. Returns false
+ * when c is no longer ours (closed, or handed back). */
+static bool
 write_client(struct worker *w, struct client *c)
 {
 	gv_daemon *d = w->d;
@@ -767,8 +776,7 @@ write_client(struct worker *w, struct client *c)
 		       gv_resp_buf_pending(&c->out),
 		       (unsigned long long)d->cfg.client_output_limit);
 		gvd_tinc(&w->ts->out_disc);
-		close_client(w, c);
-		return;
+		return !close_client(w, c);
 	}
 	gvd_write_out(c);
 	if (!gv_resp_buf_pending(&c->out)) {
@@ -776,10 +784,8 @@ write_client(struct worker *w, struct client *c)
 		if (c->out.cap > (1u << 20))
 			gv_resp_buf_trim(&c->out);
 	}
-	if (c->closing && !c->head && !gv_resp_buf_pending(&c->out)) {
-		close_client(w, c);
-		return;
-	}
+	if (c->closing && !c->head && !gv_resp_buf_pending(&c->out))
+		return !close_client(w, c);
 	bool was_in = c->in_on;
 	set_events(w, c);
 	(void)was_in;
@@ -787,7 +793,7 @@ write_client(struct worker *w, struct client *c)
 		c->wblocked = false;
 		run_later(w, c); /* what is buffered goes on next turn */
 	}
-	maybe_hand(w, c);
+	return !maybe_hand(w, c);
 }
 
 void
@@ -822,8 +828,8 @@ gvd_fast_iter(struct worker *w, gv_time now)
 				w->run->rprev = NULL;
 			c->on_run = false;
 			c->rprev = c->rnext = NULL;
-			if (!c->gone && !c->migrate)
-				run_client(w, c);
+			if (!c->gone && !c->migrate && !run_client(w, c))
+				continue; /* handed back: the front end's */
 			if (!c->gone && c->fwait) {
 				/* its ring at its share: tried each turn */
 				c->rnext = again;
@@ -843,7 +849,7 @@ gvd_fast_iter(struct worker *w, gv_time now)
 		struct client *c = w->dirty;
 		gvd_dirty_unlink(&w->dirty, c);
 		if (!c->gone)
-			write_client(w, c);
+			(void)write_client(w, c);
 	}
 	/* clients that stopped at their share: parsed again next turn */
 	if (w->run)
