@@ -257,7 +257,7 @@ step1_done(gv_daemon *d, struct req *chk)
 	struct req *x = chk->exec;
 	if (d->barrier == chk)
 		d->barrier = NULL;
-	x->second = true; /* the hold ends when it is pushed, or here */
+	x->second = chk->held; /* the hold ends when it is pushed, or here */
 	int kind = x->scan_shard; /* the command's kind, kept there */
 	struct req *out = x;
 	if (kind == MK_MSETNX) {

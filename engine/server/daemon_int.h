@@ -227,6 +227,7 @@ struct req {
 	struct req *exec; /* a check-only req: the EXEC it decides */
 	bool second;      /* the step after a check: its push ends the
 			   * workers' hold (fastpath.c) */
+	bool held;        /* a check whose push began a spell of it */
 	gv_daemon *d;     /* for on_done */
 	struct req *poll_next; /* WAIT: the daemon's list of waiting ones */
 	/* called instead of flushing the client when every sub is back;
@@ -441,7 +442,7 @@ void gvd_fast_dispatch(struct worker *w, struct req *r);
  * takes */
 bool gvd_encode_replies(gv_daemon *d, struct client *c);
 /* dispatch.c: a check's second step went out, or will not: the workers
- * may run their clients' commands again */
+ * may run their clients' commands again (one spell of the hold ends) */
 void gvd_hold_release(gv_daemon *d);
 void gvd_write_out(struct client *c);
 /* a client handed back with a command parsed at the head of its input
@@ -527,11 +528,15 @@ struct gv_daemon {
 	bool threaded;
 	unsigned next_home;
 	gv_spsc *xr;
-	/* bit 0: a req is being pushed to several threads; bit 1: an EXEC's
-	 * (or RENAME's...) check is out and its second step not yet pushed.
-	 * A worker runs no command of its clients nor another worker's
-	 * while either is set (fastpath.c) */
-	_Atomic unsigned fe_hold;
+	/* The hold: odd while the front end pushes a req to several
+	 * threads, or an EXEC's (or RENAME's...) check is out and its
+	 * second step not yet pushed; it grows by one as each such spell
+	 * begins and ends (hold_depth counts the spells at once, front end
+	 * only). A worker runs its clients' commands, and other workers',
+	 * only after reading the same even value before and after draining
+	 * its ring from the front end (fastpath.c) */
+	_Atomic uint64_t fe_epoch;
+	unsigned hold_depth;
 	uint64_t next_client_id; /* CLIENT ID: never reused, not reset */
 	/* expired keys: written by the shards' threads (expiry), read by
 	 * INFO; atomic (relaxed) so the reads are not torn */

@@ -115,6 +115,15 @@ make_batches(gv_daemon *d, struct req *r)
 	return 0;
 }
 
+/* One spell of the hold begins (see gv_daemon.fe_epoch): odd from the
+ * first. The pushes that follow publish it (release). */
+static void
+hold_begin(gv_daemon *d)
+{
+	if (d->hold_depth++ == 0)
+		atomic_fetch_add_explicit(&d->fe_epoch, 1, memory_order_relaxed);
+}
+
 /* Push all of r's batches, or none when a ring lacks room for its part.
  * Returns whether they went. */
 static bool
@@ -131,11 +140,14 @@ try_push(gv_daemon *d, struct req *r)
 	}
 	/* the workers' clients must not see a req pushed to several
 	 * threads half pushed, nor write between a check and its second
-	 * step (fastpath.c): the hold word says so; set before the pushes
-	 * (their release publishes it), cleared after them */
-	if (nt > 1 || r->exec)
-		atomic_fetch_or_explicit(&d->fe_hold, (nt > 1) | (r->exec ? 2u : 0),
-					 memory_order_relaxed);
+	 * step (fastpath.c): the hold says so; begun before the pushes
+	 * (their release publishes it), ended after them */
+	if (nt > 1)
+		hold_begin(d);
+	if (r->exec) {
+		hold_begin(d); /* until its second step: gvd_hold_release */
+		r->held = true;
+	}
 	for (unsigned i = 0; i < r->nbatches; i++) {
 		struct batch *b = &r->batches[i];
 		/* cannot fail: the room was checked above, and only this
@@ -148,8 +160,7 @@ try_push(gv_daemon *d, struct req *r)
 		if (need[t])
 			d->wake_threads |= 1ull << t;
 	if (nt > 1)
-		atomic_fetch_and_explicit(&d->fe_hold, ~1u,
-					  memory_order_release);
+		gvd_hold_release(d);
 	if (r->second) {
 		r->second = false;
 		gvd_hold_release(d); /* the check's second step is out */
@@ -309,7 +320,10 @@ gvd_dispatch(gv_daemon *d, struct req *r)
 void
 gvd_hold_release(gv_daemon *d)
 {
-	atomic_fetch_and_explicit(&d->fe_hold, ~2u, memory_order_release);
+	/* release: a worker that reads the even value sees every push
+	 * made before it */
+	if (d->hold_depth && --d->hold_depth == 0)
+		atomic_fetch_add_explicit(&d->fe_epoch, 1, memory_order_release);
 }
 
 void
@@ -357,6 +371,7 @@ gvd_exec_checked(gv_daemon *d, struct req *chk)
 	struct req *x = chk->exec;
 	if (d->barrier == chk)
 		d->barrier = NULL;
+	bool held = chk->held; /* not when it was refused unsent */
 	bool changed = false;
 	for (unsigned i = 0; i < chk->nsubs; i++)
 		if (chk->subs[i].ival || chk->subs[i].rc)
@@ -366,9 +381,10 @@ gvd_exec_checked(gv_daemon *d, struct req *chk)
 		x->aborted = true;
 		d->watch_aborts++;
 		x->done = x->total;
-		gvd_hold_release(d);
+		if (held)
+			gvd_hold_release(d);
 	} else {
-		x->second = true;
+		x->second = held;
 		gvd_dispatch_first(d, x);
 	}
 	gvd_dispatch_waiting(d);

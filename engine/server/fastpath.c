@@ -27,17 +27,18 @@
  * write answered before it (below). A command that finds its ring at
  * its share (XMAX) waits (fwait), and the client is not parsed further.
  *
- * What the front end dispatches stays atomic to these clients. A worker
- * runs a command of its clients, or one that hopped in, only after (1)
- * it has read the front end's hold word as clear and (2) found its own
- * command ring from the front end empty after applying what was there
- * (gv_shard_take_cmds), both after the command was read off its socket
- * or its ring. The front end sets bit 0 of the hold word while it pushes
- * a req to several threads, and bit 1 from an EXEC's (or RENAME's)
- * check until its second step is pushed. So a reader here that saw one
- * part of an MSET (the other thread applied it, and the MSET's pushes
- * began before that) finds the hold set (then waits) or all of the MSET
- * in its ring (then applies it first); and no write of a worker lands
+ * What the front end dispatches stays atomic to these clients. The
+ * front end holds the workers (d->fe_epoch odd) while it pushes a req
+ * to several threads, and from an EXEC's (or RENAME's) check until its
+ * second step is pushed; the epoch grows by one as each spell begins
+ * and ends. A worker runs a command of its clients, or one that hopped
+ * in, only after it read the epoch even, drained its own command ring
+ * from the front end (gv_shard_take_cmds), and read the same epoch
+ * again, all after the command was read off its socket or its ring. So
+ * a reader here that saw one part of an MSET (another thread applied
+ * it, and the MSET's pushes began before that) finds the hold on (it
+ * waits) or the whole MSET in its ring (applied first); a check applied
+ * in the drain shows as a changed epoch; and no write of a worker lands
  * between an EXEC's check and the EXEC. A write is answered only once
  * applied, so what a reply showed is there for the next command anyone
  * sends after reading it.
@@ -749,6 +750,11 @@ run_client(struct worker *w, struct client *c)
 		c->inflight++;
 		off += used;
 		mark_dirty(w, c); /* answered at once, or when it is back */
+		/* what is answered goes into the output now, so that the
+		 * soft limit above sees it (big replies stop the parse
+		 * early); past the hard limit the write below closes it */
+		if (!gvd_encode_replies(d, c))
+			break;
 	}
 	if (off) {
 		memmove(c->in, c->in + off, c->inlen - off);
@@ -813,9 +819,14 @@ gvd_fast_iter(struct worker *w, gv_time now)
 	}
 	take_xr(w);
 	/* after reading: what the front end pushed before these commands
-	 * were sent is applied first, and nothing is half pushed */
-	bool ok = !atomic_load_explicit(&d->fe_hold, memory_order_acquire) &&
-		  gv_shard_take_cmds(w->rt);
+	 * were sent is applied first, nothing is half pushed, and no
+	 * check waits for its second step. The same even hold before and
+	 * after the drain: no spell began before it and ran through it
+	 * (a check applied in the drain and its EXEC not), and the last
+	 * one ended before the first read, with its pushes in the ring */
+	uint64_t e1 = atomic_load_explicit(&d->fe_epoch, memory_order_acquire);
+	bool ok = !(e1 & 1) && gv_shard_take_cmds(w->rt) &&
+		  atomic_load_explicit(&d->fe_epoch, memory_order_acquire) == e1;
 	if (ok) {
 		run_hq(w, now);
 		/* from the head: a client's run may hand it back or close
