@@ -750,10 +750,13 @@ run_client(struct worker *w, struct client *c)
 		c->inflight++;
 		off += used;
 		mark_dirty(w, c); /* answered at once, or when it is back */
-		/* what is answered goes into the output now, so that the
-		 * soft limit above sees it (big replies stop the parse
-		 * early); past the hard limit the write below closes it */
-		if (!gvd_encode_replies(d, c))
+		/* big replies, or many, go into the output now, so that the
+		 * soft limit above sees them and stops the parse early (past
+		 * the hard limit the write below closes the client); small
+		 * ones wait for the turn's end, encoded together */
+		const struct req *t = c->tail;
+		bool big = t && t->nsubs && t->subs[0].outlen >= 4096;
+		if ((big || c->queued >= 64) && !gvd_encode_replies(d, c))
 			break;
 	}
 	if (off) {
