@@ -755,7 +755,10 @@ run_client(struct worker *w, struct client *c)
 		 * the hard limit the write below closes the client); small
 		 * ones wait for the turn's end, encoded together */
 		const struct req *t = c->tail;
-		bool big = t && t->nsubs && t->subs[0].outlen >= 4096;
+		/* done: run here (r->done is this thread's to write); one
+		 * still at another thread is not ours to read */
+		bool big = t && req_done(t) && t->nsubs &&
+			   t->subs[0].outlen >= 4096;
 		if ((big || c->queued >= 64) && !gvd_encode_replies(d, c))
 			break;
 	}
