@@ -42,7 +42,9 @@
  * cmd_wait.c), multi.c (MULTI/EXEC/WATCH: transactions), frontend.c
  * (client connections and replies), counters.c (the counter table behind
  * INFO, GV.STATS and /metrics), stats.c (INFO and GV.STATS),
- * metrics_http.c (/metrics), hooks.c (the event-hook runner),
+ * metrics_http.c (/metrics), fastpath.c and fastpath_setup.c (clients
+ * served by the worker threads: --frontend threads, docs/frontend.md),
+ * hooks.c (the event-hook runner),
  * keyring_file.c (the --keyring file).
  */
 #ifndef GV_SERVER_DAEMON_INT_H
