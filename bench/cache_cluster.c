@@ -435,7 +435,10 @@ start_once(struct cache_cluster *c, enum cc_system sys, size_t n,
 	memset(c, 0, sizeof(*c));
 	c->sys = sys;
 	c->n = n;
-	snprintf(c->dir, sizeof(c->dir), "/tmp/gvbench-cache-XXXXXX");
+	/* the processes' logs and Redis's directories: mkdtemp's template */
+	const char *tmp = getenv("TMPDIR");
+	snprintf(c->dir, sizeof(c->dir), "%s/gvbench-cache-XXXXXX",
+	         tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(c->dir)) {
 		rc = -errno;
 		fprintf(stderr, "gvbench cache: mkdtemp: %s\n", strerror(-rc));

@@ -159,10 +159,9 @@ unknown_subcommand(struct client *c, const struct gvd_cmd *cmd,
  * the row's handler.
  */
 static void
-run_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
+run_command(gv_daemon *d, struct client *c, const struct gvd_cmd *cmd,
+	    gv_resp_arg *av, size_t ac)
 {
-	const struct gvd_cmd *cmd =
-		gvd_cmd_find(gvd_cmds, gvd_ncmds, av[0].ptr, av[0].len);
 	if (cmd && cmd->subs && ac > 1) {
 		const struct gvd_cmd *sub = gvd_cmd_find(
 			cmd->subs, cmd->nsubs, av[1].ptr, av[1].len);
@@ -208,9 +207,18 @@ run_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 void
 gvd_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 {
+	gvd_command_row(d, c, gvd_cmd_find(gvd_cmds, gvd_ncmds, av[0].ptr,
+					   av[0].len),
+			av, ac);
+}
+
+void
+gvd_command_row(gv_daemon *d, struct client *c, const struct gvd_cmd *cmd,
+		gv_resp_arg *av, size_t ac)
+{
 	gvd_tinc(&gvd_ts->commands);
 	c->last = gvd_mono_s();
-	run_command(d, c, av, ac);
+	run_command(d, c, cmd, av, ac);
 	/* CLIENT REPLY SKIP silences the one command after it, whatever
 	 * that command is (an error too), as in Redis's resetClient */
 	c->skip_this = c->skip_next;

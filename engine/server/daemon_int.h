@@ -299,7 +299,6 @@ struct client {
 	bool on_run;
 	struct req *fwait;      /* a command not yet sent: its order waits */
 	unsigned fout;          /* commands at another thread */
-	uint16_t fdest;         /* that thread */
 	bool migrate;           /* a command for the front end is next */
 	size_t mig_used;        /* its bytes at c->in, parsed (argv) */
 	bool wblocked;          /* parsing stopped at its share of replies */
@@ -447,6 +446,11 @@ bool gvd_encode_replies(gv_daemon *d, struct client *c);
  * may run their clients' commands again (one spell of the hold ends) */
 void gvd_hold_release(gv_daemon *d);
 void gvd_write_out(struct client *c);
+/* frontend.c: room for 16 KiB more in c->in, grown as the parser needs
+ * (0; 1: past the input cap, logged; -1: out of memory: close it either
+ * way); the soft output limit past which a client is not read */
+int gvd_input_room(const gv_daemon *d, struct client *c);
+size_t gvd_out_soft(const gv_daemon *d);
 /* a client handed back with a command parsed at the head of its input
  * (mig_used bytes): run it (the front end, at adoption) */
 void gvd_run_handed(gv_daemon *d, struct client *c);
@@ -580,7 +584,6 @@ struct gv_daemon {
 	 * written); the front end clears it before it drains the rings,
 	 * so a thread writes the eventfd at most once per turn */
 	_Atomic int fe_wake;
-	uint64_t wakes_sent, turns; /* eventfd writes to threads; turns */
 };
 
 /* What the bounded queues of the daemon dropped or held back. */
@@ -723,6 +726,10 @@ void gvd_key_cmd(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac,
 /* commands.c: one parsed command, queued on c as a req (and its subs sent
  * to their shards); gvd_ready queues a reply the caller encodes now. */
 void gvd_command(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac);
+/* the same, its row already found (NULL: an unknown command) */
+struct gvd_cmd;
+void gvd_command_row(gv_daemon *d, struct client *c, const struct gvd_cmd *cmd,
+		     gv_resp_arg *av, size_t ac);
 struct req *gvd_ready(struct client *c);
 /* A ready reply of one error line; of help lines (NULL-terminated), as
  * the HELP subcommands answer. */

@@ -172,9 +172,7 @@ set_events(struct worker *w, struct client *c)
 {
 	if (c->fd < 0)
 		return;
-	size_t soft = w->d->cfg.client_output_limit / 2 < OUT_SOFT
-			      ? (size_t)(w->d->cfg.client_output_limit / 2)
-			      : OUT_SOFT;
+	size_t soft = gvd_out_soft(w->d);
 	bool full = c->queued >= CLIENT_PENDING ||
 		    gv_resp_buf_pending(&c->out) >= soft;
 	bool in = !c->migrate && !c->closing && !full;
@@ -284,25 +282,12 @@ read_client(struct worker *w, struct client *c)
 	size_t got = 0;
 	while (!c->gone && !c->migrate && !c->paused && !c->wblocked &&
 	       !c->fwait && got < 4 * 65536) {
-		if (c->incap - c->inlen < 16384) {
-			size_t need = gv_resp_req_need(&c->parser);
-			size_t cap = c->incap * 2 > 65536 ? c->incap * 2 : 65536;
-			if (need > cap)
-				cap = need + 16384;
-			if (cap > d->in_limit) {
-				gv_log(GV_LOG_WARN, "client input too large, "
-				       "closing", "fd=%d", c->fd);
+		int g = gvd_input_room(d, c);
+		if (g) {
+			if (g > 0)
 				gvd_tinc(&w->ts->in_disc);
-				close_client(w, c);
-				return;
-			}
-			char *p = realloc(c->in, cap);
-			if (!p) {
-				close_client(w, c);
-				return;
-			}
-			c->in = p;
-			c->incap = cap;
+			close_client(w, c);
+			return;
 		}
 		size_t room = c->incap - c->inlen;
 		ssize_t n = read(c->fd, c->in + c->inlen, room);
@@ -495,9 +480,7 @@ run_client(struct worker *w, struct client *c)
 		if (c->fwait)
 			return true;
 	}
-	size_t soft = d->cfg.client_output_limit / 2 < OUT_SOFT
-			      ? (size_t)(d->cfg.client_output_limit / 2)
-			      : OUT_SOFT;
+	size_t soft = gvd_out_soft(d);
 	size_t off = 0;
 	bool partial = false;
 	while (off < c->inlen && !c->fwait && !c->migrate && !c->closing &&
@@ -534,7 +517,7 @@ run_client(struct worker *w, struct client *c)
 			c->migrate = true;
 			break;
 		}
-		gvd_command(d, c, c->parser.argv, c->parser.argc);
+		gvd_command_row(d, c, cmd, c->parser.argv, c->parser.argc);
 		c->inflight++;
 		off += used;
 		mark_dirty(w, c); /* answered at once, or when it is back */
@@ -586,9 +569,7 @@ write_client(struct worker *w, struct client *c)
 	}
 	if (c->closing && !c->head && !gv_resp_buf_pending(&c->out))
 		return !close_client(w, c);
-	bool was_in = c->in_on;
 	set_events(w, c);
-	(void)was_in;
 	if (c->wblocked) {
 		c->wblocked = false;
 		run_later(w, c); /* what is buffered goes on next turn */

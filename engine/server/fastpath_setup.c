@@ -58,10 +58,8 @@ gvd_fast_init(gv_daemon *d, char *err, size_t errlen)
 {
 	unsigned n = d->nthreads;
 	d->ts = calloc(1, sizeof(*d->ts));
-	for (unsigned t = 0; t < n; t++) {
+	for (unsigned t = 0; t < n; t++)
 		d->workers[t].ts = calloc(1, sizeof(*d->workers[t].ts));
-		d->workers[t].cfd = -1;
-	}
 	if (!d->ts) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

@@ -394,8 +394,8 @@ gvd_finish_one(gv_daemon *d, gv_resp_buf *o, struct client *c, struct req *r)
 }
 
 /* The soft output limit: OUT_SOFT, or half the hard limit if smaller. */
-static size_t
-out_soft(const gv_daemon *d)
+size_t
+gvd_out_soft(const gv_daemon *d)
 {
 	return d->cfg.client_output_limit / 2 < OUT_SOFT
 		       ? (size_t)(d->cfg.client_output_limit / 2)
@@ -410,7 +410,7 @@ static bool
 client_blocked(const gv_daemon *d, const struct client *c)
 {
 	return c->queued >= CLIENT_PENDING || c->watch_wait ||
-	       gv_resp_buf_pending(&c->out) >= out_soft(d);
+	       gv_resp_buf_pending(&c->out) >= gvd_out_soft(d);
 }
 
 /* A paused client is read again below half of both limits, so that it
@@ -419,7 +419,7 @@ static bool
 client_can_resume(const gv_daemon *d, const struct client *c)
 {
 	return c->queued < CLIENT_PENDING / 2 && !c->watch_wait &&
-	       gv_resp_buf_pending(&c->out) < out_soft(d) / 2;
+	       gv_resp_buf_pending(&c->out) < gvd_out_soft(d) / 2;
 }
 
 /* Change what epoll reports for c; on failure (out of kernel memory)
@@ -657,6 +657,28 @@ parse_input(gv_daemon *d, struct client *c)
 	}
 }
 
+int
+gvd_input_room(const gv_daemon *d, struct client *c)
+{
+	if (c->incap - c->inlen >= 16384)
+		return 0;
+	size_t need = gv_resp_req_need(&c->parser);
+	size_t cap = c->incap * 2 > 65536 ? c->incap * 2 : 65536;
+	if (need > cap)
+		cap = need + 16384;
+	if (cap > d->in_limit) {
+		gv_log(GV_LOG_WARN, "client input too large, closing", "fd=%d",
+		       c->fd);
+		return 1;
+	}
+	char *p = realloc(c->in, cap);
+	if (!p)
+		return -1;
+	c->in = p;
+	c->incap = cap;
+	return 0;
+}
+
 /* Returns false if the client was closed. */
 bool
 gvd_client_input(gv_daemon *d, struct client *c)
@@ -673,25 +695,12 @@ gvd_client_input(gv_daemon *d, struct client *c)
 				return true; /* TCP holds the rest */
 			continue; /* the flush made room */
 		}
-		if (c->incap - c->inlen < 16384) {
-			size_t need = gv_resp_req_need(&c->parser);
-			size_t cap = c->incap * 2 > 65536 ? c->incap * 2 : 65536;
-			if (need > cap)
-				cap = need + 16384;
-			if (cap > d->in_limit) {
-				gv_log(GV_LOG_WARN, "client input too large, "
-				       "closing", "fd=%d", c->fd);
+		int g = gvd_input_room(d, c);
+		if (g) {
+			if (g > 0)
 				d->in_disconnects++;
-				gvd_client_close(d, c);
-				return false;
-			}
-			char *p = realloc(c->in, cap);
-			if (!p) {
-				gvd_client_close(d, c);
-				return false;
-			}
-			c->in = p;
-			c->incap = cap;
+			gvd_client_close(d, c);
+			return false;
 		}
 		size_t room = c->incap - c->inlen;
 		ssize_t n = read(c->fd, c->in + c->inlen, room);
@@ -746,17 +755,14 @@ static void
 wake_threads(gv_daemon *d)
 {
 	for (unsigned t = 0; d->wake_threads && t < d->nthreads; t++)
-		if (d->wake_threads & (1ull << t)) {
+		if (d->wake_threads & (1ull << t))
 			gv_shard_wake(d->workers[t].rt);
-			d->wakes_sent++;
-		}
 	d->wake_threads = 0;
 }
 
 void
 gvd_turn_end(gv_daemon *d)
 {
-	d->turns++;
 	wake_threads(d);
 	/* one at a time from the head: a flush may close its client, or
 	 * mark one again (its input ran a command answered at once); the

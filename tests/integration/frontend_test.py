@@ -126,6 +126,17 @@ def big_pipeline(port):
     check(ok, f"{n} SET+GET pairs over both threads' keys, pipelined: answered in order with their values")
 
 
+def run_for(seconds, stop, fns):
+    """Run each of fns in a thread for `seconds`, then set stop[0]."""
+    ts = [threading.Thread(target=f) for f in fns]
+    for t in ts:
+        t.start()
+    time.sleep(seconds)
+    stop[0] = True
+    for t in ts:
+        t.join()
+
+
 def pair_on_two_threads(port):
     """Two keys whose commands ran on different threads: found by
     watching frontend_hops move when a fresh client SETs one key."""
@@ -167,13 +178,7 @@ def mset_atomic(port, k1, k2):
         r.close()
         reads.append(n)
     reads = []
-    ts = [threading.Thread(target=writer)] + [threading.Thread(target=reader) for _ in range(3)]
-    for t in ts:
-        t.start()
-    time.sleep(3)
-    stop[0] = True
-    for t in ts:
-        t.join()
+    run_for(3, stop, [writer] + [reader] * 3)
     check(not bad and sum(reads) > 100,
           f"readers of GET {k1} then GET {k2} (different threads) never saw half an MSET "
           f"({sum(reads)} read pairs, {len(bad)} torn{': ' + str(bad[:3]) if bad else ''})")
@@ -210,20 +215,23 @@ def watch_exec(port, k1, k2):
                 done["incr"] += 1
             time.sleep(0.001)  # room for some EXECs to pass
         c.close()
-    ts = [threading.Thread(target=txn) for _ in range(2)] + \
-         [threading.Thread(target=incr) for _ in range(2)]
-    for t in ts:
-        t.start()
-    time.sleep(3)
-    stop[0] = True
-    for t in ts:
-        t.join()
+    run_for(3, stop, [txn, txn, incr, incr])
     r = servers.Resp(port)
     v1, v2 = int(r.cmd("GET", k1)), int(r.cmd("GET", k2))
     r.close()
     check(v1 == done["exec"] + done["incr"] and v2 == done["exec"] and done["exec"] > 0,
           f"WATCH/EXEC over two threads' keys with fast INCRs meanwhile: {k1}={v1} "
           f"(want {done['exec']} EXECs + {done['incr']} INCRs), {k2}={v2}")
+
+
+def is_closed(r):
+    """Whether the server closed r (a PING gets no answer)."""
+    try:
+        r.s.settimeout(2)
+        r.cmd("PING")
+    except (ConnectionError, OSError):
+        return True
+    return False
 
 
 def client_list_kill(port):
@@ -237,12 +245,7 @@ def client_list_kill(port):
     me = b.cmd("CLIENT", "ID")
     other = [i for i in ids if i != me]
     n = b.cmd("CLIENT", "KILL", "ID", str(other[0])) if other else 0
-    closed = False
-    try:
-        a.s.settimeout(2)
-        a.cmd("PING")
-    except (ConnectionError, OSError):
-        closed = True
+    closed = is_closed(a)
     check(n == 1 and closed, f"CLIENT KILL ID closes the worker's client (killed {n})")
     b.close()
 
@@ -253,12 +256,7 @@ def timeout_closes(binary, ref):
         a = servers.Resp(port)
         a.cmd("SET", "fe:y", "1")
         time.sleep(3.5)
-        closed = False
-        try:
-            a.s.settimeout(2)
-            a.cmd("PING")
-        except (ConnectionError, OSError):
-            closed = True
+        closed = is_closed(a)
         check(closed, "--timeout 1 closes an idle client a worker serves")
     finally:
         servers._term(p)
