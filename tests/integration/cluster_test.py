@@ -18,6 +18,8 @@ import sys
 import tempfile
 import time
 
+import ports  # noqa: E402
+
 BIN = None
 PROCS = []
 PASSED = 0
@@ -40,39 +42,9 @@ def check(cond, what):
 
 
 def free_port_block(n, udp=True):
-    """A base port such that base..base+n-1 are free (best effort)."""
-    # below the ephemeral range: a port the kernel hands to a client
-    # connection (ours, while a daemon starts) can no longer be taken by
-    # the daemon we meant it for
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            lo = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        lo = 32768
-    import random
-    for _ in range(200):
-        if lo - n > 10000:
-            base = random.randrange(10000, lo - n)
-        else:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-            s.close()
-        if base + n >= 65000:
-            continue
-        ok = True
-        for p in range(base, base + n):
-            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-                t = socket.socket(socket.AF_INET, kind)
-                try:
-                    t.bind(("127.0.0.1", p))
-                except OSError:
-                    ok = False
-                finally:
-                    t.close()
-        if ok:
-            return base
-    raise RuntimeError("no free ports")
+    """A base port such that base..base+n-1 are free, TCP (and UDP), and
+    reserved for this process (ports.py: no other test can pick them)."""
+    return ports.reserve(n, udp)
 
 
 # ------------------------------------------------------------- RESP client

@@ -7,7 +7,6 @@ Everything started is recorded and stop_all() kills it (call it in a
 finally:). Nothing here prints: the callers report.
 """
 import os
-import random
 import shutil
 import signal
 import socket
@@ -15,34 +14,15 @@ import subprocess
 import tempfile
 import time
 
+import ports  # noqa: E402
+
 PROCS = []
 
 
 def free_port_block(n, udp=True):
-    """A base port such that base..base+n-1 are free, TCP (and UDP), below
-    the ephemeral range (a client connection cannot take a port meant for
-    a server that is still starting)."""
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            lo = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        lo = 32768
-    kinds = (socket.SOCK_STREAM, socket.SOCK_DGRAM) if udp else (socket.SOCK_STREAM,)
-    for _ in range(200):
-        base = random.randrange(10000, max(10001, lo - n))
-        ok = True
-        for p in range(base, base + n):
-            for kind in kinds:
-                t = socket.socket(socket.AF_INET, kind)
-                try:
-                    t.bind(("127.0.0.1", p))
-                except OSError:
-                    ok = False
-                finally:
-                    t.close()
-        if ok:
-            return base
-    raise RuntimeError("no free ports")
+    """A base port such that base..base+n-1 are free, TCP (and UDP), and
+    reserved for this process (ports.py: no other test can pick them)."""
+    return ports.reserve(n, udp)
 
 
 def wait_until(pred, timeout, step=0.05):
