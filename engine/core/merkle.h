@@ -84,6 +84,16 @@ gv_merkle_leaf_of(const gv_merkle *m, uint64_t key_hash)
 	return (uint32_t)(key_hash >> (64 - m->leaf_bits));
 }
 
+/* Hint that the leaf of key_hash will be updated soon (its digest). */
+static inline void
+gv_merkle_prefetch(const gv_merkle *m, uint64_t key_hash)
+{
+	if (m->digest)
+		__builtin_prefetch(&m->digest[m->off[m->depth] +
+					      gv_merkle_leaf_of(m, key_hash)],
+				   1);
+}
+
 /* An entry's digest: XXH3 over its key hash, version and tombstone flag. */
 uint64_t gv_merkle_entry_digest(uint64_t key_hash, const gv_version *ver,
 				bool tombstone);

@@ -220,10 +220,11 @@ int gv_store_merge(gv_store *s, const gv_record *in, gv_conflict_fn on_conflict,
 
 /*
  * gv_store_prefetch - hint that the key with this hash will be merged or
- * looked up soon: stage 0 fetches its home slot, stage 1 (once the slot is
- * likely in cache) the entry the slot points to. A node calls both for the
- * updates of a datagram before merging them, so their cache misses
- * overlap instead of following one another.
+ * looked up soon: stage 0 fetches its home slot (and its Merkle leaf),
+ * stage 1 (once the slot is likely in cache) the entry the slot points
+ * to. A node calls both for the updates of a datagram before merging
+ * them, and the daemon's workers for the commands a client pipelined, so
+ * their cache misses overlap instead of following one another.
  */
 static inline void
 gv_store_prefetch(const gv_store *s, uint64_t hash, int stage)
@@ -231,10 +232,15 @@ gv_store_prefetch(const gv_store *s, uint64_t hash, int stage)
 	if (!s->slots)
 		return;
 	struct gv_entry *const *slot = &s->slots[hash >> s->shift];
-	if (stage == 0)
+	if (stage == 0) {
 		__builtin_prefetch(slot);
-	else if (*slot)
+		if (s->merkle)
+			gv_merkle_prefetch(s->merkle, hash);
+	} else if (*slot) {
+		/* the header and the key, which may cross a line */
 		__builtin_prefetch(*slot);
+		__builtin_prefetch((const char *)*slot + 63);
+	}
 }
 
 /*

@@ -467,6 +467,89 @@ fast_ok(const struct gvd_cmd *cmd, size_t ac)
 	return false;
 }
 
+/*
+ * Prefetching. A pipelined SET spends most of its time waiting for memory:
+ * the store's slot, the entry it points to and the Merkle leaf are cache
+ * misses, and running the commands one after another takes them one after
+ * another. So before a client's buffered commands run, a light scan finds
+ * the keys of the first PF_MAX whole multibulk commands and prefetches
+ * what each will touch in the stores this worker owns (another thread's
+ * store is not ours to read), in two stages: all the slots and Merkle
+ * leaves, then the entries the slots point to, so that many misses are in
+ * flight at once. (Two variants measured slower: a window of 8 commands
+ * kept ahead of the parser, and the next clients' keys prefetched while
+ * one client runs.) The scan is a hint only: it
+ * stops at the first byte it does not expect and leaves every check to
+ * the parser.
+ */
+#define PF_MAX 32
+#define PF_MAX_ARGS 64
+
+/* A decimal after the type byte at *pos, then CRLF; false if not there. */
+static bool
+scan_num(const char *p, size_t n, size_t *pos, size_t *out)
+{
+	size_t i = *pos + 1, v = 0, digits = 0;
+	while (i < n && p[i] >= '0' && p[i] <= '9' && digits < 10) {
+		v = v * 10 + (size_t)(p[i] - '0');
+		i++;
+		digits++;
+	}
+	if (!digits || i + 2 > n || p[i] != '\r')
+		return false;
+	*pos = i + 2;
+	*out = v;
+	return true;
+}
+
+/* The bulk string at *pos, whole; false if it is not. */
+static bool
+scan_bulk(const char *p, size_t n, size_t *pos, const char **s, size_t *len)
+{
+	size_t i = *pos, l;
+	if (i >= n || p[i] != '$' || !scan_num(p, n, &i, &l) || l > n - i ||
+	    n - i - l < 2)
+		return false;
+	*s = p + i;
+	*len = l;
+	*pos = i + l + 2;
+	return true;
+}
+
+/* The first PF_MAX commands of the client's input: slots and leaves of
+ * our shards' keys fetched, then the entries the slots point to. */
+static void
+prefetch_keys(struct worker *w, const struct client *c)
+{
+	gv_daemon *d = w->d;
+	const gv_store *st[PF_MAX];
+	uint64_t h[PF_MAX];
+	size_t k = 0, pos = 0, n = c->inlen;
+	const char *p = c->in;
+	while (k < PF_MAX && pos < n && p[pos] == '*') {
+		size_t argc, len;
+		const char *key;
+		if (!scan_num(p, n, &pos, &argc) || argc < 2 ||
+		    argc > PF_MAX_ARGS || !scan_bulk(p, n, &pos, &key, &len) ||
+		    !scan_bulk(p, n, &pos, &key, &len))
+			break;
+		uint64_t hash = XXH3_64bits(key, len);
+		struct shard *sh = &d->shards[hash % d->k];
+		if (sh->w == w) {
+			st[k] = gv_node_store(sh->node);
+			h[k] = hash;
+			gv_store_prefetch(st[k], hash, 0);
+			k++;
+		}
+		for (size_t i = 2; i < argc; i++)
+			if (!scan_bulk(p, n, &pos, &key, &len))
+				goto staged;
+	}
+staged:
+	for (size_t i = 0; i < k; i++)
+		gv_store_prefetch(st[i], h[i], 1);
+}
+
 /* Parse and run the client's buffered commands while it may. Returns
  * false when c is no longer ours (handed back). */
 static bool
@@ -483,6 +566,8 @@ run_client(struct worker *w, struct client *c)
 	size_t soft = gvd_out_soft(d);
 	size_t off = 0;
 	bool partial = false;
+	if (c->inlen)
+		prefetch_keys(w, c);
 	while (off < c->inlen && !c->fwait && !c->migrate && !c->closing &&
 	       c->queued < CLIENT_PENDING &&
 	       gv_resp_buf_pending(&c->out) < soft) {
