@@ -1435,6 +1435,105 @@ gv_node_import(gv_node *n, gv_time now, const gv_record *rec)
 	return res;
 }
 
+void
+gv_node_set_journal(gv_node *n, gv_journal_fn fn, void *ud)
+{
+	if (!n)
+		return;
+	n->store.journal = fn;
+	n->store.journal_ud = ud;
+}
+
+int
+gv_node_load(gv_node *n, gv_time now, const gv_record *rec)
+{
+	if (!n || !rec)
+		return GV_EINVAL;
+	n->now = now;
+	gv_hlc_observe(&n->hlc, rec->ver.hlc, gv__wall_ms(n, now));
+	n->store.now_ms = 0; /* exactly as given: nothing expires here */
+	return gv_store_load(&n->store, rec);
+}
+
+int
+gv_node_load_remove(gv_node *n, const void *key, size_t klen)
+{
+	if (!n)
+		return GV_EINVAL;
+	void (*j)(void *, const gv_record *, bool) = n->store.journal;
+	n->store.journal = NULL;
+	int rc = gv_store_remove(&n->store, key, klen);
+	n->store.journal = j;
+	return rc == GV_ENOTFOUND ? 0 : rc;
+}
+
+/* The engine's own reserved entries (not hashes'), copied out: acting on
+ * them may change the store (a flush drops entries). */
+struct sys_copy {
+	gv_record *v;
+	size_t n, cap;
+	const gv_mem *mem;
+	int err;
+};
+
+static int
+copy_sys(void *ud, const gv_record *r)
+{
+	struct sys_copy *c = ud;
+	if (r->tombstone || !gv__key_sys(r->key, r->klen))
+		return 0;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		gv_record *v = gv__alloc(c->mem, cap * sizeof(*v));
+		if (!v)
+			return c->err = GV_ENOMEM;
+		if (c->n)
+			memcpy(v, c->v, c->n * sizeof(*v));
+		gv__free(c->mem, c->v, c->cap * sizeof(*v));
+		c->v = v;
+		c->cap = cap;
+	}
+	gv_record *o = &c->v[c->n];
+	*o = *r;
+	uint8_t *b = gv__alloc(c->mem, r->klen + r->vlen + 1);
+	if (!b)
+		return c->err = GV_ENOMEM;
+	memcpy(b, r->key, r->klen);
+	if (r->vlen)
+		memcpy(b + r->klen, r->val, r->vlen);
+	o->key = b;
+	o->val = r->vlen ? b + r->klen : NULL;
+	c->n++;
+	return 0;
+}
+
+int
+gv_node_load_end(gv_node *n, gv_time now)
+{
+	if (!n)
+		return GV_EINVAL;
+	n->now = now;
+	n->store.now_ms = gv__cluster_ms(n, now);
+	struct sys_copy c = {.mem = n->mem};
+	(void)gv_store_foreach(&n->store, copy_sys, &c);
+	/* a flush first (it cuts what is older), then keyring entries;
+	 * gv__keys_on_entry does both */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < c.n; i++) {
+			const gv_record *r = &c.v[i];
+			bool flush = r->klen == GV_RESERVED_LEN + 1 &&
+				     r->key[GV_RESERVED_LEN] == 'f';
+			if (flush == (pass == 0))
+				gv__keys_on_entry(n, now, r);
+		}
+	for (size_t i = 0; i < c.n; i++)
+		gv__free(n->mem, (void *)c.v[i].key,
+			 c.v[i].klen + c.v[i].vlen + 1);
+	gv__free(n->mem, c.v, c.cap * sizeof(*c.v));
+	gv__hash_rebuild(n);
+	return c.err;
+}
+
 int
 gv_node_sync(gv_node *n, gv_time now, gv_node_id peer, const gv_addr *addr)
 {

@@ -463,6 +463,28 @@ int gv_node_get_at(gv_node *n, gv_time now, const void *key, size_t klen,
 int gv_node_import(gv_node *n, gv_time now, const gv_record *rec);
 
 /*
+ * Persistence (grapevined --dir, docs/persistence.md). A journal, if set,
+ * is called after every change of the store, whatever made it (a local
+ * write, a merge from gossip or anti-entropy, expiry, a collected
+ * tombstone): r is the entry as it is now, or with removed the key of one
+ * that is gone (r->key, r->klen). A flush is logged as its own reserved
+ * entry; the entries it drops are not reported. The callback must not
+ * call back into the node.
+ *
+ * Loading: gv_node_load installs records exactly as given (no merge
+ * rule, nothing spread, the journal not called; the clock observes their
+ * versions), gv_node_load_remove undoes one, and gv_node_load_end, once
+ * after the last, rebuilds what derives from the store (a flush's cut,
+ * the hash index, the keyring's entries). Call them before the node
+ * takes part in gossip.
+ */
+typedef void (*gv_journal_fn)(void *ud, const gv_record *r, bool removed);
+void gv_node_set_journal(gv_node *n, gv_journal_fn fn, void *ud);
+int gv_node_load(gv_node *n, gv_time now, const gv_record *rec);
+int gv_node_load_remove(gv_node *n, const void *key, size_t klen);
+int gv_node_load_end(gv_node *n, gv_time now);
+
+/*
  * gv_node_sync - start an anti-entropy session with the member at addr
  * now (besides the periodic ones). Returns 0, or GV_EFULL when the session
  * limit is reached.

@@ -367,6 +367,27 @@ account_sub(gv_store *s, const struct gv_entry *e)
 	s->val_bytes -= entry_vlen(e);
 }
 
+/* Tell the journal (store.h) what entry e holds now. */
+static void
+journal_entry(gv_store *s, const struct gv_entry *e, uint64_t hash)
+{
+	gv_record r;
+	entry_view(e, hash, &r);
+	s->journal(s->journal_ud, &r, false);
+}
+
+/* Tell the journal that key is gone. */
+static void
+journal_removed(gv_store *s, const void *key, size_t klen, uint64_t hash)
+{
+	gv_record r;
+	memset(&r, 0, sizeof(r));
+	r.key = key;
+	r.klen = klen;
+	r.hash = hash;
+	s->journal(s->journal_ud, &r, true);
+}
+
 /*
  * Store a new entry for key at slot i (found: replace the entry there;
  * else insert, growing the table first if needed). All checks happen
@@ -403,6 +424,8 @@ install(gv_store *s, size_t i, bool found, uint64_t hash, const void *key,
 			gv_merkle_update(s->merkle, hash, delta);
 		if (out)
 			entry_view(old, hash, out);
+		if (s->journal)
+			journal_entry(s, old, hash);
 		return 0;
 	}
 
@@ -436,6 +459,8 @@ install(gv_store *s, size_t i, bool found, uint64_t hash, const void *key,
 		gv_merkle_update(s->merkle, hash, delta);
 	if (out)
 		entry_view(e, hash, out);
+	if (s->journal)
+		journal_entry(s, e, hash);
 	return 0;
 }
 
@@ -795,6 +820,8 @@ gv_store_purge(gv_store *s, const void *key, size_t klen,
 		gv_merkle_update(s->merkle, hash, entry_digest(e, hash));
 	account_sub(s, e);
 	remove_slot(s, i);
+	if (s->journal)
+		journal_removed(s, e->data, e->klen, hash);
 	gv__free(s->mem, e, entry_size(e));
 	return 0;
 }
@@ -814,8 +841,37 @@ gv_store_remove(gv_store *s, const void *key, size_t klen)
 		gv_merkle_update(s->merkle, hash, entry_digest(e, hash));
 	account_sub(s, e);
 	remove_slot(s, i);
+	if (s->journal)
+		journal_removed(s, e->data, e->klen, hash);
 	gv__free(s->mem, e, entry_size(e));
 	return 0;
+}
+
+int
+gv_store_load(gv_store *s, const gv_record *rec)
+{
+	if (!rec)
+		return GV_EINVAL;
+	int rc = check_key(rec->key, rec->klen);
+	if (rc)
+		return rc;
+	if (gv_version_is_zero(&rec->ver) || (rec->tombstone && rec->vlen) ||
+	    (rec->vlen && !rec->val) || rec->kind > GV_KIND_MAX ||
+	    (rec->tombstone && rec->kind))
+		return GV_EINVAL;
+	if (rec->vlen > s->max_value)
+		return GV_EVALSIZE;
+	uint64_t hash = gv__key_hash(rec->key, rec->klen);
+	bool found;
+	size_t i = find_slot(s, hash, rec->key, rec->klen, &found);
+	struct meta m = {rec->kind, rec->expire, rec->cond};
+	void (*j)(void *, const gv_record *, bool) = s->journal;
+	s->journal = NULL;
+	rc = install(s, i, found, hash, rec->key, rec->klen, rec->val,
+		     rec->vlen, &rec->ver, &rec->prev, rec->tombstone, &m, NULL,
+		     NULL);
+	s->journal = j;
+	return rc;
 }
 
 int

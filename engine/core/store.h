@@ -127,6 +127,13 @@ typedef struct gv_store {
 	size_t reserved_live; /* live entries under the reserved prefix
 			       * (node.h): the engine's own, and hashes'
 			       * fields (hash.c) */
+	/* If set, called after every change of an entry: r is the entry
+	 * as it is now (inserted, replaced, reclaimed), or (removed) the
+	 * key of one that is gone (purged, removed). Not called by
+	 * gv_store_drop_before (a flush: the flush's own entry stands for
+	 * it) nor by gv_store_load. The persistence log hangs here. */
+	void (*journal)(void *ud, const gv_record *r, bool removed);
+	void *journal_ud;
 } gv_store;
 
 /*
@@ -308,6 +315,13 @@ int gv_store_purge(gv_store *s, const void *key, size_t klen,
 size_t gv_store_drop_before(gv_store *s, const gv_version *ver,
 			    bool (*keep)(void *ud, const gv_record *r),
 			    void *ud);
+
+/*
+ * gv_store_load - install rec exactly as given (a snapshot or log record
+ * being loaded): whatever key held is replaced, with no merge rule, and
+ * the journal is not called. Returns 0; the errors of gv_store_put.
+ */
+int gv_store_load(gv_store *s, const gv_record *rec);
 
 /* The entry in table slot i (< cap), if any: 0 or GV_ENOTFOUND. */
 int gv_store_lookup_slot(const gv_store *s, size_t i, gv_record *out);

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "server/daemon_int.h"
+#include "server/persist.h"
 
 #include <fnmatch.h>
 #include <stdio.h>
@@ -240,6 +241,9 @@ gvd_apply_sub(struct shard *sh, struct sub *s, gv_time now)
 	}
 	case OP_RANDOM:
 		random_key(sh, s, now);
+		break;
+	case OP_SAVE:
+		gvd_persist_save_sub(sh, s, now);
 		break;
 	case OP_FLUSH:
 		s->rc = gv_node_flush(n, now, GV_PRIO_CRITICAL);

@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #include "server/commands.h"
 
+#include <ctype.h>
 #include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "server/counters.h"
+#include "server/persist.h"
 
 enum { P_REDIS, P_FLAG };
 
@@ -36,7 +38,8 @@ struct param {
 };
 
 /* The Redis parameters, in the order CONFIG GET lists them. */
-static const char *const redis_params[] = {"appendonly",
+static const char *const redis_params[] = {"appendfsync",
+                                           "appendonly",
                                            "bind",
                                            "cluster-enabled",
                                            "databases",
@@ -100,7 +103,9 @@ param_value(gv_daemon *d, const struct param *p, char *out, size_t len)
 	const char *n = p->name;
 	char host[64];
 	out[0] = 0;
-	if (!strcmp(n, "appendonly") || !strcmp(n, "cluster-enabled")) {
+	if (gvd_persist_param(d, n, out, len)) {
+		/* appendonly, appendfsync, save, dir (persist.c) */
+	} else if (!strcmp(n, "cluster-enabled")) {
 		snprintf(out, len, "no");
 	} else if (!strcmp(n, "bind")) {
 		/* the host part of --resp, without its port */
@@ -119,9 +124,6 @@ param_value(gv_daemon *d, const struct param *p, char *out, size_t len)
 		snprintf(out, len, "%s", host);
 	} else if (!strcmp(n, "databases")) {
 		snprintf(out, len, "1");
-	} else if (!strcmp(n, "dir")) {
-		if (!getcwd(out, len))
-			out[0] = 0;
 	} else if (!strcmp(n, "maxclients")) {
 		snprintf(out, len, "%u", gvd_maxclients());
 	} else if (!strcmp(n, "maxmemory")) {
@@ -137,8 +139,6 @@ param_value(gv_daemon *d, const struct param *p, char *out, size_t len)
 		/* Redis answers it too: CONFIG is an admin command, and a
 		 * client that can run it is past AUTH */
 		snprintf(out, len, "%s", d->cfg.requirepass);
-	} else if (!strcmp(n, "save")) {
-		snprintf(out, len, "%s", ""); /* nothing is saved */
 	} else if (!strcmp(n, "timeout")) {
 		snprintf(out, len, "%u", d->cfg.timeout);
 	}
@@ -281,17 +281,29 @@ set_one(gv_daemon *d, const char *name, const gv_resp_arg *v, bool apply)
 			       "--max-memory is refused): only noeviction";
 		return NULL; /* already so */
 	}
-	if (!strcmp(name, "save")) {
-		if (v->len)
-			return "grapevine saves nothing (no persistence): "
-			       "only \"\"";
-		return NULL;
+	if (!strcmp(name, "save") || !strcmp(name, "appendfsync")) {
+		char buf[256];
+		if (v->len >= sizeof(buf) || memchr(v->ptr, 0, v->len))
+			return !strcmp(name, "save") ? "Invalid save parameters"
+						     : "argument(s) must be one "
+						       "of the following: "
+						       "everysec, always, no";
+		memcpy(buf, v->ptr, v->len);
+		buf[v->len] = 0;
+		for (char *q = buf; *q; q++)
+			*q = (char)tolower((unsigned char)*q);
+		return gvd_persist_set(d, name, buf, !apply);
 	}
 	if (!strcmp(name, "appendonly")) {
+		bool on = d->persist != NULL;
 		if (v->len == 2 && !strncasecmp(v->ptr, "no", 2))
-			return NULL;
+			return on ? "grapevined keeps its log while it runs "
+				    "with --dir: only yes"
+				  : NULL;
 		if (v->len == 3 && !strncasecmp(v->ptr, "yes", 3))
-			return "grapevine has no append-only file: only no";
+			return on ? NULL
+				  : "persistence is off: start grapevined "
+				    "with --dir DIR";
 		return "argument must be 'yes' or 'no'";
 	}
 	return "can't set immutable config";

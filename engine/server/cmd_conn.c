@@ -351,13 +351,6 @@ gvd_cmd_time(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 	gv_resp_out_bulkf(&r->reply, "%ld", ts.tv_nsec / 1000);
 }
 
-/* Nothing is saved yet (no persistence): the last "save" is the start. */
-void
-gvd_cmd_lastsave(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
-{
-	(void)av, (void)ac;
-	reply_int(c, (int64_t)d->started);
-}
 
 /* ------------------------------------------------------------ CLIENT */
 

@@ -10,6 +10,7 @@
  * answers from the rows is cmd_command.c.
  */
 #include "server/commands.h"
+#include "server/persist.h"
 
 #include <ctype.h>
 
@@ -385,6 +386,21 @@ const struct gvd_cmd gvd_cmds[] = {
 		       .flags = ARG_OPTIONAL},
 		      {.name = "password", .type = "string"}),
 	 .fn = gvd_cmd_auth},
+	{.name = "bgrewriteaof", .arity = 1,
+	 .flags = CMD_ADMIN | CMD_NOSCRIPT,
+	 .acl = ACL_ADMIN | ACL_DANGEROUS, .group = "server",
+	 .summary = "Asynchronously rewrite the append-only file to disk",
+	 .since = "1.0.0", .complexity = "O(1)", .fn = gvd_cmd_bgrewriteaof},
+	{.name = "bgsave", .arity = -1,
+	 .flags = CMD_ADMIN | CMD_NOSCRIPT,
+	 .acl = ACL_ADMIN | ACL_DANGEROUS, .group = "server",
+	 .summary = "Asynchronously save the dataset to disk",
+	 .since = "1.0.0", .complexity = "O(1)",
+	 .history = STRS("3.2.2", "Added the `SCHEDULE` option."),
+	 .args = ARGS({.name = "schedule", .type = "pure-token",
+		       .token = "SCHEDULE", .since = "3.2.2",
+		       .flags = ARG_OPTIONAL}),
+	 .fn = gvd_cmd_bgsave},
 	{.name = "client", .arity = -2, .group = "connection",
 	 .summary = "A container for client connection commands",
 	 .since = "2.4.0", .complexity = "Depends on subcommand.",
@@ -1135,6 +1151,13 @@ const struct gvd_cmd gvd_cmds[] = {
 	 .acl = ACL_CONNECTION, .group = "connection",
 	 .summary = "Reset the connection", .since = "6.2.0",
 	 .complexity = "O(1)", .fn = gvd_cmd_reset},
+	{.name = "save", .arity = 1,
+	 .flags = CMD_ADMIN | CMD_NOSCRIPT,
+	 .acl = ACL_ADMIN | ACL_DANGEROUS, .group = "server",
+	 .summary = "Synchronously save the dataset to disk",
+	 .since = "1.0.0",
+	 .complexity = "O(N) where N is the total number of keys in all databases",
+	 .fn = gvd_cmd_save},
 	{.name = "scan", .arity = -2, .flags = CMD_READONLY,
 	 .acl = ACL_KEYSPACE,
 	 .tips = STRS("nondeterministic_output", "request_policy:special"),

@@ -128,6 +128,23 @@ static const struct opt opts[] = {
 	 "a write after a quiet spell goes at once, under load what comes "
 	 "meanwhile shares the next pass's datagrams (default 200; the "
 	 "library's default is 1000, for clusters of hundreds)"},
+	{"dir", K_STR, OFF(dir), SZ(dir), 0, 0, "DIR",
+	 "persistence: keep a snapshot and an append-only log of the "
+	 "node's data in DIR, loaded at start (created with mode 700 if "
+	 "missing; default: none, nothing is saved; docs/persistence.md)"},
+	{"appendfsync", K_STR, OFF(appendfsync), SZ(appendfsync), 0, 0,
+	 "POLICY",
+	 "with --dir: always (a write is acknowledged once on disk), "
+	 "everysec (the log is synced every second) or no (when the kernel "
+	 "writes it) (default everysec)"},
+	{"save", K_STR, OFF(save), SZ(save), 0, 0, "\"SECS CHANGES ...\"",
+	 "with --dir: take a snapshot when SECS seconds and CHANGES changes "
+	 "have passed since the last, for any pair, as Redis's save; \"\" "
+	 "for none (default \"3600 1 300 100 60 10000\")"},
+	{"load-damaged", K_FLAG, OFF(load_damaged), 0, 0, 0, NULL,
+	 "with --dir: a damaged snapshot or log is renamed aside "
+	 "(FILE.damaged) and the node starts with what loads, instead of "
+	 "refusing to start"},
 	{"timeout", K_UINT, OFF(timeout), 0, 0, 1u << 31, "S",
 	 "close RESP clients idle for S seconds, as Redis's timeout "
 	 "(default 0: never)"},
@@ -164,6 +181,42 @@ gv_daemon_config_default(gv_daemon_config *c)
 	c->probe_interval_ms = 1000;
 	c->compress_threshold = GV_COMPRESS_THRESHOLD_DEFAULT;
 	c->compress_level = GV_COMPRESS_LEVEL_DEFAULT;
+	snprintf(c->appendfsync, sizeof(c->appendfsync), "everysec");
+	snprintf(c->save, sizeof(c->save), "3600 1 300 100 60 10000");
+}
+
+int
+gv_save_parse(const char *s, uint64_t secs[GV_SAVE_POINTS],
+	      uint64_t changes[GV_SAVE_POINTS])
+{
+	int n = 0;
+	const char *p = s;
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		uint64_t v[2];
+		for (int k = 0; k < 2; k++) {
+			while (*p == ' ')
+				p++;
+			if (*p < '0' || *p > '9')
+				return -1;
+			char *end;
+			errno = 0;
+			unsigned long long x = strtoull(p, &end, 10);
+			if (errno || (*end && *end != ' '))
+				return -1;
+			v[k] = x;
+			p = end;
+		}
+		if (n == GV_SAVE_POINTS)
+			return -1;
+		secs[n] = v[0];
+		changes[n] = v[1];
+		n++;
+	}
+	return n;
 }
 
 const char *
@@ -296,6 +349,23 @@ apply(gv_daemon_config *c, const struct opt *o, const char *v, char *err,
 			snprintf(m, sizeof(m), "longer than %zu bytes",
 				 o->size - 1);
 			goto fail;
+		}
+		if (o->off == OFF(appendfsync) && strcmp(v, "always") &&
+		    strcmp(v, "everysec") && strcmp(v, "no")) {
+			snprintf(m, sizeof(m),
+				 "expected always, everysec or no, got '%s'",
+				 v);
+			goto fail;
+		}
+		if (o->off == OFF(save)) {
+			uint64_t a[GV_SAVE_POINTS], b[GV_SAVE_POINTS];
+			if (gv_save_parse(v, a, b) < 0) {
+				snprintf(m, sizeof(m),
+					 "expected \"\" or pairs of seconds "
+					 "and changes (at most %d), got '%s'",
+					 GV_SAVE_POINTS, v);
+				goto fail;
+			}
 		}
 		memcpy(base + o->off, v, strlen(v) + 1);
 		return 0;

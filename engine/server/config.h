@@ -64,7 +64,22 @@ typedef struct gv_daemon_config {
 				  * long (0: never), Redis's timeout */
 	uint64_t compress_threshold; /* --compress-threshold BYTES|off */
 	int compress_level;          /* --compress-level L (1; -7..19) */
+	/* persistence (docs/persistence.md) */
+	char dir[1024];          /* --dir DIR: snapshots and log ("": off) */
+	char appendfsync[16];    /* --appendfsync always|everysec|no */
+	char save[256];          /* --save "SECS CHANGES ...": snapshots */
+	bool load_damaged;       /* --load-damaged: set a damaged file aside
+				  * and start with the rest */
 } gv_daemon_config;
+
+/*
+ * gv_save_parse - Redis's save parameter: "" (none) or pairs "SECONDS
+ * CHANGES ..." (at most GV_SAVE_POINTS). Returns the number of pairs,
+ * -1 if s is not such a list.
+ */
+#define GV_SAVE_POINTS 8
+int gv_save_parse(const char *s, uint64_t secs[GV_SAVE_POINTS],
+		  uint64_t changes[GV_SAVE_POINTS]);
 
 /* The default --shards: a property of the cluster, the same on every host
  * whatever its core count (hosts differ in --threads instead). */

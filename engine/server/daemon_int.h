@@ -84,6 +84,7 @@
 #define PUB_EVERY_US 100000 /* stats snapshot period */
 #define GV_ECANCELED_SHUTDOWN GV_EFULL /* a request caught by shutdown */
 #define GVD_EWRONGTYPE (-20001) /* a sub's rc: answered Redis's WRONGTYPE */
+#define GVD_ESAVE (-20002) /* a sub's rc: SAVE failed on its shard */
 /* The Redis version grapevined answers as (HELLO, INFO's redis_version):
  * clients pick their features by it, so it names the Redis whose
  * replies grapevined's are compared with. */
@@ -107,6 +108,7 @@ enum op {
 	OP_RANDOM,  /* RANDOMKEY: one live key at random, and the count */
 	OP_VERSION, /* WATCH: the key's version (tombstones included) */
 	OP_VCHECK,  /* EXEC: has the key still the WATCHed version? */
+	OP_SAVE,    /* SAVE: the shard's whole snapshot (persist.c) */
 };
 
 /* How a req's subs combine into the reply. */
@@ -584,6 +586,7 @@ struct gv_daemon {
 	 * written); the front end clears it before it drains the rings,
 	 * so a thread writes the eventfd at most once per turn */
 	_Atomic int fe_wake;
+	struct gvd_persist *persist; /* --dir (persist.c); NULL: off */
 };
 
 /* What the bounded queues of the daemon dropped or held back. */

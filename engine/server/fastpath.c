@@ -54,6 +54,7 @@
 
 #include "server/commands.h"
 #include "server/log.h"
+#include "server/persist.h"
 
 _Thread_local struct gvd_tstats *gvd_ts;
 _Thread_local struct worker *gvd_self;
@@ -716,6 +717,8 @@ gvd_fast_iter(struct worker *w, gv_time now)
 	} else if (w->hq_head || w->run) {
 		gv_shard_wake(w->rt); /* once the front end is done */
 	}
+	/* appendfsync always: the turn's writes on disk before replies */
+	gvd_persist_commit(w);
 	while (w->dirty) {
 		struct client *c = w->dirty;
 		gvd_dirty_unlink(&w->dirty, c);

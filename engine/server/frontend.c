@@ -229,6 +229,10 @@ gvd_finish_one(gv_daemon *d, gv_resp_buf *o, struct client *c, struct req *r)
 			else if (rc == GV_EFULL)
 				gv_resp_out_error(o, "BUSY shard queue full, "
 						     "try again");
+			else if (rc == GVD_ESAVE)
+				gv_resp_out_error(o, "ERR the snapshot failed "
+						     "(the log says why; INFO "
+						     "persistence)");
 			else
 				gv_resp_out_errorf(o, "ERR %s",
 						   gv_strerror(rc));

@@ -26,6 +26,7 @@
 #include <xxhash.h>
 
 #include "server/log.h"
+#include "server/persist.h"
 
 /* ----------------------------------------------------------- helpers */
 
@@ -333,6 +334,8 @@ on_cmd(void *ud, gv_shard *rt, void *cmd, gv_time now)
 			atomic_store_explicit(&r->abort, true,
 					      memory_order_relaxed);
 	}
+	/* appendfsync always: on disk before the answer goes */
+	gvd_persist_commit(w);
 	/* cannot fail: one reply per command, and the runtime holds a whole
 	 * batch of them when the ring is full */
 	(void)gv_shard_reply(rt, &b);
@@ -364,6 +367,7 @@ on_iter(void *ud, gv_shard *rt, gv_time now)
 		gv_shard_request_stop(rt);
 	}
 	gvd_fast_iter(w, now);
+	gvd_persist_iter(w, now);
 }
 
 static void
@@ -645,17 +649,24 @@ gvd_shards_init(gv_daemon *d, char *err, size_t errlen)
 		if (shard_init(d, i, id, rnd[1 + i], err, errlen))
 			return -1;
 	explicit_bzero(rnd, sizeof(rnd));
+	/* --dir: the data loaded before any thread runs */
+	if (gvd_persist_open(d, err, errlen))
+		return -1;
 	return gvd_fast_init(d, err, errlen);
 }
 
 int
 gvd_shards_start(gv_daemon *d, char *err, size_t errlen)
 {
-	if (d->cfg.nseeds) {
+	/* --join's seeds, and the members a snapshot knew (--dir) */
+	gv_addr seeds[GV_MAX_SEEDS + 64];
+	size_t nseeds = d->cfg.nseeds;
+	memcpy(seeds, d->cfg.seeds, nseeds * sizeof(seeds[0]));
+	nseeds += gvd_persist_seeds(d, seeds + nseeds, 64);
+	if (nseeds) {
 		/* before the threads start: shard 0 is ours alone now */
 		struct shard *s0 = &d->shards[0];
-		int rc = gv_node_join(s0->node, gv_io_now(), d->cfg.seeds,
-				      d->cfg.nseeds);
+		int rc = gv_node_join(s0->node, gv_io_now(), seeds, nseeds);
 		if (rc == 0)
 			rc = gv_io_poke(s0->io, s0->ep);
 		if (rc) {
@@ -748,6 +759,8 @@ gvd_shards_fini(gv_daemon *d)
 	d->wait_tail = NULL;
 	/* the workers' clients: their commands answered, rings gone */
 	gvd_fast_fini(d);
+	/* the threads are stopped: what the logs hold goes to disk */
+	gvd_persist_close(d);
 }
 
 void

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "server/counters.h"
+#include "server/persist.h"
 
 /* ------------------------------------------------------------ stats */
 
@@ -207,23 +208,9 @@ info_section(gv_daemon *d, gv_resp_buf *b, int s, const uint64_t *v,
 		break;
 	}
 	case S_PERSISTENCE:
-		/* nothing is saved yet: every local write is a change since
-		 * the "last save", which is the start */
-		OUT(b, "loading:0\r\nasync_loading:0\r\n"
-		    "rdb_changes_since_last_save:%llu\r\n"
-		    "rdb_bgsave_in_progress:0\r\nrdb_last_save_time:%lld\r\n"
-		    "rdb_last_bgsave_status:ok\r\n"
-		    "rdb_last_bgsave_time_sec:-1\r\n"
-		    "rdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\n"
-		    "aof_enabled:0\r\naof_rewrite_in_progress:0\r\n"
-		    "aof_rewrite_scheduled:0\r\n"
-		    "aof_last_rewrite_time_sec:-1\r\n"
-		    "aof_current_rewrite_time_sec:-1\r\n"
-		    "aof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\n"
-		    "aof_last_write_status:ok\r\n"
-		    "module_fork_in_progress:0\r\n",
-		    (unsigned long long)v[GVD_C_UPDATES_LOCAL],
-		    (long long)d->started);
+		/* without --dir every local write is a change since the
+		 * "last save", which is the start */
+		gvd_persist_info(d, b, v[GVD_C_UPDATES_LOCAL]);
 		break;
 	case S_STATS:
 		info_rows(b, GVD_SEC_STATS, v);
