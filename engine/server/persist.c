@@ -883,6 +883,14 @@ file_cmp(const void *a, const void *b)
 	return (int)y->snap - (int)x->snap; /* a generation's snapshot first */
 }
 
+static void
+on_member(void *ud, const gv_addr *a)
+{
+	struct gvd_persist *p = ud;
+	if (p->nseeds < sizeof(p->seeds) / sizeof(p->seeds[0]))
+		p->seeds[p->nseeds++] = *a;
+}
+
 /* Load one file into shard ps; 0, or -1 with err (refused). */
 static int
 load_file(struct gvd_persist *p, struct pshard *ps, const struct file *f,
@@ -916,7 +924,6 @@ load_file(struct gvd_persist *p, struct pshard *ps, const struct file *f,
 	}
 	const char *why = NULL;
 	size_t off = 0, cut = SIZE_MAX;
-	bool ended = false;
 	uint64_t entries = 0;
 	gv_time now = gv_io_now();
 	uint64_t now_ms = (uint64_t)wall_ms();
@@ -942,76 +949,30 @@ load_file(struct gvd_persist *p, struct pshard *ps, const struct file *f,
 		goto out_err;
 	}
 	off = GVP_HDR_LEN;
-	for (;;) {
-		struct gvp_rec r;
-		size_t used;
-		int rc = gvp_next(m + off, size - off, &used, &r, &why);
-		if (rc == GVP_EOF)
-			break;
-		if (rc == GVP_TORN) {
-			cut = off;
-			goto torn;
-		}
-		if (rc != GVP_OK)
-			goto bad;
-		if (ended) {
-			why = "records after the end record";
-			goto bad;
-		}
-		int lr = 0;
-		switch (r.type) {
-		case GVP_ENTRY:
-			lr = gv_node_load(n, now, &r.rec);
-			entries++;
-			if (r.rec.expire && r.rec.expire <= now_ms)
-				p->loaded_expired++;
-			break;
-		case GVP_REMOVE:
-			if (f->snap) {
-				why = "remove record in a snapshot";
-				goto bad;
-			}
-			lr = gv_node_load_remove(n, r.rec.key, r.rec.klen);
-			break;
-		case GVP_MEMBER:
-			if (!f->snap) {
-				why = "member record in a log";
-				goto bad;
-			}
-			if (p->nseeds < sizeof(p->seeds) / sizeof(p->seeds[0]))
-				p->seeds[p->nseeds++] = r.addr;
-			break;
-		case GVP_END:
-			if (!f->snap) {
-				why = "end record in a log";
-				goto bad;
-			}
-			if (r.count != entries) {
-				why = "end record's count is not the entries'";
-				goto bad;
-			}
-			ended = true;
-			break;
-		}
-		if (lr) {
-			if (lr == GV_ENOSPC || lr == GV_ENOMEM) {
-				snprintf(err, errlen,
-					 "%s/%s: offset %zu: the data does not "
-					 "fit in --max-memory (%s)",
-					 p->dir, f->name, off, gv_strerror(lr));
-				goto out_err;
-			}
-			why = gv_strerror(lr);
-			goto bad;
-		}
-		if (!f->snap)
-			p->log_records++;
-		off += used;
+	struct gvp_load L = {.snap = f->snap, .now = now, .now_ms = now_ms,
+			     .on_member = f->snap && ps->idx == 0 ? on_member
+								 : NULL,
+			     .ud = p};
+	int rc = gvp_load_records(n, m + off, size - off, off, &L);
+	entries = L.entries;
+	p->loaded_expired += L.expired;
+	if (!f->snap)
+		p->log_records += L.records;
+	off = L.off;
+	why = L.why;
+	if (rc == GVP_TORN) {
+		cut = L.off;
+		goto torn;
 	}
-	if (f->snap && !ended) {
-		why = "snapshot without its end record (incomplete)";
+	if (rc == GVP_NOROOM) {
+		snprintf(err, errlen,
+			 "%s/%s: offset %zu: the data does not fit in "
+			 "--max-memory (%s)",
+			 p->dir, f->name, off, L.why);
+		goto out_err;
+	}
+	if (rc != GVP_OK)
 		goto bad;
-	}
 	p->loaded += entries;
 	if (m)
 		munmap((void *)m, size);

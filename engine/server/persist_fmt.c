@@ -263,3 +263,89 @@ gvp_next(const uint8_t *p, size_t n, size_t *used, struct gvp_rec *out,
 	*used = GVP_FRAME + len;
 	return GVP_OK;
 }
+
+static int
+load_bad(struct gvp_load *L, size_t off, const char *why)
+{
+	L->off = off;
+	L->why = why;
+	return GVP_BAD;
+}
+
+int
+gvp_load_records(gv_node *node, const uint8_t *p, size_t n, size_t base,
+		 struct gvp_load *L)
+{
+	size_t off = 0;
+	bool ended = false;
+	L->why = NULL;
+	for (;;) {
+		struct gvp_rec r;
+		size_t used;
+		const char *why;
+		int rc = gvp_next(p + off, n - off, &used, &r, &why);
+		L->off = base + off;
+		if (rc == GVP_EOF)
+			break;
+		if (rc == GVP_TORN) {
+			if (L->snap) /* renamed into place only whole */
+				return load_bad(L, base + off,
+						"snapshot cut short");
+			L->why = why;
+			return GVP_TORN;
+		}
+		if (rc != GVP_OK)
+			return load_bad(L, base + off, why);
+		if (ended)
+			return load_bad(L, base + off,
+					"records after the end record");
+		int lr = 0;
+		switch (r.type) {
+		case GVP_ENTRY:
+			lr = gv_node_load(node, L->now, &r.rec);
+			if (lr)
+				break;
+			L->entries++;
+			if (r.rec.expire && r.rec.expire <= L->now_ms)
+				L->expired++;
+			break;
+		case GVP_REMOVE:
+			if (L->snap)
+				return load_bad(L, base + off,
+						"remove record in a snapshot");
+			lr = gv_node_load_remove(node, r.rec.key, r.rec.klen);
+			break;
+		case GVP_MEMBER:
+			if (!L->snap)
+				return load_bad(L, base + off,
+						"member record in a log");
+			if (L->on_member)
+				L->on_member(L->ud, &r.addr);
+			break;
+		case GVP_END:
+			if (!L->snap)
+				return load_bad(L, base + off,
+						"end record in a log");
+			if (r.count != L->entries)
+				return load_bad(L, base + off,
+						"the end record's count is not "
+						"the snapshot's entries");
+			ended = true;
+			break;
+		default:
+			break;
+		}
+		if (lr == GV_ENOSPC || lr == GV_ENOMEM) {
+			L->why = gv_strerror(lr);
+			return GVP_NOROOM;
+		}
+		if (lr)
+			return load_bad(L, base + off, gv_strerror(lr));
+		L->records++;
+		off += used;
+	}
+	if (L->snap && !ended)
+		return load_bad(L, base + off,
+				"snapshot without its end record (incomplete)");
+	return GVP_OK;
+}

@@ -52,6 +52,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/node.h"
 #include "core/store.h"
 
 #define GVP_MAGIC "GVPF"
@@ -110,5 +111,28 @@ size_t gvp_end_encode(uint64_t count, uint8_t *out);
  */
 int gvp_next(const uint8_t *p, size_t n, size_t *used, struct gvp_rec *out,
 	     const char **why);
+
+/* Loading a file's records into a node (gv_node_load, node.h). */
+enum { GVP_NOROOM = -2 };
+struct gvp_load {
+	bool snap;          /* a snapshot's records (else a log's) */
+	gv_time now;        /* the node's clock */
+	uint64_t now_ms;    /* the wall clock: expired entries counted */
+	void (*on_member)(void *ud, const gv_addr *a); /* MEMBER records */
+	void *ud;
+	uint64_t entries, records, expired; /* out */
+	size_t off;         /* out: the damaged or torn record's offset */
+	const char *why;    /* out: what is wrong there */
+};
+
+/*
+ * gvp_load_records - the records of p[0..n) (a file past its header, at
+ * file offset base) into node: GVP_OK, GVP_TORN (all but an incomplete
+ * tail loaded), GVP_BAD or GVP_NOROOM (the node refused an entry: its
+ * memory cap), with L->off and L->why. A snapshot must end with its END
+ * record and hold no REMOVE; a log holds no MEMBER or END.
+ */
+int gvp_load_records(gv_node *node, const uint8_t *p, size_t n, size_t base,
+		     struct gvp_load *L);
 
 #endif /* GV_SERVER_PERSIST_FMT_H */
