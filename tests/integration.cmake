@@ -162,3 +162,23 @@ if(Python3_Interpreter_FOUND)
 	set_tests_properties(integration_frontend PROPERTIES TIMEOUT 240
 		SKIP_RETURN_CODE 77 LABELS "integration;concurrency")
 endif()
+if(Python3_Interpreter_FOUND)
+	# --dir (issue 15): SAVE/BGSAVE/BGREWRITEAOF/LASTSAVE/INFO/CONFIG
+	# replies, a whole 3-node cluster killed -9 and restarted with
+	# TTLs, counters, hashes, deletes and large values, damaged files
+	# refused or set aside, torn tails dropped, modes 600
+	add_test(NAME integration_persist
+		COMMAND ${Python3_EXECUTABLE}
+			${CMAKE_CURRENT_SOURCE_DIR}/integration/persist_test.py
+			$<TARGET_FILE:grapevined>)
+	set_tests_properties(integration_persist PROPERTIES TIMEOUT 300
+		SKIP_RETURN_CODE 77 LABELS integration)
+	# --dir crash consistency: kill -9 at random moments of a write
+	# load (log appends, snapshots, rewrites), with always and everysec
+	add_test(NAME integration_persist_crash
+		COMMAND ${Python3_EXECUTABLE}
+			${CMAKE_CURRENT_SOURCE_DIR}/integration/persist_crash_test.py
+			$<TARGET_FILE:grapevined>)
+	set_tests_properties(integration_persist_crash PROPERTIES TIMEOUT 300
+		SKIP_RETURN_CODE 77 LABELS integration)
+endif()
