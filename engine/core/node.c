@@ -1456,6 +1456,12 @@ gv_node_load(gv_node *n, gv_time now, const gv_record *rec)
 }
 
 int
+gv_node_load_reserve(gv_node *n, size_t count)
+{
+	return n ? gv_store_reserve(&n->store, count) : GV_EINVAL;
+}
+
+int
 gv_node_load_remove(gv_node *n, const void *key, size_t klen)
 {
 	if (!n)

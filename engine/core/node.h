@@ -483,6 +483,8 @@ void gv_node_set_journal(gv_node *n, gv_journal_fn fn, void *ud);
 int gv_node_load(gv_node *n, gv_time now, const gv_record *rec);
 int gv_node_load_remove(gv_node *n, const void *key, size_t klen);
 int gv_node_load_end(gv_node *n, gv_time now);
+/* Room for n more entries before a load of n (gv_store_reserve). */
+int gv_node_load_reserve(gv_node *n, size_t count);
 
 /*
  * gv_node_sync - start an anti-entropy session with the member at addr

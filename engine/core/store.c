@@ -848,6 +848,25 @@ gv_store_remove(gv_store *s, const void *key, size_t klen)
 }
 
 int
+gv_store_reserve(gv_store *s, size_t n)
+{
+	size_t cap = s->cap;
+	while ((s->count + n) * 4 > cap * 3)
+		cap *= 2;
+	if (cap == s->cap)
+		return 0;
+	size_t add = (cap - s->cap) * sizeof(struct gv_entry *);
+	if (over_cap(s, add, 0))
+		return GV_ENOSPC;
+	struct gv_entry **slots =
+		gv__zalloc(s->mem, cap * sizeof(struct gv_entry *));
+	if (!slots)
+		return GV_ENOMEM;
+	rehash(s, slots, cap);
+	return 0;
+}
+
+int
 gv_store_load(gv_store *s, const gv_record *rec)
 {
 	if (!rec)

@@ -317,6 +317,14 @@ size_t gv_store_drop_before(gv_store *s, const gv_version *ver,
 			    void *ud);
 
 /*
+ * gv_store_reserve - grow the table now for n more entries (a load of n
+ * entries in key-hash order, as a snapshot holds them, into a table
+ * that grows as it goes would pile them into one probe run). Returns 0,
+ * GV_ENOSPC (the cap), GV_ENOMEM.
+ */
+int gv_store_reserve(gv_store *s, size_t n);
+
+/*
  * gv_store_load - install rec exactly as given (a snapshot or log record
  * being loaded): whatever key held is replaced, with no merge rule, and
  * the journal is not called. Returns 0; the errors of gv_store_put.

@@ -550,14 +550,12 @@ snap_slice(struct pshard *ps, bool whole)
 			return 1;
 		}
 		ps->bucket++;
-		if (ps->slen >= SLICE_BYTES) {
-			if ((rc = snap_out(ps))) {
-				snap_abort(ps, "cannot write the snapshot", rc);
-				return 1;
-			}
-			if (!whole && mono_ns() - t0 > SLICE_NS)
-				break;
+		if (ps->slen >= SLICE_BYTES && (rc = snap_out(ps))) {
+			snap_abort(ps, "cannot write the snapshot", rc);
+			return 1;
 		}
+		if (!whole && mono_ns() - t0 > SLICE_NS)
+			break;
 	}
 	int rc = ps->bucket == NBUCKETS ? snap_end(ps) : snap_out(ps);
 	uint64_t took = mono_ns() - t0;

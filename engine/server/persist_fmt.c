@@ -279,6 +279,17 @@ gvp_load_records(gv_node *node, const uint8_t *p, size_t n, size_t base,
 	size_t off = 0;
 	bool ended = false;
 	L->why = NULL;
+	/* a snapshot's end record says how many entries follow: the table
+	 * is sized for them first (they come in key-hash order) */
+	if (L->snap && n >= GVP_FRAME + 9) {
+		struct gvp_rec end;
+		size_t used;
+		const char *why;
+		if (gvp_next(p + n - (GVP_FRAME + 9), GVP_FRAME + 9, &used, &end,
+			     &why) == GVP_OK &&
+		    end.type == GVP_END && end.count <= n / GVP_ENTRY_FIXED)
+			(void)gv_node_load_reserve(node, (size_t)end.count);
+	}
 	for (;;) {
 		struct gvp_rec r;
 		size_t used;
