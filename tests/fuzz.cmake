@@ -5,7 +5,7 @@
 # (tools/fuzz.sh), the same targets are also linked with libFuzzer as
 # fuzz_<name> for real fuzzing.
 set(GV_FUZZ_TARGETS wire resp node node_sealed sealed keyring stream
-	compressed)
+	compressed persist)
 set(fuzz_libs_wire gv_core)
 set(fuzz_libs_resp gv_server)
 set(fuzz_libs_node gv_core)
@@ -14,6 +14,7 @@ set(fuzz_libs_sealed gv_core)
 set(fuzz_libs_keyring gv_core)
 set(fuzz_libs_stream gv_io)
 set(fuzz_libs_compressed gv_core)
+set(fuzz_libs_persist gv_server)
 foreach(t ${GV_FUZZ_TARGETS})
 	add_executable(fuzz_replay_${t} fuzz/fuzz_${t}.c fuzz/replay.c)
 	target_include_directories(fuzz_replay_${t} PRIVATE

@@ -10,7 +10,9 @@
 # (the same into a node with a keyring, each datagram sealed), keyring
 # (the keyring file, key and key-id parsers), stream (the stream
 # channel's messages into a live node), compressed (compressed
-# datagrams: the zstd frame decoder under its bound, and round trips). Prints
+# datagrams: the zstd frame decoder under its bound, and round trips),
+# persist (--dir snapshot and log files: the record decoder, and their
+# loading into a live node). Prints
 # each target's executions, coverage and corpus size; exits non-zero on
 # any crash, leak or undefined behaviour, leaving the input in
 # build/fuzz/crashes/ -- add it to tests/fuzz/corpus/TARGET/ so CTest
@@ -21,7 +23,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(wire sealed resp node node_sealed keyring stream compressed)
+[ ${#targets[@]} -gt 0 ] || targets=(wire sealed resp node node_sealed keyring stream compressed persist)
 case $secs in
 '' | *[!0-9]*)
 	echo "fuzz.sh: SECONDS must be a whole number, got '$secs'" >&2

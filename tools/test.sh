@@ -59,7 +59,7 @@ if [ "${GV_TEST_QUICK:-0}" != "1" ]; then
 	run_pass asan
 	run_pass tsan -L concurrency
 	echo "=== test.sh: fuzz: tools/fuzz.sh ${GV_FUZZ_SECONDS:-10}"
-	nfuzz=8 # wire sealed resp node node_sealed keyring stream compressed
+	nfuzz=9 # wire sealed resp node node_sealed keyring stream compressed persist
 	if tools/fuzz.sh "${GV_FUZZ_SECONDS:-10}"; then
 		total_pass=$((total_pass + nfuzz))
 		echo "=== test.sh: fuzz: $nfuzz targets, no crash"

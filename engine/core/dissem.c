@@ -1208,8 +1208,8 @@ free_queue(gv_node *n, struct bqueue *q)
 void
 gv__dissem_fini(gv_node *n)
 {
-	for (struct member *m = n->members; m < n->members + n->nmembers; m++)
-		m->rumor = NULL;
+	for (size_t i = 0; i < n->nmembers; i++)
+		n->members[i].rumor = NULL;
 	n->self_rumor = NULL;
 	free_queue(n, &n->updates);
 	free_queue(n, &n->mrumors);

@@ -217,7 +217,7 @@ gvp_next(const uint8_t *p, size_t n, size_t *used, struct gvp_rec *out,
 		if (r->klen > GV_MAX_KEY)
 			return bad(why, "entry key too long");
 		if (r->kind > GV_KIND_MAX || (r->tombstone &&
-					      (r->kind || r->vlen)))
+					      (r->kind || r->vlen || r->cond)))
 			return bad(why, "entry record of unknown kind");
 		r->ver.hlc = gv__ld64(b + 9);
 		r->ver.origin = gv__ld64(b + 17);
