@@ -717,7 +717,7 @@ gvd_fast_iter(struct worker *w, gv_time now)
 	} else if (w->hq_head || w->run) {
 		gv_shard_wake(w->rt); /* once the front end is done */
 	}
-	/* appendfsync always: the turn's writes on disk before replies */
+	/* --dir: the turn's writes logged (always: synced) before replies */
 	gvd_persist_commit(w);
 	while (w->dirty) {
 		struct client *c = w->dirty;

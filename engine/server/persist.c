@@ -369,19 +369,22 @@ void
 gvd_persist_commit(struct worker *w)
 {
 	struct gvd_persist *p = w->d->persist;
-	if (!p || atomic_load_explicit(&p->fsync, memory_order_relaxed) !=
-			  FS_ALWAYS)
+	if (!p)
 		return;
+	bool sync = atomic_load_explicit(&p->fsync, memory_order_relaxed) ==
+		    FS_ALWAYS;
 	for (unsigned j = 0; j < w->nlocal; j++) {
 		struct pshard *ps = &p->ps[w->local[j]];
-		if (!ps->len && atomic_load_explicit(&ps->written,
-						     memory_order_relaxed) ==
-					atomic_load_explicit(
-						&ps->synced,
-						memory_order_relaxed))
-			continue;
-		if (log_flush(ps, gv_io_now()) || ps->lfd < 0)
-			continue; /* counted; the writes stay in memory */
+		/* every policy: the records are the kernel's before the
+		 * replies go (a kill -9 loses no acknowledged write); a
+		 * failing disk is retried by the turn, once a second */
+		if (ps->len && !ps->failing)
+			(void)log_flush(ps, gv_io_now());
+		if (!sync || ps->len || ps->lfd < 0 ||
+		    atomic_load_explicit(&ps->written, memory_order_relaxed) ==
+			    atomic_load_explicit(&ps->synced,
+						 memory_order_relaxed))
+			continue; /* a failed write is counted; kept in memory */
 		uint64_t upto = atomic_load(&ps->written);
 		if (fdatasync(ps->lfd) == 0)
 			atomic_store(&ps->synced, upto);

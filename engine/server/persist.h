@@ -18,8 +18,8 @@ void gvd_persist_close(gv_daemon *d);
 /* A worker's turn: write its shards' pending records, run their
  * snapshots a slice at a time. */
 void gvd_persist_iter(struct worker *w, gv_time now);
-/* appendfsync always: write and sync the worker's shards' records
- * before the replies to the writes that made them go out. */
+/* Before the replies to the writes that made them go out: write the
+ * worker's shards' records (and with appendfsync always, sync them). */
 void gvd_persist_commit(struct worker *w);
 /* OP_SAVE on its shard's thread: the whole snapshot, now. */
 void gvd_persist_save_sub(struct shard *sh, struct sub *s, gv_time now);

@@ -334,7 +334,7 @@ on_cmd(void *ud, gv_shard *rt, void *cmd, gv_time now)
 			atomic_store_explicit(&r->abort, true,
 					      memory_order_relaxed);
 	}
-	/* appendfsync always: on disk before the answer goes */
+	/* --dir: the log written (always: synced) before the answer goes */
 	gvd_persist_commit(w);
 	/* cannot fail: one reply per command, and the runtime holds a whole
 	 * batch of them when the ring is full */
