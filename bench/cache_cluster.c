@@ -384,6 +384,17 @@ args_grapevined(const struct cache_cluster *c, size_t i,
 		         c->node[0].gossip_port);
 		argv[k++] = bufs[5];
 	}
+	if (o->appendfsync) {
+		/* in the run's directory, removed with it */
+		argv[k++] = "--dir";
+		snprintf(bufs[6], ARG_LEN, "%.*s/gvd%zu", ARG_LEN - 16, c->dir,
+		         i);
+		argv[k++] = bufs[6];
+		argv[k++] = "--appendfsync";
+		argv[k++] = (char *)o->appendfsync;
+		argv[k++] = "--save";
+		argv[k++] = "";
+	}
 	argv[k] = NULL;
 }
 
@@ -406,7 +417,11 @@ args_redis(const struct cache_cluster *c, size_t i, const struct cc_opts *o,
 	argv[k++] = "--save";
 	argv[k++] = "";
 	argv[k++] = "--appendonly";
-	argv[k++] = "no";
+	argv[k++] = o->appendfsync ? "yes" : "no";
+	if (o->appendfsync) {
+		argv[k++] = "--appendfsync";
+		argv[k++] = (char *)o->appendfsync;
+	}
 	argv[k++] = "--daemonize";
 	argv[k++] = "no";
 	argv[k++] = "--protected-mode";
@@ -459,7 +474,7 @@ start_once(struct cache_cluster *c, enum cc_system sys, size_t n,
 		         c->dir, cc_system_name(sys), i);
 	}
 	for (size_t i = 0; i < n; i++) {
-		char bufs[6][ARG_LEN], *argv[32];
+		char bufs[8][ARG_LEN], *argv[32];
 		if (sys == CC_GRAPEVINED) {
 			args_grapevined(c, i, o, bufs, argv);
 		} else if ((rc = args_redis(c, i, o, bufs, argv))) {

@@ -41,6 +41,10 @@ struct cache_cluster {
 struct cc_opts {
 	const char *grapevined, *redis_server; /* program paths */
 	unsigned threads, shards;              /* grapevined's */
+	/* NULL: nothing saved; else every process persists with this
+	 * policy (grapevined --dir --appendfsync P --save "", redis-server
+	 * --appendonly yes --appendfsync P --save "") */
+	const char *appendfsync;
 	double ready_s; /* how long to wait for a cluster to form */
 };
 

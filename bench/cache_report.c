@@ -113,6 +113,11 @@ cache_rec_json(const struct cache_run *cr, const struct cache_rec *r)
 	fprintf(f, ",\"nodes\":%zu", r->nodes);
 	jfield(f, "threads", cr->cc.threads, gv);
 	jfield(f, "shards", cr->cc.shards, gv);
+	fprintf(f, ",\"appendfsync\":");
+	if (cr->cc.appendfsync)
+		json_str(f, cr->cc.appendfsync);
+	else
+		fputs("null", f);
 	fprintf(f, ",\"conns\":%u,\"pipeline\":%u", cr->conns, r->pipeline);
 	jfield(f, "get_ratio", cr->get_ratio, true);
 	fprintf(f, ",\"value_size\":%zu,\"keys\":%zu,\"rate\":", r->vsize,

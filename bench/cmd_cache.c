@@ -78,6 +78,10 @@
 	"                       this machine too)\n"                            \
 	"  --shards S           grapevined --shards (default: --threads,\n"    \
 	"                       at least 2)\n"                                  \
+	"  --appendfsync P      persist while measured: grapevined --dir\n"   \
+	"                       --appendfsync P, Redis --appendonly yes\n"    \
+	"                       --appendfsync P (always, everysec or no;\n"  \
+	"                       default: neither saves anything)\n"         \
 	"  --grapevined PATH    default: tools/grapevined of this build\n"     \
 	"                       tree, else grapevined on PATH\n"               \
 	"  --redis-server PATH  default: redis-server on PATH\n"               \
@@ -410,7 +414,7 @@ cmd_cache(int argc, char **argv)
 	const char *nodes_s = "1,2,3,8", *systems_s = "grapevined,redis";
 	const char *pipe_s = "1,16", *vsize_s = "100";
 	const char *rates_s = "0.25,0.5,0.75,1";
-	const char *gvd = NULL, *redis = NULL;
+	const char *gvd = NULL, *redis = NULL, *fsync_s = NULL;
 	uint64_t conns = 50, keys = 10000, threads = 0, shards = 0;
 	uint64_t lag_max = 2000, poll_us = 100, seed = 1;
 	double list[MAX_LIST];
@@ -472,6 +476,7 @@ cmd_cache(int argc, char **argv)
 	         .umin = 1,
 	         .umax = 1024},
 	        {.name = "--grapevined", .kind = OPT_STR, .dst = &gvd},
+	        {.name = "--appendfsync", .kind = OPT_STR, .dst = &fsync_s},
 	        {.name = "--redis-server", .kind = OPT_STR, .dst = &redis},
 	        {.name = "--seed",
 	         .kind = OPT_U64,
@@ -526,6 +531,14 @@ cmd_cache(int argc, char **argv)
 	cr->cc.shards = shards ? (unsigned)shards
 	                : cr->cc.threads > 2 ? cr->cc.threads : 2;
 	cr->cc.ready_s = READY_S;
+	if (fsync_s && strcmp(fsync_s, "always") && strcmp(fsync_s, "everysec") &&
+	    strcmp(fsync_s, "no")) {
+		fprintf(stderr, "gvbench cache: --appendfsync: expected always, "
+		        "everysec or no, got '%s'\n", fsync_s);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	cr->cc.appendfsync = fsync_s;
 	cr->progress = isatty(STDERR_FILENO);
 
 	rc = 1;

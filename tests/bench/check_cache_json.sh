@@ -12,6 +12,7 @@
 #    message and the grapevined half still runs (exit 0); asked for Redis
 #    alone, it exits 77;
 #  - --plot writes a PNG when gnuplot is there;
+#  - --appendfsync always runs grapevined with --dir, and says so;
 #  - usage errors exit 2.
 # Exits 77 (skipped) without python3.
 set -euo pipefail
@@ -62,6 +63,18 @@ if [ $rc -ne 0 ] || ! grep -q "redis-server not found: the Redis half is skipped
 	exit 1
 fi
 rc=0
+# --appendfsync: grapevined with --dir (the run's directory); the JSON
+# says which policy, and the step still loses nothing
+"$bin" cache --grapevined "$gvd" --systems grapevined --nodes 1 \
+	--seconds 0.3 --warmup 0 --pipeline 4 --conns 2 --keys 10 --rates 0.5 \
+	--appendfsync always --json "$tmp/fsync.jsonl" >"$tmp/fsync.txt"
+python3 - "$tmp/fsync.jsonl" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert recs and all(r.get("appendfsync") == "always" for r in recs), recs
+assert all(r.get("lost", 0) == 0 for r in recs), recs
+print("ok: --appendfsync always: %d JSON lines say so, nothing lost" % len(recs))
+PY
 PATH=/nonexistent "$bin" cache --systems redis >/dev/null 2>&1 || rc=$?
 [ $rc -eq 77 ] || { echo "FAIL: --systems redis without redis-server exited $rc, expected 77"; exit 1; }
 echo "ok: without redis-server the Redis half is skipped"
@@ -69,7 +82,7 @@ echo "ok: without redis-server the Redis half is skipped"
 # Usage errors exit 2.
 for args in "--nodes 0" "--nodes 1,x" "--nodes 33" "--systems memcached" \
 	"--conns 4 --keys 2" "--get-ratio 2" "--value-size 8" "--rates 0" \
-	"--pipeline 0" "--seconds 0" "--bogus"; do
+	"--pipeline 0" "--seconds 0" "--bogus" "--appendfsync sometimes"; do
 	rc=0
 	# shellcheck disable=SC2086 # word splitting wanted
 	"$bin" cache --grapevined "$gvd" $args >/dev/null 2>&1 || rc=$?
