@@ -346,8 +346,11 @@ gvp_load_records(gv_node *node, const uint8_t *p, size_t n, size_t base,
 		default:
 			break;
 		}
-		if (lr == GV_ENOSPC || lr == GV_ENOMEM) {
-			L->why = gv_strerror(lr);
+		if (lr == GV_ENOSPC || lr == GV_ENOMEM || lr == GV_EVALSIZE) {
+			/* not damage: this node's limits are smaller */
+			L->why = lr == GV_EVALSIZE
+					 ? "a value longer than --max-value"
+					 : "the data does not fit in --max-memory";
 			return GVP_NOROOM;
 		}
 		if (lr)

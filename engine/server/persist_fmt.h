@@ -129,7 +129,7 @@ struct gvp_load {
  * gvp_load_records - the records of p[0..n) (a file past its header, at
  * file offset base) into node: GVP_OK, GVP_TORN (all but an incomplete
  * tail loaded), GVP_BAD or GVP_NOROOM (the node refused an entry: its
- * memory cap), with L->off and L->why. A snapshot must end with its END
+ * memory cap or its largest value), with L->off and L->why. A snapshot must end with its END
  * record and hold no REMOVE; a log holds no MEMBER or END.
  */
 int gvp_load_records(gv_node *node, const uint8_t *p, size_t n, size_t base,

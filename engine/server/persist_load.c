@@ -124,8 +124,8 @@ load_file(struct gvd_persist *p, struct pshard *ps, const struct file *f,
 	}
 	if (rc == GVP_NOROOM) {
 		snprintf(err, errlen,
-			 "%s/%s: offset %zu: the data does not fit in "
-			 "--max-memory (%s)",
+			 "%s/%s: offset %zu: cannot be loaded: %s (start "
+			 "with the limits the data was written under)",
 			 p->dir, f->name, off, L.why);
 		goto out_err;
 	}
