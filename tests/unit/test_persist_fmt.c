@@ -972,7 +972,8 @@ test_load_refused(void **state)
 	assert_absent(n, key);
 	node_del(n);
 
-	/* a value longer than the node's maximum: the file is unusable */
+	/* a value longer than the node's maximum: not damage, this node's
+	 * limit (GVP_NOROOM, as a memory cap) */
 	n = node_new(0);
 	size_t vlen = 2u << 20;
 	uint8_t *big = malloc(GVP_HDR_LEN + gvp_entry_size(1, vlen));
@@ -985,7 +986,7 @@ test_load_refused(void **state)
 	size_t sz = gvp_entry_encode(&r, big + GVP_HDR_LEN);
 	L = (struct gvp_load){.snap = false, .now = NOW};
 	assert_int_equal(gvp_load_records(n, big + GVP_HDR_LEN, sz,
-					  GVP_HDR_LEN, &L), GVP_BAD);
+					  GVP_HDR_LEN, &L), GVP_NOROOM);
 	assert_int_equal(L.off, GVP_HDR_LEN);
 	assert_non_null(L.why);
 	free(val);
