@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "server/commands.h"
+#include "server/persist.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -199,6 +200,22 @@ run_command(gv_daemon *d, struct client *c, const struct gvd_cmd *cmd,
 	 * they are admin commands of the same server. */
 	if (!c->authed && d->cfg.requirepass[0] && !(cmd->flags & CMD_NO_AUTH))
 		return gvd_error_reply(c, "NOAUTH Authentication required.");
+	/* appendfsync always and a disk that refuses the log: a write
+	 * would be acknowledged without being on disk; refused as Redis
+	 * refuses writes after a failed AOF write */
+	if ((cmd->flags & CMD_WRITE) && d->persist) {
+		const char *why = gvd_persist_refuse(d);
+		if (why) {
+			c->dirty |= c->multi;
+			struct req *r = gvd_ready(c);
+			if (r)
+				gv_resp_out_errorf(&r->reply,
+						   "MISCONF Errors writing to "
+						   "the AOF file: %s",
+						   why);
+			return;
+		}
+	}
 	if (c->multi && gvd_multi_intercept(d, c, cmd, av, ac))
 		return;
 	cmd->fn(d, c, av, ac);

@@ -161,6 +161,7 @@ write_failed(struct pshard *ps, int rc, gv_time now)
 {
 	struct gvd_persist *p = ps->p;
 	atomic_fetch_add(&p->write_errors, 1);
+	atomic_store(&p->write_errno, -rc);
 	atomic_store(&p->write_status, 1);
 	ps->err_at = now;
 	if (!ps->failing)

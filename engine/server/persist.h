@@ -25,6 +25,9 @@ void gvd_persist_commit(struct worker *w);
 void gvd_persist_save_sub(struct shard *sh, struct sub *s, gv_time now);
 /* The members the snapshot knew (gossip addresses): join seeds. */
 size_t gvd_persist_seeds(const gv_daemon *d, gv_addr *out, size_t max);
+/* NULL, or (appendfsync always, the log failing) why writes are
+ * refused: the failed write's error. Any thread. */
+const char *gvd_persist_refuse(gv_daemon *d);
 /* INFO persistence (changes: the count to show without --dir). */
 void gvd_persist_info(gv_daemon *d, gv_resp_buf *b, uint64_t changes);
 /* CONFIG GET of appendonly, appendfsync, save, dir: false if another. */

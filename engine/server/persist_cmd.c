@@ -116,6 +116,18 @@ gvd_cmd_lastsave(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 					   : (int64_t)d->started);
 }
 
+const char *
+gvd_persist_refuse(gv_daemon *d)
+{
+	struct gvd_persist *p = d->persist;
+	if (!p ||
+	    atomic_load_explicit(&p->fsync, memory_order_relaxed) != FS_ALWAYS ||
+	    !atomic_load_explicit(&p->write_status, memory_order_relaxed))
+		return NULL;
+	return strerror(atomic_load_explicit(&p->write_errno,
+					     memory_order_relaxed));
+}
+
 void
 gvd_persist_info(gv_daemon *d, gv_resp_buf *b, uint64_t changes_no_dir)
 {

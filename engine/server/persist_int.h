@@ -83,6 +83,7 @@ struct gvd_persist {
 	_Atomic uint64_t saves, rewrites, save_errors;
 	_Atomic uint64_t write_errors, dropped_records, pause_max_ns;
 	_Atomic int write_status;
+	_Atomic int write_errno; /* of the last failed write */
 	/* what the start loaded */
 	gv_addr seeds[64];
 	size_t nseeds;

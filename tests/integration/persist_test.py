@@ -28,7 +28,8 @@ damage    a node stopped, a byte of its snapshot flipped: the restart is
           dir refused
 full disk --dir on a 1 MiB tmpfs (root only; skipped otherwise): writes
           past the full disk are still acknowledged and served, INFO says
-          aof_last_write_status:err and counts gv_aof_write_errors; once
+          aof_last_write_status:err and counts gv_aof_write_errors; with
+          appendfsync always writes are refused (MISCONF) meanwhile; once
           the tmpfs grows, the log is written again, a snapshot makes
           the files whole, and a kill -9 and restart finds every key
 
@@ -410,7 +411,20 @@ def test_full_disk(binary, tmp):
               f", gv_aof_write_errors {ip['gv_aof_write_errors']}")
         check(all(g == want[k] for k, g in zip(want, r.mget(list(want)))),
               "full disk: every write acknowledged and served from memory")
+        # appendfsync always would acknowledge what is not on disk:
+        # writes are refused as Redis refuses them after an AOF error
+        r.config_set("appendfsync", "always")
+        e = err_text(lambda: r.set("fd:always", "x"))
+        check(e is not None and "Errors writing to the AOF file: " in e,
+              f"full disk, appendfsync always: SET refused: {e}")
+        check(r.get("fd:0") == want["fd:0"], "full disk: reads still served")
         subprocess.run(["mount", "-o", "remount,size=64m", mnt], check=True)
+        ok = wait_until(lambda: info_p(r)["aof_last_write_status"] == "ok",
+                        10, 0.2)
+        check(ok and r.set("fd:always", "x"),
+              "room again: appendfsync always takes writes again")
+        r.config_set("appendfsync", "everysec")
+        want["fd:always"] = b"x"
         ok = wait_until(lambda: info_p(r)["aof_last_write_status"] == "ok",
                         10, 0.2)
         check(ok, "room again: the log is written again")
