@@ -69,7 +69,8 @@ load_file(struct gvd_persist *p, struct pshard *ps, const struct file *f,
 		return -1;
 	}
 	size_t size = (size_t)st.st_size;
-	const uint8_t *m = NULL;
+	static const uint8_t empty[GVP_HDR_LEN];
+	const uint8_t *m = empty; /* an empty file reads as no bytes */
 	if (size) {
 		m = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (m == MAP_FAILED) {
@@ -86,7 +87,8 @@ load_file(struct gvd_persist *p, struct pshard *ps, const struct file *f,
 	gv_time now = gv_io_now();
 	uint64_t now_ms = (uint64_t)gvp__wall_ms();
 	struct gvp_header h;
-	if (!f->snap && size < GVP_HDR_LEN && (size == 0 || !memcmp(m, GVP_MAGIC, size < 4 ? size : 4))) {
+	if (!f->snap && size < GVP_HDR_LEN &&
+	    !memcmp(m, GVP_MAGIC, size < 4 ? size : 4)) {
 		cut = 0; /* created, header cut short by a crash */
 		why = "incomplete header";
 		goto torn;
@@ -132,7 +134,7 @@ load_file(struct gvd_persist *p, struct pshard *ps, const struct file *f,
 	if (rc != GVP_OK)
 		goto bad;
 	p->loaded += entries;
-	if (m)
+	if (size)
 		munmap((void *)m, size);
 	close(fd);
 	return 0;
@@ -143,7 +145,7 @@ torn:
 	       "(a crash in mid-write)", "file=%s/%s offset=%zu bytes=%zu",
 	       p->dir, f->name, cut, size - cut);
 	p->torn++;
-	if (m)
+	if (size)
 		munmap((void *)m, size);
 	close(fd);
 	fd = openat(p->dfd, f->name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -166,7 +168,7 @@ bad:
 			gv_log(GV_LOG_ERROR, "cannot rename it", "error=%s",
 			       strerror(errno));
 		p->loaded += entries;
-		if (m)
+		if (size)
 			munmap((void *)m, size);
 		close(fd);
 		return 0;
@@ -177,7 +179,7 @@ bad:
 		 "it aside and load the rest)",
 		 p->dir, f->name, off, why);
 out_err:
-	if (m)
+	if (size)
 		munmap((void *)m, size);
 	close(fd);
 	return -1;

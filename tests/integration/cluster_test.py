@@ -550,8 +550,9 @@ def test_command_table():
         check(r.cmd("COMMAND", "LIST", "FILTERBY", "PATTERN", "GV.*") ==
               [b"gv.conflicts", b"gv.keys", b"gv.members", b"gv.stats", b"gv.watch"], "COMMAND LIST FILTERBY PATTERN")
         check(r.cmd("COMMAND", "LIST", "FILTERBY", "ACLCAT", "admin") ==
-              [b"client|kill", b"client|list", b"client|no-evict", b"config|get", b"config|resetstat",
-               b"config|set", b"gv.keys", b"lastsave"],
+              [b"bgrewriteaof", b"bgsave", b"client|kill", b"client|list", b"client|no-evict",
+               b"config|get", b"config|resetstat", b"config|set", b"gv.keys", b"lastsave",
+               b"save"],
               "COMMAND LIST FILTERBY ACLCAT")
         check(err("COMMAND", "LIST", "x") == "ERR syntax error", "COMMAND LIST x: syntax error")
         check(r.cmd("COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2") == [b"a", b"b"], "COMMAND GETKEYS mset")
