@@ -7,11 +7,11 @@
  * Files, in DIR: shard-S-G.snap (the snapshot of generation G of key
  * shard S) and shard-S-G.log (the log of generation G), written with mode
  * 600. Every change of a shard's store (a local write, a merge from
- * gossip, expiry, a collected tombstone: the node's gvp__journal, node.h) is a
+ * gossip, expiry, a collected tombstone: the node's journal, node.h) is a
  * record appended to the shard's current log, written by the shard's
- * thread once per turn of its loop (and, with appendfsync always, synced
- * before the replies of the turn's writes go out; everysec: synced by the
- * persistence thread every second).
+ * thread before the replies of the batch or turn that made it go out
+ * (gvd_persist_commit; with appendfsync always also synced then;
+ * everysec: synced by the persistence thread every second).
  *
  * A snapshot is taken without stopping the shard, a slice per turn
  * (at most SLICE_BYTES or SLICE_NS): it begins by starting log G+1, then
