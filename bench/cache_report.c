@@ -207,6 +207,11 @@ compare_one(struct cache_run *cr, size_t nodes, unsigned pipe, size_t vsize,
 	json_str(f, GV_VERSION_STRING);
 	fprintf(f, ",\"nodes\":%zu,\"pipeline\":%u,\"value_size\":%zu", nodes,
 	        pipe, vsize);
+	fprintf(f, ",\"appendfsync\":");
+	if (cr->cc.appendfsync)
+		json_str(f, cr->cc.appendfsync);
+	else
+		fputs("null", f);
 	jfield(f, "get_ratio", cr->get_ratio, true);
 	jfield(f, "grapevined_ops", g->ops, true);
 	jfield(f, "redis_ops", r->ops, true);
