@@ -219,6 +219,7 @@ lose_pending(struct pshard *ps)
 		       "them); the next snapshot makes the files whole",
 		       "shard=%u", ps->idx);
 	ps->dropped = true;
+	ps->drops++;
 	atomic_fetch_add(&ps->p->dropped_records, 1);
 	ps->len = 0;
 }
@@ -389,8 +390,9 @@ snap_begin(struct pshard *ps, gv_time now)
 	ps->sfd = sfd;
 	ps->sbytes = GVP_HDR_LEN;
 	ps->changes_at = atomic_load(&ps->changes);
-	if (ps->dropped) /* this log and the snapshot will be whole */
-		ps->dropped = false;
+	/* records lost before now are in the snapshot's walk (the store
+	 * holds them) and whatever follows in the new log */
+	ps->drops_at = ps->drops;
 }
 
 static bool
@@ -603,6 +605,8 @@ gvp__snap_done(struct pshard *ps)
 	ps->on = false;
 	atomic_store(&ps->fin, FIN_NONE);
 	if (ok) {
+		if (ps->drops == ps->drops_at)
+			ps->dropped = false; /* the files are whole again */
 		atomic_store(&ps->base_size, ps->sbytes);
 		atomic_fetch_sub(&ps->changes, ps->changes_at);
 		gv_log(GV_LOG_INFO, "snapshot saved", "shard=%u entries=%llu "
@@ -698,8 +702,10 @@ gvd_persist_iter(struct worker *w, gv_time now)
 	/* a log that lost records, writable again: a snapshot mends it */
 	for (unsigned j = 0; j < w->nlocal; j++) {
 		struct pshard *ps = &p->ps[w->local[j]];
-		if (ps->dropped && !ps->failing && !ps->on)
-			start_cycle(p, K_AUTO, true);
+		if (ps->dropped && !ps->failing && !ps->on &&
+		    (!ps->mend_at || now - ps->mend_at >= 5000000) &&
+		    gvp__try_cycle(p, K_AUTO, true))
+			ps->mend_at = now; /* a failed one is retried in 5 s */
 	}
 }
 

@@ -38,6 +38,8 @@ struct pshard {
 	uint8_t *buf;    /* records not written yet */
 	size_t len, cap;
 	bool dropped;    /* records were lost: incomplete until a snapshot */
+	uint64_t drops, drops_at; /* losses, and at the snapshot's start */
+	gv_time mend_at; /* the last snapshot begun to mend a loss */
 	bool failing;    /* the last write failed */
 	gv_time err_at;
 	_Atomic uint64_t written, synced; /* bytes, over all generations */
