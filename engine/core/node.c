@@ -1522,16 +1522,10 @@ gv_node_load_end(gv_node *n, gv_time now)
 	n->store.now_ms = gv__cluster_ms(n, now);
 	struct sys_copy c = {.mem = n->mem};
 	(void)gv_store_foreach(&n->store, copy_sys, &c);
-	/* a flush first (it cuts what is older), then keyring entries;
-	 * gv__keys_on_entry does both */
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < c.n; i++) {
-			const gv_record *r = &c.v[i];
-			bool flush = r->klen == GV_RESERVED_LEN + 1 &&
-				     r->key[GV_RESERVED_LEN] == 'f';
-			if (flush == (pass == 0))
-				gv__keys_on_entry(n, now, r);
-		}
+	/* a flush's cut and the keyring's entries, as gossip applies them
+	 * (a flush keeps the engine's own entries: the order is free) */
+	for (size_t i = 0; i < c.n; i++)
+		gv__keys_on_entry(n, now, &c.v[i]);
 	for (size_t i = 0; i < c.n; i++)
 		gv__free(n->mem, (void *)c.v[i].key,
 			 c.v[i].klen + c.v[i].vlen + 1);

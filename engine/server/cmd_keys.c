@@ -164,10 +164,7 @@ flush_cmd(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 	struct req *r = gvd_req_new(c, C_OK, d->k);
 	if (!r)
 		return;
-	for (unsigned i = 0; i < d->k; i++) {
-		r->subs[i].op = OP_FLUSH;
-		r->subs[i].shard = (uint16_t)i;
-	}
+	gvd_all_shards(r, OP_FLUSH);
 	gvd_dispatch(d, r);
 }
 

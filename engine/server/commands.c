@@ -56,8 +56,8 @@ key_sub(gv_daemon *d, struct sub *s, int op, const gv_resp_arg *k,
 	}
 }
 
-static void
-all_shards(gv_daemon *d, struct req *r, int op)
+void
+gvd_all_shards(struct req *r, int op)
 {
 	for (unsigned i = 0; i < r->nsubs; i++) {
 		r->subs[i].op = (uint8_t)op;
@@ -337,7 +337,7 @@ gvd_cmd_dbsize(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 	(void)av, (void)ac;
 	struct req *r;
 	if ((r = gvd_req_new(c, C_SUM, d->k))) {
-		all_shards(d, r, OP_COUNT);
+		gvd_all_shards(r, OP_COUNT);
 		gvd_dispatch(d, r);
 	}
 }
@@ -458,7 +458,7 @@ gvd_cmd_gv_conflicts(gv_daemon *d, struct client *c, gv_resp_arg *av,
 		return gvd_error_reply(c, "ERR usage: GV.CONFLICTS "
 				      "[count 1..100000]");
 	if ((r = gvd_req_new(c, C_RAW, d->k))) {
-		all_shards(d, r, OP_CONFLICTS);
+		gvd_all_shards(r, OP_CONFLICTS);
 		for (unsigned i = 0; i < d->k; i++)
 			r->subs[i].count = n;
 		r->scan_shard = n; /* cap of the merged reply */

@@ -794,6 +794,9 @@ void gvd_wake_front(gv_daemon *d);
  * completed subs back (and flush their clients); the shards' published
  * stats summed, and the daemon's drop counters. */
 void gvd_dispatch(gv_daemon *d, struct req *r);
+/* One sub of op per shard (r made with a sub per shard): sub i on
+ * shard i. */
+void gvd_all_shards(struct req *r, int op);
 void gvd_drain_shards(gv_daemon *d);
 void gvd_dispatch_waiting(gv_daemon *d);
 void gvd_dispatch_first(gv_daemon *d, struct req *r);

@@ -582,8 +582,6 @@ snap_finish(struct pshard *ps)
 	atomic_store(&ps->fin, ok ? FIN_OK : FIN_FAILED);
 }
 
-static void start_cycle(struct gvd_persist *p, int kind, bool wake);
-
 /* The shard's part of a cycle is over: the last one closes it. */
 void
 gvp__snap_done(struct pshard *ps)
@@ -640,7 +638,7 @@ gvp__snap_done(struct pshard *ps)
 				 1);
 	}
 	if (atomic_exchange(&p->scheduled, false))
-		start_cycle(p, K_REWRITE, true);
+		(void)gvp__try_cycle(p, K_REWRITE, true);
 }
 
 /* Begin a cycle on every shard, if none runs. Any thread. */
@@ -661,12 +659,6 @@ gvp__try_cycle(struct gvd_persist *p, int kind, bool wake)
 	return true;
 }
 
-static void
-start_cycle(struct gvd_persist *p, int kind, bool wake)
-{
-	(void)gvp__try_cycle(p, kind, wake);
-}
-
 void
 gvd_persist_iter(struct worker *w, gv_time now)
 {
@@ -682,8 +674,15 @@ gvd_persist_iter(struct worker *w, gv_time now)
 			atomic_store(&ps->want, false);
 			snap_begin(ps, now);
 		}
-		if (!ps->on)
+		if (!ps->on) {
+			/* a log that lost records, writable again: a
+			 * snapshot mends it (a failed one is retried 5 s on) */
+			if (ps->dropped && !ps->failing &&
+			    (!ps->mend_at || now - ps->mend_at >= 5000000) &&
+			    gvp__try_cycle(p, K_AUTO, true))
+				ps->mend_at = now;
 			continue;
+		}
 		int fin = atomic_load_explicit(&ps->fin, memory_order_acquire);
 		if (fin == FIN_NONE && (ps->sfail || snap_slice(ps, false))) {
 			if (ps->sfail) {
@@ -698,14 +697,6 @@ gvd_persist_iter(struct worker *w, gv_time now)
 		}
 		if (fin == FIN_OK || fin == FIN_FAILED)
 			gvp__snap_done(ps);
-	}
-	/* a log that lost records, writable again: a snapshot mends it */
-	for (unsigned j = 0; j < w->nlocal; j++) {
-		struct pshard *ps = &p->ps[w->local[j]];
-		if (ps->dropped && !ps->failing && !ps->on &&
-		    (!ps->mend_at || now - ps->mend_at >= 5000000) &&
-		    gvp__try_cycle(p, K_AUTO, true))
-			ps->mend_at = now; /* a failed one is retried in 5 s */
 	}
 }
 
@@ -753,9 +744,9 @@ check_points(struct gvd_persist *p)
 		       changes > 0;
 	pthread_mutex_unlock(&p->mu);
 	if (due)
-		start_cycle(p, K_SAVE, true);
+		(void)gvp__try_cycle(p, K_SAVE, true);
 	else if (logs >= REWRITE_MIN && logs >= 2 * bases)
-		start_cycle(p, K_REWRITE, true);
+		(void)gvp__try_cycle(p, K_REWRITE, true);
 }
 
 void *

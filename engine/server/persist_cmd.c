@@ -98,10 +98,7 @@ gvd_cmd_save(gv_daemon *d, struct client *c, gv_resp_arg *av, size_t ac)
 		atomic_store(&p->inprog, 0);
 		return;
 	}
-	for (unsigned i = 0; i < d->k; i++) {
-		r->subs[i].op = OP_SAVE;
-		r->subs[i].shard = (uint16_t)i;
-	}
+	gvd_all_shards(r, OP_SAVE);
 	gvd_dispatch(d, r);
 }
 

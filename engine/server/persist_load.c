@@ -83,6 +83,7 @@ load_file(struct gvd_persist *p, struct pshard *ps, const struct file *f,
 	}
 	const char *why = NULL;
 	size_t off = 0, cut = SIZE_MAX;
+	int ret = 0;
 	uint64_t entries = 0;
 	gv_time now = gv_io_now();
 	uint64_t now_ms = (uint64_t)gvp__wall_ms();
@@ -106,7 +107,8 @@ load_file(struct gvd_persist *p, struct pshard *ps, const struct file *f,
 			 "--shards %u (start it with --shards %u, or another "
 			 "--dir)",
 			 p->dir, f->name, h.shards, p->d->k, h.shards);
-		goto out_err;
+		ret = -1;
+		goto out;
 	}
 	off = GVP_HDR_LEN;
 	struct gvp_load L = {.snap = f->snap, .now = now, .now_ms = now_ms,
@@ -129,60 +131,52 @@ load_file(struct gvd_persist *p, struct pshard *ps, const struct file *f,
 			 "%s/%s: offset %zu: cannot be loaded: %s (start "
 			 "with the limits the data was written under)",
 			 p->dir, f->name, off, L.why);
-		goto out_err;
+		ret = -1;
+		goto out;
 	}
 	if (rc != GVP_OK)
 		goto bad;
-	p->loaded += entries;
-	if (size)
-		munmap((void *)m, size);
-	close(fd);
-	return 0;
+	goto out;
 torn:
-	if (f->snap) /* a snapshot is renamed into place only whole */
-		goto bad;
+	/* only a log's: a snapshot is renamed into place whole, and its
+	 * loader calls a cut one damaged */
 	gv_log(GV_LOG_WARN, "dropping an incomplete last record of a log "
 	       "(a crash in mid-write)", "file=%s/%s offset=%zu bytes=%zu",
 	       p->dir, f->name, cut, size - cut);
 	p->torn++;
-	if (size)
-		munmap((void *)m, size);
-	close(fd);
-	fd = openat(p->dfd, f->name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0) {
-		if (ftruncate(fd, (off_t)cut) == 0)
-			(void)fsync(fd);
-		close(fd);
+	int wfd = openat(p->dfd, f->name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (wfd >= 0) {
+		if (ftruncate(wfd, (off_t)cut) == 0)
+			(void)fsync(wfd);
+		close(wfd);
 	}
-	p->loaded += entries;
-	return 0;
+	goto out;
 bad:
-	if (p->d->cfg.load_damaged) {
-		char aside[96];
-		snprintf(aside, sizeof(aside), "%s.damaged", f->name);
-		gv_log(GV_LOG_ERROR, "damaged file set aside; starting with "
-		       "what it held before the damage and the other files",
-		       "file=%s/%s offset=%zu reason=\"%s\" aside=%s", p->dir,
-		       f->name, off, why, aside);
-		if (renameat(p->dfd, f->name, p->dfd, aside))
-			gv_log(GV_LOG_ERROR, "cannot rename it", "error=%s",
-			       strerror(errno));
-		p->loaded += entries;
-		if (size)
-			munmap((void *)m, size);
-		close(fd);
-		return 0;
+	if (!p->d->cfg.load_damaged) {
+		snprintf(err, errlen,
+			 "%s/%s: offset %zu: %s; the file is damaged: refusing "
+			 "to start (move it aside, or start with --load-damaged "
+			 "to set it aside and load the rest)",
+			 p->dir, f->name, off, why);
+		ret = -1;
+		goto out;
 	}
-	snprintf(err, errlen,
-		 "%s/%s: offset %zu: %s; the file is damaged: refusing to "
-		 "start (move it aside, or start with --load-damaged to set "
-		 "it aside and load the rest)",
-		 p->dir, f->name, off, why);
-out_err:
+	char aside[96];
+	snprintf(aside, sizeof(aside), "%s.damaged", f->name);
+	gv_log(GV_LOG_ERROR, "damaged file set aside; starting with what it "
+	       "held before the damage and the other files",
+	       "file=%s/%s offset=%zu reason=\"%s\" aside=%s", p->dir, f->name,
+	       off, why, aside);
+	if (renameat(p->dfd, f->name, p->dfd, aside))
+		gv_log(GV_LOG_ERROR, "cannot rename it", "error=%s",
+		       strerror(errno));
+out:
+	if (!ret)
+		p->loaded += entries;
 	if (size)
 		munmap((void *)m, size);
 	close(fd);
-	return -1;
+	return ret;
 }
 
 /* Every file of DIR, sorted; the stale .tmp files removed. */

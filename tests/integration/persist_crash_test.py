@@ -54,7 +54,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -87,91 +86,9 @@ def check(cond, what):
 
 # ------------------------------------------------------------- RESP
 
-class RespError(Exception):
-    pass
-
-
-def enc(args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
-
-
-class Conn:
-    """A raw RESP2 connection that pipelines: send() commands, then one
-    reply() each, in order (errors come back as RespError values). Only
-    replies that arrived whole are returned: what a killed server left
-    unsaid raises ConnectionError/OSError."""
-
-    def __init__(self, port, timeout=10.0):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = bytearray()
-        self.pos = 0
-
-    def close(self):
-        try:
-            self.s.close()
-        except OSError:
-            pass
-
-    def send(self, cmds):
-        self.s.sendall(b"".join(enc(c) for c in cmds))
-
-    def _fill(self):
-        if self.pos > (1 << 20):
-            del self.buf[:self.pos]
-            self.pos = 0
-        chunk = self.s.recv(1 << 18)
-        if not chunk:
-            raise ConnectionError("closed")
-        self.buf += chunk
-
-    def _line(self):
-        while True:
-            i = self.buf.find(b"\r\n", self.pos)
-            if i >= 0:
-                line = bytes(self.buf[self.pos:i])
-                self.pos = i + 2
-                return line
-            self._fill()
-
-    def reply(self):
-        line = self._line()
-        t, rest = line[:1], line[1:]
-        if t == b"+":
-            return rest.decode()
-        if t == b"-":
-            return RespError(rest.decode())
-        if t == b":":
-            return int(rest)
-        if t == b"$":
-            n = int(rest)
-            if n < 0:
-                return None
-            while len(self.buf) - self.pos < n + 2:
-                self._fill()
-            v = bytes(self.buf[self.pos:self.pos + n])
-            self.pos += n + 2
-            return v
-        if t == b"*":
-            n = int(rest)
-            return None if n < 0 else [self.reply() for _ in range(n)]
-        raise ValueError(f"bad reply {line[:80]!r}")
-
-    def cmd(self, *args):
-        self.send([args])
-        return self.reply()
-
-    def pipeline(self, cmds, chunk=500):
-        out = []
-        for i in range(0, len(cmds), chunk):
-            part = cmds[i:i + chunk]
-            self.send(part)
-            out.extend(self.reply() for _ in part)
-        return out
+# A raw RESP2 connection that pipelines (servers.Resp): errors come back
+# as Exception values, and only whole replies are returned.
+Conn = servers.Resp
 
 
 def info(port, section="persistence"):
@@ -962,8 +879,8 @@ def main():
     args = sys.argv[1:]
     if not args or not os.path.exists(args[0]):
         print(__doc__)
-        print("SKIP: no grapevined binary given")
-        return 77
+        print("usage: persist_crash_test.py GRAPEVINED (no binary given)")
+        return 2
     binary = os.path.abspath(args[0])
     seed = int(time.time() * 1000) % 1000000
     rounds = 12

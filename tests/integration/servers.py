@@ -39,34 +39,57 @@ def wait_until(pred, timeout, step=0.05):
 
 # ------------------------------------------------------------- raw RESP
 
+def encode(args):
+    """One command (a list of str/bytes/int arguments) as a RESP array."""
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
 class Resp:
     """A raw RESP2 connection: cmd() parses one reply (errors come back as
-    Exception values, not raised); raw() sends bytes and returns the bytes
-    of the replies that arrive within a quiet period."""
+    Exception values, not raised); send() and pipeline() pipeline, reply()
+    parses the next reply (only whole replies: what a closed connection
+    left unsaid raises ConnectionError); raw() sends bytes and returns the
+    bytes of the replies that arrive within a quiet period."""
 
     def __init__(self, port, timeout=5.0, host="127.0.0.1"):
         self.s = socket.create_connection((host, port), timeout=timeout)
-        self.buf = b""
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = bytearray()
+        self.pos = 0
 
     def close(self):
-        self.s.close()
+        try:
+            self.s.close()
+        except OSError:
+            pass
 
     def _fill(self):
-        chunk = self.s.recv(65536)
+        if self.pos > (1 << 20):
+            del self.buf[:self.pos]
+            self.pos = 0
+        chunk = self.s.recv(1 << 18)
         if not chunk:
             raise ConnectionError("closed")
         self.buf += chunk
 
     def _line(self):
-        while b"\r\n" not in self.buf:
+        while True:
+            i = self.buf.find(b"\r\n", self.pos)
+            if i >= 0:
+                line = bytes(self.buf[self.pos:i])
+                self.pos = i + 2
+                return line
             self._fill()
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
 
     def _exact(self, n):
-        while len(self.buf) < n + 2:
+        while len(self.buf) - self.pos < n + 2:
             self._fill()
-        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        data = bytes(self.buf[self.pos:self.pos + n])
+        self.pos += n + 2
         return data
 
     def reply(self):
@@ -84,15 +107,23 @@ class Resp:
         if t == b"*":
             n = int(rest)
             return None if n < 0 else [self.reply() for _ in range(n)]
-        raise ValueError(f"bad reply {line!r}")
+        raise ValueError(f"bad reply {line[:80]!r}")
+
+    def send(self, cmds):
+        self.s.sendall(b"".join(encode(c) for c in cmds))
 
     def cmd(self, *args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.s.sendall(out)
+        self.send([args])
         return self.reply()
+
+    def pipeline(self, cmds, chunk=500):
+        """Each command's reply, in order, chunk commands in flight."""
+        out = []
+        for i in range(0, len(cmds), chunk):
+            part = cmds[i:i + chunk]
+            self.send(part)
+            out.extend(self.reply() for _ in part)
+        return out
 
     def raw(self, data, quiet=0.3, limit=5.0):
         """Send data; return every byte received until nothing more came
