@@ -52,10 +52,13 @@
 	"  --rate R             background writes per second (default 200)\n"  \
 	"  --keys K             background keyspace (default 1024)\n"          \
 	"  --seconds S          window after the crash (default 10)\n"         \
-	"  --probe-ms MS        failure-detection probe period (default\n"     \
-	"                       100; probe timeout MS/2)\n"                    \
+	"  --probe-ms MS        failure-detection probe period, probe\n"       \
+	"                       timeout MS/2 (default: the library's,\n"       \
+	"                       gv_node_config_default)\n"                     \
+	"  --loss P             outgoing datagrams dropped, in [0, 1)\n"       \
+	"                       (default 0)\n"                                 \
 	"  --interval-ms MS     gossip round (default 100)\n"                  \
-	"  --mode M             eager, push, pull or pushpull (default\n"      \
+	"  --mode M             eager, tree, push, pull or pushpull (default\n"      \
 	"                       eager)\n"                                      \
 	"  --warmup-ms MS       load before the crash (default 1000)\n"        \
 	"  --deadline-ms MS     wait for equal roots at the end (default\n"    \
@@ -80,6 +83,9 @@ struct ch_params {
 	size_t nodes, kill, keys;
 	bool restart;
 	uint64_t rate, seconds, probe_ms, interval_ms, warmup_ms, deadline_ms;
+	uint64_t probe_timeout_ms;
+	bool probe_set; /* --probe-ms given; else the library's defaults */
+	double loss;
 	int mode, backend;
 	unsigned workers;
 	uint64_t seed;
@@ -221,7 +227,11 @@ ch_run(const struct ch_params *p, struct ch_result *r)
 	cfg.bg_keys = p->keys;
 	cfg.faults = true;
 	cfg.watch_members = true;
-	net_node_config(&cfg.node, p->mode, p->interval_ms, p->probe_ms);
+	cfg.loss = p->loss;
+	net_node_config(&cfg.node, p->mode, p->interval_ms,
+	                p->probe_set ? p->probe_ms : 0);
+	r->p.probe_ms = cfg.node.probe_interval_ms;
+	r->p.probe_timeout_ms = cfg.node.probe_timeout_ms;
 
 	bool *victim = calloc(n, sizeof(*victim));
 	bool *up = calloc(n, sizeof(*up));
@@ -486,10 +496,12 @@ ch_print(FILE *f, const struct ch_result *r)
 	fprintf(f,
 	        "churn: mode=%s nodes=%zu kill=%zu restart=%s rate=%" PRIu64
 	        "/s keys=%zu window=%" PRIu64 "s probe=%" PRIu64
-	        "ms interval=%" PRIu64 "ms seed=%" PRIu64 " workers=%u io=%s\n",
+	        "/%" PRIu64 "ms loss=%g interval=%" PRIu64 "ms seed=%" PRIu64
+	        " workers=%u io=%s\n",
 	        gv_mode_name(p->mode), p->nodes, p->kill,
 	        p->restart ? "yes" : "no", p->rate, p->keys, p->seconds,
-	        p->probe_ms, p->interval_ms, p->seed, r->workers, r->backend);
+	        p->probe_ms, p->probe_timeout_ms, p->loss, p->interval_ms,
+	        p->seed, r->workers, r->backend);
 	fprintf(f, "  %6s %9s %9s %9s\n", "node", "suspect", "dead", "catchup");
 	for (size_t j = 0; j < p->kill; j++) {
 		fprintf(f, "  %6zu ", r->v[j].node);
@@ -548,11 +560,12 @@ ch_json(FILE *f, const struct ch_result *r, const struct machine *m)
 	fprintf(f,
 	        ",\"nodes\":%zu,\"kill\":%zu,\"restart\":%s,\"rate\":%" PRIu64
 	        ",\"keys\":%zu,\"seconds\":%" PRIu64 ",\"probe_ms\":%" PRIu64
+	        ",\"probe_timeout_ms\":%" PRIu64 ",\"loss\":%g"
 	        ",\"interval_ms\":%" PRIu64 ",\"ae_interval_ms\":%" PRIu64
 	        ",\"seed\":%" PRIu64 ",\"workers\":%u,\"io_backend\":",
 	        p->nodes, p->kill, p->restart ? "true" : "false", p->rate,
-	        p->keys, p->seconds, p->probe_ms, p->interval_ms,
-	        r->ae_interval_ms, p->seed, r->workers);
+	        p->keys, p->seconds, p->probe_ms, p->probe_timeout_ms, p->loss,
+	        p->interval_ms, r->ae_interval_ms, p->seed, r->workers);
 	json_str(f, r->backend);
 	fprintf(f, ",\"crash\":\"detach\",\"victims\":[");
 	for (size_t j = 0; j < p->kill; j++) {
@@ -603,7 +616,8 @@ int
 cmd_churn(int argc, char **argv)
 {
 	uint64_t nodes = 0, kill = 0, rate = 200, keys = 1024, seconds = 10;
-	uint64_t probe = 100, interval = 100, warmup = 1000, deadline = 10000;
+	uint64_t probe = 0, interval = 100, warmup = 1000, deadline = 10000;
+	double loss = 0;
 	uint64_t workers = 0, seed = 1;
 	bool restart = false;
 	int mode = GV_MODE_EAGER;
@@ -640,6 +654,12 @@ cmd_churn(int argc, char **argv)
 	         .dst = &probe,
 	         .umin = 2,
 	         .umax = 60000},
+	        {.name = "--loss",
+	         .kind = OPT_F64,
+	         .dst = &loss,
+	         .fmin = 0,
+	         .fmax = 1,
+	         .fmax_open = true},
 	        {.name = "--interval-ms",
 	         .kind = OPT_U64,
 	         .dst = &interval,
@@ -695,6 +715,8 @@ cmd_churn(int argc, char **argv)
 	        .rate = rate,
 	        .seconds = seconds,
 	        .probe_ms = probe,
+	        .probe_set = probe != 0,
+	        .loss = loss,
 	        .interval_ms = interval,
 	        .warmup_ms = warmup,
 	        .deadline_ms = deadline,

@@ -56,7 +56,7 @@
 	"  --probe-ms MS        failure-detection probe period (default\n"     \
 	"                       100; probe timeout MS/2)\n"                    \
 	"  --interval-ms MS     gossip round (default 100)\n"                  \
-	"  --mode M             eager, push, pull or pushpull (default\n"      \
+	"  --mode M             eager, tree, push, pull or pushpull (default\n"      \
 	"                       eager)\n"                                      \
 	"  --warmup-ms MS       run before the cut (default 1000)\n"           \
 	"  --deadline-ms MS     give up on the heal after this (default\n"     \

@@ -92,7 +92,7 @@
 	"                       counter (a CRDT): the cost of counters\n"      \
 	"  --writers W          writer nodes 0 .. W-1; key k is written by\n"  \
 	"                       node k mod W (default: all nodes)\n"           \
-	"  --mode M             eager, push, pull or pushpull (default "       \
+	"  --mode M             eager, tree, push, pull or pushpull (default "       \
 	"eager)\n"                                                             \
 	"  --fanout F           peers per round (default 3)\n"                 \
 	"  --interval-ms MS     gossip round (default 100)\n"                  \

@@ -17,4 +17,8 @@ int cmd_throughput(int argc, char **argv);
  * read-after-write lag at the other nodes. */
 int cmd_cache(int argc, char **argv);
 
+/* `gvbench join` (cmd_join.c): cluster formation, N nodes joining
+ * through K seeds at once on real UDP sockets. */
+int cmd_join(int argc, char **argv);
+
 #endif /* GV_BENCH_CMDS_H */

@@ -18,9 +18,11 @@ net_node_config(gv_node_config *nc, int mode, uint64_t interval_ms,
 {
 	nc->mode = mode;
 	nc->interval_ms = interval_ms;
-	nc->probe_interval_ms = probe_ms;
-	/* grapevined's rule (engine/server/daemon.c) */
-	nc->probe_timeout_ms = probe_ms / 2 ? probe_ms / 2 : 1;
+	if (probe_ms) {
+		nc->probe_interval_ms = probe_ms;
+		/* grapevined's rule (engine/server/shards.c) */
+		nc->probe_timeout_ms = probe_ms / 2 ? probe_ms / 2 : 1;
+	}
 	nc->mem = gv_mem_default();
 }
 

@@ -24,7 +24,9 @@ int cmd_churn(int argc, char **argv);
 /*
  * net_node_config - the failure-detection settings of both benchmarks:
  * probes every probe_ms with a probe timeout of half of it (as the daemon
- * derives it), gossip rounds every interval_ms in `mode`, anti-entropy on
+ * derives it), or the library's defaults with probe_ms 0 (the node config
+ * already holds them), gossip rounds every interval_ms in `mode`,
+ * anti-entropy on
  * at the node default (it repairs what a partition or a crash missed).
  */
 void net_node_config(gv_node_config *nc, int mode, uint64_t interval_ms,

@@ -78,7 +78,7 @@ progress(bool on, const char *cmd, size_t nodes, int mode, uint64_t u,
 	"\n"                                                                   \
 	"  --nodes N          cluster size (2 .. 16777214)\n"                  \
 	"  --fanout F         peers per round (default 3)\n"                   \
-	"  --mode M           push, pull, pushpull or eager (default "         \
+	"  --mode M           push, pull, pushpull, eager or tree (default "         \
 	"pushpull)\n"                                                          \
 	"  --interval-ms MS   gossip round (default 100)\n"                    \
 	"  --loss P           datagram loss probability in [0, 1) (default "   \
@@ -280,7 +280,7 @@ sim_print(FILE *f, const struct sim_result *r)
 	        gv_mode_name(p->mode), p->nodes, p->fanout, p->interval_ms,
 	        p->loss, p->updates, p->seed,
 	        r->is_static ? "static" : "prejoined", ae_text(r));
-	conv_print(f, &r->s, p->mode == GV_MODE_EAGER);
+	conv_print(f, &r->s, (p->mode == GV_MODE_EAGER || p->mode == GV_MODE_TREE));
 	fprintf(f,
 	        "  messages_per_node %.1f (%.2f per update; %" PRIu64
 	        " datagrams, %" PRIu64 " with payload)\n",
@@ -308,7 +308,7 @@ sim_json(FILE *f, const struct sim_result *r, const struct machine *m)
 	        p->nodes, p->fanout, p->interval_ms, p->loss, p->updates,
 	        p->seed, r->is_static ? "static" : "prejoined",
 	        r->ae ? "true" : "false", r->reduced ? "true" : "false");
-	conv_json(f, &r->s, p->mode == GV_MODE_EAGER);
+	conv_json(f, &r->s, (p->mode == GV_MODE_EAGER || p->mode == GV_MODE_TREE));
 	fprintf(f,
 	        ",\"datagrams_sent\":%" PRIu64 ",\"payload_msgs\":%" PRIu64
 	        ",\"messages_per_node\":",
@@ -380,7 +380,7 @@ table_footer(FILE *f, const struct sim_params *p)
 	        "rounds = ceil(convergence / interval)%s; percentiles "
 	        "nearest-rank over converged updates; msg/n/upd = "
 	        "datagrams sent per node per update\n",
-	        p->mode == GV_MODE_EAGER ? " (eager: not meaningful)" : "");
+	        (p->mode == GV_MODE_EAGER || p->mode == GV_MODE_TREE) ? " (eager: not meaningful)" : "");
 }
 
 static int
@@ -519,7 +519,7 @@ cmd_sim(int argc, char **argv)
 	"  --nodes N            cluster size (2 .. 4096)\n"                    \
 	"  --workers W          io threads (default: online cores)\n"          \
 	"  --fanout F           peers per round (default 3)\n"                 \
-	"  --mode M             eager, push, pull or pushpull (default\n"      \
+	"  --mode M             eager, tree, push, pull or pushpull (default\n"      \
 	"                       eager)\n"                                      \
 	"  --interval-ms MS     gossip round (default 100)\n"                  \
 	"  --updates K          tracked writes (default 200)\n"                \
@@ -877,7 +877,7 @@ cv_print(FILE *f, const struct cv_result *r)
 	        r->workers, r->backend,
 	        r->ae ? "on (loss > 0)" : "off (dissemination alone)",
 	        p->keyring ? seal_cipher_name(p->keyring) : "no");
-	conv_print(f, &r->s, p->mode == GV_MODE_EAGER);
+	conv_print(f, &r->s, (p->mode == GV_MODE_EAGER || p->mode == GV_MODE_TREE));
 	fprintf(f,
 	        "  messages_per_node %.1f (%.2f per update; %" PRIu64
 	        " datagrams, %" PRIu64 " update records)\n",
@@ -894,6 +894,16 @@ cv_print(FILE *f, const struct cv_result *r)
 		        r->rmr);
 	else
 		fprintf(f, "  rmr              -  (background load)\n");
+	if (p->mode == GV_MODE_TREE)
+		fprintf(f,
+		        "  tree             %.2f hops per write received, %.2f "
+		        "ids announced per update, %" PRIu64 " grafted, %" PRIu64
+		        " not asked (budget)\n",
+		        d->tree_received ? (double)d->tree_hops /
+		                                   (double)d->tree_received
+		                         : 0.0,
+		        (double)d->tree_ihave_out / (double)p->updates,
+		        d->tree_grafts_out, d->tree_graft_drops);
 	if (p->bg_ups)
 		fprintf(f,
 		        "  background       %.0f writes/s done (%" PRIu64
@@ -943,7 +953,7 @@ cv_json(FILE *f, const struct cv_result *r, const struct machine *m)
 	        ",\"membership\":\"prejoined\",\"anti_entropy\":%s"
 	        ",\"deadline_ms\":%" PRIu64,
 	        r->ae ? "true" : "false", p->deadline_ms);
-	conv_json(f, &r->s, p->mode == GV_MODE_EAGER);
+	conv_json(f, &r->s, (p->mode == GV_MODE_EAGER || p->mode == GV_MODE_TREE));
 	fprintf(f,
 	        ",\"datagrams_sent\":%" PRIu64 ",\"update_records\":%" PRIu64
 	        ",\"messages_per_node\":",
@@ -953,8 +963,14 @@ cv_json(FILE *f, const struct cv_result *r, const struct machine *m)
 	json_num(f, r->messages_per_node_per_update, true);
 	fprintf(f, ",\"rmr\":");
 	json_num(f, r->rmr, r->have_rmr);
-	fprintf(f, ",\"rmr_basis\":\"update_records\""
-	           ",\"background_ups_achieved\":");
+	fprintf(f, ",\"rmr_basis\":\"update_records\"");
+	fprintf(f,
+	        ",\"tree\":{\"received\":%" PRIu64 ",\"hops\":%" PRIu64
+	        ",\"ihave_ids\":%" PRIu64 ",\"grafts\":%" PRIu64
+	        ",\"graft_drops\":%" PRIu64 "}",
+	        d->tree_received, d->tree_hops, d->tree_ihave_out,
+	        d->tree_grafts_out, d->tree_graft_drops);
+	fprintf(f, ",\"background_ups_achieved\":");
 	json_num(f, r->bg_achieved, true);
 	fprintf(f,
 	        ",\"io\":{\"kernel_drops\":%" PRIu64 ",\"send_errors\":%" PRIu64
@@ -1190,6 +1206,8 @@ static const struct subcmd {
          "partition with conflicting writes, detection and heal"},
         {"churn", cmd_churn,
          "crashed nodes: failure detection, restart and catch-up"},
+        {"join", cmd_join,
+         "cluster formation: N nodes joining through K seeds at once"},
         {"throughput", cmd_throughput,
          "sustained writes/s converging on real UDP sockets (--max)"},
         {"cache", cmd_cache,

@@ -60,6 +60,7 @@ enum cmd_kind {
 	CMD_KILL,    /* crash the node */
 	CMD_RESTART, /* start it again empty: arg = seed node */
 	CMD_TP,      /* throughput write: arg = its sequence number */
+	CMD_JOIN,    /* join through the seeds (cfg.join_seeds) */
 };
 
 /* One slot of a worker's command ring (copied in and out). */
@@ -209,6 +210,16 @@ struct netcluster {
 	 * (a time, nothing else hangs on it) */
 	_Atomic gv_time watch_from;
 	_Atomic gv_time *seen_s, *seen_d;
+
+	/* ---- formation (cfg.join_seeds): view[i] members node i sees
+	 * alive, full_at[i] the first time that was n - 1; written by node
+	 * i's worker only, read relaxed by the driver (counts and times,
+	 * nothing hangs on them). sent_dg / sent_b: node i's datagrams and
+	 * bytes sent, written by its worker's publish, read after the
+	 * snapshot's answer (which orders them) */
+	_Atomic uint32_t *view;
+	_Atomic gv_time *full_at;
+	_Atomic uint64_t *sent_dg, *sent_b;
 
 	/* ---- logged writes and reads */
 	struct wslot *wl;
@@ -413,6 +424,27 @@ first_since(_Atomic gv_time *slot, gv_time from, gv_time t)
 		atomic_store_explicit(slot, t, memory_order_relaxed);
 }
 
+/* Node x's alive count after a member went from old to m->state (old
+ * 255: new), and the first time it reached the full view. */
+static void
+count_view(netcluster *c, struct nodectx *x, const gv_member_info *m, int old)
+{
+	_Atomic uint32_t *v = &c->view[x->idx];
+	uint32_t cur = atomic_load_explicit(v, memory_order_relaxed);
+
+	if (old == GV_MEMBER_ALIVE && m->state != GV_MEMBER_ALIVE)
+		cur--;
+	else if (old != GV_MEMBER_ALIVE && m->state == GV_MEMBER_ALIVE)
+		cur++;
+	else
+		return;
+	atomic_store_explicit(v, cur, memory_order_relaxed);
+	if (cur == c->n - 1 &&
+	    !atomic_load_explicit(&c->full_at[x->idx], memory_order_relaxed))
+		atomic_store_explicit(&c->full_at[x->idx], gv_io_now(),
+		                      memory_order_relaxed);
+}
+
 static void
 cb_member(void *ud, const gv_member_info *m, int old, gv_time now)
 {
@@ -420,6 +452,8 @@ cb_member(void *ud, const gv_member_info *m, int old, gv_time now)
 	struct worker *w = x->w;
 	netcluster *c = x->c;
 
+	if (c->view)
+		count_view(c, x, m, old);
 	if (m->state == GV_MEMBER_SUSPECT)
 		w->ev_suspect++;
 	else if (m->state == GV_MEMBER_DEAD)
@@ -552,6 +586,11 @@ add_node_stats(netcluster_stats *s, const gv_node *node, bool views)
 	s->bytes_out += ns->bytes_out;
 	s->dgrams_in += ns->dgrams_in;
 	s->updates_out += ns->updates_out;
+	s->tree_ihave_out += ns->tree_ihave_out;
+	s->tree_grafts_out += ns->tree_grafts_out;
+	s->tree_graft_drops += ns->tree_graft_drops;
+	s->tree_received += ns->tree_received;
+	s->tree_hops += ns->tree_hops;
 	s->updates_refused += ns->updates_refused;
 	s->outbox_drops += ns->outbox_drops;
 	s->hlc_rejected += ns->hlc_rejected;
@@ -592,6 +631,11 @@ publish(void *ud, gv_shard *sh, void *snap, gv_time now)
 
 	memset(s, 0, sizeof(*s));
 	for (size_t i = w->idx; i < c->n; i += c->nw) {
+		const gv_node_stats *ns = gv_node_get_stats(c->nodes[i]);
+		atomic_store_explicit(&c->sent_dg[i], ns->dgrams_out,
+		                      memory_order_relaxed);
+		atomic_store_explicit(&c->sent_b[i], ns->bytes_out,
+		                      memory_order_relaxed);
 		add_node_stats(s, c->nodes[i], !c->is_down[i]);
 		/* a node a restart replaced keeps its counters in the sums,
 		 * so differences between snapshots stay right */
@@ -721,6 +765,21 @@ restart_id(const netcluster *c, size_t i, uint64_t r)
 	return id;
 }
 
+/* Join through seeds 0 .. join_seeds - 1, node itself excluded. */
+static void
+do_join(struct worker *w, size_t node)
+{
+	netcluster *c = w->c;
+	gv_addr seeds[NETCLUSTER_SEEDS_MAX];
+	size_t k = 0;
+
+	for (size_t i = 0; i < c->cfg.join_seeds; i++)
+		if (i != node)
+			seeds[k++] = c->addrs[i];
+	if (k && gv_node_join(c->nodes[node], gv_io_now(), seeds, k) == 0)
+		gv_shard_touch(w->sh, (int)(node / c->nw));
+}
+
 static void
 do_restart(struct worker *w, size_t node, size_t seed)
 {
@@ -830,6 +889,9 @@ run_cmd(void *ud, gv_shard *sh, void *arg, gv_time now)
 		break;
 	case CMD_RESTART:
 		do_restart(w, node, (size_t)cmd->arg);
+		break;
+	case CMD_JOIN:
+		do_join(w, node);
 		break;
 	case CMD_TP: {
 		struct tp_slot *sl = &c->tp[cmd->arg];
@@ -1049,7 +1111,17 @@ build(netcluster *c, char *err, size_t errlen)
 	c->wl = calloc(cfg->wlog ? cfg->wlog : 1, sizeof(*c->wl));
 	c->kseen = calloc(cfg->wkeys ? cfg->wkeys * c->n : 1, 1);
 	c->kconf = calloc(cfg->wkeys ? cfg->wkeys : 1, sizeof(*c->kconf));
-	if (!c->w || !c->nodes || !c->ctx || !c->ids || !c->addrs ||
+	c->sent_dg = calloc(c->n, sizeof(*c->sent_dg));
+	c->sent_b = calloc(c->n, sizeof(*c->sent_b));
+	if (cfg->join_seeds) {
+		c->view = calloc(c->n, sizeof(*c->view));
+		c->full_at = calloc(c->n, sizeof(*c->full_at));
+		if (!c->view || !c->full_at) {
+			snprintf(err, errlen, "out of memory");
+			return GV_ENOMEM;
+		}
+	}
+	if (!c->sent_dg || !c->sent_b || !c->w || !c->nodes || !c->ctx || !c->ids || !c->addrs ||
 	    !c->tracks || !c->applied || !c->is_down || !c->old ||
 	    !c->restarts || !c->down_at || !c->up_at || !c->restart_err ||
 	    !c->part_at || !c->heal_at || !c->group || !c->byid || !c->wl ||
@@ -1143,7 +1215,7 @@ build(netcluster *c, char *err, size_t errlen)
 			return rc;
 		}
 	}
-	for (size_t i = 0; i < c->n; i++)
+	for (size_t i = 0; i < c->n && !cfg->join_seeds; i++)
 		prejoin(c, i, c->t0);
 	for (size_t i = 0; i < c->n; i++) {
 		rc = gv_shard_attach(c->w[i % c->nw].sh, (int)(i / c->nw),
@@ -1172,6 +1244,35 @@ build(netcluster *c, char *err, size_t errlen)
 	return 0;
 }
 
+static int push(netcluster *c, size_t node, uint32_t kind, uint64_t arg);
+
+/*
+ * The join storm: at t0 (the nodes' start) every node but node 0 is told
+ * to join, all queued before any worker is woken, so they run within a
+ * loop iteration of each other.
+ */
+static int
+join_all(netcluster *c, char *err, size_t errlen)
+{
+	gv_time now = gv_io_now();
+	int rc;
+
+	if (now < c->t0)
+		sleep_us(c->t0 - now);
+	for (size_t i = 1; i < c->n; i++) {
+		while ((rc = push(c, i, CMD_JOIN, 0)) == GV_EFULL)
+			sleep_us(100);
+		if (rc) {
+			snprintf(err, errlen, "join of node %zu: %s", i,
+			         gv_strerror(rc));
+			return rc;
+		}
+	}
+	for (unsigned k = 0; k < c->nw; k++)
+		gv_shard_wake(c->w[k].sh);
+	return 0;
+}
+
 int
 netcluster_new(netcluster **out, const netcluster_config *cfg, char *err,
                size_t errlen)
@@ -1187,6 +1288,8 @@ netcluster_new(netcluster **out, const netcluster_config *cfg, char *err,
 	    (cfg->wlog && cfg->value_size < sizeof(uint64_t)) ||
 	    (cfg->wkeys && cfg->nodes > SIZE_MAX / cfg->wkeys) ||
 	    (cfg->watch_members && cfg->nodes > NETCLUSTER_WATCH_MAX) ||
+	    cfg->join_seeds > cfg->nodes ||
+	    cfg->join_seeds > NETCLUSTER_SEEDS_MAX ||
 	    (cfg->tracks && cfg->nodes > SIZE_MAX / 8 / cfg->tracks) ||
 	    (cfg->tp_updates &&
 	     (cfg->value_size < 8 || cfg->tp_keys == 0 ||
@@ -1210,6 +1313,8 @@ netcluster_new(netcluster **out, const netcluster_config *cfg, char *err,
 	if (c->nw > c->n)
 		c->nw = (unsigned)c->n;
 	rc = build(c, err, errlen);
+	if (rc == 0 && cfg->join_seeds)
+		rc = join_all(c, err, errlen);
 	if (rc) {
 		netcluster_del(c);
 		return rc;
@@ -1256,6 +1361,10 @@ netcluster_del(netcluster *c)
 	free(c->port_node);
 	free(c->seen_s);
 	free(c->seen_d);
+	free(c->view);
+	free(c->full_at);
+	free(c->sent_dg);
+	free(c->sent_b);
 	free(c->w);
 	free(c->nodes);
 	free(c->ctx);
@@ -1291,6 +1400,34 @@ const char *
 netcluster_backend(const netcluster *c)
 {
 	return gv_io_backend_name(gv_shard_io(c->w[0].sh));
+}
+
+size_t
+netcluster_view(const netcluster *c, size_t node, gv_time *full)
+{
+	gv_time at = 0;
+	size_t v = 0;
+
+	if (c->view && node < c->n) {
+		v = atomic_load_explicit(&c->view[node], memory_order_relaxed);
+		at = atomic_load_explicit(&c->full_at[node],
+		                          memory_order_relaxed);
+	}
+	if (full)
+		*full = c->view && !at ? GV_TIME_NEVER : at;
+	return v;
+}
+
+void
+netcluster_node_sent(const netcluster *c, size_t node, uint64_t *dgrams,
+                     uint64_t *bytes)
+{
+	*dgrams = node < c->n ? atomic_load_explicit(&c->sent_dg[node],
+	                                             memory_order_relaxed)
+	                      : 0;
+	*bytes = node < c->n ? atomic_load_explicit(&c->sent_b[node],
+	                                            memory_order_relaxed)
+	                     : 0;
 }
 
 /* ------------------------------------------------------------ driving */

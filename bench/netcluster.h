@@ -5,7 +5,8 @@
  * engine/sim/cluster.h, driven by `gvbench converge`.
  *
  * The nodes are single-shard, prejoined (every node knows every other at
- * start) and spread round-robin over W io workers (gv_shard, the daemon's
+ * start; or, for `join`, knowing nobody and joining through seeds) and
+ * spread round-robin over W io workers (gv_shard, the daemon's
  * runtime: one thread and one gv_io loop each, one UDP socket per node on
  * 127.0.0.1). Every apply of a tracked write at every node is timestamped
  * on one clock, CLOCK_MONOTONIC (gv_io_now), shared by all threads.
@@ -67,7 +68,19 @@ typedef struct netcluster_config {
 	                    * (0: all nodes) */
 	int value_kind;    /* enum zb_kind (zbench.h): what the values are
 	                    * made of (ZB_RANDOM) */
+	/*
+	 * Cluster formation (`join`). 0: every node prejoined with every
+	 * other (the default). K > 0: every node starts knowing nobody;
+	 * nodes 0 .. K-1 are the seeds, and at t0 every node but node 0
+	 * calls gv_node_join with the seeds' addresses (itself excluded),
+	 * all at once: a join storm, as a fleet restart makes one. Each
+	 * node's view (netcluster_view) is then counted from its member
+	 * callbacks. At most NETCLUSTER_SEEDS_MAX and at most nodes.
+	 */
+	size_t join_seeds;
 } netcluster_config;
+
+#define NETCLUSTER_SEEDS_MAX 64
 
 #define NETCLUSTER_WATCH_MAX 2048
 
@@ -78,7 +91,9 @@ void netcluster_config_default(netcluster_config *cfg);
  * netcluster_new - raise RLIMIT_NOFILE to fit the sockets, open every
  * socket (each node learns its port), create the nodes, prejoin every
  * node with every other, host them on the workers and start the worker
- * threads; the nodes start at netcluster_t0(). The error is also
+ * threads; the nodes start at netcluster_t0(). With cfg.join_seeds it
+ * prejoins nobody: it waits until t0 and has every node but node 0 join
+ * through the seeds (the commands run at once). The error is also
  * described in err (errlen bytes).
  * Returns 0 and *out; GV_EINVAL; GV_ENOMEM; -EMFILE (the file limit
  * cannot be raised enough); -errno or a GV_E* code from the io layer or
@@ -121,6 +136,22 @@ int netcluster_put_bg(netcluster *c, size_t node, uint64_t k);
 /* Wake the workers that were given background puts since the last
  * flush. */
 void netcluster_flush(netcluster *c);
+
+/*
+ * netcluster_view - join_seeds > 0: the members node `node` sees alive
+ * now (itself not counted: N - 1 is the full view), and *full (may be
+ * NULL) the first time it saw all N - 1 (GV_TIME_NEVER: not yet). With
+ * join_seeds 0 both read 0.
+ */
+size_t netcluster_view(const netcluster *c, size_t node, gv_time *full);
+
+/*
+ * netcluster_node_sent - node `node`'s datagrams and bytes sent, as of
+ * the last netcluster_snapshot() (its own node only: a restart's
+ * predecessor is not counted).
+ */
+void netcluster_node_sent(const netcluster *c, size_t node, uint64_t *dgrams,
+                          uint64_t *bytes);
 
 /* Nodes that applied track t so far (the writer included). */
 size_t netcluster_reached(const netcluster *c, size_t t);
@@ -218,6 +249,9 @@ typedef struct netcluster_stats {
 	/* compression (gv_node_stats) */
 	uint64_t z_compressed, z_skipped, z_in_bytes, z_out_bytes;
 	uint64_t z_decompressed, z_errors, z_compress_ns, z_decompress_ns;
+	/* broadcast tree (gv_node_stats) */
+	uint64_t tree_ihave_out, tree_grafts_out, tree_graft_drops;
+	uint64_t tree_received, tree_hops;
 } netcluster_stats;
 
 /*

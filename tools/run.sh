@@ -8,6 +8,8 @@
 #                      then pushpull with 100 ms rounds)
 #   gvbench throughput --nodes 8 --max (measures the loopback ceiling first)
 #   gvbench partition  --nodes 150 (50/100 split, 100 ms probes)
+#   gvbench join       --nodes 1000 --seeds 1 (a join storm; a cluster
+#                      that does not form is reported, the job goes on)
 # then prints the summary table (tools/summary.py). JSON lines and PNGs go
 # to results/ (git-ignored): results/suite.jsonl, results/*.png.
 #
@@ -50,10 +52,14 @@ echo "run.sh: gvbench throughput --nodes 8 --max"
 	--plot results/throughput.png
 echo "run.sh: gvbench partition --nodes 150"
 "$gvb" partition --nodes 150 --json "$out"
+echo "run.sh: gvbench join --nodes 1000 --seeds 1"
+"$gvb" join --nodes 1000 --seeds 1 --seconds 30 --json "$out" \
+	--plot results/join.png ||
+	echo "run.sh: gvbench join: the cluster did not form (see above)"
 
 if [ "$all" = 1 ]; then
-	echo "run.sh: gvbench churn --nodes 50 --kill 5 --restart"
-	"$gvb" churn --nodes 50 --kill 5 --restart --json "$out"
+	echo "run.sh: gvbench churn --nodes 50 --kill 5 --restart --probe-ms 100"
+	"$gvb" churn --nodes 50 --kill 5 --restart --probe-ms 100 --json "$out"
 	echo "run.sh: gvbench cache --nodes 1,2 --seconds 2 --pipeline 1,16"
 	"$gvb" cache --nodes 1,2 --seconds 2 --pipeline 1,16 --json "$out" \
 		--plot results/cache

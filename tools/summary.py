@@ -7,7 +7,8 @@
 One row per run: the benchmark, its shape, and its headline figures next
 to the issue's targets (converge: p99 convergence; pushpull: p99 rounds;
 throughput: converged writes/s and efficiency; partition: detect_ms,
-heal_ms, lost; churn: dead_ms p99, catch-up; cache: grapevined against
+heal_ms, lost; churn: dead_ms p99, catch-up; join: formed_ms, false
+suspicions; cache: grapevined against
 Redis per N and pipeline, from the comparison lines, or the max steps
 when a run had no Redis). A line that is not JSON is reported and
 skipped.
@@ -61,6 +62,16 @@ def row(r):
                f"{num(cu.get('p99'), '{:.0f}')} ms, false positives "
                f"{r.get('false_positives')}")
         return b, shape, fig, "-"
+    if b == "join":
+        shape = f"{n} nodes, {r.get('seeds')} seed(s), storm"
+        if r.get("formed"):
+            fig = f"formed {num(r.get('formed_ms'), '{:.0f}')} ms"
+        else:
+            fig = f"not formed ({r.get('nodes_full')}/{n} full views)"
+        fig += (f", node p50 {num(r.get('node_p50_ms'), '{:.0f}')} ms, "
+                f"{num(r.get('dgrams_per_node_mean'), '{:.0f}')} dgrams/node, "
+                f"false suspect {r.get('false_suspect')}")
+        return b, shape, fig, "formed <= 5 s (1000 nodes), no false suspicion"
     if b == "cache":
         shape = f"{n} nodes, P={r.get('pipeline')}"
         if r.get("system") == "compare":

@@ -264,6 +264,105 @@ region_tag_name(const char *name)
 	return (uint16_t)(XXH3_64bits(name, strlen(name)) >> 48);
 }
 
+/* The cycle positions of the members: what the successor and the
+ * predecessor searches of every cycle need. */
+struct cycles {
+	bool regions;
+	uint16_t tags[GV_MAX_REGIONS];
+	uint16_t own;
+	size_t total;
+};
+
+static void
+cycles_init(const gv_node *n, struct cycles *c)
+{
+	c->regions = n->multi_region;
+	memset(c->tags, 0, sizeof(c->tags));
+	c->own = 0;
+	if (c->regions && !n->statics) {
+		for (unsigned i = 0; i < n->nregions; i++)
+			c->tags[i] = region_tag_name(n->regions[i]);
+		c->own = c->tags[0];
+	} else if (c->regions) {
+		c->own = (uint16_t)(cycle_mix(n->static_own_region, 99) >> 48);
+	}
+	c->total = n->statics ? n->statics->n : n->nmembers;
+}
+
+/* Member i's key in cycle j; false if it takes no part (self, not
+ * live). */
+static bool
+cycles_key(const gv_node *n, const struct cycles *c, size_t i, unsigned j,
+	   uint64_t *key)
+{
+	gv_node_id id;
+	uint16_t tag = 0;
+	if (n->statics) {
+		if (i == n->static_self)
+			return false;
+		id = n->statics->id[i];
+		if (c->regions && n->statics->region)
+			tag = (uint16_t)(cycle_mix(n->statics->region[i], 99) >>
+					 48);
+	} else {
+		const struct member *m = &n->members[i];
+		if (m->state != GV_MEMBER_ALIVE && m->state != GV_MEMBER_SUSPECT)
+			return false;
+		id = m->id;
+		if (c->regions)
+			tag = c->tags[m->region];
+	}
+	*key = cycle_key(id, tag, j, c->regions);
+	return true;
+}
+
+/* This node's successor (*succ) and predecessor (*pred) in cycle j, as
+ * member (or static peer) indices; false when it is alone. */
+static bool
+cycle_neighbours(const gv_node *n, const struct cycles *c, unsigned j,
+		 size_t *succ, size_t *pred)
+{
+	uint64_t self = cycle_key(n->self, c->own, j, c->regions);
+	bool above = false, below = false, any = false;
+	uint64_t best_above = 0, best_below = 0, kmin = 0, kmax = 0;
+	size_t ia = 0, ib = 0, imin = 0, imax = 0;
+	for (size_t i = 0; i < c->total; i++) {
+		uint64_t key;
+		if (!cycles_key(n, c, i, j, &key))
+			continue;
+		if (key > self && (!above || key < best_above)) {
+			above = true;
+			best_above = key;
+			ia = i;
+		}
+		if (key < self && (!below || key > best_below)) {
+			below = true;
+			best_below = key;
+			ib = i;
+		}
+		if (!any || key < kmin) {
+			kmin = key;
+			imin = i;
+		}
+		if (!any || key > kmax) {
+			kmax = key;
+			imax = i;
+		}
+		any = true;
+	}
+	if (!any)
+		return false;
+	*succ = above ? ia : imin;
+	*pred = below ? ib : imax;
+	return true;
+}
+
+static gv_node_id
+index_id(const gv_node *n, size_t i)
+{
+	return n->statics ? n->statics->id[i] : n->members[i].id;
+}
+
 /* Recompute the successors in the first k cycles when membership changed
  * (or more cycles are wanted than were computed). */
 static void
@@ -274,63 +373,155 @@ succ_refresh(gv_node *n, unsigned k)
 		k = GV_FLOOD_CYCLES;
 	if (f->valid && f->epoch == n->members_epoch && f->nsucc >= k)
 		return;
-	bool regions = n->multi_region;
-	uint16_t tags[GV_MAX_REGIONS] = {0};
-	uint16_t own = 0;
-	if (regions && !n->statics) {
-		for (unsigned i = 0; i < n->nregions; i++)
-			tags[i] = region_tag_name(n->regions[i]);
-		own = tags[0];
-	} else if (regions) {
-		own = (uint16_t)(cycle_mix(n->static_own_region, 99) >> 48);
-	}
-	size_t total = n->statics ? n->statics->n : n->nmembers;
+	struct cycles c;
+	cycles_init(n, &c);
 	f->nsucc = 0;
 	for (unsigned j = 0; j < k; j++) {
-		uint64_t self = cycle_key(n->self, own, j, regions);
-		bool above = false, any = false;
-		uint64_t best_above = 0, best_min = 0;
-		size_t ia = 0, im = 0;
-		for (size_t i = 0; i < total; i++) {
-			gv_node_id id;
-			uint16_t tag = 0;
-			if (n->statics) {
-				if (i == n->static_self)
-					continue;
-				id = n->statics->id[i];
-				if (regions && n->statics->region)
-					tag = (uint16_t)(cycle_mix(
-						n->statics->region[i], 99) >> 48);
-			} else {
-				const struct member *m = &n->members[i];
-				if (m->state != GV_MEMBER_ALIVE &&
-				    m->state != GV_MEMBER_SUSPECT)
-					continue;
-				id = m->id;
-				if (regions)
-					tag = tags[m->region];
-			}
-			uint64_t key = cycle_key(id, tag, j, regions);
-			if (key > self && (!above || key < best_above)) {
-				above = true;
-				best_above = key;
-				ia = i;
-			}
-			if (!any || key < best_min) {
-				any = true;
-				best_min = key;
-				im = i;
-			}
-		}
-		if (!any)
+		size_t is, ip;
+		if (!cycle_neighbours(n, &c, j, &is, &ip))
 			break;
-		size_t i = above ? ia : im;
-		f->succ_idx[j] = (uint32_t)i;
-		f->succ[j] = n->statics ? n->statics->id[i] : n->members[i].id;
+		f->succ_idx[j] = (uint32_t)is;
+		f->succ[j] = index_id(n, is);
 		f->nsucc = j + 1;
 	}
 	f->valid = true;
 	f->epoch = n->members_epoch;
+}
+
+struct ckey {
+	uint64_t key;
+	uint32_t v;
+};
+
+static int
+ckey_cmp(const void *a, const void *b)
+{
+	const struct ckey *x = a, *y = b;
+	return x->key < y->key ? -1 : x->key > y->key;
+}
+
+/*
+ * The broadcast tree (tree.c) as every node with this membership view
+ * computes it: over the graph of the first d cycles (each node linked to
+ * its successor and predecessor in each), breadth first from the node
+ * first in cycle 0, taking links in cycle order. Writes this node's tree
+ * neighbours (its parent and children) into out; returns how many, or
+ * -1 (no memory, or more than max).
+ */
+int
+gv__cycle_tree(const gv_node *n, unsigned d, gv_node_id *out, unsigned max)
+{
+	struct cycles c;
+	cycles_init(n, &c);
+	size_t total = c.total, m = 0;
+	size_t deg = 2 * (size_t)d;
+	struct ckey *s = gv__alloc(n->mem, (total + 1) * sizeof(*s));
+	uint32_t *who = gv__alloc(n->mem, (total + 1) * sizeof(*who));
+	uint32_t *adj = gv__alloc(n->mem, (total + 1) * deg * sizeof(*adj));
+	uint8_t *na = gv__zalloc(n->mem, (total + 1) * sizeof(*na));
+	int32_t *parent = gv__alloc(n->mem, (total + 1) * sizeof(*parent));
+	uint32_t *queue = gv__alloc(n->mem, (total + 1) * sizeof(*queue));
+	int rc = -1;
+	if (!s || !who || !adj || !na || !parent || !queue)
+		goto out;
+	/* vertices: the live members, then self (vertex m - 1) */
+	for (size_t i = 0; i < total; i++) {
+		uint64_t key;
+		if (cycles_key(n, &c, i, 0, &key))
+			who[m++] = (uint32_t)i;
+	}
+	size_t self = m++;
+	for (unsigned j = 0; j < d && m > 1; j++) {
+		for (size_t v = 0; v < m; v++) {
+			uint64_t key;
+			if (v == self)
+				key = cycle_key(n->self, c.own, j, c.regions);
+			else
+				cycles_key(n, &c, who[v], j, &key);
+			s[v] = (struct ckey){key, (uint32_t)v};
+		}
+		qsort(s, m, sizeof(*s), ckey_cmp);
+		if (j == 0)
+			queue[0] = s[0].v; /* the root */
+		for (size_t p = 0; p < m; p++) {
+			uint32_t a = s[p].v, b = s[(p + 1) % m].v;
+			uint32_t e[2][2] = {{a, b}, {b, a}};
+			for (int q = 0; q < 2; q++) {
+				uint32_t u = e[q][0], w = e[q][1];
+				bool dup = u == w;
+				for (unsigned k = 0; k < na[u] && !dup; k++)
+					dup = adj[u * deg + k] == w;
+				if (!dup && na[u] < deg)
+					adj[u * deg + na[u]++] = w;
+			}
+		}
+	}
+	if (m == 1) {
+		rc = 0;
+		goto out;
+	}
+	for (size_t v = 0; v < m; v++)
+		parent[v] = -2; /* unseen */
+	size_t qh = 0, qt = 1;
+	parent[queue[0]] = -1;
+	while (qh < qt) {
+		uint32_t u = queue[qh++];
+		for (unsigned k = 0; k < na[u]; k++) {
+			uint32_t w = adj[u * deg + k];
+			if (parent[w] != -2)
+				continue;
+			parent[w] = (int32_t)u;
+			queue[qt++] = w;
+		}
+	}
+	unsigned k = 0;
+	for (size_t v = 0; v < m; v++) {
+		bool link = (size_t)parent[self] == v ||
+			    (parent[v] >= 0 && (size_t)parent[v] == self);
+		if (!link || v == self)
+			continue;
+		if (k == max)
+			goto out;
+		out[k++] = index_id(n, who[v]);
+	}
+	rc = (int)k;
+out:
+	gv__free(n->mem, s, s ? (total + 1) * sizeof(*s) : 0);
+	gv__free(n->mem, who, who ? (total + 1) * sizeof(*who) : 0);
+	gv__free(n->mem, adj, adj ? (total + 1) * deg * sizeof(*adj) : 0);
+	gv__free(n->mem, na, na ? (total + 1) * sizeof(*na) : 0);
+	gv__free(n->mem, parent, parent ? (total + 1) * sizeof(*parent) : 0);
+	gv__free(n->mem, queue, queue ? (total + 1) * sizeof(*queue) : 0);
+	return rc;
+}
+
+unsigned
+gv__cycle_neighbours(const gv_node *n, unsigned d, uint32_t *idx,
+		     gv_node_id *ids, bool *succ)
+{
+	struct cycles c;
+	cycles_init(n, &c);
+	unsigned k = 0;
+	for (unsigned j = 0; j < d; j++) {
+		size_t pick[2];
+		if (!cycle_neighbours(n, &c, j, &pick[0], &pick[1]))
+			break;
+		for (unsigned p = 0; p < 2; p++) {
+			gv_node_id id = index_id(n, pick[p]);
+			bool dup = false;
+			for (unsigned q = 0; q < k; q++)
+				if (ids[q] == id) {
+					dup = true;
+					succ[q] |= p == 0;
+				}
+			if (dup)
+				continue;
+			idx[k] = (uint32_t)pick[p];
+			succ[k] = p == 0;
+			ids[k++] = id;
+		}
+	}
+	return k;
 }
 
 static bool
@@ -390,8 +581,21 @@ flood_begin(gv_node *n)
 	o->direct = false;
 	unsigned maxc = q->maxc;
 	bool direct = q->direct;
-	succ_refresh(n, maxc);
 	f->ndest = 0;
+	if (gv__tree_on(n)) {
+		/* the tree's links (class 0) and, for the writes of high
+		 * priority only (maxc 2), the lazy ones (class 1) */
+		gv__tree_refresh(n);
+		for (unsigned i = 0; i < n->tree.nn; i++) {
+			const struct tnbr *b = &n->tree.nb[i];
+			const gv_addr *a = gv__tree_addr(n, b);
+			if (a && (b->eager || maxc > 1))
+				flood_add_dest(f, b->id, a, b->eager ? 0 : 1);
+		}
+		maxc = 0; /* no successor cycles */
+	} else {
+		succ_refresh(n, maxc);
+	}
 	for (unsigned j = 0; j < f->nsucc && j < maxc; j++) {
 		if (n->statics) {
 			flood_add_dest(f, f->succ[j],
@@ -618,21 +822,40 @@ record_update(gv_node *n, const gv_record *rec, uint8_t priority,
  * pass still goes out; receivers keep the newer one.
  */
 static void
-flood_add(gv_node *n, const gv_record *rec, int priority, gv_node_id from)
+flood_add(gv_node *n, const gv_record *rec, int priority, gv_node_id from,
+	  bool announce)
 {
 	struct flood *f = &n->flood;
 	struct flood_buf *q = &f->q[f->pend];
-	size_t k = scaled_fanout(n, priority);
-	if (!from)
-		k *= 2; /* the origin: a hop's worth at once */
-	if (k > GV_FLOOD_CYCLES)
-		k = GV_FLOOD_CYCLES;
+	bool tree = gv__tree_on(n);
+	size_t k;
+	if (tree) {
+		/* class 0: the tree's links; 1: also the lazy ones, for the
+		 * writes that should not wait for a repair */
+		k = priority > GV_PRIO_NORMAL ? 2 : 1;
+	} else {
+		k = scaled_fanout(n, priority);
+		if (!from)
+			k *= 2; /* the origin: a hop's worth at once */
+		if (k > GV_FLOOD_CYCLES)
+			k = GV_FLOOD_CYCLES;
+	}
 	bool direct = !from && gv__cluster_size(n) - 1 <= GV_DIRECT_MAX;
+	/* hops from the origin to the next node */
+	unsigned hops = from ? n->tree.cur_hops + 1u : 0;
+	if (hops > UINT8_MAX)
+		hops = UINT8_MAX;
+	if (tree && announce && !direct && priority <= GV_PRIO_NORMAL)
+		gv__tree_announce(n, rec->hash ? rec->hash
+					       : gv__key_hash(rec->key,
+							      rec->klen),
+				  rec->ver.hlc, from, false);
 	gv_wire_update u;
 	uint8_t ref[GV_WIRE_REF_LEN];
 	if (record_update(n, rec, (uint8_t)priority,
 			  direct ? GV_UPD_DIRECT : 0, &u, ref))
 		return;
+	u.hops = (uint8_t)hops;
 	size_t size = gv__record_wire_size(n, rec);
 	if (n->cfg.flood_max_bytes &&
 	    q->enc_len + size > n->cfg.flood_max_bytes) {
@@ -686,9 +909,9 @@ void
 gv__spread_update(gv_node *n, gv_time now, const gv_record *rec,
 		  int priority, gv_node_id from, bool forward)
 {
-	if (n->cfg.mode == GV_MODE_EAGER) {
+	if (gv__eager(n)) {
 		if (forward) /* else its origin sent it to every node */
-			flood_add(n, rec, priority, from);
+			flood_add(n, rec, priority, from, true);
 		return;
 	}
 	struct rumor *r =
@@ -1030,11 +1253,21 @@ apply_update(gv_node *n, gv_time now, gv_node_id sender, const gv_record *in,
 		 * flooding passes on what came, every node joins it alike;
 		 * the round-based modes spread the joined state */
 		bool joined = gv_version_cmp(&rec.ver, &in->ver) != 0;
-		gv__spread_update(n, now,
-				  joined && n->cfg.mode == GV_MODE_EAGER ? in
-									 : &rec,
+		if (gv__tree_on(n) && (uflags & GV_UPD_AE)) {
+			/* a repair: the neighbours are told, and those that
+			 * lack it too ask (the tree is not disturbed) */
+			gv__tree_repaired(n, kh, in->ver.hlc);
+			gv__tree_announce(n, kh, rec.ver.hlc, sender, true);
+			return;
+		}
+		if (gv__tree_on(n))
+			gv__tree_new(n, sender, uflags, priority, kh,
+				     in->ver.hlc);
+		gv__spread_update(n, now, joined && gv__eager(n) ? in : &rec,
 				  priority, sender, !(uflags & GV_UPD_DIRECT));
 	} else if (res == GV_MERGE_DUPLICATE) {
+		if (gv__tree_dup(n, sender, uflags, priority, kh, in->ver.hlc))
+			flood_add(n, in, priority, sender, false);
 		tomb_from_origin(n, now, sender, in->tombstone, in->key, in->klen,
 				 &in->ver, kh);
 	}
@@ -1059,6 +1292,26 @@ gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 	if ((seen && *seen == id && !(u->flags & GV_UPD_AE)) ||
 	    (n->dedup_on && gv_dedup_contains(&n->dedup, id))) {
 		n->st.dedup_hits++;
+		if (gv__tree_dup(n, sender, u->flags, u->priority, kh,
+				 u->ver.hlc) &&
+		    !(u->flags & GV_UPD_REF)) {
+			bool tomb = (u->flags & GV_UPD_TOMBSTONE) != 0;
+			gv_record in = {
+				.key = u->key,
+				.klen = u->klen,
+				.val = u->val,
+				.vlen = u->vlen,
+				.ver = u->ver,
+				.prev = u->prev,
+				.tombstone = tomb,
+				.kind = u->kind,
+				.expire = u->expire,
+				.cond = (u->flags & GV_UPD_COND) != 0 && !tomb,
+				.hash = kh,
+			};
+			n->tree.cur_hops = u->hops;
+			flood_add(n, &in, u->priority, sender, false);
+		}
 		tomb_from_origin(n, now, sender,
 				 (u->flags & GV_UPD_TOMBSTONE) != 0, u->key,
 				 u->klen, &u->ver, kh);
@@ -1077,6 +1330,7 @@ gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 	}
 	if (gv_hlc_observe(&n->hlc, u->ver.hlc, gv__wall_ms(n, now)))
 		return; /* too far in the future: counted, not adopted */
+	n->tree.cur_hops = u->hops;
 	if (GV_UNLIKELY(u->flags & GV_UPD_REF)) {
 		/* the value follows over the stream (stream.c) */
 		gv__stream_announced(n, now, from, sender, u, kh);
@@ -1107,6 +1361,7 @@ gv__apply_update(gv_node *n, gv_time now, gv_node_id sender,
 	/* the checks gv__on_update made at the announcement, again: a
 	 * flush or a purge may have come meanwhile */
 	uint64_t id = update_id(kh, &in->ver);
+	n->tree.cur_hops = 0;
 	if (in->tombstone && gv__tomb_purged_recently(n, kh, &in->ver))
 		return;
 	if (gv__flushed(n, &in->ver) && !gv__key_sys(in->key, in->klen)) {

@@ -5,7 +5,11 @@
  *
  * Probing: one member per probe period, in a shuffled round robin. A ping
  * unanswered within probe_timeout sends ping-req through indirect_checks
- * other members; no ack by the end of the period makes the target suspect.
+ * other members and a second direct ping; no ack by the end of the period
+ * makes the target suspect, and the target is told so directly. Suspects
+ * this node has not accused itself are probed too, in spare probe slots,
+ * and every ping to a suspect carries its record, so a live one refutes
+ * in its ack.
  * Suspicion: a suspect member is declared dead when its suspicion timeout
  * runs out; the timeout starts at suspicion_max_mult times the minimum
  * (suspicion_mult * log10(N) probe periods) and shrinks towards the minimum
@@ -56,6 +60,8 @@ mindex_rebuild(gv_node *n, size_t cap)
 int
 gv__members_init(gv_node *n)
 {
+	n->form_at = GV_TIME_NEVER;
+	n->suspect_next = GV_TIME_NEVER;
 	return mindex_rebuild(n, 64);
 }
 
@@ -307,6 +313,8 @@ suspect(gv_node *n, struct member *m, uint32_t inc, gv_node_id from,
 			unsigned c = m->nconfirm > 0 ? m->nconfirm - 1 : 0;
 			m->suspect_deadline =
 				m->suspect_start + suspicion_timeout(n, c);
+			if (m->suspect_deadline < n->suspect_next)
+				n->suspect_next = m->suspect_deadline;
 			/* pass the new, independent accusation on */
 			m->accuser = from;
 			gv__spread_member(n, m->id);
@@ -320,6 +328,8 @@ suspect(gv_node *n, struct member *m, uint32_t inc, gv_node_id from,
 	if (from)
 		add_confirmation(m, from);
 	m->suspect_deadline = now + suspicion_timeout(n, 0);
+	if (m->suspect_deadline < n->suspect_next)
+		n->suspect_next = m->suspect_deadline;
 	n->st.suspicions++;
 	set_state(n, m, GV_MEMBER_SUSPECT, now);
 	gv__spread_member(n, m->id);
@@ -358,6 +368,27 @@ about_self(gv_node *n, const gv_addr *from, const gv_wire_member *w,
  * restarts of one node of three: reach 0.5, a false partition) and hold
  * back tombstone collection waiting for a holder that never comes back.
  */
+static uint64_t
+addr_hash(const gv_addr *a)
+{
+	uint64_t h = a->port;
+	for (size_t i = 0; i < sizeof(a->addr); i++)
+		h = h * 131 + a->addr[i];
+	return (h * UINT64_C(0x9E3779B97F4A7C15)) >> 32;
+}
+
+/* Note address a; returns whether its bit was set already (some member
+ * may hold it). */
+static bool
+addr_note(gv_node *n, const gv_addr *a)
+{
+	uint64_t h = addr_hash(a) % (GV_ADDR_SEEN_WORDS * 64);
+	uint64_t bit = UINT64_C(1) << (h & 63);
+	bool seen = n->addr_seen[h >> 6] & bit;
+	n->addr_seen[h >> 6] |= bit;
+	return seen;
+}
+
 static void
 superseded(gv_node *n, struct member *m, gv_time now)
 {
@@ -397,6 +428,9 @@ gv__on_member_record(gv_node *n, gv_time now, const gv_addr *addr,
 		m = member_add(n, w->node);
 		if (!m)
 			return;
+		/* a scan per new member (superseded) would be N^2 per node
+		 * as a cluster forms: only when its address's bit was set */
+		bool shared = addr_note(n, &w->addr);
 		m->incarnation = w->incarnation;
 		m->addr = w->addr;
 		m->region = gv__region_intern(n, w->region, w->region_len);
@@ -418,8 +452,10 @@ gv__on_member_record(gv_node *n, gv_time now, const gv_addr *addr,
 		if (w->state == GV_MEMBER_SUSPECT)
 			suspect(n, m, w->incarnation,
 				w->accuser ? w->accuser : from, now);
+		n->learned++;
 		gv__spread_member(n, m->id);
-		superseded(n, m, now);
+		if (shared)
+			superseded(n, m, now);
 		gv__update_reach(n, now);
 		return;
 	}
@@ -429,6 +465,7 @@ gv__on_member_record(gv_node *n, gv_time now, const gv_addr *addr,
 			return;
 		m->incarnation = w->incarnation;
 		m->addr = w->addr;
+		addr_note(n, &w->addr);
 		m->region = gv__region_intern(n, w->region, w->region_len);
 		memcpy(m->name, w->name, w->name_len);
 		m->name[w->name_len] = 0;
@@ -470,6 +507,18 @@ send_ping(gv_node *n, const gv_addr *to, uint32_t probe, gv_node_id target)
 	it.u.ping.probe = probe;
 	it.u.ping.target = target;
 	gv__node_item(n, to, &it);
+	/*
+	 * A ping to a member we suspect carries its record as we see it:
+	 * a live one refutes at once and its ack brings the refutation
+	 * back, instead of waiting for the rumor to find it.
+	 */
+	struct member *m = target ? gv__member_find(n, target) : NULL;
+	if (m && m->state == GV_MEMBER_SUSPECT) {
+		struct item r = {.kind = IT_MEMBER};
+		r.u.member.id = m->id;
+		r.u.member.state_override = 255;
+		gv__node_item(n, to, &r);
+	}
 }
 
 static void
@@ -626,8 +675,18 @@ probe_failed(gv_node *n, struct probe *p, gv_time now)
 		n->awareness++;
 	struct member *m = gv__member_find(n, p->target);
 	/* a new suspicion, or an independent confirmation of one */
-	if (m && (m->state == GV_MEMBER_ALIVE || m->state == GV_MEMBER_SUSPECT))
-		suspect(n, m, m->incarnation, n->self, now);
+	if (!m || (m->state != GV_MEMBER_ALIVE && m->state != GV_MEMBER_SUSPECT))
+		return;
+	bool fresh = m->state == GV_MEMBER_ALIVE;
+	suspect(n, m, m->incarnation, n->self, now);
+	if (fresh) {
+		/* tell the suspect too: if only our path to it is bad, it
+		 * refutes before the rumor would have reached it */
+		struct item it = {.kind = IT_MEMBER};
+		it.u.member.id = m->id;
+		it.u.member.state_override = 255;
+		gv__node_item(n, &m->addr, &it);
+	}
 }
 
 /*
@@ -648,6 +707,39 @@ probes_per_period(const gv_node *n)
 	return total && down * 20 >= total ? GV_MAX_PROBES : 1;
 }
 
+static bool
+probing(const gv_node *n, unsigned used, gv_node_id id)
+{
+	for (unsigned j = 0; j < used; j++)
+		if (n->probes[j].target == id)
+			return true;
+	return false;
+}
+
+static void
+probe_start(gv_node *n, struct probe *p, const struct member *m, gv_time now)
+{
+	uint64_t scale = (uint64_t)(n->awareness + 1);
+	p->active = true;
+	p->indirect_sent = false;
+	p->seq = ++n->probe_seq;
+	p->target = m->id;
+	p->direct_deadline = now + n->cfg.probe_timeout_ms * MS * scale;
+	p->end = now + n->cfg.probe_interval_ms * MS * scale;
+	p->nacks = 0;
+	p->nacks_expected = 0;
+	n->st.probes++;
+	send_ping(n, &m->addr, p->seq, m->id);
+}
+
+/*
+ * Besides the round robin, each period probes (in spare probe slots) the
+ * suspects this node has not accused itself. A crashed member then
+ * collects its independent confirmations within about one period of the
+ * rumor, and its suspicion timeout shrinks to the minimum (Lifeguard)
+ * instead of waiting for the round robins to come round to it; a live
+ * one gets its record with the ping and refutes in the ack.
+ */
 void
 gv__probe_tick(gv_node *n, gv_time now)
 {
@@ -656,28 +748,25 @@ gv__probe_tick(gv_node *n, gv_time now)
 			probe_failed(n, &n->probes[i], now);
 	if (n->leaving)
 		return;
-	unsigned k = probes_per_period(n);
-	uint64_t scale = (uint64_t)(n->awareness + 1);
-	for (unsigned i = 0; i < k; i++) {
+	unsigned k = probes_per_period(n), used = 0;
+	while (used < k) {
 		struct member *m = next_probe_target(n);
-		if (!m)
-			return;
-		bool dup = false;
-		for (unsigned j = 0; j < i; j++)
-			dup |= n->probes[j].target == m->id;
-		if (dup)
-			return; /* fewer members than probes */
-		struct probe *p = &n->probes[i];
-		p->active = true;
-		p->indirect_sent = false;
-		p->seq = ++n->probe_seq;
-		p->target = m->id;
-		p->direct_deadline = now + n->cfg.probe_timeout_ms * MS * scale;
-		p->end = now + n->cfg.probe_interval_ms * MS * scale;
-		p->nacks = 0;
-		p->nacks_expected = 0;
-		n->st.probes++;
-		send_ping(n, &m->addr, p->seq, m->id);
+		if (!m || probing(n, used, m->id))
+			break; /* fewer members than probes */
+		probe_start(n, &n->probes[used++], m, now);
+	}
+	if (!n->st.members_suspect)
+		return;
+	for (size_t i = 0; i < n->nmembers && used < GV_MAX_PROBES; i++) {
+		struct member *m = &n->members[i];
+		if (m->state != GV_MEMBER_SUSPECT ||
+		    m->nconfirm == GV_MAX_CONFIRM || probing(n, used, m->id))
+			continue;
+		bool accused = false;
+		for (unsigned j = 0; j < m->nconfirm; j++)
+			accused |= m->confirm[j] == n->self;
+		if (!accused)
+			probe_start(n, &n->probes[used++], m, now);
 	}
 }
 
@@ -713,6 +802,10 @@ probe_indirect(gv_node *n, struct probe *p, gv_time now)
 		gv__node_item(n, &addrs[i], &it);
 	}
 	p->nacks_expected = (unsigned)k;
+	/* and a second direct ping: with the first ping or its ack lost
+	 * (p = 0.19 at 10% loss) it takes a second loss on the direct path
+	 * as well as on every relayed one to fail the probe */
+	send_ping(n, &t->addr, p->seq, t->id);
 }
 
 gv_time
@@ -730,12 +823,12 @@ gv__members_next(const gv_node *n)
 		for (int i = 0; i < GV_MAX_RELAYS; i++)
 			if (n->relays[i].used && n->relays[i].deadline < t)
 				t = n->relays[i].deadline;
-	/* suspicion deadlines: only suspect members have one */
-	if (n->st.members_suspect)
-		for (size_t i = 0; i < n->nmembers; i++)
-			if (n->members[i].state == GV_MEMBER_SUSPECT &&
-			    n->members[i].suspect_deadline < t)
-				t = n->members[i].suspect_deadline;
+	/* suspicion deadlines: only suspect members have one (the earliest
+	 * is cached: this runs after every call into the node, and a scan
+	 * of a thousand members per datagram is what a suspicion storm
+	 * would otherwise cost) */
+	if (n->st.members_suspect && n->suspect_next < t)
+		t = n->suspect_next;
 	return t;
 }
 
@@ -759,16 +852,23 @@ gv__members_timers(gv_node *n, gv_time now)
 			n->nrelays--;
 		}
 	}
-	if (n->st.members_suspect)
-		for (size_t i = 0; i < n->nmembers; i++) {
-			struct member *m = &n->members[i];
-			if (m->state == GV_MEMBER_SUSPECT &&
-			    now >= m->suspect_deadline) {
-				m->accuser = n->self;
-				set_state(n, m, GV_MEMBER_DEAD, now);
-				gv__spread_member(n, m->id);
-			}
+	if (!n->st.members_suspect || now < n->suspect_next)
+		return;
+	/* due: expire, and find the next deadline (suspect() lowers it
+	 * for any suspicion raised meanwhile) */
+	n->suspect_next = GV_TIME_NEVER;
+	for (size_t i = 0; i < n->nmembers; i++) {
+		struct member *m = &n->members[i];
+		if (m->state != GV_MEMBER_SUSPECT)
+			continue;
+		if (now >= m->suspect_deadline) {
+			m->accuser = n->self;
+			set_state(n, m, GV_MEMBER_DEAD, now);
+			gv__spread_member(n, m->id);
+		} else if (m->suspect_deadline < n->suspect_next) {
+			n->suspect_next = m->suspect_deadline;
 		}
+	}
 }
 
 /* Forget members dead (or gone) for longer than dead_reap. Runs from the
@@ -807,6 +907,89 @@ send_join(gv_node *n, const gv_addr *to)
 	gv__node_item(n, to, &me);
 }
 
+/*
+ * Formation pulls. A seed answers a join with its whole view, but in a
+ * join storm (a fleet restart: every node joins at once) it answers most
+ * joiners before it has heard of the others, and the rest of the view
+ * would then come by rumors only: one member record per rumor, each
+ * member's rumor queued at every node with its retransmit budget, N^2 of
+ * them crowding the gossip datagrams, and the last few records of each
+ * view waiting behind newer rumors or for the periodic push-pull (every
+ * GV_SYNC_EVERY reconnect periods). A forming node instead pulls a whole
+ * view (the periodic push-pull's sync request) from a random live member
+ * every form_gap while pulls and rumors keep teaching it members: a
+ * record still missing at a fraction p of the nodes is missing at about
+ * p^2 after a round of pulls, so views fill in a few rounds, at one view
+ * sent per forming node and round. A node forms after its join, and when
+ * at least FORM_PULL_MIN members new to it arrived within a reconnect
+ * period (a storm seen by a member already in); it stops after
+ * FORM_IDLE_MAX gaps that taught it nothing (the first idle one waits
+ * without pulling: the last reply may be late). A single join into a
+ * steady cluster costs the joiner one pull beyond its join.
+ */
+#define FORM_PULL_MIN 8
+#define FORM_IDLE_MAX 2
+
+/* Five gossip rounds, at least 500 ms: 250 ms cost a 500-node storm on
+ * two cores false suspicions (the pulls' load), 500 ms none. */
+static gv_time
+form_gap(const gv_node *n)
+{
+	gv_time g = 5 * (gv_time)n->cfg.interval_ms * MS;
+	return g > 500 * MS ? g : 500 * MS;
+}
+
+static void
+form_start(gv_node *n, gv_time now)
+{
+	n->forming = true;
+	n->form_idle = 0;
+	if (now + form_gap(n) < n->form_at)
+		n->form_at = now + form_gap(n);
+}
+
+/* Ask one random live member for its whole view (we send just our own
+ * record: gossip tells it the rest). */
+static void
+send_pull(gv_node *n)
+{
+	gv_node_id peer;
+	gv_addr addr;
+
+	if (!gv__pick_one(n, 0, &peer, &addr))
+		return;
+	struct item it = {.kind = IT_SYNC_REQ};
+	it.u.sync.session = gv__rand32(n);
+	it.u.sync.flags = 0;
+	gv__node_item(n, &addr, &it);
+	struct item me = {.kind = IT_MEMBER};
+	me.u.member.id = n->self;
+	gv__node_item(n, &addr, &me);
+}
+
+void
+gv__form_tick(gv_node *n, gv_time now)
+{
+	n->form_at = GV_TIME_NEVER;
+	if (!n->forming || n->leaving)
+		return;
+	n->form_at = now + form_gap(n);
+	if (!n->synced)
+		return; /* the join's answer first (reconnect retries it) */
+	if (n->learned) {
+		n->form_idle = 0;
+	} else if (++n->form_idle >= FORM_IDLE_MAX) {
+		n->forming = false;
+		n->form_at = GV_TIME_NEVER;
+		return;
+	} else {
+		return; /* idle once: wait for a late reply */
+	}
+	n->learned = 0;
+	n->sync_ticks = 0; /* the periodic push-pull is this */
+	send_pull(n);
+}
+
 int
 gv_node_join(gv_node *n, gv_time now, const gv_addr *seeds, size_t nseeds)
 {
@@ -823,6 +1006,7 @@ gv_node_join(gv_node *n, gv_time now, const gv_addr *seeds, size_t nseeds)
 	for (size_t i = 0; i < nseeds; i++)
 		if (!gv_addr_eq(&seeds[i], &n->cfg.addr))
 			send_join(n, &seeds[i]);
+	form_start(n, now);
 	return 0;
 }
 
@@ -925,22 +1109,20 @@ gv__reconnect_tick(gv_node *n, gv_time now)
 			if (!gv_addr_eq(&n->seeds[i], &n->cfg.addr))
 				send_join(n, &n->seeds[i]);
 	}
+	/* Many members new to us within a period: a storm of joins seen
+	 * from inside; pull whole views while it lasts. */
+	if (!n->forming) {
+		if (n->learned >= FORM_PULL_MIN && n->synced)
+			form_start(n, now);
+		else
+			n->learned = 0;
+	}
 	/* Push-pull of the whole membership with one live member now and
 	 * then (memberlist does the same): a record missed by gossip, such
 	 * as a member that died before we joined, is repaired here. */
 	if (++n->sync_ticks >= GV_SYNC_EVERY) {
 		n->sync_ticks = 0;
-		gv_node_id peer;
-		gv_addr addr;
-		if (gv__pick_one(n, 0, &peer, &addr)) {
-			struct item it = {.kind = IT_SYNC_REQ};
-			it.u.sync.session = gv__rand32(n);
-			it.u.sync.flags = 0;
-			gv__node_item(n, &addr, &it);
-			struct item me = {.kind = IT_MEMBER};
-			me.u.member.id = n->self;
-			gv__node_item(n, &addr, &me);
-		}
+		send_pull(n);
 	}
 	if (!n->st.members_dead)
 		return;
@@ -1160,6 +1342,7 @@ gv_node_set_member(gv_node *n, gv_time now, const gv_member_info *info)
 			return GV_ENOMEM;
 	}
 	m->addr = info->addr;
+	addr_note(n, &info->addr);
 	m->incarnation = info->incarnation;
 	/* name and region as the owning shard knows them: a member first
 	 * heard of without them (or renamed by a restart) is corrected */
@@ -1202,6 +1385,7 @@ gv_node_add_member(gv_node *n, gv_time now, const gv_member_info *info)
 	if (!m)
 		return GV_ENOMEM;
 	m->addr = info->addr;
+	addr_note(n, &info->addr);
 	m->incarnation = info->incarnation;
 	const char *region = info->region ? info->region : "";
 	m->region = gv__region_intern(n, (const uint8_t *)region,

@@ -10,12 +10,13 @@
 
 #include <math.h>
 
-static const char *const mode_names[] = {"eager", "push", "pull", "pushpull"};
+static const char *const mode_names[] = {"eager", "push", "pull", "pushpull",
+					 "tree"};
 
 const char *
 gv_mode_name(int mode)
 {
-	if (mode < 0 || mode > GV_MODE_PUSHPULL)
+	if (mode < 0 || mode > GV_MODE_TREE)
 		return "unknown";
 	return mode_names[mode];
 }
@@ -23,7 +24,7 @@ gv_mode_name(int mode)
 int
 gv_mode_parse(const char *s)
 {
-	for (int i = 0; i <= GV_MODE_PUSHPULL; i++)
+	for (int i = 0; i <= GV_MODE_TREE; i++)
 		if (strcmp(s, mode_names[i]) == 0)
 			return i;
 	return -1;
@@ -45,10 +46,10 @@ gv_node_config_default(gv_node_config *c)
 	c->ae_timeout_ms = 500;
 	c->merkle_fan_log2 = GV_MERKLE_DEFAULT_FAN_LOG2;
 	c->merkle_depth = GV_MERKLE_DEFAULT_DEPTH;
-	c->probe_interval_ms = 1000;
-	c->probe_timeout_ms = 500;
+	c->probe_interval_ms = 200;
+	c->probe_timeout_ms = 100;
 	c->indirect_checks = 3;
-	c->suspicion_mult = 4;
+	c->suspicion_mult = 3;
 	c->suspicion_max_mult = 6;
 	c->awareness_max = 8;
 	c->reconnect_interval_ms = 1000;
@@ -60,6 +61,8 @@ gv_node_config_default(gv_node_config *c)
 	c->dedup_per_gen = 0;
 	c->seen_cache = 1024;
 	c->flood_gap_us = 1000;
+	c->tree_lazy_us = 10000;
+	c->tree_graft_us = 20000;
 	c->flood_max_bytes = 16u << 20;
 	c->max_rumors = 65536;
 	c->ready_max_bytes = 16u << 20;
@@ -112,7 +115,7 @@ check_config(const gv_node_config *c)
 	if (!c->id || (c->addr.family != 4 && c->addr.family != 6))
 		return GV_EINVAL;
 	if (c->fanout == 0 || c->fanout > 64 || c->retransmit_mult == 0 ||
-	    c->interval_ms == 0 || c->mode > GV_MODE_PUSHPULL)
+	    c->interval_ms == 0 || c->mode > GV_MODE_TREE)
 		return GV_EINVAL;
 	if (c->max_datagram < GV_WIRE_MIN_MTU ||
 	    c->max_datagram > GV_WIRE_MAX_MTU)
@@ -249,11 +252,17 @@ gv_node_del(gv_node *n)
 	n->nitems = 0;
 	gv__stream_fini(n);
 	gv__dissem_fini(n);
+	gv__tree_fini(n);
 	gv__tomb_fini(n);
 	gv__watch_fini(n);
 	while (n->ready_head) {
 		struct ready *r = n->ready_head;
 		n->ready_head = r->next;
+		ready_free(n, r);
+	}
+	while (n->fast_head) {
+		struct ready *r = n->fast_head;
+		n->fast_head = r->next;
 		ready_free(n, r);
 	}
 	gv__free(mem, n->items, n->items_cap * sizeof(struct item));
@@ -345,15 +354,18 @@ gv__ready_begin(gv_node *n, const gv_addr *to, bool ae, size_t cap,
 	return r;
 }
 
-/* Queue a finished datagram at the end of the ready list. */
+/* Queue a finished datagram at the end of its ready list. */
 static void
 ready_push(gv_node *n, struct ready *r)
 {
-	if (n->ready_tail)
-		n->ready_tail->next = r;
+	struct ready **head = r->ae ? &n->ready_head : &n->fast_head;
+	struct ready **tail = r->ae ? &n->ready_tail : &n->fast_tail;
+	r->next = NULL;
+	if (*tail)
+		(*tail)->next = r;
 	else
-		n->ready_head = r;
-	n->ready_tail = r;
+		*head = r;
+	*tail = r;
 	n->nready++;
 	n->ready_bytes += r->alloc;
 }
@@ -631,14 +643,16 @@ send_clear(gv_node *n, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
 	}
 	if (flen)
 		return flen;
-	struct ready *r = n->ready_head;
+	struct ready **head = n->fast_head ? &n->fast_head : &n->ready_head;
+	struct ready **tail = n->fast_head ? &n->fast_tail : &n->ready_tail;
+	struct ready *r = *head;
 	if (!r)
 		return 0;
 	if (r->len > cap) {
 		/* a big-value datagram and a caller buffer too small for it */
-		n->ready_head = r->next;
-		if (!n->ready_head)
-			n->ready_tail = NULL;
+		*head = r->next;
+		if (!*head)
+			*tail = NULL;
 		n->nready--;
 		n->ready_bytes -= r->alloc;
 		ready_free(n, r);
@@ -653,9 +667,9 @@ send_clear(gv_node *n, gv_time now, gv_addr *to, uint8_t *buf, size_t cap)
 		n->st.ae_msgs_out++;
 		n->st.ae_bytes_out += r->len;
 	}
-	n->ready_head = r->next;
-	if (!n->ready_head)
-		n->ready_tail = NULL;
+	*head = r->next;
+	if (!*head)
+		*tail = NULL;
 	n->nready--;
 	n->ready_bytes -= r->alloc;
 	memcpy(buf, r->data, r->len);
@@ -844,6 +858,9 @@ recv_records(gv_node *n, gv_time now, const gv_addr *from,
 		case GV_REC_PURGE:
 			gv__on_purge(n, now, &rec->u.purge);
 			break;
+		case GV_REC_TREE:
+			gv__on_tree(n, now, from, h.sender, &rec->u.tree);
+			break;
 		default:
 			break;
 		}
@@ -882,6 +899,7 @@ gv_node_next_expiry(const gv_node *n)
 	if (!n->statics && !n->cfg.external_membership) {
 		t = tmin(t, n->next_probe_tick);
 		t = tmin(t, n->next_reconnect);
+		t = tmin(t, n->form_at);
 		t = tmin(t, gv__members_next(n));
 	}
 	t = tmin(t, gv__ae_next(n));
@@ -889,6 +907,7 @@ gv_node_next_expiry(const gv_node *n)
 		t = tmin(t, n->flood.last_pass + n->cfg.flood_gap_us);
 	if (n->ae_kick)
 		t = tmin(t, n->now);
+	t = tmin(t, gv__tree_next(n));
 	t = tmin(t, gv__stream_next(n));
 	/* paced anti-entropy output waiting for budget */
 	if (!n->nitems && n->ready_head && n->ready_head->ae &&
@@ -971,6 +990,8 @@ gv_node_handle_expiry(gv_node *n, gv_time now)
 					      (uint64_t)(n->awareness + 1);
 		}
 		gv__members_timers(n, now);
+		if (now >= n->form_at)
+			gv__form_tick(n, now);
 		if (now >= n->next_reconnect) {
 			gv__reconnect_tick(n, now);
 			n->next_reconnect = rearm(n->next_reconnect,
@@ -979,6 +1000,7 @@ gv_node_handle_expiry(gv_node *n, gv_time now)
 						  now);
 		}
 	}
+	gv__tree_tick(n, now);
 	bool periodic = now >= n->next_ae;
 	gv__ae_tick(n, now, periodic || n->ae_kick);
 	n->ae_kick = false;

@@ -43,11 +43,14 @@
 #define GV_NO_MEMBER UINT32_MAX
 #define GV_REFUSED_MAX 8
 #define GV_MAX_PROBES 10 /* probes per period while many are unreachable */
+#define GV_ADDR_SEEN_WORDS 256 /* 16384 bits: superseded()'s filter */
 #define GV_SYNC_EVERY 30 /* reconnect ticks between membership push-pulls */
 #define GV_FLOOD_CYCLES 16 /* eager flooding: successor cycles at most */
 #define GV_DIRECT_MAX 16   /* eager: up to this many peers, the origin
                             * sends to each itself */
-#define GV_MAX_FLOOD_DESTS (GV_FLOOD_CYCLES + GV_DIRECT_MAX)
+#define GV_MAX_FLOOD_DESTS (2 * GV_FLOOD_CYCLES + GV_DIRECT_MAX)
+#define GV_TREE_PENDING 4096  /* announced writes awaited at once */
+#define GV_TREE_ANN_MAX 65536 /* write ids waiting to be announced */
 #define GV_ZCACHE 8 /* compressed frames kept for reuse (zdgram.c) */
 
 enum rumor_kind {
@@ -334,6 +337,18 @@ struct gv_node {
 	gv_node_id refused[GV_REFUSED_MAX]; /* joiners refused (shards) */
 	bool synced;         /* a full membership has reached us */
 	unsigned sync_ticks; /* reconnect ticks since the last push-pull */
+	/* formation pulls (members.c): while forming, pull a whole view
+	 * from a random live member at form_at, until pulls stop teaching
+	 * us members; learned: members new to us since the last pull */
+	bool forming;
+	unsigned learned, form_idle;
+	gv_time form_at;
+	/* the earliest suspicion deadline, or earlier (members.c): the
+	 * timers scan the members only when it is due */
+	gv_time suspect_next;
+	/* a bit per hash of every member address learned (never cleared):
+	 * a new member whose bit is clear took nobody's address */
+	uint64_t addr_seen[GV_ADDR_SEEN_WORDS];
 	unsigned refused_pos;
 	const gv_static_peers *statics;
 	uint16_t static_own_region; /* our region index in statics */
@@ -383,12 +398,68 @@ struct gv_node {
 		gv_node_id succ[GV_FLOOD_CYCLES];
 		uint32_t succ_idx[GV_FLOOD_CYCLES]; /* static peers: index */
 	} flood;
+	/*
+	 * The broadcast tree (eager mode, dissem.c): this node's neighbours
+	 * (successor and predecessor in the first fanout cycles), each
+	 * eager (in the tree: writes are pushed to it) or lazy (it is only
+	 * told their ids); the ids of writes passed on since the last
+	 * announcement; announced writes not received yet (FIFO: they all
+	 * wait tree_graft_us); PRUNEs owed to senders that are no
+	 * neighbours of ours.
+	 */
+	struct tree {
+		uint64_t epoch;
+		bool valid;
+		unsigned nn;
+		struct tnbr {
+			gv_node_id id;
+			uint32_t idx;   /* static peers: index */
+			bool eager;     /* a tree link (else lazy) */
+		} nb[2 * GV_FLOOD_CYCLES];
+		struct tann {
+			uint64_t kh, hlc;
+			gv_node_id from;
+			gv_time at; /* when it was queued */
+			bool all; /* every neighbour, not only the lazy ones */
+		} *ann;
+		size_t nann, ann_cap;
+		struct tpend {
+			uint64_t kh, hlc;
+			gv_time due;
+			gv_addr addr, alt; /* announcers: first, another */
+			gv_node_id from, alt_from;
+			bool has_alt;
+			uint8_t tries;
+		} *pend;
+		size_t phead, pcount; /* ring of GV_TREE_PENDING */
+		/* direct-mapped by announced id: its ring slot + 1 (0:
+		 * none), to find a pending write announced again */
+		uint32_t *pslot;
+		double graft_tokens; /* GRAFT budget (tree.c) */
+		gv_time graft_at;
+		/* the update being handled: its hops field */
+		uint8_t cur_hops;
+		/* direct-mapped (cfg.seen_cache entries): ids of writes
+		 * received lately (the low 2 bits clear), with how the first
+		 * copy came in the low 2 bits (tree.c: HAVE_*), to answer
+		 * announcements without a lookup in the store and to tell a
+		 * redundant link's duplicate from the tree's copy of a
+		 * repaired write; from: who sent the first copy */
+		struct thave {
+			uint64_t idf;
+			gv_node_id from;
+		} *have;
+	} tree;
 	uint64_t members_epoch; /* bumped by every membership change */
 
 	/* output */
 	struct item *items;
 	size_t nitems, items_cap;
+	/* bulk datagrams: anti-entropy's (paced by ae_bytes_per_sec), and
+	 * the others (tree control, syncs, pull replies), which do not wait
+	 * behind them */
 	struct ready *ready_head, *ready_tail;
+	struct ready *fast_head, *fast_tail;
 	size_t nready;
 	size_t ready_bytes; /* allocated bytes of the ready list */
 	double ae_tokens;
@@ -588,6 +659,7 @@ void gv__probe_tick(gv_node *n, gv_time now);
 void gv__members_timers(gv_node *n, gv_time now);
 gv_time gv__members_next(const gv_node *n);
 void gv__reconnect_tick(gv_node *n, gv_time now);
+void gv__form_tick(gv_node *n, gv_time now); /* at form_at */
 void gv__members_reap(gv_node *n, gv_time now);
 void gv__update_reach(gv_node *n, gv_time now);
 /* Choose up to k distinct random gossip targets (alive/suspect members or
@@ -616,6 +688,41 @@ void gv__spread_update(gv_node *n, gv_time now, const gv_record *rec,
 		       int priority, gv_node_id from, bool forward);
 /* The next eager flooding datagram (0: none due), see dissem.c. */
 ssize_t gv__flood_send(gv_node *n, gv_addr *to, uint8_t *buf, size_t cap);
+/* Modes that push at once: flooding over cycles (eager) or the tree. */
+static inline bool
+gv__eager(const gv_node *n)
+{
+	return n->cfg.mode == GV_MODE_EAGER || n->cfg.mode == GV_MODE_TREE;
+}
+/* (static peers, for simulations of 10^4..10^5 nodes, flood: every
+ * node computing the tree over them would cost N^2 log N) */
+static inline bool
+gv__tree_on(const gv_node *n)
+{
+	return n->cfg.mode == GV_MODE_TREE && !n->statics;
+}
+/* The first d cycles' successors and predecessors of this node, each
+ * once: member (static peer) indices, ids, and whether it is a successor
+ * in some cycle; returns how many. */
+unsigned gv__cycle_neighbours(const gv_node *n, unsigned d, uint32_t *idx,
+			      gv_node_id *ids, bool *succ);
+int gv__cycle_tree(const gv_node *n, unsigned d, gv_node_id *out,
+		   unsigned max);
+/* tree.c: the broadcast tree of eager mode */
+void gv__tree_refresh(gv_node *n);
+const gv_addr *gv__tree_addr(const gv_node *n, const struct tnbr *b);
+void gv__tree_announce(gv_node *n, uint64_t kh, uint64_t hlc,
+		       gv_node_id from, bool all);
+void gv__tree_new(gv_node *n, gv_node_id sender, uint8_t uflags,
+		  uint8_t priority, uint64_t kh, uint64_t hlc);
+bool gv__tree_dup(gv_node *n, gv_node_id sender, uint8_t uflags,
+		  uint8_t priority, uint64_t kh, uint64_t hlc);
+void gv__tree_repaired(gv_node *n, uint64_t kh, uint64_t hlc);
+void gv__on_tree(gv_node *n, gv_time now, const gv_addr *from,
+		 gv_node_id sender, const gv_wire_tree *t);
+void gv__tree_tick(gv_node *n, gv_time now);
+gv_time gv__tree_next(const gv_node *n);
+void gv__tree_fini(gv_node *n);
 void gv__spread_member(gv_node *n, gv_node_id id);
 void gv__spread_purge(gv_node *n, const void *key, size_t klen,
 		      const gv_version *ver);

@@ -725,6 +725,28 @@ gv_store_lookup(const gv_store *s, const void *key, size_t klen,
 }
 
 int
+gv_store_lookup_hash(const gv_store *s, uint64_t hash, gv_record *out)
+{
+	if (!s->cap)
+		return GV_ENOTFOUND;
+	size_t mask = s->cap - 1;
+	bool found = false;
+	gv_record r;
+	for (size_t i = (size_t)(hash >> s->shift);; i = (i + 1) & mask) {
+		const struct gv_entry *e = s->slots[i];
+		if (!e)
+			break;
+		if (entry_hash(e) != hash)
+			continue;
+		entry_view(e, hash, &r);
+		if (!found || gv_version_cmp(&r.ver, &out->ver) > 0)
+			*out = r;
+		found = true;
+	}
+	return found ? 0 : GV_ENOTFOUND;
+}
+
+int
 gv_store_get_at(const gv_store *s, const void *key, size_t klen,
 		uint64_t now_ms, gv_record *out)
 {

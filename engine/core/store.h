@@ -299,6 +299,13 @@ int gv_store_lookup(const gv_store *s, const void *key, size_t klen,
 		    gv_record *out);
 
 /*
+ * gv_store_lookup_hash - the newest entry whose key hashes to @hash (two
+ * keys with one 64-bit hash are as rare as the hash makes them).
+ * Returns 0 with *out filled, or GV_ENOTFOUND.
+ */
+int gv_store_lookup_hash(const gv_store *s, uint64_t hash, gv_record *out);
+
+/*
  * gv_store_purge - collect a tombstone: remove key if it holds a tombstone
  * (or an expired entry) of exactly version ver (a newer write is kept).
  * Returns 0 or GV_ENOTFOUND.

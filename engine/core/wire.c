@@ -32,6 +32,7 @@
 #define SYNC_REQ_BODY 7      /* session u32, flags u8, shards u16 */
 #define TOMB_ACK_FIXED 2     /* count u16 */
 #define TOMB_ITEM 24         /* key_hash u64, hlc u64, origin u64 */
+#define TREE_FIXED 3         /* kind u8, count u16 */
 #define PURGE_FIXED 18       /* hlc u64, origin u64, klen u16 */
 #define ADDR_FIXED 3         /* family u8, port u16 */
 #define FAN_LOG2_MAX 8
@@ -131,6 +132,12 @@ size_t
 gv_wire_tomb_ack_size(uint16_t count)
 {
 	return GV_WIRE_RECORD_HDR + TOMB_ACK_FIXED + TOMB_ITEM * (size_t)count;
+}
+
+size_t
+gv_wire_tree_size(uint16_t count)
+{
+	return GV_WIRE_RECORD_HDR + TREE_FIXED + GV_TREE_ITEM * (size_t)count;
 }
 
 size_t
@@ -560,6 +567,27 @@ gv_wire_put_tomb_ack(gv_wire_writer *w, const uint64_t *items,
 }
 
 int
+gv_wire_put_tree(gv_wire_writer *w, uint8_t kind, const uint64_t *items,
+		 uint16_t count)
+{
+	if (!writer_ok(w) || (count && !items) || kind < GV_TREE_IHAVE ||
+	    kind > GV_TREE_KIND_MAX)
+		return GV_EINVAL;
+	size_t body = TREE_FIXED + GV_TREE_ITEM * (size_t)count;
+	uint8_t *p;
+	int rc = reserve(w, GV_REC_TREE, body, &p);
+	if (rc)
+		return rc;
+	p[0] = kind;
+	gv__st16(p + 1, count);
+	p += TREE_FIXED;
+	for (size_t i = 0; i < 2 * (size_t)count; i++, p += 8)
+		gv__st64(p, items[i]);
+	commit(w, body);
+	return 0;
+}
+
+int
 gv_wire_put_purge(gv_wire_writer *w, const gv_wire_purge *pg)
 {
 	if (!writer_ok(w) || !pg)
@@ -931,6 +959,20 @@ dec_tomb_ack(const uint8_t *b, size_t n, gv_wire_tomb_ack *q)
 }
 
 static int
+dec_tree(const uint8_t *b, size_t n, gv_wire_tree *q)
+{
+	if (n < TREE_FIXED)
+		return GV_EMALFORMED;
+	q->kind = b[0];
+	q->count = gv__ld16(b + 1);
+	if (q->kind < GV_TREE_IHAVE || q->kind > GV_TREE_KIND_MAX ||
+	    GV_TREE_ITEM * (size_t)q->count != n - TREE_FIXED)
+		return GV_EMALFORMED;
+	q->items = b + TREE_FIXED;
+	return 0;
+}
+
+static int
 dec_purge(const uint8_t *b, size_t n, gv_wire_purge *q)
 {
 	if (n < PURGE_FIXED)
@@ -994,6 +1036,8 @@ dec_record(uint8_t type, const uint8_t *b, size_t n, gv_wire_record *rec)
 		return dec_tomb_ack(b, n, &rec->u.tomb_ack);
 	case GV_REC_PURGE:
 		return dec_purge(b, n, &rec->u.purge);
+	case GV_REC_TREE:
+		return dec_tree(b, n, &rec->u.tree);
 	default:
 		return 1;
 	}

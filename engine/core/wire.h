@@ -75,6 +75,10 @@
  *   PURGE       hlc u64, origin u64, klen u16, key[klen]
  *               ("every member holds the tombstone of key at version
  *               (hlc, origin): collect it")
+ *   TREE        kind u8 (GV_TREE_*), count u16, count items of
+ *               (key_hash u64, hlc u64): the broadcast tree's control
+ *               (IHAVE "I have these writes", on a link outside the
+ *               tree; GRAFT "send me these")
  *
  * addr: family u8 (4 or 6), port u16, then 4 or 16 address bytes (network
  * byte order, as in sockaddr).
@@ -131,7 +135,15 @@ enum gv_wire_type {
 	GV_REC_PAD = 14, /* zeros, skipped: makes a datagram max_datagram
 	                  * long, so back-to-back datagrams to one peer
 	                  * can go out as one UDP GSO send */
+	GV_REC_TREE = 15, /* broadcast tree control (tree.c): IHAVE or
+	                   * GRAFT */
 };
+
+/* TREE kinds */
+#define GV_TREE_IHAVE 1 /* items: writes the sender has (lazy link) */
+#define GV_TREE_GRAFT 2 /* items: writes the sender lacks: send them */
+#define GV_TREE_KIND_MAX GV_TREE_GRAFT
+#define GV_TREE_ITEM 16 /* key_hash u64, hlc u64 */
 
 /* UPDATE flags */
 #define GV_UPD_TOMBSTONE 0x01 /* a delete: vlen must be 0 */
@@ -146,9 +158,12 @@ enum gv_wire_type {
                                * reference (GV_WIRE_REF_LEN: size u64,
                                * XXH3-64 digest u64); the receiver fetches
                                * it over the stream channel (stream.h) */
+#define GV_UPD_GRAFT 0x40     /* the answer to a GRAFT (broadcast tree):
+                               * apply and pass on; its duplicates prune
+                               * nothing */
 #define GV_UPD_FLAGS_ALL                                                      \
 	(GV_UPD_TOMBSTONE | GV_UPD_AE | GV_UPD_DIRECT | GV_UPD_META |          \
-	 GV_UPD_COND | GV_UPD_REF)
+	 GV_UPD_COND | GV_UPD_REF | GV_UPD_GRAFT)
 #define GV_WIRE_REF_LEN 16
 
 /* ACK flags */
@@ -292,6 +307,21 @@ typedef struct gv_wire_purge {
 	uint16_t klen;
 } gv_wire_purge;
 
+typedef struct gv_wire_tree {
+	uint8_t kind;  /* GV_TREE_* */
+	uint16_t count;
+	const uint8_t *items; /* count x (u64 key_hash, u64 hlc) */
+} gv_wire_tree;
+
+/* Item i of a TREE record. */
+static inline void
+gv_wire_tree_item(const gv_wire_tree *t, size_t i, uint64_t *kh, uint64_t *hlc)
+{
+	const uint8_t *p = t->items + GV_TREE_ITEM * i;
+	memcpy(kh, p, 8);
+	memcpy(hlc, p + 8, 8);
+}
+
 typedef struct gv_wire_record {
 	uint8_t type; /* enum gv_wire_type */
 	union {
@@ -308,6 +338,7 @@ typedef struct gv_wire_record {
 		gv_wire_sync_req sync_req;
 		gv_wire_tomb_ack tomb_ack;
 		gv_wire_purge purge;
+		gv_wire_tree tree;
 	} u;
 } gv_wire_record;
 
@@ -349,6 +380,7 @@ size_t gv_wire_entries_req_size(uint16_t count);
 size_t gv_wire_pull_digest_size(uint16_t count);
 size_t gv_wire_tomb_ack_size(uint16_t count);
 size_t gv_wire_purge_size(size_t klen);
+size_t gv_wire_tree_size(uint16_t count);
 
 /* ---------------------------------------------------------------- encoder
  *
@@ -448,6 +480,9 @@ int gv_wire_put_tomb_ack(gv_wire_writer *w, const uint64_t *items,
 			 uint16_t count);
 /* p->klen <= GV_MAX_KEY; p->key may be NULL only when klen is 0. */
 int gv_wire_put_purge(gv_wire_writer *w, const gv_wire_purge *p);
+/* items: count x 2 u64 (key_hash, hlc) */
+int gv_wire_put_tree(gv_wire_writer *w, uint8_t kind, const uint64_t *items,
+		     uint16_t count);
 
 /*
  * gv_wire_finish - complete the datagram: compute the checksum. May be

@@ -59,7 +59,8 @@ static const struct opt opts[] = {
 	{"fanout", K_UINT, OFF(fanout), 0, 1, 64, "N",
 	 "peers per push and round (default 3)"},
 	{"mode", K_MODE, OFF(mode), 0, 0, 0, "MODE",
-	 "eager, push, pull or pushpull (default eager)"},
+	 "eager (flooding), tree (a broadcast tree: one copy per node, "
+	 "docs/internals.md), push, pull or pushpull (default eager)"},
 	{"region", K_STR, OFF(region), SZ(region), 0, 0, "R",
 	 "region tag (default none)"},
 	{"max-memory", K_SIZE, OFF(max_memory), 0, 0, 0, "BYTES",
@@ -87,7 +88,7 @@ static const struct opt opts[] = {
 	{"cluster", K_STR, OFF(cluster), SZ(cluster), 0, 0, "NAME",
 	 "cluster name; datagrams of other clusters are dropped"},
 	{"probe-interval-ms", K_UINT, OFF(probe_interval_ms), 0, 10, 60000,
-	 "MS", "failure-detector probe period (default 1000)"},
+	 "MS", "failure-detector probe period (default 200)"},
 	{"read-only-in-minority", K_FLAG, OFF(read_only_minority), 0, 0, 0,
 	 NULL, "refuse writes while partitioned in a minority"},
 	{"io", K_IO, OFF(io_backend), 0, 0, 0, "BACKEND",
@@ -128,6 +129,14 @@ static const struct opt opts[] = {
 	 "a write after a quiet spell goes at once, under load what comes "
 	 "meanwhile shares the next pass's datagrams (default 200; the "
 	 "library's default is 1000, for clusters of hundreds)"},
+	{"tree-lazy-us", K_UINT, OFF(tree_lazy_us), 0, 100, 1000000, "US",
+	 "tree mode: how long the ids of the writes a shard passed on wait "
+	 "before they are announced to its other neighbours (default "
+	 "10000)"},
+	{"tree-graft-us", K_UINT, OFF(tree_graft_us), 0, 100, 10000000, "US",
+	 "tree mode: how long a shard told of a write it lacks waits for "
+	 "the tree to bring it before it asks the announcer (default "
+	 "20000)"},
 	{"dir", K_STR, OFF(dir), SZ(dir), 0, 0, "DIR",
 	 "persistence: keep a snapshot and an append-only log of the "
 	 "node's data in DIR, loaded at start (created with mode 700 if "
@@ -176,9 +185,11 @@ gv_daemon_config_default(gv_daemon_config *c)
 	c->client_output_limit = 64u << 20;
 	snprintf(c->frontend, sizeof(c->frontend), "threads");
 	c->flood_gap_us = 200;
+	c->tree_lazy_us = 10000;
+	c->tree_graft_us = 20000;
 	c->log_level = GV_LOG_INFO;
 	snprintf(c->cluster, sizeof(c->cluster), "grapevine");
-	c->probe_interval_ms = 1000;
+	c->probe_interval_ms = 200; /* gv_node_config_default's */
 	c->compress_threshold = GV_COMPRESS_THRESHOLD_DEFAULT;
 	c->compress_level = GV_COMPRESS_LEVEL_DEFAULT;
 	snprintf(c->appendfsync, sizeof(c->appendfsync), "everysec");
@@ -429,8 +440,8 @@ apply(gv_daemon_config *c, const struct opt *o, const char *v, char *err,
 		int mode = gv_mode_parse(v);
 		if (mode < 0) {
 			snprintf(m, sizeof(m),
-				 "expected eager, push, pull or pushpull, "
-				 "got '%s'",
+				 "expected eager, tree, push, pull or "
+				 "pushpull, got '%s'",
 				 v);
 			goto fail;
 		}

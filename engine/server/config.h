@@ -46,7 +46,7 @@ typedef struct gv_daemon_config {
 	char on_event[1024];     /* --on-event SCRIPT */
 	int log_level;           /* --log-level info */
 	char cluster[64];        /* --cluster NAME (default "grapevine") */
-	unsigned probe_interval_ms; /* --probe-interval-ms 1000 */
+	unsigned probe_interval_ms; /* --probe-interval-ms 200 */
 	bool read_only_minority; /* --read-only-in-minority */
 	int io_backend;          /* --io auto|uring|mmsg */
 	bool pin;                /* --pin: thread t to the t-th usable CPU */
@@ -60,6 +60,9 @@ typedef struct gv_daemon_config {
 				  * first ("": no password) */
 	unsigned flood_gap_us;   /* --flood-gap-us US (200): eager mode's
 				  * least time between two flooding passes */
+	unsigned tree_lazy_us;   /* --tree-lazy-us US (10000): announcements */
+	unsigned tree_graft_us;  /* --tree-graft-us US (20000): wait before
+				  * a GRAFT */
 	unsigned timeout;        /* --timeout S: close RESP clients idle this
 				  * long (0: never), Redis's timeout */
 	uint64_t compress_threshold; /* --compress-threshold BYTES|off */

@@ -485,7 +485,27 @@
 	  COUNTER, "grapevine_frontend_clients_handed_total", NULL, NULL,     \
 	  "Clients a worker thread handed to the front-end thread (a "        \
 	  "command of a kind it does not run).",                              \
-	  gvd_tsum(d, GVD_T_HANDED))
+	  gvd_tsum(d, GVD_T_HANDED))                                          \
+	X(TREE_IHAVE_OUT, "tree_ihave_out", STATS, "tree_ihave_out",          \
+	  COUNTER, "grapevine_tree_ihave_out_total", NULL, NULL,              \
+	  "Write ids announced to lazy neighbours (broadcast tree).",         \
+	  t.st.tree_ihave_out)                                                \
+	X(TREE_IHAVE_IN, "tree_ihave_in", STATS, "tree_ihave_in",             \
+	  COUNTER, "grapevine_tree_ihave_in_total", NULL, NULL,               \
+	  "Write ids announced to us (broadcast tree).",                      \
+	  t.st.tree_ihave_in)                                                 \
+	X(TREE_GRAFTS_OUT, "tree_grafts_out", STATS, "tree_grafts_out",       \
+	  COUNTER, "grapevine_tree_grafts_out_total", NULL, NULL,             \
+	  "Announced writes asked for: the tree did not bring them.",         \
+	  t.st.tree_grafts_out)                                               \
+	X(TREE_GRAFT_DROPS, "tree_graft_drops", STATS, "tree_graft_drops",    \
+	  COUNTER, "grapevine_tree_graft_drops_total", NULL, NULL,            \
+	  "Missing writes not asked for: GRAFT budget spent.",                \
+	  t.st.tree_graft_drops)                                              \
+	X(TREE_ANN_DROPS, "tree_ann_drops", STATS, "tree_ann_drops",          \
+	  COUNTER, "grapevine_tree_ann_drops_total", NULL, NULL,              \
+	  "Announcements not queued (anti-entropy covers them).",             \
+	  t.st.tree_ann_drops)
 /* clang-format on */
 
 enum gvd_counter_id {

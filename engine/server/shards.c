@@ -556,6 +556,8 @@ shard_init(gv_daemon *d, unsigned i, gv_node_id id, uint64_t seed,
 				      : 1;
 	nc.read_only_in_minority = d->cfg.read_only_minority;
 	nc.flood_gap_us = d->cfg.flood_gap_us;
+	nc.tree_lazy_us = d->cfg.tree_lazy_us;
+	nc.tree_graft_us = d->cfg.tree_graft_us;
 	nc.store.max_value = d->cfg.max_value;
 	nc.stream_threshold = (size_t)d->cfg.stream_threshold;
 	nc.cb.stream_send = cb_stream_send;

@@ -17,11 +17,14 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 json=$tmp/churn.jsonl
 
+# --probe-ms 100 (not the library's 200 ms default): short windows.
 "$bin" churn --nodes 20 --kill 2 --restart --seconds 6 --rate 200 \
-	--keys 256 --warmup-ms 500 --workers 2 --json "$json" >"$tmp/restart.txt"
+	--keys 256 --warmup-ms 500 --workers 2 --probe-ms 100 \
+	--json "$json" >"$tmp/restart.txt"
 cat "$tmp/restart.txt"
 "$bin" churn --nodes 12 --kill 1 --seconds 4 --rate 100 --keys 64 \
-	--warmup-ms 500 --workers 2 --seed 5 --json "$json" >"$tmp/down.txt"
+	--warmup-ms 500 --workers 2 --seed 5 --probe-ms 100 \
+	--json "$json" >"$tmp/down.txt"
 cat "$tmp/down.txt"
 
 # Usage errors exit 2.

@@ -124,6 +124,11 @@ PROM = {
     "frontend_hops": 'grapevine_frontend_commands_total{path="hop"}',
     "frontend_served": "grapevine_frontend_clients_served_total",
     "frontend_handed": "grapevine_frontend_clients_handed_total",
+    "tree_ihave_out": "grapevine_tree_ihave_out_total",
+    "tree_ihave_in": "grapevine_tree_ihave_in_total",
+    "tree_grafts_out": "grapevine_tree_grafts_out_total",
+    "tree_graft_drops": "grapevine_tree_graft_drops_total",
+    "tree_ann_drops": "grapevine_tree_ann_drops_total",
 }
 # in GV.STATS, not in /metrics (INFO's conflicts is their sum there)
 STATS_ONLY = {"conflicts_applied", "conflicts_lost",

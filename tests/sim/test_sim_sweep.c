@@ -240,7 +240,8 @@ test_sim_regions_prefer_local_and_converge(void **state)
 	gv_cluster_del(c);
 }
 
-/* Priority scales the eager fanout: critical sends more copies than low. */
+/* Priority scales the eager fanout: critical sends more copies than low
+ * (the tree's priorities: test_sim_tree.c). */
 static void
 test_sim_priority_scales_fanout(void **state)
 {
