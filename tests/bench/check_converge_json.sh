@@ -14,7 +14,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 json=$tmp/converge.jsonl
 
-for mode in eager pushpull; do
+for mode in eager tree pushpull; do
 	"$bin" converge --nodes 20 --updates 10 --workers 2 --mode "$mode" \
 		--warmup-ms 300 --json "$json" >"$tmp/$mode.txt"
 	cat "$tmp/$mode.txt"
@@ -43,8 +43,8 @@ import json, sys
 path = sys.argv[1]
 fails = []
 lines = open(path).read().splitlines()
-if len(lines) != 3:
-    fails.append(f"expected 3 JSON lines, got {len(lines)}")
+if len(lines) != 4:
+    fails.append(f"expected 4 JSON lines, got {len(lines)}")
 runs = []
 for n, line in enumerate(lines, 1):
     try:
@@ -84,7 +84,7 @@ for n, line in enumerate(lines, 1):
     if r["loss"] == 0:
         check(r["converged"] == r["updates"],
               f"converged {r['converged']}/{r['updates']} at loss 0")
-    check(r["rounds_meaningful"] is (r["mode"] != "eager"),
+    check(r["rounds_meaningful"] is (r["mode"] not in ("eager", "tree")),
           "rounds_meaningful")
     if r["converged"] > 0:
         check(0 <= c["p50"] <= c["p95"] <= c["p99"] <= c["max"],
@@ -99,6 +99,20 @@ for n, line in enumerate(lines, 1):
               "t50 <= t90 <= t100 <= max violated")
         check(r["t100_ms"] == c["p50"], "t100_ms != convergence p50")
     check(r["rmr_basis"] == "update_records", "rmr_basis")
+    t = r.get("tree")
+    check(isinstance(t, dict) and all(
+        isinstance(t.get(k), int) for k in
+        ("received", "hops", "ihave_ids", "grafts", "graft_drops")),
+        f"tree counters: {t}")
+    if r["mode"] == "tree" and isinstance(t, dict):
+        # 19 peers: past the direct-send size, so the tree carries them
+        check(t["received"] > 0 and t["hops"] >= t["received"],
+              f"tree mode: writes received on the tree {t}")
+        check(r["rmr"] is not None and r["rmr"] <= 0.5,
+              f"tree mode: rmr {r['rmr']} > 0.5")
+    elif isinstance(t, dict):
+        check(t["received"] == 0 and t["ihave_ids"] == 0,
+              f"{r['mode']}: tree counters moved {t}")
     if bg:
         check(r["rmr"] is None, "rmr reported under background load")
         check(r["background_ups_achieved"] > 0, "no background writes done")
@@ -117,8 +131,9 @@ for n, line in enumerate(lines, 1):
     m = r["machine"]
     check(isinstance(m.get("cores"), int) and m["cores"] >= 1, "machine.cores")
     check(isinstance(m.get("kernel"), str) and m["kernel"], "machine.kernel")
-if sorted(runs) != [("eager", False), ("pushpull", False), ("pushpull", True)]:
-    fails.append(f"runs {runs}, expected eager, pushpull, pushpull+background")
+if sorted(runs) != [("eager", False), ("pushpull", False), ("pushpull", True),
+                    ("tree", False)]:
+    fails.append(f"runs {runs}, expected eager, tree, pushpull, pushpull+background")
 for f in fails:
     print("FAIL:", f)
 if fails:

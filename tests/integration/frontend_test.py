@@ -224,14 +224,21 @@ def watch_exec(port, k1, k2):
           f"(want {done['exec']} EXECs + {done['incr']} INCRs), {k2}={v2}")
 
 
-def is_closed(r):
-    """Whether the server closed r (a PING gets no answer)."""
-    try:
-        r.s.settimeout(2)
-        r.cmd("PING")
-    except (ConnectionError, OSError):
-        return True
-    return False
+def is_closed(r, within=2.0):
+    """Whether the server closed r within `within` seconds (a PING gets no
+    answer). A client served by a worker thread is closed by that thread:
+    CLIENT KILL answers once the kill is queued, so a PING sent at once may
+    still be answered before the worker closes it (seen under TSan)."""
+    end = time.monotonic() + within
+    while True:
+        try:
+            r.s.settimeout(2)
+            r.cmd("PING")
+        except (ConnectionError, OSError):
+            return True
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.02)
 
 
 def client_list_kill(port):
