@@ -89,9 +89,6 @@ gv__tree_refresh(gv_node *n)
 	struct tree *t = &n->tree;
 	if (t->valid && t->epoch == n->members_epoch)
 		return;
-	struct tnbr old[2 * GV_FLOOD_CYCLES];
-	unsigned nold = t->nn;
-	memcpy(old, t->nb, nold * sizeof(*old));
 	unsigned d = n->cfg.fanout < GV_FLOOD_CYCLES ? n->cfg.fanout
 						     : GV_FLOOD_CYCLES;
 	uint32_t idx[2 * GV_FLOOD_CYCLES];
@@ -107,10 +104,6 @@ gv__tree_refresh(gv_node *n)
 		for (int j = 0; j < nt && !in; j++)
 			in = tree[j] == ids[i];
 		*b = (struct tnbr){.id = ids[i], .idx = idx[i], .eager = in};
-		for (unsigned j = 0; j < nold; j++)
-			if (old[j].id == ids[i]) {
-				break;
-			}
 	}
 	t->nn = k;
 	t->valid = true;
