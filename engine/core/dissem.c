@@ -497,7 +497,7 @@ out:
 
 unsigned
 gv__cycle_neighbours(const gv_node *n, unsigned d, uint32_t *idx,
-		     gv_node_id *ids, bool *succ)
+		     gv_node_id *ids)
 {
 	struct cycles c;
 	cycles_init(n, &c);
@@ -510,14 +510,10 @@ gv__cycle_neighbours(const gv_node *n, unsigned d, uint32_t *idx,
 			gv_node_id id = index_id(n, pick[p]);
 			bool dup = false;
 			for (unsigned q = 0; q < k; q++)
-				if (ids[q] == id) {
-					dup = true;
-					succ[q] |= p == 0;
-				}
+				dup |= ids[q] == id;
 			if (dup)
 				continue;
 			idx[k] = (uint32_t)pick[p];
-			succ[k] = p == 0;
 			ids[k++] = id;
 		}
 	}
@@ -1273,6 +1269,26 @@ apply_update(gv_node *n, gv_time now, gv_node_id sender, const gv_record *in,
 	}
 }
 
+/* The record an UPDATE carries (its value inline). */
+static void
+update_record(const gv_wire_update *u, uint64_t kh, gv_record *out)
+{
+	bool tomb = (u->flags & GV_UPD_TOMBSTONE) != 0;
+	*out = (gv_record){
+		.key = u->key,
+		.klen = u->klen,
+		.val = u->val,
+		.vlen = u->vlen,
+		.ver = u->ver,
+		.prev = u->prev,
+		.tombstone = tomb,
+		.kind = u->kind,
+		.expire = u->expire,
+		.cond = (u->flags & GV_UPD_COND) != 0 && !tomb,
+		.hash = kh,
+	};
+}
+
 void
 gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 	      const gv_wire_update *u, uint64_t kh, uint64_t id)
@@ -1295,20 +1311,8 @@ gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 		if (gv__tree_dup(n, sender, u->flags, u->priority, kh,
 				 u->ver.hlc) &&
 		    !(u->flags & GV_UPD_REF)) {
-			bool tomb = (u->flags & GV_UPD_TOMBSTONE) != 0;
-			gv_record in = {
-				.key = u->key,
-				.klen = u->klen,
-				.val = u->val,
-				.vlen = u->vlen,
-				.ver = u->ver,
-				.prev = u->prev,
-				.tombstone = tomb,
-				.kind = u->kind,
-				.expire = u->expire,
-				.cond = (u->flags & GV_UPD_COND) != 0 && !tomb,
-				.hash = kh,
-			};
+			gv_record in;
+			update_record(u, kh, &in);
 			n->tree.cur_hops = u->hops;
 			flood_add(n, &in, u->priority, sender, false);
 		}
@@ -1336,19 +1340,8 @@ gv__on_update(gv_node *n, gv_time now, const gv_addr *from, gv_node_id sender,
 		gv__stream_announced(n, now, from, sender, u, kh);
 		return;
 	}
-	gv_record in = {
-		.key = u->key,
-		.klen = u->klen,
-		.val = u->val,
-		.vlen = u->vlen,
-		.ver = u->ver,
-		.prev = u->prev,
-		.tombstone = tomb,
-		.kind = u->kind,
-		.expire = u->expire,
-		.cond = (u->flags & GV_UPD_COND) != 0 && !tomb,
-		.hash = kh,
-	};
+	gv_record in;
+	update_record(u, kh, &in);
 	apply_update(n, now, sender, &in, kh, id, seen, u->priority,
 		     u->flags);
 }

@@ -702,10 +702,9 @@ gv__tree_on(const gv_node *n)
 	return n->cfg.mode == GV_MODE_TREE && !n->statics;
 }
 /* The first d cycles' successors and predecessors of this node, each
- * once: member (static peer) indices, ids, and whether it is a successor
- * in some cycle; returns how many. */
+ * once: member (static peer) indices and ids; returns how many. */
 unsigned gv__cycle_neighbours(const gv_node *n, unsigned d, uint32_t *idx,
-			      gv_node_id *ids, bool *succ);
+			      gv_node_id *ids);
 int gv__cycle_tree(const gv_node *n, unsigned d, gv_node_id *out,
 		   unsigned max);
 /* tree.c: the broadcast tree of eager mode */

@@ -93,8 +93,7 @@ gv__tree_refresh(gv_node *n)
 						     : GV_FLOOD_CYCLES;
 	uint32_t idx[2 * GV_FLOOD_CYCLES];
 	gv_node_id ids[2 * GV_FLOOD_CYCLES];
-	bool succ[2 * GV_FLOOD_CYCLES];
-	unsigned k = gv__cycle_neighbours(n, d, idx, ids, succ);
+	unsigned k = gv__cycle_neighbours(n, d, idx, ids);
 	gv_node_id tree[2 * GV_FLOOD_CYCLES];
 	int nt = gv__cycle_tree(n, d, tree, 2 * GV_FLOOD_CYCLES);
 	for (unsigned i = 0; i < k; i++) {
