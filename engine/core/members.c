@@ -500,6 +500,16 @@ gv__on_member_record(gv_node *n, gv_time now, const gv_addr *addr,
 
 /* ---------------------------------------------------------- probing */
 
+/* Queue member id's record, as this node sees it, for `to`. */
+static void
+send_record(gv_node *n, const gv_addr *to, gv_node_id id)
+{
+	struct item it = {.kind = IT_MEMBER};
+	it.u.member.id = id;
+	it.u.member.state_override = 255;
+	gv__node_item(n, to, &it);
+}
+
 static void
 send_ping(gv_node *n, const gv_addr *to, uint32_t probe, gv_node_id target)
 {
@@ -513,12 +523,8 @@ send_ping(gv_node *n, const gv_addr *to, uint32_t probe, gv_node_id target)
 	 * back, instead of waiting for the rumor to find it.
 	 */
 	struct member *m = target ? gv__member_find(n, target) : NULL;
-	if (m && m->state == GV_MEMBER_SUSPECT) {
-		struct item r = {.kind = IT_MEMBER};
-		r.u.member.id = m->id;
-		r.u.member.state_override = 255;
-		gv__node_item(n, to, &r);
-	}
+	if (m && m->state == GV_MEMBER_SUSPECT)
+		send_record(n, to, m->id);
 }
 
 static void
@@ -682,10 +688,7 @@ probe_failed(gv_node *n, struct probe *p, gv_time now)
 	if (fresh) {
 		/* tell the suspect too: if only our path to it is bad, it
 		 * refutes before the rumor would have reached it */
-		struct item it = {.kind = IT_MEMBER};
-		it.u.member.id = m->id;
-		it.u.member.state_override = 255;
-		gv__node_item(n, &m->addr, &it);
+		send_record(n, &m->addr, m->id);
 	}
 }
 
@@ -1141,10 +1144,7 @@ gv__reconnect_tick(gv_node *n, gv_time now)
 				d = &n->members[i];
 	if (!d)
 		return;
-	struct item it = {.kind = IT_MEMBER};
-	it.u.member.id = d->id;
-	it.u.member.state_override = 255;
-	gv__node_item(n, &d->addr, &it);
+	send_record(n, &d->addr, d->id);
 	struct item me = {.kind = IT_MEMBER};
 	me.u.member.id = n->self;
 	gv__node_item(n, &d->addr, &me);
